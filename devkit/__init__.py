@@ -1,0 +1,1 @@
+"""Developer tooling: start the whole suite (make run, tests, bench), a producer, a receiver."""

@@ -1,0 +1,82 @@
+"""The gateway's composition root: a Starlette app translating Twilio Events v1 to gRPC."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import grpc
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from eventstreams.v1 import catalog_pb2_grpc, control_pb2_grpc
+from gateway import sinks, subscriptions, types
+from gateway.auth import Authenticator
+from gateway.context import Backends
+from gateway.errors import from_grpc, from_service_error, twilio_error
+from gateway.settings import Settings
+from runtime import clients
+from runtime.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+
+async def health(_request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def build(settings: Settings) -> Starlette:
+    control_channel = clients.channel(settings.control_target)
+    catalog_channel = clients.channel(settings.catalog_target)
+    control = control_pb2_grpc.ControlStub(control_channel)
+    backends = Backends(
+        control=control,
+        catalog=catalog_pb2_grpc.CatalogStub(catalog_channel),
+        auth=Authenticator(control, settings.auth_cache_seconds),
+        public_url=settings.public_url.rstrip("/"),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        await control_channel.close()
+        await catalog_channel.close()
+
+    async def on_service_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ServiceError)
+        return from_service_error(exc)
+
+    async def on_grpc_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, grpc.aio.AioRpcError)
+        if exc.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+            log.warning("backend call failed: %s %s", exc.code().name, exc.details())
+        return from_grpc(exc)
+
+    async def on_http_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code = {404: 20404, 405: 20004}.get(exc.status_code, 20001)
+        return twilio_error(exc.status_code, code, str(exc.detail))
+
+    async def on_unexpected(_request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error", exc_info=exc)
+        return twilio_error(500, 20500, "Internal Server Error")
+
+    return Starlette(
+        routes=[
+            Route("/healthz", health, methods=["GET"]),
+            *types.routes(backends),
+            *sinks.routes(backends),
+            *subscriptions.routes(backends),
+        ],
+        exception_handlers={
+            ServiceError: on_service_error,
+            grpc.aio.AioRpcError: on_grpc_error,
+            HTTPException: on_http_error,
+            Exception: on_unexpected,
+        },
+        lifespan=lifespan,
+    )

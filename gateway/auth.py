@@ -1,0 +1,49 @@
+"""HTTP Basic with Account SID + auth token or API key SID + secret, verified by control."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import time
+
+import grpc
+
+from eventstreams.v1 import control_pb2, control_pb2_grpc
+from runtime.errors import Unauthenticated
+
+
+class Authenticator:
+    def __init__(self, control: control_pb2_grpc.ControlAsyncStub, cache_seconds: float) -> None:
+        self._control = control
+        self._ttl = cache_seconds
+        self._cache: dict[str, tuple[float, control_pb2.Account]] = {}
+
+    async def account(self, authorization: str | None) -> control_pb2.Account:
+        failure = Unauthenticated("Authenticate", twilio_code=20003)
+        if not authorization or not authorization.lower().startswith("basic "):
+            raise failure
+        try:
+            decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise failure from exc
+        username, _, password = decoded.partition(":")
+        if not username or not password:
+            raise failure
+        key = hashlib.sha256(decoded.encode()).hexdigest()
+        cached = self._cache.get(key)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < self._ttl:
+            return cached[1]
+        try:
+            account = await self._control.Authenticate(
+                control_pb2.AuthenticateRequest(username=username, password=password), timeout=5
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+                raise failure from exc
+            raise
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[key] = (now, account)
+        return account

@@ -1,0 +1,61 @@
+"""What every REST handler needs: the authenticated account, the backends, URL building."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from eventstreams.v1 import catalog_pb2_grpc, control_pb2, control_pb2_grpc
+from gateway.auth import Authenticator
+
+
+@dataclass(frozen=True)
+class Backends:
+    control: control_pb2_grpc.ControlAsyncStub
+    catalog: catalog_pb2_grpc.CatalogAsyncStub
+    auth: Authenticator
+    public_url: str
+
+
+@dataclass(frozen=True)
+class Call:
+    request: Request
+    account: control_pb2.Account
+    backends: Backends
+
+    @property
+    def base(self) -> str:
+        return self.backends.public_url or str(self.request.base_url).rstrip("/")
+
+    def url(self, path: str) -> str:
+        return f"{self.base}{path}"
+
+    async def form(self) -> Any:
+        return await self.request.form()
+
+
+Handler = Callable[[Call], Awaitable[Response]]
+
+
+def authenticated(backends: Backends, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        account = await backends.auth.account(request.headers.get("authorization"))
+        return await handler(Call(request, account, backends))
+
+    return endpoint
+
+
+def created(body: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(body, status_code=201)
+
+
+def ok(body: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(body)
+
+
+def no_content() -> Response:
+    return Response(status_code=204)

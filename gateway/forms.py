@@ -1,0 +1,66 @@
+"""Reading Twilio-style parameters: form-encoded PascalCase, some of them JSON strings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from runtime.errors import InvalidArgument
+
+Params = Mapping[str, Any]
+
+
+def reject_unknown(params: Params, allowed: Iterable[str]) -> None:
+    unknown = sorted(set(params.keys()) - set(allowed))
+    if unknown:
+        raise InvalidArgument(f"Unknown parameter(s): {', '.join(unknown)}")
+
+
+def required(params: Params, name: str) -> str:
+    value = params.get(name)
+    if value is None or not str(value).strip():
+        raise InvalidArgument(f"Missing required parameter {name} in the post body")
+    return str(value)
+
+
+def optional(params: Params, name: str, default: str = "") -> str:
+    value = params.get(name)
+    return default if value is None else str(value)
+
+
+def integer(
+    params: Params, name: str, default: int = 0, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(str(raw))
+    except ValueError as exc:
+        raise InvalidArgument(f"{name} must be an integer") from exc
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise InvalidArgument(f"{name} must be between {minimum} and {maximum}")
+    return value
+
+
+def boolean(params: Params, name: str) -> bool | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    lowered = str(raw).lower()
+    if lowered in ("true", "1"):
+        return True
+    if lowered in ("false", "0"):
+        return False
+    raise InvalidArgument(f"{name} must be true or false")
+
+
+def json_object(raw: str, name: str, code: int) -> Mapping[str, Any]:
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidArgument(f"{name} is not valid JSON", twilio_code=code) from exc
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"{name} must be a JSON object", twilio_code=code)
+    return value

@@ -1,0 +1,56 @@
+"""Twilio's list envelope: the resource key and a `meta` block whose next/previous URLs
+carry the server's page tokens, so clients page through any number of rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from gateway import forms
+from runtime.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    size: int
+    page: int
+    token: str
+
+    @classmethod
+    def read(cls, params: forms.Params) -> PageRequest:
+        return cls(
+            size=forms.integer(params, "PageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE),
+            page=forms.integer(params, "Page", 0, 0),
+            token=forms.optional(params, "PageToken"),
+        )
+
+
+def envelope(
+    key: str,
+    items: Sequence[dict[str, Any]],
+    base_url: str,
+    filters: dict[str, str],
+    request: PageRequest,
+    next_token: str,
+    previous_token: str,
+) -> dict[str, Any]:
+    def url(page: int, token: str) -> str:
+        query = {**filters, "PageSize": str(request.size), "Page": str(page)}
+        if token:
+            query["PageToken"] = token
+        return f"{base_url}?{urlencode(query)}"
+
+    return {
+        key: list(items),
+        "meta": {
+            "page": request.page,
+            "page_size": request.size,
+            "first_page_url": url(0, ""),
+            "previous_page_url": url(max(0, request.page - 1), previous_token) if previous_token else None,
+            "url": url(request.page, request.token),
+            "next_page_url": url(request.page + 1, next_token) if next_token else None,
+            "key": key,
+        },
+    }

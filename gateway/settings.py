@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runtime.config import setting
+
+
+@dataclass(frozen=True)
+class Settings:
+    gateway_host: str = setting("127.0.0.1", "gateway: HTTP listen host")
+    gateway_port: int = setting(8080, "gateway: HTTP listen port")
+    control_target: str = setting("127.0.0.1:50052", "where services reach control (gRPC)")
+    catalog_target: str = setting("127.0.0.1:50051", "where services reach catalog (gRPC)")
+    auth_cache_seconds: float = setting(5.0, "gateway: how long a verified credential is trusted")
+    public_url: str = setting(
+        "", "gateway: base URL in resource links (default: the URL the request came to)"
+    )
+    log_level: str = setting("INFO", "log level of every service")

@@ -1,0 +1,131 @@
+"""/v1/Sinks: create, list, fetch, update, delete, test, validate."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.routing import Route
+
+from eventstreams.v1 import control_pb2
+from gateway import forms
+from gateway.context import Backends, Call, authenticated, created, no_content, ok
+from gateway.paging import PageRequest, envelope
+
+
+def sink_body(call: Call, s: control_pb2.Sink) -> dict[str, Any]:
+    url = call.url(f"/v1/Sinks/{s.sid}")
+    return {
+        "date_created": s.date_created,
+        "date_updated": s.date_updated,
+        "description": s.description,
+        "sid": s.sid,
+        "sink_configuration": json.loads(s.configuration_json),
+        "sink_type": s.sink_type,
+        "status": s.status,
+        "url": url,
+        "links": {"sink_test": f"{url}/Test", "sink_validate": f"{url}/Validate"},
+    }
+
+
+async def create_sink(call: Call) -> Any:
+    form = await call.form()
+    forms.reject_unknown(form, {"Description", "SinkConfiguration", "SinkType"})
+    description = forms.required(form, "Description")
+    sink_type = forms.required(form, "SinkType")
+    configuration = forms.required(form, "SinkConfiguration")
+    forms.json_object(configuration, "SinkConfiguration", 91000)
+    sink = await call.backends.control.CreateSink(
+        control_pb2.CreateSinkRequest(
+            account_sid=call.account.sid,
+            description=description,
+            sink_type=sink_type,
+            configuration_json=configuration,
+        )
+    )
+    return created(sink_body(call, sink))
+
+
+async def list_sinks(call: Call) -> Any:
+    params = call.request.query_params
+    forms.reject_unknown(params, {"InUse", "Status", "PageSize", "Page", "PageToken"})
+    page = PageRequest.read(params)
+    in_use = forms.boolean(params, "InUse")
+    status = forms.optional(params, "Status")
+    request = control_pb2.ListSinksRequest(
+        account_sid=call.account.sid, status=status, page_size=page.size, page_token=page.token
+    )
+    if in_use is not None:
+        request.in_use = in_use
+    found = await call.backends.control.ListSinks(request)
+    filters = {}
+    if in_use is not None:
+        filters["InUse"] = str(in_use).lower()
+    if status:
+        filters["Status"] = status
+    return ok(
+        envelope(
+            "sinks",
+            [sink_body(call, s) for s in found.sinks],
+            call.url("/v1/Sinks"),
+            filters,
+            page,
+            found.next_page_token,
+            found.previous_page_token,
+        )
+    )
+
+
+def _ref(call: Call) -> control_pb2.SinkRef:
+    return control_pb2.SinkRef(account_sid=call.account.sid, sid=call.request.path_params["sid"])
+
+
+async def fetch_sink(call: Call) -> Any:
+    return ok(sink_body(call, await call.backends.control.GetSink(_ref(call))))
+
+
+async def update_sink(call: Call) -> Any:
+    form = await call.form()
+    forms.reject_unknown(form, {"Description"})
+    description = forms.required(form, "Description")
+    sink = await call.backends.control.UpdateSink(
+        control_pb2.UpdateSinkRequest(
+            account_sid=call.account.sid, sid=call.request.path_params["sid"], description=description
+        )
+    )
+    return ok(sink_body(call, sink))
+
+
+async def delete_sink(call: Call) -> Any:
+    await call.backends.control.DeleteSink(_ref(call))
+    return no_content()
+
+
+async def test_sink(call: Call) -> Any:
+    forms.reject_unknown(await call.form(), set())
+    result = await call.backends.control.TestSink(_ref(call))
+    return created({"result": result.result})
+
+
+async def validate_sink(call: Call) -> Any:
+    form = await call.form()
+    forms.reject_unknown(form, {"TestId"})
+    test_id = forms.required(form, "TestId")
+    result = await call.backends.control.ValidateSink(
+        control_pb2.ValidateSinkRequest(
+            account_sid=call.account.sid, sid=call.request.path_params["sid"], test_id=test_id
+        )
+    )
+    return created({"result": result.result})
+
+
+def routes(backends: Backends) -> list[Route]:
+    return [
+        Route("/v1/Sinks", authenticated(backends, list_sinks), methods=["GET"]),
+        Route("/v1/Sinks", authenticated(backends, create_sink), methods=["POST"]),
+        Route("/v1/Sinks/{sid}", authenticated(backends, fetch_sink), methods=["GET"]),
+        Route("/v1/Sinks/{sid}", authenticated(backends, update_sink), methods=["POST"]),
+        Route("/v1/Sinks/{sid}", authenticated(backends, delete_sink), methods=["DELETE"]),
+        Route("/v1/Sinks/{sid}/Test", authenticated(backends, test_sink), methods=["POST"]),
+        Route("/v1/Sinks/{sid}/Validate", authenticated(backends, validate_sink), methods=["POST"]),
+    ]

@@ -1,0 +1,123 @@
+"""/v1/Subscriptions: create, list, fetch, update, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.routing import Route
+
+from eventstreams.v1 import control_pb2
+from gateway import forms
+from gateway.context import Backends, Call, authenticated, created, no_content, ok
+from gateway.paging import PageRequest, envelope
+from runtime.errors import InvalidArgument
+
+
+def subscription_body(call: Call, s: control_pb2.Subscription) -> dict[str, Any]:
+    url = call.url(f"/v1/Subscriptions/{s.sid}")
+    return {
+        "account_sid": s.account_sid,
+        "sid": s.sid,
+        "date_created": s.date_created,
+        "date_updated": s.date_updated,
+        "description": s.description,
+        "sink_sid": s.sink_sid,
+        "url": url,
+        "links": {"subscribed_events": f"{url}/SubscribedEvents"},
+    }
+
+
+def parse_type(raw: str) -> control_pb2.TypeSelector:
+    """One `Types` item: a JSON object string {"type": ..., "schema_version": N}."""
+    item = forms.json_object(raw, "Types", 91104)
+    type_name = item.get("type")
+    if not isinstance(type_name, str) or not type_name.strip():
+        raise InvalidArgument("Missing required input parameter event_types[].type", twilio_code=91104)
+    unknown = set(item) - {"type", "schema_version"}
+    if unknown:
+        raise InvalidArgument(f"Unknown field(s) in Types: {', '.join(sorted(unknown))}", twilio_code=91104)
+    version = item.get("schema_version", 0)
+    if version is None:
+        version = 0
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise InvalidArgument("schema_version must be a positive integer", twilio_code=91104)
+    return control_pb2.TypeSelector(type=type_name, schema_version=version)
+
+
+async def create_subscription(call: Call) -> Any:
+    form = await call.form()
+    forms.reject_unknown(form, {"Description", "SinkSid", "Types"})
+    description = forms.required(form, "Description")
+    sink_sid = forms.required(form, "SinkSid")
+    raw_types = [str(v) for v in form.getlist("Types")]
+    if not raw_types:
+        raise InvalidArgument("Missing required parameter Types in the post body", twilio_code=91103)
+    subscription = await call.backends.control.CreateSubscription(
+        control_pb2.CreateSubscriptionRequest(
+            account_sid=call.account.sid,
+            description=description,
+            sink_sid=sink_sid,
+            types=[parse_type(raw) for raw in raw_types],
+        )
+    )
+    return created(subscription_body(call, subscription))
+
+
+async def list_subscriptions(call: Call) -> Any:
+    params = call.request.query_params
+    forms.reject_unknown(params, {"SinkSid", "PageSize", "Page", "PageToken"})
+    page = PageRequest.read(params)
+    sink_sid = forms.optional(params, "SinkSid")
+    found = await call.backends.control.ListSubscriptions(
+        control_pb2.ListSubscriptionsRequest(
+            account_sid=call.account.sid, sink_sid=sink_sid, page_size=page.size, page_token=page.token
+        )
+    )
+    filters = {"SinkSid": sink_sid} if sink_sid else {}
+    return ok(
+        envelope(
+            "subscriptions",
+            [subscription_body(call, s) for s in found.subscriptions],
+            call.url("/v1/Subscriptions"),
+            filters,
+            page,
+            found.next_page_token,
+            found.previous_page_token,
+        )
+    )
+
+
+def _ref(call: Call) -> control_pb2.SubscriptionRef:
+    return control_pb2.SubscriptionRef(account_sid=call.account.sid, sid=call.request.path_params["sid"])
+
+
+async def fetch_subscription(call: Call) -> Any:
+    return ok(subscription_body(call, await call.backends.control.GetSubscription(_ref(call))))
+
+
+async def update_subscription(call: Call) -> Any:
+    form = await call.form()
+    forms.reject_unknown(form, {"Description"})
+    current = await call.backends.control.GetSubscription(_ref(call))
+    description = forms.optional(form, "Description", current.description)
+    subscription = await call.backends.control.UpdateSubscription(
+        control_pb2.UpdateSubscriptionRequest(
+            account_sid=call.account.sid, sid=current.sid, description=description
+        )
+    )
+    return ok(subscription_body(call, subscription))
+
+
+async def delete_subscription(call: Call) -> Any:
+    await call.backends.control.DeleteSubscription(_ref(call))
+    return no_content()
+
+
+def routes(backends: Backends) -> list[Route]:
+    return [
+        Route("/v1/Subscriptions", authenticated(backends, list_subscriptions), methods=["GET"]),
+        Route("/v1/Subscriptions", authenticated(backends, create_subscription), methods=["POST"]),
+        Route("/v1/Subscriptions/{sid}", authenticated(backends, fetch_subscription), methods=["GET"]),
+        Route("/v1/Subscriptions/{sid}", authenticated(backends, update_subscription), methods=["POST"]),
+        Route("/v1/Subscriptions/{sid}", authenticated(backends, delete_subscription), methods=["DELETE"]),
+    ]

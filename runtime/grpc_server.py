@@ -1,0 +1,164 @@
+"""The one gRPC server bootstrap: health and reflection services, the error mapping,
+readiness gating, background tasks and graceful shutdown on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from runtime.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+AddServicer = Callable[[Any, grpc.aio.Server], None]
+
+
+@dataclass
+class Registration:
+    """One gRPC service: its full name (for health and reflection) and how to add it."""
+
+    name: str
+    add: AddServicer
+    servicer: Any
+
+
+@dataclass
+class ServiceApp:
+    """What a service's composition root (`build(settings)`) hands to `serve`."""
+
+    name: str
+    address: str
+    services: list[Registration]
+    # Awaited before the service reports SERVING (e.g. the first routing snapshot).
+    readiness: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # Long-running coroutines started once the server is bound; cancelled at shutdown.
+    tasks: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    # Stop taking work (e.g. stop fetching), before the server's grace period.
+    draining: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # Release resources, last.
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    grace_seconds: float = 10.0
+
+
+class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
+    """Turns a raised ServiceError into its status code; anything else is INTERNAL."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Any:
+        handler: Any = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        if handler.unary_unary is not None:
+            inner: Any = handler.unary_unary
+
+            async def unary(request: Any, context: Any) -> Any:
+                try:
+                    return await inner(request, context)
+                except ServiceError as exc:
+                    await context.abort(exc.grpc_code, exc.message, trailing_metadata=exc.trailing_metadata())
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            inner_stream: Any = handler.unary_stream
+
+            async def stream(request: Any, context: Any) -> Any:
+                try:
+                    async for item in inner_stream(request, context):
+                        yield item
+                except ServiceError as exc:
+                    await context.abort(exc.grpc_code, exc.message, trailing_metadata=exc.trailing_metadata())
+
+            return grpc.unary_stream_rpc_method_handler(
+                stream,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+
+async def _mark_ready(app: ServiceApp, health_servicer: health.aio.HealthServicer) -> None:
+    for wait in app.readiness:
+        await wait()
+    for name in ["", *(s.name for s in app.services)]:
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("%s ready on %s", app.name, app.address)
+
+
+async def serve(app: ServiceApp) -> None:
+    """Run until SIGTERM/SIGINT, then drain and stop gracefully."""
+    server = grpc.aio.server(
+        interceptors=[ErrorMappingInterceptor()],
+        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 16 << 20)],
+    )
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for registration in app.services:
+        registration.add(registration.servicer, server)
+    names = [s.name for s in app.services]
+    reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    for name in ["", *names]:
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    if server.add_insecure_port(app.address) == 0:
+        raise OSError(f"{app.name}: cannot bind {app.address}")
+    await server.start()
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    background = [asyncio.create_task(task(), name=f"{app.name}-task") for task in app.tasks]
+    readiness = asyncio.create_task(_mark_ready(app, health_servicer))
+    stopper = asyncio.create_task(stop.wait())
+    # Background tasks run for the life of the service: one that ends is a fault.
+    await asyncio.wait([stopper, *background], return_when=asyncio.FIRST_COMPLETED)
+    for task in background:
+        if task.done() and not task.cancelled():
+            log.error("%s: background task ended", app.name, exc_info=task.exception())
+    background.append(readiness)
+
+    log.info("%s stopping", app.name)
+    await health_servicer.enter_graceful_shutdown()
+    for drain in app.draining:
+        await drain()
+    await server.stop(app.grace_seconds)
+    for task in background:
+        task.cancel()
+    for task in background:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    stopper.cancel()
+    for close in app.closers:
+        await close()
+    log.info("%s stopped", app.name)
+
+
+def run(build: Callable[[Any], Awaitable[ServiceApp]], settings: Any) -> None:
+    """Entry point for `python -m services.<name>`."""
+
+    async def main() -> None:
+        app = await build(settings)
+        await serve(app)
+
+    try:
+        import uvloop
+
+        uvloop.run(main())
+    except ImportError:
+        asyncio.run(main())

@@ -1,0 +1,83 @@
+"""JetStream wiring shared by the router (publisher) and the delivery workers (consumer):
+one place names the stream, its subjects, its retention and the connection options."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+log = logging.getLogger(__name__)
+
+# Message headers the router sets and the workers read.
+HDR_MSG_ID = "Nats-Msg-Id"
+HDR_SINK = "Es-Sink-Sid"
+HDR_ACCOUNT = "Es-Account-Sid"
+HDR_TYPE = "Es-Event-Type"
+HDR_EVENT_ID = "Es-Event-Id"
+HDR_PUBLISHED_AT = "Es-Published-At"
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    name: str = "EVENTS"
+    subject_prefix: str = "events"
+    max_age_seconds: float = 7 * 24 * 3600
+    duplicate_window_seconds: float = 120
+    replicas: int = 1
+
+    @property
+    def subjects(self) -> list[str]:
+        return [f"{self.subject_prefix}.>"]
+
+    def subject(self, account_sid: str, sink_sid: str) -> str:
+        return f"{self.subject_prefix}.{account_sid}.{sink_sid}"
+
+    def sink_filter(self, sink_sid: str) -> str:
+        return f"{self.subject_prefix}.*.{sink_sid}"
+
+
+async def connect(servers: str, name: str) -> Client:
+    """Connect with reconnects forever: a broker restart must not kill a service."""
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats: %s", exc)
+
+    async def on_disconnect() -> None:
+        log.warning("nats: disconnected")
+
+    async def on_reconnect() -> None:
+        log.info("nats: reconnected")
+
+    return await nats.connect(
+        servers=[s.strip() for s in servers.split(",") if s.strip()],
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        error_cb=on_error,
+        disconnected_cb=on_disconnect,
+        reconnected_cb=on_reconnect,
+    )
+
+
+async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
+    config = StreamConfig(
+        name=spec.name,
+        subjects=spec.subjects,
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=spec.max_age_seconds,
+        duplicate_window=spec.duplicate_window_seconds,
+        num_replicas=spec.replicas,
+    )
+    try:
+        await js.stream_info(spec.name)
+        await js.update_stream(config)
+    except NotFoundError:
+        await js.add_stream(config)
+        log.info("created stream %s on %s", spec.name, spec.subjects)

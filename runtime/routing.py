@@ -1,0 +1,49 @@
+"""A client of control's routing feed, for the services that route (router) and deliver
+(delivery). It keeps the newest snapshot, reconnects forever, and tells each owner about
+every new snapshot through a callback; the owner builds the index it needs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import grpc
+
+from eventstreams.v1 import control_pb2, control_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+OnSnapshot = Callable[[control_pb2.RoutingSnapshot], None]
+
+
+class RoutingWatcher:
+    def __init__(self, control: control_pb2_grpc.ControlAsyncStub, on_snapshot: OnSnapshot) -> None:
+        self._control = control
+        self._on_snapshot = on_snapshot
+        self._revision = 0
+        self._ready = asyncio.Event()
+
+    @property
+    def revision(self) -> int:
+        return self._revision
+
+    async def wait_ready(self) -> None:
+        await self._ready.wait()
+
+    async def run(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                stream = self._control.WatchRouting(
+                    control_pb2.WatchRoutingRequest(known_revision=self._revision)
+                )
+                async for snapshot in stream:
+                    self._on_snapshot(snapshot)
+                    self._revision = snapshot.revision
+                    self._ready.set()
+                    delay = 0.1
+            except grpc.aio.AioRpcError as exc:
+                log.warning("routing feed: %s; retrying in %.1fs", exc.code().name, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)

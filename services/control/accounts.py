@@ -1,0 +1,137 @@
+"""Accounts, subaccounts and API keys, and authentication by either credential."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from runtime import sids
+from runtime.errors import InvalidArgument, NotFound, Unauthenticated
+from runtime.paging import Page, fetch_page
+from runtime.times import utcnow
+from services.control import revision
+from services.control.models import AccountRow, ApiKeyRow
+
+MAX_FRIENDLY_NAME = 64
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _friendly_name(value: str, default: str) -> str:
+    name = value.strip() or default
+    if len(name) > MAX_FRIENDLY_NAME:
+        raise InvalidArgument(f"FriendlyName must be at most {MAX_FRIENDLY_NAME} characters")
+    return name
+
+
+class AccountStore:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def authenticate(self, username: str, password: str) -> AccountRow:
+        failure = Unauthenticated("Authenticate", twilio_code=20003)
+        async with self._sessions() as session:
+            if username.startswith(sids.API_KEY):
+                key = await session.scalar(select(ApiKeyRow).where(ApiKeyRow.sid == username))
+                if key is None or not hmac.compare_digest(key.secret_sha256, _digest(password)):
+                    raise failure
+                account_sid = key.account_sid
+            else:
+                account_sid = username
+            account = await session.scalar(select(AccountRow).where(AccountRow.sid == account_sid))
+        if account is None or account.status != "active":
+            raise failure
+        if not username.startswith(sids.API_KEY) and not hmac.compare_digest(
+            account.auth_token.encode(), password.encode()
+        ):
+            raise failure
+        return account
+
+    async def create(
+        self, friendly_name: str, owner_sid: str = "", sid: str = "", auth_token: str = ""
+    ) -> AccountRow:
+        if sid and not sids.is_sid(sid, sids.ACCOUNT):
+            raise InvalidArgument(f"Invalid account SID {sid}")
+        if auth_token and len(auth_token) < 16:
+            raise InvalidArgument("Auth token must be at least 16 characters")
+        now = utcnow()
+        new_sid = sid or sids.new(sids.ACCOUNT)
+        row = AccountRow(
+            sid=new_sid,
+            friendly_name=_friendly_name(
+                friendly_name, f"SubAccount Created at {now:%Y-%m-%d %H:%M %p}" if owner_sid else new_sid
+            ),
+            auth_token=auth_token or sids.new_secret(),
+            owner_account_sid=owner_sid or None,
+            status="active",
+            date_created=now,
+            date_updated=now,
+        )
+        async with self._sessions.begin() as session:
+            if await session.scalar(select(AccountRow.id).where(AccountRow.sid == new_sid)):
+                raise InvalidArgument(f"Account {new_sid} already exists")
+            session.add(row)
+            await revision.bump(session)
+        return row
+
+    async def get_visible(self, caller_sid: str, sid: str) -> AccountRow:
+        """The caller's own account or one of its subaccounts."""
+        async with self._sessions() as session:
+            row = await session.scalar(select(AccountRow).where(AccountRow.sid == sid))
+        if row is None or (row.sid != caller_sid and row.owner_account_sid != caller_sid):
+            raise NotFound(f"The requested resource Account {sid} was not found")
+        return row
+
+    async def get(self, sid: str) -> AccountRow | None:
+        async with self._sessions() as session:
+            return await session.scalar(select(AccountRow).where(AccountRow.sid == sid))
+
+    async def list_visible(
+        self, caller_sid: str, friendly_name: str, page_size: int, token: str
+    ) -> Page[AccountRow]:
+        statement = select(AccountRow).where(
+            (AccountRow.sid == caller_sid) | (AccountRow.owner_account_sid == caller_sid)
+        )
+        if friendly_name:
+            statement = statement.where(AccountRow.friendly_name == friendly_name)
+        async with self._sessions() as session:
+            return await fetch_page(session, statement, AccountRow.id, lambda r: r.id, page_size, token)
+
+    async def create_key(self, account_sid: str, friendly_name: str) -> tuple[ApiKeyRow, str]:
+        now = utcnow()
+        secret = sids.new_secret()
+        key_sid = sids.new(sids.API_KEY)
+        row = ApiKeyRow(
+            sid=key_sid,
+            account_sid=account_sid,
+            friendly_name=_friendly_name(friendly_name, key_sid),
+            secret_sha256=_digest(secret),
+            date_created=now,
+            date_updated=now,
+        )
+        async with self._sessions.begin() as session:
+            session.add(row)
+        return row, secret
+
+    async def list_keys(self, account_sid: str, page_size: int, token: str) -> Page[ApiKeyRow]:
+        statement = select(ApiKeyRow).where(ApiKeyRow.account_sid == account_sid)
+        async with self._sessions() as session:
+            return await fetch_page(session, statement, ApiKeyRow.id, lambda r: r.id, page_size, token)
+
+    async def delete_key(self, account_sid: str, sid: str) -> None:
+        async with self._sessions.begin() as session:
+            row = await session.scalar(
+                select(ApiKeyRow).where(ApiKeyRow.sid == sid, ApiKeyRow.account_sid == account_sid)
+            )
+            if row is None:
+                raise NotFound(f"The requested resource Key {sid} was not found")
+            await session.delete(row)
+
+    async def all_accounts(self) -> list[AccountRow]:
+        async with self._sessions() as session:
+            return list((await session.scalars(select(AccountRow))).all())

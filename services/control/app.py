@@ -1,0 +1,86 @@
+"""Control's composition root."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from eventstreams.v1 import catalog_pb2_grpc, control_pb2, control_pb2_grpc, router_pb2_grpc
+from runtime import clients, db
+from runtime.grpc_server import Registration, ServiceApp
+from services.control.accounts import AccountStore
+from services.control.adapters import CatalogTypeResolver, RouterTestEventPublisher
+from services.control.revision import ChangeSignal
+from services.control.routing_feed import RoutingFeed
+from services.control.servicer import ControlServicer
+from services.control.settings import Settings
+from services.control.sinks import SinkStore
+from services.control.subscriptions import SubscriptionStore
+
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def ensure_dev_account(accounts: AccountStore, settings: Settings) -> None:
+    """The development account: TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN when set, otherwise
+    the one generated at the first start, kept in the database and written to a file."""
+    path = Path(settings.dev_account_file)
+    sid, token = settings.dev_account_sid, settings.dev_auth_token
+    if not sid and path.exists():
+        saved = json.loads(path.read_text())
+        sid, token = saved["account_sid"], saved["auth_token"]
+    existing = await accounts.get(sid) if sid else None
+    if existing is None:
+        existing = await accounts.create("Development account", sid=sid, auth_token=token)
+        log.info("created development account %s", existing.sid)
+    elif token and existing.auth_token != token:
+        log.warning("development account %s exists with another auth token; keeping it", sid)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"account_sid": existing.sid, "auth_token": existing.auth_token}, indent=2))
+    path.chmod(0o600)
+
+
+async def build(settings: Settings) -> ServiceApp:
+    engine = db.create_engine(settings.control_database_url)
+    await db.migrate(engine, MIGRATIONS, "control_alembic_version")
+    sessions = db.sessionmaker(engine)
+    catalog_channel = clients.channel(settings.catalog_target)
+    router_channel = clients.channel(settings.router_target)
+    signal = ChangeSignal()
+    accounts = AccountStore(sessions)
+    sinks = SinkStore(
+        sessions,
+        settings.max_sinks_per_account,
+        RouterTestEventPublisher(router_pb2_grpc.RouterStub(router_channel)),
+    )
+    subscriptions = SubscriptionStore(
+        sessions,
+        settings.max_subscriptions_per_account,
+        CatalogTypeResolver(catalog_pb2_grpc.CatalogStub(catalog_channel)),
+    )
+    if settings.dev_account:
+        await ensure_dev_account(accounts, settings)
+    servicer = ControlServicer(
+        accounts, sinks, subscriptions, RoutingFeed(sessions, signal, settings.routing_poll_seconds), signal
+    )
+
+    async def close() -> None:
+        await catalog_channel.close()
+        await router_channel.close()
+        await engine.dispose()
+
+    return ServiceApp(
+        name="control",
+        address=settings.control_address,
+        services=[
+            Registration(
+                control_pb2.DESCRIPTOR.services_by_name["Control"].full_name,
+                control_pb2_grpc.add_ControlServicer_to_server,
+                servicer,
+            )
+        ],
+        closers=[close],
+        # Watch streams never end by themselves; do not wait for them at shutdown.
+        grace_seconds=1.0,
+    )

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL wants BIGINT.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class AccountRow(Base):
+    __tablename__ = "control_accounts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    sid: Mapped[str] = mapped_column(String(34), unique=True)
+    friendly_name: Mapped[str] = mapped_column(String(64))
+    auth_token: Mapped[str] = mapped_column(String(64))
+    owner_account_sid: Mapped[str | None] = mapped_column(String(34), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    date_created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    date_updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "control_api_keys"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    sid: Mapped[str] = mapped_column(String(34), unique=True)
+    account_sid: Mapped[str] = mapped_column(String(34), index=True)
+    friendly_name: Mapped[str] = mapped_column(String(64))
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    date_created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    date_updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SinkRow(Base):
+    __tablename__ = "control_sinks"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    sid: Mapped[str] = mapped_column(String(34), unique=True)
+    account_sid: Mapped[str] = mapped_column(String(34), index=True)
+    description: Mapped[str] = mapped_column(String(255))
+    sink_type: Mapped[str] = mapped_column(String(20))
+    configuration: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    test_id: Mapped[str | None] = mapped_column(String(64))
+    date_created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    date_updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SubscriptionRow(Base):
+    __tablename__ = "control_subscriptions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    sid: Mapped[str] = mapped_column(String(34), unique=True)
+    account_sid: Mapped[str] = mapped_column(String(34), index=True)
+    description: Mapped[str] = mapped_column(String(255))
+    sink_sid: Mapped[str] = mapped_column(String(34), ForeignKey("control_sinks.sid"), index=True)
+    date_created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    date_updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SubscribedEventRow(Base):
+    __tablename__ = "control_subscribed_events"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    subscription_sid: Mapped[str] = mapped_column(
+        String(34), ForeignKey("control_subscriptions.sid", ondelete="CASCADE"), index=True
+    )
+    type: Mapped[str] = mapped_column(String(200))
+    schema_version: Mapped[int] = mapped_column(Integer)
+
+
+class RevisionRow(Base):
+    """One row whose counter grows with every change the routing feed must publish."""
+
+    __tablename__ = "control_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger)

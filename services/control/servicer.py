@@ -1,0 +1,301 @@
+"""The Control gRPC service: translation between the contract and the stores."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import grpc
+
+from eventstreams.v1 import control_pb2, control_pb2_grpc
+from runtime.errors import NotFound
+from runtime.times import iso_seconds
+from services.control.accounts import AccountStore
+from services.control.models import (
+    AccountRow,
+    ApiKeyRow,
+    SinkRow,
+    SubscribedEventRow,
+    SubscriptionRow,
+)
+from services.control.revision import ChangeSignal
+from services.control.routing_feed import RoutingFeed
+from services.control.sinks import SinkStore
+from services.control.subscriptions import Selector, SubscriptionStore
+
+Ctx = grpc.aio.ServicerContext[Any, Any]
+
+
+def account_message(row: AccountRow) -> control_pb2.Account:
+    return control_pb2.Account(
+        sid=row.sid,
+        friendly_name=row.friendly_name,
+        auth_token=row.auth_token,
+        owner_account_sid=row.owner_account_sid or "",
+        status=row.status,
+        date_created=iso_seconds(row.date_created),
+        date_updated=iso_seconds(row.date_updated),
+    )
+
+
+def key_message(row: ApiKeyRow, secret: str = "") -> control_pb2.ApiKey:
+    return control_pb2.ApiKey(
+        sid=row.sid,
+        account_sid=row.account_sid,
+        friendly_name=row.friendly_name,
+        secret=secret,
+        date_created=iso_seconds(row.date_created),
+        date_updated=iso_seconds(row.date_updated),
+    )
+
+
+def sink_message(row: SinkRow, in_use: bool) -> control_pb2.Sink:
+    return control_pb2.Sink(
+        sid=row.sid,
+        account_sid=row.account_sid,
+        description=row.description,
+        sink_type=row.sink_type,
+        configuration_json=row.configuration,
+        status=row.status,
+        date_created=iso_seconds(row.date_created),
+        date_updated=iso_seconds(row.date_updated),
+        in_use=in_use,
+    )
+
+
+def subscribed_message(row: SubscribedEventRow, account_sid: str) -> control_pb2.SubscribedEvent:
+    return control_pb2.SubscribedEvent(
+        account_sid=account_sid,
+        subscription_sid=row.subscription_sid,
+        type=row.type,
+        schema_version=row.schema_version,
+    )
+
+
+def subscription_message(
+    row: SubscriptionRow, events: Sequence[SubscribedEventRow]
+) -> control_pb2.Subscription:
+    return control_pb2.Subscription(
+        sid=row.sid,
+        account_sid=row.account_sid,
+        description=row.description,
+        sink_sid=row.sink_sid,
+        date_created=iso_seconds(row.date_created),
+        date_updated=iso_seconds(row.date_updated),
+        types=[subscribed_message(e, row.account_sid) for e in events if e.subscription_sid == row.sid],
+    )
+
+
+class ControlServicer(control_pb2_grpc.ControlServicer):
+    def __init__(
+        self,
+        accounts: AccountStore,
+        sinks: SinkStore,
+        subscriptions: SubscriptionStore,
+        feed: RoutingFeed,
+        signal: ChangeSignal,
+    ) -> None:
+        self._accounts = accounts
+        self._sinks = sinks
+        self._subscriptions = subscriptions
+        self._feed = feed
+        self._signal = signal
+
+    # Accounts and keys
+
+    async def Authenticate(
+        self, request: control_pb2.AuthenticateRequest, context: Ctx
+    ) -> control_pb2.Account:
+        return account_message(await self._accounts.authenticate(request.username, request.password))
+
+    async def CreateAccount(
+        self, request: control_pb2.CreateAccountRequest, context: Ctx
+    ) -> control_pb2.Account:
+        if request.owner_account_sid and await self._accounts.get(request.owner_account_sid) is None:
+            raise NotFound(f"Account {request.owner_account_sid} not found")
+        row = await self._accounts.create(
+            request.friendly_name, request.owner_account_sid, request.sid, request.auth_token
+        )
+        self._signal.notify()
+        return account_message(row)
+
+    async def GetAccount(self, request: control_pb2.GetAccountRequest, context: Ctx) -> control_pb2.Account:
+        return account_message(await self._accounts.get_visible(request.account_sid, request.sid))
+
+    async def ListAccounts(
+        self, request: control_pb2.ListAccountsRequest, context: Ctx
+    ) -> control_pb2.ListAccountsResponse:
+        page = await self._accounts.list_visible(
+            request.account_sid, request.friendly_name, request.page_size, request.page_token
+        )
+        return control_pb2.ListAccountsResponse(
+            accounts=[account_message(r) for r in page.items],
+            next_page_token=page.next_token,
+            previous_page_token=page.previous_token,
+        )
+
+    async def CreateApiKey(
+        self, request: control_pb2.CreateApiKeyRequest, context: Ctx
+    ) -> control_pb2.ApiKey:
+        row, secret = await self._accounts.create_key(request.account_sid, request.friendly_name)
+        return key_message(row, secret)
+
+    async def ListApiKeys(
+        self, request: control_pb2.ListApiKeysRequest, context: Ctx
+    ) -> control_pb2.ListApiKeysResponse:
+        page = await self._accounts.list_keys(request.account_sid, request.page_size, request.page_token)
+        return control_pb2.ListApiKeysResponse(
+            keys=[key_message(r) for r in page.items],
+            next_page_token=page.next_token,
+            previous_page_token=page.previous_token,
+        )
+
+    async def DeleteApiKey(self, request: control_pb2.DeleteApiKeyRequest, context: Ctx) -> control_pb2.Empty:
+        await self._accounts.delete_key(request.account_sid, request.sid)
+        return control_pb2.Empty()
+
+    # Sinks
+
+    async def CreateSink(self, request: control_pb2.CreateSinkRequest, context: Ctx) -> control_pb2.Sink:
+        row = await self._sinks.create(
+            request.account_sid, request.description, request.sink_type, request.configuration_json
+        )
+        self._signal.notify()
+        return sink_message(row, False)
+
+    async def GetSink(self, request: control_pb2.SinkRef, context: Ctx) -> control_pb2.Sink:
+        row = await self._sinks.get(request.account_sid, request.sid)
+        return sink_message(row, bool(await self._sinks.in_use([row.sid])))
+
+    async def ListSinks(
+        self, request: control_pb2.ListSinksRequest, context: Ctx
+    ) -> control_pb2.ListSinksResponse:
+        in_use = request.in_use if request.HasField("in_use") else None
+        page = await self._sinks.find(
+            request.account_sid, in_use, request.status, request.page_size, request.page_token
+        )
+        used = await self._sinks.in_use([r.sid for r in page.items])
+        return control_pb2.ListSinksResponse(
+            sinks=[sink_message(r, r.sid in used) for r in page.items],
+            next_page_token=page.next_token,
+            previous_page_token=page.previous_token,
+        )
+
+    async def UpdateSink(self, request: control_pb2.UpdateSinkRequest, context: Ctx) -> control_pb2.Sink:
+        row = await self._sinks.update(request.account_sid, request.sid, request.description)
+        return sink_message(row, bool(await self._sinks.in_use([row.sid])))
+
+    async def DeleteSink(self, request: control_pb2.SinkRef, context: Ctx) -> control_pb2.Empty:
+        await self._sinks.delete(request.account_sid, request.sid)
+        self._signal.notify()
+        return control_pb2.Empty()
+
+    async def TestSink(self, request: control_pb2.SinkRef, context: Ctx) -> control_pb2.SinkTestResult:
+        await self._sinks.test(request.account_sid, request.sid)
+        self._signal.notify()
+        return control_pb2.SinkTestResult(result="submitted")
+
+    async def ValidateSink(
+        self, request: control_pb2.ValidateSinkRequest, context: Ctx
+    ) -> control_pb2.SinkValidateResult:
+        await self._sinks.validate(request.account_sid, request.sid, request.test_id)
+        self._signal.notify()
+        return control_pb2.SinkValidateResult(result="valid")
+
+    # Subscriptions
+
+    async def CreateSubscription(
+        self, request: control_pb2.CreateSubscriptionRequest, context: Ctx
+    ) -> control_pb2.Subscription:
+        row, events = await self._subscriptions.create(
+            request.account_sid,
+            request.description,
+            request.sink_sid,
+            [Selector(t.type, t.schema_version) for t in request.types],
+        )
+        self._signal.notify()
+        return subscription_message(row, events)
+
+    async def GetSubscription(
+        self, request: control_pb2.SubscriptionRef, context: Ctx
+    ) -> control_pb2.Subscription:
+        row, events = await self._subscriptions.get(request.account_sid, request.sid)
+        return subscription_message(row, events)
+
+    async def ListSubscriptions(
+        self, request: control_pb2.ListSubscriptionsRequest, context: Ctx
+    ) -> control_pb2.ListSubscriptionsResponse:
+        page, events = await self._subscriptions.find(
+            request.account_sid, request.sink_sid, request.page_size, request.page_token
+        )
+        return control_pb2.ListSubscriptionsResponse(
+            subscriptions=[subscription_message(r, events) for r in page.items],
+            next_page_token=page.next_token,
+            previous_page_token=page.previous_token,
+        )
+
+    async def UpdateSubscription(
+        self, request: control_pb2.UpdateSubscriptionRequest, context: Ctx
+    ) -> control_pb2.Subscription:
+        row, events = await self._subscriptions.update(request.account_sid, request.sid, request.description)
+        return subscription_message(row, events)
+
+    async def DeleteSubscription(
+        self, request: control_pb2.SubscriptionRef, context: Ctx
+    ) -> control_pb2.Empty:
+        await self._subscriptions.delete(request.account_sid, request.sid)
+        self._signal.notify()
+        return control_pb2.Empty()
+
+    # Subscribed events
+
+    async def CreateSubscribedEvent(
+        self, request: control_pb2.SubscribedEventRequest, context: Ctx
+    ) -> control_pb2.SubscribedEvent:
+        row = await self._subscriptions.add_event(
+            request.account_sid, request.subscription_sid, request.type, request.schema_version
+        )
+        self._signal.notify()
+        return subscribed_message(row, request.account_sid)
+
+    async def GetSubscribedEvent(
+        self, request: control_pb2.SubscribedEventRequest, context: Ctx
+    ) -> control_pb2.SubscribedEvent:
+        row = await self._subscriptions.get_event(request.account_sid, request.subscription_sid, request.type)
+        return subscribed_message(row, request.account_sid)
+
+    async def ListSubscribedEvents(
+        self, request: control_pb2.ListSubscribedEventsRequest, context: Ctx
+    ) -> control_pb2.ListSubscribedEventsResponse:
+        page = await self._subscriptions.find_events(
+            request.account_sid, request.subscription_sid, request.page_size, request.page_token
+        )
+        return control_pb2.ListSubscribedEventsResponse(
+            types=[subscribed_message(r, request.account_sid) for r in page.items],
+            next_page_token=page.next_token,
+            previous_page_token=page.previous_token,
+        )
+
+    async def UpdateSubscribedEvent(
+        self, request: control_pb2.SubscribedEventRequest, context: Ctx
+    ) -> control_pb2.SubscribedEvent:
+        row = await self._subscriptions.update_event(
+            request.account_sid, request.subscription_sid, request.type, request.schema_version
+        )
+        self._signal.notify()
+        return subscribed_message(row, request.account_sid)
+
+    async def DeleteSubscribedEvent(
+        self, request: control_pb2.SubscribedEventRequest, context: Ctx
+    ) -> control_pb2.Empty:
+        await self._subscriptions.remove_event(request.account_sid, request.subscription_sid, request.type)
+        self._signal.notify()
+        return control_pb2.Empty()
+
+    # Routing feed
+
+    async def WatchRouting(
+        self, request: control_pb2.WatchRoutingRequest, context: Ctx
+    ) -> AsyncIterator[control_pb2.RoutingSnapshot]:
+        async for snapshot in self._feed.watch(request.known_revision):
+            yield snapshot

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runtime.config import setting
+
+
+@dataclass(frozen=True)
+class Settings:
+    control_address: str = setting("127.0.0.1:50052", "control: gRPC listen address")
+    control_database_url: str = setting(
+        "sqlite+aiosqlite:///./data/control.db", "control: SQLAlchemy async database URL"
+    )
+    catalog_target: str = setting("127.0.0.1:50051", "where services reach catalog (gRPC)")
+    router_target: str = setting("127.0.0.1:50053", "where services reach router (gRPC)")
+    max_sinks_per_account: int = setting(100, "control: sink limit per account (Twilio: 100)")
+    max_subscriptions_per_account: int = setting(100, "control: subscription limit per account (Twilio: 100)")
+    routing_poll_seconds: float = setting(
+        0.25, "control: how often a watch checks the database for changes made by other replicas"
+    )
+    dev_account: bool = setting(False, "control: ensure a development account at start (make run sets it)")
+    dev_account_file: str = setting(
+        "./data/dev-account.json", "control: where the development account's credentials are written"
+    )
+    dev_account_sid: str = setting("", "development account SID", env="TWILIO_ACCOUNT_SID")
+    dev_auth_token: str = setting("", "development account auth token", env="TWILIO_AUTH_TOKEN")
+    log_level: str = setting("INFO", "log level of every service")

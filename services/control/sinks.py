@@ -1,0 +1,158 @@
+"""Sinks: creation with validated configuration, Twilio's lifecycle (test, validate), limits."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from runtime import sids
+from runtime.errors import FailedPrecondition, InvalidArgument, LimitExceeded, NotFound
+from runtime.paging import Page, fetch_page
+from runtime.times import utcnow
+from services.control import revision, sink_config, validation
+from services.control.models import SinkRow, SubscriptionRow
+from services.control.ports import TestEventPublisher
+
+STATUSES = ("initialized", "validating", "active", "failed")
+
+
+def not_found(sid: str) -> NotFound:
+    return NotFound(f"The requested resource /Sinks/{sid} was not found", twilio_code=20404)
+
+
+class SinkStore:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], max_per_account: int, tests: TestEventPublisher
+    ) -> None:
+        self._sessions = sessions
+        self._max = max_per_account
+        self._tests = tests
+
+    async def create(
+        self, account_sid: str, description: str, sink_type: str, configuration_json: str
+    ) -> SinkRow:
+        text = validation.description(description, 91000, "Sink")
+        config = sink_config.parse(sink_type, configuration_json)
+        now = utcnow()
+        row = SinkRow(
+            sid=sids.new(sids.SINK),
+            account_sid=account_sid,
+            description=text,
+            sink_type=sink_type,
+            configuration=json.dumps(config),
+            status=sink_config.INITIAL_STATUS[sink_type],
+            test_id=None,
+            date_created=now,
+            date_updated=now,
+        )
+        async with self._sessions.begin() as session:
+            count = await session.scalar(
+                select(func.count()).select_from(SinkRow).where(SinkRow.account_sid == account_sid)
+            )
+            if (count or 0) >= self._max:
+                raise LimitExceeded(
+                    f"Account reached the maximum number of sinks ({self._max})", twilio_code=91003
+                )
+            session.add(row)
+            await revision.bump(session)
+        return row
+
+    async def get(self, account_sid: str, sid: str) -> SinkRow:
+        validation.sid_or_not_found(sid, sids.SINK, "/Sinks")
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(SinkRow).where(SinkRow.sid == sid, SinkRow.account_sid == account_sid)
+            )
+        if row is None:
+            raise not_found(sid)
+        return row
+
+    async def in_use(self, sink_sids: list[str]) -> set[str]:
+        if not sink_sids:
+            return set()
+        async with self._sessions() as session:
+            used = await session.scalars(
+                select(SubscriptionRow.sink_sid).where(SubscriptionRow.sink_sid.in_(sink_sids)).distinct()
+            )
+            return set(used.all())
+
+    async def find(
+        self, account_sid: str, in_use: bool | None, status: str, page_size: int, token: str
+    ) -> Page[SinkRow]:
+        statement = select(SinkRow).where(SinkRow.account_sid == account_sid)
+        if status:
+            if status not in STATUSES:
+                raise InvalidArgument(f"Status must be one of {', '.join(STATUSES)}")
+            statement = statement.where(SinkRow.status == status)
+        if in_use is not None:
+            used = exists().where(SubscriptionRow.sink_sid == SinkRow.sid)
+            statement = statement.where(used if in_use else ~used)
+        async with self._sessions() as session:
+            return await fetch_page(session, statement, SinkRow.id, lambda r: r.id, page_size, token)
+
+    async def update(self, account_sid: str, sid: str, description: str) -> SinkRow:
+        text = validation.description(description, 91000, "Sink")
+        async with self._sessions.begin() as session:
+            row = await self._locked(session, account_sid, sid)
+            row.description = text
+            row.date_updated = utcnow()
+        return row
+
+    async def delete(self, account_sid: str, sid: str) -> None:
+        async with self._sessions.begin() as session:
+            row = await self._locked(session, account_sid, sid)
+            subscription = await session.scalar(
+                select(SubscriptionRow.sid).where(SubscriptionRow.sink_sid == sid).limit(1)
+            )
+            if subscription:
+                raise FailedPrecondition(
+                    f"Sink with SID {sid} is in use by subscription {subscription}",
+                    twilio_code=91002,
+                )
+            await session.delete(row)
+            await revision.bump(session)
+
+    async def test(self, account_sid: str, sid: str) -> str:
+        """Send a fresh test event and make its id the one Validate accepts."""
+        test_id = str(uuid.uuid4())
+        async with self._sessions.begin() as session:
+            row = await self._locked(session, account_sid, sid)
+            # The event is published inside the transaction: if publishing fails, nothing
+            # about the sink changes.
+            await self._tests.publish_test(account_sid, sid, test_id)
+            row.test_id = test_id
+            row.status = "validating"
+            row.date_updated = utcnow()
+            await revision.bump(session)
+        return test_id
+
+    async def validate(self, account_sid: str, sid: str, test_id: str) -> None:
+        if not test_id.strip():
+            raise InvalidArgument("Missing required parameter TestId in the post body", twilio_code=20001)
+        async with self._sessions.begin() as session:
+            row = await self._locked(session, account_sid, sid)
+            if row.test_id is None or row.test_id != test_id.strip():
+                raise InvalidArgument(
+                    "Sink could not be validated: the TestId does not match the latest test",
+                    twilio_code=91102,
+                )
+            row.status = "active"
+            row.date_updated = utcnow()
+            await revision.bump(session)
+
+    async def _locked(self, session: Any, account_sid: str, sid: str) -> SinkRow:
+        validation.sid_or_not_found(sid, sids.SINK, "/Sinks")
+        row = await session.scalar(
+            select(SinkRow).where(SinkRow.sid == sid, SinkRow.account_sid == account_sid).with_for_update()
+        )
+        if row is None:
+            raise not_found(sid)
+        return row  # type: ignore[no-any-return]
+
+    async def all_sinks(self) -> list[SinkRow]:
+        async with self._sessions() as session:
+            return list((await session.scalars(select(SinkRow))).all())

@@ -1,0 +1,26 @@
+"""Input checks shared by control's resources."""
+
+from __future__ import annotations
+
+from runtime import sids
+from runtime.errors import InvalidArgument, NotFound
+
+MAX_DESCRIPTION = 255
+
+
+def description(value: str, twilio_code: int, what: str) -> str:
+    cleaned = value.strip()
+    if not cleaned:
+        raise InvalidArgument(f"{what} could not be created: description is empty", twilio_code=twilio_code)
+    if len(cleaned) > MAX_DESCRIPTION:
+        raise InvalidArgument(
+            f"Description must be at most {MAX_DESCRIPTION} characters", twilio_code=twilio_code
+        )
+    return cleaned
+
+
+def sid_or_not_found(value: str, prefix: str, what: str) -> str:
+    """A malformed SID names nothing: it is NOT_FOUND, as Twilio answers."""
+    if not sids.is_sid(value, prefix):
+        raise NotFound(f"The requested resource {what} {value} was not found", twilio_code=20404)
+    return value

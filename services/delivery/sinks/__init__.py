@@ -1,0 +1,1 @@
+"""Sink drivers: one plug-in per sink type behind the SinkDriver protocol."""

@@ -1,0 +1,61 @@
+"""The router's composition root."""
+
+from __future__ import annotations
+
+from eventstreams.v1 import catalog_pb2_grpc, control_pb2_grpc, router_pb2, router_pb2_grpc
+from runtime import clients, jetstream
+from runtime.grpc_server import Registration, ServiceApp
+from runtime.jetstream import StreamSpec
+from runtime.routing import RoutingWatcher
+from services.router.bus import JetStreamBus
+from services.router.catalog_source import GrpcCatalogSource
+from services.router.publishing import Publisher
+from services.router.routing_table import RoutingTable
+from services.router.schemas import SchemaCache
+from services.router.servicer import RouterServicer
+from services.router.settings import Settings
+
+
+def stream_spec(settings: Settings) -> StreamSpec:
+    return StreamSpec(
+        name=settings.stream_name,
+        subject_prefix=settings.subject_prefix,
+        max_age_seconds=settings.stream_max_age_seconds,
+        replicas=settings.stream_replicas,
+    )
+
+
+async def build(settings: Settings) -> ServiceApp:
+    spec = stream_spec(settings)
+    nc = await jetstream.connect(settings.nats_url, "router")
+    js = nc.jetstream(timeout=settings.publish_timeout_seconds)
+    await jetstream.ensure_stream(js, spec)
+    catalog_channel = clients.channel(settings.catalog_target)
+    control_channel = clients.channel(settings.control_target)
+    table = RoutingTable()
+    watcher = RoutingWatcher(control_pb2_grpc.ControlStub(control_channel), table.load)
+    schemas = SchemaCache(
+        GrpcCatalogSource(catalog_pb2_grpc.CatalogStub(catalog_channel)), settings.type_cache_seconds
+    )
+    publisher = Publisher(schemas, table, JetStreamBus(js, spec, settings.publish_timeout_seconds))
+
+    async def close() -> None:
+        await nc.drain()
+        await catalog_channel.close()
+        await control_channel.close()
+
+    return ServiceApp(
+        name="router",
+        address=settings.router_address,
+        services=[
+            Registration(
+                router_pb2.DESCRIPTOR.services_by_name["Router"].full_name,
+                router_pb2_grpc.add_RouterServicer_to_server,
+                RouterServicer(publisher, settings.max_batch),
+            )
+        ],
+        # Publishing before the first routing snapshot would silently route nothing.
+        readiness=[watcher.wait_ready],
+        tasks=[watcher.run],
+        closers=[close],
+    )

@@ -1,0 +1,72 @@
+"""Putting routed events on JetStream, and only calling it done when JetStream says so."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from nats.js import JetStreamContext
+
+from runtime import jetstream
+from runtime.jetstream import StreamSpec
+
+
+@dataclass(frozen=True)
+class OutMessage:
+    account_sid: str
+    sink_sid: str
+    event_id: str
+    type_name: str
+    msg_id: str
+    payload: bytes
+    published_at_ms: int
+
+
+class EventBus(Protocol):
+    async def put(self, messages: list[OutMessage]) -> list[BaseException | None]:
+        """Publish all; one entry per message: None when acknowledged, else the failure."""
+        ...
+
+
+class JetStreamBus:
+    def __init__(self, js: JetStreamContext, spec: StreamSpec, timeout_seconds: float) -> None:
+        self._js = js
+        self._spec = spec
+        self._timeout = timeout_seconds
+
+    async def put(self, messages: list[OutMessage]) -> list[BaseException | None]:
+        futures: list[asyncio.Future[Any] | BaseException] = []
+        for message in messages:
+            headers = {
+                jetstream.HDR_MSG_ID: message.msg_id,
+                jetstream.HDR_SINK: message.sink_sid,
+                jetstream.HDR_ACCOUNT: message.account_sid,
+                jetstream.HDR_TYPE: message.type_name,
+                jetstream.HDR_EVENT_ID: message.event_id,
+                jetstream.HDR_PUBLISHED_AT: str(message.published_at_ms),
+            }
+            try:
+                futures.append(
+                    await self._js.publish_async(
+                        self._spec.subject(message.account_sid, message.sink_sid),
+                        message.payload,
+                        wait_stall=self._timeout,
+                        headers=headers,
+                    )
+                )
+            except Exception as exc:
+                futures.append(exc)
+        pending = [f for f in futures if isinstance(f, asyncio.Future)]
+        if pending:
+            await asyncio.wait(pending, timeout=self._timeout)
+        results: list[BaseException | None] = []
+        for future in futures:
+            if isinstance(future, BaseException):
+                results.append(future)
+            elif not future.done():
+                future.cancel()
+                results.append(TimeoutError("JetStream did not acknowledge in time"))
+            else:
+                results.append(future.exception())
+        return results

@@ -1,0 +1,90 @@
+"""Event types and compiled schema validators, fetched from catalog once and cached.
+
+Schema versions are immutable, so their validators are cached forever; a type's status can
+change (deprecated, discontinued), so it is trusted only for a while.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import fastjsonschema
+
+
+@dataclass(frozen=True)
+class TypeInfo:
+    type: str
+    schema_id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class CompiledSchema:
+    schema_id: str
+    version: int
+    document: dict[str, Any]
+    validate: Callable[[Any], Any]
+
+    @property
+    def url(self) -> str:
+        return str(self.document.get("$id", ""))
+
+
+class CatalogSource(Protocol):
+    """What the router needs from the catalogue (the gRPC adapter, or a fake in unit tests)."""
+
+    async def event_type(self, type_name: str) -> TypeInfo | None: ...
+
+    async def schema_version(self, schema_id: str, version: int) -> tuple[int, str] | None:
+        """(version, document JSON); version 0 asks for the latest."""
+        ...
+
+
+class SchemaCache:
+    def __init__(self, source: CatalogSource, type_ttl_seconds: float) -> None:
+        self._source = source
+        self._ttl = type_ttl_seconds
+        self._types: dict[str, tuple[float, TypeInfo | None]] = {}
+        self._schemas: dict[tuple[str, int], CompiledSchema | None] = {}
+        self._latest: dict[str, tuple[float, int]] = {}
+
+    async def event_type(self, type_name: str) -> TypeInfo | None:
+        cached = self._types.get(type_name)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < self._ttl:
+            return cached[1]
+        info = await self._source.event_type(type_name)
+        self._types[type_name] = (now, info)
+        return info
+
+    async def schema(self, schema_id: str, version: int) -> CompiledSchema | None:
+        if version <= 0:
+            latest = self._latest.get(schema_id)
+            now = time.monotonic()
+            if latest is None or now - latest[0] >= self._ttl:
+                found = await self._source.schema_version(schema_id, 0)
+                if found is None:
+                    return None
+                self._latest[schema_id] = (now, found[0])
+                self._store(schema_id, found[0], found[1])
+                return self._schemas[(schema_id, found[0])]
+            version = latest[1]
+        key = (schema_id, version)
+        if key not in self._schemas:
+            found = await self._source.schema_version(schema_id, version)
+            if found is None:
+                return None
+            self._store(schema_id, version, found[1])
+        return self._schemas[key]
+
+    def _store(self, schema_id: str, version: int, document_json: str) -> None:
+        key = (schema_id, version)
+        if self._schemas.get(key) is None:
+            document = json.loads(document_json)
+            self._schemas[key] = CompiledSchema(
+                schema_id, version, document, fastjsonschema.compile(document)
+            )

@@ -1,0 +1,105 @@
+"""Shared fixtures: real nats-server, real PostgreSQL, the real suite of processes."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import grpc
+import httpx
+import pytest
+
+from devkit.nats_server import NatsServer
+from devkit.postgres import PostgresCluster
+from devkit.receiver import Receiver
+from devkit.suite import Suite
+from eventstreams.v1 import control_pb2, control_pb2_grpc, router_pb2_grpc
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresCluster]:
+    cluster = PostgresCluster(tmp_path_factory.mktemp("postgres"))
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+def database_url(backend: str, request: pytest.FixtureRequest, directory: Path, name: str) -> str:
+    if backend == "postgres":
+        cluster: PostgresCluster = request.getfixturevalue("postgres")
+        return cluster.create_database(name)
+    return f"sqlite+aiosqlite:///{directory / name}.db"
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def suite(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
+    backend = request.param
+    directory = tmp_path_factory.mktemp(f"suite-{backend}")
+    running = Suite(
+        data_dir=directory,
+        catalog_db=database_url(backend, request, directory, "catalog"),
+        control_db=database_url(backend, request, directory, "control"),
+        log_dir=directory / "logs",
+        extra_env={
+            "ES_ALLOW_PRIVATE_DESTINATIONS": "true",
+            "ES_RETRY_BASE_SECONDS": "0.2",
+            "ES_RETRY_MAX_DELAY_SECONDS": "1",
+        },
+    )
+    running.start()
+    yield running
+    logs = running.logs()
+    running.stop()
+    if request.session.testsfailed:
+        print(logs)
+
+
+@pytest.fixture
+async def control(suite: Suite) -> AsyncIterator[control_pb2_grpc.ControlAsyncStub]:
+    async with grpc.aio.insecure_channel(suite.address("control")) as channel:
+        yield control_pb2_grpc.ControlStub(channel)
+
+
+@pytest.fixture
+async def router(suite: Suite) -> AsyncIterator[router_pb2_grpc.RouterAsyncStub]:
+    async with grpc.aio.insecure_channel(suite.address("router")) as channel:
+        yield router_pb2_grpc.RouterStub(channel)
+
+
+@pytest.fixture
+async def account(control: control_pb2_grpc.ControlAsyncStub) -> control_pb2.Account:
+    """A fresh account per test: tests never see each other's sinks or subscriptions."""
+    return await control.CreateAccount(control_pb2.CreateAccountRequest(friendly_name="test"))
+
+
+@pytest.fixture
+async def rest(suite: Suite, account: control_pb2.Account) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        base_url=suite.gateway_url, auth=(account.sid, account.auth_token), timeout=30
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    instance = Receiver()
+    await instance.start()
+    yield instance
+    await instance.stop()
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    """A nats-server of the test's own, with a temporary store."""
+    server = NatsServer.create(tmp_path / "jetstream", tmp_path / "logs")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def unique() -> str:
+    return secrets.token_hex(4)
