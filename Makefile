@@ -8,7 +8,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/gen
 PROTOS := $(wildcard proto/eventstreams/v1/*.proto)
 GEN_STAMP := gen/.stamp
 
-.PHONY: setup proto run test test-unit lint typecheck bench clean
+.PHONY: setup proto run demo receiver produce test test-unit lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -29,6 +29,18 @@ $(GEN_STAMP): $(PROTOS) $(VENV)/.installed
 
 run: proto
 	$(PY) -m devkit.run
+
+# With `make run` up, in another terminal:
+demo: proto
+	$(PY) -m devkit.demo
+
+receiver: proto
+	$(PY) -m devkit.receiver --port 9000
+
+TYPE ?= com.twilio.messaging.message.delivered
+COUNT ?= 1
+produce: proto
+	$(PY) -m devkit.produce --type $(TYPE) --count $(COUNT)
 
 test: proto
 	$(PY) -m ruff check .

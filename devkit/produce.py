@@ -10,6 +10,7 @@ import asyncio
 import json
 import secrets
 import sys
+import time
 from pathlib import Path
 
 import grpc
@@ -40,6 +41,22 @@ def sample_event(account_sid: str, type_name: str, version: int = 0) -> router_p
         time=now,
         data_json=json.dumps(data),
     )
+
+
+async def publish_when_routed(
+    router: router_pb2_grpc.RouterAsyncStub, events: list[router_pb2.Event], timeout: float = 5.0
+) -> router_pb2.PublishResponse:
+    """Publish until every event is routed to at least one sink. A new subscription reaches
+    the router within a second (the freshness promise); a caller that has just subscribed
+    retries until it has. Safe: a repeated event id is deduplicated by JetStream."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = await router.Publish(router_pb2.PublishRequest(events=events), timeout=10)
+        if all(r.code == 0 and r.deliveries > 0 for r in response.results):
+            return response
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"events not routed: {response}")
+        await asyncio.sleep(0.1)
 
 
 async def produce(router: str, account_sid: str, type_name: str, count: int, version: int) -> int:

@@ -145,7 +145,10 @@ async def serve(app: ServiceApp) -> None:
             await task
     stopper.cancel()
     for close in app.closers:
-        await close()
+        try:
+            await asyncio.wait_for(close(), timeout=5)
+        except Exception:  # noqa: BLE001 - a stuck resource must not keep the process alive
+            log.warning("%s: a closer failed or timed out", app.name, exc_info=True)
     log.info("%s stopped", app.name)
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 
 import httpx
 
-from devkit.produce import sample_event
-from eventstreams.v1 import router_pb2, router_pb2_grpc
+from devkit.produce import publish_when_routed, sample_event
+
+__all__ = ["create_webhook_sink", "publish_when_routed", "sample", "subscribe"]
+from eventstreams.v1 import router_pb2
 
 
 async def create_webhook_sink(
@@ -39,21 +39,6 @@ async def subscribe(rest: httpx.AsyncClient, sink_sid: str, *types: str, version
     )
     assert response.status_code == 201, response.text
     return dict(response.json())
-
-
-async def publish_when_routed(
-    router: router_pb2_grpc.RouterAsyncStub, events: list[router_pb2.Event], timeout: float = 5.0
-) -> router_pb2.PublishResponse:
-    """Publish until every event is routed to at least one sink: a new subscription reaches
-    the router within a second (the freshness promise), so a test retries until it has."""
-    deadline = time.monotonic() + timeout
-    while True:
-        response = await router.Publish(router_pb2.PublishRequest(events=events), timeout=10)
-        if all(r.code == 0 and r.deliveries > 0 for r in response.results):
-            return response
-        if time.monotonic() > deadline:
-            raise AssertionError(f"events not routed: {response}")
-        await asyncio.sleep(0.1)
 
 
 def sample(

@@ -69,7 +69,7 @@ async def build(settings: Settings) -> ServiceApp:
     async def close() -> None:
         for driver in drivers.values():
             await driver.close()
-        await nc.drain()
+        await nc.close()
         await control_channel.close()
 
     return ServiceApp(

@@ -40,7 +40,7 @@ async def build(settings: Settings) -> ServiceApp:
     publisher = Publisher(schemas, table, JetStreamBus(js, spec, settings.publish_timeout_seconds))
 
     async def close() -> None:
-        await nc.drain()
+        await nc.close()
         await catalog_channel.close()
         await control_channel.close()
 

@@ -1,0 +1,107 @@
+"""`make run`: the whole suite on this machine with embedded defaults — SQLite files and a
+local nats-server under ./data — until Ctrl-C, which stops every process it started."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import time
+
+from devkit.processes import ROOT
+from devkit.suite import Ports, Suite
+
+DATA = ROOT / "data"
+
+
+def port_taken(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def banner(suite: Suite) -> str:
+    sid, token = suite.dev_account()
+    url = suite.gateway_url
+    grpc_addresses = " / ".join(suite.address(name) for name in ("catalog", "control", "router"))
+    return f"""
+Event Streams is up.
+
+  REST gateway (Twilio Events v1)  {url}
+  catalog / control / router gRPC  {grpc_addresses}
+  NATS JetStream                   {suite.nats.url if suite.nats else "?"}
+  data and logs                    {DATA.relative_to(ROOT)}/ (SQLite, JetStream store, logs/)
+
+  Account SID  {sid}
+  Auth token   {token}
+
+Try it (in another terminal, from {ROOT}):
+
+  make demo          # a receiver, a webhook sink, a subscription, three events, signatures checked
+
+or by hand:
+
+  make receiver      # prints each event it gets and whether X-Twilio-Signature is valid
+  curl -u {sid}:{token} {url}/v1/Sinks \\
+    -d Description=demo -d SinkType=webhook \\
+    --data-urlencode 'SinkConfiguration={{"destination":"http://127.0.0.1:9000/events","method":"POST","batch_events":false}}'
+  curl -u {sid}:{token} {url}/v1/Subscriptions \\
+    -d Description=demo -d SinkSid=<the DG… sid from above> \\
+    --data-urlencode 'Types={{"type":"com.twilio.messaging.message.delivered","schema_version":7}}'
+  make produce TYPE=com.twilio.messaging.message.delivered COUNT=3
+
+twilio-python: export TWILIO_ACCOUNT_SID={sid} TWILIO_AUTH_TOKEN={token}
+and point client.events at {url} (see README).
+
+Ctrl-C stops everything.
+"""
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    """SIGTERM (e.g. from a process manager) stops the suite as Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
+def main() -> None:
+    ports = Ports.defaults()
+    wanted = {
+        "gateway": ports.gateway,
+        "catalog": ports.catalog,
+        "control": ports.control,
+        "router": ports.router,
+        "nats": 4222,
+        "nats monitor": 8222,
+    }
+    busy = [f"{name} ({port})" for name, port in wanted.items() if port_taken(port)]
+    if busy:
+        sys.exit(f"ports in use: {', '.join(busy)} — is another `make run` up?")
+    suite = Suite(
+        data_dir=DATA,
+        catalog_db=f"sqlite+aiosqlite:///{DATA / 'catalog.db'}",
+        control_db=f"sqlite+aiosqlite:///{DATA / 'control.db'}",
+        ports=ports,
+        nats_port=4222,
+        nats_monitor_port=8222,
+        workers=int(os.environ.get("ES_WORKERS", "1")),
+        log_dir=DATA / "logs",
+        extra_env={"ES_DEV_ACCOUNT": "true", "ES_ALLOW_PRIVATE_DESTINATIONS": "true"},
+    )
+    signal.signal(signal.SIGTERM, _interrupt)
+    print("starting nats-server, catalog, control, router, delivery, gateway …", flush=True)
+    try:
+        suite.start()
+        print(banner(suite), flush=True)
+        while all(child.alive() for child in suite.children.values()):
+            time.sleep(0.5)
+        dead = [name for name, child in suite.children.items() if not child.alive()]
+        print(f"stopped unexpectedly: {', '.join(dead)}; see {DATA / 'logs'}", file=sys.stderr)
+        print(suite.logs(), file=sys.stderr)
+    except KeyboardInterrupt:
+        print("\nstopping …", flush=True)
+    finally:
+        suite.stop()
+        print("stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    main()
