@@ -9,6 +9,10 @@ from email.utils import parsedate_to_datetime
 from services.delivery.errors import DeliveryError, Rejected, ServerError, Throttled
 
 
+# The longest wait a Retry-After header can impose on one sink's event.
+RETRY_AFTER_LIMIT = 3600.0
+
+
 def classify(status: int, retry_after: str | None = None) -> DeliveryError | None:
     """None for a delivered event (any 2xx), else the error the response stands for."""
     if 200 <= status < 300:
@@ -46,11 +50,12 @@ def retry_delay(
     retry_after: float | None = None,
     rng: random.Random | None = None,
 ) -> float:
-    """Exponential backoff with full jitter over the upper half, never under Retry-After.
-    `attempt` counts from 1 (the attempt that just failed)."""
+    """Exponential backoff with jitter over the upper half of each step, capped at `cap`.
+    A receiver's Retry-After wins over the backoff (it knows best when it can take more),
+    up to RETRY_AFTER_LIMIT. `attempt` counts from 1 (the attempt that just failed)."""
     ceiling = min(cap, base * 2.0 ** min(64, max(0, attempt - 1)))
     jitter = float((rng or random).uniform(0.5, 1.0))
     delay = ceiling * jitter
     if retry_after is not None:
-        delay = max(delay, min(retry_after, cap))
+        delay = max(delay, min(retry_after, RETRY_AFTER_LIMIT))
     return delay

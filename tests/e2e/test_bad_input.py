@@ -1,0 +1,235 @@
+"""Bad input gets a clear error and changes nothing: Twilio's error body at the REST edge,
+INVALID_ARGUMENT / NOT_FOUND in gRPC."""
+
+from __future__ import annotations
+
+import json
+
+import grpc
+import httpx
+import pytest
+
+from devkit.receiver import Receiver
+from eventstreams.v1 import control_pb2, router_pb2, router_pb2_grpc
+from tests.helpers import create_webhook_sink, sample
+
+pytestmark = pytest.mark.e2e
+
+WEBHOOK = {"destination": "https://example.com/hook", "method": "POST", "batch_events": False}
+
+
+def assert_twilio_error(response: httpx.Response, status: int, code: int) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"code", "message", "more_info", "status"}
+    assert body["code"] == code
+    assert body["status"] == status
+    assert body["more_info"] == f"https://www.twilio.com/docs/errors/{code}"
+    assert body["message"]
+
+
+async def sink_count(rest: httpx.AsyncClient) -> int:
+    response = await rest.get("/v1/Sinks")
+    assert response.status_code == 200
+    return len(response.json()["sinks"])
+
+
+@pytest.mark.parametrize(
+    ("form", "code"),
+    [
+        ({"Description": "x", "SinkType": "webhook"}, 20001),
+        ({"SinkType": "webhook", "SinkConfiguration": json.dumps(WEBHOOK)}, 20001),
+        ({"Description": "x", "SinkType": "webhook", "SinkConfiguration": "{not json"}, 91000),
+        ({"Description": "x", "SinkType": "webhook", "SinkConfiguration": "[1, 2]"}, 91000),
+        ({"Description": "x", "SinkType": "carrier-pigeon", "SinkConfiguration": json.dumps(WEBHOOK)}, 91000),
+        (
+            {
+                "Description": "x",
+                "SinkType": "webhook",
+                "SinkConfiguration": json.dumps({**WEBHOOK, "destination": "not a url"}),
+            },
+            91000,
+        ),
+        (
+            {
+                "Description": "x",
+                "SinkType": "webhook",
+                "SinkConfiguration": json.dumps({**WEBHOOK, "method": "PUT"}),
+            },
+            91000,
+        ),
+        (
+            {
+                "Description": "x",
+                "SinkType": "webhook",
+                "SinkConfiguration": json.dumps({**WEBHOOK, "colour": "red"}),
+            },
+            91000,
+        ),
+        ({"Description": "x" * 300, "SinkType": "webhook", "SinkConfiguration": json.dumps(WEBHOOK)}, 91000),
+        (
+            {
+                "Description": "x",
+                "SinkType": "webhook",
+                "SinkConfiguration": json.dumps(WEBHOOK),
+                "Extra": "1",
+            },
+            20001,
+        ),
+        (
+            {"Description": "x", "SinkType": "kinesis", "SinkConfiguration": json.dumps({"arn": "nope"})},
+            91000,
+        ),
+    ],
+)
+async def test_bad_sink_is_refused_and_stores_nothing(rest: httpx.AsyncClient, form: dict, code: int) -> None:
+    response = await rest.post("/v1/Sinks", data=form)
+    assert_twilio_error(response, 400, code)
+    assert await sink_count(rest) == 0
+
+
+async def test_wrong_credentials_are_401_20003(suite, account: control_pb2.Account) -> None:  # type: ignore[no-untyped-def]
+    async with httpx.AsyncClient(base_url=suite.gateway_url) as client:
+        for auth in [(account.sid, "0" * 32), ("AC" + "0" * 32, account.auth_token), None]:
+            response = await client.get("/v1/Sinks", auth=auth) if auth else await client.get("/v1/Sinks")
+            assert_twilio_error(response, 401, 20003)
+
+
+async def test_unknown_resources_are_404_20404(rest: httpx.AsyncClient) -> None:
+    for path in [
+        "/v1/Sinks/DG" + "0" * 32,
+        "/v1/Sinks/not-a-sid",
+        "/v1/Subscriptions/DF" + "0" * 32,
+        "/v1/Types/com.example.nothing",
+        "/v1/Schemas/Nope.Nothing",
+        "/v1/Nowhere",
+    ]:
+        assert_twilio_error(await rest.get(path), 404, 20404)
+
+
+async def test_bad_subscriptions_are_refused_and_store_nothing(rest: httpx.AsyncClient) -> None:
+    sink = await create_webhook_sink(rest, "https://example.com/hook")
+    delivered = json.dumps({"type": "com.twilio.messaging.message.delivered"})
+    cases = [
+        ({"Description": "x", "SinkSid": sink["sid"]}, 91103),
+        ({"Description": "x", "SinkSid": sink["sid"], "Types": ["{broken"]}, 91104),
+        (
+            {"Description": "x", "SinkSid": sink["sid"], "Types": [json.dumps({"type": "com.example.none"})]},
+            91104,
+        ),
+        ({"Description": "x", "SinkSid": sink["sid"], "Types": [delivered, delivered]}, 91101),
+        ({"Description": "", "SinkSid": sink["sid"], "Types": [delivered]}, 20001),
+        ({"Description": "x", "SinkSid": "DG" + "0" * 32, "Types": [delivered]}, 91001),
+        (
+            {
+                "Description": "x",
+                "SinkSid": sink["sid"],
+                "Types": [
+                    json.dumps({"type": "com.twilio.messaging.message.delivered", "schema_version": 99})
+                ],
+            },
+            91104,
+        ),
+        (
+            {
+                "Description": "x",
+                "SinkSid": sink["sid"],
+                "Types": [json.dumps({"type": "com.twilio.conversations.delivery.updated"})],
+            },
+            91104,
+        ),
+    ]
+    for form, code in cases:
+        assert_twilio_error(await rest.post("/v1/Subscriptions", data=form), 400, code)
+    listed = await rest.get("/v1/Subscriptions")
+    assert listed.json()["subscriptions"] == []
+
+
+async def test_subscription_needs_an_active_sink(rest: httpx.AsyncClient) -> None:
+    kinesis = await rest.post(
+        "/v1/Sinks",
+        data={
+            "Description": "k",
+            "SinkType": "kinesis",
+            "SinkConfiguration": json.dumps(
+                {
+                    "arn": "arn:aws:kinesis:us-east-1:111111111111:stream/test",
+                    "role_arn": "arn:aws:iam::111111111111:role/Role",
+                    "external_id": "1234567890",
+                }
+            ),
+        },
+    )
+    assert kinesis.status_code == 201
+    assert kinesis.json()["status"] == "initialized"
+    response = await rest.post(
+        "/v1/Subscriptions",
+        data={
+            "Description": "x",
+            "SinkSid": kinesis.json()["sid"],
+            "Types": [json.dumps({"type": "com.twilio.messaging.message.delivered"})],
+        },
+    )
+    assert_twilio_error(response, 400, 91100)
+
+
+async def test_another_account_sees_nothing(suite, rest: httpx.AsyncClient, control) -> None:  # type: ignore[no-untyped-def]
+    sink = await create_webhook_sink(rest, "https://example.com/hook")
+    other = await control.CreateAccount(control_pb2.CreateAccountRequest(friendly_name="other"))
+    async with httpx.AsyncClient(base_url=suite.gateway_url, auth=(other.sid, other.auth_token)) as intruder:
+        assert_twilio_error(await intruder.get(f"/v1/Sinks/{sink['sid']}"), 404, 20404)
+        assert (await intruder.get("/v1/Sinks")).json()["sinks"] == []
+
+
+async def test_publish_rejects_bad_events_per_event(
+    router: router_pb2_grpc.RouterAsyncStub, account: control_pb2.Account, receiver: Receiver
+) -> None:
+    good = sample(account.sid)
+    unknown_type = sample(account.sid)
+    unknown_type.type = "com.example.unknown"
+    bad_data = sample(account.sid)
+    bad_data.data_json = json.dumps({"messageSid": 5})
+    not_json = sample(account.sid)
+    not_json.data_json = "{"
+    unknown_account = sample("AC" + "f" * 32)
+    malformed_account = sample(account.sid)
+    malformed_account.account_sid = "nobody"
+    no_id = sample(account.sid)
+    no_id.id = ""
+    no_version = sample(account.sid)
+    no_version.schema_version = 42
+    response = await router.Publish(
+        router_pb2.PublishRequest(
+            events=[
+                good,
+                unknown_type,
+                bad_data,
+                not_json,
+                unknown_account,
+                malformed_account,
+                no_id,
+                no_version,
+            ]
+        )
+    )
+    codes = [
+        grpc.StatusCode(next(c for c in grpc.StatusCode if c.value[0] == r.code)) for r in response.results
+    ]
+    assert codes == [
+        grpc.StatusCode.OK,
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.NOT_FOUND,
+    ]
+    assert all(r.message for r in response.results[1:])
+    assert response.results[0].deliveries == 0  # no subscription: accepted, routed nowhere
+
+
+async def test_empty_publish_is_invalid_argument(router: router_pb2_grpc.RouterAsyncStub) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await router.Publish(router_pb2.PublishRequest(events=[]))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -1,0 +1,118 @@
+"""Control's storage on SQLite and on a real PostgreSQL: migrations, paging through any
+number of rows in both directions, limits, tenancy."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from runtime import db
+from runtime.errors import InvalidArgument, LimitExceeded, NotFound
+from services.control.accounts import AccountStore
+from services.control.app import MIGRATIONS
+from services.control.sinks import SinkStore
+from tests.conftest import BACKENDS, database_url
+
+pytestmark = pytest.mark.integration
+
+WEBHOOK = json.dumps({"destination": "https://example.com/hook", "method": "POST", "batch_events": False})
+
+
+class NoTestsExpected:
+    async def publish_test(self, account_sid: str, sink_sid: str, test_id: str) -> None:
+        raise AssertionError("these tests send no sink test")
+
+
+@pytest.fixture(params=BACKENDS)
+async def sessions(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = db.create_engine(database_url(request.param, request, tmp_path, "control"))
+    await db.migrate(engine, MIGRATIONS, "control_alembic_version")
+    await db.migrate(engine, MIGRATIONS, "control_alembic_version")  # a second start changes nothing
+    yield db.sessionmaker(engine)
+    await engine.dispose()
+
+
+async def walk(store: SinkStore, account: str, size: int) -> list[str]:
+    seen: list[str] = []
+    token = ""
+    while True:
+        page = await store.find(account, None, "", size, token)
+        seen.extend(row.sid for row in page.items)
+        if not page.next_token:
+            return seen
+        token = page.next_token
+
+
+async def walk_back(store: SinkStore, account: str, size: int, token: str) -> list[str]:
+    seen: list[str] = []
+    while token:
+        page = await store.find(account, None, "", size, token)
+        seen[:0] = [row.sid for row in page.items]
+        token = page.previous_token
+    return seen
+
+
+async def test_paging_through_250_sinks(sessions: async_sessionmaker[AsyncSession]) -> None:
+    accounts = AccountStore(sessions)
+    owner = await accounts.create("owner")
+    other = await accounts.create("other")
+    store = SinkStore(sessions, max_per_account=1000, tests=NoTestsExpected())
+    created = [(await store.create(owner.sid, f"sink {i}", "webhook", WEBHOOK)).sid for i in range(250)]
+    await store.create(other.sid, "not yours", "webhook", WEBHOOK)
+
+    for size in (1, 7, 1000):
+        assert await walk(store, owner.sid, size) == created
+    # From the last page back to the first.
+    last = await store.find(owner.sid, None, "", 7, "")
+    token = last.next_token
+    while True:
+        page = await store.find(owner.sid, None, "", 7, token)
+        if not page.next_token:
+            break
+        token = page.next_token
+    tail = [row.sid for row in page.items]
+    assert tail == created[-len(tail) :]
+    assert await walk_back(store, owner.sid, 7, page.previous_token) + tail == created
+
+
+async def test_sink_limit_and_tenancy(sessions: async_sessionmaker[AsyncSession]) -> None:
+    accounts = AccountStore(sessions)
+    owner = await accounts.create("owner")
+    other = await accounts.create("other")
+    store = SinkStore(sessions, max_per_account=3, tests=NoTestsExpected())
+    sinks = [await store.create(owner.sid, "s", "webhook", WEBHOOK) for _ in range(3)]
+    with pytest.raises(LimitExceeded) as limit:
+        await store.create(owner.sid, "one too many", "webhook", WEBHOOK)
+    assert limit.value.twilio_code == 91003
+    assert (await store.create(other.sid, "theirs", "webhook", WEBHOOK)).account_sid == other.sid
+    with pytest.raises(NotFound):
+        await store.get(other.sid, sinks[0].sid)
+    with pytest.raises(NotFound):
+        await store.delete(other.sid, sinks[0].sid)
+    assert (await store.get(owner.sid, sinks[0].sid)).sid == sinks[0].sid
+
+
+async def test_a_refused_sink_changes_nothing(sessions: async_sessionmaker[AsyncSession]) -> None:
+    owner = await AccountStore(sessions).create("owner")
+    store = SinkStore(sessions, max_per_account=10, tests=NoTestsExpected())
+    with pytest.raises(InvalidArgument):
+        await store.create(owner.sid, "bad", "webhook", '{"destination": "ftp://x", "method": "POST"}')
+    assert (await store.find(owner.sid, None, "", 50, "")).items == []
+
+
+async def test_authentication(sessions: async_sessionmaker[AsyncSession]) -> None:
+    accounts = AccountStore(sessions)
+    owner = await accounts.create("owner")
+    assert (await accounts.authenticate(owner.sid, owner.auth_token)).sid == owner.sid
+    key, secret = await accounts.create_key(owner.sid, "ci")
+    assert (await accounts.authenticate(key.sid, secret)).sid == owner.sid
+    for username, password in [(owner.sid, "wrong"), (key.sid, owner.auth_token), ("AC" + "0" * 32, "x")]:
+        with pytest.raises(Exception) as failure:
+            await accounts.authenticate(username, password)
+        assert getattr(failure.value, "twilio_code", None) == 20003
