@@ -105,6 +105,34 @@ def _token_from_dev_account() -> str | None:
     return str(json.loads(path.read_text())["auth_token"]) if path.exists() else None
 
 
+async def _count(port: int) -> None:
+    """A quiet receiver for load: counts events, answers 200, reports on GET /_stats."""
+    events = 0
+    requests = 0
+
+    async def receive(request: web.Request) -> web.Response:
+        nonlocal events, requests
+        body = await request.read()
+        requests += 1
+        if body.startswith(b"["):
+            events += len(json.loads(body))
+        elif body:
+            events += 1
+        return web.Response(status=200)
+
+    async def stats(_request: web.Request) -> web.Response:
+        return web.json_response({"events": events, "requests": requests})
+
+    app = web.Application(client_max_size=16 << 20)
+    app.router.add_get("/_stats", stats)
+    app.router.add_route("*", "/{tail:.*}", receive)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    print(f"counting receiver on http://127.0.0.1:{port}", flush=True)
+    await asyncio.Event().wait()
+
+
 async def _main(port: int, auth_token: str | None) -> None:
     def show(record: Received) -> web.StreamResponse:
         token = auth_token or _token_from_dev_account()
@@ -130,9 +158,10 @@ def main() -> None:
     parser.add_argument(
         "--auth-token", help="validate signatures with this token (default: the dev account's)"
     )
+    parser.add_argument("--count-only", action="store_true", help="count events quietly (for load)")
     args = parser.parse_args()
     try:
-        asyncio.run(_main(args.port, args.auth_token))
+        asyncio.run(_count(args.port) if args.count_only else _main(args.port, args.auth_token))
     except KeyboardInterrupt:
         pass
 

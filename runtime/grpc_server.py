@@ -147,7 +147,7 @@ async def serve(app: ServiceApp) -> None:
     for close in app.closers:
         try:
             await asyncio.wait_for(close(), timeout=5)
-        except Exception:  # noqa: BLE001 - a stuck resource must not keep the process alive
+        except Exception:
             log.warning("%s: a closer failed or timed out", app.name, exc_info=True)
     log.info("%s stopped", app.name)
 

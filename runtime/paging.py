@@ -47,7 +47,7 @@ def decode(token: str) -> Cursor | None:
     body = token[2:]
     try:
         key = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-    except (binascii.Error, ValueError) as exc:
+    except (binascii.Error, ValueError, RecursionError) as exc:
         raise invalid from exc
     if not isinstance(key, (int, str)) or isinstance(key, bool):
         raise invalid

@@ -42,7 +42,11 @@ def _webhook(config: dict[str, Any]) -> dict[str, Any]:
     destination = _require_string(config, "destination")
     if len(destination) > MAX_DESTINATION_LENGTH:
         raise _invalid("destination is too long")
-    parts = urlsplit(destination)
+    try:
+        parts = urlsplit(destination)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not 0-65535
+    except ValueError as exc:
+        raise _invalid(f"destination is not a valid URL: {exc}") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise _invalid("destination must be an http(s) URL")
     if parts.fragment:

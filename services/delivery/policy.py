@@ -8,7 +8,6 @@ from email.utils import parsedate_to_datetime
 
 from services.delivery.errors import DeliveryError, Rejected, ServerError, Throttled
 
-
 # The longest wait a Retry-After header can impose on one sink's event.
 RETRY_AFTER_LIMIT = 3600.0
 
@@ -32,7 +31,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         moment = parsedate_to_datetime(value)

@@ -8,8 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 
-def project(data: Any, schema: dict[str, Any]) -> Any:
-    if not isinstance(data, dict) or schema.get("type") not in ("object", None):
+def project(data: Any, schema: Any) -> Any:
+    # A boolean schema (true/false) has no properties to keep: leave the value to validation.
+    if (
+        not isinstance(data, dict)
+        or not isinstance(schema, dict)
+        or schema.get("type") not in ("object", None)
+    ):
         return data
     properties = schema.get("properties")
     if not isinstance(properties, dict):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from eventstreams.v1 import control_pb2
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from devkit.suite import Suite
+from eventstreams.v1 import control_pb2
 
 pytestmark = pytest.mark.e2e
 

@@ -98,12 +98,16 @@ def test_with_body_hash_appends_sha256_hex(url: str, body: bytes, expected: str)
 
 def test_with_body_hash_hashes_utf8_bytes() -> None:
     body = "ünïcødé ✓".encode()
-    assert with_body_hash("https://h.example/x", body).endswith("bodySHA256=" + hashlib.sha256(body).hexdigest())
+    assert with_body_hash("https://h.example/x", body).endswith(
+        "bodySHA256=" + hashlib.sha256(body).hexdigest()
+    )
 
 
 def test_known_answer_vector_from_twilio_docs() -> None:
     # The JSON-body vector from twilio-python's own request validator tests.
-    url = with_body_hash("https://mycompany.com/myapp.php?foo=1&bar=2", b'{"property": "value", "boolean": true}')
+    url = with_body_hash(
+        "https://mycompany.com/myapp.php?foo=1&bar=2", b'{"property": "value", "boolean": true}'
+    )
     assert url == (
         "https://mycompany.com/myapp.php?foo=1&bar=2"
         "&bodySHA256=0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620"

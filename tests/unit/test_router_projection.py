@@ -40,7 +40,9 @@ OPEN = {
 @pytest.mark.parametrize(
     ("data", "schema", "expected"),
     [
-        pytest.param({"a": "1", "b": 2, "extra": True}, CLOSED, {"a": "1", "b": 2}, id="closed-drops-unknown"),
+        pytest.param(
+            {"a": "1", "b": 2, "extra": True}, CLOSED, {"a": "1", "b": 2}, id="closed-drops-unknown"
+        ),
         pytest.param({"extra": 1}, CLOSED, {}, id="closed-only-unknown"),
         pytest.param({"a": "1"}, CLOSED, {"a": "1"}, id="closed-missing-fields-not-added"),
         pytest.param(
@@ -130,7 +132,9 @@ def test_project_keeps_key_order() -> None:
 
 # --- real catalogue schemas ------------------------------------------------------------
 
-DOCS: dict[tuple[str, int], dict[str, Any]] = {(v.schema_id, v.version): v.document for v in catalogue.schema_versions()}
+DOCS: dict[tuple[str, int], dict[str, Any]] = {
+    (v.schema_id, v.version): v.document for v in catalogue.schema_versions()
+}
 
 
 @cache
@@ -164,7 +168,9 @@ def _cross_version_cases() -> list[Any]:
     for schema_id, version in DOCS:
         for target in range(1, catalogue.latest_version(schema_id) + 1):
             if target != version and not _valid(schema_id, target, catalogue.sample_data(schema_id, version)):
-                cases.append(pytest.param(schema_id, version, target, id=f"{schema_id}-v{version}-to-v{target}"))
+                cases.append(
+                    pytest.param(schema_id, version, target, id=f"{schema_id}-v{version}-to-v{target}")
+                )
     return cases
 
 

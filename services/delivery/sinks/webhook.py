@@ -8,7 +8,7 @@ aiohttp.ClientSession does ≈ 9k POSTs/s and httpx.AsyncClient ≈ 450/s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import aiohttp
 
@@ -28,7 +28,7 @@ def split_credentials(destination: str) -> tuple[str, aiohttp.BasicAuth | None]:
         netloc = f"[{netloc}]"
     if parts.port:
         netloc += f":{parts.port}"
-    auth = aiohttp.BasicAuth(parts.username, parts.password or "")
+    auth = aiohttp.BasicAuth(unquote(parts.username), unquote(parts.password or ""))
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)), auth
 
 
