@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from eventstreams.v1 import catalog_pb2_grpc, control_pb2_grpc
-from gateway import sinks, subscriptions, types
+from gateway import accounts, openapi, sinks, subscriptions, types
 from gateway.auth import Authenticator
 from gateway.context import Backends
 from gateway.errors import from_grpc, from_service_error, twilio_error
@@ -68,6 +68,8 @@ def build(settings: Settings) -> Starlette:
     return Starlette(
         routes=[
             Route("/healthz", health, methods=["GET"]),
+            *openapi.routes(settings.public_url.rstrip("/")),
+            *accounts.routes(backends),
             *types.routes(backends),
             *sinks.routes(backends),
             *subscriptions.routes(backends),

@@ -17,9 +17,10 @@ class Authenticator:
     def __init__(self, control: control_pb2_grpc.ControlAsyncStub, cache_seconds: float) -> None:
         self._control = control
         self._ttl = cache_seconds
-        self._cache: dict[str, tuple[float, control_pb2.Account]] = {}
+        # username -> (verified at, sha256 of the password, principal)
+        self._cache: dict[str, tuple[float, str, control_pb2.Principal]] = {}
 
-    async def account(self, authorization: str | None) -> control_pb2.Account:
+    async def principal(self, authorization: str | None) -> control_pb2.Principal:
         failure = Unauthenticated("Authenticate", twilio_code=20003)
         if not authorization or not authorization.lower().startswith("basic "):
             raise failure
@@ -30,13 +31,13 @@ class Authenticator:
         username, _, password = decoded.partition(":")
         if not username or not password:
             raise failure
-        key = hashlib.sha256(decoded.encode()).hexdigest()
-        cached = self._cache.get(key)
+        digest = hashlib.sha256(password.encode()).hexdigest()
+        cached = self._cache.get(username)
         now = time.monotonic()
-        if cached is not None and now - cached[0] < self._ttl:
-            return cached[1]
+        if cached is not None and cached[1] == digest and now - cached[0] < self._ttl:
+            return cached[2]
         try:
-            account = await self._control.Authenticate(
+            principal = await self._control.Authenticate(
                 control_pb2.AuthenticateRequest(username=username, password=password), timeout=5
             )
         except grpc.aio.AioRpcError as exc:
@@ -45,5 +46,10 @@ class Authenticator:
             raise
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[key] = (now, account)
-        return account
+        self._cache[username] = (now, digest, principal)
+        return principal
+
+    def forget(self, username: str) -> None:
+        """A credential revoked through this gateway stops working here at once (other
+        replicas trust their cache for at most `cache_seconds`)."""
+        self._cache.pop(username, None)

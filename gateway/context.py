@@ -24,8 +24,12 @@ class Backends:
 @dataclass(frozen=True)
 class Call:
     request: Request
-    account: control_pb2.Account
+    principal: control_pb2.Principal
     backends: Backends
+
+    @property
+    def account(self) -> control_pb2.Account:
+        return self.principal.account
 
     @property
     def base(self) -> str:
@@ -43,8 +47,8 @@ Handler = Callable[[Call], Awaitable[Response]]
 
 def authenticated(backends: Backends, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        account = await backends.auth.account(request.headers.get("authorization"))
-        return await handler(Call(request, account, backends))
+        principal = await backends.auth.principal(request.headers.get("authorization"))
+        return await handler(Call(request, principal, backends))
 
     return endpoint
 

@@ -113,6 +113,79 @@ async def delete_subscription(call: Call) -> Any:
     return no_content()
 
 
+def subscribed_body(call: Call, e: control_pb2.SubscribedEvent) -> dict[str, Any]:
+    return {
+        "account_sid": e.account_sid,
+        "type": e.type,
+        "schema_version": e.schema_version,
+        "subscription_sid": e.subscription_sid,
+        "url": call.url(f"/v1/Subscriptions/{e.subscription_sid}/SubscribedEvents/{e.type}"),
+    }
+
+
+def _event_request(call: Call, type_name: str, version: int = 0) -> control_pb2.SubscribedEventRequest:
+    return control_pb2.SubscribedEventRequest(
+        account_sid=call.account.sid,
+        subscription_sid=call.request.path_params["sid"],
+        type=type_name,
+        schema_version=version,
+    )
+
+
+async def create_subscribed_event(call: Call) -> Any:
+    form = await call.form()
+    forms.reject_unknown(form, {"Type", "SchemaVersion"})
+    type_name = forms.required(form, "Type")
+    version = forms.integer(form, "SchemaVersion", 0, 1)
+    event = await call.backends.control.CreateSubscribedEvent(_event_request(call, type_name, version))
+    return created(subscribed_body(call, event))
+
+
+async def list_subscribed_events(call: Call) -> Any:
+    params = call.request.query_params
+    forms.reject_unknown(params, {"PageSize", "Page", "PageToken"})
+    page = PageRequest.read(params)
+    sid = call.request.path_params["sid"]
+    found = await call.backends.control.ListSubscribedEvents(
+        control_pb2.ListSubscribedEventsRequest(
+            account_sid=call.account.sid, subscription_sid=sid, page_size=page.size, page_token=page.token
+        )
+    )
+    return ok(
+        envelope(
+            "types",
+            [subscribed_body(call, e) for e in found.types],
+            call.url(f"/v1/Subscriptions/{sid}/SubscribedEvents"),
+            {},
+            page,
+            found.next_page_token,
+            found.previous_page_token,
+        )
+    )
+
+
+async def fetch_subscribed_event(call: Call) -> Any:
+    event = await call.backends.control.GetSubscribedEvent(
+        _event_request(call, call.request.path_params["type"])
+    )
+    return ok(subscribed_body(call, event))
+
+
+async def update_subscribed_event(call: Call) -> Any:
+    form = await call.form()
+    forms.reject_unknown(form, {"SchemaVersion"})
+    version = forms.integer(form, "SchemaVersion", 0, 1)
+    event = await call.backends.control.UpdateSubscribedEvent(
+        _event_request(call, call.request.path_params["type"], version)
+    )
+    return ok(subscribed_body(call, event))
+
+
+async def delete_subscribed_event(call: Call) -> Any:
+    await call.backends.control.DeleteSubscribedEvent(_event_request(call, call.request.path_params["type"]))
+    return no_content()
+
+
 def routes(backends: Backends) -> list[Route]:
     return [
         Route("/v1/Subscriptions", authenticated(backends, list_subscriptions), methods=["GET"]),
@@ -120,4 +193,29 @@ def routes(backends: Backends) -> list[Route]:
         Route("/v1/Subscriptions/{sid}", authenticated(backends, fetch_subscription), methods=["GET"]),
         Route("/v1/Subscriptions/{sid}", authenticated(backends, update_subscription), methods=["POST"]),
         Route("/v1/Subscriptions/{sid}", authenticated(backends, delete_subscription), methods=["DELETE"]),
+        Route(
+            "/v1/Subscriptions/{sid}/SubscribedEvents",
+            authenticated(backends, list_subscribed_events),
+            methods=["GET"],
+        ),
+        Route(
+            "/v1/Subscriptions/{sid}/SubscribedEvents",
+            authenticated(backends, create_subscribed_event),
+            methods=["POST"],
+        ),
+        Route(
+            "/v1/Subscriptions/{sid}/SubscribedEvents/{type}",
+            authenticated(backends, fetch_subscribed_event),
+            methods=["GET"],
+        ),
+        Route(
+            "/v1/Subscriptions/{sid}/SubscribedEvents/{type}",
+            authenticated(backends, update_subscribed_event),
+            methods=["POST"],
+        ),
+        Route(
+            "/v1/Subscriptions/{sid}/SubscribedEvents/{type}",
+            authenticated(backends, delete_subscribed_event),
+            methods=["DELETE"],
+        ),
     ]

@@ -33,7 +33,8 @@ class AccountStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def authenticate(self, username: str, password: str) -> AccountRow:
+    async def authenticate(self, username: str, password: str) -> tuple[AccountRow, str]:
+        """The account a credential belongs to, and the API key SID when it was a key."""
         failure = Unauthenticated("Authenticate", twilio_code=20003)
         async with self._sessions() as session:
             if username.startswith(sids.API_KEY):
@@ -50,7 +51,7 @@ class AccountStore:
             account.auth_token.encode(), password.encode()
         ):
             raise failure
-        return account
+        return account, username if username.startswith(sids.API_KEY) else ""
 
     async def create(
         self, friendly_name: str, owner_sid: str = "", sid: str = "", auth_token: str = ""
@@ -122,6 +123,15 @@ class AccountStore:
         statement = select(ApiKeyRow).where(ApiKeyRow.account_sid == account_sid)
         async with self._sessions() as session:
             return await fetch_page(session, statement, ApiKeyRow.id, lambda r: r.id, page_size, token)
+
+    async def get_key(self, account_sid: str, sid: str) -> ApiKeyRow:
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(ApiKeyRow).where(ApiKeyRow.sid == sid, ApiKeyRow.account_sid == account_sid)
+            )
+        if row is None:
+            raise NotFound(f"The requested resource Key {sid} was not found")
+        return row
 
     async def delete_key(self, account_sid: str, sid: str) -> None:
         async with self._sessions.begin() as session:

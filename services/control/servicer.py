@@ -8,7 +8,7 @@ from typing import Any
 import grpc
 
 from eventstreams.v1 import control_pb2, control_pb2_grpc
-from runtime.errors import NotFound
+from runtime.errors import FailedPrecondition, NotFound
 from runtime.times import iso_seconds
 from services.control.accounts import AccountStore
 from services.control.models import (
@@ -105,14 +105,19 @@ class ControlServicer(control_pb2_grpc.ControlServicer):
 
     async def Authenticate(
         self, request: control_pb2.AuthenticateRequest, context: Ctx
-    ) -> control_pb2.Account:
-        return account_message(await self._accounts.authenticate(request.username, request.password))
+    ) -> control_pb2.Principal:
+        account, key_sid = await self._accounts.authenticate(request.username, request.password)
+        return control_pb2.Principal(account=account_message(account), api_key_sid=key_sid)
 
     async def CreateAccount(
         self, request: control_pb2.CreateAccountRequest, context: Ctx
     ) -> control_pb2.Account:
-        if request.owner_account_sid and await self._accounts.get(request.owner_account_sid) is None:
-            raise NotFound(f"Account {request.owner_account_sid} not found")
+        if request.owner_account_sid:
+            owner = await self._accounts.get(request.owner_account_sid)
+            if owner is None:
+                raise NotFound(f"Account {request.owner_account_sid} not found")
+            if owner.owner_account_sid:
+                raise FailedPrecondition("A subaccount cannot create subaccounts", twilio_code=20008)
         row = await self._accounts.create(
             request.friendly_name, request.owner_account_sid, request.sid, request.auth_token
         )
@@ -149,6 +154,9 @@ class ControlServicer(control_pb2_grpc.ControlServicer):
             next_page_token=page.next_token,
             previous_page_token=page.previous_token,
         )
+
+    async def GetApiKey(self, request: control_pb2.GetApiKeyRequest, context: Ctx) -> control_pb2.ApiKey:
+        return key_message(await self._accounts.get_key(request.account_sid, request.sid))
 
     async def DeleteApiKey(self, request: control_pb2.DeleteApiKeyRequest, context: Ctx) -> control_pb2.Empty:
         await self._accounts.delete_key(request.account_sid, request.sid)

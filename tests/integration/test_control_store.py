@@ -109,9 +109,11 @@ async def test_a_refused_sink_changes_nothing(sessions: async_sessionmaker[Async
 async def test_authentication(sessions: async_sessionmaker[AsyncSession]) -> None:
     accounts = AccountStore(sessions)
     owner = await accounts.create("owner")
-    assert (await accounts.authenticate(owner.sid, owner.auth_token)).sid == owner.sid
+    account, key_sid = await accounts.authenticate(owner.sid, owner.auth_token)
+    assert (account.sid, key_sid) == (owner.sid, "")
     key, secret = await accounts.create_key(owner.sid, "ci")
-    assert (await accounts.authenticate(key.sid, secret)).sid == owner.sid
+    account, key_sid = await accounts.authenticate(key.sid, secret)
+    assert (account.sid, key_sid) == (owner.sid, key.sid)
     for username, password in [(owner.sid, "wrong"), (key.sid, owner.auth_token), ("AC" + "0" * 32, "x")]:
         with pytest.raises(Exception) as failure:
             await accounts.authenticate(username, password)
