@@ -17,6 +17,7 @@ from devkit.suite import Suite
 from eventstreams.v1 import control_pb2, control_pb2_grpc, router_pb2_grpc
 
 BACKENDS = ["sqlite", "postgres"]
+MAX_SINKS = 260
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +48,8 @@ def suite(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             "ES_ALLOW_PRIVATE_DESTINATIONS": "true",
             "ES_RETRY_BASE_SECONDS": "0.2",
             "ES_RETRY_MAX_DELAY_SECONDS": "1",
+            # Raised so one account can hold the 250 sinks of the paging test.
+            "ES_MAX_SINKS_PER_ACCOUNT": str(MAX_SINKS),
         },
     )
     running.start()
