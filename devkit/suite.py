@@ -4,6 +4,7 @@ workers and the gateway — used by `make run`, the end-to-end tests and the ben
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,15 +18,16 @@ class Ports:
     catalog: int
     control: int
     router: int
+    delivery: int  # the first worker's; the others take free ports
     gateway: int
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(free_port(), free_port(), free_port(), free_port())
+        return cls(free_port(), free_port(), free_port(), free_port(), free_port())
 
     @classmethod
     def defaults(cls) -> Ports:
-        return cls(50051, 50052, 50053, 8080)
+        return cls(50051, 50052, 50053, 50054, 8080)
 
 
 @dataclass
@@ -33,6 +35,7 @@ class Suite:
     data_dir: Path
     catalog_db: str
     control_db: str
+    delivery_db: str = ""
     ports: Ports = field(default_factory=Ports.free)
     nats_port: int = 0
     nats_monitor_port: int = 0
@@ -45,6 +48,9 @@ class Suite:
     @property
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.gateway}"
+
+    def sqlite(self, name: str) -> str:
+        return f"sqlite+aiosqlite:///{self.data_dir / name}.db"
 
     def address(self, service: str) -> str:
         return f"127.0.0.1:{getattr(self.ports, service)}"
@@ -62,6 +68,8 @@ class Suite:
             "ES_CONTROL_DATABASE_URL": self.control_db,
             "ES_ROUTER_ADDRESS": self.address("router"),
             "ES_ROUTER_TARGET": self.address("router"),
+            "ES_DELIVERY_TARGET": self.address("delivery"),
+            "ES_DELIVERY_DATABASE_URL": self.delivery_db or self.sqlite("delivery"),
             "ES_GATEWAY_PORT": str(self.ports.gateway),
             "ES_DEV_ACCOUNT_FILE": str(self.data_dir / "dev-account.json"),
             **self.extra_env,
@@ -87,14 +95,26 @@ class Suite:
             raise
 
     def start_worker(self, index: int) -> Child:
+        """Start (or restart) delivery worker `index`; worker 0 answers the delivery address."""
         name = f"delivery-{index}"
-        address = f"127.0.0.1:{free_port()}"
+        address = self.address("delivery") if index == 0 else f"127.0.0.1:{free_port()}"
         child = start_python(
             name, "services.delivery", {**self.env, "ES_DELIVERY_ADDRESS": address}, self.log_dir
         )
         self.children[name] = child
         wait_until(lambda: grpc_serving(address), child, name)
         return child
+
+    def kill_worker(self, index: int) -> None:
+        """SIGKILL: no graceful anything, as a crash would."""
+        self.children[f"delivery-{index}"].kill()
+
+    def restart_nats(self, down_seconds: float = 0.0) -> None:
+        """Stop nats-server and start it again on the same port and file store."""
+        assert self.nats is not None
+        self.nats.stop()
+        time.sleep(down_seconds)
+        self.nats.start()
 
     def _start_service(self, name: str, module: str, address: str) -> None:
         child = start_python(name, module, self.env, self.log_dir)

@@ -43,6 +43,7 @@ def suite(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         data_dir=directory,
         catalog_db=database_url(backend, request, directory, "catalog"),
         control_db=database_url(backend, request, directory, "control"),
+        delivery_db=database_url(backend, request, directory, "delivery"),
         log_dir=directory / "logs",
         extra_env={
             "ES_ALLOW_PRIVATE_DESTINATIONS": "true",
