@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from eventstreams.v1 import catalog_pb2_grpc, control_pb2_grpc
-from gateway import accounts, openapi, sinks, subscriptions, types
+from eventstreams.v1 import catalog_pb2_grpc, control_pb2_grpc, delivery_pb2_grpc
+from gateway import accounts, deliveries, openapi, sinks, subscriptions, types
 from gateway.auth import Authenticator
 from gateway.context import Backends
 from gateway.errors import from_grpc, from_service_error, twilio_error
@@ -32,10 +32,12 @@ async def health(_request: Request) -> Response:
 def build(settings: Settings) -> Starlette:
     control_channel = clients.channel(settings.control_target)
     catalog_channel = clients.channel(settings.catalog_target)
+    delivery_channel = clients.channel(settings.delivery_target)
     control = control_pb2_grpc.ControlStub(control_channel)
     backends = Backends(
         control=control,
         catalog=catalog_pb2_grpc.CatalogStub(catalog_channel),
+        delivery=delivery_pb2_grpc.DeliveryStub(delivery_channel),
         auth=Authenticator(control, settings.auth_cache_seconds),
         public_url=settings.public_url.rstrip("/"),
     )
@@ -45,6 +47,7 @@ def build(settings: Settings) -> Starlette:
         yield
         await control_channel.close()
         await catalog_channel.close()
+        await delivery_channel.close()
 
     async def on_service_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ServiceError)
@@ -72,6 +75,7 @@ def build(settings: Settings) -> Starlette:
             *accounts.routes(backends),
             *types.routes(backends),
             *sinks.routes(backends),
+            *deliveries.routes(backends),
             *subscriptions.routes(backends),
         ],
         exception_handlers={

@@ -9,7 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from eventstreams.v1 import catalog_pb2_grpc, control_pb2, control_pb2_grpc
+from eventstreams.v1 import catalog_pb2_grpc, control_pb2, control_pb2_grpc, delivery_pb2_grpc
 from gateway.auth import Authenticator
 
 
@@ -17,6 +17,7 @@ from gateway.auth import Authenticator
 class Backends:
     control: control_pb2_grpc.ControlAsyncStub
     catalog: catalog_pb2_grpc.CatalogAsyncStub
+    delivery: delivery_pb2_grpc.DeliveryAsyncStub
     auth: Authenticator
     public_url: str
 

@@ -11,6 +11,7 @@ class Settings:
     gateway_port: int = setting(8080, "gateway: HTTP listen port")
     control_target: str = setting("127.0.0.1:50052", "where services reach control (gRPC)")
     catalog_target: str = setting("127.0.0.1:50051", "where services reach catalog (gRPC)")
+    delivery_target: str = setting("127.0.0.1:50054", "where the gateway reaches delivery (gRPC)")
     auth_cache_seconds: float = setting(5.0, "gateway: how long a verified credential is trusted")
     public_url: str = setting(
         "", "gateway: base URL in resource links (default: the URL the request came to)"

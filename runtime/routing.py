@@ -23,6 +23,7 @@ class RoutingWatcher:
         self._on_snapshot = on_snapshot
         self._revision = 0
         self._ready = asyncio.Event()
+        self._changed = asyncio.Event()
 
     @property
     def revision(self) -> int:
@@ -30,6 +31,21 @@ class RoutingWatcher:
 
     async def wait_ready(self) -> None:
         await self._ready.wait()
+
+    async def wait_for(self, condition: Callable[[], bool], deadline: float) -> bool:
+        """Whether `condition` holds, waiting for new snapshots until `deadline` (loop time)
+        if it does not yet: something created a moment ago (an account, a sink) may not
+        have reached this service."""
+        loop = asyncio.get_running_loop()
+        while not condition():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except TimeoutError:
+                return condition()
+        return True
 
     async def run(self) -> None:
         delay = 0.1
@@ -42,6 +58,8 @@ class RoutingWatcher:
                     self._on_snapshot(snapshot)
                     self._revision = snapshot.revision
                     self._ready.set()
+                    self._changed.set()
+                    self._changed = asyncio.Event()
                     delay = 0.1
             except grpc.aio.AioRpcError as exc:
                 log.warning("routing feed: %s; retrying in %.1fs", exc.code().name, delay)

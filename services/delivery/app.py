@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
+
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from eventstreams.v1 import control_pb2_grpc
-from runtime import clients, jetstream
-from runtime.grpc_server import ServiceApp
+from eventstreams.v1 import control_pb2_grpc, delivery_pb2, delivery_pb2_grpc
+from runtime import clients, db, jetstream
+from runtime.grpc_server import Registration, ServiceApp
 from runtime.jetstream import StreamSpec
 from runtime.routing import RoutingWatcher
 from services.delivery.directory import SinkDirectory
+from services.delivery.journal import SqlJournal
+from services.delivery.lanes import Dispatcher, LaneRules
+from services.delivery.records import Records
+from services.delivery.replay import ReplayRunner
+from services.delivery.servicer import DeliveryServicer
 from services.delivery.settings import Settings
 from services.delivery.sinks.base import SinkDriver
 from services.delivery.sinks.webhook import WebhookDriver
-from services.delivery.worker import RetryPolicy, Worker
+from services.delivery.throttle import ThrottleRules
+from services.delivery.worker import Worker
+
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def stream_spec(settings: Settings) -> StreamSpec:
@@ -32,11 +43,32 @@ def consumer_config(settings: Settings) -> ConsumerConfig:
         deliver_policy=DeliverPolicy.ALL,
         ack_wait=settings.ack_wait_seconds,
         max_deliver=-1,
-        max_ack_pending=max(1000, settings.max_in_flight * 8),
+        # Events a failing sink hands back with a delay stay "pending" in JetStream; a cap
+        # here would let one bad sink stall every other sink's deliveries.
+        max_ack_pending=-1,
+    )
+
+
+def lane_rules(settings: Settings) -> LaneRules:
+    return LaneRules(
+        concurrency=settings.sink_concurrency,
+        buffer=settings.sink_buffer,
+        failing_buffer=settings.failing_sink_buffer,
+        retry_base_seconds=settings.retry_base_seconds,
+        retry_max_delay_seconds=settings.retry_max_delay_seconds,
+        max_retry_age_seconds=settings.max_retry_age_seconds,
+        throttle=ThrottleRules(
+            initial_cap=settings.throttle_initial_cap,
+            cut_factor=settings.throttle_cut_factor,
+            quiet_seconds=settings.throttle_quiet_seconds,
+        ),
     )
 
 
 async def build(settings: Settings) -> ServiceApp:
+    engine = db.create_engine(settings.delivery_database_url)
+    await db.migrate(engine, MIGRATIONS, "delivery_alembic_version")
+    sessions = db.sessionmaker(engine)
     spec = stream_spec(settings)
     nc = await jetstream.connect(settings.nats_url, "delivery")
     js = nc.jetstream(timeout=10)
@@ -51,16 +83,11 @@ async def build(settings: Settings) -> ServiceApp:
         settings.webhook_timeout_seconds, settings.allow_private_destinations, settings.user_agent
     )
     drivers: dict[str, SinkDriver] = {webhook.sink_type: webhook}
-    worker = Worker(
-        subscription,
-        directory,
-        drivers,
-        RetryPolicy(
-            settings.retry_base_seconds, settings.retry_max_delay_seconds, settings.max_retry_age_seconds
-        ),
-        settings.fetch_batch,
-        settings.max_in_flight,
-    )
+    journal = SqlJournal(sessions, timedelta(seconds=settings.log_retention_seconds))
+    records = Records(sessions)
+    dispatcher = Dispatcher(directory, drivers, journal, lane_rules(settings))
+    worker = Worker(subscription, dispatcher, settings.fetch_batch, settings.max_buffered)
+    replays = ReplayRunner(js, spec, records)
 
     async def run_worker() -> None:
         await watcher.wait_ready()
@@ -71,13 +98,20 @@ async def build(settings: Settings) -> ServiceApp:
             await driver.close()
         await nc.close()
         await control_channel.close()
+        await engine.dispose()
 
     return ServiceApp(
         name="delivery",
         address=settings.delivery_address,
-        services=[],
+        services=[
+            Registration(
+                delivery_pb2.DESCRIPTOR.services_by_name["Delivery"].full_name,
+                delivery_pb2_grpc.add_DeliveryServicer_to_server,
+                DeliveryServicer(records, directory, watcher, js, settings.stream_max_age_seconds),
+            )
+        ],
         readiness=[watcher.wait_ready],
-        tasks=[watcher.run, run_worker],
+        tasks=[watcher.run, run_worker, journal.run, replays.run],
         draining=[worker.drain],
         closers=[close],
     )

@@ -14,9 +14,28 @@ class Settings:
     subject_prefix: str = setting("events", "subject prefix of that stream")
     stream_max_age_seconds: float = setting(7 * 24 * 3600.0, "JetStream retention (replay window)")
     stream_replicas: int = setting(1, "JetStream stream replicas (3 in production)")
+    delivery_database_url: str = setting(
+        "sqlite+aiosqlite:///./data/delivery.db",
+        "delivery: database of the delivery log, dead letters, replays",
+    )
+    log_retention_seconds: float = setting(
+        7 * 24 * 3600.0, "delivery: how long attempts and dead letters are kept"
+    )
     consumer_name: str = setting("delivery", "delivery: durable consumer shared by all workers")
     fetch_batch: int = setting(256, "delivery: messages pulled per fetch")
-    max_in_flight: int = setting(512, "delivery: deliveries under way at once per worker")
+    max_buffered: int = setting(4096, "delivery: events one worker holds at once (queued or in flight)")
+    sink_concurrency: int = setting(32, "delivery: requests in flight to one healthy sink")
+    sink_buffer: int = setting(1024, "delivery: events queued for one healthy sink")
+    failing_sink_buffer: int = setting(
+        16, "delivery: events queued for a failing or throttled sink (the rest wait in JetStream)"
+    )
+    throttle_initial_cap: float = setting(100.0, "delivery: events/s cap after a 429/5xx (Twilio: 100)")
+    throttle_cut_factor: float = setting(
+        0.99, "delivery: cap multiplier on each further 429/5xx (Twilio: 0.99)"
+    )
+    throttle_quiet_seconds: float = setting(
+        300.0, "delivery: quiet time before a cap grows back (Twilio: 5 min)"
+    )
     ack_wait_seconds: float = setting(30.0, "delivery: redelivery after this long without an ack")
     webhook_timeout_seconds: float = setting(5.0, "delivery: webhook response timeout (Twilio: 5 s)")
     retry_base_seconds: float = setting(1.0, "delivery: first retry delay")

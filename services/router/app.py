@@ -37,7 +37,9 @@ async def build(settings: Settings) -> ServiceApp:
     schemas = SchemaCache(
         GrpcCatalogSource(catalog_pb2_grpc.CatalogStub(catalog_channel)), settings.type_cache_seconds
     )
-    publisher = Publisher(schemas, table, JetStreamBus(js, spec, settings.publish_timeout_seconds))
+    publisher = Publisher(
+        schemas, table, JetStreamBus(js, spec, settings.publish_timeout_seconds), watcher.wait_for
+    )
 
     async def close() -> None:
         await nc.close()

@@ -3,9 +3,11 @@ JetStream, and answer per event."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +26,8 @@ from services.router.routing_table import RoutingTable, Target
 from services.router.schemas import SchemaCache
 
 MAX_EVENT_ID = 128
+ROUTING_WAIT_SECONDS = 1.0
+NEGATIVE_SECONDS = 5.0
 MAX_SOURCE = 1024
 
 
@@ -47,19 +51,48 @@ def _result(
     return router_pb2.EventResult(id=event_id, code=code.value[0], message=message, deliveries=deliveries)
 
 
+WaitFor = Callable[[Callable[[], bool], float], Awaitable[bool]]
+
+
+async def no_wait(condition: Callable[[], bool], deadline: float) -> bool:
+    return condition()
+
+
 class Publisher:
-    def __init__(self, schemas: SchemaCache, table: RoutingTable, bus: EventBus) -> None:
+    def __init__(
+        self, schemas: SchemaCache, table: RoutingTable, bus: EventBus, wait_for: WaitFor = no_wait
+    ) -> None:
         self._schemas = schemas
         self._table = table
         self._bus = bus
+        self._wait_for = wait_for
+        # Names looked for in vain lately: not waited for again until the time given.
+        self._missing: dict[str, float] = {}
+
+    async def _known(self, condition: Callable[[], bool], name: str, deadline: float) -> bool:
+        """Whether the routing table knows `name`, waiting (until `deadline`, once per name
+        in a while) for routing news if it does not: it may have been created a moment ago."""
+        if condition():
+            return True
+        now = asyncio.get_running_loop().time()
+        if self._missing.get(name, 0.0) > now:
+            return False
+        if await self._wait_for(condition, deadline):
+            return True
+        if len(self._missing) > 10_000:
+            self._missing.clear()
+        self._missing[name] = now + NEGATIVE_SECONDS
+        return False
 
     async def publish(self, events: list[router_pb2.Event]) -> list[router_pb2.EventResult]:
         if self._table.revision == 0:
             raise Unavailable("router is starting: no routing table yet; publish again")
         prepared: list[Prepared | router_pb2.EventResult] = []
+        # One call waits at most this long in all for routing news (see RoutingTable.wait_for).
+        deadline = asyncio.get_running_loop().time() + ROUTING_WAIT_SECONDS
         for event in events:
             try:
-                prepared.append(await self._prepare(event))
+                prepared.append(await self._prepare(event, deadline))
             except Rejected as rejected:
                 prepared.append(_result(event.id, rejected.code, rejected.message))
         outgoing = [m for p in prepared if isinstance(p, Prepared) for m in p.messages]
@@ -94,13 +127,14 @@ class Publisher:
                 results.append(_result(event.id, grpc.StatusCode.OK, deliveries=len(item.messages)))
         return results
 
-    async def _prepare(self, event: router_pb2.Event) -> Prepared:
+    async def _prepare(self, event: router_pb2.Event, deadline: float) -> Prepared:
         invalid = grpc.StatusCode.INVALID_ARGUMENT
         if not event.id or len(event.id) > MAX_EVENT_ID:
             raise Rejected(invalid, f"event id is required (at most {MAX_EVENT_ID} characters)")
         if not sids.is_sid(event.account_sid, sids.ACCOUNT):
             raise Rejected(invalid, f"account_sid {event.account_sid!r} is not an Account SID")
-        if not self._table.has_account(event.account_sid):
+        account = event.account_sid
+        if not await self._known(lambda: self._table.has_account(account), account, deadline):
             raise Rejected(grpc.StatusCode.NOT_FOUND, f"account {event.account_sid} not found")
         if not event.source or len(event.source) > MAX_SOURCE:
             raise Rejected(invalid, "source is required")
@@ -125,6 +159,7 @@ class Publisher:
             raise Rejected(invalid, f"data does not match {info.schema_id} v{schema.version}: {exc}") from exc
 
         if event.sink_sid:
+            await self._known(lambda: self._table.sink(event.sink_sid) is not None, event.sink_sid, deadline)
             sink = self._table.sink(event.sink_sid)
             if sink is None or sink.account_sid != event.account_sid:
                 raise Rejected(grpc.StatusCode.NOT_FOUND, f"sink {event.sink_sid} not found")

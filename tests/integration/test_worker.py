@@ -8,6 +8,10 @@ import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aiohttp import web
@@ -16,13 +20,17 @@ from nats.aio.client import Client
 from devkit.nats_server import NatsServer
 from devkit.receiver import Received, Receiver, signature_valid
 from eventstreams.v1 import control_pb2
-from runtime import jetstream
+from runtime import db, jetstream
 from runtime.jetstream import StreamSpec
-from services.delivery.app import consumer_config
+from services.delivery.app import MIGRATIONS, consumer_config
 from services.delivery.directory import SinkDirectory
+from services.delivery.journal import SqlJournal
+from services.delivery.lanes import Dispatcher, LaneRules
+from services.delivery.records import Records
 from services.delivery.settings import Settings
 from services.delivery.sinks.webhook import WebhookDriver
-from services.delivery.worker import RetryPolicy, Worker
+from services.delivery.throttle import ThrottleRules
+from services.delivery.worker import Worker
 from services.router.bus import JetStreamBus, OutMessage
 
 pytestmark = pytest.mark.integration
@@ -38,8 +46,10 @@ class Rig:
     spec: StreamSpec
     consumer: str
     directory: SinkDirectory
+    journal: SqlJournal
+    records: Records
 
-    def point_sink_at(self, destination: str) -> None:
+    def point_sink_at(self, destination: str, batch: bool = False, method: str = "POST") -> None:
         self.directory.load(
             control_pb2.RoutingSnapshot(
                 revision=1,
@@ -51,14 +61,14 @@ class Rig:
                         sink_type="webhook",
                         status="active",
                         configuration_json=json.dumps(
-                            {"destination": destination, "method": "POST", "batch_events": False}
+                            {"destination": destination, "method": method, "batch_events": batch}
                         ),
                     )
                 ],
             )
         )
 
-    async def publish(self, count: int) -> None:
+    async def publish(self, count: int, padding: int = 0) -> None:
         bus = JetStreamBus(self.nc.jetstream(), self.spec, 5)
         messages = [
             OutMessage(
@@ -67,7 +77,7 @@ class Rig:
                 f"EZ{i}",
                 "com.example",
                 f"EZ{i}:{SINK}",
-                json.dumps({"id": f"EZ{i}"}).encode(),
+                json.dumps({"id": f"EZ{i}", "data": {"pad": "x" * padding}}).encode(),
                 0,
             )
             for i in range(count)
@@ -75,7 +85,9 @@ class Rig:
         assert await bus.put(messages) == [None] * count
 
     @contextlib.asynccontextmanager
-    async def worker(self, timeout: float = 5.0, allow_private: bool = True) -> AsyncIterator[Worker]:
+    async def worker(
+        self, timeout: float = 5.0, allow_private: bool = True, **rules: Any
+    ) -> AsyncIterator[Worker]:
         settings = Settings(consumer_name=self.consumer, ack_wait_seconds=30)
         js = self.nc.jetstream()
         subscription = await js.pull_subscribe(
@@ -85,9 +97,11 @@ class Rig:
             config=consumer_config(settings),
         )
         driver = WebhookDriver(timeout, allow_private, "test-agent")
-        worker = Worker(
-            subscription, self.directory, {"webhook": driver}, RetryPolicy(0.05, 0.2, 3600), 64, 64
+        lane_rules = LaneRules(
+            **{"retry_base_seconds": 0.05, "retry_max_delay_seconds": 0.2, **rules}  # type: ignore[arg-type]
         )
+        dispatcher = Dispatcher(self.directory, {"webhook": driver}, self.journal, lane_rules)
+        worker = Worker(subscription, dispatcher, 64, 512)
         task = asyncio.create_task(worker.run())
         try:
             yield worker
@@ -97,6 +111,7 @@ class Rig:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             await driver.close()
+            await self.journal.flush()
 
     async def pending(self) -> tuple[int, int]:
         info = await self.nc.jetstream().consumer_info(self.spec.name, self.consumer)
@@ -104,12 +119,23 @@ class Rig:
 
 
 @pytest.fixture
-async def rig(nats_server: NatsServer, unique: str) -> AsyncIterator[Rig]:
+async def rig(nats_server: NatsServer, unique: str, tmp_path: Path) -> AsyncIterator[Rig]:
     nc = await jetstream.connect(nats_server.url, "test")
     spec = StreamSpec(name=f"EV_{unique}", subject_prefix=f"ev_{unique}")
     await jetstream.ensure_stream(nc.jetstream(), spec)
-    yield Rig(nc, spec, f"delivery_{unique}", SinkDirectory())
+    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'delivery.db'}")
+    await db.migrate(engine, MIGRATIONS, "delivery_alembic_version")
+    sessions = db.sessionmaker(engine)
+    yield Rig(
+        nc,
+        spec,
+        f"delivery_{unique}",
+        SinkDirectory(),
+        SqlJournal(sessions, timedelta(days=7)),
+        Records(sessions),
+    )
     await nc.close()
+    await engine.dispose()
 
 
 def scripted(*statuses: int) -> Callable[[Received], web.Response]:
@@ -141,9 +167,15 @@ async def test_5xx_is_retried_until_delivered(rig: Rig, receiver: Receiver) -> N
         await settled(rig)
     assert len(receiver.received) == 15  # 3 attempts per event, no more
     assert all(signature_valid(TOKEN, record) for record in receiver.received)
+    attempts = (await rig.records.attempts(ACCOUNT, SINK, "", "EZ0", 50, "")).items
+    assert [(a.attempt, a.outcome, a.status_code, a.error_code) for a in attempts] == [
+        (1, "retrying", 500, 91306),
+        (2, "retrying", 503, 91306),
+        (3, "delivered", 200, None),
+    ]
 
 
-async def test_400_is_not_retried(rig: Rig, receiver: Receiver) -> None:
+async def test_400_is_a_dead_letter_without_retry(rig: Rig, receiver: Receiver) -> None:
     receiver.responder = scripted(400)
     rig.point_sink_at(f"http://127.0.0.1:{receiver.port}/hook")
     await rig.publish(3)
@@ -152,6 +184,18 @@ async def test_400_is_not_retried(rig: Rig, receiver: Receiver) -> None:
         await settled(rig)
         await asyncio.sleep(0.5)
     assert len(receiver.received) == 3
+    letters = (await rig.records.dead_letters(ACCOUNT, SINK, None, 50, "")).items
+    assert sorted(letter.event_id for letter in letters) == ["EZ0", "EZ1", "EZ2"]
+    assert {(letter.error_code, letter.status_code, letter.attempts) for letter in letters} == {
+        (91305, 400, 1)
+    }
+    assert json.loads(letters[0].payload)["id"] in {"EZ0", "EZ1", "EZ2"}
+    attempts = (await rig.records.attempts(ACCOUNT, SINK, "", "", 50, "")).items
+    assert sorted((a.event_id, a.outcome, a.status_code) for a in attempts) == [
+        ("EZ0", "failed", 400),
+        ("EZ1", "failed", 400),
+        ("EZ2", "failed", 400),
+    ]
 
 
 async def test_429_honours_retry_after(rig: Rig, receiver: Receiver) -> None:
@@ -202,3 +246,53 @@ async def test_private_name_is_refused_at_resolution(rig: Rig, receiver: Receive
         await settled(rig)
         await asyncio.sleep(0.3)
     assert receiver.received == []
+
+
+async def test_retry_window_exhausted_becomes_a_dead_letter(rig: Rig, receiver: Receiver) -> None:
+    receiver.responder = scripted(*[503] * 100)
+    rig.point_sink_at(f"http://127.0.0.1:{receiver.port}/hook")
+    await rig.publish(2)
+    async with rig.worker(max_retry_age_seconds=1.0):
+        await settled(rig)
+    letters = (await rig.records.dead_letters(ACCOUNT, SINK, None, 50, "")).items
+    assert len(letters) == 2
+    assert all(letter.reason.startswith("retry window exceeded") for letter in letters)
+    assert len(receiver.received) >= 4
+
+
+async def test_batches_never_exceed_64_kb(rig: Rig, receiver: Receiver) -> None:
+    rig.point_sink_at(f"http://127.0.0.1:{receiver.port}/hook", batch=True)
+    await rig.publish(300, padding=900)  # ~1 kB events: ~60 per batch
+    async with rig.worker():
+        await receiver.wait_for(lambda r: len(r.events()) >= 300)
+        await settled(rig)
+    assert sorted(e["id"] for e in receiver.events()) == sorted(f"EZ{i}" for i in range(300))
+    assert all(len(record.body) <= 64 * 1024 for record in receiver.received)
+    assert any(len(record.events()) > 10 for record in receiver.received)  # batches did form
+    assert all(record.body.startswith(b"[") for record in receiver.received)
+    assert all(signature_valid(TOKEN, record) for record in receiver.received)
+
+
+async def test_get_deliveries_carry_the_event_in_the_signed_url(rig: Rig, receiver: Receiver) -> None:
+    rig.point_sink_at(f"http://127.0.0.1:{receiver.port}/hook?tenant=7", method="GET")
+    await rig.publish(3)
+    async with rig.worker():
+        await receiver.wait_for(lambda r: len(r.received) >= 3)
+        await settled(rig)
+    assert {record.method for record in receiver.received} == {"GET"}
+    assert all(signature_valid(TOKEN, record) for record in receiver.received)
+    ids = sorted(json.loads(parse_qs(urlsplit(r.url).query)["event"][0])["id"] for r in receiver.received)
+    assert ids == ["EZ0", "EZ1", "EZ2"]
+    assert all("tenant=7" in record.url for record in receiver.received)
+
+
+async def test_429_throttles_the_sink(rig: Rig, receiver: Receiver) -> None:
+    receiver.responder = scripted(429)
+    rig.point_sink_at(f"http://127.0.0.1:{receiver.port}/hook")
+    await rig.publish(40)
+    async with rig.worker(throttle=ThrottleRules(initial_cap=20.0)):
+        await receiver.wait_for(lambda r: len(r.received) >= 80, timeout=30)
+        await settled(rig)
+    delivered = sorted(r.at for r in receiver.received if r.at >= receiver.received[40].at)
+    # Capped at 20/s: the 40 retries take about two seconds, not milliseconds.
+    assert delivered[-1] - delivered[0] >= 1.2

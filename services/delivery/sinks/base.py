@@ -19,13 +19,15 @@ class SinkTarget:
 class SinkDriver(Protocol):
     sink_type: str
 
-    def batch_limit(self, target: SinkTarget) -> int:
-        """How many events one call to `deliver` may carry for this target."""
+    def batch_bytes(self, target: SinkTarget) -> int:
+        """The most bytes of events one call to `deliver` may carry for this target;
+        0 means one event per call."""
         ...
 
-    async def deliver(self, target: SinkTarget, events: Sequence[bytes]) -> None:
-        """Deliver the encoded CloudEvents, or raise a DeliveryError that says what went wrong
-        and (by its class) whether to try again."""
+    async def deliver(self, target: SinkTarget, events: Sequence[bytes]) -> int:
+        """Deliver the encoded CloudEvents and return the sink's status code (0 where the
+        sink has none), or raise a DeliveryError that says what went wrong and (by its
+        class) whether to try again."""
         ...
 
     async def close(self) -> None: ...

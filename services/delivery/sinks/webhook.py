@@ -8,13 +8,15 @@ aiohttp.ClientSession does ≈ 9k POSTs/s and httpx.AsyncClient ≈ 450/s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
 import aiohttp
+from yarl import URL
 
 from services.delivery import policy, signature
+from services.delivery.batching import MAX_BATCH_BYTES
 from services.delivery.destinations import check_literal, resolver
-from services.delivery.errors import ConnectFailed, DeliveryError, TimedOut
+from services.delivery.errors import ConnectFailed, DeliveryError, Rejected, TimedOut
 from services.delivery.sinks.base import SinkTarget
 
 
@@ -32,6 +34,24 @@ def split_credentials(destination: str) -> tuple[str, aiohttp.BasicAuth | None]:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)), auth
 
 
+# A GET carries its event in the URL; beyond this, servers and proxies commonly refuse it.
+MAX_GET_URL = 16 * 1024
+
+
+def is_get(target: SinkTarget) -> bool:
+    return str(target.config.get("method", "POST")).upper() == "GET"
+
+
+def get_url(url: str, event: bytes) -> str:
+    """A GET delivery: the CloudEvent JSON in the `event` query parameter. Only the URL is
+    signed (there is no body), so the event travels inside what the signature covers."""
+    separator = "&" if "?" in url else "?"
+    full = f"{url}{separator}{urlencode({'event': event.decode()})}"
+    if len(full) > MAX_GET_URL:
+        raise Rejected(f"event too large for a GET delivery ({len(full)} bytes of URL)")
+    return full
+
+
 class WebhookDriver:
     sink_type = "webhook"
 
@@ -42,27 +62,35 @@ class WebhookDriver:
         self._allow_private = allow_private
         self._user_agent = user_agent
         self._connector = aiohttp.TCPConnector(
-            limit=max_connections, limit_per_host=128, resolver=resolver(allow_private), ttl_dns_cache=60
+            limit=max_connections, limit_per_host=0, resolver=resolver(allow_private), ttl_dns_cache=60
         )
         self._session = aiohttp.ClientSession(connector=self._connector, timeout=self._timeout)
 
-    def batch_limit(self, target: SinkTarget) -> int:
-        return 1
+    def batch_bytes(self, target: SinkTarget) -> int:
+        if target.config.get("batch_events") and not is_get(target):
+            return MAX_BATCH_BYTES
+        return 0
 
-    async def deliver(self, target: SinkTarget, events: Sequence[bytes]) -> None:
+    async def deliver(self, target: SinkTarget, events: Sequence[bytes]) -> int:
         url, auth = split_credentials(str(target.config["destination"]))
         if not self._allow_private:
             check_literal(urlsplit(url).hostname or "")
-        body = b"[" + b",".join(events) + b"]" if target.config.get("batch_events") else events[0]
-        signed_url = signature.with_body_hash(url, body)
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": self._user_agent,
-            "X-Twilio-Signature": signature.sign(signed_url, target.auth_token),
-        }
+        headers = {"User-Agent": self._user_agent}
+        if is_get(target):
+            method, body = "GET", None
+            signed_url = get_url(url, events[0])
+        else:
+            method = "POST"
+            body = b"[" + b",".join(events) + b"]" if target.config.get("batch_events") else events[0]
+            signed_url = signature.with_body_hash(url, body)
+            headers["Content-Type"] = "application/json"
+        # Sign exactly what goes on the wire: the URL in its normalized (requoted) form, sent
+        # as-is, so the receiver recomputes the signature over the same characters.
+        wire_url = URL(signed_url)
+        headers["X-Twilio-Signature"] = signature.sign(str(wire_url), target.auth_token)
         try:
-            async with self._session.post(
-                signed_url, data=body, headers=headers, auth=auth, allow_redirects=False
+            async with self._session.request(
+                method, wire_url, data=body, headers=headers, auth=auth, allow_redirects=False
             ) as response:
                 await response.read()
                 failure = policy.classify(response.status, response.headers.get("Retry-After"))
@@ -78,6 +106,7 @@ class WebhookDriver:
             raise ConnectFailed(f"request failed: {exc}") from exc
         if failure is not None:
             raise failure
+        return response.status
 
     async def close(self) -> None:
         await self._session.close()

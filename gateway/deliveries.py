@@ -1,0 +1,219 @@
+"""Our extension of Events v1 (Twilio has no such resources): a sink's delivery log, its
+dead letters and their redrive, and replays — Twilio-style paths, parameters and paging.
+
+    GET  /v1/Sinks/{Sid}/Deliveries            ?Outcome=delivered|retrying|failed &EventId=
+    GET  /v1/Sinks/{Sid}/DeadLetters           ?Redriven=true|false
+    POST /v1/Sinks/{Sid}/DeadLetters/Redrive   Sid=DL… (repeatable; none: every one not redriven)
+    POST /v1/Sinks/{Sid}/Replays               StartTime=… [EndTime=…]
+    GET  /v1/Sinks/{Sid}/Replays[/{ReplaySid}]
+    POST /v1/Sinks/{Sid}/Replays/{ReplaySid}   Status=cancelling
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.routing import Route
+
+from eventstreams.v1 import control_pb2, delivery_pb2
+from gateway import forms
+from gateway.context import Backends, Call, authenticated, created, ok
+from gateway.paging import PageRequest, envelope
+from runtime.errors import InvalidArgument
+
+
+async def _sink(call: Call) -> str:
+    """The sink in the path, if it is the caller's (404 otherwise)."""
+    sid = str(call.request.path_params["sid"])
+    await call.backends.control.GetSink(control_pb2.SinkRef(account_sid=call.account.sid, sid=sid))
+    return sid
+
+
+def attempt_body(call: Call, a: delivery_pb2.DeliveryAttempt) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "account_sid": a.account_sid,
+        "sink_sid": a.sink_sid,
+        "event_id": a.event_id,
+        "type": a.type,
+        "attempt": a.attempt,
+        "outcome": a.outcome,
+        "status_code": a.status_code or None,
+        "latency_ms": a.latency_ms,
+        "error_code": a.error_code or None,
+        "error": a.error or None,
+        "date_created": a.date_created,
+    }
+
+
+def dead_letter_body(call: Call, d: delivery_pb2.DeadLetter) -> dict[str, Any]:
+    return {
+        "sid": d.sid,
+        "account_sid": d.account_sid,
+        "sink_sid": d.sink_sid,
+        "event_id": d.event_id,
+        "type": d.type,
+        "attempts": d.attempts,
+        "reason": d.reason,
+        "error_code": d.error_code,
+        "status_code": d.status_code or None,
+        "date_created": d.date_created,
+        "date_redriven": d.date_redriven or None,
+        "event": json.loads(d.event_json),
+    }
+
+
+def replay_body(call: Call, r: delivery_pb2.Replay) -> dict[str, Any]:
+    return {
+        "sid": r.sid,
+        "account_sid": r.account_sid,
+        "sink_sid": r.sink_sid,
+        "start_time": r.start_time,
+        "end_time": r.end_time,
+        "status": r.status,
+        "events_replayed": r.events_replayed,
+        "error": r.error or None,
+        "date_created": r.date_created,
+        "date_updated": r.date_updated,
+        "url": call.url(f"/v1/Sinks/{r.sink_sid}/Replays/{r.sid}"),
+    }
+
+
+async def list_deliveries(call: Call) -> Any:
+    sink = await _sink(call)
+    params = call.request.query_params
+    forms.reject_unknown(params, {"Outcome", "EventId", "PageSize", "Page", "PageToken"})
+    page = PageRequest.read(params)
+    outcome, event_id = forms.optional(params, "Outcome"), forms.optional(params, "EventId")
+    found = await call.backends.delivery.ListAttempts(
+        delivery_pb2.ListAttemptsRequest(
+            account_sid=call.account.sid,
+            sink_sid=sink,
+            outcome=outcome,
+            event_id=event_id,
+            page_size=page.size,
+            page_token=page.token,
+        )
+    )
+    filters = {k: v for k, v in {"Outcome": outcome, "EventId": event_id}.items() if v}
+    return ok(
+        envelope(
+            "deliveries",
+            [attempt_body(call, a) for a in found.attempts],
+            call.url(f"/v1/Sinks/{sink}/Deliveries"),
+            filters,
+            page,
+            found.next_page_token,
+            found.previous_page_token,
+        )
+    )
+
+
+async def list_dead_letters(call: Call) -> Any:
+    sink = await _sink(call)
+    params = call.request.query_params
+    forms.reject_unknown(params, {"Redriven", "PageSize", "Page", "PageToken"})
+    page = PageRequest.read(params)
+    redriven = forms.boolean(params, "Redriven")
+    request = delivery_pb2.ListDeadLettersRequest(
+        account_sid=call.account.sid, sink_sid=sink, page_size=page.size, page_token=page.token
+    )
+    if redriven is not None:
+        request.redriven = redriven
+    found = await call.backends.delivery.ListDeadLetters(request)
+    filters = {"Redriven": str(redriven).lower()} if redriven is not None else {}
+    return ok(
+        envelope(
+            "dead_letters",
+            [dead_letter_body(call, d) for d in found.dead_letters],
+            call.url(f"/v1/Sinks/{sink}/DeadLetters"),
+            filters,
+            page,
+            found.next_page_token,
+            found.previous_page_token,
+        )
+    )
+
+
+async def redrive(call: Call) -> Any:
+    sink = await _sink(call)
+    form = await call.form()
+    forms.reject_unknown(form, {"Sid"})
+    result = await call.backends.delivery.RedriveDeadLetters(
+        delivery_pb2.RedriveRequest(
+            account_sid=call.account.sid, sink_sid=sink, sids=[str(v) for v in form.getlist("Sid")]
+        )
+    )
+    return created({"redriven": result.redriven})
+
+
+async def create_replay(call: Call) -> Any:
+    sink = await _sink(call)
+    form = await call.form()
+    forms.reject_unknown(form, {"StartTime", "EndTime"})
+    replay = await call.backends.delivery.CreateReplay(
+        delivery_pb2.CreateReplayRequest(
+            account_sid=call.account.sid,
+            sink_sid=sink,
+            start_time=forms.required(form, "StartTime"),
+            end_time=forms.optional(form, "EndTime"),
+        )
+    )
+    return created(replay_body(call, replay))
+
+
+async def list_replays(call: Call) -> Any:
+    sink = await _sink(call)
+    params = call.request.query_params
+    forms.reject_unknown(params, {"PageSize", "Page", "PageToken"})
+    page = PageRequest.read(params)
+    found = await call.backends.delivery.ListReplays(
+        delivery_pb2.ListReplaysRequest(
+            account_sid=call.account.sid, sink_sid=sink, page_size=page.size, page_token=page.token
+        )
+    )
+    return ok(
+        envelope(
+            "replays",
+            [replay_body(call, r) for r in found.replays],
+            call.url(f"/v1/Sinks/{sink}/Replays"),
+            {},
+            page,
+            found.next_page_token,
+            found.previous_page_token,
+        )
+    )
+
+
+def _replay_ref(call: Call, sink: str) -> delivery_pb2.ReplayRef:
+    return delivery_pb2.ReplayRef(
+        account_sid=call.account.sid, sink_sid=sink, sid=call.request.path_params["replay"]
+    )
+
+
+async def fetch_replay(call: Call) -> Any:
+    sink = await _sink(call)
+    return ok(replay_body(call, await call.backends.delivery.GetReplay(_replay_ref(call, sink))))
+
+
+async def update_replay(call: Call) -> Any:
+    sink = await _sink(call)
+    form = await call.form()
+    forms.reject_unknown(form, {"Status"})
+    if forms.required(form, "Status") != "cancelling":
+        raise InvalidArgument("Status can only be set to cancelling")
+    return ok(replay_body(call, await call.backends.delivery.CancelReplay(_replay_ref(call, sink))))
+
+
+def routes(backends: Backends) -> list[Route]:
+    base = "/v1/Sinks/{sid}"
+    return [
+        Route(f"{base}/Deliveries", authenticated(backends, list_deliveries), methods=["GET"]),
+        Route(f"{base}/DeadLetters", authenticated(backends, list_dead_letters), methods=["GET"]),
+        Route(f"{base}/DeadLetters/Redrive", authenticated(backends, redrive), methods=["POST"]),
+        Route(f"{base}/Replays", authenticated(backends, list_replays), methods=["GET"]),
+        Route(f"{base}/Replays", authenticated(backends, create_replay), methods=["POST"]),
+        Route(f"{base}/Replays/{{replay}}", authenticated(backends, fetch_replay), methods=["GET"]),
+        Route(f"{base}/Replays/{{replay}}", authenticated(backends, update_replay), methods=["POST"]),
+    ]

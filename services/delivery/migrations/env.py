@@ -1,0 +1,3 @@
+from runtime.db import alembic_env
+
+alembic_env()

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL wants BIGINT.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class AttemptRow(Base):
+    """One delivery attempt of one event to one sink."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    account_sid: Mapped[str] = mapped_column(String(34))
+    sink_sid: Mapped[str] = mapped_column(String(34))
+    event_id: Mapped[str] = mapped_column(String(128))
+    type: Mapped[str] = mapped_column(String(200))
+    attempt: Mapped[int] = mapped_column(Integer)
+    # delivered | retrying | failed (a dead letter)
+    outcome: Mapped[str] = mapped_column(String(20))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(500))
+    date_created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DeadLetterRow(Base):
+    """An event a sink will not get by retrying: why, and the event itself for a redrive."""
+
+    __tablename__ = "delivery_dead_letters"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    sid: Mapped[str] = mapped_column(String(34), unique=True)
+    account_sid: Mapped[str] = mapped_column(String(34))
+    sink_sid: Mapped[str] = mapped_column(String(34))
+    event_id: Mapped[str] = mapped_column(String(128))
+    type: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(500))
+    error_code: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    date_created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    date_redriven: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReplayRow(Base):
+    """A request to deliver a sink's events from a time window again."""
+
+    __tablename__ = "delivery_replays"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    sid: Mapped[str] = mapped_column(String(34), unique=True)
+    account_sid: Mapped[str] = mapped_column(String(34))
+    sink_sid: Mapped[str] = mapped_column(String(34))
+    start_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    end_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # submitted | running | cancelling | completed | failed | cancelled
+    status: Mapped[str] = mapped_column(String(20))
+    events_replayed: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(500))
+    date_created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    date_updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,169 @@
+"""Reading the delivery log and dead letters; replays' stored state. Everything is scoped
+by account: another account's records do not exist."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from runtime import sids
+from runtime.errors import InvalidArgument, NotFound
+from runtime.paging import Page, fetch_page
+from runtime.times import utcnow
+from services.delivery.models import AttemptRow, DeadLetterRow, ReplayRow
+
+REPLAY = "RY"
+OUTCOMES = ("delivered", "retrying", "failed")
+FINISHED = ("completed", "failed", "cancelled")
+
+
+class Records:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def attempts(
+        self, account_sid: str, sink_sid: str, outcome: str, event_id: str, page_size: int, token: str
+    ) -> Page[AttemptRow]:
+        if outcome and outcome not in OUTCOMES:
+            raise InvalidArgument(f"Outcome must be one of {', '.join(OUTCOMES)}")
+        statement = select(AttemptRow).where(
+            AttemptRow.account_sid == account_sid, AttemptRow.sink_sid == sink_sid
+        )
+        if outcome:
+            statement = statement.where(AttemptRow.outcome == outcome)
+        if event_id:
+            statement = statement.where(AttemptRow.event_id == event_id)
+        async with self._sessions() as session:
+            return await fetch_page(session, statement, AttemptRow.id, lambda r: r.id, page_size, token)
+
+    async def dead_letters(
+        self, account_sid: str, sink_sid: str, redriven: bool | None, page_size: int, token: str
+    ) -> Page[DeadLetterRow]:
+        statement = select(DeadLetterRow).where(
+            DeadLetterRow.account_sid == account_sid, DeadLetterRow.sink_sid == sink_sid
+        )
+        if redriven is not None:
+            column = DeadLetterRow.date_redriven
+            statement = statement.where(column.is_not(None) if redriven else column.is_(None))
+        async with self._sessions() as session:
+            return await fetch_page(session, statement, DeadLetterRow.id, lambda r: r.id, page_size, token)
+
+    async def to_redrive(
+        self, account_sid: str, sink_sid: str, dead_letter_sids: Sequence[str]
+    ) -> list[DeadLetterRow]:
+        statement = select(DeadLetterRow).where(
+            DeadLetterRow.account_sid == account_sid,
+            DeadLetterRow.sink_sid == sink_sid,
+            DeadLetterRow.date_redriven.is_(None),
+        )
+        if dead_letter_sids:
+            statement = statement.where(DeadLetterRow.sid.in_(list(dead_letter_sids)))
+        async with self._sessions() as session:
+            rows = list((await session.scalars(statement.order_by(DeadLetterRow.id))).all())
+        if dead_letter_sids:
+            missing = set(dead_letter_sids) - {r.sid for r in rows}
+            if missing:
+                raise NotFound(f"Dead letter(s) not found or already redriven: {', '.join(sorted(missing))}")
+        return rows
+
+    async def mark_redriven(self, row_ids: Sequence[int]) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(DeadLetterRow)
+                .where(DeadLetterRow.id.in_(list(row_ids)))
+                .values(date_redriven=utcnow())
+            )
+
+    # Replays
+
+    async def create_replay(
+        self, account_sid: str, sink_sid: str, start: datetime, end: datetime
+    ) -> ReplayRow:
+        now = utcnow()
+        row = ReplayRow(
+            sid=sids.new(REPLAY),
+            account_sid=account_sid,
+            sink_sid=sink_sid,
+            start_time=start,
+            end_time=end,
+            status="submitted",
+            events_replayed=0,
+            error=None,
+            date_created=now,
+            date_updated=now,
+        )
+        async with self._sessions.begin() as session:
+            session.add(row)
+        return row
+
+    async def replay(self, account_sid: str, sink_sid: str, sid: str) -> ReplayRow:
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(ReplayRow).where(
+                    ReplayRow.sid == sid, ReplayRow.account_sid == account_sid, ReplayRow.sink_sid == sink_sid
+                )
+            )
+        if row is None:
+            raise NotFound(f"The requested resource Replay {sid} was not found")
+        return row
+
+    async def replays(self, account_sid: str, sink_sid: str, page_size: int, token: str) -> Page[ReplayRow]:
+        statement = select(ReplayRow).where(
+            ReplayRow.account_sid == account_sid, ReplayRow.sink_sid == sink_sid
+        )
+        async with self._sessions() as session:
+            return await fetch_page(session, statement, ReplayRow.id, lambda r: r.id, page_size, token)
+
+    async def cancel(self, account_sid: str, sink_sid: str, sid: str) -> ReplayRow:
+        row = await self.replay(account_sid, sink_sid, sid)
+        if row.status in FINISHED:
+            raise InvalidArgument(f"Replay {sid} is already {row.status}")
+        # A replay nobody has started yet is simply cancelled; a running one is asked to stop.
+        await self.transition(row.sid, ("submitted",), "cancelled")
+        await self.transition(row.sid, ("running",), "cancelling")
+        return await self.replay(account_sid, sink_sid, sid)
+
+    async def claim_next(self) -> ReplayRow | None:
+        """Take one submitted replay for this worker; other workers cannot take it too."""
+        async with self._sessions() as session:
+            candidates = (
+                await session.scalars(
+                    select(ReplayRow.sid)
+                    .where(ReplayRow.status == "submitted")
+                    .order_by(ReplayRow.id)
+                    .limit(5)
+                )
+            ).all()
+        for sid in candidates:
+            if await self.transition(sid, ("submitted",), "running"):
+                async with self._sessions() as session:
+                    return await session.scalar(select(ReplayRow).where(ReplayRow.sid == sid))
+        return None
+
+    async def transition(
+        self,
+        sid: str,
+        from_statuses: Sequence[str],
+        status: str,
+        replayed: int | None = None,
+        error: str | None = None,
+    ) -> bool:
+        values: dict[str, object] = {"status": status, "date_updated": utcnow()}
+        if replayed is not None:
+            values["events_replayed"] = replayed
+        if error is not None:
+            values["error"] = error[:500]
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(ReplayRow)
+                .where(ReplayRow.sid == sid, ReplayRow.status.in_(list(from_statuses)))
+                .values(**values)
+            )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def status(self, sid: str) -> str:
+        async with self._sessions() as session:
+            return str(await session.scalar(select(ReplayRow.status).where(ReplayRow.sid == sid)))

@@ -1,0 +1,177 @@
+"""The Delivery gRPC service: the delivery log, dead letters and their redrive, replays."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+import grpc
+from nats.js import JetStreamContext
+
+from eventstreams.v1 import delivery_pb2, delivery_pb2_grpc
+from runtime.errors import InvalidArgument, NotFound
+from runtime.routing import RoutingWatcher
+from runtime.times import iso, iso_seconds, utcnow
+from services.delivery import replay
+from services.delivery.directory import SinkDirectory
+from services.delivery.models import AttemptRow, DeadLetterRow, ReplayRow
+from services.delivery.records import Records
+
+Ctx = grpc.aio.ServicerContext[Any, Any]
+
+
+def attempt_message(row: AttemptRow) -> delivery_pb2.DeliveryAttempt:
+    return delivery_pb2.DeliveryAttempt(
+        id=row.id,
+        account_sid=row.account_sid,
+        sink_sid=row.sink_sid,
+        event_id=row.event_id,
+        type=row.type,
+        attempt=row.attempt,
+        outcome=row.outcome,
+        status_code=row.status_code or 0,
+        latency_ms=row.latency_ms,
+        error_code=row.error_code or 0,
+        error=row.error or "",
+        date_created=iso(row.date_created),
+    )
+
+
+def dead_letter_message(row: DeadLetterRow) -> delivery_pb2.DeadLetter:
+    return delivery_pb2.DeadLetter(
+        sid=row.sid,
+        account_sid=row.account_sid,
+        sink_sid=row.sink_sid,
+        event_id=row.event_id,
+        type=row.type,
+        attempts=row.attempts,
+        reason=row.reason,
+        error_code=row.error_code,
+        status_code=row.status_code or 0,
+        date_created=iso_seconds(row.date_created),
+        date_redriven=iso_seconds(row.date_redriven) if row.date_redriven else "",
+        event_json=row.payload,
+    )
+
+
+def replay_message(row: ReplayRow) -> delivery_pb2.Replay:
+    return delivery_pb2.Replay(
+        sid=row.sid,
+        account_sid=row.account_sid,
+        sink_sid=row.sink_sid,
+        start_time=iso(row.start_time),
+        end_time=iso(row.end_time),
+        status=row.status,
+        events_replayed=row.events_replayed,
+        error=row.error or "",
+        date_created=iso_seconds(row.date_created),
+        date_updated=iso_seconds(row.date_updated),
+    )
+
+
+def parse_time(value: str, name: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidArgument(f"{name} must be an ISO 8601 time, e.g. 2026-11-27T10:00:00Z") from exc
+    if moment.tzinfo is None:
+        raise InvalidArgument(f"{name} must carry a time zone (e.g. a trailing Z)")
+    return moment
+
+
+class DeliveryServicer(delivery_pb2_grpc.DeliveryServicer):
+    def __init__(
+        self,
+        records: Records,
+        directory: SinkDirectory,
+        watcher: RoutingWatcher,
+        js: JetStreamContext,
+        retention_seconds: float,
+    ) -> None:
+        self._records = records
+        self._directory = directory
+        self._watcher = watcher
+        self._js = js
+        self._retention = timedelta(seconds=retention_seconds)
+
+    async def _own_sink(self, account_sid: str, sink_sid: str) -> None:
+        deadline = asyncio.get_running_loop().time() + 1.0
+        await self._watcher.wait_for(lambda: self._directory.target(sink_sid) is not None, deadline)
+        target = self._directory.target(sink_sid)
+        if target is None or target.account_sid != account_sid:
+            raise NotFound(f"The requested resource /Sinks/{sink_sid} was not found", twilio_code=20404)
+
+    async def ListAttempts(
+        self, request: delivery_pb2.ListAttemptsRequest, context: Ctx
+    ) -> delivery_pb2.ListAttemptsResponse:
+        page = await self._records.attempts(
+            request.account_sid,
+            request.sink_sid,
+            request.outcome,
+            request.event_id,
+            request.page_size,
+            request.page_token,
+        )
+        return delivery_pb2.ListAttemptsResponse(
+            attempts=[attempt_message(r) for r in page.items],
+            next_page_token=page.next_token,
+            previous_page_token=page.previous_token,
+        )
+
+    async def ListDeadLetters(
+        self, request: delivery_pb2.ListDeadLettersRequest, context: Ctx
+    ) -> delivery_pb2.ListDeadLettersResponse:
+        redriven = request.redriven if request.HasField("redriven") else None
+        page = await self._records.dead_letters(
+            request.account_sid, request.sink_sid, redriven, request.page_size, request.page_token
+        )
+        return delivery_pb2.ListDeadLettersResponse(
+            dead_letters=[dead_letter_message(r) for r in page.items],
+            next_page_token=page.next_token,
+            previous_page_token=page.previous_token,
+        )
+
+    async def RedriveDeadLetters(
+        self, request: delivery_pb2.RedriveRequest, context: Ctx
+    ) -> delivery_pb2.RedriveResponse:
+        await self._own_sink(request.account_sid, request.sink_sid)
+        letters = await self._records.to_redrive(request.account_sid, request.sink_sid, list(request.sids))
+        await replay.redrive(self._js, letters)
+        await self._records.mark_redriven([letter.id for letter in letters])
+        return delivery_pb2.RedriveResponse(redriven=len(letters))
+
+    async def CreateReplay(
+        self, request: delivery_pb2.CreateReplayRequest, context: Ctx
+    ) -> delivery_pb2.Replay:
+        await self._own_sink(request.account_sid, request.sink_sid)
+        start = parse_time(request.start_time, "StartTime")
+        end = parse_time(request.end_time, "EndTime") if request.end_time else utcnow()
+        now = utcnow()
+        if end <= start:
+            raise InvalidArgument("EndTime must be after StartTime")
+        if start < now - self._retention:
+            raise InvalidArgument(f"StartTime is outside the replay window ({self._retention.days} days)")
+        if start > now:
+            raise InvalidArgument("StartTime is in the future")
+        return replay_message(
+            await self._records.create_replay(request.account_sid, request.sink_sid, start, end)
+        )
+
+    async def GetReplay(self, request: delivery_pb2.ReplayRef, context: Ctx) -> delivery_pb2.Replay:
+        return replay_message(await self._records.replay(request.account_sid, request.sink_sid, request.sid))
+
+    async def ListReplays(
+        self, request: delivery_pb2.ListReplaysRequest, context: Ctx
+    ) -> delivery_pb2.ListReplaysResponse:
+        page = await self._records.replays(
+            request.account_sid, request.sink_sid, request.page_size, request.page_token
+        )
+        return delivery_pb2.ListReplaysResponse(
+            replays=[replay_message(r) for r in page.items],
+            next_page_token=page.next_token,
+            previous_page_token=page.previous_token,
+        )
+
+    async def CancelReplay(self, request: delivery_pb2.ReplayRef, context: Ctx) -> delivery_pb2.Replay:
+        return replay_message(await self._records.cancel(request.account_sid, request.sink_sid, request.sid))

@@ -1,0 +1,70 @@
+"""The adaptive per-sink throttle, as Twilio describes it: on a 429 or 5xx the sink is capped
+at 100 events/s; each further 429/5xx cuts the cap to 99 % of itself; after 5 quiet minutes
+the cap grows back, step by step, until the sink is uncapped. Pure: state in, state out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True)
+class ThrottleRules:
+    initial_cap: float = 100.0  # events/s on the first 429/5xx
+    cut_factor: float = 0.99  # on each further 429/5xx
+    floor: float = 1.0  # never below this: a sink keeps getting probed
+    quiet_seconds: float = 300.0  # without 429/5xx before ramping back
+    ramp_interval_seconds: float = 10.0
+    ramp_factor: float = 1.5  # per interval once quiet
+    uncapped_above: float = 5000.0  # a cap above this is lifted altogether
+
+
+@dataclass(frozen=True)
+class Throttle:
+    cap: float | None = None  # events/s; None: not throttled
+    last_error: float = 0.0
+    last_ramp: float = 0.0
+    tokens: float = 0.0
+    refilled_at: float = 0.0
+
+    @property
+    def throttled(self) -> bool:
+        return self.cap is not None
+
+
+def on_error(state: Throttle, now: float, rules: ThrottleRules) -> Throttle:
+    """A 429 or 5xx from the sink."""
+    if state.cap is None:
+        return Throttle(cap=rules.initial_cap, last_error=now, last_ramp=now, tokens=1.0, refilled_at=now)
+    cap = max(rules.floor, state.cap * rules.cut_factor)
+    return replace(state, cap=cap, last_error=now, last_ramp=now, tokens=min(state.tokens, _burst(cap)))
+
+
+def relax(state: Throttle, now: float, rules: ThrottleRules) -> Throttle:
+    """Grow the cap back after a quiet period (call it as time passes)."""
+    if state.cap is None or now - state.last_error < rules.quiet_seconds:
+        return state
+    steps = int((now - state.last_ramp) // rules.ramp_interval_seconds)
+    if steps <= 0:
+        return state
+    cap = state.cap * rules.ramp_factor**steps
+    if cap > rules.uncapped_above:
+        return Throttle()
+    return replace(state, cap=cap, last_ramp=state.last_ramp + steps * rules.ramp_interval_seconds)
+
+
+def _burst(cap: float) -> float:
+    # A tenth of a second of events (at least one), so batches still form under a cap.
+    return max(1.0, cap / 10)
+
+
+def acquire(state: Throttle, wanted: int, now: float) -> tuple[Throttle, int, float]:
+    """Take up to `wanted` events' worth of tokens. Returns the new state, how many events
+    may go now, and (when none may) how long until one may."""
+    if state.cap is None:
+        return state, wanted, 0.0
+    tokens = min(_burst(state.cap), state.tokens + (now - state.refilled_at) * state.cap)
+    granted = min(wanted, int(tokens))
+    if granted >= 1:
+        return replace(state, tokens=tokens - granted, refilled_at=now), granted, 0.0
+    wait = (1.0 - tokens) / state.cap
+    return replace(state, tokens=tokens, refilled_at=now), 0, wait
