@@ -16,6 +16,7 @@ from eventstreams.v1 import control_pb2
 from gateway import forms
 from gateway.context import Backends, Call, authenticated, created, no_content, ok
 from gateway.paging import PageRequest
+from gateway.routing import resources
 from runtime.errors import ServiceError
 
 API = "/2010-04-01"
@@ -201,20 +202,12 @@ async def delete_key(call: Call) -> Any:
 
 
 def routes(backends: Backends) -> list[Route]:
-    return [
-        Route(f"{API}/Accounts.json", authenticated(backends, list_accounts), methods=["GET"]),
-        Route(f"{API}/Accounts.json", authenticated(backends, create_account), methods=["POST"]),
-        Route(f"{API}/Accounts/{{account}}.json", authenticated(backends, fetch_account), methods=["GET"]),
-        Route(f"{API}/Accounts/{{account}}/Keys.json", authenticated(backends, list_keys), methods=["GET"]),
-        Route(f"{API}/Accounts/{{account}}/Keys.json", authenticated(backends, create_key), methods=["POST"]),
-        Route(
-            f"{API}/Accounts/{{account}}/Keys/{{sid}}.json",
-            authenticated(backends, fetch_key),
-            methods=["GET"],
-        ),
-        Route(
-            f"{API}/Accounts/{{account}}/Keys/{{sid}}.json",
-            authenticated(backends, delete_key),
-            methods=["DELETE"],
-        ),
-    ]
+    return resources(
+        (f"{API}/Accounts.json", "GET", authenticated(backends, list_accounts)),
+        (f"{API}/Accounts.json", "POST", authenticated(backends, create_account)),
+        (f"{API}/Accounts/{{account}}.json", "GET", authenticated(backends, fetch_account)),
+        (f"{API}/Accounts/{{account}}/Keys.json", "GET", authenticated(backends, list_keys)),
+        (f"{API}/Accounts/{{account}}/Keys.json", "POST", authenticated(backends, create_key)),
+        (f"{API}/Accounts/{{account}}/Keys/{{sid}}.json", "GET", authenticated(backends, fetch_key)),
+        (f"{API}/Accounts/{{account}}/Keys/{{sid}}.json", "DELETE", authenticated(backends, delete_key)),
+    )

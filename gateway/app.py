@@ -62,7 +62,9 @@ def build(settings: Settings) -> Starlette:
     async def on_http_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         code = {404: 20404, 405: 20004}.get(exc.status_code, 20001)
-        return twilio_error(exc.status_code, code, str(exc.detail))
+        response = twilio_error(exc.status_code, code, str(exc.detail))
+        response.headers.update(exc.headers or {})  # e.g. Allow on a 405
+        return response
 
     async def on_unexpected(_request: Request, exc: Exception) -> Response:
         log.exception("unexpected error", exc_info=exc)

@@ -20,6 +20,7 @@ from eventstreams.v1 import control_pb2, delivery_pb2
 from gateway import forms
 from gateway.context import Backends, Call, authenticated, created, ok
 from gateway.paging import PageRequest, envelope
+from gateway.routing import resources
 from runtime.errors import InvalidArgument
 
 
@@ -208,12 +209,12 @@ async def update_replay(call: Call) -> Any:
 
 def routes(backends: Backends) -> list[Route]:
     base = "/v1/Sinks/{sid}"
-    return [
-        Route(f"{base}/Deliveries", authenticated(backends, list_deliveries), methods=["GET"]),
-        Route(f"{base}/DeadLetters", authenticated(backends, list_dead_letters), methods=["GET"]),
-        Route(f"{base}/DeadLetters/Redrive", authenticated(backends, redrive), methods=["POST"]),
-        Route(f"{base}/Replays", authenticated(backends, list_replays), methods=["GET"]),
-        Route(f"{base}/Replays", authenticated(backends, create_replay), methods=["POST"]),
-        Route(f"{base}/Replays/{{replay}}", authenticated(backends, fetch_replay), methods=["GET"]),
-        Route(f"{base}/Replays/{{replay}}", authenticated(backends, update_replay), methods=["POST"]),
-    ]
+    return resources(
+        (f"{base}/Deliveries", "GET", authenticated(backends, list_deliveries)),
+        (f"{base}/DeadLetters", "GET", authenticated(backends, list_dead_letters)),
+        (f"{base}/DeadLetters/Redrive", "POST", authenticated(backends, redrive)),
+        (f"{base}/Replays", "GET", authenticated(backends, list_replays)),
+        (f"{base}/Replays", "POST", authenticated(backends, create_replay)),
+        (f"{base}/Replays/{{replay}}", "GET", authenticated(backends, fetch_replay)),
+        (f"{base}/Replays/{{replay}}", "POST", authenticated(backends, update_replay)),
+    )

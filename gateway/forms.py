@@ -29,8 +29,11 @@ def optional(params: Params, name: str, default: str = "") -> str:
     return default if value is None else str(value)
 
 
+INT32_MAX = 2**31 - 1
+
+
 def integer(
-    params: Params, name: str, default: int = 0, minimum: int | None = None, maximum: int | None = None
+    params: Params, name: str, default: int = 0, minimum: int | None = None, maximum: int | None = INT32_MAX
 ) -> int:
     raw = params.get(name)
     if raw is None or raw == "":

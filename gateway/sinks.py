@@ -11,6 +11,7 @@ from eventstreams.v1 import control_pb2
 from gateway import forms
 from gateway.context import Backends, Call, authenticated, created, no_content, ok
 from gateway.paging import PageRequest, envelope
+from gateway.routing import resources
 
 
 def sink_body(call: Call, s: control_pb2.Sink) -> dict[str, Any]:
@@ -120,12 +121,12 @@ async def validate_sink(call: Call) -> Any:
 
 
 def routes(backends: Backends) -> list[Route]:
-    return [
-        Route("/v1/Sinks", authenticated(backends, list_sinks), methods=["GET"]),
-        Route("/v1/Sinks", authenticated(backends, create_sink), methods=["POST"]),
-        Route("/v1/Sinks/{sid}", authenticated(backends, fetch_sink), methods=["GET"]),
-        Route("/v1/Sinks/{sid}", authenticated(backends, update_sink), methods=["POST"]),
-        Route("/v1/Sinks/{sid}", authenticated(backends, delete_sink), methods=["DELETE"]),
-        Route("/v1/Sinks/{sid}/Test", authenticated(backends, test_sink), methods=["POST"]),
-        Route("/v1/Sinks/{sid}/Validate", authenticated(backends, validate_sink), methods=["POST"]),
-    ]
+    return resources(
+        ("/v1/Sinks", "GET", authenticated(backends, list_sinks)),
+        ("/v1/Sinks", "POST", authenticated(backends, create_sink)),
+        ("/v1/Sinks/{sid}", "GET", authenticated(backends, fetch_sink)),
+        ("/v1/Sinks/{sid}", "POST", authenticated(backends, update_sink)),
+        ("/v1/Sinks/{sid}", "DELETE", authenticated(backends, delete_sink)),
+        ("/v1/Sinks/{sid}/Test", "POST", authenticated(backends, test_sink)),
+        ("/v1/Sinks/{sid}/Validate", "POST", authenticated(backends, validate_sink)),
+    )

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import grpc
 from starlette.routing import Route
 
 from eventstreams.v1 import control_pb2
 from gateway import forms
 from gateway.context import Backends, Call, authenticated, created, no_content, ok
 from gateway.paging import PageRequest, envelope
+from gateway.routing import resources
+from runtime import sids
 from runtime.errors import InvalidArgument
 
 
@@ -39,7 +42,7 @@ def parse_type(raw: str) -> control_pb2.TypeSelector:
     version = item.get("schema_version", 0)
     if version is None:
         version = 0
-    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+    if isinstance(version, bool) or not isinstance(version, int) or not 0 <= version <= forms.INT32_MAX:
         raise InvalidArgument("schema_version must be a positive integer", twilio_code=91104)
     return control_pb2.TypeSelector(type=type_name, schema_version=version)
 
@@ -68,6 +71,8 @@ async def list_subscriptions(call: Call) -> Any:
     forms.reject_unknown(params, {"SinkSid", "PageSize", "Page", "PageToken"})
     page = PageRequest.read(params)
     sink_sid = forms.optional(params, "SinkSid")
+    if sink_sid and not sids.is_sid(sink_sid, sids.SINK):
+        raise InvalidArgument(f"SinkSid {sink_sid!r} is not a Sink SID (DG followed by 32 hex digits)")
     found = await call.backends.control.ListSubscriptions(
         control_pb2.ListSubscriptionsRequest(
             account_sid=call.account.sid, sink_sid=sink_sid, page_size=page.size, page_token=page.token
@@ -137,8 +142,15 @@ async def create_subscribed_event(call: Call) -> Any:
     forms.reject_unknown(form, {"Type", "SchemaVersion"})
     type_name = forms.required(form, "Type")
     version = forms.integer(form, "SchemaVersion", 0, 1)
-    event = await call.backends.control.CreateSubscribedEvent(_event_request(call, type_name, version))
-    return created(subscribed_body(call, event))
+    request = _event_request(call, type_name, version)
+    try:
+        await call.backends.control.GetSubscribedEvent(request)
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() != grpc.StatusCode.NOT_FOUND:
+            raise
+        return created(subscribed_body(call, await call.backends.control.CreateSubscribedEvent(request)))
+    # Twilio answers 200 for a type already subscribed: the call re-pins its version.
+    return ok(subscribed_body(call, await call.backends.control.UpdateSubscribedEvent(request)))
 
 
 async def list_subscribed_events(call: Call) -> Any:
@@ -187,35 +199,31 @@ async def delete_subscribed_event(call: Call) -> Any:
 
 
 def routes(backends: Backends) -> list[Route]:
-    return [
-        Route("/v1/Subscriptions", authenticated(backends, list_subscriptions), methods=["GET"]),
-        Route("/v1/Subscriptions", authenticated(backends, create_subscription), methods=["POST"]),
-        Route("/v1/Subscriptions/{sid}", authenticated(backends, fetch_subscription), methods=["GET"]),
-        Route("/v1/Subscriptions/{sid}", authenticated(backends, update_subscription), methods=["POST"]),
-        Route("/v1/Subscriptions/{sid}", authenticated(backends, delete_subscription), methods=["DELETE"]),
-        Route(
+    return resources(
+        ("/v1/Subscriptions", "GET", authenticated(backends, list_subscriptions)),
+        ("/v1/Subscriptions", "POST", authenticated(backends, create_subscription)),
+        ("/v1/Subscriptions/{sid}", "GET", authenticated(backends, fetch_subscription)),
+        ("/v1/Subscriptions/{sid}", "POST", authenticated(backends, update_subscription)),
+        ("/v1/Subscriptions/{sid}", "DELETE", authenticated(backends, delete_subscription)),
+        ("/v1/Subscriptions/{sid}/SubscribedEvents", "GET", authenticated(backends, list_subscribed_events)),
+        (
             "/v1/Subscriptions/{sid}/SubscribedEvents",
-            authenticated(backends, list_subscribed_events),
-            methods=["GET"],
-        ),
-        Route(
-            "/v1/Subscriptions/{sid}/SubscribedEvents",
+            "POST",
             authenticated(backends, create_subscribed_event),
-            methods=["POST"],
         ),
-        Route(
+        (
             "/v1/Subscriptions/{sid}/SubscribedEvents/{type}",
+            "GET",
             authenticated(backends, fetch_subscribed_event),
-            methods=["GET"],
         ),
-        Route(
+        (
             "/v1/Subscriptions/{sid}/SubscribedEvents/{type}",
+            "POST",
             authenticated(backends, update_subscribed_event),
-            methods=["POST"],
         ),
-        Route(
+        (
             "/v1/Subscriptions/{sid}/SubscribedEvents/{type}",
+            "DELETE",
             authenticated(backends, delete_subscribed_event),
-            methods=["DELETE"],
         ),
-    ]
+    )

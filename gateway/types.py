@@ -12,6 +12,8 @@ from eventstreams.v1 import catalog_pb2
 from gateway import forms
 from gateway.context import Backends, Call, authenticated, ok
 from gateway.paging import PageRequest, envelope
+from gateway.routing import resources
+from runtime.errors import NotFound
 
 
 def type_body(call: Call, t: catalog_pb2.EventType) -> dict[str, Any]:
@@ -105,7 +107,10 @@ async def list_versions(call: Call) -> Any:
 
 async def fetch_version(call: Call) -> Any:
     schema_id = call.request.path_params["id"]
-    version = forms.integer(call.request.path_params, "version", 0, 1)
+    raw = str(call.request.path_params["version"])
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= forms.INT32_MAX:
+        raise NotFound(f"The requested resource /Schemas/{schema_id}/Versions/{raw} was not found")
+    version = int(raw)
     found = await call.backends.catalog.GetSchemaVersion(
         catalog_pb2.GetSchemaVersionRequest(id=schema_id, version=version)
     )
@@ -113,10 +118,10 @@ async def fetch_version(call: Call) -> Any:
 
 
 def routes(backends: Backends) -> list[Route]:
-    return [
-        Route("/v1/Types", authenticated(backends, list_types), methods=["GET"]),
-        Route("/v1/Types/{type}", authenticated(backends, fetch_type), methods=["GET"]),
-        Route("/v1/Schemas/{id}", authenticated(backends, fetch_schema), methods=["GET"]),
-        Route("/v1/Schemas/{id}/Versions", authenticated(backends, list_versions), methods=["GET"]),
-        Route("/v1/Schemas/{id}/Versions/{version}", authenticated(backends, fetch_version), methods=["GET"]),
-    ]
+    return resources(
+        ("/v1/Types", "GET", authenticated(backends, list_types)),
+        ("/v1/Types/{type}", "GET", authenticated(backends, fetch_type)),
+        ("/v1/Schemas/{id}", "GET", authenticated(backends, fetch_schema)),
+        ("/v1/Schemas/{id}/Versions", "GET", authenticated(backends, list_versions)),
+        ("/v1/Schemas/{id}/Versions/{version}", "GET", authenticated(backends, fetch_version)),
+    )

@@ -14,8 +14,9 @@ SINK_TYPES = ("webhook", "kinesis", "segment")
 INITIAL_STATUS = {"webhook": "active", "kinesis": "initialized", "segment": "initialized"}
 MAX_DESTINATION_LENGTH = 2048
 
-KINESIS_STREAM_ARN = re.compile(r"arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/[A-Za-z0-9_.-]{1,128}")
-IAM_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
+# AWS account ids have 12 digits, but Twilio's own examples use fewer and Twilio accepts them.
+KINESIS_STREAM_ARN = re.compile(r"arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{1,12}:stream/[A-Za-z0-9_.-]{1,128}")
+IAM_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{1,12}:role/[\w+=,.@/-]{1,512}")
 
 
 def _invalid(message: str) -> InvalidArgument:

@@ -133,9 +133,9 @@ BAD: list[Any] = [
     ),
     pytest.param(
         "kinesis",
-        _json({**KINESIS, "arn": "arn:aws:kinesis:us-east-1:1234:stream/s"}),
+        _json({**KINESIS, "arn": "arn:aws:kinesis:us-east-1:1234567890123:stream/s"}),
         "arn must",
-        id="arn-short-account",
+        id="arn-long-account",
     ),
     pytest.param("kinesis", _json({**KINESIS, "arn": STREAM_ARN + " x"}), "arn must", id="arn-trailing-junk"),
     pytest.param("kinesis", _json({**KINESIS, "role_arn": STREAM_ARN}), "role_arn must", id="role-arn-wrong"),

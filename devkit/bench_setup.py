@@ -1,0 +1,132 @@
+"""What the bench sets up and watches: an account (control's gRPC CreateAccount), its sinks and
+subscriptions (through the REST gateway, as a customer would), and the fast receiver's stats."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import httpx
+
+from devkit.suite import Suite
+from eventstreams.v1 import control_pb2, control_pb2_grpc
+
+
+@dataclass(frozen=True)
+class Account:
+    sid: str
+    auth_token: str
+
+
+async def create_account(suite: Suite, name: str = "bench") -> Account:
+    async with grpc.aio.insecure_channel(suite.address("control")) as channel:
+        control = control_pb2_grpc.ControlStub(channel)
+        account = await control.CreateAccount(control_pb2.CreateAccountRequest(friendly_name=name))
+    return Account(account.sid, account.auth_token)
+
+
+class Rest:
+    """The gateway, authenticated as the account."""
+
+    def __init__(self, suite: Suite, account: Account) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=suite.gateway_url, auth=(account.sid, account.auth_token), timeout=30
+        )
+
+    async def __aenter__(self) -> Rest:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self._client.aclose()
+
+    async def webhook_sink(self, description: str, destination: str, batch_events: bool) -> str:
+        config = {"destination": destination, "method": "POST", "batch_events": batch_events}
+        response = await self._client.post(
+            "/v1/Sinks",
+            data={
+                "Description": description,
+                "SinkType": "webhook",
+                "SinkConfiguration": json.dumps(config),
+            },
+        )
+        return str(response.raise_for_status().json()["sid"])
+
+    async def subscribe(self, description: str, sink_sid: str, types: list[str]) -> str:
+        response = await self._client.post(
+            "/v1/Subscriptions",
+            data={
+                "Description": description,
+                "SinkSid": sink_sid,
+                "Types": [json.dumps({"type": t}) for t in types],
+            },
+        )
+        return str(response.raise_for_status().json()["sid"])
+
+    async def unsubscribe(self, subscription_sid: str) -> None:
+        (await self._client.delete(f"/v1/Subscriptions/{subscription_sid}")).raise_for_status()
+
+
+@dataclass(frozen=True)
+class PathCount:
+    requests: int
+    events: int
+    duplicates: int
+    first_at: float
+    last_at: float
+
+
+class ReceiverClient:
+    """The fast receiver's control endpoints."""
+
+    def __init__(self, port: int) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self._client = httpx.AsyncClient(base_url=self.base, timeout=10)
+
+    def url(self, path: str) -> str:
+        return f"{self.base}{path}"
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def reset(self) -> None:
+        (await self._client.post("/_reset")).raise_for_status()
+
+    async def counters(self) -> dict[str, Any]:
+        return dict((await self._client.get("/_stats")).raise_for_status().json())
+
+    async def path(self, path: str) -> PathCount:
+        found = (await self.counters())["paths"].get(path, {})
+        return PathCount(
+            requests=int(found.get("requests", 0)),
+            events=int(found.get("events", 0)),
+            duplicates=int(found.get("duplicates", 0)),
+            first_at=float(found.get("first_at", 0.0)),
+            last_at=float(found.get("last_at", 0.0)),
+        )
+
+    async def latency(self, path: str) -> dict[str, Any]:
+        response = await self._client.get("/_latency", params={"path": path})
+        return dict(response.raise_for_status().json())
+
+    async def wait_events(
+        self, path: str, target: int, stall_seconds: float, deadline_seconds: float = 3600.0
+    ) -> PathCount:
+        """Poll until `path` has `target` events, or nothing new arrived for `stall_seconds`,
+        or `deadline_seconds` passed; returns the last count either way."""
+        started = time.monotonic()
+        last = await self.path(path)
+        progressed = time.monotonic()
+        while last.events < target:
+            now = time.monotonic()
+            if now - progressed > stall_seconds or now - started > deadline_seconds:
+                break
+            await asyncio.sleep(0.05)
+            current = await self.path(path)
+            if current.events > last.events:
+                progressed = time.monotonic()
+            last = current
+        return last
