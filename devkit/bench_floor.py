@@ -38,14 +38,15 @@ CONSUMER = "benchfloor"
 PATH = "/floor"
 
 
+# The floor's fetch size: what a bare consumer would use.
+FETCH_BATCH = 256
+
+
 def worker_defaults() -> tuple[int, int]:
-    """The delivery worker's default (fetch batch, requests in flight to one sink), read from
-    its settings: `sink_concurrency` since per-sink lanes, `max_in_flight` before."""
+    """(fetch batch, requests in flight to one sink) to give the floor the worker's footing."""
     from services.delivery.settings import Settings
 
-    defaults = Settings()
-    in_flight: int = getattr(defaults, "sink_concurrency", 0) or getattr(defaults, "max_in_flight", 256)
-    return int(getattr(defaults, "fetch_batch", 256)), int(in_flight)
+    return FETCH_BATCH, Settings().sink_concurrency
 
 
 # --- the consumer process -------------------------------------------------------------

@@ -1,7 +1,11 @@
 """The settings reference table in README.md, generated from the services' settings classes
-(`python -m devkit.settings_table` prints it; a unit test keeps the README in step)."""
+(`python -m devkit.settings_table` prints it, `… README.md` rewrites it there; a unit test
+keeps the README in step)."""
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 from gateway.settings import Settings as GatewaySettings
 from runtime.config import describe
@@ -24,5 +28,19 @@ def table() -> str:
     return "\n".join(rows)
 
 
+START, END = "<!-- settings:start -->\n", "\n<!-- settings:end -->"
+
+
+def write_into(path: Path) -> None:
+    """Replace the table between the settings markers of a Markdown file."""
+    text = path.read_text()
+    head, _, rest = text.partition(START)
+    _, _, tail = rest.partition(END)
+    path.write_text(head + START + table() + END + tail)
+
+
 if __name__ == "__main__":
-    print(table())
+    if len(sys.argv) > 1:
+        write_into(Path(sys.argv[1]))
+    else:
+        print(table())

@@ -14,13 +14,11 @@ from nats.js.errors import NotFoundError
 
 log = logging.getLogger(__name__)
 
-# Message headers the router sets and the workers read.
+# Message headers the router sets and the workers read. The account and the sink are in
+# the subject (events.<account>.<sink>): every header costs both ends per message.
 HDR_MSG_ID = "Nats-Msg-Id"
-HDR_SINK = "Es-Sink-Sid"
-HDR_ACCOUNT = "Es-Account-Sid"
 HDR_TYPE = "Es-Event-Type"
 HDR_EVENT_ID = "Es-Event-Id"
-HDR_PUBLISHED_AT = "Es-Published-At"
 
 
 @dataclass(frozen=True)
@@ -37,6 +35,12 @@ class StreamSpec:
 
     def subject(self, account_sid: str, sink_sid: str) -> str:
         return f"{self.subject_prefix}.{account_sid}.{sink_sid}"
+
+    @staticmethod
+    def addressee(subject: str) -> tuple[str, str]:
+        """(account SID, sink SID) of a message's subject."""
+        _, account_sid, sink_sid = subject.rsplit(".", 2)
+        return account_sid, sink_sid
 
     def sink_filter(self, sink_sid: str) -> str:
         return f"{self.subject_prefix}.*.{sink_sid}"

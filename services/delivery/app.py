@@ -52,6 +52,7 @@ def consumer_config(settings: Settings) -> ConsumerConfig:
 def lane_rules(settings: Settings) -> LaneRules:
     return LaneRules(
         concurrency=settings.sink_concurrency,
+        batch_concurrency=settings.sink_batch_concurrency,
         buffer=settings.sink_buffer,
         failing_buffer=settings.failing_sink_buffer,
         retry_base_seconds=settings.retry_base_seconds,
@@ -73,9 +74,7 @@ async def build(settings: Settings) -> ServiceApp:
     nc = await jetstream.connect(settings.nats_url, "delivery")
     js = nc.jetstream(timeout=10)
     await jetstream.ensure_stream(js, spec)
-    subscription = await js.pull_subscribe(
-        spec.subjects[0], durable=settings.consumer_name, stream=spec.name, config=consumer_config(settings)
-    )
+    await js.add_consumer(spec.name, consumer_config(settings))
     control_channel = clients.channel(settings.control_target)
     directory = SinkDirectory()
     watcher = RoutingWatcher(control_pb2_grpc.ControlStub(control_channel), directory.load)
@@ -86,7 +85,7 @@ async def build(settings: Settings) -> ServiceApp:
     journal = SqlJournal(sessions, timedelta(seconds=settings.log_retention_seconds))
     records = Records(sessions)
     dispatcher = Dispatcher(directory, drivers, journal, lane_rules(settings))
-    worker = Worker(subscription, dispatcher, settings.fetch_batch, settings.max_buffered)
+    worker = Worker(nc, spec.name, settings.consumer_name, dispatcher, settings.max_buffered)
     replays = ReplayRunner(js, spec, records)
 
     async def run_worker() -> None:

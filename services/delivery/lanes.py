@@ -51,10 +51,11 @@ class Envelope:
     def of(cls, msg: Msg) -> Envelope:
         headers = msg.headers or {}
         metadata = msg.metadata
+        account_sid, sink_sid = jetstream.StreamSpec.addressee(msg.subject)
         return cls(
             msg=msg,
-            sink_sid=headers.get(jetstream.HDR_SINK, ""),
-            account_sid=headers.get(jetstream.HDR_ACCOUNT, ""),
+            sink_sid=sink_sid,
+            account_sid=account_sid,
             event_id=headers.get(jetstream.HDR_EVENT_ID, ""),
             type_name=headers.get(jetstream.HDR_TYPE, ""),
             payload=msg.data,
@@ -66,6 +67,9 @@ class Envelope:
 @dataclass(frozen=True)
 class LaneRules:
     concurrency: int = 32  # requests in flight to one healthy sink
+    # For a batching sink: fewer requests at once, so that under load ready events gather
+    # into full batches instead of leaving one by one.
+    batch_concurrency: int = 4
     probe_concurrency: int = 1  # to a sink whose last request failed
     buffer: int = 1024  # events queued for one healthy sink
     failing_buffer: int = 16  # for a failing or throttled sink; the rest waits in JetStream
@@ -106,8 +110,8 @@ class Dispatcher:
         self._lanes: dict[str, Lane] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.buffered = 0  # envelopes this worker holds: queued or being delivered
-        self._room = asyncio.Event()
-        self._room.set()
+        # Told when buffered drops: the intake may take more.
+        self.on_room: Callable[[], None] = lambda: None
 
     # Intake
 
@@ -122,17 +126,12 @@ class Dispatcher:
         self._hold(1)
         self._pump(lane)
 
-    async def wait_for_room(self, limit: int) -> None:
-        while self.buffered >= limit:
-            self._room.clear()
-            await self._room.wait()
-
     def _hold(self, count: int) -> None:
         self.buffered += count
 
     def _release(self, count: int) -> None:
         self.buffered -= count
-        self._room.set()
+        self.on_room()
 
     def _capacity(self, lane: Lane) -> int:
         if lane.failing or lane.limiter.throttled:
@@ -156,8 +155,11 @@ class Dispatcher:
             self._forget_if_idle(lane)
             return
         driver = self._drivers[target.sink_type]
-        limit = self._rules.probe_concurrency if lane.failing else self._rules.concurrency
         limit_bytes = driver.batch_bytes(target)
+        if lane.failing:
+            limit = self._rules.probe_concurrency
+        else:
+            limit = self._rules.batch_concurrency if limit_bytes else self._rules.concurrency
         while lane.queue and lane.in_flight < limit and lane.timer is None:
             wanted = 1
             if limit_bytes:

@@ -33,8 +33,6 @@ async def redrive(js: JetStreamContext, letters: list[DeadLetterRow]) -> None:
             letter.payload.encode(),
             headers={
                 jetstream.HDR_MSG_ID: f"{letter.event_id}:{letter.sink_sid}:redrive:{letter.sid}",
-                jetstream.HDR_SINK: letter.sink_sid,
-                jetstream.HDR_ACCOUNT: letter.account_sid,
                 jetstream.HDR_TYPE: letter.type,
                 jetstream.HDR_EVENT_ID: letter.event_id,
             },

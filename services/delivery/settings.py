@@ -22,9 +22,9 @@ class Settings:
         7 * 24 * 3600.0, "delivery: how long attempts and dead letters are kept"
     )
     consumer_name: str = setting("delivery", "delivery: durable consumer shared by all workers")
-    fetch_batch: int = setting(256, "delivery: messages pulled per fetch")
     max_buffered: int = setting(4096, "delivery: events one worker holds at once (queued or in flight)")
     sink_concurrency: int = setting(32, "delivery: requests in flight to one healthy sink")
+    sink_batch_concurrency: int = setting(4, "delivery: requests in flight to one healthy batching sink")
     sink_buffer: int = setting(1024, "delivery: events queued for one healthy sink")
     failing_sink_buffer: int = setting(
         16, "delivery: events queued for a failing or throttled sink (the rest wait in JetStream)"

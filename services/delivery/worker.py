@@ -1,56 +1,34 @@
-"""A delivery worker's intake: pull from the shared durable consumer and hand each message
-to its sink's lane, holding no more than a bounded number at once."""
+"""A delivery worker's intake: a continuous pull from the shared durable consumer, each
+message handed to its sink's lane, never more held at once than the worker allows."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-
-from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js import JetStreamContext
+from nats.aio.client import Client
+from nats.aio.msg import Msg
 
 from services.delivery.lanes import Dispatcher, Envelope
-
-log = logging.getLogger(__name__)
+from services.delivery.puller import Puller
 
 
 class Worker:
     def __init__(
-        self,
-        subscription: JetStreamContext.PullSubscription,
-        dispatcher: Dispatcher,
-        fetch_batch: int,
-        max_buffered: int,
+        self, nc: Client, stream: str, consumer: str, dispatcher: Dispatcher, max_buffered: int
     ) -> None:
-        self._subscription = subscription
         self._dispatcher = dispatcher
-        self._fetch_batch = fetch_batch
         self._max_buffered = max_buffered
-        self._stopping = asyncio.Event()
+        self._puller = Puller(nc, stream, consumer, self._offer, self._room)
+        dispatcher.on_room = self._puller.wake
+
+    def _offer(self, msg: Msg) -> None:
+        self._dispatcher.offer(Envelope.of(msg))
+
+    def _room(self) -> int:
+        return max(0, self._max_buffered - self._dispatcher.buffered)
 
     async def run(self) -> None:
-        while not self._stopping.is_set():
-            await self._dispatcher.wait_for_room(self._max_buffered)
-            want = min(self._fetch_batch, self._max_buffered - self._dispatcher.buffered)
-            try:
-                messages = await self._subscription.fetch(max(1, want), timeout=1.0)
-            except (NatsTimeoutError, TimeoutError):
-                continue
-            except Exception as exc:
-                if self._stopping.is_set():
-                    return
-                log.warning("fetch failed: %s", exc)
-                await asyncio.sleep(0.5)
-                continue
-            if self._stopping.is_set():
-                # Fetched while draining: give it straight back for another worker.
-                for message in messages:
-                    await message.nak()
-                return
-            for message in messages:
-                self._dispatcher.offer(Envelope.of(message))
+        await self._puller.run()
 
     async def drain(self) -> None:
-        """Stop fetching; give back what is queued; finish what is in flight."""
-        self._stopping.set()
+        """Stop pulling; give back what is queued; finish what is in flight."""
+        await self._puller.stop()
         await self._dispatcher.drain(timeout=10)

@@ -20,7 +20,6 @@ class OutMessage:
     type_name: str
     msg_id: str
     payload: bytes
-    published_at_ms: int
 
 
 class EventBus(Protocol):
@@ -40,11 +39,8 @@ class JetStreamBus:
         for message in messages:
             headers = {
                 jetstream.HDR_MSG_ID: message.msg_id,
-                jetstream.HDR_SINK: message.sink_sid,
-                jetstream.HDR_ACCOUNT: message.account_sid,
                 jetstream.HDR_TYPE: message.type_name,
                 jetstream.HDR_EVENT_ID: message.event_id,
-                jetstream.HDR_PUBLISHED_AT: str(message.published_at_ms),
             }
             try:
                 futures.append(

@@ -1,9 +1,17 @@
-"""The CloudEvents 1.0 envelope Twilio delivers (structured mode, JSON)."""
+"""The CloudEvents 1.0 envelope Twilio delivers (structured mode, JSON).
+
+orjson rather than the standard library: encoding the envelope is per event and per sink on
+the router's hot path, and orjson is several times faster; a `Fragment` embeds the
+producer's already-validated data bytes without decoding and re-encoding them.
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import orjson
+
+Fragment = orjson.Fragment
 
 
 def envelope(
@@ -22,4 +30,9 @@ def envelope(
 
 
 def encode(event: dict[str, Any]) -> bytes:
-    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+    return orjson.dumps(event)
+
+
+def decode(raw: str | bytes) -> Any:
+    """JSON → Python; ValueError (orjson.JSONDecodeError) on anything that is not JSON."""
+    return orjson.loads(raw)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -150,7 +148,7 @@ class Publisher:
                 f"schema {info.schema_id} version {event.schema_version} not found",
             )
         try:
-            data = json.loads(event.data_json)
+            data = cloudevents.decode(event.data_json)
         except ValueError as exc:
             raise Rejected(invalid, f"data is not valid JSON: {exc}") from exc
         try:
@@ -168,10 +166,11 @@ class Publisher:
             targets = self._table.targets(event.account_sid, event.type)
 
         moment = event.time.ToDatetime(tzinfo=UTC) if event.HasField("time") else datetime.now(UTC)
-        published_at = int(time.time() * 1000)
         messages, failures = [], []
         for target in targets:
-            shaped = await self._shape(data, schema.schema_id, schema.version, target.schema_version)
+            shaped = await self._shape(
+                event.data_json, data, schema.schema_id, schema.version, target.schema_version
+            )
             if shaped is None:
                 failures.append(target.sink_sid)
                 continue
@@ -192,17 +191,20 @@ class Publisher:
                     type_name=event.type,
                     msg_id=self._msg_id(event, target.sink_sid),
                     payload=cloudevents.encode(envelope),
-                    published_at_ms=published_at,
                 )
             )
         return Prepared(messages, failures)
 
-    async def _shape(self, data: Any, schema_id: str, version: int, wanted: int) -> tuple[str, Any] | None:
+    async def _shape(
+        self, raw: str, data: Any, schema_id: str, version: int, wanted: int
+    ) -> tuple[str, Any] | None:
+        """(dataschema, data) at the wanted version; None when it cannot be shaped validly."""
         target = await self._schemas.schema(schema_id, wanted or version)
         if target is None:
             return None
         if target.version == version:
-            return target.url, data
+            # The producer's bytes, validated already: embedded as they are.
+            return target.url, cloudevents.Fragment(raw)
         projected = project(data, target.document)
         try:
             target.validate(projected)

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 
 
 def message(msg_id: str, sink: str = "DG" + "1" * 32) -> OutMessage:
-    return OutMessage("AC" + "1" * 32, sink, "EZ1", "com.example", msg_id, b'{"x":1}', 0)
+    return OutMessage("AC" + "1" * 32, sink, "EZ1", "com.example", msg_id, b'{"x":1}')
 
 
 async def test_publish_is_acknowledged_and_deduplicated(nats_server: NatsServer, unique: str) -> None:
@@ -34,7 +34,8 @@ async def test_publish_is_acknowledged_and_deduplicated(nats_server: NatsServer,
         stored = await js.get_msg(spec.name, 1)
         assert stored.subject == spec.subject("AC" + "1" * 32, "DG" + "1" * 32)
         assert stored.headers is not None
-        assert stored.headers[jetstream.HDR_SINK] == "DG" + "1" * 32
+        assert stored.headers[jetstream.HDR_EVENT_ID] == "EZ1"
+        assert spec.addressee(stored.subject) == ("AC" + "1" * 32, "DG" + "1" * 32)
     finally:
         await nc.close()
 

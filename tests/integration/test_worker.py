@@ -78,7 +78,6 @@ class Rig:
                 "com.example",
                 f"EZ{i}:{SINK}",
                 json.dumps({"id": f"EZ{i}", "data": {"pad": "x" * padding}}).encode(),
-                0,
             )
             for i in range(count)
         ]
@@ -89,19 +88,13 @@ class Rig:
         self, timeout: float = 5.0, allow_private: bool = True, **rules: Any
     ) -> AsyncIterator[Worker]:
         settings = Settings(consumer_name=self.consumer, ack_wait_seconds=30)
-        js = self.nc.jetstream()
-        subscription = await js.pull_subscribe(
-            self.spec.subjects[0],
-            durable=self.consumer,
-            stream=self.spec.name,
-            config=consumer_config(settings),
-        )
+        await self.nc.jetstream().add_consumer(self.spec.name, consumer_config(settings))
         driver = WebhookDriver(timeout, allow_private, "test-agent")
         lane_rules = LaneRules(
             **{"retry_base_seconds": 0.05, "retry_max_delay_seconds": 0.2, **rules}  # type: ignore[arg-type]
         )
         dispatcher = Dispatcher(self.directory, {"webhook": driver}, self.journal, lane_rules)
-        worker = Worker(subscription, dispatcher, 64, 512)
+        worker = Worker(self.nc, self.spec.name, self.consumer, dispatcher, 512)
         task = asyncio.create_task(worker.run())
         try:
             yield worker
