@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import sys
@@ -52,6 +53,9 @@ from eventstreams.v1 import router_pb2_grpc
 
 TYPE_BATCHED = "com.twilio.messaging.message.sent"
 TYPE_SINGLE = "com.twilio.messaging.message.delivered"
+# The timing-out sink's own traffic in the isolation run, at a steady rate.
+TYPE_SLOW_OWN = "com.twilio.messaging.message.failed"
+SLOW_OWN_RATE = 200.0
 PATH_BATCHED = "/batched"
 PATH_SINGLE = "/single"
 PATH_TWIN = "/twin"
@@ -118,7 +122,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=4, help="concurrent Publish calls")
     parser.add_argument("--rate", type=float, default=1000.0, help="offered events/s, latency run")
     parser.add_argument("--latency-seconds", type=float, help="length of the latency run (20; quick 8)")
-    parser.add_argument("--latency-batch", type=int, default=100, help="events per paced Publish call")
+    parser.add_argument(
+        "--latency-batch", type=int, default=10, help="events per paced Publish call (one every 10 ms at 1,000/s)"
+    )
+        "--latency-batch",
+        type=int,
+        default=10,
+        help="events per paced Publish call (a call every 10 ms at 1,000/s)",
+    )
     parser.add_argument("--floor-events", type=int, help="events through the floor (as --events)")
     parser.add_argument(
         "--floor-in-flight",
@@ -285,14 +296,33 @@ async def slow_phase(ctx: Context, rest: Rest) -> dict[str, Any]:
     twin_seen = await ctx.receiver.path(PATH_TWIN)
     await rest.unsubscribe(twin)
     await route_single_to(ctx, 1)
-    await rest.subscribe("bench timing out", ctx.sinks["slow"], [TYPE_SINGLE])
+    slow_same_type = await rest.subscribe("bench timing out", ctx.sinks["slow"], [TYPE_SINGLE])
     await route_single_to(ctx, 2)
     beside_slow = await run("with_timing_out", "beside a timing-out sink")
     slow_seen = await ctx.receiver.path(PATH_SLOW)
+
+    # Isolation proper: the timing-out sink has its own events (another type, a steady
+    # SLOW_OWN_RATE per second) while the healthy sink takes the load; no fan-out cost.
+    await rest.unsubscribe(slow_same_type)
+    await route_single_to(ctx, 1)
+    await rest.subscribe("bench timing out, own type", ctx.sinks["slow"], [TYPE_SLOW_OWN])
+    await publish_until_routed(ctx.router, ctx.factory, TYPE_SLOW_OWN, 1, timeout=15)
+    background = asyncio.create_task(
+        publish_paced(ctx.router, ctx.factory, TYPE_SLOW_OWN, SLOW_OWN_RATE, plan.slow_deadline, 20)
+    )
+    try:
+        beside_slow_own = await run(
+            "with_timing_out_own", f"beside a timing-out sink fed {SLOW_OWN_RATE:.0f}/s"
+        )
+    finally:
+        background.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await background
     return {
         "without": without,
         "with_healthy": {**beside_twin, "second_sink_received": twin_seen.events},
         "with": beside_slow,
+        "with_own_traffic": {**beside_slow_own, "timing_out_rate": SLOW_OWN_RATE},
         "slow_requests": slow_seen.requests,
     }
 

@@ -62,6 +62,9 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
     figures["healthy_with_timing_out_over_alone"] = _ratio(
         slow.get("with", {}).get("events_per_second"), alone
     )
+    figures["healthy_with_timing_out_own_traffic_over_alone"] = _ratio(
+        slow.get("with_own_traffic", {}).get("events_per_second"), alone
+    )
     figures["healthy_with_second_healthy_over_alone"] = _ratio(
         slow.get("with_healthy", {}).get("events_per_second"), alone
     )
@@ -133,10 +136,25 @@ def slow_lines(results: dict[str, Any]) -> list[str]:
     if not slow:
         return []
     found = results.get("ratios", {})
+    own = slow.get("with_own_traffic")
+    isolation = []
+    if own:
+        rate = own.get("timing_out_rate", 0)
+        isolation = [
+            _throughput_row(f"+ a timing-out sink fed {rate:.0f}/s of its own", own),
+            _row(
+                "ISOLATION: with timing-out (own traffic) / alone",
+                "",
+                "",
+                _fmt_ratio(found.get("healthy_with_timing_out_own_traffic_over_alone")),
+            ),
+        ]
     return [
-        "Healthy sink throughput beside a sink that always times out (same account, same type)",
+        "Healthy sink throughput beside a sink that always times out (same account)",
         _row("", "events", "seconds", "events/s", "events/req"),
         _throughput_row("healthy sink alone", slow["without"]),
+        *isolation,
+        "  the same type to both sinks (every event delivered twice: fan-out costs CPU):",
         _throughput_row("+ a second healthy sink (fan-out cost)", slow["with_healthy"]),
         _throughput_row("+ a timing-out sink instead", slow["with"]),
         _row("with timing-out / alone", "", "", _fmt_ratio(found.get("healthy_with_timing_out_over_alone"))),
@@ -176,6 +194,7 @@ CPU_COLUMNS = {
     "alone": "alone",
     "with_second_healthy": "+healthy",
     "with_timing_out": "+timeout",
+    "with_timing_out_own": "+to own",
 }
 
 
