@@ -123,8 +123,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=1000.0, help="offered events/s, latency run")
     parser.add_argument("--latency-seconds", type=float, help="length of the latency run (20; quick 8)")
     parser.add_argument(
-        "--latency-batch", type=int, default=10, help="events per paced Publish call (one every 10 ms at 1,000/s)"
-    )
         "--latency-batch",
         type=int,
         default=10,
