@@ -94,13 +94,13 @@ class Suite:
             self.stop()
             raise
 
-    def start_worker(self, index: int) -> Child:
-        """Start (or restart) delivery worker `index`; worker 0 answers the delivery address."""
+    def start_worker(self, index: int, env: dict[str, str] | None = None) -> Child:
+        """Start (or restart) delivery worker `index` (with extra settings of its own);
+        worker 0 answers the delivery address."""
         name = f"delivery-{index}"
         address = self.address("delivery") if index == 0 else f"127.0.0.1:{free_port()}"
-        child = start_python(
-            name, "services.delivery", {**self.env, "ES_DELIVERY_ADDRESS": address}, self.log_dir
-        )
+        settings = {**self.env, **(env or {}), "ES_DELIVERY_ADDRESS": address}
+        child = start_python(name, "services.delivery", settings, self.log_dir)
         self.children[name] = child
         wait_until(lambda: grpc_serving(address), child, name)
         return child
@@ -145,4 +145,7 @@ class Suite:
             self.nats.stop()
 
     def logs(self) -> str:
-        return "\n".join(f"--- {name}\n{child.tail()}" for name, child in self.children.items())
+        children = dict(self.children)
+        if self.nats is not None and self.nats.child is not None:
+            children["nats-server"] = self.nats.child
+        return "\n".join(f"--- {name}\n{child.tail()}" for name, child in children.items())

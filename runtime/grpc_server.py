@@ -136,13 +136,20 @@ async def serve(app: ServiceApp) -> None:
     log.info("%s stopping", app.name)
     await health_servicer.enter_graceful_shutdown()
     for drain in app.draining:
-        await drain()
+        try:
+            await asyncio.wait_for(drain(), timeout=app.grace_seconds)
+        except Exception:
+            log.warning("%s: draining failed or timed out", app.name, exc_info=True)
     await server.stop(app.grace_seconds)
     for task in background:
         task.cancel()
-    for task in background:
+    # Bounded: a task that ignores its cancellation must not keep the process alive.
+    done, pending = await asyncio.wait(background, timeout=5)
+    for task in pending:
+        log.warning("%s: task %s did not stop", app.name, task.get_name())
+    for task in done:
         with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+            task.result()
     stopper.cancel()
     for close in app.closers:
         try:
