@@ -53,8 +53,8 @@ def lane_rules(settings: Settings) -> LaneRules:
     return LaneRules(
         concurrency=settings.sink_concurrency,
         batch_concurrency=settings.sink_batch_concurrency,
-        buffer=settings.sink_buffer,
         failing_buffer=settings.failing_sink_buffer,
+        slow_seconds=settings.slow_sink_seconds,
         retry_base_seconds=settings.retry_base_seconds,
         retry_max_delay_seconds=settings.retry_max_delay_seconds,
         max_retry_age_seconds=settings.max_retry_age_seconds,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -71,8 +72,11 @@ class LaneRules:
     # into full batches instead of leaving one by one.
     batch_concurrency: int = 4
     probe_concurrency: int = 1  # to a sink whose last request failed
-    buffer: int = 1024  # events queued for one healthy sink
-    failing_buffer: int = 16  # for a failing or throttled sink; the rest waits in JetStream
+    # A healthy sink may queue as much as the worker holds: it drains fast, and handing its
+    # excess back to JetStream would only churn. A failing, throttled or slow one keeps a
+    # few; the rest waits in JetStream, so it cannot take the worker's room from others.
+    failing_buffer: int = 16
+    slow_seconds: float = 1.0  # a sink answering slower than this on average counts as slow
     retry_base_seconds: float = 1.0
     retry_max_delay_seconds: float = 300.0
     max_retry_age_seconds: float = 4 * 3600.0
@@ -87,10 +91,14 @@ class Lane:
     failures: int = 0  # consecutive retryable failures
     limiter: throttle.Throttle = field(default_factory=throttle.Throttle)
     timer: asyncio.TimerHandle | None = None
+    latency: float = 0.0  # moving average of request time, seconds
 
     @property
     def failing(self) -> bool:
         return self.failures > 0
+
+    def observe(self, seconds: float) -> None:
+        self.latency = seconds if self.latency == 0.0 else 0.8 * self.latency + 0.2 * seconds
 
 
 class Dispatcher:
@@ -134,9 +142,12 @@ class Dispatcher:
         self.on_room()
 
     def _capacity(self, lane: Lane) -> int:
-        if lane.failing or lane.limiter.throttled:
+        if self._restricted(lane):
             return self._rules.failing_buffer
-        return self._rules.buffer
+        return sys.maxsize  # bounded by the worker's own room
+
+    def _restricted(self, lane: Lane) -> bool:
+        return lane.failing or lane.limiter.throttled or lane.latency > self._rules.slow_seconds
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -200,7 +211,9 @@ class Dispatcher:
             log.exception("sink %s: internal error while delivering", lane.sink_sid)
             error = Retryable(f"internal error: {exc}")
             error.code = 91304
-        latency_ms = int((time.monotonic() - started) * 1000)
+        elapsed = time.monotonic() - started
+        latency_ms = int(elapsed * 1000)
+        lane.observe(elapsed)
         lane.in_flight -= 1
         try:
             if error is None:
@@ -212,7 +225,7 @@ class Dispatcher:
                 await self._failed(lane, batch, error, latency_ms)
         finally:
             self._release(len(batch))
-            if lane.failing:
+            if self._restricted(lane):
                 self._shed(lane)
             self._pump(lane)
 
@@ -238,7 +251,7 @@ class Dispatcher:
                 self._record(envelope, "failed", latency_ms, error)
 
     def _shed(self, lane: Lane) -> None:
-        """A failing lane keeps only a few events; the rest wait in JetStream."""
+        """A failing, throttled or slow lane keeps only a few events; the rest wait in JetStream."""
         while len(lane.queue) > self._rules.failing_buffer:
             envelope = lane.queue.pop()
             self._release(1)
@@ -251,14 +264,16 @@ class Dispatcher:
             error = Permanent("retry window exceeded while the sink was failing or throttled")
             await self._dead_letter(envelope, error.message, error)
             return
-        if lane.limiter.cap is not None and not lane.failing:
-            delay = max(0.5, len(lane.queue) / lane.limiter.cap)
-        elif lane.failing:
+        if lane.failing:
             delay = policy.retry_delay(
                 lane.failures, self._rules.retry_base_seconds, self._rules.retry_max_delay_seconds
             )
+        elif lane.limiter.cap is not None:
+            delay = max(0.5, len(lane.queue) / lane.limiter.cap)
         else:
-            delay = 0.5
+            # Slow: back when what it has queued should be through.
+            concurrency = max(1, self._rules.concurrency)
+            delay = max(0.5, lane.latency * len(lane.queue) / concurrency)
         await envelope.msg.nak(delay=min(delay, self._rules.retry_max_delay_seconds))
 
     async def _unroutable(self, envelope: Envelope, target: SinkTarget | None) -> None:

@@ -25,9 +25,11 @@ class Settings:
     max_buffered: int = setting(4096, "delivery: events one worker holds at once (queued or in flight)")
     sink_concurrency: int = setting(32, "delivery: requests in flight to one healthy sink")
     sink_batch_concurrency: int = setting(4, "delivery: requests in flight to one healthy batching sink")
-    sink_buffer: int = setting(1024, "delivery: events queued for one healthy sink")
+    slow_sink_seconds: float = setting(
+        1.0, "delivery: a sink answering slower than this on average is held to the failing buffer"
+    )
     failing_sink_buffer: int = setting(
-        16, "delivery: events queued for a failing or throttled sink (the rest wait in JetStream)"
+        16, "delivery: events queued for a failing, throttled or slow sink (the rest wait in JetStream)"
     )
     throttle_initial_cap: float = setting(100.0, "delivery: events/s cap after a 429/5xx (Twilio: 100)")
     throttle_cut_factor: float = setting(
