@@ -13,7 +13,8 @@ def iso(moment: datetime) -> str:
     """RFC 3339 with milliseconds and a Z, as Twilio writes event times."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # isoformat is several times cheaper than strftime; this runs once per published event.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def iso_seconds(moment: datetime) -> str:

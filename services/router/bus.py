@@ -47,7 +47,9 @@ class JetStreamBus:
                     await self._js.publish_async(
                         self._spec.subject(message.account_sid, message.sink_sid),
                         message.payload,
-                        wait_stall=self._timeout,
+                        # No stall timeout per message (it costs a wait_for task each):
+                        # the whole batch is bounded below.
+                        wait_stall=None,
                         headers=headers,
                     )
                 )
