@@ -43,13 +43,16 @@ def relax(state: Throttle, now: float, rules: ThrottleRules) -> Throttle:
     """Grow the cap back after a quiet period (call it as time passes)."""
     if state.cap is None or now - state.last_error < rules.quiet_seconds:
         return state
-    steps = int((now - state.last_ramp) // rules.ramp_interval_seconds)
+    # Steps count from the end of the quiet period (or the last step), not from the error:
+    # the cap grows back gradually instead of jumping by every step the quiet time held.
+    start = max(state.last_ramp, state.last_error + rules.quiet_seconds)
+    steps = int((now - start) // rules.ramp_interval_seconds)
     if steps <= 0:
         return state
     cap = state.cap * rules.ramp_factor**steps
     if cap > rules.uncapped_above:
         return Throttle()
-    return replace(state, cap=cap, last_ramp=state.last_ramp + steps * rules.ramp_interval_seconds)
+    return replace(state, cap=cap, last_ramp=start + steps * rules.ramp_interval_seconds)
 
 
 def _burst(cap: float) -> float:
@@ -63,7 +66,9 @@ def acquire(state: Throttle, wanted: int, now: float) -> tuple[Throttle, int, fl
     if state.cap is None:
         return state, wanted, 0.0
     tokens = min(_burst(state.cap), state.tokens + (now - state.refilled_at) * state.cap)
-    granted = min(wanted, int(tokens))
+    # The epsilon: a bucket refilled for exactly the wait it was told holds one whole token,
+    # even when floating point leaves it a hair short.
+    granted = min(wanted, int(tokens + 1e-9))
     if granted >= 1:
         return replace(state, tokens=tokens - granted, refilled_at=now), granted, 0.0
     wait = (1.0 - tokens) / state.cap
