@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 HDR_MSG_ID = "Nats-Msg-Id"
 HDR_TYPE = "Es-Event-Type"
 HDR_EVENT_ID = "Es-Event-Id"
+# Set by the router on an event it could not shape for the sink (the reason): the worker
+# records it as a dead letter instead of delivering it.
+HDR_FAILURE = "Es-Failure"
 
 
 @dataclass(frozen=True)

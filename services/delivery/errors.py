@@ -60,3 +60,9 @@ class SinkGone(Permanent):
     """The sink was deleted, or its account no longer exists."""
 
     code = 91303
+
+
+class SchemaMismatch(Permanent):
+    """The router could not shape the event for the schema version the sink subscribed to."""
+
+    code = 91303

@@ -24,7 +24,15 @@ from runtime import jetstream
 from runtime.times import utcnow
 from services.delivery import batching, policy, throttle
 from services.delivery.directory import SinkDirectory
-from services.delivery.errors import DeliveryError, Permanent, Retryable, ServerError, SinkGone, Throttled
+from services.delivery.errors import (
+    DeliveryError,
+    Permanent,
+    Retryable,
+    SchemaMismatch,
+    ServerError,
+    SinkGone,
+    Throttled,
+)
 from services.delivery.journal import Attempt, DeadLetter, Journal
 from services.delivery.sinks.base import SinkDriver, SinkTarget
 
@@ -47,6 +55,7 @@ class Envelope:
     payload: bytes
     delivered: int  # JetStream's delivery count for this message
     stored_at: float  # when the stream stored it (epoch seconds): the retry window's start
+    failure: str  # set by the router: the event cannot go to this sink, only be recorded
 
     @classmethod
     def of(cls, msg: Msg) -> Envelope:
@@ -62,6 +71,7 @@ class Envelope:
             payload=msg.data,
             delivered=metadata.num_delivered,
             stored_at=metadata.timestamp.timestamp() if metadata.timestamp else time.time(),
+            failure=headers.get(jetstream.HDR_FAILURE, ""),
         )
 
 
@@ -124,6 +134,9 @@ class Dispatcher:
     # Intake
 
     def offer(self, envelope: Envelope) -> None:
+        if envelope.failure:
+            self._spawn(self._undeliverable(envelope))
+            return
         lane = self._lanes.get(envelope.sink_sid)
         if lane is None:
             lane = self._lanes[envelope.sink_sid] = Lane(envelope.sink_sid)
@@ -275,6 +288,11 @@ class Dispatcher:
             concurrency = max(1, self._rules.concurrency)
             delay = max(0.5, lane.latency * len(lane.queue) / concurrency)
         await envelope.msg.nak(delay=min(delay, self._rules.retry_max_delay_seconds))
+
+    async def _undeliverable(self, envelope: Envelope) -> None:
+        error = SchemaMismatch(f"event {envelope.failure}")
+        await self._dead_letter(envelope, error.message, error)
+        self._record(envelope, "failed", 0, error)
 
     async def _unroutable(self, envelope: Envelope, target: SinkTarget | None) -> None:
         try:

@@ -20,6 +20,7 @@ class OutMessage:
     type_name: str
     msg_id: str
     payload: bytes
+    failure: str = ""  # why this event cannot be delivered to the sink (recorded, not sent)
 
 
 class EventBus(Protocol):
@@ -42,6 +43,8 @@ class JetStreamBus:
                 jetstream.HDR_TYPE: message.type_name,
                 jetstream.HDR_EVENT_ID: message.event_id,
             }
+            if message.failure:
+                headers[jetstream.HDR_FAILURE] = message.failure
             try:
                 futures.append(
                     await self._js.publish_async(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +23,8 @@ from services.router.bus import EventBus, OutMessage
 from services.router.projection import project
 from services.router.routing_table import RoutingTable, Target
 from services.router.schemas import SchemaCache
+
+log = logging.getLogger(__name__)
 
 MAX_EVENT_ID = 128
 ROUTING_WAIT_SECONDS = 1.0
@@ -102,6 +105,7 @@ class Publisher:
                 results.append(item)
                 continue
             lost = [m for m in item.messages if m.msg_id in failed]
+            delivered = sum(1 for m in item.messages if not m.failure)
             if lost:
                 results.append(
                     _result(
@@ -112,17 +116,24 @@ class Publisher:
                     )
                 )
             elif item.failures:
+                log.warning(
+                    "event %s (%s) cannot be projected for sink(s) %s",
+                    event.id,
+                    event.type,
+                    ", ".join(item.failures),
+                )
                 results.append(
                     _result(
                         event.id,
                         grpc.StatusCode.FAILED_PRECONDITION,
                         "event cannot be projected to the schema version subscribed by sink(s) "
-                        + ", ".join(item.failures),
-                        len(item.messages),
+                        + ", ".join(item.failures)
+                        + "; recorded as their dead letters",
+                        delivered,
                     )
                 )
             else:
-                results.append(_result(event.id, grpc.StatusCode.OK, deliveries=len(item.messages)))
+                results.append(_result(event.id, grpc.StatusCode.OK, deliveries=delivered))
         return results
 
     async def _prepare(self, event: router_pb2.Event, deadline: float) -> Prepared:
@@ -171,9 +182,13 @@ class Publisher:
             shaped = await self._shape(
                 event.data_json, data, schema.schema_id, schema.version, target.schema_version
             )
+            failure = ""
             if shaped is None:
+                # Not a silent drop: the sink gets a dead letter carrying the event as
+                # published and the reason.
                 failures.append(target.sink_sid)
-                continue
+                failure = f"cannot be projected to {schema.schema_id} v{target.schema_version}"
+                shaped = (schema.url, cloudevents.Fragment(event.data_json))
             dataschema, body = shaped
             envelope = cloudevents.envelope(
                 event_id=event.id,
@@ -191,6 +206,7 @@ class Publisher:
                     type_name=event.type,
                     msg_id=self._msg_id(event, target.sink_sid),
                     payload=cloudevents.encode(envelope),
+                    failure=failure,
                 )
             )
         return Prepared(messages, failures)

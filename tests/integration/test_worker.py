@@ -289,3 +289,18 @@ async def test_429_throttles_the_sink(rig: Rig, receiver: Receiver) -> None:
     delivered = sorted(r.at for r in receiver.received if r.at >= receiver.received[40].at)
     # Capped at 20/s: the 40 retries take about two seconds, not milliseconds.
     assert delivered[-1] - delivered[0] >= 1.2
+
+
+async def test_an_event_the_router_could_not_shape_becomes_a_dead_letter(
+    rig: Rig, receiver: Receiver
+) -> None:
+    rig.point_sink_at(f"http://127.0.0.1:{receiver.port}/hook")
+    bus = JetStreamBus(rig.nc.jetstream(), rig.spec, 5)
+    failure = "cannot be projected to Example.Thing v1"
+    message = OutMessage(ACCOUNT, SINK, "EZ9", "com.example", f"EZ9:{SINK}", b'{"id":"EZ9"}', failure)
+    assert await bus.put([message]) == [None]
+    async with rig.worker():
+        await settled(rig)
+    assert receiver.received == []
+    [letter] = (await rig.records.dead_letters(ACCOUNT, SINK, None, 50, "")).items
+    assert (letter.event_id, letter.error_code, letter.reason) == ("EZ9", 91303, f"event {failure}")

@@ -1,0 +1,151 @@
+"""The router's Publish logic with in-memory ports (a catalogue of two schema versions, a bus
+that keeps what it is given): validation, routing, projection, and a projection that fails
+becoming a recorded failure for that sink rather than a silent drop."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import grpc
+import orjson
+import pytest
+
+from eventstreams.v1 import control_pb2, router_pb2
+from services.router.bus import OutMessage
+from services.router.publishing import Publisher
+from services.router.routing_table import RoutingTable
+from services.router.schemas import SchemaCache, TypeInfo
+
+pytestmark = pytest.mark.unit
+
+ACCOUNT = "AC" + "1" * 32
+SINK_V1, SINK_V2 = "DG" + "1" * 32, "DG" + "2" * 32
+TYPE = "com.example.thing.happened"
+SCHEMA = "Example.Thing"
+
+
+def document(version: int, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "$id": f"https://events-schemas.twilio.com/{SCHEMA}/{version}",
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": False,
+    }
+
+
+VERSIONS = {
+    1: document(1, {"name": {"type": "string"}}, ["name"]),
+    2: document(2, {"name": {"type": "string"}, "size": {"type": "integer"}}, []),
+}
+
+
+class MemoryCatalog:
+    async def event_type(self, type_name: str) -> TypeInfo | None:
+        return TypeInfo(TYPE, SCHEMA, "available") if type_name == TYPE else None
+
+    async def schema_version(self, schema_id: str, version: int) -> tuple[int, str] | None:
+        chosen = version or max(VERSIONS)
+        if schema_id != SCHEMA or chosen not in VERSIONS:
+            return None
+        return chosen, json.dumps(VERSIONS[chosen])
+
+
+class MemoryBus:
+    def __init__(self) -> None:
+        self.messages: list[OutMessage] = []
+
+    async def put(self, messages: list[OutMessage]) -> list[BaseException | None]:
+        self.messages.extend(messages)
+        return [None] * len(messages)
+
+
+def publisher() -> tuple[Publisher, MemoryBus]:
+    table = RoutingTable()
+    table.load(
+        control_pb2.RoutingSnapshot(
+            revision=1,
+            accounts=[control_pb2.RoutedAccount(sid=ACCOUNT, auth_token="t" * 32)],
+            sinks=[
+                control_pb2.RoutedSink(sid=sid, account_sid=ACCOUNT, sink_type="webhook", status="active")
+                for sid in (SINK_V1, SINK_V2)
+            ],
+            subscriptions=[
+                control_pb2.RoutedSubscription(
+                    sid="DF" + str(v) * 32,
+                    account_sid=ACCOUNT,
+                    sink_sid=sink,
+                    types=[control_pb2.TypeSelector(type=TYPE, schema_version=v)],
+                )
+                for v, sink in ((1, SINK_V1), (2, SINK_V2))
+            ],
+        )
+    )
+    bus = MemoryBus()
+    return Publisher(SchemaCache(MemoryCatalog(), 30.0), table, bus), bus
+
+
+def event(data: dict[str, Any], version: int = 2, event_id: str = "EZ1") -> router_pb2.Event:
+    return router_pb2.Event(
+        id=event_id,
+        account_sid=ACCOUNT,
+        type=TYPE,
+        schema_version=version,
+        source="/x",
+        data_json=json.dumps(data),
+    )
+
+
+async def test_each_sink_gets_its_pinned_version() -> None:
+    router, bus = publisher()
+    [result] = await router.publish([event({"name": "a", "size": 3})])
+    assert (result.code, result.deliveries) == (grpc.StatusCode.OK.value[0], 2)
+    by_sink = {m.sink_sid: orjson.loads(m.payload) for m in bus.messages}
+    assert by_sink[SINK_V2]["data"] == {"name": "a", "size": 3}
+    assert by_sink[SINK_V2]["dataschema"].endswith(f"{SCHEMA}/2")
+    assert by_sink[SINK_V1]["data"] == {"name": "a"}  # projected: v1 has no size
+    assert by_sink[SINK_V1]["dataschema"].endswith(f"{SCHEMA}/1")
+    assert {m.msg_id for m in bus.messages} == {f"EZ1:{SINK_V1}", f"EZ1:{SINK_V2}"}
+    assert all(not m.failure for m in bus.messages)
+
+
+async def test_a_failed_projection_is_recorded_for_that_sink_not_dropped() -> None:
+    router, bus = publisher()
+    [result] = await router.publish([event({"size": 3})])  # valid v2; v1 needs a name
+    assert result.code == grpc.StatusCode.FAILED_PRECONDITION.value[0]
+    assert SINK_V1 in result.message and "dead letter" in result.message
+    assert result.deliveries == 1
+    failed = [m for m in bus.messages if m.failure]
+    assert [m.sink_sid for m in failed] == [SINK_V1]
+    assert failed[0].failure == f"cannot be projected to {SCHEMA} v1"
+    assert orjson.loads(failed[0].payload)["data"] == {"size": 3}  # the event as published
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"type": "com.example.unknown"}, grpc.StatusCode.NOT_FOUND),
+        ({"data_json": '{"name": 5}'}, grpc.StatusCode.INVALID_ARGUMENT),
+        ({"data_json": "{"}, grpc.StatusCode.INVALID_ARGUMENT),
+        ({"schema_version": 9}, grpc.StatusCode.NOT_FOUND),
+        ({"id": ""}, grpc.StatusCode.INVALID_ARGUMENT),
+        ({"source": ""}, grpc.StatusCode.INVALID_ARGUMENT),
+        ({"account_sid": "AC" + "9" * 32}, grpc.StatusCode.NOT_FOUND),
+        ({"sink_sid": "DG" + "9" * 32}, grpc.StatusCode.NOT_FOUND),
+    ],
+)
+async def test_bad_events_are_refused_and_publish_nothing(
+    change: dict[str, Any], code: grpc.StatusCode
+) -> None:
+    router, bus = publisher()
+    bad = event({"name": "a"})
+    for field, value in change.items():
+        setattr(bad, field, value)
+    good = event({"name": "b"}, event_id="EZ2")
+    results = await router.publish([bad, good])
+    assert results[0].code == code.value[0]
+    assert results[0].message
+    assert results[1].code == grpc.StatusCode.OK.value[0]
+    assert {m.event_id for m in bus.messages} == {"EZ2"}
