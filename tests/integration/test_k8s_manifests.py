@@ -587,7 +587,21 @@ async def test_nats_config_forms_a_cluster_that_holds_the_configured_stream(
                 if attempt == 99:
                     raise
                 await asyncio.sleep(0.2)
-        ack = await js.publish(spec.subject("AC0", "DG0"), b"{}", timeout=10)
+        # A replicated stream answers only once its own leader is elected (a few seconds on
+        # a busy machine): wait for the leader, then publish, retrying a transient miss.
+        for _ in range(150):
+            info = await js.stream_info(spec.name)
+            if info.cluster is None or info.cluster.leader:
+                break
+            await asyncio.sleep(0.2)
+        for attempt in range(20):
+            try:
+                ack = await js.publish(spec.subject("AC0", "DG0"), b"{}", timeout=5)
+                break
+            except Exception:
+                if attempt == 19:
+                    raise
+                await asyncio.sleep(0.5)
         assert ack.stream == spec.name
         info = await js.stream_info(spec.name)
         assert info.config.num_replicas == replicas
