@@ -185,3 +185,19 @@ async def test_paging_250_sinks(rest: httpx.AsyncClient) -> None:
     refused = await rest.post("/v1/Sinks", data=webhook)
     assert (refused.status_code, refused.json()["code"]) == (400, 91003)
     assert len((await rest.get("/v1/Sinks?PageSize=1000")).json()["sinks"]) == MAX_SINKS
+
+
+async def test_subscription_limit(rest: httpx.AsyncClient) -> None:
+    sink = await create_webhook_sink(rest, "https://example.com/hook")
+    for _ in range(100):  # Twilio's limit, the default setting
+        await subscribe(rest, sink["sid"], DELIVERED)
+    refused = await rest.post(
+        "/v1/Subscriptions",
+        data={
+            "Description": "one too many",
+            "SinkSid": sink["sid"],
+            "Types": [json.dumps({"type": DELIVERED})],
+        },
+    )
+    assert (refused.status_code, refused.json()["code"]) == (400, 91003)
+    assert len((await rest.get("/v1/Subscriptions?PageSize=1000")).json()["subscriptions"]) == 100
