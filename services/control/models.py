@@ -61,6 +61,7 @@ class SubscriptionRow(Base):
     account_sid: Mapped[str] = mapped_column(String(34), index=True)
     description: Mapped[str] = mapped_column(String(255))
     sink_sid: Mapped[str] = mapped_column(String(34), ForeignKey("control_sinks.sid"), index=True)
+    filter: Mapped[str | None] = mapped_column(Text)
     date_created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     date_updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

@@ -62,6 +62,7 @@ class RoutingFeed:
                     account_sid=s.account_sid,
                     sink_sid=s.sink_sid,
                     types=by_subscription.get(s.sid, []),
+                    filter=s.filter or "",
                 )
                 for s in subscriptions
             ],

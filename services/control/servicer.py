@@ -83,6 +83,7 @@ def subscription_message(
         date_created=iso_seconds(row.date_created),
         date_updated=iso_seconds(row.date_updated),
         types=[subscribed_message(e, row.account_sid) for e in events if e.subscription_sid == row.sid],
+        filter=row.filter or "",
     )
 
 
@@ -220,6 +221,7 @@ class ControlServicer(control_pb2_grpc.ControlServicer):
             request.description,
             request.sink_sid,
             [Selector(t.type, t.schema_version) for t in request.types],
+            request.filter,
         )
         self._signal.notify()
         return subscription_message(row, events)
@@ -245,7 +247,13 @@ class ControlServicer(control_pb2_grpc.ControlServicer):
     async def UpdateSubscription(
         self, request: control_pb2.UpdateSubscriptionRequest, context: Ctx
     ) -> control_pb2.Subscription:
-        row, events = await self._subscriptions.update(request.account_sid, request.sid, request.description)
+        row, events = await self._subscriptions.update(
+            request.account_sid,
+            request.sid,
+            request.description,
+            request.filter if request.HasField("filter") else None,
+        )
+        self._signal.notify()
         return subscription_message(row, events)
 
     async def DeleteSubscription(

@@ -65,9 +65,15 @@ class SubscriptionStore:
         return pinned
 
     async def create(
-        self, account_sid: str, description: str, sink_sid: str, selectors: Sequence[Selector]
+        self,
+        account_sid: str,
+        description: str,
+        sink_sid: str,
+        selectors: Sequence[Selector],
+        filter_text: str = "",
     ) -> tuple[SubscriptionRow, list[SubscribedEventRow]]:
         text = validation.description(description, 91101, "Subscription")
+        checked_filter = validation.event_filter(filter_text)
         if not sids.is_sid(sink_sid, sids.SINK):
             raise InvalidArgument(f"Sink could not be found: {sink_sid}", twilio_code=91001)
         pinned = await self._pin_all(selectors)
@@ -77,6 +83,7 @@ class SubscriptionStore:
             account_sid=account_sid,
             description=text,
             sink_sid=sink_sid,
+            filter=checked_filter,
             date_created=now,
             date_updated=now,
         )
@@ -127,12 +134,16 @@ class SubscriptionStore:
             return page, await self._events(session, [r.sid for r in page.items])
 
     async def update(
-        self, account_sid: str, sid: str, description: str
+        self, account_sid: str, sid: str, description: str, filter_text: str | None = None
     ) -> tuple[SubscriptionRow, list[SubscribedEventRow]]:
         text = validation.description(description, 91101, "Subscription")
+        checked_filter = validation.event_filter(filter_text) if filter_text is not None else None
         async with self._sessions.begin() as session:
             row = await self._owned(session, account_sid, sid)
             row.description = text
+            if filter_text is not None:
+                row.filter = checked_filter
+                await revision.bump(session)
             row.date_updated = utcnow()
             return row, await self._events(session, [row.sid])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from runtime import sids
 from runtime.errors import InvalidArgument, NotFound
+from runtime.filters import FilterError, compile_filter
 
 MAX_DESCRIPTION = 255
 
@@ -24,3 +25,14 @@ def sid_or_not_found(value: str, prefix: str, what: str) -> str:
     if not sids.is_sid(value, prefix):
         raise NotFound(f"The requested resource {what} {value} was not found", twilio_code=20404)
     return value
+
+
+def event_filter(text: str) -> str | None:
+    """A subscription filter, checked; None for no filter."""
+    if not text.strip():
+        return None
+    try:
+        compile_filter(text)
+    except FilterError as exc:
+        raise InvalidArgument(f"Invalid Filter: {exc}", twilio_code=20001) from exc
+    return text.strip()

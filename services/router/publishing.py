@@ -190,6 +190,9 @@ class Publisher:
                 failure = f"cannot be projected to {schema.schema_id} v{target.schema_version}"
                 shaped = (schema.url, cloudevents.Fragment(event.data_json))
             dataschema, body = shaped
+            # The subscription's filter sees the data as the sink would get it.
+            if not target.wants(data if isinstance(body, cloudevents.Fragment) else body):
+                continue
             envelope = cloudevents.envelope(
                 event_id=event.id,
                 type_name=event.type,

@@ -1,0 +1,57 @@
+"""How subscription filters combine in the routing table: one target per sink, wanted when
+any of its subscriptions' filters matches; an unfiltered subscription wants everything."""
+
+from __future__ import annotations
+
+import pytest
+
+from eventstreams.v1 import control_pb2
+from services.router.routing_table import RoutingTable
+
+pytestmark = pytest.mark.unit
+
+ACCOUNT = "AC" + "1" * 32
+SINK = "DG" + "1" * 32
+TYPE = "com.twilio.messaging.message.failed"
+
+
+def table(*filters: str) -> RoutingTable:
+    routing = RoutingTable()
+    routing.load(
+        control_pb2.RoutingSnapshot(
+            revision=1,
+            accounts=[control_pb2.RoutedAccount(sid=ACCOUNT, auth_token="t")],
+            sinks=[
+                control_pb2.RoutedSink(sid=SINK, account_sid=ACCOUNT, sink_type="webhook", status="active")
+            ],
+            subscriptions=[
+                control_pb2.RoutedSubscription(
+                    sid=f"DF{index:032d}",
+                    account_sid=ACCOUNT,
+                    sink_sid=SINK,
+                    types=[control_pb2.TypeSelector(type=TYPE, schema_version=7)],
+                    filter=text,
+                )
+                for index, text in enumerate(filters)
+            ],
+        )
+    )
+    return routing
+
+
+@pytest.mark.parametrize(
+    ("filters", "data", "wanted"),
+    [
+        (("",), {"errorCode": 1}, True),
+        (("errorCode == 30004",), {"errorCode": 30004}, True),
+        (("errorCode == 30004",), {"errorCode": 1}, False),
+        (("errorCode == 30004", "errorCode == 1"), {"errorCode": 1}, True),  # any of them
+        (("errorCode == 30004", ""), {"errorCode": 1}, True),  # an unfiltered one wants all
+        (("", "errorCode == 30004"), {"errorCode": 1}, True),
+        (("errorCode ==",), {"errorCode": 1}, False),  # cannot compile: matches nothing
+    ],
+)
+def test_filters_combine_per_sink(filters: tuple[str, ...], data: dict[str, int], wanted: bool) -> None:
+    [target] = table(*filters).targets(ACCOUNT, TYPE)
+    assert target.sink_sid == SINK
+    assert target.wants(data) is wanted
