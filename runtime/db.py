@@ -7,12 +7,13 @@ share one database without reading each other's tables.
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 from typing import Any
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -53,6 +54,11 @@ async def migrate(engine: AsyncEngine, script_location: Path, version_table: str
         command.upgrade(config, "head")
 
     async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Replicas starting together must not run the same migration twice: the first
+            # takes the lock, the others wait and then find nothing to do. Released at commit.
+            key = zlib.crc32(version_table.encode())
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
         await connection.run_sync(upgrade)
 
 

@@ -3,6 +3,7 @@ number of rows in both directions, limits, tenancy."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -118,3 +119,19 @@ async def test_authentication(sessions: async_sessionmaker[AsyncSession]) -> Non
         with pytest.raises(Exception) as failure:
             await accounts.authenticate(username, password)
         assert getattr(failure.value, "twilio_code", None) == 20003
+
+
+async def test_replicas_migrating_together_on_postgresql(postgres, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Three replicas' first start at once: one migrates, the others wait and find it done."""
+    url = postgres.create_database("race")
+    engines = [db.create_engine(url) for _ in range(3)]
+    try:
+        # Without the lock they deadlock on each other's DDL: bounded, so that fails, not hangs.
+        await asyncio.wait_for(
+            asyncio.gather(*(db.migrate(e, MIGRATIONS, "control_alembic_version") for e in engines)), 30
+        )
+        owner = await AccountStore(db.sessionmaker(engines[0])).create("after the race")
+        assert owner.sid.startswith("AC")
+    finally:
+        for engine in engines:
+            await engine.dispose()
