@@ -27,6 +27,9 @@ def subscription_body(call: Call, s: control_pb2.Subscription) -> dict[str, Any]
         "sink_sid": s.sink_sid,
         # Our extension (Twilio's request examples carry a Filter; its API does not apply one).
         "filter": s.filter or None,
+        # Twilio's beta parameter (in its spec 2025-01 to 2025-05): a parent also gets its
+        # subaccounts' events.
+        "receive_events_from_subaccounts": s.receive_events_from_subaccounts,
         "url": url,
         "links": {"subscribed_events": f"{url}/SubscribedEvents"},
     }
@@ -51,7 +54,7 @@ def parse_type(raw: str) -> control_pb2.TypeSelector:
 
 async def create_subscription(call: Call) -> Any:
     form = await call.form()
-    forms.reject_unknown(form, {"Description", "SinkSid", "Types", "Filter"})
+    forms.reject_unknown(form, {"Description", "SinkSid", "Types", "Filter", "ReceiveEventsFromSubaccounts"})
     description = forms.required(form, "Description")
     sink_sid = forms.required(form, "SinkSid")
     raw_types = [str(v) for v in form.getlist("Types")]
@@ -64,6 +67,7 @@ async def create_subscription(call: Call) -> Any:
             sink_sid=sink_sid,
             types=[parse_type(raw) for raw in raw_types],
             filter=forms.optional(form, "Filter"),
+            receive_events_from_subaccounts=bool(forms.boolean(form, "ReceiveEventsFromSubaccounts")),
         )
     )
     return created(subscription_body(call, subscription))

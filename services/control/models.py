@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL wants BIGINT.
@@ -62,6 +62,7 @@ class SubscriptionRow(Base):
     description: Mapped[str] = mapped_column(String(255))
     sink_sid: Mapped[str] = mapped_column(String(34), ForeignKey("control_sinks.sid"), index=True)
     filter: Mapped[str | None] = mapped_column(Text)
+    receive_events_from_subaccounts: Mapped[bool] = mapped_column(Boolean, default=False)
     date_created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     date_updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

@@ -42,7 +42,9 @@ class RoutingFeed:
         return control_pb2.RoutingSnapshot(
             revision=rev,
             accounts=[
-                control_pb2.RoutedAccount(sid=a.sid, auth_token=a.auth_token)
+                control_pb2.RoutedAccount(
+                    sid=a.sid, auth_token=a.auth_token, owner_account_sid=a.owner_account_sid or ""
+                )
                 for a in accounts
                 if a.status == "active"
             ],
@@ -63,6 +65,7 @@ class RoutingFeed:
                     sink_sid=s.sink_sid,
                     types=by_subscription.get(s.sid, []),
                     filter=s.filter or "",
+                    receive_events_from_subaccounts=s.receive_events_from_subaccounts,
                 )
                 for s in subscriptions
             ],

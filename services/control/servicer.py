@@ -84,6 +84,7 @@ def subscription_message(
         date_updated=iso_seconds(row.date_updated),
         types=[subscribed_message(e, row.account_sid) for e in events if e.subscription_sid == row.sid],
         filter=row.filter or "",
+        receive_events_from_subaccounts=row.receive_events_from_subaccounts,
     )
 
 
@@ -222,6 +223,7 @@ class ControlServicer(control_pb2_grpc.ControlServicer):
             request.sink_sid,
             [Selector(t.type, t.schema_version) for t in request.types],
             request.filter,
+            request.receive_events_from_subaccounts,
         )
         self._signal.notify()
         return subscription_message(row, events)

@@ -71,6 +71,7 @@ class SubscriptionStore:
         sink_sid: str,
         selectors: Sequence[Selector],
         filter_text: str = "",
+        from_subaccounts: bool = False,
     ) -> tuple[SubscriptionRow, list[SubscribedEventRow]]:
         text = validation.description(description, 91101, "Subscription")
         checked_filter = validation.event_filter(filter_text)
@@ -84,6 +85,7 @@ class SubscriptionStore:
             description=text,
             sink_sid=sink_sid,
             filter=checked_filter,
+            receive_events_from_subaccounts=from_subaccounts,
             date_created=now,
             date_updated=now,
         )

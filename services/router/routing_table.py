@@ -17,6 +17,18 @@ def never(_data: Any) -> bool:
     return False
 
 
+def _merge(by_sink: dict[str, Target], sink_sid: str, version: int, predicate: Predicate | None) -> None:
+    """One message per (event, sink) even when two subscriptions overlap: the first one's
+    version, and the event goes if any of their filters matches (or one has none)."""
+    known = by_sink.get(sink_sid)
+    if known is None:
+        by_sink[sink_sid] = Target(sink_sid, version, (predicate,) if predicate else ())
+    elif known.filters:
+        by_sink[sink_sid] = Target(
+            sink_sid, known.schema_version, (*known.filters, predicate) if predicate else ()
+        )
+
+
 # Sinks that receive subscribed events. A sink under re-validation keeps receiving: only
 # an active sink can gain a subscription, so a validating one with subscriptions was active.
 RECEIVING_STATUSES = frozenset({"active", "validating"})
@@ -37,6 +49,9 @@ class Target:
 class RoutingTable:
     def __init__(self) -> None:
         self._targets: dict[tuple[str, str], list[Target]] = {}
+        # Subscriptions that also take their account's subaccounts' events, by (owner, type).
+        self._rollup: dict[tuple[str, str], list[Target]] = {}
+        self._owners: dict[str, str] = {}
         self._sinks: dict[str, control_pb2.RoutedSink] = {}
         self._accounts: set[str] = set()
         self.revision = 0
@@ -46,6 +61,7 @@ class RoutingTable:
     def load(self, snapshot: control_pb2.RoutingSnapshot) -> None:
         sinks = {s.sid: s for s in snapshot.sinks}
         targets: dict[tuple[str, str], dict[str, Target]] = defaultdict(dict)
+        rollup: dict[tuple[str, str], dict[str, Target]] = defaultdict(dict)
         compiled: dict[str, Predicate] = {}
         for subscription in snapshot.subscriptions:
             sink = sinks.get(subscription.sink_sid)
@@ -53,18 +69,13 @@ class RoutingTable:
                 continue
             predicate = self._predicate(subscription.filter, compiled)
             for selector in subscription.types:
-                by_sink = targets[(subscription.account_sid, selector.type)]
-                known = by_sink.get(sink.sid)
-                # One message per (event, sink) even when two subscriptions overlap: the
-                # first one's version, and the event goes if any of their filters matches.
-                if known is None:
-                    by_sink[sink.sid] = Target(
-                        sink.sid, selector.schema_version, (predicate,) if predicate else ()
-                    )
-                elif known.filters:
-                    widened = (*known.filters, predicate) if predicate else ()
-                    by_sink[sink.sid] = Target(sink.sid, known.schema_version, widened)
+                key = (subscription.account_sid, selector.type)
+                _merge(targets[key], sink.sid, selector.schema_version, predicate)
+                if subscription.receive_events_from_subaccounts:
+                    _merge(rollup[key], sink.sid, selector.schema_version, predicate)
         self._compiled = compiled
+        self._rollup = {key: list(by_sink.values()) for key, by_sink in rollup.items()}
+        self._owners = {a.sid: a.owner_account_sid for a in snapshot.accounts if a.owner_account_sid}
         self._targets = {key: list(by_sink.values()) for key, by_sink in targets.items()}
         self._sinks = sinks
         self._accounts = {a.sid for a in snapshot.accounts}
@@ -89,7 +100,15 @@ class RoutingTable:
         return account_sid in self._accounts
 
     def targets(self, account_sid: str, type_name: str) -> list[Target]:
-        return self._targets.get((account_sid, type_name), [])
+        """The account's own subscriptions' targets, and its owner's that roll subaccounts up
+        (a sink already a target of the account's own keeps that one)."""
+        own = self._targets.get((account_sid, type_name), [])
+        owner = self._owners.get(account_sid)
+        rolled = self._rollup.get((owner, type_name), []) if owner else []
+        if not rolled:
+            return own
+        taken = {t.sink_sid for t in own}
+        return [*own, *(t for t in rolled if t.sink_sid not in taken)]
 
     def sink(self, sink_sid: str) -> control_pb2.RoutedSink | None:
         return self._sinks.get(sink_sid)

@@ -72,3 +72,35 @@ async def test_an_invalid_filter_is_refused_and_changes_nothing(rest: httpx.Asyn
     assert refused.status_code == 400
     assert "Invalid Filter" in refused.json()["message"]
     assert (await rest.get("/v1/Subscriptions")).json()["subscriptions"] == []
+
+
+async def test_a_parent_receives_its_subaccounts_events_when_it_asks(
+    suite,
+    rest: httpx.AsyncClient,
+    router: router_pb2_grpc.RouterAsyncStub,
+    receiver: Receiver,  # type: ignore[no-untyped-def]
+    account: control_pb2.Account,
+    control,  # type: ignore[no-untyped-def]
+) -> None:
+    from devkit.receiver import signature_valid
+
+    child = await control.CreateAccount(
+        control_pb2.CreateAccountRequest(friendly_name="child", owner_account_sid=account.sid)
+    )
+    sink = await create_webhook_sink(rest, f"http://127.0.0.1:{receiver.port}/parent")
+    created = await rest.post(
+        "/v1/Subscriptions",
+        data={
+            "Description": "all of my subaccounts' failures",
+            "SinkSid": sink["sid"],
+            "Types": [json.dumps({"type": FAILED})],
+            "ReceiveEventsFromSubaccounts": "true",
+        },
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["receive_events_from_subaccounts"] is True
+    await publish_when_routed(router, [failed_event(child.sid, 30004)])
+    await receiver.wait_for(lambda r: len(r.events()) >= 1)
+    record = receiver.received[0]
+    assert record.events()[0]["data"]["accountSid"] == child.sid
+    assert signature_valid(account.auth_token, record)  # the sink's owner signs

@@ -55,3 +55,55 @@ def test_filters_combine_per_sink(filters: tuple[str, ...], data: dict[str, int]
     [target] = table(*filters).targets(ACCOUNT, TYPE)
     assert target.sink_sid == SINK
     assert target.wants(data) is wanted
+
+
+def rollup_table(from_subaccounts: bool) -> RoutingTable:
+    child, other = "AC" + "2" * 32, "AC" + "3" * 32
+    routing = RoutingTable()
+    routing.load(
+        control_pb2.RoutingSnapshot(
+            revision=1,
+            accounts=[
+                control_pb2.RoutedAccount(sid=ACCOUNT, auth_token="t"),
+                control_pb2.RoutedAccount(sid=child, auth_token="c", owner_account_sid=ACCOUNT),
+                control_pb2.RoutedAccount(sid=other, auth_token="o"),
+            ],
+            sinks=[
+                control_pb2.RoutedSink(sid=SINK, account_sid=ACCOUNT, sink_type="webhook", status="active"),
+                control_pb2.RoutedSink(
+                    sid="DG" + "2" * 32, account_sid=child, sink_type="webhook", status="active"
+                ),
+            ],
+            subscriptions=[
+                control_pb2.RoutedSubscription(
+                    sid="DF" + "1" * 32,
+                    account_sid=ACCOUNT,
+                    sink_sid=SINK,
+                    types=[control_pb2.TypeSelector(type=TYPE, schema_version=7)],
+                    receive_events_from_subaccounts=from_subaccounts,
+                ),
+                control_pb2.RoutedSubscription(
+                    sid="DF" + "2" * 32,
+                    account_sid=child,
+                    sink_sid="DG" + "2" * 32,
+                    types=[control_pb2.TypeSelector(type=TYPE, schema_version=7)],
+                ),
+            ],
+        )
+    )
+    return routing
+
+
+@pytest.mark.parametrize(
+    ("from_subaccounts", "account", "sinks"),
+    [
+        (True, "AC" + "2" * 32, {SINK, "DG" + "2" * 32}),  # the child's own sink and the parent's
+        (False, "AC" + "2" * 32, {"DG" + "2" * 32}),  # roll-up off: only its own
+        (True, ACCOUNT, {SINK}),  # the parent's own events: unchanged
+        (True, "AC" + "3" * 32, set()),  # another main account: nothing
+    ],
+)
+def test_subaccount_events_roll_up_to_a_parent_that_asks(
+    from_subaccounts: bool, account: str, sinks: set[str]
+) -> None:
+    assert {t.sink_sid for t in rollup_table(from_subaccounts).targets(account, TYPE)} == sinks
