@@ -12,6 +12,8 @@ from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
+from runtime.config import setting
+
 log = logging.getLogger(__name__)
 
 # Message headers the router sets and the workers read. The account and the sink are in
@@ -47,6 +49,25 @@ class StreamSpec:
 
     def sink_filter(self, sink_sid: str) -> str:
         return f"{self.subject_prefix}.*.{sink_sid}"
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """The settings of every service that talks to the events stream (a base of theirs)."""
+
+    nats_url: str = setting("nats://127.0.0.1:4222", "NATS server URL(s), comma-separated")
+    stream_name: str = setting("EVENTS", "JetStream stream carrying events to delivery")
+    subject_prefix: str = setting("events", "subject prefix of that stream")
+    stream_max_age_seconds: float = setting(7 * 24 * 3600.0, "JetStream retention (replay window)")
+    stream_replicas: int = setting(1, "JetStream stream replicas (3 in production)")
+
+    def stream_spec(self) -> StreamSpec:
+        return StreamSpec(
+            name=self.stream_name,
+            subject_prefix=self.subject_prefix,
+            max_age_seconds=self.stream_max_age_seconds,
+            replicas=self.stream_replicas,
+        )
 
 
 async def connect(servers: str, name: str) -> Client:

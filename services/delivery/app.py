@@ -10,7 +10,6 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from eventstreams.v1 import control_pb2_grpc, delivery_pb2, delivery_pb2_grpc
 from runtime import clients, db, jetstream
 from runtime.grpc_server import Registration, ServiceApp
-from runtime.jetstream import StreamSpec
 from runtime.routing import RoutingWatcher
 from services.delivery.directory import SinkDirectory
 from services.delivery.journal import SqlJournal
@@ -25,15 +24,6 @@ from services.delivery.throttle import ThrottleRules
 from services.delivery.worker import Worker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def stream_spec(settings: Settings) -> StreamSpec:
-    return StreamSpec(
-        name=settings.stream_name,
-        subject_prefix=settings.subject_prefix,
-        max_age_seconds=settings.stream_max_age_seconds,
-        replicas=settings.stream_replicas,
-    )
 
 
 def consumer_config(settings: Settings) -> ConsumerConfig:
@@ -70,7 +60,7 @@ async def build(settings: Settings) -> ServiceApp:
     engine = db.create_engine(settings.delivery_database_url)
     await db.migrate(engine, MIGRATIONS, "delivery_alembic_version")
     sessions = db.sessionmaker(engine)
-    spec = stream_spec(settings)
+    spec = settings.stream_spec()
     nc = await jetstream.connect(settings.nats_url, "delivery")
     js = nc.jetstream(timeout=10)
     await jetstream.ensure_stream(js, spec)

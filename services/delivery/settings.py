@@ -3,17 +3,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runtime.config import setting
+from runtime.jetstream import StreamSettings
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(StreamSettings):
     delivery_address: str = setting("127.0.0.1:50054", "delivery: gRPC listen address (health, admin)")
     control_target: str = setting("127.0.0.1:50052", "where services reach control (gRPC)")
-    nats_url: str = setting("nats://127.0.0.1:4222", "NATS server URL(s), comma-separated")
-    stream_name: str = setting("EVENTS", "JetStream stream carrying events to delivery")
-    subject_prefix: str = setting("events", "subject prefix of that stream")
-    stream_max_age_seconds: float = setting(7 * 24 * 3600.0, "JetStream retention (replay window)")
-    stream_replicas: int = setting(1, "JetStream stream replicas (3 in production)")
     delivery_database_url: str = setting(
         "sqlite+aiosqlite:///./data/delivery.db",
         "delivery: database of the delivery log, dead letters, replays",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from eventstreams.v1 import catalog_pb2_grpc, control_pb2_grpc, router_pb2, router_pb2_grpc
 from runtime import clients, jetstream
 from runtime.grpc_server import Registration, ServiceApp
-from runtime.jetstream import StreamSpec
 from runtime.routing import RoutingWatcher
 from services.router.bus import JetStreamBus
 from services.router.catalog_source import GrpcCatalogSource
@@ -16,17 +15,8 @@ from services.router.servicer import RouterServicer
 from services.router.settings import Settings
 
 
-def stream_spec(settings: Settings) -> StreamSpec:
-    return StreamSpec(
-        name=settings.stream_name,
-        subject_prefix=settings.subject_prefix,
-        max_age_seconds=settings.stream_max_age_seconds,
-        replicas=settings.stream_replicas,
-    )
-
-
 async def build(settings: Settings) -> ServiceApp:
-    spec = stream_spec(settings)
+    spec = settings.stream_spec()
     nc = await jetstream.connect(settings.nats_url, "router")
     js = nc.jetstream(timeout=settings.publish_timeout_seconds)
     await jetstream.ensure_stream(js, spec)
