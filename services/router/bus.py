@@ -36,7 +36,35 @@ class JetStreamBus:
         self._timeout = timeout_seconds
 
     async def put(self, messages: list[OutMessage]) -> list[BaseException | None]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout
         futures: list[asyncio.Future[Any] | BaseException] = []
+        try:
+            # One timer for the whole batch: sending can block when nats-py's window of
+            # unacknowledged publishes is full (the broker is away).
+            async with asyncio.timeout_at(deadline):
+                await self._send(messages, futures)
+        except TimeoutError:
+            pass
+        while len(futures) < len(messages):
+            futures.append(TimeoutError("JetStream did not take the message in time"))
+        pending = [f for f in futures if isinstance(f, asyncio.Future)]
+        if pending:
+            await asyncio.wait(pending, timeout=max(0.0, deadline - loop.time()))
+        results: list[BaseException | None] = []
+        for future in futures:
+            if isinstance(future, BaseException):
+                results.append(future)
+            elif not future.done():
+                future.cancel()
+                results.append(TimeoutError("JetStream did not acknowledge in time"))
+            else:
+                results.append(future.exception())
+        return results
+
+    async def _send(
+        self, messages: list[OutMessage], futures: list[asyncio.Future[Any] | BaseException]
+    ) -> None:
         for message in messages:
             headers = {
                 jetstream.HDR_MSG_ID: message.msg_id,
@@ -50,24 +78,10 @@ class JetStreamBus:
                     await self._js.publish_async(
                         self._spec.subject(message.account_sid, message.sink_sid),
                         message.payload,
-                        # No stall timeout per message (it costs a wait_for task each):
-                        # the whole batch is bounded below.
+                        # No stall timeout per message (a wait_for task each): see put().
                         wait_stall=None,
                         headers=headers,
                     )
                 )
             except Exception as exc:
                 futures.append(exc)
-        pending = [f for f in futures if isinstance(f, asyncio.Future)]
-        if pending:
-            await asyncio.wait(pending, timeout=self._timeout)
-        results: list[BaseException | None] = []
-        for future in futures:
-            if isinstance(future, BaseException):
-                results.append(future)
-            elif not future.done():
-                future.cancel()
-                results.append(TimeoutError("JetStream did not acknowledge in time"))
-            else:
-                results.append(future.exception())
-        return results
