@@ -15,7 +15,7 @@ from starlette.routing import Route
 from eventstreams.v1 import control_pb2
 from gateway import forms
 from gateway.context import Backends, Call, authenticated, created, no_content, ok
-from gateway.paging import PageRequest
+from gateway.paging import PageRequest, PageTokens
 from gateway.routing import resources
 from runtime.errors import ServiceError
 
@@ -66,9 +66,10 @@ def legacy_page(
     path: str,
     filters: dict[str, str],
     page: PageRequest,
-    next_token: str,
-    previous_token: str,
+    found: PageTokens,
 ) -> dict[str, Any]:
+    next_token, previous_token = found.next_page_token, found.previous_page_token
+
     def uri(number: int, token: str) -> str:
         query = {**filters, "PageSize": str(page.size), "Page": str(number)}
         if token:
@@ -127,8 +128,7 @@ async def fetch_account(call: Call) -> Any:
 async def list_accounts(call: Call) -> Any:
     _with_auth_token(call)
     params = call.request.query_params
-    forms.reject_unknown(params, {"FriendlyName", "Status", "PageSize", "Page", "PageToken"})
-    page = PageRequest.read(params)
+    page = PageRequest.read(params, "FriendlyName", "Status")
     friendly_name = forms.optional(params, "FriendlyName")
     status = forms.optional(params, "Status")
     found = await call.backends.control.ListAccounts(
@@ -148,8 +148,7 @@ async def list_accounts(call: Call) -> Any:
             f"{API}/Accounts.json",
             filters,
             page,
-            found.next_page_token,
-            found.previous_page_token,
+            found,
         )
     )
 
@@ -167,7 +166,6 @@ async def create_key(call: Call) -> Any:
 async def list_keys(call: Call) -> Any:
     owner = await _target_account(call)
     params = call.request.query_params
-    forms.reject_unknown(params, {"PageSize", "Page", "PageToken"})
     page = PageRequest.read(params)
     found = await call.backends.control.ListApiKeys(
         control_pb2.ListApiKeysRequest(account_sid=owner, page_size=page.size, page_token=page.token)
@@ -179,8 +177,7 @@ async def list_keys(call: Call) -> Any:
             f"{API}/Accounts/{owner}/Keys.json",
             {},
             page,
-            found.next_page_token,
-            found.previous_page_token,
+            found,
         )
     )
 

@@ -84,8 +84,7 @@ def replay_body(call: Call, r: delivery_pb2.Replay) -> dict[str, Any]:
 async def list_deliveries(call: Call) -> Any:
     sink = await _sink(call)
     params = call.request.query_params
-    forms.reject_unknown(params, {"Outcome", "EventId", "PageSize", "Page", "PageToken"})
-    page = PageRequest.read(params)
+    page = PageRequest.read(params, "Outcome", "EventId")
     outcome, event_id = forms.optional(params, "Outcome"), forms.optional(params, "EventId")
     found = await call.backends.delivery.ListAttempts(
         delivery_pb2.ListAttemptsRequest(
@@ -105,8 +104,7 @@ async def list_deliveries(call: Call) -> Any:
             call.url(f"/v1/Sinks/{sink}/Deliveries"),
             filters,
             page,
-            found.next_page_token,
-            found.previous_page_token,
+            found,
         )
     )
 
@@ -114,8 +112,7 @@ async def list_deliveries(call: Call) -> Any:
 async def list_dead_letters(call: Call) -> Any:
     sink = await _sink(call)
     params = call.request.query_params
-    forms.reject_unknown(params, {"Redriven", "PageSize", "Page", "PageToken"})
-    page = PageRequest.read(params)
+    page = PageRequest.read(params, "Redriven")
     redriven = forms.boolean(params, "Redriven")
     request = delivery_pb2.ListDeadLettersRequest(
         account_sid=call.account.sid, sink_sid=sink, page_size=page.size, page_token=page.token
@@ -131,8 +128,7 @@ async def list_dead_letters(call: Call) -> Any:
             call.url(f"/v1/Sinks/{sink}/DeadLetters"),
             filters,
             page,
-            found.next_page_token,
-            found.previous_page_token,
+            found,
         )
     )
 
@@ -167,7 +163,6 @@ async def create_replay(call: Call) -> Any:
 async def list_replays(call: Call) -> Any:
     sink = await _sink(call)
     params = call.request.query_params
-    forms.reject_unknown(params, {"PageSize", "Page", "PageToken"})
     page = PageRequest.read(params)
     found = await call.backends.delivery.ListReplays(
         delivery_pb2.ListReplaysRequest(
@@ -181,8 +176,7 @@ async def list_replays(call: Call) -> Any:
             call.url(f"/v1/Sinks/{sink}/Replays"),
             {},
             page,
-            found.next_page_token,
-            found.previous_page_token,
+            found,
         )
     )
 

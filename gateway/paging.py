@@ -5,11 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from gateway import forms
 from runtime.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+PAGING = ("PageSize", "Page", "PageToken")
+
+
+class PageTokens(Protocol):
+    """Every list response of our gRPC contracts carries these."""
+
+    next_page_token: str
+    previous_page_token: str
 
 
 @dataclass(frozen=True)
@@ -19,7 +28,10 @@ class PageRequest:
     token: str
 
     @classmethod
-    def read(cls, params: forms.Params) -> PageRequest:
+    def read(cls, params: forms.Params, *filters: str) -> PageRequest:
+        """The paging parameters of a list request; any parameter other than these and the
+        list's `filters` is refused."""
+        forms.reject_unknown(params, {*filters, *PAGING})
         return cls(
             size=forms.integer(params, "PageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE),
             page=forms.integer(params, "Page", 0, 0),
@@ -33,9 +45,10 @@ def envelope(
     base_url: str,
     filters: dict[str, str],
     request: PageRequest,
-    next_token: str,
-    previous_token: str,
+    found: PageTokens,
 ) -> dict[str, Any]:
+    next_token, previous_token = found.next_page_token, found.previous_page_token
+
     def url(page: int, token: str) -> str:
         query = {**filters, "PageSize": str(request.size), "Page": str(page)}
         if token:

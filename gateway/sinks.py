@@ -49,8 +49,7 @@ async def create_sink(call: Call) -> Any:
 
 async def list_sinks(call: Call) -> Any:
     params = call.request.query_params
-    forms.reject_unknown(params, {"InUse", "Status", "PageSize", "Page", "PageToken"})
-    page = PageRequest.read(params)
+    page = PageRequest.read(params, "InUse", "Status")
     in_use = forms.boolean(params, "InUse")
     status = forms.optional(params, "Status")
     request = control_pb2.ListSinksRequest(
@@ -71,8 +70,7 @@ async def list_sinks(call: Call) -> Any:
             call.url("/v1/Sinks"),
             filters,
             page,
-            found.next_page_token,
-            found.previous_page_token,
+            found,
         )
     )
 

@@ -75,8 +75,7 @@ async def create_subscription(call: Call) -> Any:
 
 async def list_subscriptions(call: Call) -> Any:
     params = call.request.query_params
-    forms.reject_unknown(params, {"SinkSid", "PageSize", "Page", "PageToken"})
-    page = PageRequest.read(params)
+    page = PageRequest.read(params, "SinkSid")
     sink_sid = forms.optional(params, "SinkSid")
     if sink_sid and not sids.is_sid(sink_sid, sids.SINK):
         raise InvalidArgument(f"SinkSid {sink_sid!r} is not a Sink SID (DG followed by 32 hex digits)")
@@ -93,8 +92,7 @@ async def list_subscriptions(call: Call) -> Any:
             call.url("/v1/Subscriptions"),
             filters,
             page,
-            found.next_page_token,
-            found.previous_page_token,
+            found,
         )
     )
 
@@ -163,7 +161,6 @@ async def create_subscribed_event(call: Call) -> Any:
 
 async def list_subscribed_events(call: Call) -> Any:
     params = call.request.query_params
-    forms.reject_unknown(params, {"PageSize", "Page", "PageToken"})
     page = PageRequest.read(params)
     sid = call.request.path_params["sid"]
     found = await call.backends.control.ListSubscribedEvents(
@@ -178,8 +175,7 @@ async def list_subscribed_events(call: Call) -> Any:
             call.url(f"/v1/Subscriptions/{sid}/SubscribedEvents"),
             {},
             page,
-            found.next_page_token,
-            found.previous_page_token,
+            found,
         )
     )
 

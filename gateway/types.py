@@ -43,8 +43,7 @@ def version_body(call: Call, v: catalog_pb2.SchemaVersion) -> dict[str, Any]:
 
 async def list_types(call: Call) -> Any:
     params = call.request.query_params
-    forms.reject_unknown(params, {"SchemaId", "PageSize", "Page", "PageToken"})
-    page = PageRequest.read(params)
+    page = PageRequest.read(params, "SchemaId")
     schema_id = forms.optional(params, "SchemaId")
     found = await call.backends.catalog.ListEventTypes(
         catalog_pb2.ListEventTypesRequest(page_size=page.size, page_token=page.token, schema_id=schema_id)
@@ -57,8 +56,7 @@ async def list_types(call: Call) -> Any:
             call.url("/v1/Types"),
             filters,
             page,
-            found.next_page_token,
-            found.previous_page_token,
+            found,
         )
     )
 
@@ -87,7 +85,6 @@ async def fetch_schema(call: Call) -> Any:
 async def list_versions(call: Call) -> Any:
     schema_id = call.request.path_params["id"]
     params = call.request.query_params
-    forms.reject_unknown(params, {"PageSize", "Page", "PageToken"})
     page = PageRequest.read(params)
     found = await call.backends.catalog.ListSchemaVersions(
         catalog_pb2.ListSchemaVersionsRequest(id=schema_id, page_size=page.size, page_token=page.token)
@@ -99,8 +96,7 @@ async def list_versions(call: Call) -> Any:
             call.url(f"/v1/Schemas/{quote(schema_id)}/Versions"),
             {},
             page,
-            found.next_page_token,
-            found.previous_page_token,
+            found,
         )
     )
 
