@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from starlette.routing import Route
 
@@ -71,10 +70,7 @@ def legacy_page(
     next_token, previous_token = found.next_page_token, found.previous_page_token
 
     def uri(number: int, token: str) -> str:
-        query = {**filters, "PageSize": str(page.size), "Page": str(number)}
-        if token:
-            query["PageToken"] = token
-        return f"{path}?{urlencode(query)}"
+        return page.link(path, filters, number, token)
 
     start = page.page * page.size
     return {

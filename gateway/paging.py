@@ -38,6 +38,13 @@ class PageRequest:
             token=forms.optional(params, "PageToken"),
         )
 
+    def link(self, base: str, filters: dict[str, str], page: int, token: str) -> str:
+        """The URL of page `page` of this list (the filters kept, the server's token given)."""
+        query = {**filters, "PageSize": str(self.size), "Page": str(page)}
+        if token:
+            query["PageToken"] = token
+        return f"{base}?{urlencode(query)}"
+
 
 def envelope(
     key: str,
@@ -50,10 +57,7 @@ def envelope(
     next_token, previous_token = found.next_page_token, found.previous_page_token
 
     def url(page: int, token: str) -> str:
-        query = {**filters, "PageSize": str(request.size), "Page": str(page)}
-        if token:
-            query["PageToken"] = token
-        return f"{base_url}?{urlencode(query)}"
+        return request.link(base_url, filters, page, token)
 
     return {
         key: list(items),
