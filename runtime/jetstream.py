@@ -16,16 +16,6 @@ from runtime.config import setting
 
 log = logging.getLogger(__name__)
 
-# Message headers the router sets and the workers read. The account and the sink are in
-# the subject (events.<account>.<sink>): every header costs both ends per message.
-HDR_MSG_ID = "Nats-Msg-Id"
-HDR_TYPE = "Es-Event-Type"
-HDR_EVENT_ID = "Es-Event-Id"
-# Set by the router on an event it could not shape for the sink (the reason): the worker
-# records it as a dead letter instead of delivering it.
-HDR_FAILURE = "Es-Failure"
-
-
 @dataclass(frozen=True)
 class StreamSpec:
     name: str = "EVENTS"

@@ -10,9 +10,11 @@ import grpc
 import httpx
 import pytest
 
+from devkit.moto_server import MotoServer
 from devkit.nats_server import NatsServer
 from devkit.postgres import PostgresCluster
 from devkit.receiver import Receiver
+from devkit.segment_receiver import DEV_WRITE_KEY, SegmentReceiver
 from devkit.suite import Suite
 from eventstreams.v1 import control_pb2, control_pb2_grpc, router_pb2_grpc
 
@@ -96,9 +98,27 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 @pytest.fixture
+async def segment() -> AsyncIterator[SegmentReceiver]:
+    """A stand-in for Segment's HTTP Tracking API that accepts the write key DEV_WRITE_KEY."""
+    instance = SegmentReceiver(write_keys={DEV_WRITE_KEY})
+    await instance.start()
+    yield instance
+    await instance.stop()
+
+
+@pytest.fixture
 def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
     """A nats-server of the test's own, with a temporary store."""
     server = NatsServer.create(tmp_path / "jetstream", tmp_path / "logs")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """One moto_server (Kinesis, STS, IAM) for the session: tests make streams of fresh names."""
+    server = MotoServer.create(tmp_path_factory.mktemp("moto") / "logs")
     server.start()
     yield server
     server.stop()

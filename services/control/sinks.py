@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from runtime import sids
+from runtime import sids, sink_configs
 from runtime.errors import FailedPrecondition, InvalidArgument, LimitExceeded, NotFound
 from runtime.paging import Page, fetch_page
 from runtime.times import utcnow
-from services.control import revision, sink_config, validation
+from services.control import revision, validation
 from services.control.models import SinkRow, SubscriptionRow
 from services.control.ports import TestEventPublisher
 
@@ -36,15 +35,15 @@ class SinkStore:
         self, account_sid: str, description: str, sink_type: str, configuration_json: str
     ) -> SinkRow:
         text = validation.description(description, 91000, "Sink")
-        config = sink_config.parse(sink_type, configuration_json)
+        config = sink_configs.parse(sink_type, configuration_json)
         now = utcnow()
         row = SinkRow(
             sid=sids.new(sids.SINK),
             account_sid=account_sid,
             description=text,
             sink_type=sink_type,
-            configuration=json.dumps(config),
-            status=sink_config.INITIAL_STATUS[sink_type],
+            configuration=sink_configs.to_json(config),
+            status=sink_configs.INITIAL_STATUS[sink_type],
             test_id=None,
             date_created=now,
             date_updated=now,

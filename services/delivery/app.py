@@ -11,14 +11,19 @@ from eventstreams.v1 import control_pb2_grpc, delivery_pb2, delivery_pb2_grpc
 from runtime import clients, db, jetstream
 from runtime.grpc_server import Registration, ServiceApp
 from runtime.routing import RoutingWatcher
+from services.delivery.decision import RetryRules
 from services.delivery.directory import SinkDirectory
 from services.delivery.journal import SqlJournal
 from services.delivery.lanes import Dispatcher, LaneRules
 from services.delivery.records import Records
 from services.delivery.replay import ReplayRunner
+from services.delivery.room import Room
 from services.delivery.servicer import DeliveryServicer
 from services.delivery.settings import Settings
+from services.delivery.settle import Settler
 from services.delivery.sinks.base import SinkDriver
+from services.delivery.sinks.kinesis import KinesisDriver, KinesisOptions
+from services.delivery.sinks.segment import SegmentDriver
 from services.delivery.sinks.webhook import WebhookDriver
 from services.delivery.throttle import ThrottleRules
 from services.delivery.worker import Worker
@@ -39,21 +44,44 @@ def consumer_config(settings: Settings) -> ConsumerConfig:
     )
 
 
+def retry_rules(settings: Settings) -> RetryRules:
+    return RetryRules(
+        base_seconds=settings.retry_base_seconds,
+        max_delay_seconds=settings.retry_max_delay_seconds,
+        max_age_seconds=settings.max_retry_age_seconds,
+    )
+
+
 def lane_rules(settings: Settings) -> LaneRules:
     return LaneRules(
         concurrency=settings.sink_concurrency,
         batch_concurrency=settings.sink_batch_concurrency,
         failing_buffer=settings.failing_sink_buffer,
-        slow_seconds=settings.slow_sink_seconds,
-        retry_base_seconds=settings.retry_base_seconds,
-        retry_max_delay_seconds=settings.retry_max_delay_seconds,
-        max_retry_age_seconds=settings.max_retry_age_seconds,
+        ack_wait_seconds=settings.ack_wait_seconds,
+        retry=retry_rules(settings),
         throttle=ThrottleRules(
             initial_cap=settings.throttle_initial_cap,
             cut_factor=settings.throttle_cut_factor,
             quiet_seconds=settings.throttle_quiet_seconds,
         ),
     )
+
+
+def sink_drivers(settings: Settings) -> dict[str, SinkDriver]:
+    """Every sink type this worker delivers to, by name."""
+    webhook = WebhookDriver(
+        settings.webhook_timeout_seconds, settings.allow_private_destinations, settings.user_agent
+    )
+    kinesis = KinesisDriver(
+        KinesisOptions(
+            endpoint_url=settings.aws_endpoint_url or None,
+            timeout_seconds=settings.kinesis_timeout_seconds,
+            threads=settings.kinesis_threads,
+        )
+    )
+    segment = SegmentDriver(settings.segment_api_url, settings.segment_timeout_seconds, settings.user_agent)
+    drivers: list[SinkDriver] = [webhook, kinesis, segment]
+    return {driver.sink_type: driver for driver in drivers}
 
 
 async def build(settings: Settings) -> ServiceApp:
@@ -66,16 +94,15 @@ async def build(settings: Settings) -> ServiceApp:
     await jetstream.ensure_stream(js, spec)
     await js.add_consumer(spec.name, consumer_config(settings))
     control_channel = clients.channel(settings.control_target)
-    directory = SinkDirectory()
+    drivers = sink_drivers(settings)
+    directory = SinkDirectory(drivers)
     watcher = RoutingWatcher(control_pb2_grpc.ControlStub(control_channel), directory.load)
-    webhook = WebhookDriver(
-        settings.webhook_timeout_seconds, settings.allow_private_destinations, settings.user_agent
-    )
-    drivers: dict[str, SinkDriver] = {webhook.sink_type: webhook}
     journal = SqlJournal(sessions, timedelta(seconds=settings.log_retention_seconds))
     records = Records(sessions)
-    dispatcher = Dispatcher(directory, drivers, journal, lane_rules(settings))
-    worker = Worker(nc, spec.name, settings.consumer_name, dispatcher, settings.max_buffered)
+    room = Room(settings.max_buffered)
+    settler = Settler(journal, retry_rules(settings))
+    dispatcher = Dispatcher(directory, settler, room, lane_rules(settings))
+    worker = Worker(nc, spec.name, settings.consumer_name, dispatcher, room)
     replays = ReplayRunner(js, spec, records)
 
     async def run_worker() -> None:
@@ -83,6 +110,7 @@ async def build(settings: Settings) -> ServiceApp:
         await worker.run()
 
     async def close() -> None:
+        await directory.close()
         for driver in drivers.values():
             await driver.close()
         await nc.close()
@@ -100,7 +128,7 @@ async def build(settings: Settings) -> ServiceApp:
             )
         ],
         readiness=[watcher.wait_ready],
-        tasks=[watcher.run, run_worker, journal.run, replays.run],
+        tasks=[watcher.run, run_worker, dispatcher.run_hold_watch, journal.run, replays.run],
         draining=[worker.drain],
         closers=[close],
     )

@@ -1,28 +1,24 @@
-"""How many ready events go into one webhook request."""
+"""How many ready events go into one call to a sink, by the limits the sink declares."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-# Twilio: "Batched events currently have a 64kB data limit."
-MAX_BATCH_BYTES = 64 * 1024
+from services.delivery.sinks.base import Limits
 
 
-def array_size(event_sizes: Sequence[int]) -> int:
-    """Bytes of a JSON array of these encoded events: brackets and commas included."""
-    return 2 + sum(event_sizes) + max(0, len(event_sizes) - 1)
-
-
-def take(event_sizes: Sequence[int], limit_bytes: int = MAX_BATCH_BYTES, max_events: int = 1000) -> int:
-    """How many of the ready events (in order) fit one batch body of at most `limit_bytes`.
-    Always at least one: an event larger than the limit travels alone rather than never."""
+def take(event_sizes: Sequence[int], limits: Limits) -> int:
+    """How many of the ready events (in order) fit one call: at most `max_events`, and framed
+    at most `max_call_bytes`. At least one: an event is checked against `max_event_bytes`
+    before it is batched, so one always goes."""
     if not event_sizes:
         return 0
-    used = 2 + event_sizes[0]
+    framing = limits.framing
+    used = framing.call + event_sizes[0]
     count = 1
-    for size in event_sizes[1:max_events]:
-        if used + 1 + size > limit_bytes:
+    for size in event_sizes[1 : limits.max_events]:
+        if used + framing.separator + size > limits.max_call_bytes:
             break
-        used += 1 + size
+        used += framing.separator + size
         count += 1
     return count

@@ -10,6 +10,8 @@ class DeliveryError(Exception):
 
     code = 91300
     retryable = False
+    # An overload signal (429, 5xx, throughput exceeded): the sink's adaptive throttle reacts.
+    slows_sink = False
 
     def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(message)
@@ -30,10 +32,12 @@ class Throttled(Retryable):
     """429: retry, and slow the sink down."""
 
     code = 91302
+    slows_sink = True
 
 
 class ServerError(Retryable):
     code = 91306
+    slows_sink = True
 
 
 class ConnectFailed(Retryable):
@@ -66,3 +70,49 @@ class SchemaMismatch(Permanent):
     """The router could not shape the event for the schema version the sink subscribed to."""
 
     code = 91303
+
+
+class TooLarge(Permanent):
+    """The event is larger than its sink takes: never sent, never retried."""
+
+    code = 91300
+
+
+class Misconfigured(Permanent):
+    """The sink's configuration cannot be used (it passed control's checks of its day)."""
+
+    code = 91300
+
+
+class InternalError(Retryable):
+    """Our own transient fault, not the sink's."""
+
+    code = 91304
+
+
+# Amazon Kinesis, with Twilio's codes.
+
+
+class KinesisWriteFailed(Retryable):
+    code = 93101
+
+
+class AssumeRoleFailed(Retryable):
+    code = 93102
+
+
+class KinesisThroughputExceeded(Retryable):
+    """A record over its shard's write throughput: retried with backoff, the sink slowed."""
+
+    code = 93101
+    slows_sink = True
+
+
+class ShardCountFailed(Retryable):
+    code = 93103
+
+
+class StreamUnresolvable(Permanent):
+    """The stream's name or region cannot be resolved: discarded, and recorded."""
+
+    code = 93104

@@ -1,96 +1,57 @@
 """Per-sink lanes: the isolation between sinks.
 
 Messages from the shared consumer are dispatched to one lane per sink. A lane has its own
-queue, its own concurrency, its own throttle and its own batching, so a sink that times
-out, fails or is throttled only ever slows itself: its excess is handed back to JetStream
-with a delay (nak) instead of sitting in memory, and a failing sink is probed by a single
-request at a time until it answers again.
+queue, its own concurrency, its own throttle and its own batching (by the limits its sink
+declares), so a sink that times out, fails or is throttled only ever slows itself: what it
+cannot take soon is handed back to JetStream (held back) instead of sitting in memory, and
+a failing sink is probed by one call at a time, paced, until it answers again.
+
+What happens to each event afterwards is `decision.decide`'s to say and `Settler`'s to do.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from nats.aio.msg import Msg
-
-from runtime import jetstream
-from runtime.times import utcnow
-from services.delivery import batching, policy, throttle
-from services.delivery.directory import SinkDirectory
-from services.delivery.errors import (
-    DeliveryError,
-    Permanent,
-    Retryable,
-    SchemaMismatch,
-    ServerError,
-    SinkGone,
-    Throttled,
-)
-from services.delivery.journal import Attempt, DeadLetter, Journal
-from services.delivery.sinks.base import SinkDriver, SinkTarget
+from services.delivery import batching, decision, throttle
+from services.delivery.decision import HeldBack, RetryRules, SinkState, UnknownSink
+from services.delivery.directory import Route, SinkDirectory
+from services.delivery.errors import DeliveryError, InternalError, SchemaMismatch, TooLarge
+from services.delivery.room import Room
+from services.delivery.settle import Envelope, Settler
+from services.delivery.sinks.base import Outcome, Sink
 
 log = logging.getLogger(__name__)
-
-# A message for a sink this worker does not know yet is retried this many times (its
-# routing snapshot may lag the router's) before the sink counts as gone.
-UNKNOWN_SINK_ATTEMPTS = 5
-
-
-@dataclass(frozen=True)
-class Envelope:
-    """One message from the stream, read once."""
-
-    msg: Msg
-    sink_sid: str
-    account_sid: str
-    event_id: str
-    type_name: str
-    payload: bytes
-    delivered: int  # JetStream's delivery count for this message
-    stored_at: float  # when the stream stored it (epoch seconds): the retry window's start
-    failure: str  # set by the router: the event cannot go to this sink, only be recorded
-
-    @classmethod
-    def of(cls, msg: Msg) -> Envelope:
-        headers = msg.headers or {}
-        metadata = msg.metadata
-        account_sid, sink_sid = jetstream.StreamSpec.addressee(msg.subject)
-        return cls(
-            msg=msg,
-            sink_sid=sink_sid,
-            account_sid=account_sid,
-            event_id=headers.get(jetstream.HDR_EVENT_ID, ""),
-            type_name=headers.get(jetstream.HDR_TYPE, ""),
-            payload=msg.data,
-            delivered=metadata.num_delivered,
-            stored_at=metadata.timestamp.timestamp() if metadata.timestamp else time.time(),
-            failure=headers.get(jetstream.HDR_FAILURE, ""),
-        )
 
 
 @dataclass(frozen=True)
 class LaneRules:
-    concurrency: int = 32  # requests in flight to one healthy sink
-    # For a batching sink: fewer requests at once, so that under load ready events gather
+    concurrency: int = 32  # calls in flight to one healthy sink
+    # For a batching sink: fewer calls at once, so that under load ready events gather
     # into full batches instead of leaving one by one.
     batch_concurrency: int = 4
-    probe_concurrency: int = 1  # to a sink whose last request failed
-    # A healthy sink may queue as much as the worker holds: it drains fast, and handing its
-    # excess back to JetStream would only churn. A failing, throttled or slow one keeps a
-    # few; the rest waits in JetStream, so it cannot take the worker's room from others.
+    probe_concurrency: int = 1  # to a sink whose last call failed
+    # A failing or throttled sink keeps this many queued; the rest waits in JetStream.
     failing_buffer: int = 16
-    slow_seconds: float = 1.0  # a sink answering slower than this on average counts as slow
-    retry_base_seconds: float = 1.0
-    retry_max_delay_seconds: float = 300.0
-    max_retry_age_seconds: float = 4 * 3600.0
+    # No event waits in a worker longer than this fraction of ack_wait: a lane holds no
+    # more than it can deliver in that time, and what waits longer is handed back or
+    # marked in progress, so JetStream never redelivers what a worker still holds.
+    ack_wait_seconds: float = 30.0
+    hold_fraction: float = 1 / 3
     throttle: throttle.ThrottleRules = field(default_factory=throttle.ThrottleRules)
+    retry: RetryRules = field(default_factory=RetryRules)
+
+    @property
+    def hold_seconds(self) -> float:
+        return self.ack_wait_seconds * self.hold_fraction
 
 
 @dataclass
@@ -98,107 +59,175 @@ class Lane:
     sink_sid: str
     queue: deque[Envelope] = field(default_factory=deque)
     in_flight: int = 0
-    failures: int = 0  # consecutive retryable failures
+    failing_since: float | None = None  # clock time of the first failure of the current outage
+    probe_at: float = 0.0  # a failing sink is tried again no sooner than this
     limiter: throttle.Throttle = field(default_factory=throttle.Throttle)
     timer: asyncio.TimerHandle | None = None
-    latency: float = 0.0  # moving average of request time, seconds
+    latency: float = 0.0  # moving average of call time, seconds
+    per_call: float = 1.0  # moving average of events per call
 
     @property
     def failing(self) -> bool:
-        return self.failures > 0
+        return self.failing_since is not None
 
-    def observe(self, seconds: float) -> None:
-        self.latency = seconds if self.latency == 0.0 else 0.8 * self.latency + 0.2 * seconds
+    def observe(self, seconds: float, events: int) -> None:
+        if self.latency == 0.0:
+            self.latency, self.per_call = seconds, float(events)
+        else:
+            self.latency = 0.8 * self.latency + 0.2 * seconds
+            self.per_call = 0.8 * self.per_call + 0.2 * events
 
 
 class Dispatcher:
     def __init__(
         self,
         directory: SinkDirectory,
-        drivers: dict[str, SinkDriver],
-        journal: Journal,
+        settler: Settler,
+        room: Room,
         rules: LaneRules,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._directory = directory
-        self._drivers = drivers
-        self._journal = journal
+        self._settler = settler
+        self._room = room
         self._rules = rules
         self._clock = clock
         self._lanes: dict[str, Lane] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self.buffered = 0  # envelopes this worker holds: queued or being delivered
-        # Told when buffered drops: the intake may take more.
-        self.on_room: Callable[[], None] = lambda: None
 
     # Intake
 
     def offer(self, envelope: Envelope) -> None:
+        self._room.take(1)
         if envelope.failure:
-            self._spawn(self._undeliverable(envelope))
+            self._settle_later([envelope], Outcome(error=SchemaMismatch(f"event {envelope.failure}")))
             return
         lane = self._lanes.get(envelope.sink_sid)
         if lane is None:
             lane = self._lanes[envelope.sink_sid] = Lane(envelope.sink_sid)
-        if len(lane.queue) >= self._capacity(lane):
-            self._spawn(self._defer(lane, envelope))
-            return
         lane.queue.append(envelope)
-        self._hold(1)
+        if len(lane.queue) > self._capacity(lane):
+            lane.queue.pop()
+            self._settle_later([envelope], HeldBack(), lane)
+            return
         self._pump(lane)
 
-    def _hold(self, count: int) -> None:
-        self.buffered += count
-
-    def _release(self, count: int) -> None:
-        self.buffered -= count
-        self.on_room()
-
     def _capacity(self, lane: Lane) -> int:
-        if self._restricted(lane):
+        """How many events the lane may queue: a few while failing or throttled; otherwise
+        what it delivers within the hold time at its measured pace (a healthy fast sink:
+        as much as the worker holds; a slow one: no more than it can finish in time)."""
+        if lane.failing or lane.limiter.throttled:
             return self._rules.failing_buffer
-        return sys.maxsize  # bounded by the worker's own room
+        if lane.latency <= 0.0:
+            return sys.maxsize
+        pace = self._concurrency(lane) * lane.per_call / lane.latency  # events/s
+        return max(self._rules.failing_buffer, int(pace * self._rules.hold_seconds))
 
-    def _restricted(self, lane: Lane) -> bool:
-        return lane.failing or lane.limiter.throttled or lane.latency > self._rules.slow_seconds
+    def _concurrency(self, lane: Lane, route: Route | None = None) -> int:
+        if lane.failing:
+            return self._rules.probe_concurrency
+        route = route or self._directory.route(lane.sink_sid)
+        if route is not None and route.sink is not None and route.sink.limits.max_events > 1:
+            return self._rules.batch_concurrency
+        return self._rules.concurrency
+
+    def state(self, lane: Lane) -> SinkState:
+        now = self._clock()
+        return SinkState(
+            outage_seconds=now - lane.failing_since if lane.failing_since is not None else 0.0,
+            throttle_cap=lane.limiter.cap,
+            queued=len(lane.queue),
+            call_seconds=lane.latency,
+            concurrency=self._concurrency(lane),
+        )
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _settle_later(
+        self, envelopes: Sequence[Envelope], happened: decision.Happened, lane: Lane | None = None
+    ) -> None:
+        state = self.state(lane) if lane is not None else SinkState()
+        self._spawn(self._settle(envelopes, happened, state))
+
+    async def _settle(
+        self, envelopes: Sequence[Envelope], happened: decision.Happened, state: SinkState
+    ) -> None:
+        try:
+            for envelope in envelopes:
+                await self._settler.settle(envelope, happened, state)
+        finally:
+            self._room.give(len(envelopes))
+
     # Sending
 
     def _pump(self, lane: Lane) -> None:
-        target = self._directory.target(lane.sink_sid)
-        if target is None or target.sink_type not in self._drivers:
+        route = self._directory.route(lane.sink_sid)
+        if route is None or route.sink is None:
             envelopes = list(lane.queue)
             lane.queue.clear()
-            for envelope in envelopes:
-                self._spawn(self._unroutable(envelope, target))
+            happened = UnknownSink() if route is None else Outcome(error=route.problem)
+            self._settle_later(envelopes, happened, lane)
             self._forget_if_idle(lane)
             return
-        driver = self._drivers[target.sink_type]
-        limit_bytes = driver.batch_bytes(target)
-        if lane.failing:
-            limit = self._rules.probe_concurrency
-        else:
-            limit = self._rules.batch_concurrency if limit_bytes else self._rules.concurrency
+        sink = route.sink
+        limit = self._concurrency(lane, route)
         while lane.queue and lane.in_flight < limit and lane.timer is None:
-            wanted = 1
-            if limit_bytes:
-                sizes = [len(e.payload) for e in list(lane.queue)[:1000]]
-                wanted = batching.take(sizes, limit_bytes)
             now = self._clock()
-            lane.limiter = throttle.relax(lane.limiter, now, self._rules.throttle)
-            lane.limiter, granted, wait = throttle.acquire(lane.limiter, wanted, now)
-            if granted == 0:
-                lane.timer = asyncio.get_running_loop().call_later(wait, self._wake, lane)
+            if lane.failing and now < lane.probe_at:
+                self._sleep(lane, lane.probe_at - now)
                 return
-            batch = [lane.queue.popleft() for _ in range(granted)]
+            batch = self._take(lane, sink)
+            if not batch:
+                continue
+            lane.limiter = throttle.relax(lane.limiter, now, self._rules.throttle)
+            # The throttle counts calls: one event per call is Twilio's events/s, and a
+            # batch under a cap still carries a full batch.
+            lane.limiter, granted, wait = throttle.acquire(lane.limiter, 1, now)
+            if granted == 0:
+                lane.queue.extendleft(reversed(batch))
+                self._sleep(lane, wait)
+                return
             lane.in_flight += 1
-            self._spawn(self._deliver(lane, target, driver, batch))
+            self._spawn(self._deliver(lane, sink, batch))
         self._forget_if_idle(lane)
+
+    def _take(self, lane: Lane, sink: Sink) -> list[Envelope]:
+        """The next call's events, by the sink's limits; an event the sink cannot take (too
+        large, or unreadable for it) is settled as a permanent failure on the way, never sent."""
+        limits = sink.limits
+        head = lane.queue[0]
+        unfit = self._unfit(head, sink)
+        if unfit is not None:
+            lane.queue.popleft()
+            self._settle_later([head], Outcome(error=unfit), lane)
+            return []
+        sizes = []
+        for envelope in itertools.islice(lane.queue, limits.max_events):
+            if self._unfit(envelope, sink) is not None:
+                break
+            sizes.append(envelope.size)
+        count = batching.take(sizes, limits)
+        return [lane.queue.popleft() for _ in range(count)]
+
+    @staticmethod
+    def _unfit(envelope: Envelope, sink: Sink) -> DeliveryError | None:
+        if envelope.size < 0:
+            try:
+                envelope.size = sink.size(envelope.event)
+            except DeliveryError as exc:
+                envelope.size, envelope.unfit = sys.maxsize, exc
+        limit = sink.limits.max_event_bytes
+        if envelope.unfit is None and envelope.size > limit:
+            envelope.unfit = TooLarge(
+                f"event of {envelope.size} bytes is larger than the sink takes ({limit} bytes)"
+            )
+        return envelope.unfit
+
+    def _sleep(self, lane: Lane, seconds: float) -> None:
+        lane.timer = asyncio.get_running_loop().call_later(max(0.0, seconds), self._wake, lane)
 
     def _wake(self, lane: Lane) -> None:
         lane.timer = None
@@ -210,140 +239,86 @@ class Dispatcher:
             if lane.timer is None:
                 self._lanes.pop(lane.sink_sid, None)
 
-    async def _deliver(
-        self, lane: Lane, target: SinkTarget, driver: SinkDriver, batch: list[Envelope]
-    ) -> None:
+    async def _deliver(self, lane: Lane, sink: Sink, batch: list[Envelope]) -> None:
         started = time.monotonic()
-        error: DeliveryError | None = None
-        status = 0
-        try:
-            status = await driver.deliver(target, [e.payload for e in batch])
-        except DeliveryError as exc:
-            error = exc
-        except Exception as exc:
-            log.exception("sink %s: internal error while delivering", lane.sink_sid)
-            error = Retryable(f"internal error: {exc}")
-            error.code = 91304
+        outcomes = await self._call(lane, sink, batch)
         elapsed = time.monotonic() - started
-        latency_ms = int(elapsed * 1000)
-        lane.observe(elapsed)
+        lane.observe(elapsed, len(batch))
         lane.in_flight -= 1
         try:
-            if error is None:
-                lane.failures = 0
-                for envelope in batch:
-                    await envelope.msg.ack()
-                    self._record(envelope, "delivered", latency_ms, None, status)
-            else:
-                await self._failed(lane, batch, error, latency_ms)
+            self._learn(lane, outcomes)
+            state = self.state(lane)
+            latency_ms = int(elapsed * 1000)
+            for envelope, outcome in zip(batch, outcomes, strict=True):
+                await self._settler.settle(envelope, outcome, state, latency_ms)
         finally:
-            self._release(len(batch))
-            if self._restricted(lane):
-                self._shed(lane)
+            self._room.give(len(batch))
+            self._shed(lane)
             self._pump(lane)
 
-    async def _failed(self, lane: Lane, batch: list[Envelope], error: DeliveryError, latency_ms: int) -> None:
+    async def _call(self, lane: Lane, sink: Sink, batch: list[Envelope]) -> Sequence[Outcome]:
+        try:
+            await sink.prepare()
+            outcomes = await sink.deliver([e.event for e in batch])
+            if len(outcomes) != len(batch):
+                raise InternalError(f"the driver answered {len(outcomes)} outcomes for {len(batch)} events")
+            return outcomes
+        except DeliveryError as exc:
+            return [Outcome(error=exc, status=exc.status)] * len(batch)
+        except Exception as exc:
+            log.exception("sink %s: internal error while delivering", lane.sink_sid)
+            return [Outcome(error=InternalError(f"internal error: {exc}"))] * len(batch)
+
+    def _learn(self, lane: Lane, outcomes: Sequence[Outcome]) -> None:
+        """What a call's outcomes say about its sink: answering or failing, overloaded or not."""
         now = self._clock()
-        if isinstance(error, (Throttled, ServerError)):
+        answering = any(o.error is None or not o.error.retryable for o in outcomes)
+        overloaded = any(o.error is not None and o.error.slows_sink for o in outcomes)
+        if overloaded and not lane.failing:
+            # Twilio's cut applies to a sink answering under load; while it is down, the
+            # paced probes are no load and no news, so they do not drive the cap to its floor.
             lane.limiter = throttle.on_error(lane.limiter, now, self._rules.throttle)
-        if error.retryable:
-            lane.failures += 1
-        for envelope in batch:
-            if error.retryable and now - envelope.stored_at < self._rules.max_retry_age_seconds:
-                delay = policy.retry_delay(
-                    envelope.delivered,
-                    self._rules.retry_base_seconds,
-                    self._rules.retry_max_delay_seconds,
-                    error.retry_after,
-                )
-                await envelope.msg.nak(delay=delay)
-                self._record(envelope, "retrying", latency_ms, error)
-            else:
-                reason = error.message if not error.retryable else f"retry window exceeded: {error.message}"
-                await self._dead_letter(envelope, reason, error)
-                self._record(envelope, "failed", latency_ms, error)
+        if answering:
+            lane.failing_since = None
+            return
+        if lane.failing_since is None:
+            lane.failing_since = now
+        lane.probe_at = now + decision.probe_gap(now - lane.failing_since)
 
     def _shed(self, lane: Lane) -> None:
-        """A failing, throttled or slow lane keeps only a few events; the rest wait in JetStream."""
-        while len(lane.queue) > self._rules.failing_buffer:
-            envelope = lane.queue.pop()
-            self._release(1)
-            self._spawn(self._defer(lane, envelope))
+        """Keep no more than the lane's capacity; the rest waits in JetStream."""
+        excess: list[Envelope] = []
+        while len(lane.queue) > self._capacity(lane):
+            excess.append(lane.queue.pop())
+        if excess:
+            self._settle_later(excess, HeldBack(), lane)
 
-    async def _defer(self, lane: Lane, envelope: Envelope) -> None:
-        """Hand an event back to JetStream for later: not an attempt, so not recorded as one."""
-        now = self._clock()
-        if now - envelope.stored_at >= self._rules.max_retry_age_seconds:
-            error = Permanent("retry window exceeded while the sink was failing or throttled")
-            await self._dead_letter(envelope, error.message, error)
-            return
-        if lane.failing:
-            delay = policy.retry_delay(
-                lane.failures, self._rules.retry_base_seconds, self._rules.retry_max_delay_seconds
-            )
-        elif lane.limiter.cap is not None:
-            delay = max(0.5, len(lane.queue) / lane.limiter.cap)
-        else:
-            # Slow: back when what it has queued should be through.
-            concurrency = max(1, self._rules.concurrency)
-            delay = max(0.5, lane.latency * len(lane.queue) / concurrency)
-        await envelope.msg.nak(delay=min(delay, self._rules.retry_max_delay_seconds))
+    # Holding
 
-    async def _undeliverable(self, envelope: Envelope) -> None:
-        error = SchemaMismatch(f"event {envelope.failure}")
-        await self._dead_letter(envelope, error.message, error)
-        self._record(envelope, "failed", 0, error)
+    async def run_hold_watch(self) -> None:
+        """Nothing waits in a worker past the hold time: a restricted lane hands it back,
+        a healthy one tells JetStream it is still being worked on."""
+        period = max(0.1, self._rules.hold_seconds / 3)
+        while True:
+            await asyncio.sleep(period)
+            await self.check_holds()
 
-    async def _unroutable(self, envelope: Envelope, target: SinkTarget | None) -> None:
-        try:
-            if target is None and envelope.delivered < UNKNOWN_SINK_ATTEMPTS:
-                await envelope.msg.nak(delay=1.0)
-                return
-            error: DeliveryError = (
-                SinkGone(f"sink {envelope.sink_sid} no longer exists")
-                if target is None
-                else SinkGone(f"sink type {target.sink_type} cannot be delivered to yet")
-            )
-            await self._dead_letter(envelope, error.message, error)
-            self._record(envelope, "failed", 0, error)
-        finally:
-            self._release(1)
-
-    async def _dead_letter(self, envelope: Envelope, reason: str, error: DeliveryError) -> None:
-        await self._journal.dead_letter(
-            DeadLetter(
-                account_sid=envelope.account_sid,
-                sink_sid=envelope.sink_sid,
-                event_id=envelope.event_id,
-                type=envelope.type_name,
-                subject=envelope.msg.subject,
-                payload=envelope.payload,
-                attempts=envelope.delivered,
-                reason=reason,
-                error_code=error.code,
-                status_code=error.status,
-            )
-        )
-        await envelope.msg.term()
-
-    def _record(
-        self, envelope: Envelope, outcome: str, latency_ms: int, error: DeliveryError | None, status: int = 0
-    ) -> None:
-        self._journal.attempt(
-            Attempt(
-                account_sid=envelope.account_sid,
-                sink_sid=envelope.sink_sid,
-                event_id=envelope.event_id,
-                type=envelope.type_name,
-                attempt=envelope.delivered,
-                outcome=outcome,
-                status_code=error.status if error else (status or None),
-                latency_ms=latency_ms,
-                error_code=error.code if error else None,
-                error=error.message[:500] if error else None,
-                date_created=utcnow(),
-            )
-        )
+    async def check_holds(self) -> None:
+        limit = time.monotonic() - self._rules.hold_seconds
+        for lane in list(self._lanes.values()):
+            if not lane.queue or lane.queue[0].held_since > limit:
+                continue
+            if lane.failing or lane.limiter.throttled:
+                stale = [e for e in lane.queue if e.held_since <= limit]
+                for envelope in stale:
+                    lane.queue.remove(envelope)
+                self._settle_later(stale, HeldBack(), lane)
+                continue
+            now = time.monotonic()
+            for envelope in lane.queue:
+                if envelope.held_since <= limit:
+                    envelope.held_since = now
+                    await envelope.msg.in_progress()
 
     # Shutdown
 
@@ -355,7 +330,7 @@ class Dispatcher:
                 lane.timer = None
             while lane.queue:
                 envelope = lane.queue.popleft()
-                self._release(1)
+                self._room.give(1)
                 await envelope.msg.nak()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)

@@ -16,26 +16,19 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from runtime import jetstream
+from runtime import stream_codec
 from runtime.jetstream import StreamSpec
 from services.delivery.models import DeadLetterRow, ReplayRow
 from services.delivery.records import Records
 
 log = logging.getLogger(__name__)
 
-HDR_REPLAY = "Es-Replay"
-
-
 async def redrive(js: JetStreamContext, letters: list[DeadLetterRow]) -> None:
     for letter in letters:
         await js.publish(
             letter.subject,
             letter.payload.encode(),
-            headers={
-                jetstream.HDR_MSG_ID: f"{letter.event_id}:{letter.sink_sid}:redrive:{letter.sid}",
-                jetstream.HDR_TYPE: letter.type,
-                jetstream.HDR_EVENT_ID: letter.event_id,
-            },
+            headers=stream_codec.redrive_headers(letter.event_id, letter.type, letter.sink_sid, letter.sid),
         )
 
 
@@ -90,13 +83,9 @@ class ReplayRunner:
                     stored = message.metadata.timestamp
                     if stored is not None and stored > end:
                         return "completed", replayed
-                    headers = dict(message.headers or {})
-                    if HDR_REPLAY in headers:
+                    headers = stream_codec.replay_copy(message.headers, row.sid)
+                    if headers is None:
                         continue
-                    headers[HDR_REPLAY] = row.sid
-                    headers[jetstream.HDR_MSG_ID] = (
-                        f"{headers.get(jetstream.HDR_MSG_ID, '')}:replay:{row.sid}"
-                    )
                     await self._js.publish(message.subject, message.data, headers=headers)
                     replayed += 1
                 if await self._records.status(row.sid) == "cancelling":

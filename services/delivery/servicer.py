@@ -97,9 +97,9 @@ class DeliveryServicer(delivery_pb2_grpc.DeliveryServicer):
 
     async def _own_sink(self, account_sid: str, sink_sid: str) -> None:
         deadline = asyncio.get_running_loop().time() + 1.0
-        await self._watcher.wait_for(lambda: self._directory.target(sink_sid) is not None, deadline)
-        target = self._directory.target(sink_sid)
-        if target is None or target.account_sid != account_sid:
+        await self._watcher.wait_for(lambda: self._directory.route(sink_sid) is not None, deadline)
+        route = self._directory.route(sink_sid)
+        if route is None or route.account_sid != account_sid:
             raise NotFound(f"The requested resource /Sinks/{sink_sid} was not found", twilio_code=20404)
 
     async def ListAttempts(

@@ -21,13 +21,12 @@ class Settings(StreamSettings):
     max_buffered: int = setting(4096, "delivery: events one worker holds at once (queued or in flight)")
     sink_concurrency: int = setting(32, "delivery: requests in flight to one healthy sink")
     sink_batch_concurrency: int = setting(4, "delivery: requests in flight to one healthy batching sink")
-    slow_sink_seconds: float = setting(
-        1.0, "delivery: a sink answering slower than this on average is held to the failing buffer"
-    )
     failing_sink_buffer: int = setting(
-        16, "delivery: events queued for a failing, throttled or slow sink (the rest wait in JetStream)"
+        16, "delivery: events queued for a failing or throttled sink (the rest wait in JetStream)"
     )
-    throttle_initial_cap: float = setting(100.0, "delivery: events/s cap after a 429/5xx (Twilio: 100)")
+    throttle_initial_cap: float = setting(
+        100.0, "delivery: calls/s cap after a 429/5xx (Twilio: 100 events/s; one event per call)"
+    )
     throttle_cut_factor: float = setting(
         0.99, "delivery: cap multiplier on each further 429/5xx (Twilio: 0.99)"
     )
@@ -42,5 +41,17 @@ class Settings(StreamSettings):
     allow_private_destinations: bool = setting(
         False, "delivery: allow loopback/private/link-local webhook destinations (dev profile)"
     )
+    aws_endpoint_url: str = setting(
+        "",
+        "delivery: AWS endpoint for STS and Kinesis (VPC endpoint, LocalStack, moto); empty: boto3's "
+        "own AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL_STS and defaults",
+    )
+    kinesis_timeout_seconds: float = setting(10.0, "delivery: Kinesis and STS call timeout")
+    kinesis_threads: int = setting(16, "delivery: threads for boto3 calls (Kinesis, STS) per worker")
+    segment_api_url: str = setting(
+        "https://api.segment.io",
+        "delivery: Segment HTTP Tracking API base URL (EU: https://events.eu1.segmentapis.com)",
+    )
+    segment_timeout_seconds: float = setting(10.0, "delivery: Segment request timeout")
     user_agent: str = setting("TwilioEventStreams-compatible/0.1", "delivery: webhook User-Agent")
     log_level: str = setting("INFO", "log level of every service")

@@ -1,29 +1,25 @@
 """A delivery worker's intake: a continuous pull from the shared durable consumer, each
-message handed to its sink's lane, never more held at once than the worker allows."""
+message handed to its sink's lane, never more held at once than the worker's room."""
 
 from __future__ import annotations
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from services.delivery.lanes import Dispatcher, Envelope
+from services.delivery.lanes import Dispatcher
 from services.delivery.puller import Puller
+from services.delivery.room import Room
+from services.delivery.settle import Envelope
 
 
 class Worker:
-    def __init__(
-        self, nc: Client, stream: str, consumer: str, dispatcher: Dispatcher, max_buffered: int
-    ) -> None:
+    def __init__(self, nc: Client, stream: str, consumer: str, dispatcher: Dispatcher, room: Room) -> None:
         self._dispatcher = dispatcher
-        self._max_buffered = max_buffered
-        self._puller = Puller(nc, stream, consumer, self._offer, self._room)
-        dispatcher.on_room = self._puller.wake
+        self._puller = Puller(nc, stream, consumer, self._offer, lambda: room.free)
+        room.on_free(self._puller.wake)
 
     def _offer(self, msg: Msg) -> None:
         self._dispatcher.offer(Envelope.of(msg))
-
-    def _room(self) -> int:
-        return max(0, self._max_buffered - self._dispatcher.buffered)
 
     async def run(self) -> None:
         await self._puller.run()

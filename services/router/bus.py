@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from nats.js import JetStreamContext
 
-from runtime import jetstream
+from runtime import stream_codec
 from runtime.jetstream import StreamSpec
 
 
@@ -66,13 +66,10 @@ class JetStreamBus:
         self, messages: list[OutMessage], futures: list[asyncio.Future[Any] | BaseException]
     ) -> None:
         for message in messages:
-            headers = {
-                jetstream.HDR_MSG_ID: message.msg_id,
-                jetstream.HDR_TYPE: message.type_name,
-                jetstream.HDR_EVENT_ID: message.event_id,
-            }
-            if message.failure:
-                headers[jetstream.HDR_FAILURE] = message.failure
+            headers = stream_codec.headers(
+                stream_codec.StreamEvent(message.event_id, message.type_name, message.failure),
+                message.msg_id,
+            )
             try:
                 futures.append(
                     await self._js.publish_async(

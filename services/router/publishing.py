@@ -15,7 +15,7 @@ import fastjsonschema
 import grpc
 
 from eventstreams.v1 import router_pb2
-from runtime import sids
+from runtime import sids, stream_codec
 from runtime.errors import Unavailable
 from runtime.times import iso
 from services.router import cloudevents
@@ -236,5 +236,5 @@ class Publisher:
         if event.sink_sid:
             # A sink test reuses the account SID as the event id; each test is its own message.
             digest = hashlib.sha1(event.data_json.encode()).hexdigest()[:16]
-            return f"{event.id}:{sink_sid}:{digest}"
-        return f"{event.id}:{sink_sid}"
+            return f"{stream_codec.message_id(event.id, sink_sid)}:{digest}"
+        return stream_codec.message_id(event.id, sink_sid)

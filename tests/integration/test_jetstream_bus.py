@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from devkit.nats_server import NatsServer
-from runtime import jetstream
+from runtime import jetstream, stream_codec
 from runtime.jetstream import StreamSpec
 from services.router.bus import JetStreamBus, OutMessage
 
@@ -34,7 +34,7 @@ async def test_publish_is_acknowledged_and_deduplicated(nats_server: NatsServer,
         stored = await js.get_msg(spec.name, 1)
         assert stored.subject == spec.subject("AC" + "1" * 32, "DG" + "1" * 32)
         assert stored.headers is not None
-        assert stored.headers[jetstream.HDR_EVENT_ID] == "EZ1"
+        assert stored.headers[stream_codec.EVENT_ID] == "EZ1"
         assert spec.addressee(stored.subject) == ("AC" + "1" * 32, "DG" + "1" * 32)
     finally:
         await nc.close()

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,11 +23,14 @@ from eventstreams.v1 import control_pb2
 from runtime import db, jetstream
 from runtime.jetstream import StreamSpec
 from services.delivery.app import MIGRATIONS, consumer_config
+from services.delivery.decision import RetryRules
 from services.delivery.directory import SinkDirectory
 from services.delivery.journal import SqlJournal
 from services.delivery.lanes import Dispatcher, LaneRules
 from services.delivery.records import Records
+from services.delivery.room import Room
 from services.delivery.settings import Settings
+from services.delivery.settle import Settler
 from services.delivery.sinks.webhook import WebhookDriver
 from services.delivery.throttle import ThrottleRules
 from services.delivery.worker import Worker
@@ -48,9 +51,10 @@ class Rig:
     directory: SinkDirectory
     journal: SqlJournal
     records: Records
+    snapshot: control_pb2.RoutingSnapshot = field(default_factory=control_pb2.RoutingSnapshot)
 
     def point_sink_at(self, destination: str, batch: bool = False, method: str = "POST") -> None:
-        self.directory.load(
+        self.snapshot = (
             control_pb2.RoutingSnapshot(
                 revision=1,
                 accounts=[control_pb2.RoutedAccount(sid=ACCOUNT, auth_token=TOKEN)],
@@ -85,16 +89,23 @@ class Rig:
 
     @contextlib.asynccontextmanager
     async def worker(
-        self, timeout: float = 5.0, allow_private: bool = True, **rules: Any
+        self,
+        timeout: float = 5.0,
+        allow_private: bool = True,
+        max_retry_age_seconds: float = 4 * 3600.0,
+        **rules: Any,
     ) -> AsyncIterator[Worker]:
         settings = Settings(consumer_name=self.consumer, ack_wait_seconds=30)
         await self.nc.jetstream().add_consumer(self.spec.name, consumer_config(settings))
         driver = WebhookDriver(timeout, allow_private, "test-agent")
-        lane_rules = LaneRules(
-            **{"retry_base_seconds": 0.05, "retry_max_delay_seconds": 0.2, **rules}  # type: ignore[arg-type]
+        self.directory = SinkDirectory({"webhook": driver})
+        self.directory.load(self.snapshot)
+        retry = RetryRules(base_seconds=0.05, max_delay_seconds=0.2, max_age_seconds=max_retry_age_seconds)
+        room = Room(512)
+        dispatcher = Dispatcher(
+            self.directory, Settler(self.journal, retry), room, LaneRules(retry=retry, **rules)
         )
-        dispatcher = Dispatcher(self.directory, {"webhook": driver}, self.journal, lane_rules)
-        worker = Worker(self.nc, self.spec.name, self.consumer, dispatcher, 512)
+        worker = Worker(self.nc, self.spec.name, self.consumer, dispatcher, room)
         task = asyncio.create_task(worker.run())
         try:
             yield worker
@@ -123,7 +134,7 @@ async def rig(nats_server: NatsServer, unique: str, tmp_path: Path) -> AsyncIter
         nc,
         spec,
         f"delivery_{unique}",
-        SinkDirectory(),
+        SinkDirectory({}),
         SqlJournal(sessions, timedelta(days=7)),
         Records(sessions),
     )

@@ -1,4 +1,4 @@
-"""Batching, table-driven: as many ready events as fit a 64 kB JSON array, never more."""
+"""Batching, table-driven: as many ready events as a sink's limits allow, never more."""
 
 from __future__ import annotations
 
@@ -6,45 +6,53 @@ import json
 
 import pytest
 
-from services.delivery.batching import MAX_BATCH_BYTES, array_size, take
+from services.delivery.batching import take
+from services.delivery.sinks.base import Framing, Limits
 
 pytestmark = pytest.mark.unit
 
+JSON_ARRAY = Framing(call=2, separator=1)
+WEBHOOK_64K = Limits(
+    max_events=1000, max_call_bytes=64 * 1024, max_event_bytes=64 * 1024 - 2, framing=JSON_ARRAY
+)
+
 
 @pytest.mark.parametrize(
-    ("sizes", "limit", "expected"),
+    ("sizes", "limits", "expected"),
     [
-        ([], 100, 0),
-        ([10], 100, 1),
-        ([10, 10, 10], 100, 3),  # 2 + 30 + 2 commas = 34
-        ([40, 40, 40], 100, 2),  # 2 + 80 + 1 = 83; a third would be 124
-        ([48, 49], 100, 2),  # exactly 100
-        ([48, 50], 100, 1),  # 101: one too many
-        ([500], 100, 1),  # too large alone still goes, alone
-        ([500, 1], 100, 1),
-        ([1] * 5000, 100_000, 1000),  # at most max_events
+        ([], Limits(10, 100, 98, JSON_ARRAY), 0),
+        ([10], Limits(10, 100, 98, JSON_ARRAY), 1),
+        ([10, 10, 10], Limits(10, 100, 98, JSON_ARRAY), 3),  # 2 + 30 + 2 commas = 34
+        ([40, 40, 40], Limits(10, 100, 98, JSON_ARRAY), 2),  # 2 + 80 + 1 = 83; a third would be 124
+        ([48, 49], Limits(10, 100, 98, JSON_ARRAY), 2),  # exactly 100
+        ([48, 50], Limits(10, 100, 98, JSON_ARRAY), 1),  # 101: one too many
+        ([500, 1], Limits(10, 100, 98, JSON_ARRAY), 1),  # one always goes (sized before)
+        ([1] * 5000, Limits(1000, 100_000, 100, JSON_ARRAY), 1000),  # at most max_events
+        ([1] * 600, Limits(500, 5 * 2**20, 2**20), 500),  # Kinesis: 500 records
+        ([2**20] * 6, Limits(500, 5 * 2**20, 2**20), 5),  # Kinesis: 5 MiB, no framing
+        ([100] * 10, Limits(1, 10_000, 10_000), 1),  # one event per call
     ],
 )
-def test_take(sizes: list[int], limit: int, expected: int) -> None:
-    assert take(sizes, limit) == expected
+def test_take(sizes: list[int], limits: Limits, expected: int) -> None:
+    assert take(sizes, limits) == expected
     if expected > 1:
-        assert array_size(sizes[:expected]) <= limit
+        assert limits.framing.call_bytes(sizes[:expected]) <= limits.max_call_bytes
 
 
 def test_the_real_body_never_exceeds_64_kb() -> None:
     events = [json.dumps({"id": f"EZ{i}", "data": {"pad": "x" * (i % 3000)}}).encode() for i in range(400)]
     remaining = events
     while remaining:
-        count = take([len(e) for e in remaining])
+        count = take([len(e) for e in remaining], WEBHOOK_64K)
         body = b"[" + b",".join(remaining[:count]) + b"]"
-        assert len(body) <= MAX_BATCH_BYTES or count == 1
+        assert len(body) <= WEBHOOK_64K.max_call_bytes
         assert len(json.loads(body)) == count
         if count < len(remaining):
             grown = b"[" + b",".join(remaining[: count + 1]) + b"]"
-            assert len(grown) > MAX_BATCH_BYTES  # the batch was as full as it could be
+            assert len(grown) > WEBHOOK_64K.max_call_bytes  # the batch was as full as it could be
         remaining = remaining[count:]
 
 
 @pytest.mark.parametrize(("sizes", "expected"), [([], 2), ([5], 7), ([5, 5], 13), ([1, 2, 3], 10)])
-def test_array_size(sizes: list[int], expected: int) -> None:
-    assert array_size(sizes) == expected
+def test_json_array_framing(sizes: list[int], expected: int) -> None:
+    assert JSON_ARRAY.call_bytes(sizes) == expected

@@ -1,4 +1,4 @@
-"""Unit tests for services.delivery.policy: response classification and retry timing."""
+"""Unit tests of HTTP response classification (sinks.http) and per-event retry timing (decision)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from services.delivery.decision import RETRY_AFTER_LIMIT, retry_delay
 from services.delivery.errors import DeliveryError, Rejected, ServerError, Throttled
-from services.delivery.policy import RETRY_AFTER_LIMIT, classify, parse_retry_after, retry_delay
+from services.delivery.sinks.http import classify, parse_retry_after
 
 pytestmark = pytest.mark.unit
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.delivery.sinks.webhook import split_credentials
+from services.delivery.sinks.webhook.driver import split_credentials
 
 pytestmark = pytest.mark.unit
 

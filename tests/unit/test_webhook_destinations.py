@@ -1,12 +1,12 @@
-"""Unit tests for services.delivery.destinations: which addresses a webhook may reach.
+"""Unit tests for services.delivery.sinks.webhook.destinations: which addresses a webhook may reach.
 Only the pure address checks; the resolver is not exercised (it does DNS)."""
 
 from __future__ import annotations
 
 import pytest
 
-from services.delivery.destinations import check_literal, is_public
 from services.delivery.errors import DestinationRefused, Permanent
+from services.delivery.sinks.webhook.destinations import check_literal, is_public
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,4 @@
-"""Unit tests for services.control.sink_config: sink configuration rules (Twilio 91000)."""
+"""Unit tests for runtime.sink_configs: sink configuration rules (Twilio 91000)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 
 from runtime.errors import InvalidArgument
-from services.control.sink_config import INITIAL_STATUS, MAX_DESTINATION_LENGTH, SINK_TYPES, parse
+from runtime.sink_configs import (
+    INITIAL_STATUS,
+    MAX_DESTINATION_LENGTH,
+    SINK_TYPES,
+    KinesisConfig,
+    as_dict,
+    parse,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -67,12 +74,12 @@ def _json(config: Any) -> str:
             {
                 "arn": "arn:aws-us-gov:kinesis:us-gov-west-1:111122223333:stream/a.b_c-d",
                 "role_arn": "arn:aws-us-gov:iam::111122223333:role/path/to/Role+x=y,z.w@v",
-                "external_id": " e ",
+                "external_id": " ex ",
             },
             {
                 "arn": "arn:aws-us-gov:kinesis:us-gov-west-1:111122223333:stream/a.b_c-d",
                 "role_arn": "arn:aws-us-gov:iam::111122223333:role/path/to/Role+x=y,z.w@v",
-                "external_id": "e",
+                "external_id": "ex",
             },
             id="kinesis-govcloud",
         ),
@@ -80,7 +87,7 @@ def _json(config: Any) -> str:
     ],
 )
 def test_parse_valid(sink_type: str, config: dict[str, Any], expected: dict[str, Any]) -> None:
-    assert parse(sink_type, _json(config)) == expected
+    assert as_dict(parse(sink_type, _json(config))) == expected
 
 
 BAD: list[Any] = [
@@ -162,6 +169,22 @@ BAD: list[Any] = [
         "segment", _json({"other": "x"}), "unknown configuration field", id="missing-write-key-unknown"
     ),
     pytest.param("kinesis", _json(WEBHOOK), "unknown configuration field", id="webhook-config-for-kinesis"),
+    pytest.param(
+        "kinesis", _json({**KINESIS, "arn": ROLE_ARN}), "arn must name the Kinesis", id="role-as-arn"
+    ),
+    pytest.param(
+        "kinesis", _json({**KINESIS, "arn": "arn:aws:kinesis:nowhere:1:stream/s"}), "arn must", id="no-region"
+    ),
+    pytest.param("kinesis", _json({**KINESIS, "external_id": "x"}), "external_id must be 2", id="ext-short"),
+    pytest.param(
+        "kinesis", _json({**KINESIS, "external_id": "x" * 1225}), "external_id must be 2", id="ext-long"
+    ),
+    pytest.param(
+        "kinesis", _json({**KINESIS, "external_id": "a b"}), "external_id may hold", id="ext-space"
+    ),
+    pytest.param("segment", _json({"write_key": "k" * 257}), "write_key is longer", id="write-key-long"),
+    pytest.param("segment", _json({"write_key": "a\nb"}), "write_key may hold", id="write-key-newline"),
+    pytest.param("segment", _json({"write_key": 7}), "write_key must be a string", id="write-key-int"),
 ]
 
 
@@ -185,7 +208,7 @@ def test_destination_at_max_length_is_accepted() -> None:
     url = "https://e.com/"
     url += "a" * (MAX_DESTINATION_LENGTH - len(url))
     assert len(url) == MAX_DESTINATION_LENGTH
-    assert parse("webhook", _json({**WEBHOOK, "destination": url}))["destination"] == url
+    assert as_dict(parse("webhook", _json({**WEBHOOK, "destination": url})))["destination"] == url
 
 
 def test_sink_types_and_initial_status() -> None:
@@ -207,3 +230,9 @@ def test_invalid_port_destination_raises_91000(destination: str) -> None:
     with pytest.raises(InvalidArgument) as info:
         parse("webhook", _json({**WEBHOOK, "destination": destination}))
     assert info.value.twilio_code == 91000
+
+
+def test_kinesis_config_knows_its_region_and_stream() -> None:
+    config = parse("kinesis", _json({**KINESIS, "arn": "arn:aws:kinesis:eu-west-2:123:stream/orders.v1"}))
+    assert isinstance(config, KinesisConfig)
+    assert (config.region, config.stream_name) == ("eu-west-2", "orders.v1")

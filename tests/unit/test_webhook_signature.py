@@ -1,4 +1,4 @@
-"""Unit tests for services.delivery.signature: X-Twilio-Signature as twilio-python checks it."""
+"""Unit tests for services.delivery.sinks.webhook.signature: X-Twilio-Signature as twilio-python checks it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import hmac
 import pytest
 from twilio.request_validator import RequestValidator
 
-from services.delivery.signature import sign, with_body_hash
+from services.delivery.sinks.webhook.signature import sign, with_body_hash
 
 pytestmark = pytest.mark.unit
 

@@ -1,0 +1,73 @@
+"""The events stream's wire format, in one place: the subject a message goes to, its headers,
+its message ids (JetStream's dedupe keys), and how a stored message is read back.
+
+The router writes with `headers()`, the delivery workers read with `decode()`, and replays
+and redrives derive their copies with `replay_copy()` / `redrive_headers()` — nothing else
+spells a header name."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+MSG_ID = "Nats-Msg-Id"
+EVENT_TYPE = "Es-Event-Type"
+EVENT_ID = "Es-Event-Id"
+# Set by the router on an event it could not shape for the sink (the reason): the worker
+# records it as a dead letter instead of delivering it.
+FAILURE = "Es-Failure"
+# Set on a copy made by a replay (the replay's SID): copies are never replayed again.
+REPLAY = "Es-Replay"
+
+
+def message_id(event_id: str, sink_sid: str) -> str:
+    """The dedupe key of an event routed to one sink: a producer's retry stores nothing twice."""
+    return f"{event_id}:{sink_sid}"
+
+
+def redrive_id(event_id: str, sink_sid: str, dead_letter_sid: str) -> str:
+    return f"{message_id(event_id, sink_sid)}:redrive:{dead_letter_sid}"
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """What one stream message says about its event (the account and sink are in its subject)."""
+
+    event_id: str
+    type_name: str
+    failure: str = ""  # non-empty: deliver nothing, record this reason
+    replay_sid: str = ""
+
+
+def headers(event: StreamEvent, msg_id: str) -> dict[str, str]:
+    out = {MSG_ID: msg_id, EVENT_TYPE: event.type_name, EVENT_ID: event.event_id}
+    if event.failure:
+        out[FAILURE] = event.failure
+    if event.replay_sid:
+        out[REPLAY] = event.replay_sid
+    return out
+
+
+def decode(message_headers: Mapping[str, str] | None) -> StreamEvent:
+    found = message_headers or {}
+    return StreamEvent(
+        event_id=found.get(EVENT_ID, ""),
+        type_name=found.get(EVENT_TYPE, ""),
+        failure=found.get(FAILURE, ""),
+        replay_sid=found.get(REPLAY, ""),
+    )
+
+
+def redrive_headers(event_id: str, type_name: str, sink_sid: str, dead_letter_sid: str) -> dict[str, str]:
+    return headers(StreamEvent(event_id, type_name), redrive_id(event_id, sink_sid, dead_letter_sid))
+
+
+def replay_copy(stored: Mapping[str, str] | None, replay_sid: str) -> dict[str, str] | None:
+    """Headers of a replay's copy of a stored message, or None for a message that is itself a
+    copy (replays never replay their own copies)."""
+    event = decode(stored)
+    if event.replay_sid:
+        return None
+    original = (stored or {}).get(MSG_ID, "")
+    copy = StreamEvent(event.event_id, event.type_name, event.failure, replay_sid)
+    return headers(copy, f"{original}:replay:{replay_sid}")

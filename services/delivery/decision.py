@@ -1,0 +1,153 @@
+"""What happens to an event after a try, or after it was held back: one pure decision for
+every sink type.
+
+    decide(outcome, attempt, age, sink) -> Ack | Retry(delay) | DeadLetter(reason, code)
+
+The delays follow two clocks. An event that failed backs off by its own attempt count
+(Twilio: exponential, with jitter), but never for longer than a fraction of how long its
+sink has been failing: after a 20 s outage nothing waits minutes for its next try. An event
+held back from a failing sink comes back on the same outage-proportional clock, spread by
+jitter, so a failing sink's backlog costs work in proportion to the events arriving, not a
+redelivery of the whole backlog every second — and it flows again within that fraction of
+the outage once the sink answers.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from services.delivery.errors import DeliveryError, SinkGone
+from services.delivery.sinks.base import Outcome
+
+# The longest wait a Retry-After header can impose on one sink's event.
+RETRY_AFTER_LIMIT = 3600.0
+# Handing an event back sooner than this only churns.
+MIN_HAND_BACK_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class Ack:
+    pass
+
+
+@dataclass(frozen=True)
+class Retry:
+    delay: float
+    attempted: bool  # an attempt failed (recorded as "retrying"), or it was only held back
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    reason: str
+    code: int
+    status: int | None = None
+
+
+Decision = Ack | Retry | DeadLetter
+
+
+@dataclass(frozen=True)
+class HeldBack:
+    """Not tried: its sink is failing, throttled or slow, and the event waits in JetStream."""
+
+
+@dataclass(frozen=True)
+class UnknownSink:
+    """The sink is not (yet) in this worker's routing snapshot."""
+
+
+Happened = Outcome | HeldBack | UnknownSink
+
+
+@dataclass(frozen=True)
+class RetryRules:
+    base_seconds: float = 1.0
+    max_delay_seconds: float = 300.0
+    max_age_seconds: float = 4 * 3600.0  # Twilio: 4 h
+    # A snapshot may lag the router's by a moment: an unknown sink is asked about this often.
+    unknown_sink_attempts: int = 5
+    # A failing sink's events are back for another try within this fraction of its outage.
+    outage_fraction: float = 1 / 3
+
+
+@dataclass(frozen=True)
+class SinkState:
+    outage_seconds: float = 0.0  # how long the sink has been failing; 0: it answers
+    throttle_cap: float | None = None  # calls/s, when throttled
+    queued: int = 0  # events waiting ahead in its lane
+    call_seconds: float = 0.0  # how long its calls take, on average
+    concurrency: int = 1  # its calls in flight at once
+
+
+def retry_delay(
+    attempt: int,
+    base: float,
+    cap: float,
+    retry_after: float | None = None,
+    rng: random.Random | None = None,
+) -> float:
+    """Exponential backoff with jitter over the upper half of each step, capped at `cap`.
+    A receiver's Retry-After wins over the backoff (it knows best when it can take more),
+    up to RETRY_AFTER_LIMIT. `attempt` counts from 1 (the attempt that just failed)."""
+    ceiling = min(cap, base * 2.0 ** min(64, max(0, attempt - 1)))
+    delay = ceiling * _jitter(rng)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, RETRY_AFTER_LIMIT))
+    return delay
+
+
+def _jitter(rng: random.Random | None) -> float:
+    return float((rng or random).uniform(0.5, 1.0))
+
+
+def outage_ceiling(sink: SinkState, rules: RetryRules) -> float:
+    """The longest a failing sink's event waits for its next try."""
+    return min(rules.max_delay_seconds, max(rules.base_seconds, sink.outage_seconds * rules.outage_fraction))
+
+
+def hand_back_delay(sink: SinkState, rules: RetryRules, rng: random.Random | None = None) -> float:
+    if sink.outage_seconds > 0:
+        delay = outage_ceiling(sink, rules) * _jitter(rng)
+    elif sink.throttle_cap is not None:
+        delay = sink.queued / sink.throttle_cap  # when its lane should be through what it holds
+    else:  # slow
+        delay = sink.call_seconds * sink.queued / max(1, sink.concurrency)
+    return min(rules.max_delay_seconds, max(MIN_HAND_BACK_SECONDS, delay))
+
+
+def decide(
+    happened: Happened,
+    attempt: int,
+    age: float,
+    sink: SinkState,
+    rules: RetryRules,
+    rng: random.Random | None = None,
+) -> Decision:
+    """`attempt`: JetStream's delivery count of the event (1 the first time); `age`: seconds
+    since the stream stored it (the retry window's start)."""
+    if isinstance(happened, UnknownSink):
+        if attempt < rules.unknown_sink_attempts:
+            return Retry(1.0, attempted=False)
+        gone = SinkGone("the sink no longer exists")
+        return DeadLetter(gone.message, gone.code)
+    expired = age >= rules.max_age_seconds
+    if isinstance(happened, HeldBack):
+        if expired:
+            return DeadLetter("retry window exceeded while the sink was failing, throttled or slow", 91300)
+        return Retry(hand_back_delay(sink, rules, rng), attempted=False)
+    error: DeliveryError | None = happened.error
+    if error is None:
+        return Ack()
+    if not error.retryable:
+        return DeadLetter(error.message, error.code, error.status)
+    if expired:
+        return DeadLetter(f"retry window exceeded: {error.message}", error.code, error.status)
+    ceiling = min(rules.max_delay_seconds, outage_ceiling(sink, rules))
+    return Retry(retry_delay(attempt, rules.base_seconds, ceiling, error.retry_after, rng), attempted=True)
+
+
+def probe_gap(outage_seconds: float) -> float:
+    """How long a failing sink rests between probes: a tenth of its outage so far, from
+    0.2 s to 5 s — a blip is noticed at once, and recovery within 5 s of it."""
+    return min(5.0, max(0.2, outage_seconds / 10))

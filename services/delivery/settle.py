@@ -1,0 +1,131 @@
+"""Settling: what `decide` says, done to the message and written down — ack, nak with a
+delay, or a dead letter recorded before the message is terminated."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nats.aio.msg import Msg
+
+from runtime import stream_codec
+from runtime.jetstream import StreamSpec
+from runtime.times import utcnow
+from services.delivery.decision import (
+    Ack,
+    DeadLetter,
+    Decision,
+    Happened,
+    Retry,
+    RetryRules,
+    SinkState,
+    decide,
+)
+from services.delivery.errors import DeliveryError
+from services.delivery.journal import Attempt, Journal
+from services.delivery.journal import DeadLetter as DeadLetterRecord
+from services.delivery.sinks.base import Outcome, SinkEvent
+
+
+@dataclass
+class Envelope:
+    """One message from the stream, read once."""
+
+    msg: Msg
+    sink_sid: str
+    event: SinkEvent
+    delivered: int  # JetStream's delivery count for this message
+    stored_at: float  # when the stream stored it (epoch seconds): the retry window's start
+    failure: str  # set by the router: the event cannot go to this sink, only be recorded
+    held_since: float  # monotonic: when this worker took it (or last told JetStream it works on it)
+    size: int = -1  # as its sink counts it; -1 until sized
+    unfit: DeliveryError | None = None  # why its sink cannot take it, once sized
+
+    @classmethod
+    def of(cls, msg: Msg) -> Envelope:
+        stored = stream_codec.decode(msg.headers)
+        metadata = msg.metadata
+        account_sid, sink_sid = StreamSpec.addressee(msg.subject)
+        return cls(
+            msg=msg,
+            sink_sid=sink_sid,
+            event=SinkEvent(stored.event_id, stored.type_name, account_sid, msg.data),
+            delivered=metadata.num_delivered,
+            stored_at=metadata.timestamp.timestamp() if metadata.timestamp else time.time(),
+            failure=stored.failure,
+            held_since=time.monotonic(),
+        )
+
+
+class Settler:
+    def __init__(
+        self,
+        journal: Journal,
+        rules: RetryRules,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._journal = journal
+        self._rules = rules
+        self._clock = clock
+        self._rng = rng
+
+    async def settle(
+        self, envelope: Envelope, happened: Happened, sink: SinkState, latency_ms: int = 0
+    ) -> Decision:
+        age = self._clock() - envelope.stored_at
+        decision = decide(happened, envelope.delivered, age, sink, self._rules, self._rng)
+        attempted = isinstance(happened, Outcome)
+        if isinstance(decision, Ack):
+            await envelope.msg.ack()
+            self._record(envelope, "delivered", latency_ms, happened)
+        elif isinstance(decision, Retry):
+            await envelope.msg.nak(delay=decision.delay)
+            if decision.attempted:
+                self._record(envelope, "retrying", latency_ms, happened)
+        else:
+            await self._dead_letter(envelope, decision)
+            if attempted:
+                self._record(envelope, "failed", latency_ms, happened)
+        return decision
+
+    async def _dead_letter(self, envelope: Envelope, letter: DeadLetter) -> None:
+        event = envelope.event
+        await self._journal.dead_letter(
+            DeadLetterRecord(
+                account_sid=event.account_sid,
+                sink_sid=envelope.sink_sid,
+                event_id=event.event_id,
+                type=event.type_name,
+                subject=envelope.msg.subject,
+                payload=event.payload,
+                attempts=envelope.delivered,
+                reason=letter.reason,
+                error_code=letter.code,
+                status_code=letter.status,
+            )
+        )
+        await envelope.msg.term()
+
+    def _record(self, envelope: Envelope, outcome: str, latency_ms: int, happened: Happened) -> None:
+        if not isinstance(happened, Outcome):
+            return
+        error = happened.error
+        event = envelope.event
+        self._journal.attempt(
+            Attempt(
+                account_sid=event.account_sid,
+                sink_sid=envelope.sink_sid,
+                event_id=event.event_id,
+                type=event.type_name,
+                attempt=envelope.delivered,
+                outcome=outcome,
+                status_code=error.status if error else happened.status,
+                latency_ms=latency_ms,
+                error_code=error.code if error else None,
+                error=error.message[:500] if error else None,
+                date_created=utcnow(),
+            )
+        )
