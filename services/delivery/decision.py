@@ -76,6 +76,7 @@ class SinkState:
     outage_seconds: float = 0.0  # how long the sink has been failing; 0: it answers
     throttle_cap: float | None = None  # calls/s, when throttled
     queued: int = 0  # events waiting ahead in its lane
+    per_call: float = 1.0  # events its calls carry, on average
     call_seconds: float = 0.0  # how long its calls take, on average
     concurrency: int = 1  # its calls in flight at once
 
@@ -110,7 +111,8 @@ def hand_back_delay(sink: SinkState, rules: RetryRules, rng: random.Random | Non
     if sink.outage_seconds > 0:
         delay = outage_ceiling(sink, rules) * _jitter(rng)
     elif sink.throttle_cap is not None:
-        delay = sink.queued / sink.throttle_cap  # when its lane should be through what it holds
+        # When its lane should be through what it holds, at the capped calls/s.
+        delay = sink.queued / (sink.throttle_cap * max(1.0, sink.per_call))
     else:  # slow
         delay = sink.call_seconds * sink.queued / max(1, sink.concurrency)
     return min(rules.max_delay_seconds, max(MIN_HAND_BACK_SECONDS, delay))

@@ -39,8 +39,12 @@ class LaneRules:
     # into full batches instead of leaving one by one.
     batch_concurrency: int = 4
     probe_concurrency: int = 1  # to a sink whose last call failed
-    # A failing or throttled sink keeps this many queued; the rest waits in JetStream.
+    # A failing sink keeps this many queued; the rest waits in JetStream.
     failing_buffer: int = 16
+    # A sink whose pace is not known yet (no call has returned) may queue this many.
+    unmeasured_buffer: int = 512
+    # A lane idle this long forgets its sink's pace (many sinks must not mean much memory).
+    idle_forget_seconds: float = 60.0
     # No event waits in a worker longer than this fraction of ack_wait: a lane holds no
     # more than it can deliver in that time, and what waits longer is handed back or
     # marked in progress, so JetStream never redelivers what a worker still holds.
@@ -65,6 +69,7 @@ class Lane:
     timer: asyncio.TimerHandle | None = None
     latency: float = 0.0  # moving average of call time, seconds
     per_call: float = 1.0  # moving average of events per call
+    idle_since: float | None = None  # monotonic
 
     @property
     def failing(self) -> bool:
@@ -113,14 +118,18 @@ class Dispatcher:
         self._pump(lane)
 
     def _capacity(self, lane: Lane) -> int:
-        """How many events the lane may queue: a few while failing or throttled; otherwise
-        what it delivers within the hold time at its measured pace (a healthy fast sink:
-        as much as the worker holds; a slow one: no more than it can finish in time)."""
-        if lane.failing or lane.limiter.throttled:
+        """How many events the lane may queue: what it delivers within the hold time at its
+        pace — capped by its throttle when throttled, measured otherwise (a healthy fast
+        sink: as much as the worker holds; a slow one: no more than it finishes in time) —
+        and only a few while it fails."""
+        if lane.failing:
             return self._rules.failing_buffer
-        if lane.latency <= 0.0:
-            return sys.maxsize
-        pace = self._concurrency(lane) * lane.per_call / lane.latency  # events/s
+        if lane.limiter.cap is not None:
+            pace = lane.limiter.cap * lane.per_call
+        elif lane.latency > 0.0:
+            pace = self._concurrency(lane) * lane.per_call / lane.latency
+        else:  # not measured yet: room for its first calls, not the worker's whole room
+            return max(self._rules.failing_buffer, self._rules.unmeasured_buffer)
         return max(self._rules.failing_buffer, int(pace * self._rules.hold_seconds))
 
     def _concurrency(self, lane: Lane, route: Route | None = None) -> int:
@@ -137,6 +146,7 @@ class Dispatcher:
             outage_seconds=now - lane.failing_since if lane.failing_since is not None else 0.0,
             throttle_cap=lane.limiter.cap,
             queued=len(lane.queue),
+            per_call=lane.per_call,
             call_seconds=lane.latency,
             concurrency=self._concurrency(lane),
         )
@@ -234,10 +244,16 @@ class Dispatcher:
         self._pump(lane)
 
     def _forget_if_idle(self, lane: Lane) -> None:
-        # Idle lanes with nothing to remember go, so many sinks do not mean much memory.
-        if not lane.queue and not lane.in_flight and not lane.failing and not lane.limiter.throttled:
-            if lane.timer is None:
-                self._lanes.pop(lane.sink_sid, None)
+        idle = not lane.queue and not lane.in_flight and not lane.failing and not lane.limiter.throttled
+        lane.idle_since = (lane.idle_since or time.monotonic()) if idle and lane.timer is None else None
+
+    def forget_idle_lanes(self) -> None:
+        """Idle lanes go after a while, so many sinks do not mean much memory; until then a
+        lane remembers its sink's pace (and so how much it may hold) across quiet moments."""
+        limit = time.monotonic() - self._rules.idle_forget_seconds
+        for sid, lane in list(self._lanes.items()):
+            if lane.idle_since is not None and lane.idle_since <= limit:
+                del self._lanes[sid]
 
     async def _deliver(self, lane: Lane, sink: Sink, batch: list[Envelope]) -> None:
         started = time.monotonic()
@@ -302,6 +318,7 @@ class Dispatcher:
         while True:
             await asyncio.sleep(period)
             await self.check_holds()
+            self.forget_idle_lanes()
 
     async def check_holds(self) -> None:
         limit = time.monotonic() - self._rules.hold_seconds
@@ -310,8 +327,7 @@ class Dispatcher:
                 continue
             if lane.failing or lane.limiter.throttled:
                 stale = [e for e in lane.queue if e.held_since <= limit]
-                for envelope in stale:
-                    lane.queue.remove(envelope)
+                lane.queue = deque(e for e in lane.queue if e.held_since > limit)
                 self._settle_later(stale, HeldBack(), lane)
                 continue
             now = time.monotonic()

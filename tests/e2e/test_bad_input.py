@@ -233,3 +233,34 @@ async def test_empty_publish_is_invalid_argument(router: router_pb2_grpc.RouterA
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await router.Publish(router_pb2.PublishRequest(events=[]))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+STREAM = "arn:aws:kinesis:us-east-1:111111111111:stream/orders"
+ROLE = "arn:aws:iam::111111111111:role/EventStreams"
+KINESIS_OK = {"arn": STREAM, "role_arn": ROLE, "external_id": "ext-1234"}
+
+
+@pytest.mark.parametrize(
+    ("sink_type", "config", "field"),
+    [
+        ("kinesis", {**KINESIS_OK, "arn": "arn:aws:kinesis:us-east-1:1:table/orders"}, "arn"),
+        ("kinesis", {**KINESIS_OK, "arn": "kinesis-stream-orders"}, "arn"),
+        ("kinesis", {**KINESIS_OK, "arn": ROLE}, "arn"),  # the role ARN in the stream's field
+        ("kinesis", {**KINESIS_OK, "role_arn": STREAM}, "role_arn"),
+        ("kinesis", {**KINESIS_OK, "role_arn": "arn:aws:iam::1:user/bob"}, "role_arn"),
+        ("kinesis", {**KINESIS_OK, "external_id": ""}, "external_id"),
+        ("kinesis", {**KINESIS_OK, "external_id": "x" * 1225}, "external_id"),
+        ("segment", {"write_key": ""}, "write_key"),
+        ("segment", {"write_key": "k" * 300}, "write_key"),
+    ],
+)
+async def test_bad_kinesis_and_segment_configurations_store_nothing(
+    rest: httpx.AsyncClient, sink_type: str, config: dict[str, str], field: str
+) -> None:
+    response = await rest.post(
+        "/v1/Sinks",
+        data={"Description": "bad", "SinkType": sink_type, "SinkConfiguration": json.dumps(config)},
+    )
+    assert_twilio_error(response, 400, 91000)
+    assert f"{field} " in response.json()["message"]
+    assert (await rest.get("/v1/Sinks")).json()["sinks"] == []

@@ -1,0 +1,263 @@
+"""Lane scheduling with fakes at the ports (messages, sink, journal): per-event outcomes,
+limits, oversize events, a slow sink's bounded share, paced probing of a failing sink, and
+the hold watch. No I/O; short real sleeps stand in for a sink's latency."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from eventstreams.v1 import control_pb2
+from services.delivery.decision import RetryRules
+from services.delivery.directory import SinkDirectory
+from services.delivery.errors import ServerError
+from services.delivery.journal import Attempt, DeadLetter
+from services.delivery.lanes import Dispatcher, LaneRules
+from services.delivery.room import Room
+from services.delivery.settle import Envelope, Settler
+from services.delivery.sinks.base import Limits, Outcome, SinkEvent, SinkSpec
+
+pytestmark = pytest.mark.unit
+
+ACCOUNT = "AC" + "a" * 32
+SINK = "DG" + "b" * 32
+
+
+@dataclass
+class FakeMsg:
+    subject: str
+    settled: list[tuple[str, float | None]] = field(default_factory=list)
+    progress: int = 0
+
+    async def ack(self) -> None:
+        self.settled.append(("ack", None))
+
+    async def nak(self, delay: float | None = None) -> None:
+        self.settled.append(("nak", delay))
+
+    async def term(self) -> None:
+        self.settled.append(("term", None))
+
+    async def in_progress(self) -> None:
+        self.progress += 1
+
+
+Deliver = Callable[[Sequence[SinkEvent]], Awaitable[Sequence[Outcome]]]
+
+
+async def all_delivered(events: Sequence[SinkEvent]) -> Sequence[Outcome]:
+    return [Outcome(status=200)] * len(events)
+
+
+@dataclass
+class FakeSink:
+    limits: Limits
+    script: Deliver = all_delivered
+    calls: list[list[str]] = field(default_factory=list)
+    in_flight: int = 0
+    most_in_flight: int = 0
+
+    def size(self, event: SinkEvent) -> int:
+        return len(event.payload)
+
+    async def prepare(self) -> None:
+        return None
+
+    async def deliver(self, events: Sequence[SinkEvent]) -> Sequence[Outcome]:
+        self.calls.append([e.event_id for e in events])
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            return await self.script(events)
+        finally:
+            self.in_flight -= 1
+
+    async def close(self) -> None:
+        return None
+
+
+@dataclass
+class FakeDriver:
+    sink: FakeSink
+    sink_type: str = "webhook"
+
+    def open(self, spec: SinkSpec) -> FakeSink:
+        return self.sink
+
+    async def close(self) -> None:
+        return None
+
+
+@dataclass
+class FakeJournal:
+    attempts: list[Attempt] = field(default_factory=list)
+    letters: list[DeadLetter] = field(default_factory=list)
+
+    def attempt(self, attempt: Attempt) -> None:
+        self.attempts.append(attempt)
+
+    async def dead_letter(self, letter: DeadLetter) -> None:
+        self.letters.append(letter)
+
+
+@dataclass
+class World:
+    sink: FakeSink
+    journal: FakeJournal
+    room: Room
+    dispatcher: Dispatcher
+    messages: list[FakeMsg] = field(default_factory=list)
+
+    def offer(self, count: int, payload: bytes = b'{"id":"x"}', first: int = 0) -> None:
+        for i in range(first, first + count):
+            msg = FakeMsg(f"events.{ACCOUNT}.{SINK}")
+            self.messages.append(msg)
+            envelope = Envelope(
+                msg=msg,  # type: ignore[arg-type]
+                sink_sid=SINK,
+                event=SinkEvent(f"EZ{i}", "com.example", ACCOUNT, payload),
+                delivered=1,
+                stored_at=time.time(),
+                failure="",
+                held_since=time.monotonic(),
+            )
+            self.dispatcher.offer(envelope)
+
+    def settled(self, kind: str) -> list[FakeMsg]:
+        return [m for m in self.messages if m.settled and m.settled[-1][0] == kind]
+
+
+def world(sink: FakeSink, **rules: Any) -> World:
+    directory = SinkDirectory({"webhook": FakeDriver(sink)})  # type: ignore[dict-item]
+    config = json.dumps({"destination": "https://example.com/", "method": "POST"})
+    directory.load(
+        control_pb2.RoutingSnapshot(
+            revision=1,
+            accounts=[control_pb2.RoutedAccount(sid=ACCOUNT, auth_token="t")],
+            sinks=[
+                control_pb2.RoutedSink(
+                    sid=SINK, account_sid=ACCOUNT, sink_type="webhook", configuration_json=config
+                )
+            ],
+        )
+    )
+    journal = FakeJournal()
+    room = Room(4096)
+    retry = RetryRules(base_seconds=1.0, max_delay_seconds=300.0)
+    dispatcher = Dispatcher(directory, Settler(journal, retry), room, LaneRules(retry=retry, **rules))
+    return World(sink, journal, room, dispatcher)
+
+
+async def settle_all(w: World, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while w.room.held and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert w.room.held == 0
+
+
+ONE = Limits(max_events=1, max_call_bytes=1000, max_event_bytes=1000)
+
+
+async def test_a_partial_failure_acks_what_was_delivered_and_retries_only_the_rest() -> None:
+    async def odd_ones_fail(events: Sequence[SinkEvent]) -> Sequence[Outcome]:
+        return [Outcome(error=ServerError("no")) if int(e.event_id[2:]) % 2 else Outcome() for e in events]
+
+    w = world(FakeSink(Limits(10, 10_000, 1000), odd_ones_fail), batch_concurrency=1)
+    w.offer(4)
+    await settle_all(w)
+    assert [m.settled[-1][0] for m in w.messages] == ["ack", "nak", "ack", "nak"]
+    assert [(a.event_id, a.outcome, a.error_code) for a in w.journal.attempts] == [
+        ("EZ0", "delivered", None),
+        ("EZ1", "retrying", 91306),
+        ("EZ2", "delivered", None),
+        ("EZ3", "retrying", 91306),
+    ]
+
+
+async def test_calls_follow_the_sinks_limits() -> None:
+    w = world(FakeSink(Limits(max_events=3, max_call_bytes=9999, max_event_bytes=99)), batch_concurrency=1)
+    w.offer(7)
+    await settle_all(w)
+    assert [len(c) for c in w.sink.calls] == [1, 3, 3]  # the first went at once, alone
+    assert len(w.settled("ack")) == 7
+
+
+async def test_an_event_too_large_for_its_sink_is_a_recorded_dead_letter_never_sent() -> None:
+    w = world(FakeSink(Limits(max_events=10, max_call_bytes=99, max_event_bytes=20)), batch_concurrency=1)
+    w.offer(1, payload=b"x" * 21)
+    w.offer(1, payload=b"x" * 20, first=1)
+    await settle_all(w)
+    assert w.sink.calls == [["EZ1"]]
+    [letter] = w.journal.letters
+    assert (letter.event_id, letter.error_code) == ("EZ0", 91300)
+    assert "21 bytes is larger than the sink takes (20 bytes)" in letter.reason
+    assert w.messages[0].settled == [("term", None)]
+
+
+async def test_a_slow_sink_holds_no_more_than_it_delivers_within_the_hold_time() -> None:
+    async def slow(events: Sequence[SinkEvent]) -> Sequence[Outcome]:
+        await asyncio.sleep(0.1)
+        return [Outcome(status=200)] * len(events)
+
+    # Hold time 1 s; 2 calls of 0.1 s at once: 20 events/s, so about 20 held.
+    w = world(FakeSink(ONE, slow), concurrency=2, ack_wait_seconds=3.0, failing_buffer=4)
+    w.offer(2)
+    await asyncio.sleep(0.15)  # its pace is measured
+    w.offer(500, first=2)
+    await asyncio.sleep(0.05)  # the hand-backs are settled
+    assert w.room.held <= 40
+    handed_back = w.settled("nak")
+    assert len(handed_back) >= 450
+    assert all(delay is not None and delay >= 0.5 for m in handed_back for _, delay in m.settled)
+
+
+async def test_a_failing_sink_is_probed_by_one_paced_call_at_a_time() -> None:
+    async def down(events: Sequence[SinkEvent]) -> Sequence[Outcome]:
+        return [Outcome(error=ServerError("down", status=500))] * len(events)
+
+    w = world(FakeSink(ONE, down), concurrency=8, failing_buffer=4)
+    w.offer(50)
+    await asyncio.sleep(1.0)
+    assert w.sink.most_in_flight <= 8  # the first burst, before it was known to fail
+    calls_after_first_second = len(w.sink.calls)
+    await asyncio.sleep(1.0)
+    # Probes at most every 0.2 s once failing (not a request-rate storm over the backlog).
+    assert len(w.sink.calls) - calls_after_first_second <= 6
+    assert w.room.held <= 4 + 1
+    assert len(w.settled("nak")) >= 40
+
+
+async def test_the_hold_watch_marks_long_waits_in_progress_on_a_healthy_sink() -> None:
+    gate = asyncio.Event()
+
+    async def blocked(events: Sequence[SinkEvent]) -> Sequence[Outcome]:
+        await gate.wait()
+        return [Outcome(status=200)] * len(events)
+
+    w = world(FakeSink(ONE, blocked), concurrency=1, ack_wait_seconds=0.3)
+    w.offer(3)
+    await asyncio.sleep(0.15)
+    await w.dispatcher.check_holds()
+    assert [m.progress for m in w.messages] == [0, 1, 1]  # queued ones; the first is in flight
+    gate.set()
+    await settle_all(w)
+
+
+async def test_the_hold_watch_hands_back_what_a_failing_sink_still_holds() -> None:
+    async def down(events: Sequence[SinkEvent]) -> Sequence[Outcome]:
+        return [Outcome(error=ServerError("down", status=500))] * len(events)
+
+    w = world(FakeSink(ONE, down), concurrency=1, ack_wait_seconds=0.3, failing_buffer=50)
+    w.offer(20)
+    await asyncio.sleep(0.15)
+    held_before = w.room.held
+    await w.dispatcher.check_holds()
+    await asyncio.sleep(0.05)
+    assert held_before > 5
+    assert w.room.held <= 1
