@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 
 from devkit.processes import ROOT
@@ -62,6 +63,31 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
+# A process that dies more often than this is not coming back by being restarted.
+CRASH_LOOP = (5, 60.0)  # deaths, within seconds
+
+
+def supervise(suite: Suite, stop: threading.Event | None = None) -> None:
+    """Keep serving when a process dies (a crash, an OOM kill, kill -9): start it again, as
+    a process manager would. Give up only on a crash loop (or when `stop` is set)."""
+    deaths: dict[str, list[float]] = {}
+    stop = stop or threading.Event()
+    while not stop.wait(0.5):
+        for name in suite.dead():
+            now = time.monotonic()
+            recent = [t for t in deaths.get(name, []) if now - t < CRASH_LOOP[1]] + [now]
+            deaths[name] = recent
+            if len(recent) > CRASH_LOOP[0]:
+                print(f"{name} keeps dying; stopping. See {DATA / 'logs'}", file=sys.stderr)
+                print(suite.logs(), file=sys.stderr)
+                return
+            print(f"{name} stopped unexpectedly; starting it again (logs: {DATA / 'logs'})", flush=True)
+            try:
+                suite.revive(name)
+            except Exception as exc:  # retried on the next round, within the crash-loop limit
+                print(f"{name} did not come back: {exc}", file=sys.stderr, flush=True)
+
+
 def main() -> None:
     ports = Ports.defaults()
     wanted = {
@@ -69,6 +95,7 @@ def main() -> None:
         "catalog": ports.catalog,
         "control": ports.control,
         "router": ports.router,
+        "delivery": ports.delivery,
         "nats": 4222,
         "nats monitor": 8222,
     }
@@ -91,11 +118,7 @@ def main() -> None:
     try:
         suite.start()
         print(banner(suite), flush=True)
-        while all(child.alive() for child in suite.children.values()):
-            time.sleep(0.5)
-        dead = [name for name, child in suite.children.items() if not child.alive()]
-        print(f"stopped unexpectedly: {', '.join(dead)}; see {DATA / 'logs'}", file=sys.stderr)
-        print(suite.logs(), file=sys.stderr)
+        supervise(suite)
     except KeyboardInterrupt:
         print("\nstopping …", flush=True)
     finally:

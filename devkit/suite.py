@@ -105,6 +105,27 @@ class Suite:
         wait_until(lambda: grpc_serving(address), child, name)
         return child
 
+    def dead(self) -> list[str]:
+        """The processes that are not running (nats-server included, as "nats")."""
+        down = [name for name, child in self.children.items() if not child.alive()]
+        if self.nats is not None and self.nats.child is not None and not self.nats.child.alive():
+            down.append("nats")
+        return down
+
+    def revive(self, name: str) -> None:
+        """Start a process that died again, as it was started."""
+        if name == "nats":
+            assert self.nats is not None
+            self.nats.start()
+        elif name.startswith("delivery-"):
+            self.start_worker(int(name.removeprefix("delivery-")))
+        elif name == "gateway":
+            gateway = start_python("gateway", "gateway", self.env, self.log_dir)
+            self.children["gateway"] = gateway
+            wait_until(self._gateway_up, gateway, "gateway")
+        else:
+            self._start_service(name, f"services.{name}", self.address(name))
+
     def kill_worker(self, index: int) -> None:
         """SIGKILL: no graceful anything, as a crash would."""
         self.children[f"delivery-{index}"].kill()
