@@ -103,13 +103,16 @@ def _jitter(rng: random.Random | None) -> float:
 
 
 def outage_ceiling(sink: SinkState, rules: RetryRules) -> float:
-    """The longest a failing sink's event waits for its next try."""
+    """The longest a failing sink's event waits for its next try. A sink that answers (no
+    outage) sets no ceiling: an event failing there on its own backs off in full."""
+    if sink.outage_seconds <= 0:
+        return rules.max_delay_seconds
     return min(rules.max_delay_seconds, max(rules.base_seconds, sink.outage_seconds * rules.outage_fraction))
 
 
 def hand_back_delay(sink: SinkState, rules: RetryRules, rng: random.Random | None = None) -> float:
     if sink.outage_seconds > 0:
-        delay = outage_ceiling(sink, rules) * _jitter(rng)
+        delay = outage_ceiling(sink, rules) * _jitter(rng)  # spread over its lower half too
     elif sink.throttle_cap is not None:
         # When its lane should be through what it holds, at the capped calls/s.
         delay = sink.queued / (sink.throttle_cap * max(1.0, sink.per_call))
@@ -145,7 +148,7 @@ def decide(
         return DeadLetter(error.message, error.code, error.status)
     if expired:
         return DeadLetter(f"retry window exceeded: {error.message}", error.code, error.status)
-    ceiling = min(rules.max_delay_seconds, outage_ceiling(sink, rules))
+    ceiling = outage_ceiling(sink, rules)
     return Retry(retry_delay(attempt, rules.base_seconds, ceiling, error.retry_after, rng), attempted=True)
 
 

@@ -63,6 +63,9 @@ class Top(random.Random):
         (Outcome(error=ServerError("5xx", status=500)), 1, 0.0, HEALTHY, Retry(1.0, attempted=True)),
         (Outcome(error=TimedOut("slow")), 1, 0.0, HEALTHY, Retry(1.0, attempted=True)),
         (Outcome(error=KinesisWriteFailed("w")), 1, 0.0, HEALTHY, Retry(1.0, attempted=True)),
+        # A sink that answers: the event backs off by its own attempts, in full.
+        (Outcome(error=KinesisWriteFailed("w")), 5, 60.0, HEALTHY, Retry(16.0, attempted=True)),
+        (Outcome(error=KinesisWriteFailed("w")), 20, 600.0, HEALTHY, Retry(300.0, attempted=True)),
         # Backoff by the event's attempts, but within a third of its sink's outage.
         (Outcome(error=ConnectFailed("x")), 3, 10.0, DOWN_20S, Retry(4.0, attempted=True)),
         (Outcome(error=ConnectFailed("x")), 8, 10.0, DOWN_20S, Retry(20.0 / 3, attempted=True)),
