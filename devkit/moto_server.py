@@ -5,7 +5,8 @@ AssumeRole (with an ExternalId) may assume, and read a stream back from TRIM_HOR
 
 moto keeps all state in the server process; `reset()` wipes it. It checks no credentials by
 default (a wrong ExternalId succeeds): start it with `env={"INITIAL_NO_AUTH_ACTION_COUNT": "N"}`
-to have IAM enforced after N calls.
+to have IAM enforced after N calls. Its PutRecords slows as a shard fills (each record lists
+every stored sequence number): reset, or use fresh streams, between heavy runs.
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ class Settings(StreamSettings):
         "own AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL_STS and defaults",
     )
     kinesis_timeout_seconds: float = setting(10.0, "delivery: Kinesis and STS call timeout")
-    kinesis_threads: int = setting(16, "delivery: threads for boto3 calls (Kinesis, STS) per worker")
+    kinesis_threads: int = setting(8, "delivery: threads for boto3 calls (Kinesis, STS) per worker")
     segment_api_url: str = setting(
         "https://api.segment.io",
         "delivery: Segment HTTP Tracking API base URL (EU: https://events.eu1.segmentapis.com)",
