@@ -13,6 +13,7 @@ import base64
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
 import aiohttp
 from aiohttp import web
@@ -42,6 +43,7 @@ class KinesisProxy:
     faulted_calls: int = 0
     records_per_call: list[int] = field(default_factory=list)
     bytes_per_call: list[int] = field(default_factory=list)  # data and partition keys, as Kinesis counts
+    sts_calls: list[dict[str, str]] = field(default_factory=list)  # their form parameters
     _runner: web.AppRunner | None = None
     _site: web.TCPSite | None = None
     _session: aiohttp.ClientSession | None = None
@@ -100,6 +102,8 @@ class KinesisProxy:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
+        if request.headers.get("X-Amz-Target") is None:  # a query-protocol call: STS
+            self.sts_calls.append({k: v[0] for k, v in parse_qs(body.decode()).items()})
         if request.headers.get("X-Amz-Target") != PUT_RECORDS:
             return await self._forward(request, body)
         self.put_calls += 1
