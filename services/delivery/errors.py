@@ -12,6 +12,8 @@ class DeliveryError(Exception):
     retryable = False
     # An overload signal (429, 5xx, throughput exceeded): the sink's adaptive throttle reacts.
     slows_sink = False
+    # The sink said in so many words to slow down (429, throughput exceeded), not just failed.
+    asks_to_slow_down = False
 
     def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(message)
@@ -33,6 +35,7 @@ class Throttled(Retryable):
 
     code = 91302
     slows_sink = True
+    asks_to_slow_down = True
 
 
 class ServerError(Retryable):
@@ -106,6 +109,7 @@ class KinesisThroughputExceeded(Retryable):
 
     code = 93101
     slows_sink = True
+    asks_to_slow_down = True
 
 
 class ShardCountFailed(Retryable):

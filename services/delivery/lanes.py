@@ -64,6 +64,7 @@ class Lane:
     queue: deque[Envelope] = field(default_factory=deque)
     in_flight: int = 0
     failing_since: float | None = None  # clock time of the first failure of the current outage
+    before_outage: throttle.Throttle | None = None  # the throttle as it was when the outage began
     probe_at: float = 0.0  # a failing sink is tried again no sooner than this
     limiter: throttle.Throttle = field(default_factory=throttle.Throttle)
     timer: asyncio.TimerHandle | None = None
@@ -286,19 +287,32 @@ class Dispatcher:
             return [Outcome(error=InternalError(f"internal error: {exc}"))] * len(batch)
 
     def _learn(self, lane: Lane, outcomes: Sequence[Outcome]) -> None:
-        """What a call's outcomes say about its sink: answering or failing, overloaded or not."""
+        """What a call's outcomes say about its sink: answering or down, overloaded or not.
+
+        Twilio's throttle (100 calls/s on a 429/5xx, 99 % on each further one, back after 5
+        quiet minutes) is for a sink that answers under load. A sink that is down — every
+        call failing — is probed instead, one paced call at a time, and its probes neither
+        cut the cap nor count as load. When it answers again, the cap its outage set is
+        lifted, unless it asked to slow down (a 429, a Kinesis throughput error) while it
+        was down: a clean recovery flows at once, and a receiver overloaded by the backlog
+        says so with 429/5xx while answering, which throttles it as Twilio does."""
         now = self._clock()
+        before = lane.limiter
         answering = any(o.error is None or not o.error.retryable for o in outcomes)
         overloaded = any(o.error is not None and o.error.slows_sink for o in outcomes)
+        asked_to_slow = any(o.error is not None and o.error.asks_to_slow_down for o in outcomes)
         if overloaded and not lane.failing:
-            # Twilio's cut applies to a sink answering under load; while it is down, the
-            # paced probes are no load and no news, so they do not drive the cap to its floor.
             lane.limiter = throttle.on_error(lane.limiter, now, self._rules.throttle)
         if answering:
-            lane.failing_since = None
+            if lane.failing and lane.before_outage is not None:
+                lane.limiter = lane.before_outage
+            lane.failing_since = lane.before_outage = None
             return
         if lane.failing_since is None:
             lane.failing_since = now
+            lane.before_outage = before
+        if asked_to_slow:
+            lane.before_outage = None
         lane.probe_at = now + decision.probe_gap(now - lane.failing_since)
 
     def _shed(self, lane: Lane) -> None:

@@ -16,7 +16,7 @@ import pytest
 from eventstreams.v1 import control_pb2
 from services.delivery.decision import RetryRules
 from services.delivery.directory import SinkDirectory
-from services.delivery.errors import ServerError
+from services.delivery.errors import ServerError, Throttled
 from services.delivery.journal import Attempt, DeadLetter
 from services.delivery.lanes import Dispatcher, LaneRules
 from services.delivery.room import Room
@@ -261,3 +261,36 @@ async def test_the_hold_watch_hands_back_what_a_failing_sink_still_holds() -> No
     await asyncio.sleep(0.05)
     assert held_before > 5
     assert w.room.held <= 1
+
+
+def flaky(fail_until: list[float], error: ServerError | Throttled) -> Deliver:
+    async def respond(events: Sequence[SinkEvent]) -> Sequence[Outcome]:
+        if time.monotonic() < fail_until[0]:
+            return [Outcome(error=error)] * len(events)
+        return [Outcome(status=200)] * len(events)
+
+    return respond
+
+
+async def test_an_outage_leaves_no_throttle_behind_once_the_sink_answers() -> None:
+    fail_until = [time.monotonic() + 0.6]
+    w = world(FakeSink(ONE, flaky(fail_until, ServerError("down", status=500))), failing_buffer=4)
+    w.offer(20)
+    await asyncio.sleep(0.3)
+    lane = w.dispatcher._lanes[SINK]
+    assert lane.failing and lane.limiter.throttled  # the first 5xx capped it, then it was down
+    await asyncio.sleep(1.0)
+    w.offer(5, first=20)
+    await asyncio.sleep(0.1)
+    assert not lane.failing and not lane.limiter.throttled  # a clean recovery: uncapped
+
+
+async def test_a_sink_that_said_429_while_down_stays_throttled() -> None:
+    fail_until = [time.monotonic() + 0.6]
+    w = world(FakeSink(ONE, flaky(fail_until, Throttled("slow down", status=429))), failing_buffer=4)
+    w.offer(20)
+    await asyncio.sleep(1.3)
+    w.offer(5, first=20)
+    await asyncio.sleep(0.1)
+    lane = w.dispatcher._lanes[SINK]
+    assert not lane.failing and lane.limiter.cap == pytest.approx(100.0)  # Twilio's cap
