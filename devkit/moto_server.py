@@ -16,7 +16,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -91,37 +91,30 @@ def region_of(arn: str) -> str:
 _CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30)
 
 
-def kinesis_client(url: str, region: str = DEFAULT_REGION) -> KinesisClient:
+def _client(service: str, url: str, region: str) -> Any:
     return boto3.client(
-        "kinesis",
+        service,  # type: ignore[call-overload]
         endpoint_url=url,
         region_name=region,
         aws_access_key_id=DUMMY_ACCESS_KEY_ID,
         aws_secret_access_key=DUMMY_SECRET_ACCESS_KEY,
         config=_CONFIG,
     )
+
+
+def kinesis_client(url: str, region: str = DEFAULT_REGION) -> KinesisClient:
+    client: KinesisClient = _client("kinesis", url, region)
+    return client
 
 
 def iam_client(url: str) -> IAMClient:
-    return boto3.client(
-        "iam",
-        endpoint_url=url,
-        region_name=DEFAULT_REGION,
-        aws_access_key_id=DUMMY_ACCESS_KEY_ID,
-        aws_secret_access_key=DUMMY_SECRET_ACCESS_KEY,
-        config=_CONFIG,
-    )
+    client: IAMClient = _client("iam", url, DEFAULT_REGION)
+    return client
 
 
 def sts_client(url: str, region: str = DEFAULT_REGION) -> STSClient:
-    return boto3.client(
-        "sts",
-        endpoint_url=url,
-        region_name=region,
-        aws_access_key_id=DUMMY_ACCESS_KEY_ID,
-        aws_secret_access_key=DUMMY_SECRET_ACCESS_KEY,
-        config=_CONFIG,
-    )
+    client: STSClient = _client("sts", url, region)
+    return client
 
 
 def create_stream(url: str, name: str, shards: int = 1, region: str = DEFAULT_REGION) -> str:
