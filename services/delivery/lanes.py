@@ -63,6 +63,7 @@ class Lane:
     sink_sid: str
     queue: deque[Envelope] = field(default_factory=deque)
     in_flight: int = 0
+    flying: list[list[Envelope]] = field(default_factory=list)  # the batches of calls in flight
     failing_since: float | None = None  # clock time of the first failure of the current outage
     before_outage: throttle.Throttle | None = None  # the throttle as it was when the outage began
     probe_at: float = 0.0  # a failing sink is tried again no sooner than this
@@ -202,6 +203,7 @@ class Dispatcher:
                 self._sleep(lane, wait)
                 return
             lane.in_flight += 1
+            lane.flying.append(batch)
             self._spawn(self._deliver(lane, sink, batch))
         self._forget_if_idle(lane)
 
@@ -262,6 +264,7 @@ class Dispatcher:
         elapsed = time.monotonic() - started
         lane.observe(elapsed, len(batch))
         lane.in_flight -= 1
+        lane.flying.remove(batch)
         try:
             self._learn(lane, outcomes)
             state = self.state(lane)
@@ -337,6 +340,11 @@ class Dispatcher:
     async def check_holds(self) -> None:
         limit = time.monotonic() - self._rules.hold_seconds
         for lane in list(self._lanes.values()):
+            # A call in flight this long (credentials, then the call, each with its timeout)
+            # is still being worked on: JetStream must not hand its events to another worker.
+            for envelope in [e for batch in lane.flying for e in batch if e.held_since <= limit]:
+                envelope.held_since = time.monotonic()
+                await envelope.msg.in_progress()
             if not lane.queue or lane.queue[0].held_since > limit:
                 continue
             if lane.failing or lane.limiter.throttled:

@@ -29,7 +29,7 @@ from services.delivery.journal import DeadLetter as DeadLetterRecord
 from services.delivery.sinks.base import Outcome, SinkEvent
 
 
-@dataclass
+@dataclass(eq=False)  # each is itself: compared by identity
 class Envelope:
     """One message from the stream, read once."""
 
