@@ -2,20 +2,34 @@
 through the router's gRPC Publish; prints figures (never asserts them) and writes
 bench-results/results.json and bench-results/latency.png.
 
-  1. end-to-end events/s, first publish → last receipt, to a batched webhook sink and to a
-     one-event-per-request sink;
-  2. first-attempt latency (producer send time → receiver) at a paced offered load;
-  3. the floor: bare nats-py publish → pull fetch → aiohttp POST (at the worker's per-sink
+Every measurement is repeated in --trials trials (3 by default) inside one suite run, the
+phases interleaved (trial 1 of every phase, then trial 2, ...) so that a slow stretch of
+this shared machine does not land on one phase only. Each figure is printed as the median of
+its trials with their min–max; a ratio is taken within one trial (both sides measured
+minutes apart at most), then its median and min–max are. Before each measurement the bench
+waits for the suite to go idle (a previous one's retries and dead letters would skew it).
+
+  1. throughput: end-to-end events/s, first publish → last receipt, to a batched webhook sink
+     and to a one-event-per-request sink;
+  2. latency: first-attempt latency (producer send time → receiver) at a paced offered load;
+  3. floor: bare nats-py publish → pull fetch → aiohttp POST (at the worker's per-sink
      concurrency, and at 256 in flight), and our one-per-request ratio to it;
-  4. a healthy sink's throughput alone, beside a second healthy sink (the cost of fanning
-     out by itself) and beside a sink whose destination always times out;
-  5. the CPU each process used during each measurement (and the rest of the machine: other
+  4. slow: a healthy sink's throughput alone, beside a second healthy sink (the cost of
+     fanning out by itself) and beside a sink whose destination always times out;
+  5. kinesis: a Kinesis sink into a real moto_server (fresh stream of 4 shards per trial;
+     created, tested, validated through REST), end to end, beside moto's own ceiling (a
+     direct boto3 PutRecords loop of the same records); moto runs with its Kinesis calls
+     serialised (devkit/moto_server.py: concurrent PutRecords lose records in moto 5);
+  6. segment: a Segment sink into devkit/segment_receiver.py (own process), end to end;
+  7. outage: 500 events/s to a webhook sink (batched, and one per request) whose receiver
+     answers 500 for 20 s: how long after recovery the backlog arrives, and what went missing;
+  8. the CPU each process used during each measurement (and the rest of the machine: other
      work on a shared machine skews everything), and the highest resident memory of every
      process through the whole bench.
 
-    python -m devkit.bench            # the full run, ≈ 2–3 minutes
-    python -m devkit.bench --quick    # a smoke run, under a minute
-    python -m devkit.bench --only latency --latency-seconds 60
+    python -m devkit.bench                  # the full run, 3 trials, ≈ 25 minutes
+    python -m devkit.bench --quick          # a smoke run, 2 short trials, ≈ 5–6 minutes
+    python -m devkit.bench --only latency outage --trials 5
 """
 
 from __future__ import annotations
@@ -29,7 +43,8 @@ import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import asdict, dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -37,15 +52,17 @@ from typing import Any
 
 import grpc
 
-from devkit import bench_floor, bench_report
+from devkit import bench_floor, bench_kinesis, bench_outage, bench_report, bench_segment
 from devkit.bench_load import (
     EventFactory,
     measure_throughput,
     publish_paced,
     publish_until_routed,
 )
+from devkit.bench_outage import OutagePlan
 from devkit.bench_procs import ProcessWatch
 from devkit.bench_setup import Account, ReceiverClient, Rest, create_account
+from devkit.moto_server import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, MotoServer
 from devkit.processes import ROOT, Child, free_port, python_env, start, wait_until
 from devkit.produce import publish_when_routed
 from devkit.suite import Suite
@@ -60,14 +77,27 @@ PATH_BATCHED = "/batched"
 PATH_SINGLE = "/single"
 PATH_TWIN = "/twin"
 PATH_SLOW = "/slow"
-PHASES = ("throughput", "latency", "floor", "slow")
+PHASES = ("throughput", "latency", "floor", "slow", "kinesis", "segment", "outage")
+# Where each phase's figures go in a trial's record (and in the summary).
+SECTIONS = {
+    "throughput": "throughput",
+    "latency": "latency",
+    "floor": "floor",
+    "slow": "slow_sink",
+    "kinesis": "kinesis",
+    "segment": "segment",
+    "outage": "outage",
+}
 RESULTS_DIR = ROOT / "bench-results"
+# The suite counts as idle below this many cores busy (all its processes together).
+IDLE_CORES = 0.3
 
 
 @dataclass(frozen=True)
 class Plan:
     quick: bool
     workers: int
+    trials: int
     events: int
     batch: int
     concurrency: int
@@ -80,6 +110,10 @@ class Plan:
     slow_deadline: float
     stall_seconds: float
     slow_receiver_seconds: float
+    kinesis_events: int
+    segment_events: int
+    outage: OutagePlan
+    settle_seconds: float
     phases: tuple[str, ...]
 
     @classmethod
@@ -93,6 +127,7 @@ class Plan:
         return cls(
             quick=quick,
             workers=args.workers,
+            trials=max(1, pick(args.trials, 3, 2)),
             events=events,
             batch=args.batch,
             concurrency=args.concurrency,
@@ -107,7 +142,17 @@ class Plan:
             slow_deadline=pick(args.slow_deadline, 40.0, 12.0),
             stall_seconds=args.stall_seconds,
             slow_receiver_seconds=args.slow_receiver_seconds,
-            phases=tuple(args.only or PHASES),
+            kinesis_events=pick(args.kinesis_events, 20_000, 5_000),
+            segment_events=pick(args.segment_events, 20_000, 5_000),
+            outage=OutagePlan(
+                rate=args.outage_rate,
+                steady=pick(args.outage_steady, 5.0, 2.0),
+                outage=pick(args.outage_seconds, 20.0, 5.0),
+                after=pick(args.outage_after, 60.0, 10.0),
+                give_up=pick(args.outage_give_up, 180.0, 30.0),
+            ),
+            settle_seconds=args.settle_seconds,
+            phases=tuple(p for p in PHASES if p in (args.only or PHASES)),
         )
 
 
@@ -115,7 +160,8 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="a ~1 minute smoke run (smaller counts)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run (smaller counts, 2 trials)")
+    parser.add_argument("--trials", type=int, help="trials of every measurement (3; quick 2)")
     parser.add_argument("--workers", type=int, default=1, help="delivery workers")
     parser.add_argument("--events", type=int, help="events per throughput run (50k; quick 5k)")
     parser.add_argument("--batch", type=int, default=250, help="events per Publish call")
@@ -145,9 +191,35 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--slow-receiver-seconds", type=float, default=60.0, help="how long /slow keeps a request waiting"
     )
+    parser.add_argument("--kinesis-events", type=int, help="events per Kinesis run (20k; quick 5k)")
+    parser.add_argument("--segment-events", type=int, help="events per Segment run (20k; quick 5k)")
+    parser.add_argument("--outage-rate", type=float, default=500.0, help="events/s through the outage run")
+    parser.add_argument("--outage-steady", type=float, help="steady seconds before the outage (5; quick 2)")
+    parser.add_argument(
+        "--outage-seconds", type=float, help="how long the receiver answers 500 (20; quick 5)"
+    )
+    parser.add_argument(
+        "--outage-after", type=float, help="publishing goes on after recovery, s (60; quick 10)"
+    )
+    parser.add_argument(
+        "--outage-give-up", type=float, help="stop waiting this long after recovery, s (180; quick 30)"
+    )
+    parser.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=120.0,
+        help="longest wait for the suite to go idle before a measurement (a deleted sink's "
+        "backlog becomes dead letters meanwhile)",
+    )
     parser.add_argument("--only", nargs="+", choices=PHASES, help="run only these phases")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where results go")
     return parser.parse_args()
+
+
+def worker_settings() -> Any:
+    from services.delivery.settings import Settings
+
+    return Settings()
 
 
 # --- phases ----------------------------------------------------------------------------
@@ -165,9 +237,37 @@ class Context:
     router: router_pb2_grpc.RouterAsyncStub
     factory: EventFactory
     account: Account
+    rest: Rest
     sinks: dict[str, str]
     log_dir: Path
     procs: ProcessWatch
+    trial: int = 0
+    moto_url: str = ""
+    segment: bench_segment.SegmentClient | None = None
+    segment_write_key: str = ""
+    kinesis_world: bench_kinesis.KinesisWorld | None = None
+    segment_sink: bench_segment.SegmentSink | None = None
+    settled: dict[str, float] = field(default_factory=dict)
+
+
+async def settle(ctx: Context, label: str) -> float:
+    """Wait (up to settle_seconds) until the suite's processes are near idle: what a
+    measurement leaves behind (retries, dead letters of a deleted sink) must not be measured
+    with the next one. Returns the seconds waited."""
+    started = time.monotonic()
+    before = ctx.procs.cpu_now()
+    while time.monotonic() - started < ctx.plan.settle_seconds:
+        await asyncio.sleep(1.0)
+        after = ctx.procs.cpu_now()
+        busy = sum(after[n] - before[n] for n in after if n in before and n != "bench driver")
+        before = after
+        if busy < IDLE_CORES:
+            break
+    else:
+        print(f"  (the suite was still busy after {ctx.plan.settle_seconds:.0f} s; measuring anyway)")
+    waited = round(time.monotonic() - started, 1)
+    ctx.settled[label] = waited
+    return waited
 
 
 async def warm(ctx: Context, type_name: str, path: str) -> None:
@@ -204,11 +304,13 @@ async def timed_throughput(
 
 
 async def throughput_phase(ctx: Context) -> dict[str, Any]:
-    figures = {}
+    figures: dict[str, Any] = {}
     for name, type_name, path in (
         ("batched", TYPE_BATCHED, PATH_BATCHED),
         ("one_per_request", TYPE_SINGLE, PATH_SINGLE),
     ):
+        if figures:
+            await settle(ctx, f"throughput_{name}")
         await warm(ctx, type_name, path)
         print(f"  throughput: {name}, {ctx.plan.events:,} events", flush=True)
         figures[name] = await timed_throughput(ctx, name, type_name, path, ctx.plan.events)
@@ -244,8 +346,10 @@ async def floor_phase(ctx: Context) -> list[dict[str, Any]]:
     plan = ctx.plan
     assert ctx.suite.nats is not None
     payloads = bench_floor.Payloads(ctx.account.sid, TYPE_SINGLE, ctx.factory.run)
-    runs = []
+    runs: list[dict[str, Any]] = []
     for in_flight in plan.floor_in_flight:
+        if runs:
+            await settle(ctx, f"floor_{in_flight}")
         print(f"  floor: {plan.floor_events:,} events, {in_flight} in flight", flush=True)
 
         def watch(child: Child, in_flight: int = in_flight) -> None:
@@ -274,48 +378,70 @@ async def route_single_to(ctx: Context, deliveries: int) -> None:
     await ctx.receiver.wait_events(PATH_SINGLE, 1, ctx.plan.stall_seconds)
 
 
-async def slow_phase(ctx: Context, rest: Rest) -> dict[str, Any]:
+async def slow_phase(ctx: Context) -> dict[str, Any]:
     """The healthy sink alone; beside a second healthy sink on the same type (what fanning
-    out to two sinks costs by itself); beside a sink that always times out. Last: the
-    timing-out sink's backlog stays behind, retried with backoff."""
-    plan = ctx.plan
+    out to two sinks costs by itself); beside a sink that always times out. The timing-out
+    sink is made afresh each trial and deleted after it (its backlog, retried with backoff,
+    would otherwise load every later measurement)."""
+    plan, rest = ctx.plan, ctx.rest
 
-    async def run(window: str, label: str) -> dict[str, Any]:
+    async def run(window: str, label: str, quiet_first: bool = True) -> dict[str, Any]:
+        if quiet_first:
+            await settle(ctx, window)
         print(f"  timing-out sink: {plan.slow_events:,} events, healthy sink {label}", flush=True)
         return await timed_throughput(
             ctx, window, TYPE_SINGLE, PATH_SINGLE, plan.slow_events, plan.slow_deadline
         )
 
-    await warm(ctx, TYPE_SINGLE, PATH_SINGLE)
-    without = await run("alone", "alone")
-    twin = await rest.subscribe("bench second healthy", ctx.sinks["twin"], [TYPE_SINGLE])
-    await route_single_to(ctx, 2)
-    beside_twin = await run("with_second_healthy", "beside a second healthy sink")
-    twin_seen = await ctx.receiver.path(PATH_TWIN)
-    await rest.unsubscribe(twin)
-    await route_single_to(ctx, 1)
-    slow_same_type = await rest.subscribe("bench timing out", ctx.sinks["slow"], [TYPE_SINGLE])
-    await route_single_to(ctx, 2)
-    beside_slow = await run("with_timing_out", "beside a timing-out sink")
-    slow_seen = await ctx.receiver.path(PATH_SLOW)
+    slow_sink = await rest.webhook_sink("bench timing out", ctx.receiver.url(PATH_SLOW), False)
+    live: list[str] = []
 
-    # Isolation proper: the timing-out sink has its own events (another type, a steady
-    # SLOW_OWN_RATE per second) while the healthy sink takes the load; no fan-out cost.
-    await rest.unsubscribe(slow_same_type)
-    await route_single_to(ctx, 1)
-    await rest.subscribe("bench timing out, own type", ctx.sinks["slow"], [TYPE_SLOW_OWN])
-    await publish_until_routed(ctx.router, ctx.factory, TYPE_SLOW_OWN, 1, timeout=15)
-    background = asyncio.create_task(
-        publish_paced(ctx.router, ctx.factory, TYPE_SLOW_OWN, SLOW_OWN_RATE, plan.slow_deadline, 20)
-    )
+    async def subscribe(description: str, sink: str, type_name: str) -> str:
+        sid = await rest.subscribe(description, sink, [type_name])
+        live.append(sid)
+        return sid
+
+    async def unsubscribe(sid: str) -> None:
+        live.remove(sid)
+        await rest.unsubscribe(sid)
+
     try:
-        beside_slow_own = await run(
-            "with_timing_out_own", f"beside a timing-out sink fed {SLOW_OWN_RATE:.0f}/s"
+        await warm(ctx, TYPE_SINGLE, PATH_SINGLE)
+        without = await run("alone", "alone")
+        twin = await subscribe("bench second healthy", ctx.sinks["twin"], TYPE_SINGLE)
+        await route_single_to(ctx, 2)
+        beside_twin = await run("with_second_healthy", "beside a second healthy sink")
+        twin_seen = await ctx.receiver.path(PATH_TWIN)
+        await unsubscribe(twin)
+        await route_single_to(ctx, 1)
+        slow_same_type = await subscribe("bench timing out", slow_sink, TYPE_SINGLE)
+        await route_single_to(ctx, 2)
+        beside_slow = await run("with_timing_out", "beside a timing-out sink")
+        slow_seen = await ctx.receiver.path(PATH_SLOW)
+
+        # Isolation proper: the timing-out sink has its own events (another type, a steady
+        # SLOW_OWN_RATE per second) while the healthy sink takes the load; no fan-out cost.
+        await unsubscribe(slow_same_type)
+        await route_single_to(ctx, 1)
+        await subscribe("bench timing out, own type", slow_sink, TYPE_SLOW_OWN)
+        await publish_until_routed(ctx.router, ctx.factory, TYPE_SLOW_OWN, 1, timeout=15)
+        background = asyncio.create_task(
+            publish_paced(ctx.router, ctx.factory, TYPE_SLOW_OWN, SLOW_OWN_RATE, plan.slow_deadline, 20)
         )
+        try:
+            # No waiting for quiet here: the timing-out sink's backlog (retried for hours)
+            # is part of this scenario, as it would be for a customer.
+            beside_slow_own = await run(
+                "with_timing_out_own", f"beside a timing-out sink fed {SLOW_OWN_RATE:.0f}/s", False
+            )
+        finally:
+            background.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await background
     finally:
-        background.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await background
+        for sid in list(live):
+            await unsubscribe(sid)
+        await rest.delete_sink(slow_sink)
     return {
         "without": without,
         "with_healthy": {**beside_twin, "second_sink_received": twin_seen.events},
@@ -325,16 +451,127 @@ async def slow_phase(ctx: Context, rest: Rest) -> dict[str, Any]:
     }
 
 
+async def kinesis_phase(ctx: Context) -> dict[str, Any]:
+    plan = ctx.plan
+    if ctx.kinesis_world is None:
+        ctx.kinesis_world = await bench_kinesis.KinesisWorld.create(ctx.moto_url)
+    world = ctx.kinesis_world
+    print(f"  kinesis: {plan.kinesis_events:,} events into moto ({bench_kinesis.SHARDS} shards)", flush=True)
+    sink, sample = await bench_kinesis.measure_sink(
+        world,
+        ctx.rest,
+        ctx.router,
+        ctx.factory,
+        plan.kinesis_events,
+        plan.batch,
+        plan.concurrency,
+        plan.stall_seconds,
+        ctx.procs.window,
+    )
+    await settle(ctx, "moto_ceiling")
+    callers = worker_settings().sink_batch_concurrency
+    print(f"  kinesis: moto's ceiling, boto3 PutRecords of 500, {callers} callers", flush=True)
+    with ctx.procs.window("moto_ceiling"):
+        ceiling = await asyncio.to_thread(
+            bench_kinesis.put_ceiling, world.url, plan.kinesis_events, sample or b"x" * 1000, callers
+        )
+    return {"sink": sink, "moto_ceiling": ceiling}
+
+
+async def segment_phase(ctx: Context) -> dict[str, Any]:
+    plan = ctx.plan
+    assert ctx.segment is not None
+    if ctx.segment_sink is None:
+        ctx.segment_sink = await bench_segment.create_sink(
+            ctx.rest, ctx.segment, ctx.router, ctx.factory, ctx.segment_write_key, plan.stall_seconds
+        )
+    print(f"  segment: {plan.segment_events:,} events into the Segment stand-in", flush=True)
+    found = await bench_segment.measure(
+        ctx.segment,
+        ctx.router,
+        ctx.factory,
+        plan.segment_events,
+        plan.batch,
+        plan.concurrency,
+        plan.stall_seconds,
+        ctx.procs.window,
+    )
+    return {
+        **found,
+        "setup_seconds": ctx.segment_sink.setup_seconds,
+        "status_after_validate": ctx.segment_sink.status,
+    }
+
+
+async def outage_phase(ctx: Context) -> dict[str, Any]:
+    outage = ctx.plan.outage
+    found: dict[str, Any] = {}
+    for mode, batched in bench_outage.MODES:
+        if found:
+            await settle(ctx, f"outage_{mode}")
+        print(
+            f"  outage: {mode}, {outage.rate:,.0f} events/s; HTTP {outage.status} for {outage.outage:.0f} s "
+            f"after {outage.steady:.0f} s, then {outage.after:.0f} s more (up to {outage.give_up:.0f} s "
+            "after recovery)",
+            flush=True,
+        )
+        found[mode] = await bench_outage.run(
+            ctx.rest,
+            ctx.router,
+            ctx.factory,
+            ctx.receiver,
+            outage,
+            mode,
+            batched,
+            ctx.trial,
+            ctx.plan.stall_seconds,
+            ctx.procs.window,
+        )
+        figures = found[mode]
+        print(
+            f"    backlog drained {figures['backlog_drained_seconds']} s after recovery, "
+            f"missing {figures['missing']:,}/{figures['published']:,}",
+            flush=True,
+        )
+    return found
+
+
+RUNNERS: dict[str, Callable[[Context], Awaitable[Any]]] = {
+    "throughput": throughput_phase,
+    "latency": latency_phase,
+    "floor": floor_phase,
+    "slow": slow_phase,
+    "kinesis": kinesis_phase,
+    "segment": segment_phase,
+    "outage": outage_phase,
+}
+
+
 async def create_sinks(rest: Rest, receiver: ReceiverClient) -> dict[str, str]:
     sinks = {
         "batched": await rest.webhook_sink("bench batched", receiver.url(PATH_BATCHED), True),
         "single": await rest.webhook_sink("bench one per request", receiver.url(PATH_SINGLE), False),
         "twin": await rest.webhook_sink("bench second healthy", receiver.url(PATH_TWIN), False),
-        "slow": await rest.webhook_sink("bench timing out", receiver.url(PATH_SLOW), False),
     }
     await rest.subscribe("bench batched", sinks["batched"], [TYPE_BATCHED])
     await rest.subscribe("bench one per request", sinks["single"], [TYPE_SINGLE])
     return sinks
+
+
+async def run_trial(ctx: Context, record: dict[str, Any]) -> None:
+    """Every phase once; a phase that fails is recorded and the others still run."""
+    errors: dict[str, str] = {}
+    for phase in ctx.plan.phases:
+        ctx.settled = {}
+        waited = await settle(ctx, phase)
+        try:
+            record[SECTIONS[phase]] = await RUNNERS[phase](ctx)
+        except Exception as exc:
+            errors[phase] = f"{type(exc).__name__}: {exc}"
+            print(f"  {phase} failed: {errors[phase][:2000]}", file=sys.stderr, flush=True)
+        record.setdefault("settle_seconds", {})[phase] = {**ctx.settled, phase: waited}
+    if errors:
+        record["errors"] = errors
 
 
 async def run_phases(
@@ -344,10 +581,14 @@ async def run_phases(
     procs: ProcessWatch,
     log_dir: Path,
     results: dict[str, Any],
+    moto_url: str,
+    segment: tuple[int, str] | None,
 ) -> None:
-    """Fills `results` phase by phase, so that a failure keeps what was measured before it."""
+    """Fills `results` trial by trial, phase by phase, so that a failure keeps what was
+    measured before it."""
     account = await create_account(suite)
     receiver = ReceiverClient(receiver_port)
+    segment_client = bench_segment.SegmentClient(segment[0]) if segment else None
     try:
         async with (
             Rest(suite, account) as rest,
@@ -361,20 +602,28 @@ async def run_phases(
                 router_pb2_grpc.RouterStub(channel),
                 EventFactory(account.sid),
                 account,
+                rest,
                 sinks,
                 log_dir,
                 procs,
+                moto_url=moto_url,
+                segment=segment_client,
+                segment_write_key=segment[1] if segment else "",
             )
-            if "throughput" in plan.phases:
-                results["throughput"] = await throughput_phase(ctx)
-            if "latency" in plan.phases:
-                results["latency"] = await latency_phase(ctx)
-            if "floor" in plan.phases:
-                results["floor"] = await floor_phase(ctx)
-            if "slow" in plan.phases:
-                results["slow_sink"] = await slow_phase(ctx, rest)
+            for trial in range(1, plan.trials + 1):
+                print(f"trial {trial}/{plan.trials}", flush=True)
+                ctx.trial = trial
+                record: dict[str, Any] = {"trial": trial, "started": round(time.time(), 1)}
+                results["trials"].append(record)
+                try:
+                    await run_trial(ctx, record)
+                finally:
+                    record["ratios"] = bench_report.ratios(record)
+                    record["cpu"] = procs.take_windows()
     finally:
         await receiver.close()
+        if segment_client is not None:
+            await segment_client.close()
 
 
 # --- processes -------------------------------------------------------------------------
@@ -393,51 +642,74 @@ def start_receiver(port: int, slow_seconds: float, log_dir: Path) -> Child:
     return child
 
 
-def make_suite(plan: Plan, data: Path) -> Suite:
+def make_suite(plan: Plan, data: Path, extra_env: dict[str, str]) -> Suite:
     return Suite(
         data_dir=data,
         catalog_db=f"sqlite+aiosqlite:///{data / 'catalog.db'}",
         control_db=f"sqlite+aiosqlite:///{data / 'control.db'}",
         workers=plan.workers,
         log_dir=data / "logs",
-        extra_env={"ES_ALLOW_PRIVATE_DESTINATIONS": "true", "ES_LOG_LEVEL": "WARNING"},
+        extra_env={"ES_ALLOW_PRIVATE_DESTINATIONS": "true", "ES_LOG_LEVEL": "WARNING", **extra_env},
     )
 
 
-def watch_all(procs: ProcessWatch, suite: Suite, receiver: Child) -> None:
+def watch_all(procs: ProcessWatch, suite: Suite, helpers: dict[str, Child]) -> None:
     if suite.nats is not None and suite.nats.child is not None:
         procs.watch("nats-server", suite.nats.child.process.pid)
     for name, child in suite.children.items():
         procs.watch(name, child.process.pid)
-    procs.watch("fast receiver", receiver.process.pid)
+    for name, child in helpers.items():
+        procs.watch(name, child.process.pid)
     procs.watch("bench driver", os.getpid())
 
 
 def run(plan: Plan, data: Path, results: dict[str, Any]) -> None:
     """Everything that needs the processes up; they are stopped whatever happens."""
     log_dir = data / "logs"
-    suite = make_suite(plan, data)
-    receiver_port = free_port()
-    receiver = start_receiver(receiver_port, plan.slow_receiver_seconds, log_dir)
+    helpers: dict[str, Child] = {}
+    extra_env: dict[str, str] = {}
+    moto: MotoServer | None = None
+    segment: tuple[int, str] | None = None
+    suite: Suite | None = None
     procs = ProcessWatch()
     try:
+        receiver_port = free_port()
+        helpers["fast receiver"] = start_receiver(receiver_port, plan.slow_receiver_seconds, log_dir)
+        if "kinesis" in plan.phases:
+            moto = MotoServer.create(log_dir)
+            moto.start()
+            assert moto.child is not None
+            helpers["moto_server"] = moto.child
+            extra_env.update(
+                {
+                    "ES_AWS_ENDPOINT_URL": moto.url,
+                    "AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY_ID,
+                    "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_ACCESS_KEY,
+                }
+            )
+        if "segment" in plan.phases:
+            segment = (free_port(), bench_segment.new_write_key())
+            helpers["segment receiver"] = bench_segment.start_receiver(segment[0], segment[1], log_dir)
+            extra_env["ES_SEGMENT_API_URL"] = f"http://127.0.0.1:{segment[0]}"
+        suite = make_suite(plan, data, extra_env)
         suite.start()
-        watch_all(procs, suite, receiver)
+        watch_all(procs, suite, helpers)
         procs.start()
-        asyncio.run(run_phases(plan, suite, receiver_port, procs, log_dir, results))
+        asyncio.run(
+            run_phases(plan, suite, receiver_port, procs, log_dir, results, moto.url if moto else "", segment)
+        )
     finally:
         results["loadavg_end"] = [round(v, 2) for v in os.getloadavg()]
         results["memory"] = procs.stop()
-        results["cpu"] = {
-            name: {"wall_seconds": round(w.wall_seconds, 2), "cores": w.cores}
-            for name, w in procs.windows.items()
-        }
-        suite.stop()
-        receiver.stop()
+        if suite is not None:
+            suite.stop()
+        for child in helpers.values():
+            child.stop()
 
 
 def config(plan: Plan) -> dict[str, Any]:
     fetch_batch, in_flight = bench_floor.worker_defaults()
+    settings = worker_settings()
     return {
         **asdict(plan),
         "cpus": os.cpu_count(),
@@ -446,15 +718,31 @@ def config(plan: Plan) -> dict[str, Any]:
         "loadavg_start": [round(v, 2) for v in os.getloadavg()],
         "worker_fetch_batch": fetch_batch,
         "worker_sink_concurrency": in_flight,
-        "types": {"batched": TYPE_BATCHED, "one_per_request": TYPE_SINGLE},
+        "worker_sink_batch_concurrency": settings.sink_batch_concurrency,
+        "throttle": {
+            "initial_cap": settings.throttle_initial_cap,
+            "cut_factor": settings.throttle_cut_factor,
+            "quiet_seconds": settings.throttle_quiet_seconds,
+        },
+        "types": {
+            "batched": TYPE_BATCHED,
+            "one_per_request": TYPE_SINGLE,
+            "kinesis": bench_kinesis.TYPE_KINESIS,
+            "segment": bench_segment.TYPE_SEGMENT,
+            "outage": bench_outage.TYPE_OUTAGE,
+        },
     }
 
 
 def report(results: dict[str, Any], out: Path) -> None:
-    results["ratios"] = bench_report.ratios(results)
+    """results.json first (the raw trials are worth keeping whatever happens next), then
+    the summary, the chart and the table."""
     written = [bench_report.write_json(results, out)]
-    if "latency" in results:
-        chart = bench_report.write_chart(results["latency"], out)
+    results["summary"] = bench_report.summary(results)
+    written = [bench_report.write_json(results, out)]
+    latency = bench_report.median_latency_trial(results)
+    if latency is not None:
+        chart = bench_report.write_chart(latency, out)
         written += [chart] if chart else []
     print()
     print(bench_report.table(results))
@@ -466,8 +754,12 @@ def main() -> None:
     args = parse_args()
     plan = Plan.from_args(args)
     started = time.monotonic()
-    results: dict[str, Any] = {"config": config(plan)}
-    print(f"bench: {'quick' if plan.quick else 'full'} run, phases {', '.join(plan.phases)}", flush=True)
+    results: dict[str, Any] = {"config": config(plan), "trials": []}
+    print(
+        f"bench: {'quick' if plan.quick else 'full'} run, {plan.trials} trial(s), "
+        f"phases {', '.join(plan.phases)}",
+        flush=True,
+    )
     try:
         with tempfile.TemporaryDirectory(prefix="es-bench-") as tmp:
             run(plan, Path(tmp), results)

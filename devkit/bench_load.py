@@ -74,6 +74,9 @@ class PublishFigures:
     started_at: float = 0.0
     finished_at: float = 0.0
     call_ms: list[float] = field(default_factory=list)
+    # When kept (not None): every published batch as (its events' time stamp, epoch seconds;
+    # the ids JetStream took).
+    sent: list[tuple[float, list[str]]] | None = None
 
     @property
     def seconds(self) -> float:
@@ -107,6 +110,10 @@ async def publish_batch(
     figures.call_ms.append((time.perf_counter() - started) * 1000)
     figures.events += len(events) - len(pending)
     figures.failures += len(pending)
+    if figures.sent is not None and events:
+        refused = {e.id for e in pending}
+        stamp = events[0].time.ToNanoseconds() / 1e9
+        figures.sent.append((stamp, [e.id for e in events if e.id not in refused]))
 
 
 async def publish_fixed(
@@ -116,13 +123,14 @@ async def publish_fixed(
     count: int,
     batch: int,
     concurrency: int,
+    keep_ids: bool = False,
 ) -> PublishFigures:
     """`count` events as fast as `concurrency` concurrent calls of `batch` events go."""
     sizes = [batch] * (count // batch) + ([count % batch] if count % batch else [])
     queue: asyncio.Queue[int] = asyncio.Queue()
     for size in sizes:
         queue.put_nowait(size)
-    figures = PublishFigures(started_at=time.time())
+    figures = PublishFigures(started_at=time.time(), sent=[] if keep_ids else None)
 
     async def caller() -> None:
         while not queue.empty():
@@ -141,12 +149,14 @@ async def publish_paced(
     rate: float,
     seconds: float,
     batch: int,
+    keep_ids: bool = False,
 ) -> PublishFigures:
     """`rate` events/s for `seconds`: a call of `batch` events every batch/rate seconds, on
-    an absolute schedule (a slow call does not delay the next one)."""
+    an absolute schedule (a slow call does not delay the next one). `keep_ids`: the
+    figures keep every published id with its time stamp (`sent`)."""
     interval = batch / rate
     ticks = max(1, round(seconds / interval))
-    figures = PublishFigures(started_at=time.time())
+    figures = PublishFigures(started_at=time.time(), sent=[] if keep_ids else None)
     start = time.monotonic()
     calls: list[asyncio.Task[None]] = []
     for tick in range(ticks):
@@ -180,6 +190,17 @@ async def publish_until_routed(
         await asyncio.sleep(0.1)
 
 
+def arrival_timeline(start: float, arrivals: list[float], step: float = 0.5) -> list[int]:
+    """How many arrived in each `step` seconds from `start` (for results.json: where a run
+    spent its time)."""
+    if not arrivals:
+        return []
+    counts = [0] * (int((max(arrivals) - start) / step) + 1)
+    for at in arrivals:
+        counts[max(0, int((at - start) / step))] += 1
+    return counts
+
+
 @dataclass
 class Throughput:
     target: int
@@ -189,6 +210,10 @@ class Throughput:
     publish: dict[str, Any]
     seconds: float
     complete: bool
+    # Send → receipt of each event (ms) over the run, and events received per second from
+    # the first publish: where the run spent its time (a tail of late events shows here).
+    latency: dict[str, Any] = field(default_factory=dict)
+    timeline: list[int] = field(default_factory=list)
 
     @property
     def events_per_second(self) -> float:
@@ -222,6 +247,13 @@ async def measure_throughput(
     remaining = deadline_seconds - (time.time() - published.started_at)
     seen = await receiver.wait_events(path, published.events, stall_seconds, max(remaining, 0.0))
     ended = seen.last_at if seen.events >= published.events else time.time()
+    latency = await receiver.latency(path)
+    first_second = int(published.started_at)
+    timeline = [0] * (max([int(ended) - first_second + 1, 1]))
+    for row in latency["per_second"]:
+        index = int(row["second"]) - first_second
+        if 0 <= index < len(timeline):
+            timeline[index] += int(row["count"])
     return Throughput(
         target=count,
         received=seen.events,
@@ -230,4 +262,6 @@ async def measure_throughput(
         publish=published.report(),
         seconds=max(ended - published.started_at, 1e-9),
         complete=seen.events >= count,
+        latency=latency["overall"],
+        timeline=timeline,
     )

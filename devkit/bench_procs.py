@@ -139,6 +139,13 @@ class ProcessWatch:
             cores[OTHER] = max(0.0, (busy_after - busy_before) - ours) / wall
             self.windows[name] = CpuWindow(wall, {n: round(c, 2) for n, c in cores.items()})
 
+    def take_windows(self) -> dict[str, dict[str, Any]]:
+        """The windows recorded since the last call, as reported (and forgotten here)."""
+        taken, self.windows = self.windows, {}
+        return {
+            name: {"wall_seconds": round(w.wall_seconds, 2), "cores": w.cores} for name, w in taken.items()
+        }
+
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             self.sample()

@@ -1,14 +1,23 @@
-"""The bench's outputs: a printed table, bench-results/results.json and the latency chart."""
+"""The bench's outputs: a printed table, bench-results/results.json and the latency chart.
+
+Every figure in the table is the median of its trials with their min–max (`median (min–max)`,
+one value alone when the trials agree or there is one); ratios are taken within each trial
+first. results.json holds every trial's raw figures ("trials") and the spreads ("summary").
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from devkit.bench_procs import OTHER
+from devkit.bench_stats import pick, show, spread, summarise
 
 WIDTH = 44
+MEMORY_WIDTHS = (10, 10, 12, 12)
+SECTIONS = ("throughput", "latency", "floor", "slow_sink", "kinesis", "segment", "outage", "ratios", "cpu")
 
 
 def _num(value: Any, digits: int = 1) -> str:
@@ -21,28 +30,9 @@ def _num(value: Any, digits: int = 1) -> str:
     return f"{value:,}"
 
 
-def _row(label: str, *cells: Any, widths: tuple[int, ...] = (10, 10, 12, 12)) -> str:
+def _row(label: str, *cells: Any, widths: tuple[int, ...] = (24, 20, 20, 12)) -> str:
     parts = [f"{_num(c):>{w}}" for c, w in zip(cells, widths, strict=False)]
     return f"  {label:<{WIDTH}}" + "".join(parts)
-
-
-def _throughput_row(label: str, figures: dict[str, Any]) -> str:
-    received = figures.get("received", figures.get("events"))
-    note = "" if figures.get("complete", True) else f"  (incomplete: {received:,}/{figures['target']:,})"
-    return (
-        _row(
-            label,
-            received,
-            figures["seconds"],
-            figures["events_per_second"],
-            figures.get("events_per_request"),
-        )
-        + note
-    )
-
-
-def _fmt_ratio(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
 
 
 def _ratio(numerator: float | None, denominator: float | None) -> float | None:
@@ -51,139 +41,273 @@ def _ratio(numerator: float | None, denominator: float | None) -> float | None:
     return round(numerator / denominator, 3)
 
 
-def ratios(results: dict[str, Any]) -> dict[str, float | None]:
-    single = results.get("throughput", {}).get("one_per_request", {}).get("events_per_second")
-    floors = results.get("floor", [])
-    slow = results.get("slow_sink", {})
+def ratios(trial: Mapping[str, Any]) -> dict[str, float | None]:
+    """One trial's ratios: both sides from the same trial."""
+    single = (trial.get("throughput") or {}).get("one_per_request", {}).get("events_per_second")
+    floors = trial.get("floor") or []
+    slow = trial.get("slow_sink") or {}
     alone = slow.get("without", {}).get("events_per_second")
     figures: dict[str, float | None] = {
         f"one_per_request_over_floor_{f['in_flight']}": _ratio(single, f["events_per_second"]) for f in floors
     }
-    figures["healthy_with_timing_out_over_alone"] = _ratio(
-        slow.get("with", {}).get("events_per_second"), alone
-    )
-    figures["healthy_with_timing_out_own_traffic_over_alone"] = _ratio(
-        slow.get("with_own_traffic", {}).get("events_per_second"), alone
-    )
-    figures["healthy_with_second_healthy_over_alone"] = _ratio(
-        slow.get("with_healthy", {}).get("events_per_second"), alone
-    )
-    figures["healthy_with_timing_out_over_with_second_healthy"] = _ratio(
-        slow.get("with", {}).get("events_per_second"),
-        slow.get("with_healthy", {}).get("events_per_second"),
-    )
+    if slow:
+        figures["healthy_with_timing_out_over_alone"] = _ratio(
+            slow.get("with", {}).get("events_per_second"), alone
+        )
+        figures["healthy_with_timing_out_own_traffic_over_alone"] = _ratio(
+            slow.get("with_own_traffic", {}).get("events_per_second"), alone
+        )
+        figures["healthy_with_second_healthy_over_alone"] = _ratio(
+            slow.get("with_healthy", {}).get("events_per_second"), alone
+        )
+        figures["healthy_with_timing_out_over_with_second_healthy"] = _ratio(
+            slow.get("with", {}).get("events_per_second"),
+            slow.get("with_healthy", {}).get("events_per_second"),
+        )
+    kinesis = trial.get("kinesis") or {}
+    if kinesis:
+        figures["kinesis_over_moto_ceiling"] = _ratio(
+            kinesis.get("sink", {}).get("events_per_second"),
+            kinesis.get("moto_ceiling", {}).get("events_per_second"),
+        )
     return figures
 
 
-def throughput_lines(results: dict[str, Any]) -> list[str]:
+def summary(results: Mapping[str, Any]) -> dict[str, Any]:
+    trials = results.get("trials", [])
+    return {section: summarise(trials, section) for section in SECTIONS if any(section in t for t in trials)}
+
+
+def median_latency_trial(results: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The latency run of the trial whose p99 is the median one (for the chart)."""
+    runs = [t["latency"] for t in results.get("trials", []) if t.get("latency")]
+    if not runs:
+        return None
+    runs.sort(key=lambda r: r["overall"].get("p99_ms") or 0)
+    return dict(runs[(len(runs) - 1) // 2])
+
+
+class Figures:
+    """Lookups into results["summary"]."""
+
+    def __init__(self, results: Mapping[str, Any]) -> None:
+        self.summary: Mapping[str, Any] = results.get("summary", {})
+        self.trials: list[Mapping[str, Any]] = results.get("trials", [])
+
+    def get(self, section: str, key: str) -> dict[str, Any] | None:
+        found = self.summary.get(section, {}).get(key)
+        return dict(found) if found else None
+
+    def show(self, section: str, key: str, digits: int | None = None, missing: str = "-") -> str:
+        return show(self.get(section, key), digits, missing)
+
+    def has(self, section: str, prefix: str) -> bool:
+        return any(k.startswith(prefix) for k in self.summary.get(section, {}))
+
+    def incomplete(self, section: str, *path: str) -> str:
+        flags = pick(self.trials, section, *path, "complete")
+        bad = sum(1 for f in flags if f is False)
+        return f"  (incomplete in {bad} of {len(flags)} trials)" if bad else ""
+
+
+def _throughput_row(figures: Figures, label: str, section: str, key: str, per_request: bool = True) -> str:
+    prefix = f"{key}." if key else ""
+    cells = [
+        figures.show(section, f"{prefix}events_per_second", 0),
+        figures.show(section, f"{prefix}seconds", 2),
+    ]
+    if per_request:
+        cells.append(figures.show(section, f"{prefix}events_per_request", 1))
+    path = key.split(".") if key else []
+    return _row(label, *cells) + figures.incomplete(section, *path)
+
+
+def throughput_lines(results: Mapping[str, Any]) -> list[str]:
+    figures = Figures(results)
+    has_throughput = figures.has("throughput", "")
+    floors = list(results["config"].get("floor_in_flight", [])) if figures.has("floor", "") else []
+    if not has_throughput and not floors:
+        return []
     lines = ["End-to-end throughput (first publish → last receipt)"]
-    lines.append(_row("", "events", "seconds", "events/s", "events/req"))
-    throughput = results.get("throughput", {})
-    if "batched" in throughput:
-        lines.append(_throughput_row("webhook sink, batch_events=true", throughput["batched"]))
-    if "one_per_request" in throughput:
-        lines.append(_throughput_row("webhook sink, batch_events=false", throughput["one_per_request"]))
-    for floor in results.get("floor", []):
-        label = f"floor: nats-py→fetch→aiohttp, {floor['in_flight']} in flight"
-        lines.append(_row(label, floor["received"], floor["seconds"], floor["events_per_second"], 1.0))
-    for floor in results.get("floor", []):
-        ratio = results.get("ratios", {}).get(f"one_per_request_over_floor_{floor['in_flight']}")
-        label = f"batch_events=false / floor ({floor['in_flight']} in flight)"
-        lines.append(_row(label, "", "", _fmt_ratio(ratio)))
-    publish = [(name, t["publish"]) for name, t in throughput.items()]
-    if publish:
+    lines.append(_row("", "events/s", "seconds", "events/req"))
+    if figures.has("throughput", "batched."):
+        lines.append(_throughput_row(figures, "webhook sink, batch_events=true", "throughput", "batched"))
+    if figures.has("throughput", "one_per_request."):
+        lines.append(
+            _throughput_row(figures, "webhook sink, batch_events=false", "throughput", "one_per_request")
+        )
+    for index, in_flight in enumerate(floors):
+        label = f"floor: nats-py→fetch→aiohttp, {in_flight} in flight"
+        lines.append(
+            _row(
+                label,
+                figures.show("floor", f"{index}.events_per_second", 0),
+                figures.show("floor", f"{index}.seconds", 2),
+                "1.0",
+            )
+        )
+    if has_throughput:
+        for in_flight in floors:
+            label = f"batch_events=false / floor ({in_flight} in flight)"
+            lines.append(_row(label, figures.show("ratios", f"one_per_request_over_floor_{in_flight}", 2)))
+    if has_throughput:
         lines.append("")
         lines.append("Router gRPC Publish during those runs (every event acknowledged by JetStream)")
-        lines.append(_row("", "events", "seconds", "events/s", "call p99 ms"))
-        for name, figures in publish:
-            lines.append(
-                _row(
-                    f"{name}",
-                    figures["events"],
-                    figures["seconds"],
-                    figures["events_per_second"],
-                    figures["call_p99_ms"],
+        lines.append(_row("", "events/s", "call p99 ms"))
+        for name in ("batched", "one_per_request"):
+            if figures.has("throughput", f"{name}."):
+                lines.append(
+                    _row(
+                        name,
+                        figures.show("throughput", f"{name}.publish.events_per_second", 0),
+                        figures.show("throughput", f"{name}.publish.call_p99_ms", 0),
+                    )
                 )
-            )
     return lines
 
 
-def latency_lines(results: dict[str, Any]) -> list[str]:
-    latency = results.get("latency")
-    if not latency:
+def sink_type_lines(results: Mapping[str, Any]) -> list[str]:
+    figures = Figures(results)
+    lines: list[str] = []
+    if figures.has("kinesis", "sink."):
+        shards = pick(figures.trials, "kinesis", "sink", "shards")
+        callers = pick(figures.trials, "kinesis", "moto_ceiling", "callers")
+        shard_count = next((s for s in shards if s), "?")
+        caller_count = next((c for c in callers if c), "?")
+        lines += [
+            _throughput_row(
+                figures, f"kinesis sink → moto, {shard_count} shards", "kinesis", "sink", per_request=False
+            ),
+            _throughput_row(
+                figures,
+                f"moto alone: PutRecords ×500, {caller_count} callers",
+                "kinesis",
+                "moto_ceiling",
+                per_request=False,
+            ),
+            _row("kinesis sink / moto alone", figures.show("ratios", "kinesis_over_moto_ceiling", 2)),
+        ]
+    if figures.has("segment", ""):
+        lines.append(
+            _throughput_row(figures, "segment sink → Segment API stand-in", "segment", "", per_request=False)
+        )
+    if not lines:
         return []
-    overall = latency["overall"]
-    offered = latency["publish"]
     return [
-        f"First-attempt latency, {latency['rate']:,.0f} events/s offered for {latency['seconds']:.0f} s "
-        "(producer send time → receiver, ms)",
-        _row("", "p50", "p95", "p99", "max"),
+        "Kinesis and Segment sinks (first publish → last record readable in moto / last message accepted)",
+        _row("", "events/s", "seconds"),
+        *lines,
+    ]
+
+
+def latency_lines(results: Mapping[str, Any]) -> list[str]:
+    figures = Figures(results)
+    if not figures.has("latency", "overall."):
+        return []
+    config = results["config"]
+    widths = (18, 18, 18, 18)
+    return [
+        f"First-attempt latency, {config['rate']:,.0f} events/s offered for "
+        f"{config['latency_seconds']:.0f} s (producer send time → receiver, ms)",
+        _row("", "p50", "p95", "p99", "max", widths=widths),
         _row(
             "webhook sink, batch_events=false",
-            overall["p50_ms"],
-            overall["p95_ms"],
-            overall["p99_ms"],
-            overall["max_ms"],
+            *(figures.show("latency", f"overall.{p}_ms", 0) for p in ("p50", "p95", "p99", "max")),
+            widths=widths,
         ),
-        f"  offered {offered['events_per_second']:,.1f} events/s, received {latency['received']:,}/"
-        f"{offered['events']:,} (duplicates {latency['duplicates']}), "
-        f"Publish call p50/p99 {offered['call_p50_ms']}/{offered['call_p99_ms']} ms",
+        f"  offered {figures.show('latency', 'publish.events_per_second', 1)} events/s, received "
+        f"{figures.show('latency', 'received', 0)} (duplicates {figures.show('latency', 'duplicates', 0)}), "
+        f"Publish call p50/p99 {figures.show('latency', 'publish.call_p50_ms', 0)}/"
+        f"{figures.show('latency', 'publish.call_p99_ms', 0)} ms",
     ]
 
 
-def slow_lines(results: dict[str, Any]) -> list[str]:
-    slow = results.get("slow_sink")
-    if not slow:
+def slow_lines(results: Mapping[str, Any]) -> list[str]:
+    figures = Figures(results)
+    if not figures.has("slow_sink", "without."):
         return []
-    found = results.get("ratios", {})
-    own = slow.get("with_own_traffic")
-    isolation = []
-    if own:
-        rate = own.get("timing_out_rate", 0)
-        isolation = [
-            _throughput_row(f"+ a timing-out sink fed {rate:.0f}/s of its own", own),
-            _row(
-                "ISOLATION: with timing-out (own traffic) / alone",
-                "",
-                "",
-                _fmt_ratio(found.get("healthy_with_timing_out_own_traffic_over_alone")),
-            ),
-        ]
+    rate = next((r for r in pick(figures.trials, "slow_sink", "with_own_traffic", "timing_out_rate") if r), 0)
+
+    def row(label: str, key: str) -> str:
+        return _throughput_row(figures, label, "slow_sink", key)
+
+    def ratio(label: str, key: str) -> str:
+        return _row(label, figures.show("ratios", key, 2))
+
     return [
         "Healthy sink throughput beside a sink that always times out (same account)",
-        _row("", "events", "seconds", "events/s", "events/req"),
-        _throughput_row("healthy sink alone", slow["without"]),
-        *isolation,
-        "  the same type to both sinks (every event delivered twice: fan-out costs CPU):",
-        _throughput_row("+ a second healthy sink (fan-out cost)", slow["with_healthy"]),
-        _throughput_row("+ a timing-out sink instead", slow["with"]),
-        _row("with timing-out / alone", "", "", _fmt_ratio(found.get("healthy_with_timing_out_over_alone"))),
-        _row(
-            "with timing-out / with second healthy",
-            "",
-            "",
-            _fmt_ratio(found.get("healthy_with_timing_out_over_with_second_healthy")),
+        _row("", "events/s", "seconds", "events/req"),
+        row("healthy sink alone", "without"),
+        row(f"+ a timing-out sink fed {rate:.0f}/s of its own", "with_own_traffic"),
+        ratio(
+            "ISOLATION: with timing-out (own traffic) / alone",
+            "healthy_with_timing_out_own_traffic_over_alone",
         ),
-        f"  requests the timing-out sink received: {slow.get('slow_requests', 0):,}",
+        "  the same type to both sinks (every event delivered twice: fan-out costs CPU):",
+        row("+ a second healthy sink (fan-out cost)", "with_healthy"),
+        row("+ a timing-out sink instead", "with"),
+        ratio("with timing-out / alone", "healthy_with_timing_out_over_alone"),
+        ratio("with timing-out / with second healthy", "healthy_with_timing_out_over_with_second_healthy"),
+        f"  requests the timing-out sink received: {figures.show('slow_sink', 'slow_requests', 0)}",
     ]
 
 
-def memory_lines(results: dict[str, Any]) -> list[str]:
+def outage_lines(results: Mapping[str, Any]) -> list[str]:
+    figures = Figures(results)
+    if not figures.has("outage", ""):
+        return []
+    plan = results["config"]["outage"]
+    never = f">{plan['give_up']:.0f}"
+    widths = (18, 18, 18, 18, 24)
+    lines = [
+        f"Outage recovery: {plan['rate']:,.0f} events/s throughout; the receiver answers "
+        f"{plan['status']} for {plan['outage']:.0f} s after {plan['steady']:.0f} s, publishing goes on "
+        f"{plan['after']:.0f} s after recovery",
+        "  (seconds after recovery; backlog = published before recovery, not arrived before the outage; "
+        f"waiting stops {plan['give_up']:.0f} s after recovery; target: all within 60 s)",
+        _row("", "backlog drained", "backlog median", "all caught up", "fresh p50", "missing", widths=widths),
+    ]
+    for mode, label in (
+        ("batched", "webhook sink, batch_events=true"),
+        ("one_per_request", "webhook sink, batch_events=false"),
+    ):
+        if not figures.has("outage", f"{mode}."):
+            continue
+        lines.append(
+            _row(
+                label,
+                figures.show("outage", f"{mode}.backlog_drained_seconds", 1, never),
+                figures.show("outage", f"{mode}.backlog_median_delay_seconds", 1, never),
+                figures.show("outage", f"{mode}.all_caught_up_seconds", 1, never),
+                figures.show("outage", f"{mode}.fresh_p50_seconds", 2),
+                figures.show("outage", f"{mode}.missing", 0),
+                widths=widths,
+            )
+        )
+    return lines
+
+
+def memory_lines(results: Mapping[str, Any]) -> list[str]:
     memory = results.get("memory", {})
     if not memory:
         return []
     lines = [
         "Memory through the whole bench (MB), and CPU time",
-        _row("", "max RSS", "VmHWM", "last RSS", "CPU s"),
+        _row("", "max RSS", "VmHWM", "last RSS", "CPU s", widths=MEMORY_WIDTHS),
     ]
     for name, figures in memory.items():
         lines.append(
             _row(
-                name, figures["max_rss_mb"], figures["hwm_mb"], figures["last_rss_mb"], figures["cpu_seconds"]
+                name,
+                figures["max_rss_mb"],
+                figures["hwm_mb"],
+                figures["last_rss_mb"],
+                figures["cpu_seconds"],
+                widths=MEMORY_WIDTHS,
             )
         )
     total = sum(f["max_rss_mb"] for f in memory.values())
-    lines.append(_row("sum of maxima", round(total, 1), "", "", ""))
+    lines.append(_row("sum of maxima", round(total, 1), "", "", "", widths=MEMORY_WIDTHS))
     return lines
 
 
@@ -195,50 +319,87 @@ CPU_COLUMNS = {
     "with_second_healthy": "+healthy",
     "with_timing_out": "+timeout",
     "with_timing_out_own": "+to own",
+    "kinesis": "kinesis",
+    "moto_ceiling": "moto",
+    "segment": "segment",
+    "outage_batched": "out bat",
+    "outage_one_per_request": "out 1/r",
 }
 
 
-def cpu_lines(results: dict[str, Any]) -> list[str]:
-    """Cores each process used during each measurement (CPU seconds / wall seconds)."""
-    cpu = results.get("cpu", {})
-    if not cpu:
+def cpu_lines(results: Mapping[str, Any]) -> list[str]:
+    """Cores each process used during each measurement (CPU seconds / wall seconds), the
+    median over the trials."""
+    trials = [t.get("cpu") or {} for t in results.get("trials", [])]
+    keys: list[str] = []
+    for windows in trials:
+        keys += [k for k in windows if k not in keys]
+    if not keys:
         return []
-    columns = [(key, CPU_COLUMNS.get(key, key.replace("floor_", "floor"))) for key in cpu]
+    columns = [(key, CPU_COLUMNS.get(key, key.replace("floor_", "floor"))) for key in keys]
     widths = tuple(9 for _ in columns)
     names: list[str] = []
-    for window in cpu.values():
-        names += [n for n in window["cores"] if n not in names]
+    for windows in trials:
+        for window in windows.values():
+            names += [n for n in window["cores"] if n not in names]
     names.sort(key=lambda n: n == OTHER)  # the rest of the machine last
+
+    def median(key: str, name: str | None) -> float | None:
+        values: list[float | None] = []
+        for windows in trials:
+            window = windows.get(key)
+            if window is None:
+                continue
+            cores = window["cores"]
+            values.append(sum(cores.values()) if name is None else cores.get(name))
+        found: float | None = spread(values)["median"]
+        return found
+
     lines = [
-        f"CPU during each measurement (cores busy; {results['config']['cpus']} cores in all)",
+        "CPU during each measurement (cores busy, median of the trials; "
+        f"{results['config']['cpus']} cores in all)",
         _row("", *(label for _, label in columns), widths=widths),
     ]
     for name in names:
-        cells = [cpu[key]["cores"].get(name) for key, _ in columns]
+        cells = [median(key, name) for key, _ in columns]
         if any(cells):
-            lines.append(_row(name, *(_cores(c) for c in cells), widths=widths))
-    totals = [sum(cpu[key]["cores"].values()) for key, _ in columns]
-    lines.append(_row("all", *(_cores(t) for t in totals), widths=widths))
-    lines.append(_row("seconds measured", *(cpu[key]["wall_seconds"] for key, _ in columns), widths=widths))
+            lines.append(_row(name[:WIDTH], *(_cores(c) for c in cells), widths=widths))
+    lines.append(_row("all", *(_cores(median(key, None)) for key, _ in columns), widths=widths))
+    walls = [
+        spread(pick(results.get("trials", []), "cpu", key, "wall_seconds"))["median"] for key, _ in columns
+    ]
+    lines.append(_row("seconds measured", *(_cores(w, 1) for w in walls), widths=widths))
     return lines
 
 
-def _cores(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
+def _cores(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
-def table(results: dict[str, Any]) -> str:
+def table(results: Mapping[str, Any]) -> str:
     config = results["config"]
+    trials = results.get("trials", [])
     head = (
         f"Event Streams bench — {config['workers']} delivery worker(s), {config['cpus']} CPUs, "
-        f"{'quick' if config['quick'] else 'full'} run, {results.get('duration_seconds', 0):.0f} s"
+        f"{'quick' if config['quick'] else 'full'} run, {len(trials)} trial(s), "
+        f"{results.get('duration_seconds', 0):.0f} s"
     )
-    load = f"load average at start {config.get('loadavg_start')}, at end {results.get('loadavg_end')}"
+    notes = [
+        head,
+        "=" * len(head),
+        f"each figure: median (min–max) over {len(trials)} trial(s); ratios are taken within a trial first",
+        f"load average at start {config.get('loadavg_start')}, at end {results.get('loadavg_end')}",
+    ]
+    for trial in trials:
+        for phase, error in (trial.get("errors") or {}).items():
+            notes.append(f"trial {trial['trial']}: {phase} failed: {error.splitlines()[0][:200]}")
     sections = [
-        [head, "=" * len(head), load],
+        notes,
         throughput_lines(results),
+        sink_type_lines(results),
         latency_lines(results),
         slow_lines(results),
+        outage_lines(results),
         cpu_lines(results),
         memory_lines(results),
     ]
@@ -253,7 +414,8 @@ def write_json(results: dict[str, Any], directory: Path) -> Path:
 
 
 def write_chart(latency: dict[str, Any], directory: Path) -> Path | None:
-    """p50/p95/p99 per second of the paced run, and events received per second."""
+    """p50/p95/p99 per second of one paced run (the trial with the median p99), and events
+    received per second."""
     series = latency.get("per_second", [])
     if not series:
         return None
@@ -277,7 +439,9 @@ def write_chart(latency: dict[str, Any], directory: Path) -> Path | None:
     axis.patch.set_visible(False)
     axis.set_xlabel("seconds into the run")
     axis.set_ylabel("latency, producer send → receiver (ms)")
-    axis.set_title(f"First-attempt latency per second at {latency['rate']:,.0f} events/s offered")
+    axis.set_title(
+        f"First-attempt latency per second at {latency['rate']:,.0f} events/s offered (the median-p99 trial)"
+    )
     axis.set_ylim(bottom=0)
     axis.grid(True, alpha=0.3)
     axis.legend(loc="upper left")

@@ -45,15 +45,47 @@ class Rest:
 
     async def webhook_sink(self, description: str, destination: str, batch_events: bool) -> str:
         config = {"destination": destination, "method": "POST", "batch_events": batch_events}
+        return await self.create_sink(description, "webhook", config)
+
+    async def create_sink(self, description: str, sink_type: str, config: dict[str, Any]) -> str:
         response = await self._client.post(
             "/v1/Sinks",
             data={
                 "Description": description,
-                "SinkType": "webhook",
+                "SinkType": sink_type,
                 "SinkConfiguration": json.dumps(config),
             },
         )
-        return str(response.raise_for_status().json()["sid"])
+        if response.status_code != 201:
+            raise RuntimeError(f"creating a {sink_type} sink: {response.status_code} {response.text}")
+        return str(response.json()["sid"])
+
+    async def sink_status(self, sink_sid: str) -> str:
+        response = await self._client.get(f"/v1/Sinks/{sink_sid}")
+        return str(response.raise_for_status().json()["status"])
+
+    async def test_sink(self, sink_sid: str) -> None:
+        """Twilio's Test: a test event through the delivery pipeline; the sink is validating."""
+        response = await self._client.post(f"/v1/Sinks/{sink_sid}/Test")
+        if response.status_code != 201:
+            raise RuntimeError(f"Test of {sink_sid}: {response.status_code} {response.text}")
+
+    async def validate_sink(self, sink_sid: str, test_id: str) -> None:
+        """Twilio's Validate with the test event's test_id: the sink becomes active."""
+        response = await self._client.post(f"/v1/Sinks/{sink_sid}/Validate", data={"TestId": test_id})
+        if response.status_code != 201 or response.json().get("result") != "valid":
+            raise RuntimeError(f"Validate of {sink_sid}: {response.status_code} {response.text}")
+
+    async def delete_sink(self, sink_sid: str) -> None:
+        (await self._client.delete(f"/v1/Sinks/{sink_sid}")).raise_for_status()
+
+    async def deliveries(self, sink_sid: str, event_id: str, page_size: int = 50) -> list[dict[str, Any]]:
+        """The delivery log's attempts for one event, oldest first."""
+        response = await self._client.get(
+            f"/v1/Sinks/{sink_sid}/Deliveries", params={"EventId": event_id, "PageSize": page_size}
+        )
+        found = list(response.raise_for_status().json().get("deliveries", []))
+        return sorted(found, key=lambda a: (a.get("attempt", 0), a.get("date_created", "")))
 
     async def subscribe(self, description: str, sink_sid: str, types: list[str]) -> str:
         response = await self._client.post(
@@ -107,6 +139,21 @@ class ReceiverClient:
             first_at=float(found.get("first_at", 0.0)),
             last_at=float(found.get("last_at", 0.0)),
         )
+
+    async def track(self, path: str) -> None:
+        """Record each event's first receipt time and every request on `path` from now on."""
+        (await self._client.post("/_track", params={"path": path})).raise_for_status()
+
+    async def fail(self, path: str, seconds: float, status: int = 500) -> dict[str, Any]:
+        """An outage of `path` for `seconds` from now: {"from", "until", ...} (epoch s)."""
+        response = await self._client.post(
+            "/_fail", params={"path": path, "seconds": str(seconds), "status": str(status)}
+        )
+        return dict(response.raise_for_status().json())
+
+    async def arrivals(self, path: str) -> dict[str, Any]:
+        response = await self._client.get("/_arrivals", params={"path": path}, timeout=60)
+        return dict(response.raise_for_status().json())
 
     async def latency(self, path: str) -> dict[str, Any]:
         response = await self._client.get("/_latency", params={"path": path})

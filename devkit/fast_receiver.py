@@ -13,7 +13,14 @@ counted as a duplicate and not timed again, so latencies are first attempts.
   timeout) or when the client gives up: a destination that always times out;
 - GET /_stats: counters per path (cheap, for polling);
 - GET /_latency?path=/x: percentiles overall and per second for that path;
-- POST /_reset: forget everything.
+- POST /_reset: forget everything;
+- POST /_track?path=/x: from now on record, for that path, each event's first successful
+  receipt time and every request (time, status, events in it);
+- POST /_fail?path=/x&seconds=20&status=500: an outage — answer `status` to every request
+  on that path for `seconds` from now (nothing of them is recorded as received); answers
+  {"path", "from", "until", "status"} (epoch seconds, this machine's clock);
+- GET /_arrivals?path=/x: what /_track recorded: {"ids", "received_ms", "requests",
+  "outage"} (ids and receipt times in the same order; requests as [time, status, events]).
 """
 
 from __future__ import annotations
@@ -88,6 +95,10 @@ class PathStats:
     seen: set[str] = field(default_factory=set)
     latencies: list[int] = field(default_factory=list)
     by_second: dict[int, list[int]] = field(default_factory=dict)
+    # Only on a tracked path (POST /_track): first 2xx receipt per event id (epoch ms), and
+    # every request as (epoch seconds, status answered, events in its body).
+    arrivals: dict[str, int] | None = None
+    requests_log: list[tuple[float, int, int]] | None = None
 
     def counters(self) -> dict[str, Any]:
         return {
@@ -108,15 +119,73 @@ class PathStats:
         }
 
 
+@dataclass(frozen=True)
+class Outage:
+    """Answer `status` to every request on a path from `start` until `until` (epoch s)."""
+
+    start: float
+    until: float
+    status: int
+
+    def report(self, path: str) -> dict[str, Any]:
+        return {"path": path, "from": self.start, "until": self.until, "status": self.status}
+
+
+def count_events(body: bytes) -> int:
+    """Events in a delivery body (a JSON array is many, anything else one)."""
+    try:
+        parsed = json.loads(body) if body else []
+    except ValueError:
+        return 0
+    return len(parsed) if isinstance(parsed, list) else 1
+
+
 @dataclass
 class Recorder:
     clock: EventClock = field(default_factory=EventClock)
     paths: dict[str, PathStats] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
+    outages: dict[str, Outage] = field(default_factory=dict)
 
     def reset(self) -> None:
         self.paths = {}
+        self.outages = {}
         self.started = time.time()
+
+    def track(self, path: str) -> None:
+        stats = self.stats(path)
+        if stats.arrivals is None:
+            stats.arrivals, stats.requests_log = {}, []
+
+    def fail(self, path: str, seconds: float, status: int) -> Outage:
+        now = time.time()
+        outage = self.outages[path] = Outage(now, now + seconds, status)
+        return outage
+
+    def failing(self, path: str, body: bytes) -> int | None:
+        """The status to answer if `path` is in an outage now (the request is counted and,
+        on a tracked path, logged); None otherwise."""
+        outage = self.outages.get(path)
+        if outage is None:
+            return None
+        now = time.time()
+        if now >= outage.until:
+            return None
+        stats = self.request(path)
+        if stats.requests_log is not None:
+            stats.requests_log.append((now, outage.status, count_events(body)))
+        return outage.status
+
+    def arrivals(self, path: str) -> dict[str, Any]:
+        stats = self.paths.get(path, PathStats())
+        arrivals = stats.arrivals or {}
+        outage = self.outages.get(path)
+        return {
+            "ids": list(arrivals),
+            "received_ms": list(arrivals.values()),
+            "requests": [list(r) for r in stats.requests_log or []],
+            "outage": outage.report(path) if outage else None,
+        }
 
     def stats(self, path: str) -> PathStats:
         found = self.paths.get(path)
@@ -142,6 +211,8 @@ class Recorder:
         bucket = stats.by_second.setdefault(int(now), [])
         for event in events:
             self._event(stats, event, now_ms, bucket)
+        if stats.requests_log is not None:
+            stats.requests_log.append((now, 200, len(events)))
         if stats.first_at == 0.0:
             stats.first_at = now
         stats.last_at = now
@@ -156,6 +227,8 @@ class Recorder:
             return
         stats.seen.add(event_id)
         stats.events += 1
+        if stats.arrivals is not None:
+            stats.arrivals[event_id] = now_ms
         stamp = event.get("time")
         if not isinstance(stamp, str):
             return
@@ -218,6 +291,10 @@ class App:
         if path.startswith(SLOW_PREFIX):
             await self._slow(path, receive, send)
             return
+        status = self.recorder.failing(path, body)
+        if status is not None:
+            await respond(send, status=status)
+            return
         self.recorder.record(path, body)
         await respond(send)
 
@@ -229,14 +306,25 @@ class App:
             await respond(send)
 
     async def _control(self, scope: Scope, path: str, send: Send) -> None:
-        if path == "/_stats":
+        query = parse_qs(scope.get("query_string", b"").decode())
+        wanted = query.get("path", [""])[0]
+        post = scope["method"] == "POST"
+        if path == "/_track" and post and wanted:
+            self.recorder.track(wanted)
+            await respond(send, status=204)
+        elif path == "/_fail" and post and wanted:
+            seconds = float(query.get("seconds", ["20"])[0])
+            status = int(query.get("status", ["500"])[0])
+            outage = self.recorder.fail(wanted, seconds, status)
+            await respond(send, body=json.dumps(outage.report(wanted)).encode(), json_body=True)
+        elif path == "/_arrivals":
+            await respond(send, body=json.dumps(self.recorder.arrivals(wanted)).encode(), json_body=True)
+        elif path == "/_stats":
             await respond(send, body=json.dumps(self.recorder.counters()).encode(), json_body=True)
         elif path == "/_latency":
-            query = parse_qs(scope.get("query_string", b"").decode())
-            wanted = query.get("path", [""])[0]
             stats = self.recorder.paths.get(wanted, PathStats())
             await respond(send, body=json.dumps(stats.latency()).encode(), json_body=True)
-        elif path == "/_reset" and scope["method"] == "POST":
+        elif path == "/_reset" and post:
             self.recorder.reset()
             await respond(send, status=204)
         else:

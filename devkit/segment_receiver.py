@@ -27,6 +27,11 @@ Faults, settable at runtime, each for the next `count` requests or (count None) 
 `clear_faults()`: `fail(status, retry_after=...)`, `delay(seconds)`, `drop()` (close the
 connection without answering); and `go_down()` / `come_up()` (stop listening, then listen on
 the same port again: connection refused meanwhile). `GET /_stats` reports the counters.
+
+`GET /_messages?since=N` pages through the accepted messages in arrival order, from index N:
+`{"next": M, "messages": [{"write_key", "path", "at", "message"}, ...]}`; with `&ids=1` only
+`{"next": M, "ids": [...], "at": [...]}` (messageIds and receipt times, epoch seconds) —
+cheap enough to poll while messages pour in. `--quiet` does not print each message.
 """
 
 from __future__ import annotations
@@ -257,6 +262,7 @@ class SegmentReceiver:
             raise RuntimeError("the Segment receiver is already listening")
         app = web.Application(client_max_size=64 << 20)  # limits are checked here, with Segment's 400
         app.router.add_get("/_stats", self._stats)
+        app.router.add_get("/_messages", self._messages)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
@@ -355,6 +361,22 @@ class SegmentReceiver:
 
     async def _stats(self, _request: web.Request) -> web.Response:
         return web.json_response(self.stats())
+
+    async def _messages(self, request: web.Request) -> web.Response:
+        try:
+            since = max(0, int(request.query.get("since", "0")))
+        except ValueError:
+            return _error(400, "since must be an integer")
+        page = self.accepted[since:]
+        body: dict[str, Any] = {"next": since + len(page)}
+        if request.query.get("ids") in ("1", "true"):
+            body["ids"] = [str(m.message.get("messageId")) for m in page]
+            body["at"] = [m.at for m in page]
+        else:
+            body["messages"] = [
+                {"write_key": m.write_key, "path": m.path, "at": m.at, "message": m.message} for m in page
+            ]
+        return web.json_response(body)
 
     def _take(self, fault: _Fault | None) -> bool:
         if fault is None or not fault.take():
@@ -458,10 +480,12 @@ def _show(receiver: SegmentReceiver, seen: int) -> int:
     return len(receiver.accepted)
 
 
-async def _main(port: int, write_keys: Iterable[str]) -> None:
-    receiver = SegmentReceiver(write_keys=set(write_keys), echo=True)
+async def _main(port: int, write_keys: Iterable[str], quiet: bool = False) -> None:
+    receiver = SegmentReceiver(write_keys=set(write_keys), echo=not quiet)
     url = await receiver.start(port=port)
     print(f"Segment receiver listening on {url}/v1/batch (and /v1/track, GET /_stats)", flush=True)
+    if quiet:
+        await asyncio.Event().wait()  # serve until stopped
     seen = 0
     while True:
         await receiver.wait_for_messages(seen + 1, timeout=float("inf"))
@@ -480,9 +504,10 @@ def main() -> None:
         metavar="KEY",
         help=f"accept this write key (repeatable; default: {DEV_WRITE_KEY})",
     )
+    parser.add_argument("--quiet", action="store_true", help="do not print each message received")
     args = parser.parse_args()
     try:
-        asyncio.run(_main(args.port, args.write_keys or [DEV_WRITE_KEY]))
+        asyncio.run(_main(args.port, args.write_keys or [DEV_WRITE_KEY], args.quiet))
     except KeyboardInterrupt:
         pass
 

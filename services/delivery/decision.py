@@ -116,8 +116,8 @@ def hand_back_delay(sink: SinkState, rules: RetryRules, rng: random.Random | Non
     elif sink.throttle_cap is not None:
         # When its lane should be through what it holds, at the capped calls/s.
         delay = sink.queued / (sink.throttle_cap * max(1.0, sink.per_call))
-    else:  # slow
-        delay = sink.call_seconds * sink.queued / max(1, sink.concurrency)
+    else:  # slow: when its lane should be through what it holds
+        delay = sink.call_seconds * sink.queued / (max(1, sink.concurrency) * max(1.0, sink.per_call))
     return min(rules.max_delay_seconds, max(MIN_HAND_BACK_SECONDS, delay))
 
 

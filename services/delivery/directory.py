@@ -16,6 +16,8 @@ from services.delivery.sinks.base import Sink, SinkDriver, SinkSpec
 
 log = logging.getLogger(__name__)
 
+MAX_REMEMBERED_REMOVALS = 100_000
+
 
 @dataclass(frozen=True)
 class Route:
@@ -32,6 +34,9 @@ class SinkDirectory:
         self._drivers = drivers
         self._routes: dict[str, Route] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        # Sinks a snapshot took away (deleted, or their account gone), latest last: their
+        # events are dead letters at once, not asked about again like a sink not seen yet.
+        self._removed: dict[str, None] = {}
         self.revision = 0
 
     def load(self, snapshot: control_pb2.RoutingSnapshot) -> None:
@@ -49,6 +54,12 @@ class SinkDirectory:
         for sid, route in self._routes.items():
             if routes.get(sid) is not route and route.sink is not None:
                 self._close_later(route.sink)
+            if sid not in routes:
+                self._removed[sid] = None
+        for sid in routes:
+            self._removed.pop(sid, None)
+        while len(self._removed) > MAX_REMEMBERED_REMOVALS:
+            del self._removed[next(iter(self._removed))]
         self._routes = routes
         self.revision = snapshot.revision
 
@@ -76,6 +87,10 @@ class SinkDirectory:
 
     def route(self, sink_sid: str) -> Route | None:
         return self._routes.get(sink_sid)
+
+    def removed(self, sink_sid: str) -> bool:
+        """The sink was in an earlier snapshot and is in this one no more."""
+        return sink_sid in self._removed
 
     async def close(self) -> None:
         for route in self._routes.values():

@@ -24,7 +24,7 @@ from typing import Any
 from services.delivery import batching, decision, throttle
 from services.delivery.decision import HeldBack, RetryRules, SinkState, UnknownSink
 from services.delivery.directory import Route, SinkDirectory
-from services.delivery.errors import DeliveryError, InternalError, SchemaMismatch, TooLarge
+from services.delivery.errors import DeliveryError, InternalError, SchemaMismatch, SinkGone, TooLarge
 from services.delivery.room import Room
 from services.delivery.settle import Envelope, Settler
 from services.delivery.sinks.base import Outcome, Sink
@@ -72,10 +72,24 @@ class Lane:
     latency: float = 0.0  # moving average of call time, seconds
     per_call: float = 1.0  # moving average of events per call
     idle_since: float | None = None  # monotonic
+    rate: float = 0.0  # events/s its calls have completed lately
+    window_start: float = 0.0
+    window_events: int = 0
 
     @property
     def failing(self) -> bool:
         return self.failing_since is not None
+
+    def count_done(self, events: int, now: float) -> None:
+        """The rate its calls complete events, over windows of a second or more."""
+        if self.window_start == 0.0:
+            self.window_start = now
+        self.window_events += events
+        span = now - self.window_start
+        if span >= 1.0:
+            measured = self.window_events / span
+            self.rate = measured if self.rate == 0.0 else 0.5 * self.rate + 0.5 * measured
+            self.window_start, self.window_events = now, 0
 
     def observe(self, seconds: float, events: int) -> None:
         if self.latency == 0.0:
@@ -120,19 +134,23 @@ class Dispatcher:
         self._pump(lane)
 
     def _capacity(self, lane: Lane) -> int:
-        """How many events the lane may queue: what it delivers within the hold time at its
-        pace — capped by its throttle when throttled, measured otherwise (a healthy fast
-        sink: as much as the worker holds; a slow one: no more than it finishes in time) —
-        and only a few while it fails."""
+        """How many events the lane may queue. A sink that delivers the worker's whole room
+        within the hold time may hold all of it (handing a fast sink's events back would only
+        churn and leave it idle); a slower one holds what it delivers in that time at its pace
+        — its calls in flight over their latency, or the rate it has been seen to deliver,
+        whichever is higher — or, throttled, at its cap; a failing one, a few."""
         if lane.failing:
             return self._rules.failing_buffer
         if lane.limiter.cap is not None:
             pace = lane.limiter.cap * lane.per_call
         elif lane.latency > 0.0:
-            pace = self._concurrency(lane) * lane.per_call / lane.latency
+            pace = max(lane.rate, self._concurrency(lane) * lane.per_call / lane.latency)
         else:  # not measured yet: room for its first calls, not the worker's whole room
             return max(self._rules.failing_buffer, self._rules.unmeasured_buffer)
-        return max(self._rules.failing_buffer, int(pace * self._rules.hold_seconds))
+        held = int(pace * self._rules.hold_seconds)
+        if held >= self._room.size:
+            return sys.maxsize
+        return max(self._rules.failing_buffer, held)
 
     def _concurrency(self, lane: Lane, route: Route | None = None) -> int:
         if lane.failing:
@@ -180,7 +198,12 @@ class Dispatcher:
         if route is None or route.sink is None:
             envelopes = list(lane.queue)
             lane.queue.clear()
-            happened = UnknownSink() if route is None else Outcome(error=route.problem)
+            if route is not None:
+                happened: decision.Happened = Outcome(error=route.problem)
+            elif self._directory.removed(lane.sink_sid):
+                happened = Outcome(error=SinkGone(f"sink {lane.sink_sid} was deleted"))
+            else:
+                happened = UnknownSink()
             self._settle_later(envelopes, happened, lane)
             self._forget_if_idle(lane)
             return
@@ -261,8 +284,10 @@ class Dispatcher:
     async def _deliver(self, lane: Lane, sink: Sink, batch: list[Envelope]) -> None:
         started = time.monotonic()
         outcomes = await self._call(lane, sink, batch)
-        elapsed = time.monotonic() - started
+        finished = time.monotonic()
+        elapsed = finished - started
         lane.observe(elapsed, len(batch))
+        lane.count_done(len(batch), finished)
         lane.in_flight -= 1
         lane.flying.remove(batch)
         try:

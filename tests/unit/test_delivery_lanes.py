@@ -294,3 +294,22 @@ async def test_a_sink_that_said_429_while_down_stays_throttled() -> None:
     await asyncio.sleep(0.1)
     lane = w.dispatcher._lanes[SINK]
     assert not lane.failing and lane.limiter.cap == pytest.approx(100.0)  # Twilio's cap
+
+
+async def test_events_of_a_deleted_sink_are_dead_letters_at_once() -> None:
+    w = world(FakeSink(ONE))
+    w.dispatcher._directory.load(control_pb2.RoutingSnapshot(revision=2))  # the sink is deleted
+    w.offer(3)
+    await settle_all(w)
+    assert [m.settled for m in w.messages] == [[("term", None)]] * 3
+    assert {(d.error_code, d.reason) for d in w.journal.letters} == {(91303, f"sink {SINK} was deleted")}
+
+
+async def test_events_of_a_sink_not_seen_yet_are_asked_about_again() -> None:
+    w = world(FakeSink(ONE))
+    w.dispatcher._directory = SinkDirectory({})  # a worker whose snapshot lags the router's
+    w.dispatcher._directory.load(control_pb2.RoutingSnapshot(revision=1))
+    w.offer(2)
+    await settle_all(w)
+    assert [m.settled for m in w.messages] == [[("nak", 1.0)]] * 2
+    assert w.journal.letters == []
