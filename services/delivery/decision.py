@@ -4,12 +4,15 @@ every sink type.
     decide(outcome, attempt, age, sink) -> Ack | Retry(delay) | DeadLetter(reason, code)
 
 The delays follow two clocks. An event that failed backs off by its own attempt count
-(Twilio: exponential, with jitter), but never for longer than a fraction of how long its
-sink has been failing: after a 20 s outage nothing waits minutes for its next try. An event
-held back from a failing sink comes back on the same outage-proportional clock, spread by
-jitter, so a failing sink's backlog costs work in proportion to the events arriving, not a
-redelivery of the whole backlog every second — and it flows again within that fraction of
-the outage once the sink answers.
+(Twilio: exponential, with jitter), but never for longer than its sink has been failing:
+after a 20 s outage nothing waits minutes for its next try. An event held back from a
+failing sink comes back on the same outage-proportional clock, spread by jitter over the
+upper half, so a failing sink's backlog costs work in proportion to the events arriving
+(about 1.3 times their rate), not a redelivery of the whole backlog every second — and it
+flows again within the outage's own length once the sink answers. Where even that is more
+than a budget of hand-backs per second once the outage has outlasted a grace period (a
+long outage, a backlog that came in fast), the delays stretch to keep the work bounded;
+recovery then takes backlog / budget.
 """
 
 from __future__ import annotations
@@ -68,7 +71,12 @@ class RetryRules:
     # A snapshot may lag the router's by a moment: an unknown sink is asked about this often.
     unknown_sink_attempts: int = 5
     # A failing sink's events are back for another try within this fraction of its outage.
-    outage_fraction: float = 1 / 3
+    outage_fraction: float = 1.0
+    # Hand-backs of one down sink's events per second beyond which its delays stretch, once
+    # it has been down longer than the grace: a short outage recovers at once, a long one's
+    # backlog costs bounded work (its recovery then takes backlog / budget).
+    hand_back_budget: float = 100.0
+    hand_back_grace_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,7 @@ class SinkState:
     throttle_cap: float | None = None  # calls/s, when throttled
     queued: int = 0  # events waiting ahead in its lane
     per_call: float = 1.0  # events its calls carry, on average
+    hand_back_rate: float = 0.0  # events/s its lane has handed back lately
     call_seconds: float = 0.0  # how long its calls take, on average
     concurrency: int = 1  # its calls in flight at once
 
@@ -112,7 +121,10 @@ def outage_ceiling(sink: SinkState, rules: RetryRules) -> float:
 
 def hand_back_delay(sink: SinkState, rules: RetryRules, rng: random.Random | None = None) -> float:
     if sink.outage_seconds > 0:
-        delay = outage_ceiling(sink, rules) * _jitter(rng)  # spread over its lower half too
+        stretch = 1.0
+        if sink.outage_seconds > rules.hand_back_grace_seconds:
+            stretch = max(1.0, sink.hand_back_rate / rules.hand_back_budget)
+        delay = outage_ceiling(sink, rules) * stretch * _jitter(rng)  # spread over its lower half too
     elif sink.throttle_cap is not None:
         # When its lane should be through what it holds, at the capped calls/s.
         delay = sink.queued / (sink.throttle_cap * max(1.0, sink.per_call))

@@ -59,6 +59,25 @@ class LaneRules:
 
 
 @dataclass
+class Meter:
+    """Events per second, over windows of a second or more, smoothed."""
+
+    rate: float = 0.0
+    window_start: float = 0.0
+    window_events: int = 0
+
+    def count(self, events: int, now: float) -> None:
+        if self.window_start == 0.0:
+            self.window_start = now
+        self.window_events += events
+        span = now - self.window_start
+        if span >= 1.0:
+            measured = self.window_events / span
+            self.rate = measured if self.rate == 0.0 else 0.5 * self.rate + 0.5 * measured
+            self.window_start, self.window_events = now, 0
+
+
+@dataclass
 class Lane:
     sink_sid: str
     queue: deque[Envelope] = field(default_factory=deque)
@@ -72,9 +91,8 @@ class Lane:
     latency: float = 0.0  # moving average of call time, seconds
     per_call: float = 1.0  # moving average of events per call
     idle_since: float | None = None  # monotonic
-    rate: float = 0.0  # events/s its calls have completed lately
-    window_start: float = 0.0
-    window_events: int = 0
+    done: Meter = field(default_factory=lambda: Meter())  # events/s its calls completed
+    hand_backs: Meter = field(default_factory=lambda: Meter())  # events/s handed back
 
     @property
     def failing(self) -> bool:
@@ -82,14 +100,11 @@ class Lane:
 
     def count_done(self, events: int, now: float) -> None:
         """The rate its calls complete events, over windows of a second or more."""
-        if self.window_start == 0.0:
-            self.window_start = now
-        self.window_events += events
-        span = now - self.window_start
-        if span >= 1.0:
-            measured = self.window_events / span
-            self.rate = measured if self.rate == 0.0 else 0.5 * self.rate + 0.5 * measured
-            self.window_start, self.window_events = now, 0
+        self.done.count(events, now)
+
+    @property
+    def rate(self) -> float:
+        return self.done.rate
 
     def observe(self, seconds: float, events: int) -> None:
         if self.latency == 0.0:
@@ -167,6 +182,7 @@ class Dispatcher:
             throttle_cap=lane.limiter.cap,
             queued=len(lane.queue),
             per_call=lane.per_call,
+            hand_back_rate=lane.hand_backs.rate,
             call_seconds=lane.latency,
             concurrency=self._concurrency(lane),
         )
@@ -179,6 +195,8 @@ class Dispatcher:
     def _settle_later(
         self, envelopes: Sequence[Envelope], happened: decision.Happened, lane: Lane | None = None
     ) -> None:
+        if lane is not None and isinstance(happened, HeldBack):
+            lane.hand_backs.count(len(envelopes), time.monotonic())
         state = self.state(lane) if lane is not None else SinkState()
         self._spawn(self._settle(envelopes, happened, state))
 
@@ -335,6 +353,7 @@ class Dispatcher:
             if lane.failing and lane.before_outage is not None:
                 lane.limiter = lane.before_outage
             lane.failing_since = lane.before_outage = None
+            lane.hand_backs = Meter()
             return
         if lane.failing_since is None:
             lane.failing_since = now
