@@ -98,14 +98,6 @@ class Lane:
     def failing(self) -> bool:
         return self.failing_since is not None
 
-    def count_done(self, events: int, now: float) -> None:
-        """The rate its calls complete events, over windows of a second or more."""
-        self.done.count(events, now)
-
-    @property
-    def rate(self) -> float:
-        return self.done.rate
-
     def observe(self, seconds: float, events: int) -> None:
         if self.latency == 0.0:
             self.latency, self.per_call = seconds, float(events)
@@ -159,7 +151,7 @@ class Dispatcher:
         if lane.limiter.cap is not None:
             pace = lane.limiter.cap * lane.per_call
         elif lane.latency > 0.0:
-            pace = max(lane.rate, self._concurrency(lane) * lane.per_call / lane.latency)
+            pace = max(lane.done.rate, self._concurrency(lane) * lane.per_call / lane.latency)
         else:  # not measured yet: room for its first calls, not the worker's whole room
             return max(self._rules.failing_buffer, self._rules.unmeasured_buffer)
         held = int(pace * self._rules.hold_seconds)
@@ -305,7 +297,7 @@ class Dispatcher:
         finished = time.monotonic()
         elapsed = finished - started
         lane.observe(elapsed, len(batch))
-        lane.count_done(len(batch), finished)
+        lane.done.count(len(batch), finished)
         lane.in_flight -= 1
         lane.flying.remove(batch)
         try:
