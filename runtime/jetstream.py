@@ -12,6 +12,7 @@ from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
+from runtime import stream_codec
 from runtime.config import setting
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,8 @@ class StreamSpec:
     max_age_seconds: float = 7 * 24 * 3600
     duplicate_window_seconds: float = 120
     replicas: int = 1
+    # A work queue keeps a message only until it is acknowledged (the parking stream).
+    work_queue: bool = False
 
     @property
     def subjects(self) -> list[str]:
@@ -39,6 +42,19 @@ class StreamSpec:
 
     def sink_filter(self, sink_sid: str) -> str:
         return f"{self.subject_prefix}.*.{sink_sid}"
+
+    def parking(self) -> StreamSpec:
+        """Where the delivery workers park the events of a sink that is down, until it
+        answers again: a work queue beside this stream, its subjects this stream's under
+        `parked.` (stream_codec.parked_subject)."""
+        return StreamSpec(
+            name=f"{self.name}_PARKED",
+            subject_prefix=f"{stream_codec.PARKED_PREFIX}{self.subject_prefix}",
+            max_age_seconds=self.max_age_seconds,
+            duplicate_window_seconds=self.duplicate_window_seconds,
+            replicas=self.replicas,
+            work_queue=True,
+        )
 
 
 @dataclass(frozen=True)
@@ -87,7 +103,7 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
     config = StreamConfig(
         name=spec.name,
         subjects=spec.subjects,
-        retention=RetentionPolicy.LIMITS,
+        retention=RetentionPolicy.WORK_QUEUE if spec.work_queue else RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
         max_age=spec.max_age_seconds,
         duplicate_window=spec.duplicate_window_seconds,

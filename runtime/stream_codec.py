@@ -18,6 +18,12 @@ EVENT_ID = "Es-Event-Id"
 FAILURE = "Es-Failure"
 # Set on a copy made by a replay (the replay's SID): copies are never replayed again.
 REPLAY = "Es-Replay"
+# Set on a parked copy: when the original was stored (epoch seconds: the retry window's
+# start) and how often it had been delivered to a worker before it was parked.
+STORED_AT = "Es-Stored-At"
+DELIVERED = "Es-Delivered"
+# A parked event's subject is its own under this prefix.
+PARKED_PREFIX = "parked."
 
 
 def message_id(event_id: str, sink_sid: str) -> str:
@@ -37,6 +43,8 @@ class StreamEvent:
     type_name: str
     failure: str = ""  # non-empty: deliver nothing, record this reason
     replay_sid: str = ""
+    stored_at: float = 0.0  # a parked copy's original's; 0: the message is the original
+    delivered: int = 0  # a parked copy's deliveries before it was parked
 
 
 def headers(event: StreamEvent, msg_id: str) -> dict[str, str]:
@@ -45,6 +53,9 @@ def headers(event: StreamEvent, msg_id: str) -> dict[str, str]:
         out[FAILURE] = event.failure
     if event.replay_sid:
         out[REPLAY] = event.replay_sid
+    if event.stored_at:
+        out[STORED_AT] = repr(event.stored_at)
+        out[DELIVERED] = str(event.delivered)
     return out
 
 
@@ -55,7 +66,39 @@ def decode(message_headers: Mapping[str, str] | None) -> StreamEvent:
         type_name=found.get(EVENT_TYPE, ""),
         failure=found.get(FAILURE, ""),
         replay_sid=found.get(REPLAY, ""),
+        stored_at=_number(found.get(STORED_AT)),
+        delivered=int(_number(found.get(DELIVERED))),
     )
+
+
+def _number(text: str | None) -> float:
+    try:
+        return float(text) if text else 0.0
+    except ValueError:
+        return 0.0
+
+
+def parked_subject(subject: str) -> str:
+    return f"{PARKED_PREFIX}{subject}"
+
+
+def origin_subject(subject: str) -> str:
+    """The events-stream subject of a message, parked or not."""
+    return subject.removeprefix(PARKED_PREFIX)
+
+
+def park_id(stream: str, sequence: int) -> str:
+    """The dedupe key of a parked copy: the message it copies, by its place in its stream —
+    a worker that crashes between parking and acknowledging parks nothing twice."""
+    return f"park:{stream}:{sequence}"
+
+
+def parked_headers(
+    stored: Mapping[str, str] | None, stored_at: float, delivered: int, park_msg_id: str
+) -> dict[str, str]:
+    event = decode(stored)
+    copy = StreamEvent(event.event_id, event.type_name, event.failure, event.replay_sid, stored_at, delivered)
+    return headers(copy, park_msg_id)
 
 
 def redrive_headers(event_id: str, type_name: str, sink_sid: str, dead_letter_sid: str) -> dict[str, str]:

@@ -15,6 +15,7 @@ from services.delivery.decision import RetryRules
 from services.delivery.directory import SinkDirectory
 from services.delivery.journal import SqlJournal
 from services.delivery.lanes import Dispatcher, LaneRules
+from services.delivery.parking import Parking, ParkingRules
 from services.delivery.records import Records
 from services.delivery.replay import ReplayRunner
 from services.delivery.room import Room
@@ -100,14 +101,24 @@ async def build(settings: Settings) -> ServiceApp:
     journal = SqlJournal(sessions, timedelta(seconds=settings.log_retention_seconds))
     records = Records(sessions)
     room = Room(settings.max_buffered)
-    settler = Settler(journal, retry_rules(settings))
-    dispatcher = Dispatcher(directory, settler, room, lane_rules(settings))
+    parking = Parking(js, spec.parking(), ParkingRules(ack_wait_seconds=settings.ack_wait_seconds))
+    await parking.start()
+    settler = Settler(journal, retry_rules(settings), parking)
+    dispatcher = Dispatcher(directory, settler, room, lane_rules(settings), parking)
     worker = Worker(nc, spec.name, settings.consumer_name, dispatcher, room)
     replays = ReplayRunner(js, spec, records)
 
     async def run_worker() -> None:
         await watcher.wait_ready()
         await worker.run()
+
+    async def run_parking() -> None:
+        await watcher.wait_ready()
+        await parking.run(dispatcher)
+
+    async def drain() -> None:
+        await parking.stop()
+        await worker.drain()
 
     async def close() -> None:
         await directory.close()
@@ -128,7 +139,7 @@ async def build(settings: Settings) -> ServiceApp:
             )
         ],
         readiness=[watcher.wait_ready],
-        tasks=[watcher.run, run_worker, dispatcher.run_hold_watch, journal.run, replays.run],
-        draining=[worker.drain],
+        tasks=[watcher.run, run_worker, run_parking, dispatcher.run_hold_watch, journal.run, replays.run],
+        draining=[drain],
         closers=[close],
     )

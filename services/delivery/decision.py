@@ -1,18 +1,15 @@
 """What happens to an event after a try, or after it was held back: one pure decision for
 every sink type.
 
-    decide(outcome, attempt, age, sink) -> Ack | Retry(delay) | DeadLetter(reason, code)
+    decide(outcome, attempt, age, sink) -> Ack | Retry(delay) | Park | DeadLetter(reason, code)
 
-The delays follow two clocks. An event that failed backs off by its own attempt count
-(Twilio: exponential, with jitter), but never for longer than its sink has been failing:
-after a 20 s outage nothing waits minutes for its next try. An event held back from a
-failing sink comes back on the same outage-proportional clock, spread by jitter over the
-upper half, so a failing sink's backlog costs work in proportion to the events arriving
-(about 1.3 times their rate), not a redelivery of the whole backlog every second — and it
-flows again within the outage's own length once the sink answers. Where even that is more
-than a budget of hand-backs per second once the outage has outlasted a grace period (a
-long outage, a backlog that came in fast), the delays stretch to keep the work bounded;
-recovery then takes backlog / budget.
+An event that failed backs off by its own attempt count (Twilio: exponential, with jitter),
+but never for longer than its sink has been failing: after a 20 s outage nothing waits
+minutes for its next try. An event held back from a sink that is down is parked: moved once
+to the parking stream, where it costs nothing until the sink answers again and its backlog
+is pulled back (parking.py) — not handed back to come round again and again while the sink
+stays down. One held back from a throttled or slow sink comes back when its lane should be
+through what it holds.
 """
 
 from __future__ import annotations
@@ -41,13 +38,21 @@ class Retry:
 
 
 @dataclass(frozen=True)
+class Park:
+    """Move it to the parking stream until its sink answers; if it cannot be parked, hand it
+    back with this delay instead."""
+
+    fallback_delay: float
+
+
+@dataclass(frozen=True)
 class DeadLetter:
     reason: str
     code: int
     status: int | None = None
 
 
-Decision = Ack | Retry | DeadLetter
+Decision = Ack | Retry | Park | DeadLetter
 
 
 @dataclass(frozen=True)
@@ -72,11 +77,6 @@ class RetryRules:
     unknown_sink_attempts: int = 5
     # A failing sink's events are back for another try within this fraction of its outage.
     outage_fraction: float = 1.0
-    # Hand-backs of one down sink's events per second beyond which its delays stretch, once
-    # it has been down longer than the grace: a short outage recovers at once, a long one's
-    # backlog costs bounded work (its recovery then takes backlog / budget).
-    hand_back_budget: float = 100.0
-    hand_back_grace_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,6 @@ class SinkState:
     throttle_cap: float | None = None  # calls/s, when throttled
     queued: int = 0  # events waiting ahead in its lane
     per_call: float = 1.0  # events its calls carry, on average
-    hand_back_rate: float = 0.0  # events/s its lane has handed back lately
     call_seconds: float = 0.0  # how long its calls take, on average
     concurrency: int = 1  # its calls in flight at once
 
@@ -120,11 +119,8 @@ def outage_ceiling(sink: SinkState, rules: RetryRules) -> float:
 
 
 def hand_back_delay(sink: SinkState, rules: RetryRules, rng: random.Random | None = None) -> float:
-    if sink.outage_seconds > 0:
-        stretch = 1.0
-        if sink.outage_seconds > rules.hand_back_grace_seconds:
-            stretch = max(1.0, sink.hand_back_rate / rules.hand_back_budget)
-        delay = outage_ceiling(sink, rules) * stretch * _jitter(rng)  # spread over its lower half too
+    if sink.outage_seconds > 0:  # only if it cannot be parked
+        delay = outage_ceiling(sink, rules) * _jitter(rng)
     elif sink.throttle_cap is not None:
         # When its lane should be through what it holds, at the capped calls/s.
         delay = sink.queued / (sink.throttle_cap * max(1.0, sink.per_call))
@@ -152,6 +148,8 @@ def decide(
     if isinstance(happened, HeldBack):
         if expired:
             return DeadLetter("retry window exceeded while the sink was failing, throttled or slow", 91300)
+        if sink.outage_seconds > 0:
+            return Park(hand_back_delay(sink, rules, rng))
         return Retry(hand_back_delay(sink, rules, rng), attempted=False)
     error: DeliveryError | None = happened.error
     if error is None:

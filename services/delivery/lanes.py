@@ -4,7 +4,8 @@ Messages from the shared consumer are dispatched to one lane per sink. A lane ha
 queue, its own concurrency, its own throttle and its own batching (by the limits its sink
 declares), so a sink that times out, fails or is throttled only ever slows itself: what it
 cannot take soon is handed back to JetStream (held back) instead of sitting in memory, and
-a failing sink is probed by one call at a time, paced, until it answers again.
+a failing sink is probed by one call at a time, paced, until it answers again. What a sink
+that is down cannot take is parked (parking.py), and pulled back in as it answers again.
 
 What happens to each event afterwards is `decision.decide`'s to say and `Settler`'s to do.
 """
@@ -19,7 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from services.delivery import batching, decision, throttle
 from services.delivery.decision import HeldBack, RetryRules, SinkState, UnknownSink
@@ -30,6 +31,23 @@ from services.delivery.settle import Envelope, Settler
 from services.delivery.sinks.base import Outcome, Sink
 
 log = logging.getLogger(__name__)
+
+
+class ParkedEvents(Protocol):
+    """The events parked for sinks that were down (the consumer's view of parking.py)."""
+
+    def waiting(self, sink_sid: str) -> bool: ...
+
+    def answering(self, sink_sid: str) -> None:
+        """The sink answered a call: bring its parked events back."""
+
+
+class NothingParked:
+    def waiting(self, sink_sid: str) -> bool:
+        return False
+
+    def answering(self, sink_sid: str) -> None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -92,7 +110,6 @@ class Lane:
     per_call: float = 1.0  # moving average of events per call
     idle_since: float | None = None  # monotonic
     done: Meter = field(default_factory=lambda: Meter())  # events/s its calls completed
-    hand_backs: Meter = field(default_factory=lambda: Meter())  # events/s handed back
 
     @property
     def failing(self) -> bool:
@@ -113,9 +130,11 @@ class Dispatcher:
         settler: Settler,
         room: Room,
         rules: LaneRules,
+        parked: ParkedEvents | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._directory = directory
+        self._parked = parked or NothingParked()
         self._settler = settler
         self._room = room
         self._rules = rules
@@ -159,6 +178,26 @@ class Dispatcher:
             return sys.maxsize
         return max(self._rules.failing_buffer, held)
 
+    def spare(self, sink_sid: str) -> int | None:
+        """How many more events the sink's lane would take now (parked ones coming back);
+        None unless the sink is known to answer (down, or not heard from lately)."""
+        route = self._directory.route(sink_sid)
+        if route is None or route.sink is None:  # deleted or unusable: settled at once, in full
+            return min(self._room.free, self._rules.unmeasured_buffer)
+        lane = self._lanes.get(sink_sid)
+        if lane is None or lane.failing or lane.latency == 0.0:  # no call has returned yet
+            return None
+        return max(0, min(self._room.free, self._capacity(lane) - len(lane.queue)))
+
+    def probe_due(self, sink_sid: str) -> bool:
+        """Whether a parked event should be tried: the sink is down, no probe of its own
+        traffic is queued or in flight, and its pause between probes is over."""
+        lane = self._lanes.get(sink_sid)
+        if lane is None:
+            return True
+        idle = not lane.queue and lane.in_flight == 0
+        return lane.failing and idle and self._clock() >= lane.probe_at
+
     def _concurrency(self, lane: Lane, route: Route | None = None) -> int:
         if lane.failing:
             return self._rules.probe_concurrency
@@ -174,7 +213,6 @@ class Dispatcher:
             throttle_cap=lane.limiter.cap,
             queued=len(lane.queue),
             per_call=lane.per_call,
-            hand_back_rate=lane.hand_backs.rate,
             call_seconds=lane.latency,
             concurrency=self._concurrency(lane),
         )
@@ -187,8 +225,6 @@ class Dispatcher:
     def _settle_later(
         self, envelopes: Sequence[Envelope], happened: decision.Happened, lane: Lane | None = None
     ) -> None:
-        if lane is not None and isinstance(happened, HeldBack):
-            lane.hand_backs.count(len(envelopes), time.monotonic())
         state = self.state(lane) if lane is not None else SinkState()
         self._spawn(self._settle(envelopes, happened, state))
 
@@ -345,7 +381,8 @@ class Dispatcher:
             if lane.failing and lane.before_outage is not None:
                 lane.limiter = lane.before_outage
             lane.failing_since = lane.before_outage = None
-            lane.hand_backs = Meter()
+            if self._parked.waiting(lane.sink_sid):
+                self._parked.answering(lane.sink_sid)
             return
         if lane.failing_since is None:
             lane.failing_since = now

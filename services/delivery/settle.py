@@ -1,5 +1,5 @@
 """Settling: what `decide` says, done to the message and written down — ack, nak with a
-delay, or a dead letter recorded before the message is terminated."""
+delay, park, or a dead letter recorded before the message is terminated."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from nats.aio.msg import Msg
 
@@ -18,6 +19,7 @@ from services.delivery.decision import (
     DeadLetter,
     Decision,
     Happened,
+    Park,
     Retry,
     RetryRules,
     SinkState,
@@ -36,10 +38,11 @@ class Envelope:
     msg: Msg
     sink_sid: str
     event: SinkEvent
-    delivered: int  # JetStream's delivery count for this message
-    stored_at: float  # when the stream stored it (epoch seconds): the retry window's start
+    delivered: int  # how often JetStream has delivered it (parked or not) to a worker
+    stored_at: float  # when the events stream stored it (epoch seconds): the retry window's start
     failure: str  # set by the router: the event cannot go to this sink, only be recorded
     held_since: float  # monotonic: when this worker took it (or last told JetStream it works on it)
+    subject: str  # its subject in the events stream (a parked copy's original's)
     size: int = -1  # as its sink counts it; -1 until sized
     unfit: DeliveryError | None = None  # why its sink cannot take it, once sized
 
@@ -48,15 +51,23 @@ class Envelope:
         stored = stream_codec.decode(msg.headers)
         metadata = msg.metadata
         account_sid, sink_sid = StreamSpec.addressee(msg.subject)
+        first_stored = metadata.timestamp.timestamp() if metadata.timestamp else time.time()
         return cls(
             msg=msg,
             sink_sid=sink_sid,
             event=SinkEvent(stored.event_id, stored.type_name, account_sid, msg.data),
-            delivered=metadata.num_delivered,
-            stored_at=metadata.timestamp.timestamp() if metadata.timestamp else time.time(),
+            delivered=stored.delivered + metadata.num_delivered,
+            stored_at=stored.stored_at or first_stored,
             failure=stored.failure,
             held_since=time.monotonic(),
+            subject=stream_codec.origin_subject(msg.subject),
         )
+
+
+class Parker(Protocol):
+    async def park(self, envelope: Envelope) -> bool:
+        """Move the event to the parking stream (and acknowledge it here); False: it could
+        not be, and it is still this worker's to settle."""
 
 
 class Settler:
@@ -64,11 +75,13 @@ class Settler:
         self,
         journal: Journal,
         rules: RetryRules,
+        parker: Parker | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
         self._journal = journal
         self._rules = rules
+        self._parker = parker
         self._clock = clock
         self._rng = rng
 
@@ -85,6 +98,9 @@ class Settler:
             await envelope.msg.nak(delay=decision.delay)
             if decision.attempted:
                 self._record(envelope, "retrying", latency_ms, happened)
+        elif isinstance(decision, Park):
+            if self._parker is None or not await self._parker.park(envelope):
+                await envelope.msg.nak(delay=decision.fallback_delay)
         else:
             await self._dead_letter(envelope, decision)
             if attempted:
@@ -99,7 +115,7 @@ class Settler:
                 sink_sid=envelope.sink_sid,
                 event_id=event.event_id,
                 type=event.type_name,
-                subject=envelope.msg.subject,
+                subject=envelope.subject,
                 payload=event.payload,
                 attempts=envelope.delivered,
                 reason=letter.reason,

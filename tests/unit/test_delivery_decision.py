@@ -12,6 +12,7 @@ from services.delivery.decision import (
     Decision,
     Happened,
     HeldBack,
+    Park,
     Retry,
     RetryRules,
     SinkState,
@@ -81,15 +82,11 @@ class Top(random.Random):
             DOWN_1H,
             DeadLetter("retry window exceeded: receiver failed (HTTP 503)", 91306, 503),
         ),
-        # Held back from a failing sink: back within the outage's length (not an attempt)...
-        (HeldBack(), 1, 5.0, DOWN_20S, Retry(20.0, attempted=False)),
-        # ... stretched when, down past the grace (30 s), its lane hands back more than the
-        # budget (100/s): bounded work. A short outage is not stretched: it recovers at once.
-        (HeldBack(), 1, 5.0, SinkState(outage_seconds=60.0, hand_back_rate=300.0), Retry(180.0, False)),
-        (HeldBack(), 1, 5.0, SinkState(outage_seconds=60.0, hand_back_rate=50.0), Retry(60.0, False)),
-        (HeldBack(), 1, 5.0, SinkState(outage_seconds=20.0, hand_back_rate=900.0), Retry(20.0, False)),
-        (HeldBack(), 1, 5.0, SinkState(outage_seconds=0.3), Retry(1.0, attempted=False)),
-        (HeldBack(), 1, HOUR, DOWN_1H, Retry(300.0, attempted=False)),
+        # Held back from a failing sink: parked until it answers (not an attempt); should
+        # parking fail, handed back within the outage's length.
+        (HeldBack(), 1, 5.0, DOWN_20S, Park(20.0)),
+        (HeldBack(), 1, 5.0, SinkState(outage_seconds=0.3), Park(1.0)),
+        (HeldBack(), 1, HOUR, DOWN_1H, Park(300.0)),
         # Held back from a throttled sink: when its lane should be through what it holds.
         (HeldBack(), 1, 5.0, SinkState(throttle_cap=10.0, queued=40), Retry(4.0, attempted=False)),
         (HeldBack(), 1, 5.0, SinkState(throttle_cap=100.0, queued=1), Retry(0.5, attempted=False)),
@@ -120,14 +117,17 @@ def test_decide(happened: Happened, attempt: int, age: float, sink: SinkState, e
         assert isinstance(got, Retry)
         assert got.attempted == expected.attempted
         assert got.delay == pytest.approx(expected.delay)
+    elif isinstance(expected, Park):
+        assert isinstance(got, Park)
+        assert got.fallback_delay == pytest.approx(expected.fallback_delay)
     else:
         assert got == expected
 
 
-def test_jitter_spreads_a_backlog_over_the_lower_half_too() -> None:
+def test_jitter_spreads_an_unparkable_backlog_over_the_lower_half_too() -> None:
     rng = random.Random(7)
     delays = [decide(HeldBack(), 1, 5.0, DOWN_20S, RULES, rng) for _ in range(500)]
-    values = [d.delay for d in delays if isinstance(d, Retry)]
+    values = [d.fallback_delay for d in delays if isinstance(d, Park)]
     assert len(values) == 500
     assert min(values) >= 10.0 and max(values) <= 20.0
     assert max(values) - min(values) > 2.0  # spread, not one wave

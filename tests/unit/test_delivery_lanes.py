@@ -126,6 +126,7 @@ class World:
                 stored_at=time.time(),
                 failure="",
                 held_since=time.monotonic(),
+                subject=msg.subject,
             )
             self.dispatcher.offer(envelope)
 

@@ -1,0 +1,200 @@
+"""Parking: where the events of a sink that is down wait until it answers again.
+
+Handing a down sink's events back to the shared consumer with a delay brings each one round
+again and again while the outage lasts — work in proportion to its backlog, taken from every
+healthy sink — and a delay long enough to make that cheap keeps the backlog waiting long
+after the sink is back. Instead each such event is moved once: copied to the parking stream
+(a work queue beside the events stream; its subject the event's own under `parked.`, its
+retry window and delivery count in headers, deduplicated by its place in the stream it came
+from, so a worker that crashes between the copy and the ack parks nothing twice) and
+acknowledged. It then costs nothing while it waits.
+
+It comes back through a durable consumer per sink on the parking stream: at once when a call
+to the sink succeeds (a probe of the sink's own traffic, on any worker), and for a sink with
+no traffic of its own, by one parked event tried whenever the sink's pause between probes is
+over — a sweep every few seconds asks the stream which sinks have events parked. Coming back,
+events fill the sink's lane as far as the lane takes them, and are settled like any other:
+delivered and acknowledged, or parked again should the sink go down again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+import nats.errors
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from runtime import jetstream, stream_codec
+from runtime.jetstream import StreamSpec
+from services.delivery.settle import Envelope
+
+log = logging.getLogger(__name__)
+
+
+class Intake(Protocol):
+    """Where parked events go back in (the lanes)."""
+
+    def offer(self, envelope: Envelope) -> None: ...
+
+    def spare(self, sink_sid: str) -> int | None:
+        """How many events the sink's lane takes now; None unless it is known to answer."""
+
+    def probe_due(self, sink_sid: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class ParkingRules:
+    ack_wait_seconds: float = 30.0
+    sweep_seconds: float = 2.0
+    fetch_batch: int = 256
+    fetch_wait_seconds: float = 0.5
+    # A sink's parking consumer left unused this long is removed by the server.
+    consumer_idle_seconds: float = 600.0
+
+
+class Parking:
+    def __init__(self, js: JetStreamContext, spec: StreamSpec, rules: ParkingRules) -> None:
+        self._js = js
+        self._spec = spec
+        self._rules = rules
+        self._intake: Intake | None = None
+        self._waiting: set[str] = set()  # sinks with events parked, as far as this worker knows
+        self._parked_since_sweep: set[str] = set()
+        self._drains: dict[str, asyncio.Task[None]] = {}
+        self._subscriptions: dict[str, JetStreamContext.PullSubscription] = {}
+
+    async def start(self) -> None:
+        await jetstream.ensure_stream(self._js, self._spec)
+
+    # What the settler and the lanes ask
+
+    async def park(self, envelope: Envelope) -> bool:
+        msg = envelope.msg
+        metadata = msg.metadata
+        headers = stream_codec.parked_headers(
+            msg.headers,
+            envelope.stored_at,
+            envelope.delivered,
+            stream_codec.park_id(metadata.stream, metadata.sequence.stream),
+        )
+        try:
+            await self._js.publish(stream_codec.parked_subject(envelope.subject), msg.data, headers=headers)
+        except Exception as exc:  # the broker cannot take it now: handed back instead
+            log.warning("sink %s: could not park %s: %s", envelope.sink_sid, envelope.event.event_id, exc)
+            return False
+        self._waiting.add(envelope.sink_sid)
+        self._parked_since_sweep.add(envelope.sink_sid)
+        await msg.ack()
+        return True
+
+    def waiting(self, sink_sid: str) -> bool:
+        return sink_sid in self._waiting
+
+    def answering(self, sink_sid: str) -> None:
+        if self._intake is not None and sink_sid not in self._drains:
+            self._start_drain(sink_sid)
+
+    # Bringing events back
+
+    async def run(self, intake: Intake) -> None:
+        self._intake = intake
+        while True:
+            try:
+                await self.sweep()
+            except Exception as exc:  # the broker is away: sweep again later
+                log.warning("parking sweep failed: %s", exc)
+            await asyncio.sleep(self._rules.sweep_seconds)
+
+    async def sweep(self) -> None:
+        """Learn which sinks have events parked; drain those that answer, probe the others."""
+        intake = self._intake
+        if intake is None:
+            return
+        self._parked_since_sweep = set()
+        info = await self._js.stream_info(self._spec.name, subjects_filter=">")
+        parked = {StreamSpec.addressee(s)[1] for s, count in (info.state.subjects or {}).items() if count}
+        self._waiting = parked | self._parked_since_sweep | set(self._drains)
+        for sink_sid in list(self._subscriptions):
+            if sink_sid not in self._waiting:
+                await self._unsubscribe(sink_sid)
+        for sink_sid in parked:
+            if sink_sid in self._drains:
+                continue
+            if intake.spare(sink_sid) is not None:
+                self._start_drain(sink_sid)
+            elif intake.probe_due(sink_sid):
+                for msg in await self._fetch(sink_sid, 1):
+                    intake.offer(Envelope.of(msg))
+
+    def _start_drain(self, sink_sid: str) -> None:
+        task = asyncio.create_task(self._drain(sink_sid))
+        self._drains[sink_sid] = task
+        task.add_done_callback(lambda _: self._drains.pop(sink_sid, None))
+
+    async def _drain(self, sink_sid: str) -> None:
+        intake = self._intake
+        assert intake is not None
+        try:
+            while True:
+                spare = intake.spare(sink_sid)
+                if spare is None:  # down again: what came back is parked again, the sweep probes
+                    return
+                if spare == 0:
+                    await asyncio.sleep(0.05)
+                    continue
+                messages = await self._fetch(sink_sid, min(spare, self._rules.fetch_batch))
+                if not messages:
+                    self._waiting.discard(sink_sid)
+                    return
+                for msg in messages:
+                    intake.offer(Envelope.of(msg))
+        except Exception as exc:  # the sweep starts it again
+            log.warning("sink %s: bringing parked events back failed: %s", sink_sid, exc)
+
+    async def _fetch(self, sink_sid: str, count: int) -> list[Msg]:
+        subscription = self._subscriptions.get(sink_sid)
+        if subscription is None:
+            subscription = await self._js.pull_subscribe(
+                self._spec.sink_filter(sink_sid),
+                durable=f"parked_{sink_sid}",
+                stream=self._spec.name,
+                config=self._consumer_config(),
+            )
+            self._subscriptions[sink_sid] = subscription
+        try:
+            return await subscription.fetch(count, timeout=self._rules.fetch_wait_seconds)
+        except (TimeoutError, nats.errors.TimeoutError):
+            return []
+
+    def _consumer_config(self) -> ConsumerConfig:
+        return ConsumerConfig(
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self._rules.ack_wait_seconds,
+            max_deliver=-1,
+            max_ack_pending=-1,
+            inactive_threshold=self._rules.consumer_idle_seconds,
+        )
+
+    async def _unsubscribe(self, sink_sid: str) -> None:
+        subscription = self._subscriptions.pop(sink_sid, None)
+        if subscription is not None:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+
+    async def stop(self) -> None:
+        """Bring nothing more back (on shutdown, before the lanes give back what they hold)."""
+        self._intake = None
+        for task in list(self._drains.values()):
+            task.cancel()
+        for task in list(self._drains.values()):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for sink_sid in list(self._subscriptions):
+            await self._unsubscribe(sink_sid)
