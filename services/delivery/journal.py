@@ -20,6 +20,7 @@ from services.delivery.models import AttemptRow, DeadLetterRow
 log = logging.getLogger(__name__)
 
 DEAD_LETTER = "DL"
+LETTERS_PER_WRITE = 500
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,8 @@ class SqlJournal:
         self._pending: deque[Attempt] = deque(maxlen=max_pending)
         self._flush_seconds = flush_seconds
         self.dropped = 0
+        self._letters: deque[tuple[DeadLetter, asyncio.Future[None]]] = deque()
+        self._writing_letters = False
 
     def attempt(self, attempt: Attempt) -> None:
         if len(self._pending) == self._pending.maxlen:
@@ -84,24 +87,40 @@ class SqlJournal:
         self._pending.append(attempt)
 
     async def dead_letter(self, letter: DeadLetter) -> None:
-        async with self._sessions.begin() as session:
-            session.add(
-                DeadLetterRow(
-                    sid=sids.new(DEAD_LETTER),
-                    account_sid=letter.account_sid,
-                    sink_sid=letter.sink_sid,
-                    event_id=letter.event_id,
-                    type=letter.type,
-                    subject=letter.subject,
-                    payload=letter.payload.decode(),
-                    attempts=letter.attempts,
-                    reason=letter.reason[:500],
-                    error_code=letter.error_code,
-                    status_code=letter.status_code,
-                    date_created=utcnow(),
-                    date_redriven=None,
-                )
-            )
+        """Written by group commit: whoever finds no write under way writes every letter
+        waiting, many to a transaction, until none is left; the others wait for theirs. A
+        sink's whole backlog turning into dead letters at once (it was deleted) is a few
+        transactions, not thousands racing for the database's one writer."""
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._letters.append((letter, written))
+        if not self._writing_letters:
+            self._writing_letters = True
+            try:
+                await self._write_letters()
+            finally:
+                self._writing_letters = False
+        await written
+
+    async def _write_letters(self) -> None:
+        while self._letters:
+            batch = [self._letters.popleft() for _ in range(min(len(self._letters), LETTERS_PER_WRITE))]
+            try:
+                async with self._sessions.begin() as session:
+                    await session.execute(insert(DeadLetterRow), [_letter_row(letter) for letter, _ in batch])
+            except Exception as exc:
+                for _, written in batch:
+                    if not written.done():
+                        written.set_exception(exc)
+                continue
+            except asyncio.CancelledError:  # the writer's task is going: nobody waits forever
+                for _, written in [*batch, *self._letters]:
+                    if not written.done():
+                        written.set_exception(RuntimeError("the delivery log is shutting down"))
+                self._letters.clear()
+                raise
+            for _, written in batch:
+                if not written.done():
+                    written.set_result(None)
 
     async def flush(self) -> int:
         batch: list[dict[str, Any]] = []
@@ -139,3 +158,21 @@ class SqlJournal:
         async with self._sessions.begin() as session:
             await session.execute(delete(AttemptRow).where(AttemptRow.date_created < before))
             await session.execute(delete(DeadLetterRow).where(DeadLetterRow.date_created < before))
+
+
+def _letter_row(letter: DeadLetter) -> dict[str, Any]:
+    return {
+        "sid": sids.new(DEAD_LETTER),
+        "account_sid": letter.account_sid,
+        "sink_sid": letter.sink_sid,
+        "event_id": letter.event_id,
+        "type": letter.type,
+        "subject": letter.subject,
+        "payload": letter.payload.decode(errors="replace"),  # one bad payload must not fail its batch
+        "attempts": letter.attempts,
+        "reason": letter.reason[:500],
+        "error_code": letter.error_code,
+        "status_code": letter.status_code,
+        "date_created": utcnow(),
+        "date_redriven": None,
+    }
