@@ -23,6 +23,7 @@ class NatsServer:
     store_dir: Path
     log_dir: Path | None
     child: Child | None = None
+    config_file: Path | None = None  # extra server configuration (e.g. a small max_payload in tests)
 
     @classmethod
     def create(
@@ -48,6 +49,8 @@ class NatsServer:
             "-sd",
             str(self.store_dir),
         ]
+        if self.config_file is not None:
+            argv += ["-c", str(self.config_file)]
         # A soft limit for Go's collector: without it nats-server's heap grows with the file
         # store's caches well past what it needs (250+ MB in the bench).
         self.child = start("nats-server", argv, {"GOMEMLIMIT": MEMORY_LIMIT}, self.log_dir)

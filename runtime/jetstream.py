@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
 from runtime import stream_codec
@@ -26,6 +26,13 @@ class StreamSpec:
     replicas: int = 1
     # A work queue keeps a message only until it is acknowledged (the parking stream).
     work_queue: bool = False
+    # At most this much stored (-1: no limit). When full, new messages are refused (discard
+    # new): producers are told to retry, and no undelivered event is ever dropped to make
+    # room — discarding the oldest would lose exactly the backlog of a sink that is down.
+    max_bytes: int = -1
+    # Replays (copies of stored events) are refused, and a running one stops, once the
+    # stream holds this fraction of max_bytes: room is kept for live traffic.
+    replay_high_water: float = 0.7
 
     @property
     def subjects(self) -> list[str]:
@@ -54,7 +61,11 @@ class StreamSpec:
             duplicate_window_seconds=self.duplicate_window_seconds,
             replicas=self.replicas,
             work_queue=True,
+            max_bytes=self.max_bytes // 2 if self.max_bytes > 0 else -1,
         )
+
+    def too_full_to_replay(self, stored_bytes: int) -> bool:
+        return self.max_bytes > 0 and stored_bytes >= self.max_bytes * self.replay_high_water
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,12 @@ class StreamSettings:
     subject_prefix: str = setting("events", "subject prefix of that stream")
     stream_max_age_seconds: float = setting(7 * 24 * 3600.0, "JetStream retention (replay window)")
     stream_replicas: int = setting(1, "JetStream stream replicas (3 in production)")
+    stream_max_bytes: int = setting(
+        -1,
+        "JetStream: most bytes the events stream holds (the parking stream half as much; the "
+        "server reserves both from its store); when full, publishes are refused (producers "
+        "retry) and nothing stored is dropped; replays stop at 70 % of it. -1: no limit",
+    )
 
     def stream_spec(self) -> StreamSpec:
         return StreamSpec(
@@ -73,6 +90,7 @@ class StreamSettings:
             subject_prefix=self.subject_prefix,
             max_age_seconds=self.stream_max_age_seconds,
             replicas=self.stream_replicas,
+            max_bytes=self.stream_max_bytes,
         )
 
 
@@ -108,6 +126,8 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
         max_age=spec.max_age_seconds,
         duplicate_window=spec.duplicate_window_seconds,
         num_replicas=spec.replicas,
+        max_bytes=spec.max_bytes,
+        discard=DiscardPolicy.NEW if spec.max_bytes > 0 else DiscardPolicy.OLD,
     )
     try:
         await js.stream_info(spec.name)

@@ -22,17 +22,22 @@ REPLAY = "Es-Replay"
 # start) and how often it had been delivered to a worker before it was parked.
 STORED_AT = "Es-Stored-At"
 DELIVERED = "Es-Delivered"
+# The router's routing revision when it routed the event: a worker whose snapshot is older
+# does not know the sink yet (it is new), rather than knowing it is gone.
+REVISION = "Es-Revision"
 # A parked event's subject is its own under this prefix.
 PARKED_PREFIX = "parked."
 
 
-def message_id(event_id: str, sink_sid: str) -> str:
-    """The dedupe key of an event routed to one sink: a producer's retry stores nothing twice."""
-    return f"{event_id}:{sink_sid}"
+def message_id(account_sid: str, event_id: str, sink_sid: str) -> str:
+    """The dedupe key of an event routed to one sink: a producer's retry stores nothing twice.
+    The event's account is part of it: event ids are unique per producer account, and two
+    subaccounts rolled up to one sink may use the same one."""
+    return f"{account_sid}:{event_id}:{sink_sid}"
 
 
-def redrive_id(event_id: str, sink_sid: str, dead_letter_sid: str) -> str:
-    return f"{message_id(event_id, sink_sid)}:redrive:{dead_letter_sid}"
+def redrive_id(account_sid: str, event_id: str, sink_sid: str, dead_letter_sid: str) -> str:
+    return f"{message_id(account_sid, event_id, sink_sid)}:redrive:{dead_letter_sid}"
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class StreamEvent:
     replay_sid: str = ""
     stored_at: float = 0.0  # a parked copy's original's; 0: the message is the original
     delivered: int = 0  # a parked copy's deliveries before it was parked
+    revision: int = 0  # the routing revision it was routed at; 0: not known
 
 
 def headers(event: StreamEvent, msg_id: str) -> dict[str, str]:
@@ -53,6 +59,8 @@ def headers(event: StreamEvent, msg_id: str) -> dict[str, str]:
         out[FAILURE] = event.failure
     if event.replay_sid:
         out[REPLAY] = event.replay_sid
+    if event.revision:
+        out[REVISION] = str(event.revision)
     if event.stored_at:
         out[STORED_AT] = repr(event.stored_at)
         out[DELIVERED] = str(event.delivered)
@@ -68,6 +76,7 @@ def decode(message_headers: Mapping[str, str] | None) -> StreamEvent:
         replay_sid=found.get(REPLAY, ""),
         stored_at=_number(found.get(STORED_AT)),
         delivered=int(_number(found.get(DELIVERED))),
+        revision=int(_number(found.get(REVISION))),
     )
 
 
@@ -97,12 +106,17 @@ def parked_headers(
     stored: Mapping[str, str] | None, stored_at: float, delivered: int, park_msg_id: str
 ) -> dict[str, str]:
     event = decode(stored)
-    copy = StreamEvent(event.event_id, event.type_name, event.failure, event.replay_sid, stored_at, delivered)
+    copy = StreamEvent(
+        event.event_id, event.type_name, event.failure, event.replay_sid, stored_at, delivered, event.revision
+    )
     return headers(copy, park_msg_id)
 
 
-def redrive_headers(event_id: str, type_name: str, sink_sid: str, dead_letter_sid: str) -> dict[str, str]:
-    return headers(StreamEvent(event_id, type_name), redrive_id(event_id, sink_sid, dead_letter_sid))
+def redrive_headers(
+    account_sid: str, event_id: str, type_name: str, sink_sid: str, dead_letter_sid: str
+) -> dict[str, str]:
+    msg_id = redrive_id(account_sid, event_id, sink_sid, dead_letter_sid)
+    return headers(StreamEvent(event_id, type_name), msg_id)
 
 
 def replay_copy(stored: Mapping[str, str] | None, replay_sid: str) -> dict[str, str] | None:
@@ -112,5 +126,5 @@ def replay_copy(stored: Mapping[str, str] | None, replay_sid: str) -> dict[str, 
     if event.replay_sid:
         return None
     original = (stored or {}).get(MSG_ID, "")
-    copy = StreamEvent(event.event_id, event.type_name, event.failure, replay_sid)
+    copy = StreamEvent(event.event_id, event.type_name, event.failure, replay_sid, revision=event.revision)
     return headers(copy, f"{original}:replay:{replay_sid}")

@@ -13,7 +13,7 @@ from runtime.grpc_server import Registration, ServiceApp
 from runtime.routing import RoutingWatcher
 from services.delivery.decision import RetryRules
 from services.delivery.directory import SinkDirectory
-from services.delivery.journal import SqlJournal
+from services.delivery.journal import Retention, SqlJournal
 from services.delivery.lanes import Dispatcher, LaneRules
 from services.delivery.parking import Parking, ParkingRules
 from services.delivery.records import Records
@@ -94,16 +94,24 @@ async def build(settings: Settings) -> ServiceApp:
     js = nc.jetstream(timeout=10)
     await jetstream.ensure_stream(js, spec)
     await js.add_consumer(spec.name, consumer_config(settings))
-    control_channel = clients.channel(settings.control_target)
+    control_channel = clients.channel(settings.control_target, settings.service_token)
     drivers = sink_drivers(settings)
     directory = SinkDirectory(drivers)
-    watcher = RoutingWatcher(control_pb2_grpc.ControlStub(control_channel), directory.load)
-    journal = SqlJournal(sessions, timedelta(seconds=settings.log_retention_seconds))
+    watcher = RoutingWatcher(
+        control_pb2_grpc.ControlStub(control_channel), directory.load, with_auth_tokens=True
+    )
+    journal = SqlJournal(
+        sessions,
+        Retention(
+            delivered=timedelta(seconds=settings.log_retention_seconds),
+            errors=timedelta(seconds=settings.error_log_retention_seconds),
+        ),
+    )
     records = Records(sessions)
     room = Room(settings.max_buffered)
     parking = Parking(js, spec.parking(), ParkingRules(ack_wait_seconds=settings.ack_wait_seconds))
     await parking.start()
-    settler = Settler(journal, retry_rules(settings), parking)
+    settler = Settler(journal, retry_rules(settings), parking, directory.owner)
     dispatcher = Dispatcher(directory, settler, room, lane_rules(settings), parking)
     worker = Worker(nc, spec.name, settings.consumer_name, dispatcher, room)
     replays = ReplayRunner(js, spec, records)
@@ -129,17 +137,19 @@ async def build(settings: Settings) -> ServiceApp:
         await engine.dispose()
 
     return ServiceApp(
+        service_token=settings.service_token,
         name="delivery",
         address=settings.delivery_address,
         services=[
             Registration(
                 delivery_pb2.DESCRIPTOR.services_by_name["Delivery"].full_name,
                 delivery_pb2_grpc.add_DeliveryServicer_to_server,
-                DeliveryServicer(records, directory, watcher, js, settings.stream_max_age_seconds),
+                DeliveryServicer(records, directory, watcher, js, spec),
             )
         ],
         readiness=[watcher.wait_ready],
         tasks=[watcher.run, run_worker, run_parking, dispatcher.run_hold_watch, journal.run, replays.run],
         draining=[drain],
         closers=[close],
+        serving=[lambda: nc.is_connected],
     )

@@ -62,7 +62,12 @@ class HeldBack:
 
 @dataclass(frozen=True)
 class UnknownSink:
-    """The sink is not (yet) in this worker's routing snapshot."""
+    """The sink is not in this worker's routing snapshot. `behind`: the snapshot is older
+    than the router's was when it routed the event (the sink is new: wait for it); False:
+    as new or newer (the sink is gone); None: not known (an event routed before revisions
+    were stamped on events)."""
+
+    behind: bool | None = None
 
 
 Happened = Outcome | HeldBack | UnknownSink
@@ -139,12 +144,13 @@ def decide(
 ) -> Decision:
     """`attempt`: JetStream's delivery count of the event (1 the first time); `age`: seconds
     since the stream stored it (the retry window's start)."""
+    expired = age >= rules.max_age_seconds
     if isinstance(happened, UnknownSink):
-        if attempt < rules.unknown_sink_attempts:
+        waiting = not expired if happened.behind else attempt < rules.unknown_sink_attempts
+        if happened.behind is not False and waiting:
             return Retry(1.0, attempted=False)
         gone = SinkGone("the sink no longer exists")
         return DeadLetter(gone.message, gone.code)
-    expired = age >= rules.max_age_seconds
     if isinstance(happened, HeldBack):
         if expired:
             return DeadLetter("retry window exceeded while the sink was failing, throttled or slow", 91300)

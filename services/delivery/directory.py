@@ -88,6 +88,11 @@ class SinkDirectory:
     def route(self, sink_sid: str) -> Route | None:
         return self._routes.get(sink_sid)
 
+    def owner(self, sink_sid: str) -> str | None:
+        """The account that owns the sink (subaccounts' events may roll up to it)."""
+        route = self._routes.get(sink_sid)
+        return route.account_sid if route is not None else None
+
     def removed(self, sink_sid: str) -> bool:
         """The sink was in an earlier snapshot and is in this one no more."""
         return sink_sid in self._removed

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime import sids
@@ -21,6 +21,14 @@ log = logging.getLogger(__name__)
 
 DEAD_LETTER = "DL"
 LETTERS_PER_WRITE = 500
+ATTEMPTS_PER_WRITE = 5000
+PURGE_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class Retention:
+    delivered: timedelta = timedelta(days=7)  # attempts that delivered (Twilio: events, 7 days)
+    errors: timedelta = timedelta(days=23)  # failures and dead letters (Twilio: error logs, 23 days)
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,7 @@ class Attempt:
     error_code: int | None
     error: str | None
     date_created: datetime
+    source_account_sid: str | None = None  # the event's account, when not the sink owner's
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,7 @@ class DeadLetter:
     reason: str
     error_code: int
     status_code: int | None
+    source_account_sid: str | None = None
 
 
 class Journal(Protocol):
@@ -68,7 +78,7 @@ class SqlJournal:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        retention: timedelta,
+        retention: Retention,
         max_pending: int = 200_000,
         flush_seconds: float = 0.25,
     ) -> None:
@@ -106,7 +116,7 @@ class SqlJournal:
             batch = [self._letters.popleft() for _ in range(min(len(self._letters), LETTERS_PER_WRITE))]
             try:
                 async with self._sessions.begin() as session:
-                    await session.execute(insert(DeadLetterRow), [_letter_row(letter) for letter, _ in batch])
+                    await session.execute(insert(DeadLetterRow), [letter_row(letter) for letter, _ in batch])
             except Exception as exc:
                 for _, written in batch:
                     if not written.done():
@@ -123,18 +133,31 @@ class SqlJournal:
                     written.set_result(None)
 
     async def flush(self) -> int:
-        batch: list[dict[str, Any]] = []
-        while self._pending and len(batch) < 5000:
-            # vars(), not asdict(): asdict deep-copies every field, a hot spot under load.
-            batch.append(vars(self._pending.popleft()))
-        if batch:
-            async with self._sessions.begin() as session:
-                await session.execute(insert(AttemptRow), batch)
-        return len(batch)
+        taken: list[Attempt] = []
+        while self._pending and len(taken) < ATTEMPTS_PER_WRITE:
+            taken.append(self._pending.popleft())
+        if taken:
+            try:
+                async with self._sessions.begin() as session:
+                    # vars(), not asdict(): asdict deep-copies every field, a hot spot under load.
+                    await session.execute(insert(AttemptRow), [vars(attempt) for attempt in taken])
+            except BaseException:
+                self._put_back(taken)
+                raise
+        return len(taken)
+
+    def _put_back(self, taken: list[Attempt]) -> None:
+        """A failed write keeps its records, ahead of what came since; what no longer fits
+        the bounded queue is counted as dropped (the oldest go first, as when it is full)."""
+        room = (self._pending.maxlen or 0) - len(self._pending)
+        keep = taken[-room:] if room > 0 else []
+        self.dropped += len(taken) - len(keep)
+        self._pending.extendleft(reversed(keep))
 
     async def run(self) -> None:
         """Flush attempts until cancelled; purge what is past retention now and then."""
         purged_at = 0.0
+        reported = 0  # of self.dropped, which counts every record ever dropped
         loop = asyncio.get_running_loop()
         try:
             while True:
@@ -142,25 +165,50 @@ class SqlJournal:
                     while await self.flush():
                         pass
                     if loop.time() - purged_at > 600:
-                        await self.purge(utcnow() - self._retention)
+                        await self.purge(utcnow())
                         purged_at = loop.time()
                 except Exception:
                     log.warning("delivery log: write failed; will retry", exc_info=True)
-                if self.dropped:
-                    log.warning("delivery log: %d attempt records dropped (queue full)", self.dropped)
-                    self.dropped = 0
+                if self.dropped > reported:
+                    lost = self.dropped - reported
+                    log.warning("delivery log: %d attempt records dropped (queue full)", lost)
+                    reported = self.dropped
                 await asyncio.sleep(self._flush_seconds)
         finally:
-            while self._pending:
-                await self.flush()
+            try:
+                while await self.flush():
+                    pass
+            except Exception:
+                log.warning("delivery log: %d attempt records not written at shutdown", len(self._pending))
 
-    async def purge(self, before: datetime) -> None:
-        async with self._sessions.begin() as session:
-            await session.execute(delete(AttemptRow).where(AttemptRow.date_created < before))
-            await session.execute(delete(DeadLetterRow).where(DeadLetterRow.date_created < before))
+    async def purge(self, now: datetime, batch: int = PURGE_BATCH) -> int:
+        """Forget what is past its retention (Twilio's: application events 7 days, error logs
+        23 days): delivered attempts after `retention.delivered`; failed and retrying ones,
+        and dead letters, after `retention.errors`. In batches by primary key, each its own
+        short transaction, so a large backlog of old rows never holds the database's writer
+        for long. Returns the rows removed."""
+        removed = 0
+        delivered = AttemptRow.outcome == "delivered"
+        for table, condition, before in (
+            (AttemptRow, delivered, now - self._retention.delivered),
+            (AttemptRow, ~delivered, now - self._retention.errors),
+            (DeadLetterRow, None, now - self._retention.errors),
+        ):
+            while True:
+                old = select(table.id).where(table.date_created < before)
+                if condition is not None:
+                    old = old.where(condition)
+                async with self._sessions.begin() as session:
+                    ids = list((await session.scalars(old.order_by(table.id).limit(batch))).all())
+                    if ids:
+                        await session.execute(delete(table).where(table.id.in_(ids)))
+                removed += len(ids)
+                if len(ids) < batch:
+                    break
+                await asyncio.sleep(0)  # let the hot path in between batches
+        return removed
 
-
-def _letter_row(letter: DeadLetter) -> dict[str, Any]:
+def letter_row(letter: DeadLetter) -> dict[str, Any]:
     return {
         "sid": sids.new(DEAD_LETTER),
         "account_sid": letter.account_sid,
@@ -175,4 +223,5 @@ def _letter_row(letter: DeadLetter) -> dict[str, Any]:
         "status_code": letter.status_code,
         "date_created": utcnow(),
         "date_redriven": None,
+        "source_account_sid": letter.source_account_sid,
     }

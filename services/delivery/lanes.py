@@ -178,6 +178,11 @@ class Dispatcher:
             return sys.maxsize
         return max(self._rules.failing_buffer, held)
 
+    def sink_state(self, sink_sid: str) -> SinkState | None:
+        """What this worker knows of a sink now (None: nothing, it has no lane)."""
+        lane = self._lanes.get(sink_sid)
+        return self.state(lane) if lane is not None else None
+
     def spare(self, sink_sid: str) -> int | None:
         """How many more events the sink's lane would take now (parked ones coming back);
         None unless the sink is known to answer (down, or not heard from lately)."""
@@ -245,12 +250,13 @@ class Dispatcher:
             envelopes = list(lane.queue)
             lane.queue.clear()
             if route is not None:
-                happened: decision.Happened = Outcome(error=route.problem)
+                self._settle_later(envelopes, Outcome(error=route.problem), lane)
             elif self._directory.removed(lane.sink_sid):
-                happened = Outcome(error=SinkGone(f"sink {lane.sink_sid} was deleted"))
+                deleted = SinkGone(f"sink {lane.sink_sid} was deleted")
+                self._settle_later(envelopes, Outcome(error=deleted), lane)
             else:
-                happened = UnknownSink()
-            self._settle_later(envelopes, happened, lane)
+                for behind, group in self._by_revision(envelopes).items():
+                    self._settle_later(group, UnknownSink(behind), lane)
             self._forget_if_idle(lane)
             return
         sink = route.sink
@@ -275,6 +281,15 @@ class Dispatcher:
             lane.flying.append(batch)
             self._spawn(self._deliver(lane, sink, batch))
         self._forget_if_idle(lane)
+
+    def _by_revision(self, envelopes: list[Envelope]) -> dict[bool | None, list[Envelope]]:
+        """Events of a sink this worker does not know, by whether its snapshot is behind the
+        router's at routing time (None: the event does not say)."""
+        groups: dict[bool | None, list[Envelope]] = {}
+        for envelope in envelopes:
+            behind = envelope.revision > self._directory.revision if envelope.revision else None
+            groups.setdefault(behind, []).append(envelope)
+        return groups
 
     def _take(self, lane: Lane, sink: Sink) -> list[Envelope]:
         """The next call's events, by the sink's limits; an event the sink cannot take (too

@@ -31,6 +31,9 @@ class AttemptRow(Base):
     error_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(String(500))
     date_created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # account_sid is the sink owner's; this, the account the event came from (a subaccount's
+    # events rolled up to its parent's sink), when known.
+    source_account_sid: Mapped[str | None] = mapped_column(String(34))
 
 
 class DeadLetterRow(Base):
@@ -52,6 +55,7 @@ class DeadLetterRow(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     date_created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     date_redriven: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    source_account_sid: Mapped[str | None] = mapped_column(String(34))
 
 
 class ReplayRow(Base):
@@ -68,6 +72,9 @@ class ReplayRow(Base):
     # submitted | running | cancelling | completed | failed | cancelled
     status: Mapped[str] = mapped_column(String(20))
     events_replayed: Mapped[int] = mapped_column(Integer)
+    # The stream sequence replayed up to: a replay taken over from a worker that died goes on
+    # from there. Its runner renews date_updated as it goes (the lease).
+    position: Mapped[int] = mapped_column(BigInteger, default=0)
     error: Mapped[str | None] = mapped_column(String(500))
     date_created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     date_updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -4,13 +4,13 @@ by account: another account's records do not exist."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime import sids
-from runtime.errors import InvalidArgument, NotFound
+from runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from runtime.paging import Page, fetch_page
 from runtime.times import utcnow
 from services.delivery.models import AttemptRow, DeadLetterRow, ReplayRow
@@ -18,6 +18,8 @@ from services.delivery.models import AttemptRow, DeadLetterRow, ReplayRow
 REPLAY = "RY"
 OUTCOMES = ("delivered", "retrying", "failed")
 FINISHED = ("completed", "failed", "cancelled")
+ACTIVE = ("submitted", "running", "cancelling")
+REDRIVE_PAGE = 500
 
 
 class Records:
@@ -51,23 +53,36 @@ class Records:
         async with self._sessions() as session:
             return await fetch_page(session, statement, DeadLetterRow.id, lambda r: r.id, page_size, token)
 
-    async def to_redrive(
+    async def not_redrivable(
         self, account_sid: str, sink_sid: str, dead_letter_sids: Sequence[str]
+    ) -> set[str]:
+        """Which of these dead letters this sink has not (or has redriven already)."""
+        async with self._sessions() as session:
+            found = await session.scalars(
+                select(DeadLetterRow.sid).where(
+                    DeadLetterRow.account_sid == account_sid,
+                    DeadLetterRow.sink_sid == sink_sid,
+                    DeadLetterRow.date_redriven.is_(None),
+                    DeadLetterRow.sid.in_(list(dead_letter_sids)),
+                )
+            )
+            return set(dead_letter_sids) - set(found.all())
+
+    async def to_redrive(
+        self, account_sid: str, sink_sid: str, dead_letter_sids: Sequence[str], after_id: int, limit: int
     ) -> list[DeadLetterRow]:
+        """The next page (by id, after `after_id`) of this sink's dead letters not redriven yet,
+        all of them or those named."""
         statement = select(DeadLetterRow).where(
             DeadLetterRow.account_sid == account_sid,
             DeadLetterRow.sink_sid == sink_sid,
             DeadLetterRow.date_redriven.is_(None),
+            DeadLetterRow.id > after_id,
         )
         if dead_letter_sids:
             statement = statement.where(DeadLetterRow.sid.in_(list(dead_letter_sids)))
         async with self._sessions() as session:
-            rows = list((await session.scalars(statement.order_by(DeadLetterRow.id))).all())
-        if dead_letter_sids:
-            missing = set(dead_letter_sids) - {r.sid for r in rows}
-            if missing:
-                raise NotFound(f"Dead letter(s) not found or already redriven: {', '.join(sorted(missing))}")
-        return rows
+            return list((await session.scalars(statement.order_by(DeadLetterRow.id).limit(limit))).all())
 
     async def mark_redriven(self, row_ids: Sequence[int]) -> None:
         async with self._sessions.begin() as session:
@@ -82,6 +97,8 @@ class Records:
     async def create_replay(
         self, account_sid: str, sink_sid: str, start: datetime, end: datetime
     ) -> ReplayRow:
+        """A new replay, unless the sink has one under way already (one at a time per sink:
+        each copies events into the stream, which is bounded)."""
         now = utcnow()
         row = ReplayRow(
             sid=sids.new(REPLAY),
@@ -96,6 +113,13 @@ class Records:
             date_updated=now,
         )
         async with self._sessions.begin() as session:
+            active = await session.scalar(
+                select(ReplayRow.sid)
+                .where(ReplayRow.sink_sid == sink_sid, ReplayRow.status.in_(ACTIVE))
+                .limit(1)
+            )
+            if active is not None:
+                raise FailedPrecondition(f"Replay {active} of this sink is still in progress: one at a time")
             session.add(row)
         return row
 
@@ -126,19 +150,28 @@ class Records:
         await self.transition(row.sid, ("running",), "cancelling")
         return await self.replay(account_sid, sink_sid, sid)
 
-    async def claim_next(self) -> ReplayRow | None:
-        """Take one submitted replay for this worker; other workers cannot take it too."""
+    async def claim_next(self, lease_seconds: float = 60.0) -> ReplayRow | None:
+        """Take one replay for this worker; other workers cannot take it too. A submitted one,
+        or one whose runner stopped renewing its lease (a worker that died mid-replay): a
+        running one goes on from its position, a cancelling one is cancelled."""
+        stale = utcnow() - timedelta(seconds=lease_seconds)
         async with self._sessions() as session:
             candidates = (
-                await session.scalars(
-                    select(ReplayRow.sid)
-                    .where(ReplayRow.status == "submitted")
+                await session.execute(
+                    select(ReplayRow.sid, ReplayRow.status, ReplayRow.date_updated)
+                    .where(
+                        (ReplayRow.status == "submitted")
+                        | (ReplayRow.status.in_(["running", "cancelling"]) & (ReplayRow.date_updated < stale))
+                    )
                     .order_by(ReplayRow.id)
                     .limit(5)
                 )
             ).all()
-        for sid in candidates:
-            if await self.transition(sid, ("submitted",), "running"):
+        for sid, status, updated in candidates:
+            if status == "cancelling":
+                await self.transition(sid, ("cancelling",), "cancelled", updated_at=updated)
+                continue
+            if await self.transition(sid, (status,), "running", updated_at=updated):
                 async with self._sessions() as session:
                     return await session.scalar(select(ReplayRow).where(ReplayRow.sid == sid))
         return None
@@ -150,18 +183,23 @@ class Records:
         status: str,
         replayed: int | None = None,
         error: str | None = None,
+        position: int | None = None,
+        updated_at: datetime | None = None,
     ) -> bool:
+        """Move a replay on if it is in one of `from_statuses` (and, with `updated_at`, still
+        as last seen: two workers taking over one stale replay cannot both win)."""
         values: dict[str, object] = {"status": status, "date_updated": utcnow()}
         if replayed is not None:
             values["events_replayed"] = replayed
         if error is not None:
             values["error"] = error[:500]
+        if position is not None:
+            values["position"] = position
+        statement = update(ReplayRow).where(ReplayRow.sid == sid, ReplayRow.status.in_(list(from_statuses)))
+        if updated_at is not None:
+            statement = statement.where(ReplayRow.date_updated == updated_at)
         async with self._sessions.begin() as session:
-            result = await session.execute(
-                update(ReplayRow)
-                .where(ReplayRow.sid == sid, ReplayRow.status.in_(list(from_statuses)))
-                .values(**values)
-            )
+            result = await session.execute(statement.values(**values))
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def status(self, sid: str) -> str:

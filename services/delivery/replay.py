@@ -9,6 +9,7 @@ never replayed themselves. A redrive publishes a dead letter's event the same wa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC
 
@@ -23,28 +24,44 @@ from services.delivery.records import Records
 
 log = logging.getLogger(__name__)
 
+LIVE = ("running", "cancelling")
+
+
+class ReplayStopped(Exception):
+    pass
+
 async def redrive(js: JetStreamContext, letters: list[DeadLetterRow]) -> None:
     for letter in letters:
         await js.publish(
             letter.subject,
             letter.payload.encode(),
-            headers=stream_codec.redrive_headers(letter.event_id, letter.type, letter.sink_sid, letter.sid),
+            headers=stream_codec.redrive_headers(
+                letter.account_sid, letter.event_id, letter.type, letter.sink_sid, letter.sid
+            ),
         )
 
 
 class ReplayRunner:
     def __init__(
-        self, js: JetStreamContext, spec: StreamSpec, records: Records, poll_seconds: float = 1.0
+        self,
+        js: JetStreamContext,
+        spec: StreamSpec,
+        records: Records,
+        poll_seconds: float = 1.0,
+        lease_seconds: float = 60.0,
     ) -> None:
         self._js = js
         self._spec = spec
         self._records = records
         self._poll = poll_seconds
+        self._lease = lease_seconds
 
     async def run(self) -> None:
+        """Replays one at a time; every error is logged and survived (the lease hands a
+        replay whose state could not be written to whichever worker claims it next)."""
         while True:
             try:
-                row = await self._records.claim_next()
+                row = await self._records.claim_next(self._lease)
             except Exception:
                 log.warning("replays: cannot read the queue", exc_info=True)
                 row = None
@@ -52,13 +69,14 @@ class ReplayRunner:
                 await asyncio.sleep(self._poll)
                 continue
             try:
-                outcome, replayed = await self._replay(row)
-                await self._records.transition(row.sid, ("running", "cancelling"), outcome, replayed)
+                outcome, replayed, position = await self._replay(row)
+                await self._records.transition(row.sid, LIVE, outcome, replayed, position=position)
             except Exception as exc:
                 log.warning("replay %s failed", row.sid, exc_info=True)
-                await self._records.transition(row.sid, ("running", "cancelling"), "failed", error=str(exc))
+                with contextlib.suppress(Exception):
+                    await self._records.transition(row.sid, LIVE, "failed", error=str(exc))
 
-    async def _replay(self, row: ReplayRow) -> tuple[str, int]:
+    async def _replay(self, row: ReplayRow) -> tuple[str, int, int]:
         start = row.start_time.replace(tzinfo=row.start_time.tzinfo or UTC)
         end = row.end_time.replace(tzinfo=row.end_time.tzinfo or UTC)
         config = ConsumerConfig(
@@ -69,29 +87,35 @@ class ReplayRunner:
             mem_storage=True,
             num_replicas=1,
         )
+        if row.position:  # taken over: go on after what was replayed already
+            config.deliver_policy, config.opt_start_time = DeliverPolicy.BY_START_SEQUENCE, None
+            config.opt_start_seq = row.position + 1
         subscription = await self._js.pull_subscribe(
             self._spec.sink_filter(row.sink_sid), stream=self._spec.name, config=config
         )
-        replayed = 0
+        replayed, position = row.events_replayed, row.position
         try:
             while True:
                 try:
                     messages = await subscription.fetch(256, timeout=1.0)
                 except (NatsTimeoutError, TimeoutError):
-                    return "completed", replayed
+                    return "completed", replayed, position
                 for message in messages:
                     stored = message.metadata.timestamp
                     if stored is not None and stored > end:
-                        return "completed", replayed
+                        return "completed", replayed, position
                     headers = stream_codec.replay_copy(message.headers, row.sid)
-                    if headers is None:
-                        continue
-                    await self._js.publish(message.subject, message.data, headers=headers)
-                    replayed += 1
+                    if headers is not None:
+                        await self._js.publish(message.subject, message.data, headers=headers)
+                        replayed += 1
+                    position = message.metadata.sequence.stream
                 if await self._records.status(row.sid) == "cancelling":
-                    return "cancelled", replayed
-                await self._records.transition(row.sid, ("running",), "running", replayed)
+                    return "cancelled", replayed, position
+                if self._spec.too_full_to_replay((await self._js.stream_info(self._spec.name)).state.bytes):
+                    raise ReplayStopped("the event store is nearly full: stopped to keep room for events")
+                # Progress, and the lease renewed: no other worker takes this replay over.
+                await self._records.transition(row.sid, ("running",), "running", replayed, position=position)
                 if messages and messages[-1].metadata.num_pending == 0:
-                    return "completed", replayed
+                    return "completed", replayed, position
         finally:
             await subscription.unsubscribe()

@@ -10,13 +10,14 @@ import grpc
 from nats.js import JetStreamContext
 
 from eventstreams.v1 import delivery_pb2, delivery_pb2_grpc
-from runtime.errors import InvalidArgument, NotFound
+from runtime.errors import InvalidArgument, LimitExceeded, NotFound
+from runtime.jetstream import StreamSpec
 from runtime.routing import RoutingWatcher
 from runtime.times import iso, iso_seconds, utcnow
 from services.delivery import replay
 from services.delivery.directory import SinkDirectory
 from services.delivery.models import AttemptRow, DeadLetterRow, ReplayRow
-from services.delivery.records import Records
+from services.delivery.records import REDRIVE_PAGE, Records
 
 Ctx = grpc.aio.ServicerContext[Any, Any]
 
@@ -87,13 +88,14 @@ class DeliveryServicer(delivery_pb2_grpc.DeliveryServicer):
         directory: SinkDirectory,
         watcher: RoutingWatcher,
         js: JetStreamContext,
-        retention_seconds: float,
+        spec: StreamSpec,
     ) -> None:
         self._records = records
         self._directory = directory
         self._watcher = watcher
         self._js = js
-        self._retention = timedelta(seconds=retention_seconds)
+        self._spec = spec
+        self._retention = timedelta(seconds=spec.max_age_seconds)
 
     async def _own_sink(self, account_sid: str, sink_sid: str) -> None:
         deadline = asyncio.get_running_loop().time() + 1.0
@@ -135,11 +137,23 @@ class DeliveryServicer(delivery_pb2_grpc.DeliveryServicer):
     async def RedriveDeadLetters(
         self, request: delivery_pb2.RedriveRequest, context: Ctx
     ) -> delivery_pb2.RedriveResponse:
+        """Page by page: each page published, then marked — memory bounded whatever the
+        backlog, and a failure part way leaves what went out marked (a retry redrives the rest)."""
         await self._own_sink(request.account_sid, request.sink_sid)
-        letters = await self._records.to_redrive(request.account_sid, request.sink_sid, list(request.sids))
-        await replay.redrive(self._js, letters)
-        await self._records.mark_redriven([letter.id for letter in letters])
-        return delivery_pb2.RedriveResponse(redriven=len(letters))
+        named = list(request.sids)
+        if named:
+            missing = await self._records.not_redrivable(request.account_sid, request.sink_sid, named)
+            if missing:
+                raise NotFound(f"Dead letter(s) not found or already redriven: {', '.join(sorted(missing))}")
+        account_sid, sink_sid = request.account_sid, request.sink_sid
+        redriven, after = 0, 0
+        while True:
+            page = await self._records.to_redrive(account_sid, sink_sid, named, after, REDRIVE_PAGE)
+            if not page:
+                return delivery_pb2.RedriveResponse(redriven=redriven)
+            await replay.redrive(self._js, page)
+            await self._records.mark_redriven([letter.id for letter in page])
+            redriven, after = redriven + len(page), page[-1].id
 
     async def CreateReplay(
         self, request: delivery_pb2.CreateReplayRequest, context: Ctx
@@ -154,6 +168,9 @@ class DeliveryServicer(delivery_pb2_grpc.DeliveryServicer):
             raise InvalidArgument(f"StartTime is outside the replay window ({self._retention.days} days)")
         if start > now:
             raise InvalidArgument("StartTime is in the future")
+        stored = (await self._js.stream_info(self._spec.name)).state.bytes
+        if self._spec.too_full_to_replay(stored):
+            raise LimitExceeded("The event store is nearly full: replays are refused until it drains")
         return replay_message(
             await self._records.create_replay(request.account_sid, request.sink_sid, start, end)
         )

@@ -15,7 +15,11 @@ class Settings(StreamSettings):
         "delivery: database of the delivery log, dead letters, replays",
     )
     log_retention_seconds: float = setting(
-        7 * 24 * 3600.0, "delivery: how long attempts and dead letters are kept"
+        7 * 24 * 3600.0, "delivery: how long delivered attempts are kept (Twilio: events, 7 days)"
+    )
+    error_log_retention_seconds: float = setting(
+        23 * 24 * 3600.0,
+        "delivery: how long failed attempts and dead letters are kept (Twilio: error logs, 23 days)",
     )
     consumer_name: str = setting("delivery", "delivery: durable consumer shared by all workers")
     max_buffered: int = setting(4096, "delivery: events one worker holds at once (queued or in flight)")
@@ -55,3 +59,6 @@ class Settings(StreamSettings):
     segment_timeout_seconds: float = setting(10.0, "delivery: Segment request timeout")
     user_agent: str = setting("TwilioEventStreams-compatible/0.1", "delivery: webhook User-Agent")
     log_level: str = setting("INFO", "log level of every service")
+    service_token: str = setting(
+        "", "shared secret of every internal gRPC call (runtime/service_auth.py); empty: not checked"
+    )

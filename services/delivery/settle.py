@@ -43,6 +43,7 @@ class Envelope:
     failure: str  # set by the router: the event cannot go to this sink, only be recorded
     held_since: float  # monotonic: when this worker took it (or last told JetStream it works on it)
     subject: str  # its subject in the events stream (a parked copy's original's)
+    revision: int = 0  # the routing revision the router routed it at (0: not known)
     size: int = -1  # as its sink counts it; -1 until sized
     unfit: DeliveryError | None = None  # why its sink cannot take it, once sized
 
@@ -61,6 +62,7 @@ class Envelope:
             failure=stored.failure,
             held_since=time.monotonic(),
             subject=stream_codec.origin_subject(msg.subject),
+            revision=stored.revision,
         )
 
 
@@ -76,12 +78,14 @@ class Settler:
         journal: Journal,
         rules: RetryRules,
         parker: Parker | None = None,
+        owner_of: Callable[[str], str | None] = lambda sink_sid: None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
         self._journal = journal
         self._rules = rules
         self._parker = parker
+        self._owner_of = owner_of
         self._clock = clock
         self._rng = rng
 
@@ -107,11 +111,20 @@ class Settler:
                 self._record(envelope, "failed", latency_ms, happened)
         return decision
 
+    def _accounts(self, envelope: Envelope) -> tuple[str, str | None]:
+        """(whose record it is, the event's own account when that is another): the sink's
+        owner sees its sink's records, rolled-up subaccount events included."""
+        source = envelope.event.account_sid
+        owner = self._owner_of(envelope.sink_sid) or source
+        return owner, (source if source != owner else None)
+
     async def _dead_letter(self, envelope: Envelope, letter: DeadLetter) -> None:
         event = envelope.event
+        owner, source = self._accounts(envelope)
         await self._journal.dead_letter(
             DeadLetterRecord(
-                account_sid=event.account_sid,
+                account_sid=owner,
+                source_account_sid=source,
                 sink_sid=envelope.sink_sid,
                 event_id=event.event_id,
                 type=event.type_name,
@@ -130,9 +143,11 @@ class Settler:
             return
         error = happened.error
         event = envelope.event
+        owner, source = self._accounts(envelope)
         self._journal.attempt(
             Attempt(
-                account_sid=event.account_sid,
+                account_sid=owner,
+                source_account_sid=source,
                 sink_sid=envelope.sink_sid,
                 event_id=event.event_id,
                 type=event.type_name,

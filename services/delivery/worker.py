@@ -14,12 +14,12 @@ from services.delivery.settle import Envelope
 
 class Worker:
     def __init__(self, nc: Client, stream: str, consumer: str, dispatcher: Dispatcher, room: Room) -> None:
-        self._dispatcher = dispatcher
+        self.dispatcher = dispatcher
         self._puller = Puller(nc, stream, consumer, self._offer, lambda: room.free)
         room.on_free(self._puller.wake)
 
     def _offer(self, msg: Msg) -> None:
-        self._dispatcher.offer(Envelope.of(msg))
+        self.dispatcher.offer(Envelope.of(msg))
 
     async def run(self) -> None:
         await self._puller.run()
@@ -27,4 +27,4 @@ class Worker:
     async def drain(self) -> None:
         """Stop pulling; give back what is queued; finish what is in flight."""
         await self._puller.stop()
-        await self._dispatcher.drain(timeout=10)
+        await self.dispatcher.drain(timeout=10)

@@ -20,15 +20,15 @@ async def build(settings: Settings) -> ServiceApp:
     nc = await jetstream.connect(settings.nats_url, "router")
     js = nc.jetstream(timeout=settings.publish_timeout_seconds)
     await jetstream.ensure_stream(js, spec)
-    catalog_channel = clients.channel(settings.catalog_target)
-    control_channel = clients.channel(settings.control_target)
+    catalog_channel = clients.channel(settings.catalog_target, settings.service_token)
+    control_channel = clients.channel(settings.control_target, settings.service_token)
     table = RoutingTable()
     watcher = RoutingWatcher(control_pb2_grpc.ControlStub(control_channel), table.load)
     schemas = SchemaCache(
         GrpcCatalogSource(catalog_pb2_grpc.CatalogStub(catalog_channel)), settings.type_cache_seconds
     )
     publisher = Publisher(
-        schemas, table, JetStreamBus(js, spec, settings.publish_timeout_seconds), watcher.wait_for
+        schemas, table, JetStreamBus(nc, spec, settings.publish_timeout_seconds), watcher.wait_for
     )
 
     async def close() -> None:
@@ -37,6 +37,7 @@ async def build(settings: Settings) -> ServiceApp:
         await control_channel.close()
 
     return ServiceApp(
+        service_token=settings.service_token,
         name="router",
         address=settings.router_address,
         services=[
@@ -50,4 +51,6 @@ async def build(settings: Settings) -> ServiceApp:
         readiness=[watcher.wait_ready],
         tasks=[watcher.run],
         closers=[close],
+        # Without the broker no Publish can succeed: say so to load balancers and probes.
+        serving=[lambda: nc.is_connected],
     )

@@ -6,10 +6,11 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from nats.js import JetStreamContext
+from nats.aio.client import Client
 
 from runtime import stream_codec
 from runtime.jetstream import StreamSpec
+from services.router.acks import Acks
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class OutMessage:
     msg_id: str
     payload: bytes
     failure: str = ""  # why this event cannot be delivered to the sink (recorded, not sent)
+    revision: int = 0  # the routing revision it was routed at
 
 
 class EventBus(Protocol):
@@ -30,18 +32,22 @@ class EventBus(Protocol):
 
 
 class JetStreamBus:
-    def __init__(self, js: JetStreamContext, spec: StreamSpec, timeout_seconds: float) -> None:
-        self._js = js
+    def __init__(self, nc: Client, spec: StreamSpec, timeout_seconds: float, window: int = 4000) -> None:
+        self._acks = Acks(nc, window)
         self._spec = spec
         self._timeout = timeout_seconds
+
+    @property
+    def waiting(self) -> int:
+        return self._acks.waiting
 
     async def put(self, messages: list[OutMessage]) -> list[BaseException | None]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._timeout
         futures: list[asyncio.Future[Any] | BaseException] = []
         try:
-            # One timer for the whole batch: sending can block when nats-py's window of
-            # unacknowledged publishes is full (the broker is away).
+            # One timer for the whole batch: sending waits while the window of unacknowledged
+            # publishes is full (the broker is away).
             async with asyncio.timeout_at(deadline):
                 await self._send(messages, futures)
         except TimeoutError:
@@ -67,17 +73,15 @@ class JetStreamBus:
     ) -> None:
         for message in messages:
             headers = stream_codec.headers(
-                stream_codec.StreamEvent(message.event_id, message.type_name, message.failure),
+                stream_codec.StreamEvent(
+                    message.event_id, message.type_name, message.failure, revision=message.revision
+                ),
                 message.msg_id,
             )
             try:
                 futures.append(
-                    await self._js.publish_async(
-                        self._spec.subject(message.account_sid, message.sink_sid),
-                        message.payload,
-                        # No stall timeout per message (a wait_for task each): see put().
-                        wait_stall=None,
-                        headers=headers,
+                    await self._acks.publish(
+                        self._spec.subject(message.account_sid, message.sink_sid), message.payload, headers
                     )
                 )
             except Exception as exc:

@@ -19,6 +19,7 @@ from runtime import sids, stream_codec
 from runtime.errors import Unavailable
 from runtime.times import iso
 from services.router import cloudevents
+from services.router.acks import MessageTooLarge
 from services.router.bus import EventBus, OutMessage
 from services.router.projection import project
 from services.router.routing_table import RoutingTable, Target
@@ -98,7 +99,7 @@ class Publisher:
                 prepared.append(_result(event.id, rejected.code, rejected.message))
         outgoing = [m for p in prepared if isinstance(p, Prepared) for m in p.messages]
         outcomes = await self._bus.put(outgoing) if outgoing else []
-        failed = {m.msg_id for m, outcome in zip(outgoing, outcomes, strict=True) if outcome is not None}
+        failed = {m.msg_id: exc for m, exc in zip(outgoing, outcomes, strict=True) if exc is not None}
         results = []
         for event, item in zip(events, prepared, strict=True):
             if isinstance(item, router_pb2.EventResult):
@@ -106,7 +107,10 @@ class Publisher:
                 continue
             lost = [m for m in item.messages if m.msg_id in failed]
             delivered = sum(1 for m in item.messages if not m.failure)
-            if lost:
+            too_large = next((e for m in lost if isinstance(e := failed[m.msg_id], MessageTooLarge)), None)
+            if too_large is not None:
+                results.append(_result(event.id, grpc.StatusCode.INVALID_ARGUMENT, str(too_large)))
+            elif lost:
                 results.append(
                     _result(
                         event.id,
@@ -210,6 +214,7 @@ class Publisher:
                     msg_id=self._msg_id(event, target.sink_sid),
                     payload=cloudevents.encode(envelope),
                     failure=failure,
+                    revision=self._table.revision,
                 )
             )
         return Prepared(messages, failures)
@@ -236,5 +241,5 @@ class Publisher:
         if event.sink_sid:
             # A sink test reuses the account SID as the event id; each test is its own message.
             digest = hashlib.sha1(event.data_json.encode()).hexdigest()[:16]
-            return f"{stream_codec.message_id(event.id, sink_sid)}:{digest}"
-        return stream_codec.message_id(event.id, sink_sid)
+            return f"{stream_codec.message_id(event.account_sid, event.id, sink_sid)}:{digest}"
+        return stream_codec.message_id(event.account_sid, event.id, sink_sid)

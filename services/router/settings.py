@@ -15,3 +15,6 @@ class Settings(StreamSettings):
     max_batch: int = setting(1000, "router: most events one Publish call may carry")
     type_cache_seconds: float = setting(30.0, "router: how long an event type's status is trusted")
     log_level: str = setting("INFO", "log level of every service")
+    service_token: str = setting(
+        "", "shared secret of every internal gRPC call (runtime/service_auth.py); empty: not checked"
+    )

@@ -1,13 +1,21 @@
-"""The router's JetStream bus against a real nats-server: acknowledged publishes, and a
-retried publish (same Nats-Msg-Id) that does not duplicate."""
+"""The router's JetStream bus against a real nats-server: acknowledged publishes, a retried
+publish (same Nats-Msg-Id) that does not duplicate, a full stream refusing new events, and
+a window of unacknowledged publishes that no failure leaks (oversized events, outages)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import nats
 import pytest
 
 from devkit.nats_server import NatsServer
 from runtime import jetstream, stream_codec
 from runtime.jetstream import StreamSpec
+from services.router.acks import MessageTooLarge
 from services.router.bus import JetStreamBus, OutMessage
 
 pytestmark = pytest.mark.integration
@@ -24,7 +32,7 @@ async def test_publish_is_acknowledged_and_deduplicated(nats_server: NatsServer,
         js = nc.jetstream()
         await jetstream.ensure_stream(js, spec)
         await jetstream.ensure_stream(js, spec)  # idempotent
-        bus = JetStreamBus(js, spec, timeout_seconds=5)
+        bus = JetStreamBus(nc, spec, timeout_seconds=5)
         first = await bus.put([message("EZ1:DGa"), message("EZ2:DGa")])
         again = await bus.put([message("EZ1:DGa"), message("EZ2:DGa"), message("EZ3:DGa")])
         assert first == [None, None]
@@ -44,9 +52,98 @@ async def test_publish_without_a_stream_fails_per_message(nats_server: NatsServe
     spec = StreamSpec(name=f"MISSING_{unique}", subject_prefix=f"missing_{unique}")
     nc = await jetstream.connect(nats_server.url, "test")
     try:
-        bus = JetStreamBus(nc.jetstream(), spec, timeout_seconds=2)
+        bus = JetStreamBus(nc, spec, timeout_seconds=2)
         outcomes = await bus.put([message("EZ1:DGa")])
         assert len(outcomes) == 1
         assert outcomes[0] is not None
+    finally:
+        await nc.close()
+
+
+async def test_a_full_stream_refuses_new_events_and_keeps_every_stored_one(
+    nats_server: NatsServer, unique: str
+) -> None:
+    spec = StreamSpec(name=f"FULL_{unique}", subject_prefix=f"full_{unique}", max_bytes=4096)
+    nc = await jetstream.connect(nats_server.url, "test")
+    try:
+        js = nc.jetstream()
+        await jetstream.ensure_stream(js, spec)
+        bus = JetStreamBus(nc, spec, timeout_seconds=5)
+        outcomes = []
+        for i in range(100):
+            outcomes += await bus.put([message(f"EZ{i}:DGa")])
+        stored = (await js.stream_info(spec.name)).state
+        assert outcomes[0] is None and outcomes[-1] is not None  # refused once full: the producer retries
+        assert stored.first_seq == 1  # discard new: nothing stored was dropped to make room
+        assert stored.messages == outcomes.count(None)
+        assert spec.too_full_to_replay(stored.bytes)
+        assert not spec.too_full_to_replay(0)
+        assert not StreamSpec().too_full_to_replay(10**15)  # no limit, never too full
+    finally:
+        await nc.close()
+
+
+@pytest.fixture
+def small_payload_server(tmp_path: Path) -> Iterator[NatsServer]:
+    config = tmp_path / "nats.conf"
+    config.write_text("max_payload: 4096\n")
+    server = NatsServer.create(tmp_path / "store", None)
+    server.config_file = config
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_oversized_events_are_refused_one_by_one_and_never_jam_the_window(
+    small_payload_server: NatsServer, unique: str
+) -> None:
+    spec = StreamSpec(name=f"BIG_{unique}", subject_prefix=f"big_{unique}")
+    nc = await jetstream.connect(small_payload_server.url, "test")
+    try:
+        await jetstream.ensure_stream(nc.jetstream(), spec)
+        bus = JetStreamBus(nc, spec, timeout_seconds=5, window=4000)
+        big = OutMessage("AC" + "1" * 32, "DG" + "1" * 32, "EZbig", "com.example", "", b"x" * 5000)
+        for start in range(0, 5000, 500):
+            outcomes = await bus.put([replace(big, msg_id=f"big{i}") for i in range(start, start + 500)])
+            assert all(isinstance(outcome, MessageTooLarge) for outcome in outcomes)
+        assert bus.waiting == 0
+        # Afterwards an ordinary event is stored at once: no slot was leaked.
+        assert await asyncio.wait_for(bus.put([message("EZ1:DGa")]), timeout=2) == [None]
+    finally:
+        await nc.close()
+
+
+async def test_outages_that_overflow_the_reconnect_buffer_leak_no_slot(
+    nats_server: NatsServer, unique: str
+) -> None:
+    spec = StreamSpec(name=f"OUT_{unique}", subject_prefix=f"out_{unique}")
+    # A small reconnect buffer: nc.publish raises OutboundBufferLimitError once it is full.
+    nc = await nats.connect(
+        nats_server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2, pending_size=64 * 1024
+    )
+    try:
+        await jetstream.ensure_stream(nc.jetstream(), spec)
+        bus = JetStreamBus(nc, spec, timeout_seconds=1, window=50)
+        for outage in range(3):
+            nats_server.kill()
+            for _ in range(100):  # until the client has noticed
+                if not nc.is_connected:
+                    break
+                await asyncio.sleep(0.05)
+            padded = [replace(message(f"o{outage}-{i}"), payload=b"y" * 2000) for i in range(200)]
+            outcomes = await bus.put(padded)
+            assert all(outcome is not None for outcome in outcomes)  # nothing acknowledged
+            nats_server.start()
+            for _ in range(200):
+                if nc.is_connected:
+                    break
+                await asyncio.sleep(0.05)
+            assert bus.waiting == 0  # every slot came back
+            for _ in range(50):  # the stream answers again once its leader is back
+                if await bus.put([message(f"after{outage}")]) == [None]:
+                    break
+                await asyncio.sleep(0.2)
+            else:
+                raise AssertionError(f"no publish succeeded after outage {outage}")
     finally:
         await nc.close()

@@ -1,23 +1,28 @@
 """The delivery log on a real database: dead letters written by group commit — a burst of
 them (a deleted sink's backlog) takes a few transactions, each waiter learns the outcome of
-its own letter, and a failed write fails its waiters instead of leaving them hanging."""
+its own letter, and a failed write fails its waiters instead of leaving them hanging; a
+failed write of attempt records keeps them for the next, and counts what it cannot keep;
+retention as Twilio's (events 7 days, error logs 23)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, func, insert, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from runtime import db
+from runtime.times import utcnow
 from services.delivery.app import MIGRATIONS
-from services.delivery.journal import DeadLetter, SqlJournal
-from services.delivery.models import DeadLetterRow
+from services.delivery.journal import Attempt, DeadLetter, Retention, SqlJournal, letter_row
+from services.delivery.models import AttemptRow, DeadLetterRow
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +43,7 @@ def letter(i: int) -> DeadLetter:
 async def test_a_burst_of_dead_letters_is_written_in_a_few_transactions(engine: AsyncEngine) -> None:
     transactions: list[Any] = []
     event.listen(engine.sync_engine, "begin", lambda connection: transactions.append(connection))
-    journal = SqlJournal(db.sessionmaker(engine), timedelta(days=7))
+    journal = SqlJournal(db.sessionmaker(engine), Retention())
 
     await asyncio.gather(*(journal.dead_letter(letter(i)) for i in range(2000)))
 
@@ -51,7 +56,7 @@ async def test_a_burst_of_dead_letters_is_written_in_a_few_transactions(engine: 
 
 
 async def test_a_failed_write_fails_its_letters_and_nobody_waits_forever(engine: AsyncEngine) -> None:
-    journal = SqlJournal(db.sessionmaker(engine), timedelta(days=7))
+    journal = SqlJournal(db.sessionmaker(engine), Retention())
     async with engine.begin() as connection:
         await connection.execute(text(f"DROP TABLE {DeadLetterRow.__tablename__}"))
     results = await asyncio.wait_for(
@@ -59,3 +64,79 @@ async def test_a_failed_write_fails_its_letters_and_nobody_waits_forever(engine:
         timeout=10,
     )
     assert all(isinstance(result, Exception) for result in results)
+
+
+def attempt(i: int) -> Attempt:
+    account, sink = "AC" + "a" * 32, "DG" + "b" * 32
+    return Attempt(account, sink, f"EZ{i}", "com.example", 1, "delivered", 200, 5, None, None, utcnow())
+
+
+async def test_a_failed_attempt_write_keeps_its_records_for_the_next(engine: AsyncEngine) -> None:
+    journal = SqlJournal(db.sessionmaker(engine), Retention())
+    for i in range(10):
+        journal.attempt(attempt(i))
+    async with engine.begin() as connection:
+        await connection.execute(text(f"ALTER TABLE {AttemptRow.__tablename__} RENAME TO away"))
+    with pytest.raises(OperationalError):
+        await journal.flush()
+    journal.attempt(attempt(10))
+    async with engine.begin() as connection:
+        await connection.execute(text(f"ALTER TABLE away RENAME TO {AttemptRow.__tablename__}"))
+    while await journal.flush():
+        pass
+    async with db.sessionmaker(engine)() as session:
+        ids = list((await session.scalars(select(AttemptRow.event_id).order_by(AttemptRow.id))).all())
+    assert ids == [f"EZ{i}" for i in range(11)]  # none lost, in order
+    assert journal.dropped == 0
+
+
+async def test_what_a_failed_write_cannot_keep_is_counted_as_dropped(engine: AsyncEngine) -> None:
+    journal = SqlJournal(db.sessionmaker(engine), Retention(), max_pending=8)
+    for i in range(8):
+        journal.attempt(attempt(i))
+    async with engine.begin() as connection:
+        await connection.execute(text(f"DROP TABLE {AttemptRow.__tablename__}"))
+
+    async def fail_and_refill() -> None:
+        with pytest.raises(OperationalError):
+            await journal.flush()
+
+    flushing = asyncio.create_task(fail_and_refill())
+    await asyncio.sleep(0)  # the batch is taken; new records arrive while it is written
+    for i in range(8, 13):
+        journal.attempt(attempt(i))
+    await flushing
+    assert journal.dropped == 5  # 13 records, room for 8: every loss counted
+
+
+async def test_retention_keeps_error_logs_23_days_and_events_7(engine: AsyncEngine) -> None:
+    sessions = db.sessionmaker(engine)
+    journal = SqlJournal(sessions, Retention())
+    now = utcnow()
+    ages = {"fresh": 1, "week_old": 8, "month_old": 24}
+    for label, days in ages.items():
+        when = now - timedelta(days=days)
+        for outcome in ("delivered", "retrying", "failed"):
+            for i in range(4):
+                record = replace(attempt(i), event_id=f"{label}-{outcome}-{i}", outcome=outcome)
+                journal.attempt(replace(record, date_created=when))
+    while await journal.flush():
+        pass
+    async with sessions.begin() as session:
+        for label, days in ages.items():
+            for i in range(3):
+                row = letter_row(letter(i))
+                row.update(event_id=f"{label}-letter-{i}", date_created=now - timedelta(days=days))
+                await session.execute(insert(DeadLetterRow), [row])
+
+    removed = await journal.purge(now, batch=2)  # small batches: the loop must go round
+
+    async with sessions() as session:
+        attempts = set((await session.scalars(select(AttemptRow.event_id))).all())
+        letters = set((await session.scalars(select(DeadLetterRow.event_id))).all())
+    kept = {e.rsplit("-", 1)[0] for e in attempts} | {e.rsplit("-", 1)[0] for e in letters}
+    assert kept == {
+        "fresh-delivered", "fresh-retrying", "fresh-failed", "fresh-letter",
+        "week_old-retrying", "week_old-failed", "week_old-letter",
+    }  # fmt: skip
+    assert removed == 4 + 4 + 4 + 4 + 3  # week-old delivered; month-old attempts and letters

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from runtime import db
-from runtime.errors import InvalidArgument, NotFound
+from runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.delivery.app import MIGRATIONS
 from services.delivery.records import Records
 from tests.conftest import BACKENDS, database_url
@@ -36,11 +36,12 @@ def window() -> tuple[datetime, datetime]:
 
 
 async def test_claiming_is_exclusive(records: Records) -> None:
-    created = [await records.create_replay(ACCOUNT, SINK, *window()) for _ in range(3)]
+    sinks = ["DG" + str(i) * 32 for i in range(3)]
+    created = [await records.create_replay(ACCOUNT, sink, *window()) for sink in sinks]
     claimed = await asyncio.gather(*(records.claim_next() for _ in range(6)))
     sids = [row.sid for row in claimed if row is not None]
     assert sorted(sids) == sorted(row.sid for row in created)  # each once, none twice
-    statuses = [(await records.replay(ACCOUNT, SINK, sid)).status for sid in sids]
+    statuses = [(await records.replay(ACCOUNT, row.sink_sid, row.sid)).status for row in created]
     assert statuses == ["running"] * 3
 
 
@@ -57,3 +58,43 @@ async def test_cancelling(records: Records) -> None:
         await records.cancel(ACCOUNT, SINK, running.sid)
     with pytest.raises(NotFound):
         await records.cancel(OTHER, SINK, waiting.sid)  # another account's replay does not exist
+
+
+async def test_a_replay_whose_worker_died_is_taken_over_from_its_position(records: Records) -> None:
+    row = await records.create_replay(ACCOUNT, SINK, *window())
+    claimed = await records.claim_next(lease_seconds=60)
+    assert claimed is not None and claimed.sid == row.sid
+    assert await records.transition(row.sid, ("running",), "running", replayed=40, position=1234)
+    # Its worker renews the lease as it goes: nobody else may take it meanwhile.
+    assert await records.claim_next(lease_seconds=60) is None
+    # Then the worker dies (kill -9): no renewal; once the lease has run out it is taken over.
+    await asyncio.sleep(1.1)
+    taken = await asyncio.gather(*(records.claim_next(lease_seconds=1) for _ in range(4)))
+    winners = [t for t in taken if t is not None]
+    assert len(winners) == 1  # by one worker only
+    assert (winners[0].sid, winners[0].status, winners[0].position, winners[0].events_replayed) == (
+        row.sid,
+        "running",
+        1234,
+        40,
+    )
+
+
+async def test_a_cancelling_replay_whose_worker_died_ends_cancelled(records: Records) -> None:
+    row = await records.create_replay(ACCOUNT, SINK, *window())
+    assert await records.claim_next() is not None
+    assert (await records.cancel(ACCOUNT, SINK, row.sid)).status == "cancelling"
+    await asyncio.sleep(1.1)
+    assert await records.claim_next(lease_seconds=1) is None
+    assert (await records.replay(ACCOUNT, SINK, row.sid)).status == "cancelled"
+
+
+async def test_one_replay_at_a_time_per_sink(records: Records) -> None:
+    first = await records.create_replay(ACCOUNT, SINK, *window())
+    with pytest.raises(FailedPrecondition) as refused:
+        await records.create_replay(ACCOUNT, SINK, *window())
+    assert first.sid in refused.value.message
+    assert (await records.create_replay(ACCOUNT, "DG" + "9" * 32, *window())).status == "submitted"
+    assert await records.claim_next() is not None
+    assert await records.transition(first.sid, ("running",), "completed", replayed=3)
+    assert (await records.create_replay(ACCOUNT, SINK, *window())).status == "submitted"

@@ -109,6 +109,12 @@ class Top(random.Random):
         (UnknownSink(), 1, 0.0, HEALTHY, Retry(1.0, attempted=False)),
         (UnknownSink(), 4, 0.0, HEALTHY, Retry(1.0, attempted=False)),
         (UnknownSink(), 5, 0.0, HEALTHY, DeadLetter("the sink no longer exists", 91303)),
+        # A worker whose snapshot is behind the router's (a brand-new sink): waits for it
+        # through the whole retry window, however many times it asked...
+        (UnknownSink(behind=True), 50, 600.0, HEALTHY, Retry(1.0, attempted=False)),
+        (UnknownSink(behind=True), 5000, 4 * HOUR, HEALTHY, DeadLetter("the sink no longer exists", 91303)),
+        # ... and one as new as the router's knows the sink is gone: at once.
+        (UnknownSink(behind=False), 1, 0.0, HEALTHY, DeadLetter("the sink no longer exists", 91303)),
     ],
 )
 def test_decide(happened: Happened, attempt: int, age: float, sink: SinkState, expected: Decision) -> None:

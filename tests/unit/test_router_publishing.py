@@ -107,7 +107,7 @@ async def test_each_sink_gets_its_pinned_version() -> None:
     assert by_sink[SINK_V2]["dataschema"].endswith(f"{SCHEMA}/2")
     assert by_sink[SINK_V1]["data"] == {"name": "a"}  # projected: v1 has no size
     assert by_sink[SINK_V1]["dataschema"].endswith(f"{SCHEMA}/1")
-    assert {m.msg_id for m in bus.messages} == {f"EZ1:{SINK_V1}", f"EZ1:{SINK_V2}"}
+    assert {m.msg_id for m in bus.messages} == {f"{ACCOUNT}:EZ1:{SINK_V1}", f"{ACCOUNT}:EZ1:{SINK_V2}"}
     assert all(not m.failure for m in bus.messages)
 
 
@@ -149,3 +149,39 @@ async def test_bad_events_are_refused_and_publish_nothing(
     assert results[0].message
     assert results[1].code == grpc.StatusCode.OK.value[0]
     assert {m.event_id for m in bus.messages} == {"EZ2"}
+
+
+async def test_two_subaccounts_rolled_up_to_one_sink_never_share_a_dedupe_id() -> None:
+    # Event ids are unique per producer account: two subaccounts may send the same one within
+    # the dedupe window, and the parent's sink must get both.
+    sub_a, sub_b = "AC" + "a" * 32, "AC" + "b" * 32
+    table = RoutingTable()
+    table.load(
+        control_pb2.RoutingSnapshot(
+            revision=1,
+            accounts=[
+                control_pb2.RoutedAccount(sid=ACCOUNT, auth_token="t" * 32),
+                control_pb2.RoutedAccount(sid=sub_a, auth_token="a" * 32, owner_account_sid=ACCOUNT),
+                control_pb2.RoutedAccount(sid=sub_b, auth_token="b" * 32, owner_account_sid=ACCOUNT),
+            ],
+            sinks=[
+                control_pb2.RoutedSink(sid=SINK_V2, account_sid=ACCOUNT, sink_type="webhook", status="active")
+            ],
+            subscriptions=[
+                control_pb2.RoutedSubscription(
+                    sid="DF" + "2" * 32,
+                    account_sid=ACCOUNT,
+                    sink_sid=SINK_V2,
+                    types=[control_pb2.TypeSelector(type=TYPE, schema_version=2)],
+                    receive_events_from_subaccounts=True,
+                )
+            ],
+        )
+    )
+    bus = MemoryBus()
+    router = Publisher(SchemaCache(MemoryCatalog(), 30.0), table, bus)
+    same_id = [event({"name": "a"}, event_id="EZsame") for _ in range(2)]
+    same_id[0].account_sid, same_id[1].account_sid = sub_a, sub_b
+    results = await router.publish(same_id)
+    assert [r.deliveries for r in results] == [1, 1]
+    assert len({m.msg_id for m in bus.messages}) == 2

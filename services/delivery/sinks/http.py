@@ -11,7 +11,15 @@ from email.utils import parsedate_to_datetime
 import aiohttp
 from yarl import URL
 
-from services.delivery.errors import ConnectFailed, DeliveryError, Rejected, ServerError, Throttled, TimedOut
+from services.delivery.errors import (
+    ConnectFailed,
+    DeliveryError,
+    DestinationRefused,
+    Rejected,
+    ServerError,
+    Throttled,
+    TimedOut,
+)
 
 # A receiver's answer matters only by its status; of its body we read at most this much, raw
 # (no automatic decompression): a tenant's receiver must not be able to grow a worker.
@@ -107,5 +115,9 @@ def map_exceptions() -> Iterator[None]:
         if isinstance(exc.__cause__, DeliveryError):
             raise exc.__cause__ from exc
         raise ConnectFailed(f"cannot connect: {exc}") from exc
+    except aiohttp.InvalidURL as exc:
+        # Not a URL the client can use (some versions say so of legacy numeric hosts): no
+        # retry makes it one.
+        raise DestinationRefused(f"destination is not a usable URL: {exc}") from exc
     except aiohttp.ClientError as exc:
         raise ConnectFailed(f"request failed: {exc}") from exc

@@ -3,44 +3,27 @@ reserved addresses are refused unless the operator allows them (the local dev pr
 
 The check runs where the connection is made — in the resolver, on every address a name
 resolves to — so a name that later resolves somewhere private (DNS rebinding) is refused
-too; IP literals, which aiohttp never resolves, are checked before the request."""
+too; numeric hosts, which aiohttp may never resolve (and the legacy forms of which it
+takes for names on some versions), are checked before the request."""
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 from typing import Any
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
+from runtime import addresses
 from services.delivery.errors import DestinationRefused
 
 
-def is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    # is_global also excludes shared address space (100.64.0.0/10, where some clouds keep
-    # their metadata service), which is_private does not cover on every Python.
-    return ip.is_global and not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
-
-
-def check_literal(host: str) -> None:
-    """Refuse an IP-literal host that is not public; names are checked at resolution."""
-    try:
-        public = is_public(host.strip("[]"))
-    except ValueError:
-        return
-    if not public:
-        raise DestinationRefused(f"destination {host} is not a public address")
+def check_host(host: str, allow_private: bool) -> None:
+    """Refuse, before any lookup, a host that is a legacy numeric form of an address, or a
+    non-public address when private destinations are not allowed (runtime.addresses)."""
+    reason = addresses.refusal(host, allow_private)
+    if reason is not None:
+        raise DestinationRefused(reason)
 
 
 class PublicOnlyResolver(AbstractResolver):
@@ -51,7 +34,7 @@ class PublicOnlyResolver(AbstractResolver):
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         results = await self._inner.resolve(host, port, family)
-        refused = [r["host"] for r in results if not is_public(r["host"])]
+        refused = [r["host"] for r in results if not addresses.is_public(r["host"])]
         if refused:
             raise DestinationRefused(f"destination {host} resolves to non-public {refused[0]}")
         return results

@@ -17,7 +17,7 @@ from runtime.sink_configs import WebhookConfig
 from services.delivery.sinks import http
 from services.delivery.sinks.base import Framing, Limits, Outcome, SinkEvent, SinkSpec
 from services.delivery.sinks.webhook import signature
-from services.delivery.sinks.webhook.destinations import check_literal, resolver
+from services.delivery.sinks.webhook.destinations import check_host, resolver
 
 # Twilio: "Batched events currently have a 64kB data limit."
 MAX_BATCH_BYTES = 64 * 1024
@@ -76,8 +76,7 @@ class WebhookSink:
         return len(event.payload)
 
     async def prepare(self) -> None:
-        if not self._driver.allow_private:
-            check_literal(urlsplit(self._url).hostname or "")
+        check_host(urlsplit(self._url).hostname or "", self._driver.allow_private)
 
     async def deliver(self, events: Sequence[SinkEvent]) -> Sequence[Outcome]:
         headers = {"User-Agent": self._driver.user_agent}
