@@ -50,8 +50,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import grpc
-
 from devkit import bench_floor, bench_kinesis, bench_outage, bench_report, bench_segment
 from devkit.bench_load import (
     EventFactory,
@@ -592,7 +590,7 @@ async def run_phases(
     try:
         async with (
             Rest(suite, account) as rest,
-            grpc.aio.insecure_channel(suite.address("router")) as channel,
+            suite.channel("router") as channel,
         ):
             sinks = await create_sinks(rest, receiver)
             ctx = Context(

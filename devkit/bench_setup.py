@@ -9,7 +9,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import grpc
 import httpx
 
 from devkit.suite import Suite
@@ -23,7 +22,7 @@ class Account:
 
 
 async def create_account(suite: Suite, name: str = "bench") -> Account:
-    async with grpc.aio.insecure_channel(suite.address("control")) as channel:
+    async with suite.channel("control") as channel:
         control = control_pb2_grpc.ControlStub(channel)
         account = await control.CreateAccount(control_pb2.CreateAccountRequest(friendly_name=name))
     return Account(account.sid, account.auth_token)

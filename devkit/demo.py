@@ -8,13 +8,14 @@ import asyncio
 import json
 import sys
 
-import grpc
 import httpx
 
+from devkit import service_token
 from devkit.processes import ROOT
 from devkit.produce import publish_when_routed, sample_event
 from devkit.receiver import Receiver, signature_valid
 from eventstreams.v1 import router_pb2_grpc
+from runtime import clients
 
 TYPE = "com.twilio.messaging.message.delivered"
 
@@ -59,7 +60,7 @@ async def demo(gateway: str, router: str) -> int:
         )
         print(f"subscription {subscription['sid']} to {TYPE} v7")
         try:
-            async with grpc.aio.insecure_channel(router) as channel:
+            async with clients.channel(router, service_token.find()) as channel:
                 events = [sample_event(sid, TYPE) for _ in range(3)]
                 await publish_when_routed(router_pb2_grpc.RouterStub(channel), events)
             print("published 3 events through the router's gRPC Publish")

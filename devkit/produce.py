@@ -16,7 +16,9 @@ from pathlib import Path
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from devkit import service_token
 from eventstreams.v1 import router_pb2, router_pb2_grpc
+from runtime import clients
 from services.catalog import catalogue
 
 
@@ -60,7 +62,7 @@ async def publish_when_routed(
 
 
 async def produce(router: str, account_sid: str, type_name: str, count: int, version: int) -> int:
-    async with grpc.aio.insecure_channel(router) as channel:
+    async with clients.channel(router, service_token.find()) as channel:
         stub = router_pb2_grpc.RouterStub(channel)
         events = [sample_event(account_sid, type_name, version) for _ in range(count)]
         response = await stub.Publish(router_pb2.PublishRequest(events=events), timeout=30)

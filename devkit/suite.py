@@ -9,8 +9,12 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import grpc
+
+from devkit import service_token
 from devkit.nats_server import NatsServer
 from devkit.processes import Child, free_port, grpc_serving, start_python, wait_until
+from runtime import clients
 
 
 @dataclass
@@ -44,6 +48,9 @@ class Suite:
     extra_env: dict[str, str] = field(default_factory=dict)
     nats: NatsServer | None = None
     children: dict[str, Child] = field(default_factory=dict)
+    # The shared secret of internal gRPC calls: kept in data_dir (a restarted `make run`, and
+    # `make produce` in another terminal, use the same one), generated the first time.
+    service_token: str = ""
 
     @property
     def gateway_url(self) -> str:
@@ -72,11 +79,17 @@ class Suite:
             "ES_DELIVERY_DATABASE_URL": self.delivery_db or self.sqlite("delivery"),
             "ES_GATEWAY_PORT": str(self.ports.gateway),
             "ES_DEV_ACCOUNT_FILE": str(self.data_dir / "dev-account.json"),
+            "ES_SERVICE_TOKEN": self.service_token,
             **self.extra_env,
         }
 
+    def channel(self, service: str) -> grpc.aio.Channel:
+        """A gRPC channel to one of the suite's services, carrying the service token."""
+        return clients.channel(self.address(service), self.service_token)
+
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.service_token = self.service_token or service_token.ensure(self.data_dir)
         self.nats = NatsServer.create(
             self.data_dir / "jetstream", self.log_dir, self.nats_port, self.nats_monitor_port
         )

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import grpc
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -16,6 +17,7 @@ from starlette.routing import Route
 from eventstreams.v1 import catalog_pb2_grpc, control_pb2_grpc, delivery_pb2_grpc
 from gateway import accounts, deliveries, openapi, sinks, subscriptions, types
 from gateway.auth import Authenticator
+from gateway.body_limit import TOO_LARGE_CODE, BodyLimit, BodyTooLarge, too_large
 from gateway.context import Backends
 from gateway.errors import from_grpc, from_service_error, twilio_error
 from gateway.settings import Settings
@@ -30,9 +32,9 @@ async def health(_request: Request) -> Response:
 
 
 def build(settings: Settings) -> Starlette:
-    control_channel = clients.channel(settings.control_target)
-    catalog_channel = clients.channel(settings.catalog_target)
-    delivery_channel = clients.channel(settings.delivery_target)
+    control_channel = clients.channel(settings.control_target, settings.service_token)
+    catalog_channel = clients.channel(settings.catalog_target, settings.service_token)
+    delivery_channel = clients.channel(settings.delivery_target, settings.service_token)
     control = control_pb2_grpc.ControlStub(control_channel)
     backends = Backends(
         control=control,
@@ -66,6 +68,9 @@ def build(settings: Settings) -> Starlette:
         response.headers.update(exc.headers or {})  # e.g. Allow on a 405
         return response
 
+    async def on_too_large(_request: Request, exc: Exception) -> Response:
+        return twilio_error(413, TOO_LARGE_CODE, too_large(settings.max_body_bytes))
+
     async def on_unexpected(_request: Request, exc: Exception) -> Response:
         log.exception("unexpected error", exc_info=exc)
         return twilio_error(500, 20500, "Internal Server Error")
@@ -84,7 +89,9 @@ def build(settings: Settings) -> Starlette:
             ServiceError: on_service_error,
             grpc.aio.AioRpcError: on_grpc_error,
             HTTPException: on_http_error,
+            BodyTooLarge: on_too_large,
             Exception: on_unexpected,
         },
+        middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
         lifespan=lifespan,
     )

@@ -10,13 +10,20 @@ import time
 import grpc
 
 from eventstreams.v1 import control_pb2, control_pb2_grpc
+from gateway.login_throttle import FailedLogins
 from runtime.errors import Unauthenticated
 
 
 class Authenticator:
-    def __init__(self, control: control_pb2_grpc.ControlAsyncStub, cache_seconds: float) -> None:
+    def __init__(
+        self,
+        control: control_pb2_grpc.ControlAsyncStub,
+        cache_seconds: float,
+        failures: FailedLogins | None = None,
+    ) -> None:
         self._control = control
         self._ttl = cache_seconds
+        self._failures = failures or FailedLogins()
         # username -> (verified at, sha256 of the password, principal)
         self._cache: dict[str, tuple[float, str, control_pb2.Principal]] = {}
 
@@ -36,14 +43,24 @@ class Authenticator:
         now = time.monotonic()
         if cached is not None and cached[1] == digest and now - cached[0] < self._ttl:
             return cached[2]
+        wait = self._failures.refused_for(username, now)
+        if wait > 0:
+            # Refused unchecked, as any wrong credential is (401, 20003: what clients and
+            # Twilio's spec expect), so guessing gains nothing until the window has passed.
+            raise Unauthenticated(
+                f"Authenticate: too many failed sign-ins for {username}; try again in {wait:.0f} s",
+                twilio_code=20003,
+            )
         try:
             principal = await self._control.Authenticate(
                 control_pb2.AuthenticateRequest(username=username, password=password), timeout=5
             )
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+                self._failures.failed(username, now)
                 raise failure from exc
             raise
+        self._failures.succeeded(username)
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[username] = (now, digest, principal)

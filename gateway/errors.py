@@ -38,11 +38,19 @@ def from_service_error(exc: ServiceError) -> JSONResponse:
     return twilio_error(exc.http_status, exc.twilio_code, exc.message)
 
 
+# What a client is told of a server-side failure: a backend's own text (an exception, an
+# address it could not reach) stays in the gateway's log.
+SERVER_SIDE_MESSAGES = {503: "Service Unavailable: please retry"}
+
+
 def from_grpc(exc: grpc.aio.AioRpcError) -> JSONResponse:
     status, code = GRPC_DEFAULTS.get(exc.code(), (500, 20500))
+    ours = False
     for key, value in exc.trailing_metadata() or ():
         if key == TWILIO_CODE_KEY:
-            code = int(value)
+            code, ours = int(value), True
         elif key == HTTP_STATUS_KEY:
             status = int(value)
+    if status >= 500 and not ours:
+        return twilio_error(status, code, SERVER_SIDE_MESSAGES.get(status, "Internal Server Error"))
     return twilio_error(status, code, exc.details() or exc.code().name)

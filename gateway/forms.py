@@ -62,7 +62,7 @@ def boolean(params: Params, name: str) -> bool | None:
 def json_object(raw: str, name: str, code: int) -> Mapping[str, Any]:
     try:
         value = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # deep nesting is not a server error
         raise InvalidArgument(f"{name} is not valid JSON", twilio_code=code) from exc
     if not isinstance(value, dict):
         raise InvalidArgument(f"{name} must be a JSON object", twilio_code=code)

@@ -16,4 +16,8 @@ class Settings:
     public_url: str = setting(
         "", "gateway: base URL in resource links (default: the URL the request came to)"
     )
+    max_body_bytes: int = setting(1024 * 1024, "gateway: largest request body accepted (413 beyond)")
     log_level: str = setting("INFO", "log level of every service")
+    service_token: str = setting(
+        "", "shared secret of every internal gRPC call (runtime/service_auth.py); empty: not checked"
+    )

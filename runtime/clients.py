@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import grpc
 
+from runtime.service_auth import attach_token
+
 CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 64 << 20),
     ("grpc.keepalive_time_ms", 30_000),
@@ -11,5 +13,7 @@ CHANNEL_OPTIONS = [
 ]
 
 
-def channel(address: str) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+def channel(address: str, service_token: str = "") -> grpc.aio.Channel:
+    """A channel to another service, carrying the shared service token when there is one."""
+    interceptors = attach_token(service_token) if service_token else None
+    return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS, interceptors=interceptors)

@@ -24,6 +24,9 @@ from typing import Any
 Predicate = Callable[[Any], bool]
 
 MAX_LENGTH = 1024
+# Parentheses and `not`s nest at most this deep: the parser (and the predicate it builds)
+# recurse per level, and a few hundred levels fit in 1,024 characters.
+MAX_DEPTH = 32
 
 TOKEN = re.compile(
     r"""\s*(?:
@@ -72,6 +75,12 @@ class _Parser:
     def __init__(self, tokens: list[tuple[str, Any]]) -> None:
         self._tokens = tokens
         self._at = 0
+        self._depth = 0
+
+    def _deeper(self) -> None:
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise FilterError(f"a filter nests parentheses and not at most {MAX_DEPTH} deep")
 
     def _peek(self) -> tuple[str, Any]:
         return self._tokens[self._at] if self._at < len(self._tokens) else ("end", None)
@@ -110,11 +119,15 @@ class _Parser:
         kind, value = self._peek()
         if kind == "not":
             self._take("not")
+            self._deeper()
             inner = self._unary()
+            self._depth -= 1
             return lambda data: not inner(data)
         if kind == "op" and value == "(":
             self._take("op", "(")
+            self._deeper()
             inner = self._or()
+            self._depth -= 1
             self._take("op", ")")
             return inner
         return self._comparison()

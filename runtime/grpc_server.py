@@ -16,6 +16,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from runtime.errors import ServiceError
+from runtime.service_auth import RequireToken
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,12 @@ class ServiceApp:
     # Release resources, last.
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     grace_seconds: float = 10.0
+    # Once ready, health says SERVING only while all of these hold (e.g. the broker is
+    # reachable): a router that cannot store an event must not look healthy.
+    serving: list[Callable[[], bool]] = field(default_factory=list)
+    serving_poll_seconds: float = 0.5
+    # Calls must carry this shared secret (runtime/service_auth.py); empty: not checked.
+    service_token: str = ""
 
 
 class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
@@ -95,15 +102,62 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
 async def _mark_ready(app: ServiceApp, health_servicer: health.aio.HealthServicer) -> None:
     for wait in app.readiness:
         await wait()
-    for name in ["", *(s.name for s in app.services)]:
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("%s ready on %s", app.name, app.address)
+    reported: bool | None = None
+    while True:
+        serving = all(check() for check in app.serving)
+        if serving != reported:
+            states = health_pb2.HealthCheckResponse
+            status = states.SERVING if serving else states.NOT_SERVING
+            for name in ["", *(s.name for s in app.services)]:
+                await health_servicer.set(name, status)
+            if reported is not None or not serving:
+                said = "serving again" if serving else "not serving (a dependency is away)"
+                log.warning("%s: %s", app.name, said)
+            reported = serving
+        if not app.serving:
+            return
+        await asyncio.sleep(app.serving_poll_seconds)
+
+
+async def supervised(
+    name: str,
+    task: Callable[[], Coroutine[Any, Any, None]],
+    first_delay: float = 0.5,
+    max_delay: float = 30.0,
+) -> None:
+    """Run a background task for the life of the service: one that fails or ends (a database
+    error in a loop that did not expect it) is logged and started again after a pause that
+    doubles up to `max_delay`, instead of ending the process or leaving the work undone."""
+    delay = first_delay
+    while True:
+        started = asyncio.get_running_loop().time()
+        try:
+            await task()
+            log.error("%s: background task %s ended; starting it again", name, _name_of(task))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s: background task %s failed; starting it again", name, _name_of(task))
+        if asyncio.get_running_loop().time() - started > max_delay:
+            delay = first_delay  # it ran well for a while: not a crash loop
+        await asyncio.sleep(delay)
+        delay = min(max_delay, delay * 2)
+
+
+def _name_of(task: Callable[..., Any]) -> str:
+    return getattr(task, "__qualname__", repr(task))
 
 
 async def serve(app: ServiceApp) -> None:
     """Run until SIGTERM/SIGINT, then drain and stop gracefully."""
+    interceptors: list[grpc.aio.ServerInterceptor] = [ErrorMappingInterceptor()]
+    if app.service_token:
+        interceptors.insert(0, RequireToken(app.service_token))
+    else:
+        log.warning("%s: ES_SERVICE_TOKEN is not set: any caller may use this service", app.name)
     server = grpc.aio.server(
-        interceptors=[ErrorMappingInterceptor()],
+        interceptors=interceptors,
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 16 << 20)],
     )
     health_servicer = health.aio.HealthServicer()
@@ -123,14 +177,13 @@ async def serve(app: ServiceApp) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    background = [asyncio.create_task(task(), name=f"{app.name}-task") for task in app.tasks]
+    background = [
+        asyncio.create_task(supervised(app.name, task), name=f"{app.name}-{_name_of(task)}")
+        for task in app.tasks
+    ]
     readiness = asyncio.create_task(_mark_ready(app, health_servicer))
     stopper = asyncio.create_task(stop.wait())
-    # Background tasks run for the life of the service: one that ends is a fault.
-    await asyncio.wait([stopper, *background], return_when=asyncio.FIRST_COMPLETED)
-    for task in background:
-        if task.done() and not task.cancelled():
-            log.error("%s: background task ended", app.name, exc_info=task.exception())
+    await stopper
     background.append(readiness)
 
     log.info("%s stopping", app.name)

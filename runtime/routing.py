@@ -18,9 +18,15 @@ OnSnapshot = Callable[[control_pb2.RoutingSnapshot], None]
 
 
 class RoutingWatcher:
-    def __init__(self, control: control_pb2_grpc.ControlAsyncStub, on_snapshot: OnSnapshot) -> None:
+    def __init__(
+        self,
+        control: control_pb2_grpc.ControlAsyncStub,
+        on_snapshot: OnSnapshot,
+        with_auth_tokens: bool = False,
+    ) -> None:
         self._control = control
         self._on_snapshot = on_snapshot
+        self._with_auth_tokens = with_auth_tokens  # only a watcher that signs deliveries needs them
         self._revision = 0
         self._ready = asyncio.Event()
         self._changed = asyncio.Event()
@@ -52,7 +58,9 @@ class RoutingWatcher:
         while True:
             try:
                 stream = self._control.WatchRouting(
-                    control_pb2.WatchRoutingRequest(known_revision=self._revision)
+                    control_pb2.WatchRoutingRequest(
+                        known_revision=self._revision, with_auth_tokens=self._with_auth_tokens
+                    )
                 )
                 async for snapshot in stream:
                     self._on_snapshot(snapshot)

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from runtime import addresses
 from runtime.errors import InvalidArgument
 
 SINK_TYPES = ("webhook", "kinesis", "segment")
@@ -118,6 +119,9 @@ def _webhook(config: dict[str, Any]) -> WebhookConfig:
         raise _invalid("destination must be an http(s) URL")
     if parts.fragment:
         raise _invalid("destination must not carry a fragment (connection overrides are not supported)")
+    legacy = addresses.refusal(parts.hostname, allow_private=True)
+    if legacy is not None:
+        raise _invalid(legacy)
     method = _require_string(config, "method")
     if method.upper() not in ("POST", "GET"):
         raise _invalid("method must be POST or GET")
@@ -182,6 +186,6 @@ def parse(sink_type: str, configuration_json: str) -> SinkConfig:
         raise _invalid("sink configuration is empty")
     try:
         config = json.loads(configuration_json)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # deep nesting is not a server error
         raise _invalid("sink configuration is not valid JSON") from exc
     return from_dict(sink_type, config)

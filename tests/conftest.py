@@ -6,7 +6,6 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import grpc
 import httpx
 import pytest
 
@@ -65,13 +64,13 @@ def suite(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 @pytest.fixture
 async def control(suite: Suite) -> AsyncIterator[control_pb2_grpc.ControlAsyncStub]:
-    async with grpc.aio.insecure_channel(suite.address("control")) as channel:
+    async with suite.channel("control") as channel:
         yield control_pb2_grpc.ControlStub(channel)
 
 
 @pytest.fixture
 async def router(suite: Suite) -> AsyncIterator[router_pb2_grpc.RouterAsyncStub]:
-    async with grpc.aio.insecure_channel(suite.address("router")) as channel:
+    async with suite.channel("router") as channel:
         yield router_pb2_grpc.RouterStub(channel)
 
 

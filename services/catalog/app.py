@@ -24,6 +24,7 @@ async def build(settings: Settings) -> ServiceApp:
     changed = await store.seed(catalogue.event_types(), catalogue.schema_versions())
     log.info("catalogue seeded: %d rows added or refreshed", changed)
     return ServiceApp(
+        service_token=settings.service_token,
         name="catalog",
         address=settings.catalog_address,
         services=[

@@ -12,3 +12,6 @@ class Settings:
         "sqlite+aiosqlite:///./data/catalog.db", "catalog: SQLAlchemy async database URL"
     )
     log_level: str = setting("INFO", "log level of every service")
+    service_token: str = setting(
+        "", "shared secret of every internal gRPC call (runtime/service_auth.py); empty: not checked"
+    )

@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime import sids
-from runtime.errors import InvalidArgument, NotFound, Unauthenticated
+from runtime.errors import InvalidArgument, LimitExceeded, NotFound, Unauthenticated
 from runtime.paging import Page, fetch_page
 from runtime.times import utcnow
 from services.control import revision
@@ -30,8 +30,9 @@ def _friendly_name(value: str, default: str) -> str:
 
 
 class AccountStore:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], max_subaccounts: int = 1000) -> None:
         self._sessions = sessions
+        self._max_subaccounts = max_subaccounts
 
     async def authenticate(self, username: str, password: str) -> tuple[AccountRow, str]:
         """The account a credential belongs to, and the API key SID when it was a key."""
@@ -76,6 +77,12 @@ class AccountStore:
         async with self._sessions.begin() as session:
             if await session.scalar(select(AccountRow.id).where(AccountRow.sid == new_sid)):
                 raise InvalidArgument(f"Account {new_sid} already exists")
+            if owner_sid:
+                owned = AccountRow.owner_account_sid == owner_sid
+                count = await session.scalar(select(func.count()).select_from(AccountRow).where(owned))
+                if (count or 0) >= self._max_subaccounts:
+                    most = self._max_subaccounts
+                    raise LimitExceeded(f"Account reached the maximum number of subaccounts ({most})")
             session.add(row)
             await revision.bump(session)
         return row

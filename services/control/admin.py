@@ -2,6 +2,9 @@
 
 python -m services.control.admin create-account --friendly-name "Acme" [--sid AC… --auth-token …]
 python -m services.control.admin create-key --account AC… [--friendly-name ci]
+
+The service token (runtime/service_auth.py) comes from ES_SERVICE_TOKEN, else from
+--service-token-file (default ./data/service-token, where `make run` keeps it).
 """
 
 from __future__ import annotations
@@ -9,14 +12,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+from pathlib import Path
 
 import grpc
 
 from eventstreams.v1 import control_pb2, control_pb2_grpc
+from runtime import clients
+
+
+def service_token(path: str) -> str:
+    token = os.environ.get("ES_SERVICE_TOKEN", "")
+    if not token and Path(path).exists():
+        token = Path(path).read_text().strip()
+    return token
 
 
 async def run(args: argparse.Namespace) -> dict[str, str]:
-    async with grpc.aio.insecure_channel(args.control) as channel:
+    async with clients.channel(args.control, service_token(args.service_token_file)) as channel:
         control = control_pb2_grpc.ControlStub(channel)
         if args.command == "create-account":
             account = await control.CreateAccount(
@@ -36,6 +49,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--control", default="127.0.0.1:50052", help="control's gRPC address")
+    parser.add_argument(
+        "--service-token-file", default="./data/service-token", help="where the service token is kept"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     account = commands.add_parser("create-account", help="create a main account")
     account.add_argument("--friendly-name", default="")

@@ -45,14 +45,15 @@ async def build(settings: Settings) -> ServiceApp:
     engine = db.create_engine(settings.control_database_url)
     await db.migrate(engine, MIGRATIONS, "control_alembic_version")
     sessions = db.sessionmaker(engine)
-    catalog_channel = clients.channel(settings.catalog_target)
-    router_channel = clients.channel(settings.router_target)
+    catalog_channel = clients.channel(settings.catalog_target, settings.service_token)
+    router_channel = clients.channel(settings.router_target, settings.service_token)
     signal = ChangeSignal()
-    accounts = AccountStore(sessions)
+    accounts = AccountStore(sessions, settings.max_subaccounts_per_account)
     sinks = SinkStore(
         sessions,
         settings.max_sinks_per_account,
         RouterTestEventPublisher(router_pb2_grpc.RouterStub(router_channel)),
+        settings.allow_private_destinations,
     )
     subscriptions = SubscriptionStore(
         sessions,
@@ -71,6 +72,7 @@ async def build(settings: Settings) -> ServiceApp:
         await engine.dispose()
 
     return ServiceApp(
+        service_token=settings.service_token,
         name="control",
         address=settings.control_address,
         services=[

@@ -2,11 +2,13 @@
 
 Snapshots are whole rather than incremental: at this project's scale (hundreds of accounts,
 ≤100 sinks and subscriptions each) a snapshot is small and a watcher can never miss a
-change. The revision row tells when to build one.
+change. The revision row tells when to build one — once per revision, shared by every
+watcher (with or without the accounts' auth tokens: only delivery workers sign).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator
 
@@ -26,8 +28,25 @@ class RoutingFeed:
         self._sessions = sessions
         self._signal = signal
         self._poll = poll_seconds
+        self._lock = asyncio.Lock()
+        self._built: dict[bool, control_pb2.RoutingSnapshot] = {}
 
-    async def snapshot(self) -> control_pb2.RoutingSnapshot:
+    async def snapshot(self, with_auth_tokens: bool = True) -> control_pb2.RoutingSnapshot:
+        """The snapshot of the current revision, built once for all watchers."""
+        async with self._lock:
+            async with self._sessions() as session:
+                latest = await revision.current(session)
+            built = self._built.get(with_auth_tokens)
+            if built is None or built.revision != latest:
+                full = await self._build()
+                bare = control_pb2.RoutingSnapshot()
+                bare.CopyFrom(full)
+                for account in bare.accounts:
+                    account.auth_token = ""
+                self._built = {True: full, False: bare}
+            return self._built[with_auth_tokens]
+
+    async def _build(self) -> control_pb2.RoutingSnapshot:
         async with self._sessions.begin() as session:
             rev = await revision.current(session)
             accounts = (await session.scalars(select(AccountRow))).all()
@@ -71,13 +90,15 @@ class RoutingFeed:
             ],
         )
 
-    async def watch(self, known_revision: int) -> AsyncIterator[control_pb2.RoutingSnapshot]:
+    async def watch(
+        self, known_revision: int, with_auth_tokens: bool = True
+    ) -> AsyncIterator[control_pb2.RoutingSnapshot]:
         sent = known_revision
         while True:
             async with self._sessions() as session:
                 latest = await revision.current(session)
             if latest != sent:
-                snapshot = await self.snapshot()
+                snapshot = await self.snapshot(with_auth_tokens)
                 sent = snapshot.revision
                 yield snapshot
             await self._signal.wait(self._poll)

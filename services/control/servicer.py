@@ -315,5 +315,5 @@ class ControlServicer(control_pb2_grpc.ControlServicer):
     async def WatchRouting(
         self, request: control_pb2.WatchRoutingRequest, context: Ctx
     ) -> AsyncIterator[control_pb2.RoutingSnapshot]:
-        async for snapshot in self._feed.watch(request.known_revision):
+        async for snapshot in self._feed.watch(request.known_revision, request.with_auth_tokens):
             yield snapshot

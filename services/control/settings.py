@@ -14,6 +14,7 @@ class Settings:
     catalog_target: str = setting("127.0.0.1:50051", "where services reach catalog (gRPC)")
     router_target: str = setting("127.0.0.1:50053", "where services reach router (gRPC)")
     max_sinks_per_account: int = setting(100, "control: sink limit per account (Twilio: 100)")
+    max_subaccounts_per_account: int = setting(1000, "control: subaccount limit per account (Twilio: 1,000)")
     max_subscriptions_per_account: int = setting(100, "control: subscription limit per account (Twilio: 100)")
     routing_poll_seconds: float = setting(
         0.25, "control: how often a watch checks the database for changes made by other replicas"
@@ -25,3 +26,11 @@ class Settings:
     dev_account_sid: str = setting("", "development account SID", env="TWILIO_ACCOUNT_SID")
     dev_auth_token: str = setting("", "development account auth token", env="TWILIO_AUTH_TOKEN")
     log_level: str = setting("INFO", "log level of every service")
+    service_token: str = setting(
+        "", "shared secret of every internal gRPC call (runtime/service_auth.py); empty: not checked"
+    )
+    allow_private_destinations: bool = setting(
+        False,
+        "control and delivery: allow loopback/private/link-local webhook destinations (dev profile); "
+        "refused at sink creation and at delivery otherwise",
+    )

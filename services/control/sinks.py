@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from runtime import sids, sink_configs
+from runtime import addresses, sids, sink_configs
 from runtime.errors import FailedPrecondition, InvalidArgument, LimitExceeded, NotFound
 from runtime.paging import Page, fetch_page
 from runtime.times import utcnow
@@ -25,17 +26,23 @@ def not_found(sid: str) -> NotFound:
 
 class SinkStore:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], max_per_account: int, tests: TestEventPublisher
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        max_per_account: int,
+        tests: TestEventPublisher,
+        allow_private_destinations: bool = False,
     ) -> None:
         self._sessions = sessions
         self._max = max_per_account
         self._tests = tests
+        self._allow_private = allow_private_destinations
 
     async def create(
         self, account_sid: str, description: str, sink_type: str, configuration_json: str
     ) -> SinkRow:
         text = validation.description(description, 91000, "Sink")
         config = sink_configs.parse(sink_type, configuration_json)
+        self._check_policy(config)
         now = utcnow()
         row = SinkRow(
             sid=sids.new(sids.SINK),
@@ -59,6 +66,19 @@ class SinkStore:
             session.add(row)
             await revision.bump(session)
         return row
+
+    def _check_policy(self, config: sink_configs.SinkConfig) -> None:
+        """Tell the user now, not with every event's dead letter, that this deployment does
+        not deliver where the destination points (delivery checks again, on every address
+        a name resolves to)."""
+        if not isinstance(config, sink_configs.WebhookConfig):
+            return
+        reason = addresses.refusal(urlsplit(config.destination).hostname or "", self._allow_private)
+        if reason is not None:
+            raise InvalidArgument(
+                f"Sink could not be created: {reason} (this deployment delivers to public addresses only)",
+                twilio_code=91000,
+            )
 
     async def get(self, account_sid: str, sid: str) -> SinkRow:
         validation.sid_or_not_found(sid, sids.SINK, "/Sinks")

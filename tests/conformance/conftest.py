@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, NamedTuple
 
-import grpc
 import httpx
 import pytest
 
@@ -75,7 +74,7 @@ def platform(
 
 @pytest.fixture
 async def account(platform: Suite) -> control_pb2.Account:
-    async with grpc.aio.insecure_channel(platform.address("control")) as channel:
+    async with platform.channel("control") as channel:
         control = control_pb2_grpc.ControlStub(channel)
         return await control.CreateAccount(control_pb2.CreateAccountRequest(friendly_name="conformance"))
 
@@ -90,7 +89,7 @@ async def rest(platform: Suite, account: control_pb2.Account) -> AsyncIterator[h
 
 @pytest.fixture
 async def router(platform: Suite) -> AsyncIterator[router_pb2_grpc.RouterAsyncStub]:
-    async with grpc.aio.insecure_channel(platform.address("router")) as channel:
+    async with platform.channel("router") as channel:
         yield router_pb2_grpc.RouterStub(channel)
 
 

@@ -4,13 +4,16 @@ INVALID_ARGUMENT / NOT_FOUND in gRPC."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import grpc
 import httpx
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from devkit.receiver import Receiver
-from eventstreams.v1 import control_pb2, router_pb2, router_pb2_grpc
+from eventstreams.v1 import control_pb2, control_pb2_grpc, router_pb2, router_pb2_grpc
+from runtime import clients
 from tests.helpers import create_webhook_sink, sample
 
 pytestmark = pytest.mark.e2e
@@ -93,6 +96,17 @@ async def test_wrong_credentials_are_401_20003(suite, account: control_pb2.Accou
         for auth in [(account.sid, "0" * 32), ("AC" + "0" * 32, account.auth_token), None]:
             response = await client.get("/v1/Sinks", auth=auth) if auth else await client.get("/v1/Sinks")
             assert_twilio_error(response, 401, 20003)
+
+
+async def test_failed_sign_ins_are_throttled(suite, account: control_pb2.Account) -> None:  # type: ignore[no-untyped-def]
+    async with httpx.AsyncClient(base_url=suite.gateway_url) as client:
+        for _ in range(10):
+            assert_twilio_error(await client.get("/v1/Sinks", auth=(account.sid, "0" * 32)), 401, 20003)
+        # Past ten failures in a minute, even the right password is not checked for a while:
+        # guessing runs at ten a minute, not at the gateway's request rate.
+        response = await client.get("/v1/Sinks", auth=(account.sid, account.auth_token))
+        assert_twilio_error(response, 401, 20003)
+        assert "too many failed sign-ins" in response.json()["message"]
 
 
 async def test_unknown_resources_are_404_20404(rest: httpx.AsyncClient) -> None:
@@ -264,3 +278,88 @@ async def test_bad_kinesis_and_segment_configurations_store_nothing(
     assert_twilio_error(response, 400, 91000)
     assert f"{field} " in response.json()["message"]
     assert (await rest.get("/v1/Sinks")).json()["sinks"] == []
+
+
+@pytest.mark.parametrize(
+    ("configuration", "fragment"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "not valid JSON"),  # RecursionError in the parser
+        (json.dumps({**WEBHOOK, "destination": "http://2130706433/"}), "legacy numeric form"),
+        (json.dumps({**WEBHOOK, "destination": "http://127.1/"}), "legacy numeric form"),
+        (json.dumps({**WEBHOOK, "destination": "http://0177.0.0.1/"}), "legacy numeric form"),
+        (json.dumps({**WEBHOOK, "destination": "http://u:p@127.1/"}), "legacy numeric form"),
+    ],
+)
+async def test_hostile_sink_configurations_are_400_not_500(
+    rest: httpx.AsyncClient, configuration: str, fragment: str
+) -> None:
+    form = {"Description": "x", "SinkType": "webhook", "SinkConfiguration": configuration}
+    response = await rest.post("/v1/Sinks", data=form)
+    assert_twilio_error(response, 400, 91000)
+    assert fragment in response.json()["message"]
+    assert await sink_count(rest) == 0
+
+
+async def test_hostile_subscriptions_are_400_not_500(rest: httpx.AsyncClient) -> None:
+    sink = await create_webhook_sink(rest, "https://example.com/hook")
+    delivered = json.dumps({"type": "com.twilio.messaging.message.delivered"})
+    nested_types = {"Description": "x", "SinkSid": sink["sid"], "Types": ["[" * 100_000 + "]" * 100_000]}
+    assert_twilio_error(await rest.post("/v1/Subscriptions", data=nested_types), 400, 91104)
+    nested_filter = {
+        "Description": "x",
+        "SinkSid": sink["sid"],
+        "Types": [delivered],
+        "Filter": "(" * 340 + "messageStatus == 'FAILED'" + ")" * 340,
+    }
+    response = await rest.post("/v1/Subscriptions", data=nested_filter)
+    assert_twilio_error(response, 400, 20001)
+    assert "nests" in response.json()["message"]
+    assert (await rest.get("/v1/Subscriptions")).json()["subscriptions"] == []
+
+
+async def test_a_body_over_the_limit_is_413_and_stores_nothing(rest: httpx.AsyncClient) -> None:
+    big = {"Description": "x", "SinkType": "webhook", "SinkConfiguration": json.dumps(WEBHOOK)}
+    big.update({f"Field{i}": "x" * 100_000 for i in range(20)})  # ~2 MB of form fields
+    response = await rest.post("/v1/Sinks", data=big)
+    assert_twilio_error(response, 413, 20001)
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(20):
+            yield b"Description=" + b"x" * 100_000 + b"&"
+
+    chunked = await rest.post(
+        "/v1/Sinks", content=chunks(), headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert_twilio_error(chunked, 413, 20001)
+    assert await sink_count(rest) == 0
+
+
+async def test_internal_services_refuse_calls_without_the_service_token(suite) -> None:  # type: ignore[no-untyped-def]
+    # Any pod could reach these ports: without the shared secret nothing answers but health.
+    def calls(channel: grpc.aio.Channel) -> list[Any]:
+        control = control_pb2_grpc.ControlStub(channel)
+        return [
+            control.ListAccounts(control_pb2.ListAccountsRequest()),
+            control.CreateApiKey(control_pb2.CreateApiKeyRequest(account_sid="AC" + "0" * 32)),
+        ]
+
+    for channel in (
+        grpc.aio.insecure_channel(suite.address("control")),
+        clients.channel(suite.address("control"), "wrong"),
+    ):
+        async with channel:
+            for call in calls(channel):
+                with pytest.raises(grpc.aio.AioRpcError) as refused:
+                    await call
+                assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            stream = control_pb2_grpc.ControlStub(channel).WatchRouting(control_pb2.WatchRoutingRequest())
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await stream.read()
+            assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    async with grpc.aio.insecure_channel(suite.address("router")) as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            request = router_pb2.PublishRequest(events=[sample("AC" + "0" * 32)])
+            await router_pb2_grpc.RouterStub(channel).Publish(request)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+        assert health.status == health_pb2.HealthCheckResponse.SERVING

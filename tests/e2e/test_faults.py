@@ -27,6 +27,7 @@ import httpx
 import pytest
 from aiohttp import web
 
+from devkit.processes import grpc_serving
 from devkit.receiver import Received, Receiver
 from devkit.suite import Suite
 from eventstreams.v1 import control_pb2, control_pb2_grpc, router_pb2, router_pb2_grpc
@@ -265,7 +266,7 @@ async def explained(suite: Suite, tally: Tally, holder: dict[str, Producer]) -> 
 
 async def wire(suite: Suite, receiver: Receiver, channel: grpc.aio.Channel) -> Producer:
     """A fresh account, a webhook sink at the receiver, a subscription to one event type."""
-    async with grpc.aio.insecure_channel(suite.address("control")) as control_channel:
+    async with suite.channel("control") as control_channel:
         control = control_pb2_grpc.ControlStub(control_channel)
         account = await control.CreateAccount(control_pb2.CreateAccountRequest(friendly_name="faults"))
     async with httpx.AsyncClient(
@@ -312,7 +313,7 @@ async def load_with_a_worker_stopped(
     holder: dict[str, Producer] = {}
     async with (
         explained(suite, tally, holder),
-        grpc.aio.insecure_channel(suite.address("router")) as channel,
+        suite.channel("router") as channel,
     ):
         producer = holder["producer"] = await wire(suite, receiver, channel)
         await producer.first(batch)
@@ -382,7 +383,7 @@ async def test_nats_restart_mid_load_loses_no_acknowledged_event(
     holder: dict[str, Producer] = {}
     async with (
         explained(suite, tally, holder),
-        grpc.aio.insecure_channel(suite.address("router")) as channel,
+        suite.channel("router") as channel,
     ):
         producer = holder["producer"] = await wire(suite, receiver, channel)
         await producer.first(batch)
@@ -471,3 +472,23 @@ async def test_worker_sigtermed_mid_load_loses_nothing(own_suite: Suite, receive
 
     await load_with_a_worker_stopped(suite, receiver, graceful_stop)
     assert codes == [0], f"delivery-0 did not exit cleanly on SIGTERM: {codes}\n{suite.logs()}"
+
+
+async def test_router_and_workers_say_not_serving_while_the_broker_is_away(own_suite: Suite) -> None:
+    suite = own_suite
+    checked = [suite.address("router"), suite.address("delivery")]
+
+    def serving_all() -> bool:
+        return all(grpc_serving(address) for address in checked)
+
+    def serving_none() -> bool:
+        return not any(grpc_serving(address) for address in checked)
+
+    assert serving_all()
+    assert suite.nats is not None
+    suite.nats.stop()
+    try:
+        await wait_until(serving_none, 20, "router and workers report NOT_SERVING without the broker")
+    finally:
+        suite.nats.start()
+    await wait_until(serving_all, 30, "SERVING again once the broker is back")

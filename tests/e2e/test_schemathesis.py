@@ -58,11 +58,11 @@ import yaml
 from devkit.receiver import Receiver
 from devkit.suite import Suite
 from eventstreams.v1 import control_pb2
-from tests.helpers import create_webhook_sink, subscribe
+from tests.helpers import create_webhook_sink, import_or_missing, subscribe
 
 pytestmark = pytest.mark.e2e
 
-pytest.importorskip("schemathesis", minversion="4.32")
+import_or_missing("schemathesis", "schemathesis missing: it is in the dev extras", minversion="4.32")
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC_NAME = "twilio_events_v1.yaml"

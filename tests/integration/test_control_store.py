@@ -15,6 +15,8 @@ from runtime import db
 from runtime.errors import InvalidArgument, LimitExceeded, NotFound
 from services.control.accounts import AccountStore
 from services.control.app import MIGRATIONS
+from services.control.revision import ChangeSignal
+from services.control.routing_feed import RoutingFeed
 from services.control.sinks import SinkStore
 from tests.conftest import BACKENDS, database_url
 
@@ -107,6 +109,45 @@ async def test_a_refused_sink_changes_nothing(sessions: async_sessionmaker[Async
     assert (await store.find(owner.sid, None, "", 50, "")).items == []
 
 
+@pytest.mark.parametrize(
+    ("destination", "allow_private"),
+    [
+        ("http://127.0.0.1:9000/hook", False),
+        ("http://10.1.2.3/hook", False),
+        ("http://[::1]/hook", False),
+        ("http://169.254.169.254/latest/meta-data", False),
+        ("http://localhost:9000/hook", False),
+        # Legacy numeric forms: refused whatever the policy (write the address plainly).
+        ("http://2130706433/", True),
+        ("http://127.1/", True),
+        ("http://0177.0.0.1/", True),
+        ("http://0/", True),
+        ("http://u:p@127.1/", True),
+        ("http://0x7f.1/", False),
+    ],
+)
+async def test_a_destination_the_deployment_will_not_reach_is_refused_at_creation(
+    sessions: async_sessionmaker[AsyncSession], destination: str, allow_private: bool
+) -> None:
+    owner = await AccountStore(sessions).create("owner")
+    store = SinkStore(sessions, 10, NoTestsExpected(), allow_private_destinations=allow_private)
+    config = json.dumps({"destination": destination, "method": "POST"})
+    with pytest.raises(InvalidArgument) as refused:
+        await store.create(owner.sid, "private", "webhook", config)
+    assert refused.value.twilio_code == 91000
+    assert "destination" in refused.value.message
+    assert (await store.find(owner.sid, None, "", 50, "")).items == []
+
+
+async def test_private_destinations_are_accepted_where_the_operator_allows_them(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    owner = await AccountStore(sessions).create("owner")
+    store = SinkStore(sessions, 10, NoTestsExpected(), allow_private_destinations=True)
+    config = json.dumps({"destination": "http://127.0.0.1:9000/hook", "method": "POST"})
+    assert (await store.create(owner.sid, "dev", "webhook", config)).sink_type == "webhook"
+
+
 async def test_authentication(sessions: async_sessionmaker[AsyncSession]) -> None:
     accounts = AccountStore(sessions)
     owner = await accounts.create("owner")
@@ -135,3 +176,29 @@ async def test_replicas_migrating_together_on_postgresql(postgres, tmp_path: Pat
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+async def test_routing_snapshots_carry_tokens_only_for_those_that_sign(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    owner = await AccountStore(sessions).create("owner")
+    feed = RoutingFeed(sessions, ChangeSignal(), poll_seconds=0.1)
+    signing = await feed.snapshot(with_auth_tokens=True)
+    routing = await feed.snapshot(with_auth_tokens=False)
+    assert {a.sid: a.auth_token for a in signing.accounts}[owner.sid] == owner.auth_token
+    assert all(a.auth_token == "" for a in routing.accounts)
+    assert [a.sid for a in routing.accounts] == [a.sid for a in signing.accounts]
+    # Built once per revision, whoever asks.
+    assert await feed.snapshot(with_auth_tokens=True) is signing
+    await AccountStore(sessions).create("another")
+    assert (await feed.snapshot(with_auth_tokens=True)).revision > signing.revision
+
+
+async def test_subaccounts_are_limited(sessions: async_sessionmaker[AsyncSession]) -> None:
+    accounts = AccountStore(sessions, max_subaccounts=2)
+    parent = await accounts.create("parent")
+    for i in range(2):
+        await accounts.create(f"sub {i}", owner_sid=parent.sid)
+    with pytest.raises(LimitExceeded):
+        await accounts.create("one too many", owner_sid=parent.sid)
+    assert (await accounts.create("another parent's", owner_sid=(await accounts.create("p2")).sid)).sid

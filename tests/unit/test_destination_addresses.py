@@ -1,12 +1,13 @@
-"""Unit tests for services.delivery.sinks.webhook.destinations: which addresses a webhook may reach.
-Only the pure address checks; the resolver is not exercised (it does DNS)."""
+"""Which addresses a webhook may reach (runtime.addresses, and the delivery check before a
+request). Only the pure address checks; the resolver is not exercised (it does DNS)."""
 
 from __future__ import annotations
 
 import pytest
 
+from runtime.addresses import is_public, numeric_host, refusal
 from services.delivery.errors import DestinationRefused, Permanent
-from services.delivery.sinks.webhook.destinations import check_literal, is_public
+from services.delivery.sinks.webhook.destinations import check_host
 
 pytestmark = pytest.mark.unit
 
@@ -86,10 +87,10 @@ def test_shared_address_space_is_not_public(address: str) -> None:
         "224.0.0.1",
     ],
 )
-def test_check_literal_refuses_private_literals(host: str) -> None:
+def test_private_literals_are_refused_before_the_request(host: str) -> None:
     with pytest.raises(DestinationRefused) as info:
-        check_literal(host)
-    assert host in info.value.message
+        check_host(host, allow_private=False)
+    assert str(numeric_host(host)) in info.value.message
     assert info.value.retryable is False
     assert isinstance(info.value, Permanent)
     assert info.value.code == 91307
@@ -102,11 +103,63 @@ def test_check_literal_refuses_private_literals(host: str) -> None:
         "[2606:4700::1111]",
         "2606:4700::1111",
         "example.com",
-        "localhost",  # names are checked when resolved, not here
         "internal.corp",
         "",
         "127.0.0.1.nip.io",
     ],
 )
-def test_check_literal_allows_public_literals_and_names(host: str) -> None:
-    assert check_literal(host) is None
+def test_public_literals_and_names_pass_before_the_request(host: str) -> None:
+    assert check_host(host, allow_private=False) is None
+
+
+# The forms the C resolver reads as IPv4 (inet_aton) that a URL parser takes for names: they
+# reached a loopback listener on aiohttp 3.13.2.
+LEGACY = {
+    "2130706433": "127.0.0.1",
+    "127.1": "127.0.0.1",
+    "0177.0.0.1": "127.0.0.1",
+    "0": "0.0.0.0",
+    "0x7f.1": "127.0.0.1",
+    "0x7f000001": "127.0.0.1",
+    "10.1": "10.0.0.1",
+    "134744072": "8.8.8.8",
+}
+
+
+@pytest.mark.parametrize(("host", "address"), LEGACY.items())
+def test_legacy_numeric_hosts_are_read_as_the_resolver_reads_them(host: str, address: str) -> None:
+    assert str(numeric_host(host)) == address
+
+
+@pytest.mark.parametrize("host", LEGACY)
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_legacy_numeric_hosts_are_refused_permanently(host: str, allow_private: bool) -> None:
+    with pytest.raises(DestinationRefused) as info:
+        check_host(host, allow_private)
+    assert info.value.code == 91307 and not info.value.retryable
+    assert "legacy numeric form" in info.value.message
+
+
+@pytest.mark.parametrize("host", ["cafe.be", "face.b00c", "deadbeef.example", "example.com", "a.b"])
+def test_names_of_hex_letters_stay_names(host: str) -> None:
+    assert numeric_host(host) is None
+
+
+@pytest.mark.parametrize(
+    ("host", "allow_private", "refused"),
+    [
+        ("localhost", False, True),
+        ("LOCALHOST.", False, True),
+        ("api.localhost", False, True),
+        ("localhost", True, False),
+        ("127.0.0.1", True, False),
+        ("[::1]", True, False),
+        ("127.0.0.1", False, True),
+        ("8.8.8.8", False, False),
+        ("[2606:4700::1111]", False, False),
+        ("[2606:4700:0::1111]", False, False),  # IPv6 written longer is still that address
+        ("example.com", False, False),
+    ],
+)
+def test_refusal_by_policy(host: str, allow_private: bool, refused: bool) -> None:
+    assert (refusal(host, allow_private) is not None) is refused

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from runtime.filters import MAX_LENGTH, FilterError, compile_filter
+from runtime.filters import MAX_DEPTH, MAX_LENGTH, FilterError, compile_filter
 
 pytestmark = pytest.mark.unit
 
@@ -80,6 +80,10 @@ def test_evaluation(expression: str, expected: bool) -> None:
         "a == 1 b == 2",
         "a == 1; drop table",
         "x" * (MAX_LENGTH + 1),
+        # Deep nesting within the length limit: refused with a reason, not a RecursionError.
+        "(" * 340 + "a == 1" + ")" * 340,
+        "not " * 250 + "a == 1",
+        "(not " * 150 + "a == 1" + ")" * 150,
     ],
 )
 def test_invalid_filters_are_refused_with_a_reason(expression: str) -> None:
@@ -91,3 +95,9 @@ def test_invalid_filters_are_refused_with_a_reason(expression: str) -> None:
 @pytest.mark.parametrize("data", [None, [], "text", 5, {"a": [1, 2]}])
 def test_odd_data_never_raises(data: Any) -> None:
     assert compile_filter("a == 1 OR a.b > 2 OR a IN (1)")(data) is False
+
+
+def test_nesting_up_to_the_limit_is_a_filter() -> None:
+    text = "(" * MAX_DEPTH + "a == 1" + ")" * MAX_DEPTH
+    assert compile_filter(text)({"a": 1}) is True
+    assert compile_filter("not " * MAX_DEPTH + "a == 1")({"a": 1}) is (MAX_DEPTH % 2 == 0)

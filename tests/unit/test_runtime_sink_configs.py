@@ -236,3 +236,9 @@ def test_kinesis_config_knows_its_region_and_stream() -> None:
     config = parse("kinesis", _json({**KINESIS, "arn": "arn:aws:kinesis:eu-west-2:123:stream/orders.v1"}))
     assert isinstance(config, KinesisConfig)
     assert (config.region, config.stream_name) == ("eu-west-2", "orders.v1")
+
+
+def test_deeply_nested_configuration_is_refused_not_a_server_error() -> None:
+    with pytest.raises(InvalidArgument) as refused:
+        parse("webhook", "[" * 100_000 + "]" * 100_000)
+    assert refused.value.twilio_code == 91000
