@@ -7,20 +7,37 @@ PY := $(BIN)/python
 export PYTHONPATH := $(CURDIR):$(CURDIR)/gen
 PROTOS := $(wildcard proto/eventstreams/v1/*.proto)
 GEN_STAMP := gen/.stamp
+# Exact versions, from `make lock`: the runtime set (and the code generator) for make run and
+# the image, everything (lint, types, tests, bench tools) for make test.
+LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
 
-.PHONY: setup proto run demo receiver produce test test-unit lint bench clean
+.PHONY: setup proto run demo receiver produce test test-unit lint bench clean lock
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.runtime: pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -r $(LOCK)
+	$(PY) -m pip install -q --no-deps -e .
 	touch $@
+
+$(VENV)/.installed: $(VENV)/.runtime $(DEV_LOCK)
+	$(PY) -m pip install -q -r $(DEV_LOCK)
+	touch $@
+
+# Refresh the locks to the newest versions pyproject.toml allows (then run make test).
+lock: $(VENV)/.runtime
+	$(PY) -m pip install -q uv
+	$(BIN)/uv pip compile -q --universal --python-version 3.11 --extra build \
+		--custom-compile-command "make lock" pyproject.toml -o $(LOCK)
+	$(BIN)/uv pip compile -q --universal --python-version 3.11 --extra build --extra dev \
+		--custom-compile-command "make lock" pyproject.toml -o $(DEV_LOCK)
 
 proto: $(GEN_STAMP)
 
-$(GEN_STAMP): $(PROTOS) $(VENV)/.installed
+$(GEN_STAMP): $(PROTOS) $(VENV)/.runtime
 	rm -rf gen && mkdir -p gen/eventstreams/v1
 	PATH=$(CURDIR)/$(BIN):$$PATH $(PY) -m grpc_tools.protoc -I proto \
 		--python_out=gen --grpc_python_out=gen --mypy_out=gen --mypy_grpc_out=gen $(PROTOS)
@@ -42,19 +59,19 @@ COUNT ?= 1
 produce: proto
 	$(PY) -m devkit.produce --type $(TYPE) --count $(COUNT)
 
-test: proto
+test: proto $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m mypy runtime services gateway devkit
 	$(PY) -m pytest -q
 
-test-unit: proto
+test-unit: proto $(VENV)/.installed
 	$(PY) -m pytest -q -m unit
 
-lint: proto
+lint: proto $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m mypy runtime services gateway devkit
 
-bench: proto
+bench: proto $(VENV)/.installed
 	$(PY) -m devkit.bench
 
 clean:

