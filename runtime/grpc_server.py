@@ -125,19 +125,25 @@ async def supervised(
     task: Callable[[], Coroutine[Any, Any, None]],
     first_delay: float = 0.5,
     max_delay: float = 30.0,
+    stopping: asyncio.Event | None = None,
 ) -> None:
     """Run a background task for the life of the service: one that fails or ends (a database
     error in a loop that did not expect it) is logged and started again after a pause that
-    doubles up to `max_delay`, instead of ending the process or leaving the work undone."""
+    doubles up to `max_delay`, instead of ending the process or leaving the work undone —
+    unless the service is stopping (draining ends some tasks on purpose)."""
     delay = first_delay
     while True:
         started = asyncio.get_running_loop().time()
         try:
             await task()
+            if stopping is not None and stopping.is_set():
+                return
             log.error("%s: background task %s ended; starting it again", name, _name_of(task))
         except asyncio.CancelledError:
             raise
         except Exception:
+            if stopping is not None and stopping.is_set():
+                return
             log.exception("%s: background task %s failed; starting it again", name, _name_of(task))
         if asyncio.get_running_loop().time() - started > max_delay:
             delay = first_delay  # it ran well for a while: not a crash loop
@@ -178,7 +184,7 @@ async def serve(app: ServiceApp) -> None:
         loop.add_signal_handler(sig, stop.set)
 
     background = [
-        asyncio.create_task(supervised(app.name, task), name=f"{app.name}-{_name_of(task)}")
+        asyncio.create_task(supervised(app.name, task, stopping=stop), name=f"{app.name}-{_name_of(task)}")
         for task in app.tasks
     ]
     readiness = asyncio.create_task(_mark_ready(app, health_servicer))

@@ -129,8 +129,7 @@ class Parking:
             if intake.spare(sink_sid) is not None:
                 self._start_drain(sink_sid)
             elif intake.probe_due(sink_sid):
-                for msg in await self._fetch(sink_sid, 1):
-                    intake.offer(Envelope.of(msg))
+                await self._bring_back(intake, await self._fetch(sink_sid, 1))
 
     def _start_drain(self, sink_sid: str) -> None:
         task = asyncio.create_task(self._drain(sink_sid))
@@ -152,10 +151,20 @@ class Parking:
                 if not messages:
                     self._waiting.discard(sink_sid)
                     return
-                for msg in messages:
-                    intake.offer(Envelope.of(msg))
+                await self._bring_back(intake, messages)
         except Exception as exc:  # the sweep starts it again
             log.warning("sink %s: bringing parked events back failed: %s", sink_sid, exc)
+
+    async def _bring_back(self, intake: Intake, messages: list[Msg]) -> None:
+        """Each fetched message goes to its lane; one that cannot (unreadable) goes straight
+        back to the parking stream rather than waiting out ack_wait with the rest."""
+        for msg in messages:
+            try:
+                intake.offer(Envelope.of(msg))
+            except Exception:
+                log.exception("parked message %s could not be taken back", msg.subject)
+                with contextlib.suppress(Exception):
+                    await msg.nak(delay=self._rules.sweep_seconds)
 
     async def _fetch(self, sink_sid: str, count: int) -> list[Msg]:
         subscription = self._subscriptions.get(sink_sid)

@@ -7,10 +7,12 @@ import math
 import random
 from datetime import UTC, datetime, timedelta, timezone
 
+import aiohttp
 import pytest
 
 from services.delivery.decision import RETRY_AFTER_LIMIT, retry_delay
-from services.delivery.errors import DeliveryError, Rejected, ServerError, Throttled
+from services.delivery.errors import DeliveryError, DestinationRefused, Rejected, ServerError, Throttled
+from services.delivery.sinks import http
 from services.delivery.sinks.http import classify, parse_retry_after
 
 pytestmark = pytest.mark.unit
@@ -192,3 +194,10 @@ def test_retry_delay_huge_attempt_does_not_overflow(attempt: int) -> None:
 def test_retry_delay_without_rng_stays_in_bounds() -> None:
     delays = [retry_delay(4, 1.0, 100.0) for _ in range(50)]
     assert all(4.0 <= d <= 8.0 for d in delays)
+
+
+def test_a_url_the_client_cannot_use_is_a_permanent_refusal() -> None:
+    # Newer aiohttp says so of legacy numeric hosts; retrying it for 4 hours changes nothing.
+    with pytest.raises(DestinationRefused) as refused, http.map_exceptions():
+        raise aiohttp.InvalidUrlClientError("http://127.1/")
+    assert refused.value.code == 91307 and not refused.value.retryable

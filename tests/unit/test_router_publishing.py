@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from eventstreams.v1 import control_pb2, router_pb2
+from services.router.acks import MessageTooLarge
 from services.router.bus import OutMessage
 from services.router.publishing import Publisher
 from services.router.routing_table import RoutingTable
@@ -62,7 +63,7 @@ class MemoryBus:
         return [None] * len(messages)
 
 
-def publisher() -> tuple[Publisher, MemoryBus]:
+def publisher(bus: MemoryBus | None = None) -> tuple[Publisher, MemoryBus]:
     table = RoutingTable()
     table.load(
         control_pb2.RoutingSnapshot(
@@ -83,7 +84,7 @@ def publisher() -> tuple[Publisher, MemoryBus]:
             ],
         )
     )
-    bus = MemoryBus()
+    bus = bus or MemoryBus()
     return Publisher(SchemaCache(MemoryCatalog(), 30.0), table, bus), bus
 
 
@@ -185,3 +186,16 @@ async def test_two_subaccounts_rolled_up_to_one_sink_never_share_a_dedupe_id() -
     results = await router.publish(same_id)
     assert [r.deliveries for r in results] == [1, 1]
     assert len({m.msg_id for m in bus.messages}) == 2
+
+
+class TooLargeBus(MemoryBus):
+    async def put(self, messages: list[OutMessage]) -> list[BaseException | None]:
+        refusal = MessageTooLarge("the event is 9000 bytes with its headers; the broker takes 4096")
+        return [refusal] * len(messages)
+
+
+async def test_an_event_too_large_for_the_broker_is_refused_on_its_own() -> None:
+    router, _ = publisher(TooLargeBus())  # the broker refuses by size, before anything is stored
+    [result] = await router.publish([event({"name": "a", "size": 3})])
+    assert result.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert "broker takes 4096" in result.message

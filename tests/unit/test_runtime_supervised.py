@@ -32,3 +32,15 @@ async def test_a_failing_background_task_is_started_again() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_a_task_that_ends_while_the_service_stops_is_not_started_again() -> None:
+    runs: list[int] = []
+    stopping = asyncio.Event()
+
+    async def drained() -> None:  # a worker's intake ends when it is drained
+        runs.append(1)
+        stopping.set()
+
+    await asyncio.wait_for(supervised("test", drained, first_delay=0.01, stopping=stopping), timeout=5)
+    assert runs == [1]
