@@ -73,6 +73,8 @@ class StreamSettings:
     """The settings of every service that talks to the events stream (a base of theirs)."""
 
     nats_url: str = setting("nats://127.0.0.1:4222", "NATS server URL(s), comma-separated")
+    nats_user: str = setting("", "NATS user (deploy/k8s: router or delivery, each with its permissions)")
+    nats_password: str = setting("", "NATS password of that user")
     stream_name: str = setting("EVENTS", "JetStream stream carrying events to delivery")
     subject_prefix: str = setting("events", "subject prefix of that stream")
     stream_max_age_seconds: float = setting(7 * 24 * 3600.0, "JetStream retention (replay window)")
@@ -94,7 +96,7 @@ class StreamSettings:
         )
 
 
-async def connect(servers: str, name: str) -> Client:
+async def connect(servers: str, name: str, user: str = "", password: str = "") -> Client:
     """Connect with reconnects forever: a broker restart must not kill a service."""
 
     async def on_error(exc: Exception) -> None:
@@ -114,6 +116,7 @@ async def connect(servers: str, name: str) -> Client:
         error_cb=on_error,
         disconnected_cb=on_disconnect,
         reconnected_cb=on_reconnect,
+        **({"user": user, "password": password} if user else {}),
     )
 
 

@@ -90,7 +90,7 @@ async def build(settings: Settings) -> ServiceApp:
     await db.migrate(engine, MIGRATIONS, "delivery_alembic_version")
     sessions = db.sessionmaker(engine)
     spec = settings.stream_spec()
-    nc = await jetstream.connect(settings.nats_url, "delivery")
+    nc = await jetstream.connect(settings.nats_url, "delivery", settings.nats_user, settings.nats_password)
     js = nc.jetstream(timeout=10)
     await jetstream.ensure_stream(js, spec)
     await js.add_consumer(spec.name, consumer_config(settings))

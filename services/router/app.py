@@ -17,7 +17,7 @@ from services.router.settings import Settings
 
 async def build(settings: Settings) -> ServiceApp:
     spec = settings.stream_spec()
-    nc = await jetstream.connect(settings.nats_url, "router")
+    nc = await jetstream.connect(settings.nats_url, "router", settings.nats_user, settings.nats_password)
     js = nc.jetstream(timeout=settings.publish_timeout_seconds)
     await jetstream.ensure_stream(js, spec)
     catalog_channel = clients.channel(settings.catalog_target, settings.service_token)

@@ -29,8 +29,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import nats
 import pytest
 import yaml
+from nats.js.api import AckPolicy, ConsumerConfig
 from sqlalchemy.engine import make_url
 
 from devkit.processes import Child, free_port, start, wait_until
@@ -517,8 +519,13 @@ def test_nats_statefulset_headless_service_storage_and_probes(manifests: Rendere
     assert routes == {f"nats-{i}.{service}:{port}" for i in range(replicas)}
 
 
+def nats_env(manifests: Rendered, container: Doc, server_name: str) -> dict[str, str]:
+    """The environment a NATS pod's server sees (its passwords from the Secret)."""
+    return {**os.environ, **container_env(manifests, container), "SERVER_NAME": server_name}
+
+
 def test_nats_config_is_accepted_by_nats_server(manifests: Rendered, tmp_path: Path) -> None:
-    _, _, conf = nats_parts(manifests)
+    _, container, conf = nats_parts(manifests)
     path = tmp_path / "nats.conf"
     path.write_text(conf)
     result = subprocess.run(
@@ -526,7 +533,7 @@ def test_nats_config_is_accepted_by_nats_server(manifests: Rendered, tmp_path: P
         capture_output=True,
         text=True,
         timeout=30,
-        env={**os.environ, "SERVER_NAME": "nats-0"},
+        env=nats_env(manifests, container, "nats-0"),
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -556,7 +563,7 @@ def nats_from_manifests(manifests: Rendered, tmp_path: Path) -> Iterator[tuple[l
             argv += ["-m", str(monitor), "-P", str(tmp_path / f"nats-{i}.pid")]
             if replicas > 1:
                 argv += ["--cluster", f"nats://127.0.0.1:{cluster_ports[i]}", "--routes", routes]
-            env = {**os.environ, "SERVER_NAME": f"nats-{i}"}
+            env = nats_env(manifests, container, f"nats-{i}")
             children.append(start(f"nats-{i}", argv, env, tmp_path / "logs"))
             clients.append(f"nats://127.0.0.1:{client}")
             probes += [f"http://127.0.0.1:{monitor}{container[p]['httpGet']['path']}" for p in PROBES]
@@ -574,21 +581,29 @@ async def test_nats_config_forms_a_cluster_that_holds_the_configured_stream(
     for url in [*probes, *(u.split("/healthz")[0] + "/healthz" for u in probes)]:
         await asyncio.to_thread(wait_until, functools.partial(http_ok, url), None, url, 60.0)
 
-    shared = only_container(manifests.one("Deployment", "router"))
-    env = container_env(manifests, shared)
-    replicas = int(env["ES_STREAM_REPLICAS"])
-    # The configured byte limits must fit each server's store (the server reserves them).
-    max_bytes = int(env.get("ES_STREAM_MAX_BYTES", "-1"))
-    spec = jetstream.StreamSpec(
-        name="K8S_MANIFEST_CHECK", subject_prefix="k8scheck", replicas=replicas, max_bytes=max_bytes
+    router_env = container_env(manifests, only_container(manifests.one("Deployment", "router")))
+    delivery_env = container_env(manifests, only_container(manifests.one("Deployment", "delivery")))
+    replicas = int(router_env["ES_STREAM_REPLICAS"])
+    # The configured byte limits must fit each server's store (the server reserves them), and
+    # the names are those the NATS users' permissions allow.
+    max_bytes = int(router_env.get("ES_STREAM_MAX_BYTES", "-1"))
+    spec = jetstream.StreamSpec(replicas=replicas, max_bytes=max_bytes)
+    servers = ",".join(clients)
+    # Nobody connects without a user; the router may not consume.
+    with pytest.raises(Exception):  # noqa: B017 - nats-py raises its own for an auth refusal
+        await nats.connect(servers=clients, connect_timeout=2, allow_reconnect=False)
+    delivery = await jetstream.connect(
+        servers, "k8s-delivery", delivery_env["ES_NATS_USER"], delivery_env["ES_NATS_PASSWORD"]
     )
-    nc = await jetstream.connect(",".join(clients), "k8s-manifest-test")
+    nc = await jetstream.connect(
+        servers, "k8s-router", router_env["ES_NATS_USER"], router_env["ES_NATS_PASSWORD"]
+    )
     try:
         js = nc.jetstream()
         for attempt in range(100):
             try:
                 await jetstream.ensure_stream(js, spec)
-                await jetstream.ensure_stream(js, spec.parking())
+                await jetstream.ensure_stream(delivery.jetstream(), spec.parking())
                 break
             except Exception:
                 if attempt == 99:
@@ -614,8 +629,14 @@ async def test_nats_config_forms_a_cluster_that_holds_the_configured_stream(
         assert info.config.num_replicas == replicas
         followers = info.cluster.replicas if info.cluster and info.cluster.replicas else []
         assert len(followers) == replicas - 1
+        # The workers consume what the router stored; the router itself may not.
+        consumer = ConsumerConfig(durable_name="k8s_check", ack_policy=AckPolicy.EXPLICIT)
+        await delivery.jetstream().add_consumer(spec.name, consumer)
+        with pytest.raises(Exception):  # noqa: B017 - a permissions violation times the request out
+            await nc.jetstream(timeout=2).add_consumer(spec.name, ConsumerConfig(durable_name="sneaky"))
     finally:
         await nc.close()
+        await delivery.close()
 
 
 # --- network policies --------------------------------------------------------------------------
