@@ -1,24 +1,35 @@
-"""The service token of a local suite (runtime/service_auth.py): generated once into the data
-folder, where `make produce`, `make demo` and the tests find it; ES_SERVICE_TOKEN wins."""
+"""The secrets of a local suite, generated once into the data folder: the service token
+(runtime/service_auth.py), where `make produce`, `make demo` and the tests find it
+(ES_SERVICE_TOKEN wins), and the key sealing auth tokens at rest (runtime/token_cipher.py)."""
 
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
+from runtime import token_cipher
+
 FILE = "service-token"
+KEY_FILE = "token-key"
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / "data"
 
 
-def ensure(data_dir: Path) -> str:
-    path = data_dir / FILE
+def ensure(
+    data_dir: Path, name: str = FILE, make: Callable[[], str] = lambda: secrets.token_urlsafe(32)
+) -> str:
+    path = data_dir / name
     if path.exists():
         return path.read_text().strip()
-    token = secrets.token_urlsafe(32)
+    value = make()
     path.touch(mode=0o600)
-    path.write_text(token)
-    return token
+    path.write_text(value)
+    return value
+
+
+def ensure_token_key(data_dir: Path) -> str:
+    return ensure(data_dir, KEY_FILE, token_cipher.new_key)
 
 
 def find(data_dir: Path = DEFAULT_DATA) -> str:

@@ -51,6 +51,7 @@ class Suite:
     # The shared secret of internal gRPC calls: kept in data_dir (a restarted `make run`, and
     # `make produce` in another terminal, use the same one), generated the first time.
     service_token: str = ""
+    token_key: str = ""  # seals accounts' auth tokens at rest (also kept in data_dir)
 
     @property
     def gateway_url(self) -> str:
@@ -80,6 +81,7 @@ class Suite:
             "ES_GATEWAY_PORT": str(self.ports.gateway),
             "ES_DEV_ACCOUNT_FILE": str(self.data_dir / "dev-account.json"),
             "ES_SERVICE_TOKEN": self.service_token,
+            "ES_TOKEN_ENCRYPTION_KEY": self.token_key,
             **self.extra_env,
         }
 
@@ -90,6 +92,7 @@ class Suite:
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.service_token = self.service_token or service_token.ensure(self.data_dir)
+        self.token_key = self.token_key or service_token.ensure_token_key(self.data_dir)
         self.nats = NatsServer.create(
             self.data_dir / "jetstream", self.log_dir, self.nats_port, self.nats_monitor_port
         )

@@ -12,6 +12,7 @@ from runtime import sids
 from runtime.errors import InvalidArgument, LimitExceeded, NotFound, Unauthenticated
 from runtime.paging import Page, fetch_page
 from runtime.times import utcnow
+from runtime.token_cipher import TokenCipher
 from services.control import revision
 from services.control.models import AccountRow, ApiKeyRow
 
@@ -30,9 +31,32 @@ def _friendly_name(value: str, default: str) -> str:
 
 
 class AccountStore:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], max_subaccounts: int = 1000) -> None:
+    """Accounts as callers see them: auth tokens sealed in the database (runtime/token_cipher),
+    revealed on the rows this store hands out (which are never written back)."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        max_subaccounts: int = 1000,
+        cipher: TokenCipher | None = None,
+    ) -> None:
         self._sessions = sessions
         self._max_subaccounts = max_subaccounts
+        self._cipher = cipher or TokenCipher("")
+
+    def _revealed(self, row: AccountRow) -> AccountRow:
+        row.auth_token = self._cipher.reveal(row.auth_token)  # a detached row: nothing is written
+        return row
+
+    async def seal_stored_tokens(self) -> int:
+        """Seal tokens stored in the clear (or under a rotated-out key); at start."""
+        sealed = 0
+        async with self._sessions.begin() as session:
+            for row in (await session.scalars(select(AccountRow))).all():
+                if self._cipher.needs_sealing(row.auth_token):
+                    row.auth_token = self._cipher.seal(self._cipher.reveal(row.auth_token))
+                    sealed += 1
+        return sealed
 
     async def authenticate(self, username: str, password: str) -> tuple[AccountRow, str]:
         """The account a credential belongs to, and the API key SID when it was a key."""
@@ -48,6 +72,7 @@ class AccountStore:
             account = await session.scalar(select(AccountRow).where(AccountRow.sid == account_sid))
         if account is None or account.status != "active":
             raise failure
+        account = self._revealed(account)
         if not username.startswith(sids.API_KEY) and not hmac.compare_digest(
             account.auth_token.encode(), password.encode()
         ):
@@ -63,12 +88,13 @@ class AccountStore:
             raise InvalidArgument("Auth token must be at least 16 characters")
         now = utcnow()
         new_sid = sid or sids.new(sids.ACCOUNT)
+        token = auth_token or sids.new_secret()
         row = AccountRow(
             sid=new_sid,
             friendly_name=_friendly_name(
                 friendly_name, f"SubAccount Created at {now:%Y-%m-%d %H:%M %p}" if owner_sid else new_sid
             ),
-            auth_token=auth_token or sids.new_secret(),
+            auth_token=self._cipher.seal(token),
             owner_account_sid=owner_sid or None,
             status="active",
             date_created=now,
@@ -85,6 +111,7 @@ class AccountStore:
                     raise LimitExceeded(f"Account reached the maximum number of subaccounts ({most})")
             session.add(row)
             await revision.bump(session)
+        row.auth_token = token  # the caller's copy, after the sealed one is stored
         return row
 
     async def get_visible(self, caller_sid: str, sid: str) -> AccountRow:
@@ -93,11 +120,12 @@ class AccountStore:
             row = await session.scalar(select(AccountRow).where(AccountRow.sid == sid))
         if row is None or (row.sid != caller_sid and row.owner_account_sid != caller_sid):
             raise NotFound(f"The requested resource Account {sid} was not found")
-        return row
+        return self._revealed(row)
 
     async def get(self, sid: str) -> AccountRow | None:
         async with self._sessions() as session:
-            return await session.scalar(select(AccountRow).where(AccountRow.sid == sid))
+            row = await session.scalar(select(AccountRow).where(AccountRow.sid == sid))
+        return self._revealed(row) if row is not None else None
 
     async def list_visible(
         self, caller_sid: str, friendly_name: str, page_size: int, token: str
@@ -108,7 +136,10 @@ class AccountStore:
         if friendly_name:
             statement = statement.where(AccountRow.friendly_name == friendly_name)
         async with self._sessions() as session:
-            return await fetch_page(session, statement, AccountRow.id, lambda r: r.id, page_size, token)
+            page = await fetch_page(session, statement, AccountRow.id, lambda r: r.id, page_size, token)
+        for row in page.items:
+            self._revealed(row)
+        return page
 
     async def create_key(self, account_sid: str, friendly_name: str) -> tuple[ApiKeyRow, str]:
         now = utcnow()
@@ -151,4 +182,5 @@ class AccountStore:
 
     async def all_accounts(self) -> list[AccountRow]:
         async with self._sessions() as session:
-            return list((await session.scalars(select(AccountRow))).all())
+            rows = list((await session.scalars(select(AccountRow))).all())
+        return [self._revealed(row) for row in rows]

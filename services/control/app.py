@@ -9,6 +9,7 @@ from pathlib import Path
 from eventstreams.v1 import catalog_pb2_grpc, control_pb2, control_pb2_grpc, router_pb2_grpc
 from runtime import clients, db
 from runtime.grpc_server import Registration, ServiceApp
+from runtime.token_cipher import TokenCipher
 from services.control.accounts import AccountStore
 from services.control.adapters import CatalogTypeResolver, RouterTestEventPublisher
 from services.control.revision import ChangeSignal
@@ -48,7 +49,13 @@ async def build(settings: Settings) -> ServiceApp:
     catalog_channel = clients.channel(settings.catalog_target, settings.service_token)
     router_channel = clients.channel(settings.router_target, settings.service_token)
     signal = ChangeSignal()
-    accounts = AccountStore(sessions, settings.max_subaccounts_per_account)
+    cipher = TokenCipher(settings.token_encryption_key)
+    if not cipher.enabled:
+        log.warning("ES_TOKEN_ENCRYPTION_KEY is not set: accounts' auth tokens are stored unencrypted")
+    accounts = AccountStore(sessions, settings.max_subaccounts_per_account, cipher)
+    sealed = await accounts.seal_stored_tokens()
+    if sealed:
+        log.info("sealed %d auth token(s) stored in the clear or under an older key", sealed)
     sinks = SinkStore(
         sessions,
         settings.max_sinks_per_account,
@@ -62,9 +69,8 @@ async def build(settings: Settings) -> ServiceApp:
     )
     if settings.dev_account:
         await ensure_dev_account(accounts, settings)
-    servicer = ControlServicer(
-        accounts, sinks, subscriptions, RoutingFeed(sessions, signal, settings.routing_poll_seconds), signal
-    )
+    feed = RoutingFeed(sessions, signal, settings.routing_poll_seconds, cipher)
+    servicer = ControlServicer(accounts, sinks, subscriptions, feed, signal)
 
     async def close() -> None:
         await catalog_channel.close()

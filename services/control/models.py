@@ -19,7 +19,7 @@ class AccountRow(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     sid: Mapped[str] = mapped_column(String(34), unique=True)
     friendly_name: Mapped[str] = mapped_column(String(64))
-    auth_token: Mapped[str] = mapped_column(String(64))
+    auth_token: Mapped[str] = mapped_column(String(255))  # sealed (runtime/token_cipher.py)
     owner_account_sid: Mapped[str | None] = mapped_column(String(34), index=True)
     status: Mapped[str] = mapped_column(String(20))
     date_created: Mapped[datetime] = mapped_column(DateTime(timezone=True))

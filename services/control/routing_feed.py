@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from eventstreams.v1 import control_pb2
+from runtime.token_cipher import TokenCipher
 from services.control import revision
 from services.control.models import AccountRow, SinkRow, SubscribedEventRow, SubscriptionRow
 from services.control.revision import ChangeSignal
@@ -23,9 +24,14 @@ from services.control.revision import ChangeSignal
 
 class RoutingFeed:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], signal: ChangeSignal, poll_seconds: float
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        signal: ChangeSignal,
+        poll_seconds: float,
+        cipher: TokenCipher | None = None,
     ) -> None:
         self._sessions = sessions
+        self._cipher = cipher or TokenCipher("")
         self._signal = signal
         self._poll = poll_seconds
         self._lock = asyncio.Lock()
@@ -62,7 +68,9 @@ class RoutingFeed:
             revision=rev,
             accounts=[
                 control_pb2.RoutedAccount(
-                    sid=a.sid, auth_token=a.auth_token, owner_account_sid=a.owner_account_sid or ""
+                    sid=a.sid,
+                    auth_token=self._cipher.reveal(a.auth_token),
+                    owner_account_sid=a.owner_account_sid or "",
                 )
                 for a in accounts
                 if a.status == "active"

@@ -19,6 +19,11 @@ class Settings:
     routing_poll_seconds: float = setting(
         0.25, "control: how often a watch checks the database for changes made by other replicas"
     )
+    token_encryption_key: str = setting(
+        "",
+        "control: Fernet key(s), comma-separated, sealing accounts' auth tokens at rest (the first "
+        "seals, all reveal); make run generates one; empty: stored unencrypted",
+    )
     dev_account: bool = setting(False, "control: ensure a development account at start (make run sets it)")
     dev_account_file: str = setting(
         "./data/dev-account.json", "control: where the development account's credentials are written"

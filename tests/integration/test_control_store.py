@@ -9,10 +9,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime import db
-from runtime.errors import InvalidArgument, LimitExceeded, NotFound
+from runtime.errors import InvalidArgument, LimitExceeded, NotFound, Unauthenticated
+from runtime.token_cipher import TokenCipher, new_key
 from services.control.accounts import AccountStore
 from services.control.app import MIGRATIONS
 from services.control.revision import ChangeSignal
@@ -202,3 +204,30 @@ async def test_subaccounts_are_limited(sessions: async_sessionmaker[AsyncSession
     with pytest.raises(LimitExceeded):
         await accounts.create("one too many", owner_sid=parent.sid)
     assert (await accounts.create("another parent's", owner_sid=(await accounts.create("p2")).sid)).sid
+
+
+async def test_auth_tokens_are_sealed_at_rest_and_work_everywhere(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    plain = AccountStore(sessions)  # before a key was configured: stored in the clear
+    legacy = await plain.create("from before")
+    cipher = TokenCipher(new_key())
+    accounts = AccountStore(sessions, cipher=cipher)
+    assert await accounts.seal_stored_tokens() >= 1  # at start: the clear ones get sealed
+    account = await accounts.create("acme")
+
+    async with sessions() as session:
+        stored = dict((await session.execute(text("SELECT sid, auth_token FROM control_accounts"))).all())
+    assert all(value.startswith("enc:v1:") for value in stored.values())
+    assert account.auth_token not in stored[account.sid] and legacy.auth_token not in stored[legacy.sid]
+
+    # Sign-in, the API and the workers' routing all see the real token.
+    for row in (account, legacy):
+        assert (await accounts.authenticate(row.sid, row.auth_token))[0].sid == row.sid
+        fetched = await accounts.get(row.sid)
+        assert fetched is not None and fetched.auth_token == row.auth_token
+    with pytest.raises(Unauthenticated):
+        await accounts.authenticate(account.sid, stored[account.sid])  # the sealed value is no password
+    snapshot = await RoutingFeed(sessions, ChangeSignal(), 0.1, cipher).snapshot(with_auth_tokens=True)
+    tokens = {a.sid: a.auth_token for a in snapshot.accounts}
+    assert tokens[account.sid] == account.auth_token and tokens[legacy.sid] == legacy.auth_token
