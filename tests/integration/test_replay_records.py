@@ -13,7 +13,8 @@ import pytest
 from runtime import db
 from runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.delivery.app import MIGRATIONS
-from services.delivery.records import Records
+from services.delivery.journal import DeadLetter, Retention, SqlJournal
+from services.delivery.records import REDRIVE_PAGE, Records
 from tests.conftest import BACKENDS, database_url
 
 pytestmark = pytest.mark.integration
@@ -98,3 +99,20 @@ async def test_one_replay_at_a_time_per_sink(records: Records) -> None:
     assert await records.claim_next() is not None
     assert await records.transition(first.sid, ("running",), "completed", replayed=3)
     assert (await records.create_replay(ACCOUNT, SINK, *window())).status == "submitted"
+
+
+async def test_redrive_goes_page_by_page(records: Records) -> None:
+    journal = SqlJournal(records._sessions, Retention())  # the same database
+    letters = [
+        DeadLetter(ACCOUNT, SINK, f"EZ{i}", "com.example", "ev.x", b"{}", 1, "gone", 91305, 410)
+        for i in range(1200)
+    ]
+    await asyncio.gather(*(journal.dead_letter(letter) for letter in letters))
+    pages, after = [], 0
+    while page := await records.to_redrive(ACCOUNT, SINK, [], after, REDRIVE_PAGE):
+        pages.append(len(page))
+        await records.mark_redriven([row.id for row in page])  # marked as it goes
+        after = page[-1].id
+    assert pages == [500, 500, 200]
+    assert await records.to_redrive(ACCOUNT, SINK, [], 0, REDRIVE_PAGE) == []
+    assert await records.not_redrivable(ACCOUNT, SINK, ["DL" + "0" * 32]) == {"DL" + "0" * 32}
