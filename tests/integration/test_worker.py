@@ -75,6 +75,11 @@ class Rig:
             )
         )
 
+    def drop_sink(self, revision: int) -> None:
+        """A snapshot at `revision` with the account and without the sink."""
+        accounts = [control_pb2.RoutedAccount(sid=ACCOUNT, auth_token=TOKEN)]
+        self.snapshot = control_pb2.RoutingSnapshot(revision=revision, accounts=accounts)
+
     async def publish(
         self, count: int, padding: int = 0, revision: int = 0, account: str = ACCOUNT
     ) -> None:
@@ -304,7 +309,7 @@ async def test_private_destination_is_a_recorded_dead_letter(rig: Rig, receiver:
     assert recorded == [("EZ0", 91307), ("EZ1", 91307)]
 
 
-async def test_private_name_is_refused_at_resolution_and_recorded(rig: Rig, receiver: Receiver) -> None:
+async def test_localhost_is_refused_before_the_request_and_recorded(rig: Rig, receiver: Receiver) -> None:
     rig.point_sink_at(f"http://localhost:{receiver.port}/hook")
     await rig.publish(1)
     async with rig.worker(allow_private=False):
@@ -434,9 +439,7 @@ async def test_a_sink_newer_than_the_workers_snapshot_is_waited_for_not_dead_let
 ) -> None:
     # The router routed these at revision 2, where the sink exists; the worker's feed lags
     # at revision 1, without it. Before, five asks a second apart made them dead letters.
-    rig.snapshot = control_pb2.RoutingSnapshot(
-        revision=1, accounts=[control_pb2.RoutedAccount(sid=ACCOUNT, auth_token=TOKEN)]
-    )
+    rig.drop_sink(revision=1)
     await rig.publish(3, revision=2)
     async with rig.worker():
         await asyncio.sleep(7)
@@ -449,9 +452,7 @@ async def test_a_sink_newer_than_the_workers_snapshot_is_waited_for_not_dead_let
 
 
 async def test_a_sink_missing_from_an_up_to_date_snapshot_is_gone(rig: Rig, receiver: Receiver) -> None:
-    rig.snapshot = control_pb2.RoutingSnapshot(
-        revision=3, accounts=[control_pb2.RoutedAccount(sid=ACCOUNT, auth_token=TOKEN)]
-    )
+    rig.drop_sink(revision=3)
     await rig.publish(2, revision=2)  # routed at 2; the worker's snapshot (3) no longer has it
     async with rig.worker():
         await settled(rig)

@@ -1,13 +1,17 @@
 """Which addresses a webhook may reach (runtime.addresses, and the delivery check before a
-request). Only the pure address checks; the resolver is not exercised (it does DNS)."""
+request), and the check at connection on every address a name resolves to (with DNS
+answered in memory: the resolver is the seam)."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from runtime.addresses import is_public, numeric_host, refusal
 from services.delivery.errors import DestinationRefused, Permanent
-from services.delivery.sinks.webhook.destinations import check_host
+from services.delivery.sinks.webhook.destinations import PublicOnlyResolver, check_host
 
 pytestmark = pytest.mark.unit
 
@@ -163,3 +167,29 @@ def test_names_of_hex_letters_stay_names(host: str) -> None:
 )
 def test_refusal_by_policy(host: str, allow_private: bool, refused: bool) -> None:
     assert (refusal(host, allow_private) is not None) is refused
+
+
+class Answers(AbstractResolver):
+    """DNS as the name's owner chooses to answer it (rebinding: a public name, a private address)."""
+
+    def __init__(self, *addresses: str) -> None:
+        self._addresses = addresses
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        return [
+            ResolveResult(hostname=host, host=a, port=port, family=family, proto=0, flags=0)
+            for a in self._addresses
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_name_resolving_to_any_private_address_is_refused_at_connection() -> None:
+    with pytest.raises(DestinationRefused) as refused:
+        await PublicOnlyResolver(Answers("93.184.216.34", "10.0.0.5")).resolve("rebound.example", 443)
+    assert "10.0.0.5" in refused.value.message and refused.value.code == 91307
+    answered = await PublicOnlyResolver(Answers("93.184.216.34")).resolve("example.com", 443)
+    assert [r["host"] for r in answered] == ["93.184.216.34"]
