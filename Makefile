@@ -48,10 +48,10 @@ run: proto
 	$(PY) -m devkit.run
 
 # With `make run` up, in another terminal:
-demo: proto
+demo: proto $(VENV)/.installed
 	$(PY) -m devkit.demo
 
-receiver: proto
+receiver: proto $(VENV)/.installed
 	$(PY) -m devkit.receiver --port 9000
 
 TYPE ?= com.twilio.messaging.message.delivered
