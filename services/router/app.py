@@ -27,9 +27,10 @@ async def build(settings: Settings) -> ServiceApp:
     schemas = SchemaCache(
         GrpcCatalogSource(catalog_pb2_grpc.CatalogStub(catalog_channel)), settings.type_cache_seconds
     )
-    publisher = Publisher(
-        schemas, table, JetStreamBus(nc, spec, settings.publish_timeout_seconds), watcher.wait_for
+    bus = JetStreamBus(
+        nc, spec, settings.publish_timeout_seconds, attempt_seconds=settings.publish_attempt_seconds
     )
+    publisher = Publisher(schemas, table, bus, watcher.wait_for)
 
     async def close() -> None:
         await nc.close()

@@ -10,6 +10,7 @@ from nats.aio.client import Client
 
 from runtime import stream_codec
 from runtime.jetstream import StreamSpec
+from services.router import resend as resend_policy
 from services.router.acks import Acks
 
 
@@ -32,10 +33,23 @@ class EventBus(Protocol):
 
 
 class JetStreamBus:
-    def __init__(self, nc: Client, spec: StreamSpec, timeout_seconds: float, window: int = 4000) -> None:
+    """Publishes with a deadline per call (`timeout_seconds`) and per attempt
+    (`attempt_seconds`): what JetStream has not answered within an attempt — a leader lost
+    with the publish, an election — is sent again with the same Nats-Msg-Id (see resend.py)."""
+
+    def __init__(
+        self,
+        nc: Client,
+        spec: StreamSpec,
+        timeout_seconds: float,
+        window: int = 4000,
+        attempt_seconds: float = 2.0,
+    ) -> None:
         self._acks = Acks(nc, window)
         self._spec = spec
         self._timeout = timeout_seconds
+        self._attempt = attempt_seconds
+        self.resent = 0  # publishes sent again, over the bus's life
 
     @property
     def waiting(self) -> int:
@@ -44,10 +58,31 @@ class JetStreamBus:
     async def put(self, messages: list[OutMessage]) -> list[BaseException | None]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._timeout
+        results: list[BaseException | None] = [None] * len(messages)
+        todo = list(range(len(messages)))
+        resend = 0
+        while True:
+            attempt_end = min(deadline, loop.time() + self._attempt)
+            outcomes = await self._attempt_once([messages[i] for i in todo], attempt_end)
+            again = []
+            for index, outcome in zip(todo, outcomes, strict=True):
+                results[index] = outcome
+                if outcome is not None and resend_policy.worth_resending(outcome):
+                    again.append(index)
+            resend += 1
+            pause = resend_policy.pause_before(resend)
+            if not again or loop.time() + pause >= deadline:
+                return results
+            await asyncio.sleep(pause)
+            self.resent += len(again)
+            todo = again
+
+    async def _attempt_once(self, messages: list[OutMessage], deadline: float) -> list[BaseException | None]:
+        loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[Any] | BaseException] = []
         try:
-            # One timer for the whole batch: sending waits while the window of unacknowledged
-            # publishes is full (the broker is away).
+            # One timer for the whole attempt: sending waits while the window of
+            # unacknowledged publishes is full (the broker is away).
             async with asyncio.timeout_at(deadline):
                 await self._send(messages, futures)
         except TimeoutError:

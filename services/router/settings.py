@@ -12,6 +12,9 @@ class Settings(StreamSettings):
     catalog_target: str = setting("127.0.0.1:50051", "where services reach catalog (gRPC)")
     control_target: str = setting("127.0.0.1:50052", "where services reach control (gRPC)")
     publish_timeout_seconds: float = setting(10.0, "router: how long to wait for JetStream acks")
+    publish_attempt_seconds: float = setting(
+        2.0, "router: a publish JetStream has not answered by then is sent again (same Nats-Msg-Id)"
+    )
     max_batch: int = setting(1000, "router: most events one Publish call may carry")
     type_cache_seconds: float = setting(30.0, "router: how long an event type's status is trusted")
     log_level: str = setting("INFO", "log level of every service")

@@ -147,3 +147,30 @@ async def test_outages_that_overflow_the_reconnect_buffer_leak_no_slot(
                 raise AssertionError(f"no publish succeeded after outage {outage}")
     finally:
         await nc.close()
+
+
+async def test_a_publish_unanswered_while_the_broker_is_away_is_sent_again_and_stored_once(
+    nats_server: NatsServer, unique: str
+) -> None:
+    spec = StreamSpec(name=f"BACK_{unique}", subject_prefix=f"back_{unique}")
+    nc = await nats.connect(nats_server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.1)
+    try:
+        js = nc.jetstream()
+        await jetstream.ensure_stream(js, spec)
+        bus = JetStreamBus(nc, spec, timeout_seconds=15, attempt_seconds=0.5)
+        assert await bus.put([message("EZ0:DGa")]) == [None]
+        nats_server.kill()
+        for _ in range(100):  # until the client has noticed
+            if not nc.is_connected:
+                break
+            await asyncio.sleep(0.05)
+        putting = asyncio.create_task(bus.put([message("EZ1:DGa"), message("EZ2:DGa")]))
+        await asyncio.sleep(1.5)  # several attempts go unanswered
+        assert not putting.done()
+        nats_server.start()
+        assert await putting == [None, None]
+        assert bus.resent >= 2
+        # Sent more than once, stored once: the stream deduplicated on Nats-Msg-Id.
+        assert (await js.stream_info(spec.name)).state.messages == 3
+    finally:
+        await nc.close()
