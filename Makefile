@@ -12,7 +12,7 @@ GEN_STAMP := gen/.stamp
 LOCK := requirements.lock
 DEV_LOCK := requirements-dev.lock
 
-.PHONY: setup proto run demo receiver produce test test-unit lint bench clean lock
+.PHONY: setup proto run demo receiver produce test test-unit test-failover lint bench clean lock
 
 setup: $(VENV)/.installed
 
@@ -66,6 +66,9 @@ test: proto $(VENV)/.installed
 
 test-unit: proto $(VENV)/.installed
 	$(PY) -m pytest -q -m unit
+
+test-failover: proto $(VENV)/.installed
+	$(PY) -m pytest -q -m failover -rA
 
 lint: proto $(VENV)/.installed
 	$(PY) -m ruff check .

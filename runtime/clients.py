@@ -10,6 +10,9 @@ CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 64 << 20),
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.enable_retries", 1),
+    # Over every address a target resolves to (replicas; a headless Service), skipping one
+    # that is down; with a single address the same as pick_first.
+    ("grpc.lb_policy_name", "round_robin"),
 ]
 
 

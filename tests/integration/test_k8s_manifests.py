@@ -35,7 +35,8 @@ import yaml
 from nats.js.api import AckPolicy, ConsumerConfig
 from sqlalchemy.engine import make_url
 
-from devkit.processes import Child, free_port, start, wait_until
+from devkit.nats_cluster import NatsCluster
+from devkit.processes import wait_until
 from runtime import config, jetstream
 from tests.helpers import import_or_missing, missing_tool
 
@@ -540,36 +541,25 @@ def test_nats_config_is_accepted_by_nats_server(manifests: Rendered, tmp_path: P
 
 @pytest.fixture
 def nats_from_manifests(manifests: Rendered, tmp_path: Path) -> Iterator[tuple[list[str], list[str]]]:
-    """The rendered NATS config run as the StatefulSet would, on loopback: as many servers as
-    replicas, each with its own store, the routes pointed at the local cluster ports. Yields
-    (client URLs, probe URLs)."""
-    binary = nats_binary()
+    """The rendered NATS config run as the StatefulSet would, on loopback (devkit's cluster,
+    which the failover tests and the bench run too): as many servers as replicas, each with
+    its own store, the routes pointed at the local cluster ports. Yields (client URLs, probe
+    URLs)."""
+    nats_binary()
     sts, container, conf = nats_parts(manifests)
-    replicas = sts["spec"]["replicas"]
-    cluster_ports = [free_port() for _ in range(replicas)]
-    routes = ",".join(f"nats://127.0.0.1:{p}" for p in cluster_ports)
-    children: list[Child] = []
-    clients: list[str] = []
-    probes: list[str] = []
+    cluster = NatsCluster(
+        tmp_path, tmp_path / "logs", sts["spec"]["replicas"], conf, container_env(manifests, container)
+    )
     try:
-        for i in range(replicas):
-            store = tmp_path / f"nats-{i}"
-            # The one edit: the store on this machine instead of the pod's volume.
-            local = re.sub(r"(?m)^(\s*store_dir\s*:\s*)\S+", rf"\g<1>{store}", conf)
-            (tmp_path / f"nats-{i}.conf").write_text(local)
-            client, monitor = free_port(), free_port()
-            argv = [binary, "-c", str(tmp_path / f"nats-{i}.conf"), "-a", "127.0.0.1", "-p", str(client)]
-            argv += ["-m", str(monitor), "-P", str(tmp_path / f"nats-{i}.pid")]
-            if replicas > 1:
-                argv += ["--cluster", f"nats://127.0.0.1:{cluster_ports[i]}", "--routes", routes]
-            env = nats_env(manifests, container, f"nats-{i}")
-            children.append(start(f"nats-{i}", argv, env, tmp_path / "logs"))
-            clients.append(f"nats://127.0.0.1:{client}")
-            probes += [f"http://127.0.0.1:{monitor}{container[p]['httpGet']['path']}" for p in PROBES]
-        yield clients, probes
+        cluster.start()
+        probes = [
+            f"http://127.0.0.1:{node.monitor_port}{container[p]['httpGet']['path']}"
+            for node in cluster.nodes
+            for p in PROBES
+        ]
+        yield cluster.urls, probes
     finally:
-        for child in children:
-            child.stop()
+        cluster.stop()
 
 
 async def test_nats_config_forms_a_cluster_that_holds_the_configured_stream(
