@@ -76,6 +76,7 @@ lint: proto $(VENV)/.installed
 
 bench: proto $(VENV)/.installed
 	$(PY) -m devkit.bench
+	$(PY) -m devkit.bench_scale
 
 clean:
 	rm -rf gen data bench-results
