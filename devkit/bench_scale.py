@@ -35,7 +35,7 @@ from typing import Any
 from devkit import failover
 from devkit.bench import RESULTS_DIR, start_receiver
 from devkit.bench_load import EventFactory, publish_fixed, publish_until_routed
-from devkit.bench_procs import OTHER, ProcessWatch
+from devkit.bench_procs import OTHER, ProcessWatch, proc_cpu_seconds
 from devkit.bench_setup import ReceiverClient, Rest, create_account
 from devkit.bench_stats import show, spread
 from devkit.nats_cluster import NatsCluster
@@ -91,13 +91,32 @@ def parse_args() -> tuple[ScalePlan, Path]:
     return plan, args.out
 
 
-def cores_by_role(cores: dict[str, float]) -> dict[str, float]:
+def postgres_cpu_seconds() -> float:
+    """CPU seconds used by every PostgreSQL process on the machine (the postmaster and its
+    backends, one per pooled connection): the stores' share, not in any watched process."""
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if (proc / "comm").read_text().strip() != "postgres":
+                continue
+        except OSError:
+            continue
+        total += proc_cpu_seconds(int(proc.name)) or 0.0
+    return total
+
+
+def cores_by_role(cores: dict[str, float], postgres: float) -> dict[str, float]:
     """A window's cores per process, summed per role (the workers together, the nodes)."""
     roles: dict[str, float] = {}
     for name, used in cores.items():
         role = name.split("-")[0] if name.startswith(("delivery-", "nats-")) else name
         role = {"delivery": "workers", "nats": "nats"}.get(role, role)
         roles[role] = round(roles.get(role, 0.0) + used, 2)
+    # PostgreSQL is part of the rest of the machine as the watcher sees it: shown apart.
+    roles["postgres"] = round(postgres, 2)
+    roles[OTHER] = round(max(0.0, roles.get(OTHER, 0.0) - postgres), 2)
     roles["total"] = round(sum(cores.values()), 2)
     return roles
 
@@ -138,12 +157,14 @@ async def measure(suite: Suite, receiver_port: int, procs: ProcessWatch, plan: S
             await wait_all(receiver, paths, 1_000, plan.stall_seconds)
             for trial in range(plan.trials):
                 await receiver.reset()
+                postgres_before, wall_before = postgres_cpu_seconds(), time.monotonic()
                 with procs.window("run"):
                     published = await publish_fixed(
                         router, factory, TYPE, plan.events, plan.batch, plan.concurrency
                     )
                     received, last_at = await wait_all(receiver, paths, published.events, plan.stall_seconds)
                 seconds = max(last_at - published.started_at, 1e-9)
+                postgres = (postgres_cpu_seconds() - postgres_before) / (time.monotonic() - wall_before)
                 window = procs.take_windows()["run"]
                 trials.append(
                     {
@@ -152,7 +173,7 @@ async def measure(suite: Suite, receiver_port: int, procs: ProcessWatch, plan: S
                         "complete": received >= published.events * plan.sinks,
                         "seconds": round(seconds, 3),
                         "deliveries_per_second": round(received / seconds, 1),
-                        "cores": cores_by_role(window["cores"]),
+                        "cores": cores_by_role(window["cores"], postgres),
                         "cores_by_process": window["cores"],
                     }
                 )
@@ -250,7 +271,16 @@ def summarise(topologies: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "deliveries_per_second": spread([t["deliveries_per_second"] for t in trials]),
             "cores": {
                 role: spread([t["cores"].get(role) for t in trials])
-                for role in ("router", "workers", "nats", "fast receiver", "bench driver", OTHER, "total")
+                for role in (
+                    "router",
+                    "workers",
+                    "nats",
+                    "postgres",
+                    "fast receiver",
+                    "bench driver",
+                    OTHER,
+                    "total",
+                )
             },
             "incomplete_trials": sum(1 for t in trials if not t["complete"]),
         }
@@ -280,8 +310,8 @@ def ratio(
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| NATS nodes | workers | deliveries/s | ×(1 worker) | cores: router | workers | nats | "
-        "receiver+driver | rest of machine | total |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "postgres | receiver+driver | rest of machine | total |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         cores = row["cores"]
@@ -290,6 +320,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {row['nodes']} | {row['workers']} | {show(row['deliveries_per_second'])} | "
             f"{ratio(rows, row['nodes'], row['workers'], row['nodes'], 1) or '-'} | "
             f"{show(cores['router'])} | {show(cores['workers'])} | {show(cores['nats'])} | "
+            f"{show(cores['postgres'])} | "
             f"{sum(helpers):.2f} | {show(cores[OTHER])} | {show(cores['total'])} |"
         )
     kills = [r for r in rows if "leader_kill" in r]
