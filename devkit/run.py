@@ -14,6 +14,8 @@ from devkit.processes import ROOT
 from devkit.suite import Ports, Suite
 
 DATA = ROOT / "data"
+# Prometheus /metrics of each process under `make run` (further workers take free ports).
+METRICS_PORTS = {"catalog": 9101, "control": 9102, "router": 9103, "delivery-0": 9104, "gateway": 9105}
 
 
 def port_taken(port: int) -> bool:
@@ -25,12 +27,14 @@ def banner(suite: Suite) -> str:
     sid, token = suite.dev_account()
     url = suite.gateway_url
     grpc_addresses = " / ".join(suite.address(name) for name in ("catalog", "control", "router"))
+    metrics = ", ".join(f"{name} :{port}" for name, port in suite.metrics_ports.items())
     return f"""
 Event Streams is up.
 
   REST gateway (Twilio Events v1)  {url}
   catalog / control / router gRPC  {grpc_addresses}
   NATS JetStream                   {suite.nats.url if suite.nats else "?"}
+  Prometheus metrics               {metrics}
   data and logs                    {DATA.relative_to(ROOT)}/ (SQLite, JetStream store, logs/)
 
   Account SID  {sid}
@@ -98,6 +102,7 @@ def main() -> None:
         "delivery": ports.delivery,
         "nats": 4222,
         "nats monitor": 8222,
+        **{f"{name} metrics": port for name, port in METRICS_PORTS.items()},
     }
     busy = [f"{name} ({port})" for name, port in wanted.items() if port_taken(port)]
     if busy:
@@ -112,6 +117,7 @@ def main() -> None:
         workers=int(os.environ.get("ES_WORKERS", "1")),
         log_dir=DATA / "logs",
         extra_env={"ES_DEV_ACCOUNT": "true", "ES_ALLOW_PRIVATE_DESTINATIONS": "true"},
+        metrics_ports=dict(METRICS_PORTS),
     )
     signal.signal(signal.SIGTERM, _interrupt)
     print("starting nats-server, catalog, control, router, delivery, gateway …", flush=True)

@@ -65,6 +65,15 @@ class Suite:
 
     # The listen addresses of replicas after the first (whose are in `ports`).
     extra: dict[str, list[int]] = field(default_factory=dict)
+    # Each process's Prometheus /metrics port, by process name (kept across restarts).
+    metrics_ports: dict[str, int] = field(default_factory=dict)
+
+    def metrics_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.metrics_ports[name]}/metrics"
+
+    def _metrics_env(self, name: str) -> dict[str, str]:
+        port = self.metrics_ports.setdefault(name, free_port())
+        return {"ES_METRICS_PORT": str(port)}
 
     @property
     def gateway_url(self) -> str:
@@ -173,7 +182,7 @@ class Suite:
         name = self.replica_name(service, index)
         port = self.replica_ports(service)[index]
         module = "gateway" if service == "gateway" else f"services.{service}"
-        env = self.service_env(service)
+        env = self.service_env(service) | self._metrics_env(name)
         if service == "gateway":
             env["ES_GATEWAY_PORT"] = str(port)
         else:
@@ -195,7 +204,12 @@ class Suite:
             self.extra.setdefault("delivery", []).append(free_port())
             ports = self.replica_ports("delivery")
         address = f"127.0.0.1:{ports[index]}"
-        settings = {**self.service_env("delivery"), **(env or {}), "ES_DELIVERY_ADDRESS": address}
+        settings = {
+            **self.service_env("delivery"),
+            **self._metrics_env(name),
+            **(env or {}),
+            "ES_DELIVERY_ADDRESS": address,
+        }
         child = start_python(name, "services.delivery", settings, self.log_dir)
         self.children[name] = child
         wait_until(lambda: grpc_serving(address), child, name)

@@ -23,7 +23,7 @@ async def main(settings: Settings) -> None:
 
 
 settings = config.load(Settings)
-logs.configure("gateway", settings.log_level)
+logs.configure("gateway", settings.log_level, settings.log_format)
 try:
     import uvloop
 

@@ -20,9 +20,11 @@ from gateway.auth import Authenticator
 from gateway.body_limit import TOO_LARGE_CODE, BodyLimit, BodyTooLarge, too_large
 from gateway.context import Backends
 from gateway.errors import from_grpc, from_service_error, twilio_error
+from gateway.http_metrics import HttpMetrics
 from gateway.settings import Settings
 from runtime import clients
 from runtime.errors import ServiceError
+from runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +46,13 @@ def build(settings: Settings) -> Starlette:
         public_url=settings.public_url.rstrip("/"),
     )
 
+    metrics = Metrics.of("gateway", settings)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        metrics.serve()
         yield
+        metrics.close()
         await control_channel.close()
         await catalog_channel.close()
         await delivery_channel.close()
@@ -75,16 +81,17 @@ def build(settings: Settings) -> Starlette:
         log.exception("unexpected error", exc_info=exc)
         return twilio_error(500, 20500, "Internal Server Error")
 
+    routes = [
+        Route("/healthz", health, methods=["GET"]),
+        *openapi.routes(settings.public_url.rstrip("/")),
+        *accounts.routes(backends),
+        *types.routes(backends),
+        *sinks.routes(backends),
+        *deliveries.routes(backends),
+        *subscriptions.routes(backends),
+    ]
     return Starlette(
-        routes=[
-            Route("/healthz", health, methods=["GET"]),
-            *openapi.routes(settings.public_url.rstrip("/")),
-            *accounts.routes(backends),
-            *types.routes(backends),
-            *sinks.routes(backends),
-            *deliveries.routes(backends),
-            *subscriptions.routes(backends),
-        ],
+        routes=routes,
         exception_handlers={
             ServiceError: on_service_error,
             grpc.aio.AioRpcError: on_grpc_error,
@@ -92,6 +99,9 @@ def build(settings: Settings) -> Starlette:
             BodyTooLarge: on_too_large,
             Exception: on_unexpected,
         },
-        middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
+        middleware=[
+            Middleware(HttpMetrics, metrics=metrics, routes=routes),
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+        ],
         lifespan=lifespan,
     )

@@ -1,6 +1,7 @@
 """Our extension of Events v1 (Twilio has no such resources): a sink's delivery log, its
 dead letters and their redrive, and replays — Twilio-style paths, parameters and paging.
 
+    GET  /v1/Sinks/{Sid}/Health                the workers' view now, and the last hour
     GET  /v1/Sinks/{Sid}/Deliveries            ?Outcome=delivered|retrying|failed &EventId=
     GET  /v1/Sinks/{Sid}/DeadLetters           ?Redriven=true|false
     POST /v1/Sinks/{Sid}/DeadLetters/Redrive   Sid=DL… (repeatable; none: every one not redriven)
@@ -79,6 +80,48 @@ def replay_body(call: Call, r: delivery_pb2.Replay) -> dict[str, Any]:
         "date_updated": r.date_updated,
         "url": call.url(f"/v1/Sinks/{r.sink_sid}/Replays/{r.sid}"),
     }
+
+
+def health_body(call: Call, h: delivery_pb2.SinkHealth) -> dict[str, Any]:
+    return {
+        "sink_sid": h.sink_sid,
+        "account_sid": call.account.sid,
+        "state": h.state,
+        "throttle_cap": h.throttle_cap or None,
+        "failing_since": h.failing_since or None,
+        "queued": h.queued,
+        "workers": h.workers,
+        "last_error": {
+            "code": h.last_error_code,
+            "message": h.last_error or None,
+            "status_code": h.last_error_status_code or None,
+            "date": h.last_error_date,
+        }
+        if h.last_error_date
+        else None,
+        "last_hour": {
+            "delivered": h.delivered,
+            "retried": h.retried,
+            "failed": h.failed,
+            "latency_ms": {
+                "p50": h.latency_p50_ms,
+                "p95": h.latency_p95_ms,
+                "p99": h.latency_p99_ms,
+                "samples": h.latency_samples,
+            }
+            if h.latency_samples
+            else None,
+        },
+        "url": call.url(f"/v1/Sinks/{h.sink_sid}/Health"),
+    }
+
+
+async def fetch_health(call: Call) -> Any:
+    sink = await _sink(call)
+    health = await call.backends.delivery.GetSinkHealth(
+        delivery_pb2.SinkHealthRequest(account_sid=call.account.sid, sink_sid=sink)
+    )
+    return ok(health_body(call, health))
 
 
 async def list_deliveries(call: Call) -> Any:
@@ -204,6 +247,7 @@ async def update_replay(call: Call) -> Any:
 def routes(backends: Backends) -> list[Route]:
     base = "/v1/Sinks/{sid}"
     return resources(
+        (f"{base}/Health", "GET", authenticated(backends, fetch_health)),
         (f"{base}/Deliveries", "GET", authenticated(backends, list_deliveries)),
         (f"{base}/DeadLetters", "GET", authenticated(backends, list_dead_letters)),
         (f"{base}/DeadLetters/Redrive", "POST", authenticated(backends, redrive)),

@@ -3,10 +3,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runtime.config import setting
+from runtime.service_settings import ServiceSettings
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(ServiceSettings):
     gateway_host: str = setting("127.0.0.1", "gateway: HTTP listen host")
     gateway_port: int = setting(8080, "gateway: HTTP listen port")
     control_target: str = setting("127.0.0.1:50052", "where services reach control (gRPC)")
@@ -17,7 +18,3 @@ class Settings:
         "", "gateway: base URL in resource links (default: the URL the request came to)"
     )
     max_body_bytes: int = setting(1024 * 1024, "gateway: largest request body accepted (413 beyond)")
-    log_level: str = setting("INFO", "log level of every service")
-    service_token: str = setting(
-        "", "shared secret of every internal gRPC call (runtime/service_auth.py); empty: not checked"
-    )

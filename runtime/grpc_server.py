@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +15,9 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from runtime import grpc_wrap
 from runtime.errors import ServiceError
+from runtime.metrics import GrpcServerMetrics, Metrics
 from runtime.service_auth import RequireToken
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,8 @@ class ServiceApp:
     serving_poll_seconds: float = 0.5
     # Calls must carry this shared secret (runtime/service_auth.py); empty: not checked.
     service_token: str = ""
+    # Served on its own port when the settings give one; gRPC calls counted into it.
+    metrics: Metrics | None = None
 
 
 class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
@@ -64,39 +68,28 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> Any:
-        handler: Any = await continuation(handler_call_details)
-        if handler is None:
-            return handler
-        if handler.unary_unary is not None:
-            inner: Any = handler.unary_unary
+        return grpc_wrap.around(await continuation(handler_call_details), _mapped, _mapped_stream)
 
-            async def unary(request: Any, context: Any) -> Any:
-                try:
-                    return await inner(request, context)
-                except ServiceError as exc:
-                    await context.abort(exc.grpc_code, exc.message, trailing_metadata=exc.trailing_metadata())
 
-            return grpc.unary_unary_rpc_method_handler(
-                unary,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            inner_stream: Any = handler.unary_stream
+def _mapped(inner: grpc_wrap.Unary) -> grpc_wrap.Unary:
+    async def unary(request: Any, context: Any) -> Any:
+        try:
+            return await inner(request, context)
+        except ServiceError as exc:
+            await context.abort(exc.grpc_code, exc.message, trailing_metadata=exc.trailing_metadata())
 
-            async def stream(request: Any, context: Any) -> Any:
-                try:
-                    async for item in inner_stream(request, context):
-                        yield item
-                except ServiceError as exc:
-                    await context.abort(exc.grpc_code, exc.message, trailing_metadata=exc.trailing_metadata())
+    return unary
 
-            return grpc.unary_stream_rpc_method_handler(
-                stream,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+
+def _mapped_stream(inner: grpc_wrap.Streaming) -> grpc_wrap.Streaming:
+    async def stream(request: Any, context: Any) -> AsyncIterator[Any]:
+        try:
+            async for item in inner(request, context):
+                yield item
+        except ServiceError as exc:
+            await context.abort(exc.grpc_code, exc.message, trailing_metadata=exc.trailing_metadata())
+
+    return stream
 
 
 async def _mark_ready(app: ServiceApp, health_servicer: health.aio.HealthServicer) -> None:
@@ -162,6 +155,9 @@ async def serve(app: ServiceApp) -> None:
         interceptors.insert(0, RequireToken(app.service_token))
     else:
         log.warning("%s: ES_SERVICE_TOKEN is not set: any caller may use this service", app.name)
+    if app.metrics is not None:
+        interceptors.insert(0, GrpcServerMetrics(app.metrics))
+        app.metrics.serve()
     server = grpc.aio.server(
         interceptors=interceptors,
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 16 << 20)],
@@ -215,6 +211,8 @@ async def serve(app: ServiceApp) -> None:
             await asyncio.wait_for(close(), timeout=5)
         except Exception:
             log.warning("%s: a closer failed or timed out", app.name, exc_info=True)
+    if app.metrics is not None:
+        app.metrics.close()
     log.info("%s stopped", app.name)
 
 

@@ -17,6 +17,7 @@ from runtime.config import setting
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class StreamSpec:
     name: str = "EVENTS"

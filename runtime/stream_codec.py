@@ -7,6 +7,7 @@ spells a header name."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -25,6 +26,9 @@ DELIVERED = "Es-Delivered"
 # The router's routing revision when it routed the event: a worker whose snapshot is older
 # does not know the sink yet (it is new), rather than knowing it is gone.
 REVISION = "Es-Revision"
+# The W3C trace context of the router's `route` span (runtime/tracing.py): the worker's
+# `deliver` span is its child. Absent when tracing is off.
+TRACEPARENT = "traceparent"
 # A parked event's subject is its own under this prefix.
 PARKED_PREFIX = "parked."
 
@@ -51,6 +55,7 @@ class StreamEvent:
     stored_at: float = 0.0  # a parked copy's original's; 0: the message is the original
     delivered: int = 0  # a parked copy's deliveries before it was parked
     revision: int = 0  # the routing revision it was routed at; 0: not known
+    trace: str = ""  # its W3C traceparent, when traced
 
 
 def headers(event: StreamEvent, msg_id: str) -> dict[str, str]:
@@ -64,6 +69,8 @@ def headers(event: StreamEvent, msg_id: str) -> dict[str, str]:
     if event.stored_at:
         out[STORED_AT] = repr(event.stored_at)
         out[DELIVERED] = str(event.delivered)
+    if event.trace:
+        out[TRACEPARENT] = event.trace
     return out
 
 
@@ -77,6 +84,7 @@ def decode(message_headers: Mapping[str, str] | None) -> StreamEvent:
         stored_at=_number(found.get(STORED_AT)),
         delivered=int(_number(found.get(DELIVERED))),
         revision=int(_number(found.get(REVISION))),
+        trace=found.get(TRACEPARENT, ""),
     )
 
 
@@ -105,10 +113,7 @@ def park_id(stream: str, sequence: int) -> str:
 def parked_headers(
     stored: Mapping[str, str] | None, stored_at: float, delivered: int, park_msg_id: str
 ) -> dict[str, str]:
-    event = decode(stored)
-    copy = StreamEvent(
-        event.event_id, event.type_name, event.failure, event.replay_sid, stored_at, delivered, event.revision
-    )
+    copy = dataclasses.replace(decode(stored), stored_at=stored_at, delivered=delivered)
     return headers(copy, park_msg_id)
 
 
@@ -126,5 +131,5 @@ def replay_copy(stored: Mapping[str, str] | None, replay_sid: str) -> dict[str, 
     if event.replay_sid:
         return None
     original = (stored or {}).get(MSG_ID, "")
-    copy = StreamEvent(event.event_id, event.type_name, event.failure, replay_sid, revision=event.revision)
+    copy = dataclasses.replace(event, replay_sid=replay_sid, stored_at=0.0, delivered=0)
     return headers(copy, f"{original}:replay:{replay_sid}")

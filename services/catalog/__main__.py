@@ -4,5 +4,5 @@ from services.catalog.app import build
 from services.catalog.settings import Settings
 
 settings = config.load(Settings)
-logs.configure("catalog", settings.log_level)
+logs.configure("catalog", settings.log_level, settings.log_format)
 run(build, settings)

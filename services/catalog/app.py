@@ -8,6 +8,7 @@ from pathlib import Path
 from eventstreams.v1 import catalog_pb2, catalog_pb2_grpc
 from runtime import db
 from runtime.grpc_server import Registration, ServiceApp
+from runtime.metrics import Metrics
 from services.catalog import catalogue
 from services.catalog.servicer import CatalogServicer
 from services.catalog.settings import Settings
@@ -25,6 +26,7 @@ async def build(settings: Settings) -> ServiceApp:
     log.info("catalogue seeded: %d rows added or refreshed", changed)
     return ServiceApp(
         service_token=settings.service_token,
+        metrics=Metrics.of("catalog", settings),
         name="catalog",
         address=settings.catalog_address,
         services=[

@@ -3,15 +3,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runtime.config import setting
+from runtime.service_settings import ServiceSettings
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(ServiceSettings):
     catalog_address: str = setting("127.0.0.1:50051", "catalog: gRPC listen address")
     catalog_database_url: str = setting(
         "sqlite+aiosqlite:///./data/catalog.db", "catalog: SQLAlchemy async database URL"
-    )
-    log_level: str = setting("INFO", "log level of every service")
-    service_token: str = setting(
-        "", "shared secret of every internal gRPC call (runtime/service_auth.py); empty: not checked"
     )

@@ -4,5 +4,5 @@ from services.control.app import build
 from services.control.settings import Settings
 
 settings = config.load(Settings)
-logs.configure("control", settings.log_level)
+logs.configure("control", settings.log_level, settings.log_format)
 run(build, settings)

@@ -9,6 +9,7 @@ from pathlib import Path
 from eventstreams.v1 import catalog_pb2_grpc, control_pb2, control_pb2_grpc, router_pb2_grpc
 from runtime import clients, db
 from runtime.grpc_server import Registration, ServiceApp
+from runtime.metrics import Metrics
 from runtime.token_cipher import TokenCipher
 from services.control.accounts import AccountStore
 from services.control.adapters import CatalogTypeResolver, RouterTestEventPublisher
@@ -79,6 +80,7 @@ async def build(settings: Settings) -> ServiceApp:
 
     return ServiceApp(
         service_token=settings.service_token,
+        metrics=Metrics.of("control", settings),
         name="control",
         address=settings.control_address,
         services=[

@@ -3,10 +3,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runtime.config import setting
+from runtime.service_settings import ServiceSettings
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(ServiceSettings):
     control_address: str = setting("127.0.0.1:50052", "control: gRPC listen address")
     control_database_url: str = setting(
         "sqlite+aiosqlite:///./data/control.db", "control: SQLAlchemy async database URL"
@@ -30,10 +31,6 @@ class Settings:
     )
     dev_account_sid: str = setting("", "development account SID", env="TWILIO_ACCOUNT_SID")
     dev_auth_token: str = setting("", "development account auth token", env="TWILIO_AUTH_TOKEN")
-    log_level: str = setting("INFO", "log level of every service")
-    service_token: str = setting(
-        "", "shared secret of every internal gRPC call (runtime/service_auth.py); empty: not checked"
-    )
     allow_private_destinations: bool = setting(
         False,
         "control and delivery: allow loopback/private/link-local webhook destinations (dev profile); "

@@ -8,13 +8,17 @@ from pathlib import Path
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from eventstreams.v1 import control_pb2_grpc, delivery_pb2, delivery_pb2_grpc
-from runtime import clients, db, jetstream
+from runtime import clients, db, jetstream, tracing
 from runtime.grpc_server import Registration, ServiceApp
+from runtime.metrics import Metrics
 from runtime.routing import RoutingWatcher
+from services.delivery import metrics as delivery_metrics
 from services.delivery.decision import RetryRules
 from services.delivery.directory import SinkDirectory
+from services.delivery.health import HealthReporter
 from services.delivery.journal import Retention, SqlJournal
 from services.delivery.lanes import Dispatcher, LaneRules
+from services.delivery.metrics import ConsumerLag, DeliveryMetrics
 from services.delivery.parking import Parking, ParkingRules
 from services.delivery.records import Records
 from services.delivery.replay import ReplayRunner
@@ -111,8 +115,17 @@ async def build(settings: Settings) -> ServiceApp:
     room = Room(settings.max_buffered)
     parking = Parking(js, spec.parking(), ParkingRules(ack_wait_seconds=settings.ack_wait_seconds))
     await parking.start()
-    settler = Settler(journal, retry_rules(settings), parking, directory.owner)
+    metrics = Metrics.of("delivery", settings)
+    observer = DeliveryMetrics(metrics, directory.sink_type)
+    tracer, traces = tracing.tracer_for("delivery", settings.otlp_endpoint)
+    settler = Settler(
+        journal, retry_rules(settings), parking, directory.owner, observer=observer, tracer=tracer
+    )
     dispatcher = Dispatcher(directory, settler, room, lane_rules(settings), parking)
+    delivery_metrics.lane_states(metrics, lambda: delivery_metrics.by_state(dispatcher.lane_states()))
+    delivery_metrics.journal_queue(metrics, journal)
+    lag = ConsumerLag(metrics, js, spec.name, settings.consumer_name)
+    health = HealthReporter(sessions, dispatcher.lane_reports)
     worker = Worker(nc, spec.name, settings.consumer_name, dispatcher, room)
     replays = ReplayRunner(js, spec, records)
 
@@ -127,8 +140,11 @@ async def build(settings: Settings) -> ServiceApp:
     async def drain() -> None:
         await parking.stop()
         await worker.drain()
+        await health.withdraw()
 
     async def close() -> None:
+        if traces is not None:
+            traces.shutdown()
         await directory.close()
         for driver in drivers.values():
             await driver.close()
@@ -148,8 +164,18 @@ async def build(settings: Settings) -> ServiceApp:
             )
         ],
         readiness=[watcher.wait_ready],
-        tasks=[watcher.run, run_worker, run_parking, dispatcher.run_hold_watch, journal.run, replays.run],
+        tasks=[
+            watcher.run,
+            run_worker,
+            run_parking,
+            dispatcher.run_hold_watch,
+            journal.run,
+            replays.run,
+            lag.run,
+            health.run,
+        ],
         draining=[drain],
         closers=[close],
         serving=[lambda: nc.is_connected],
+        metrics=metrics,
     )

@@ -48,8 +48,8 @@ class SinkDirectory:
                 continue
             key = (routed.sink_type, routed.configuration_json, token)
             known = self._routes.get(routed.sid)
-            routes[routed.sid] = known if known is not None and known.opened_from == key else self._open(
-                routed, token, key
+            routes[routed.sid] = (
+                known if known is not None and known.opened_from == key else self._open(routed, token, key)
             )
         for sid, route in self._routes.items():
             if routes.get(sid) is not route and route.sink is not None:
@@ -87,6 +87,10 @@ class SinkDirectory:
 
     def route(self, sink_sid: str) -> Route | None:
         return self._routes.get(sink_sid)
+
+    def sink_type(self, sink_sid: str) -> str | None:
+        route = self._routes.get(sink_sid)
+        return route.sink_type if route is not None else None
 
     def owner(self, sink_sid: str) -> str | None:
         """The account that owns the sink (subaccounts' events may roll up to it)."""

@@ -45,6 +45,7 @@ class Attempt:
     error: str | None
     date_created: datetime
     source_account_sid: str | None = None  # the event's account, when not the sink owner's
+    age_ms: int | None = None  # the event stored by the router → this attempt's end
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,11 @@ class SqlJournal:
         self.dropped = 0
         self._letters: deque[tuple[DeadLetter, asyncio.Future[None]]] = deque()
         self._writing_letters = False
+
+    @property
+    def pending(self) -> int:
+        """Attempt records waiting to be written."""
+        return len(self._pending)
 
     def attempt(self, attempt: Attempt) -> None:
         if len(self._pending) == self._pending.maxlen:
@@ -207,6 +213,7 @@ class SqlJournal:
                     break
                 await asyncio.sleep(0)  # let the hot path in between batches
         return removed
+
 
 def letter_row(letter: DeadLetter) -> dict[str, Any]:
     return {

@@ -123,6 +123,15 @@ class Lane:
             self.per_call = 0.8 * self.per_call + 0.2 * events
 
 
+@dataclass(frozen=True)
+class LaneReport:
+    sink_sid: str
+    state: str  # healthy | throttled | failing
+    throttle_cap: float | None  # calls/s, when throttled
+    failing_since: float | None  # clock time, when failing
+    queued: int  # events queued or in flight
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -177,6 +186,23 @@ class Dispatcher:
         if held >= self._room.size:
             return sys.maxsize
         return max(self._rules.failing_buffer, held)
+
+    def lane_states(self) -> list[str]:
+        """Each lane's state: failing (an outage), throttled (a cap on its calls), healthy."""
+        return [report.state for report in self.lane_reports()]
+
+    def lane_reports(self) -> list[LaneReport]:
+        """What this worker knows of each sink it holds a lane for (health, metrics)."""
+        return [
+            LaneReport(
+                lane.sink_sid,
+                "failing" if lane.failing else "throttled" if lane.limiter.cap is not None else "healthy",
+                lane.limiter.cap,
+                lane.failing_since,
+                len(lane.queue) + lane.in_flight,
+            )
+            for lane in self._lanes.values()
+        ]
 
     def sink_state(self, sink_sid: str) -> SinkState | None:
         """What this worker knows of a sink now (None: nothing, it has no lane)."""
@@ -372,7 +398,9 @@ class Dispatcher:
         except DeliveryError as exc:
             return [Outcome(error=exc, status=exc.status)] * len(batch)
         except Exception as exc:
-            log.exception("sink %s: internal error while delivering", lane.sink_sid)
+            log.exception(
+                "sink %s: internal error while delivering", lane.sink_sid, extra={"sink_sid": lane.sink_sid}
+            )
             return [Outcome(error=InternalError(f"internal error: {exc}"))] * len(batch)
 
     def _learn(self, lane: Lane, outcomes: Sequence[Outcome]) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Integer, String, Text
+from sqlalchemy import BigInteger, DateTime, Float, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL wants BIGINT.
@@ -34,6 +34,23 @@ class AttemptRow(Base):
     # account_sid is the sink owner's; this, the account the event came from (a subaccount's
     # events rolled up to its parent's sink), when known.
     source_account_sid: Mapped[str | None] = mapped_column(String(34))
+    # The event stored by the router → this attempt's end (publish → success, when delivered).
+    age_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class SinkHealthRow(Base):
+    """One worker's view of one sink it delivers to, refreshed every few seconds."""
+
+    __tablename__ = "delivery_sink_health"
+
+    sink_sid: Mapped[str] = mapped_column(String(34), primary_key=True)
+    worker: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # healthy | throttled | failing
+    state: Mapped[str] = mapped_column(String(20))
+    throttle_cap: Mapped[float | None] = mapped_column(Float)
+    failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    queued: Mapped[int] = mapped_column(Integer)
+    date_updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class DeadLetterRow(Base):

@@ -86,7 +86,13 @@ class Parking:
         try:
             await self._js.publish(stream_codec.parked_subject(envelope.subject), msg.data, headers=headers)
         except Exception as exc:  # the broker cannot take it now: handed back instead
-            log.warning("sink %s: could not park %s: %s", envelope.sink_sid, envelope.event.event_id, exc)
+            log.warning(
+                "sink %s: could not park %s: %s",
+                envelope.sink_sid,
+                envelope.event.event_id,
+                exc,
+                extra={"sink_sid": envelope.sink_sid, "event_id": envelope.event.event_id},
+            )
             return False
         self._waiting.add(envelope.sink_sid)
         self._parked_since_sweep.add(envelope.sink_sid)

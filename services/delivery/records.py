@@ -13,6 +13,7 @@ from runtime import sids
 from runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from runtime.paging import Page, fetch_page
 from runtime.times import utcnow
+from services.delivery.health import Health, sink_health
 from services.delivery.models import AttemptRow, DeadLetterRow, ReplayRow
 
 REPLAY = "RY"
@@ -40,6 +41,10 @@ class Records:
             statement = statement.where(AttemptRow.event_id == event_id)
         async with self._sessions() as session:
             return await fetch_page(session, statement, AttemptRow.id, lambda r: r.id, page_size, token)
+
+    async def health(self, account_sid: str, sink_sid: str) -> Health:
+        async with self._sessions() as session:
+            return await sink_health(session, account_sid, sink_sid)
 
     async def dead_letters(
         self, account_sid: str, sink_sid: str, redriven: bool | None, page_size: int, token: str

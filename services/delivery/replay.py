@@ -30,6 +30,7 @@ LIVE = ("running", "cancelling")
 class ReplayStopped(Exception):
     pass
 
+
 async def redrive(js: JetStreamContext, letters: list[DeadLetterRow]) -> None:
     for letter in letters:
         await js.publish(

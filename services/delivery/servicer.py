@@ -16,6 +16,7 @@ from runtime.routing import RoutingWatcher
 from runtime.times import iso, iso_seconds, utcnow
 from services.delivery import replay
 from services.delivery.directory import SinkDirectory
+from services.delivery.health import percentile
 from services.delivery.models import AttemptRow, DeadLetterRow, ReplayRow
 from services.delivery.records import REDRIVE_PAGE, Records
 
@@ -103,6 +104,31 @@ class DeliveryServicer(delivery_pb2_grpc.DeliveryServicer):
         route = self._directory.route(sink_sid)
         if route is None or route.account_sid != account_sid:
             raise NotFound(f"The requested resource /Sinks/{sink_sid} was not found", twilio_code=20404)
+
+    async def GetSinkHealth(
+        self, request: delivery_pb2.SinkHealthRequest, context: Ctx
+    ) -> delivery_pb2.SinkHealth:
+        found = await self._records.health(request.account_sid, request.sink_sid)
+        merged, error = found.merged, found.last_error
+        return delivery_pb2.SinkHealth(
+            sink_sid=request.sink_sid,
+            state=merged.state,
+            throttle_cap=merged.throttle_cap or 0.0,
+            failing_since=iso(merged.failing_since) if merged.failing_since else "",
+            queued=merged.queued,
+            workers=merged.workers,
+            last_error_code=error.error_code or 0 if error else 0,
+            last_error=error.error or "" if error else "",
+            last_error_status_code=error.status_code or 0 if error else 0,
+            last_error_date=iso(error.date_created) if error else "",
+            delivered=found.outcomes.get("delivered", 0),
+            retried=found.outcomes.get("retrying", 0),
+            failed=found.outcomes.get("failed", 0),
+            latency_p50_ms=percentile(found.latencies, 50),
+            latency_p95_ms=percentile(found.latencies, 95),
+            latency_p99_ms=percentile(found.latencies, 99),
+            latency_samples=len(found.latencies),
+        )
 
     async def ListAttempts(
         self, request: delivery_pb2.ListAttemptsRequest, context: Ctx

@@ -4,10 +4,11 @@ from dataclasses import dataclass
 
 from runtime.config import setting
 from runtime.jetstream import StreamSettings
+from runtime.service_settings import ServiceSettings
 
 
 @dataclass(frozen=True)
-class Settings(StreamSettings):
+class Settings(StreamSettings, ServiceSettings):
     delivery_address: str = setting("127.0.0.1:50054", "delivery: gRPC listen address (health, admin)")
     control_target: str = setting("127.0.0.1:50052", "where services reach control (gRPC)")
     delivery_database_url: str = setting(
@@ -58,7 +59,3 @@ class Settings(StreamSettings):
     )
     segment_timeout_seconds: float = setting(10.0, "delivery: Segment request timeout")
     user_agent: str = setting("TwilioEventStreams-compatible/0.1", "delivery: webhook User-Agent")
-    log_level: str = setting("INFO", "log level of every service")
-    service_token: str = setting(
-        "", "shared secret of every internal gRPC call (runtime/service_auth.py); empty: not checked"
-    )

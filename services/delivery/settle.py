@@ -3,6 +3,7 @@ delay, park, or a dead letter recorded before the message is terminated."""
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -10,8 +11,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from nats.aio.msg import Msg
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
-from runtime import stream_codec
+from runtime import stream_codec, tracing
 from runtime.jetstream import StreamSpec
 from runtime.times import utcnow
 from services.delivery.decision import (
@@ -46,6 +48,7 @@ class Envelope:
     revision: int = 0  # the routing revision the router routed it at (0: not known)
     size: int = -1  # as its sink counts it; -1 until sized
     unfit: DeliveryError | None = None  # why its sink cannot take it, once sized
+    trace: str = ""  # the router's route span (W3C traceparent), when traced
 
     @classmethod
     def of(cls, msg: Msg) -> Envelope:
@@ -63,13 +66,24 @@ class Envelope:
             held_since=time.monotonic(),
             subject=stream_codec.origin_subject(msg.subject),
             revision=stored.revision,
+            trace=stored.trace,
         )
+
+
+log = logging.getLogger(__name__)
 
 
 class Parker(Protocol):
     async def park(self, envelope: Envelope) -> bool:
         """Move the event to the parking stream (and acknowledge it here); False: it could
         not be, and it is still this worker's to settle."""
+
+
+class SettleObserver(Protocol):
+    def settled(
+        self, sink_sid: str, stored_at: float, delivered: int, happened: Happened, decision: Decision
+    ) -> None:
+        """What became of an event (for metrics)."""
 
 
 class Settler:
@@ -81,13 +95,17 @@ class Settler:
         owner_of: Callable[[str], str | None] = lambda sink_sid: None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        observer: SettleObserver | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
+        self._tracer = tracer
         self._journal = journal
         self._rules = rules
         self._parker = parker
         self._owner_of = owner_of
         self._clock = clock
         self._rng = rng
+        self._observer = observer
 
     async def settle(
         self, envelope: Envelope, happened: Happened, sink: SinkState, latency_ms: int = 0
@@ -109,7 +127,37 @@ class Settler:
             await self._dead_letter(envelope, decision)
             if attempted:
                 self._record(envelope, "failed", latency_ms, happened)
+        if self._tracer is not None and (attempted or isinstance(decision, DeadLetter)):
+            self._trace(envelope, happened, decision, latency_ms)
+        if self._observer is not None:
+            self._observer.settled(
+                envelope.sink_sid, envelope.stored_at, envelope.delivered, happened, decision
+            )
         return decision
+
+    def _trace(self, envelope: Envelope, happened: Happened, decision: Decision, latency_ms: int) -> None:
+        """A `deliver` span for the attempt (or the dead letter), child of the router's
+        `route` span of the event, from the attempt's start to now."""
+        assert self._tracer is not None
+        ended = time.time_ns()
+        span = self._tracer.start_span(
+            "deliver",
+            context=tracing.extract({stream_codec.TRACEPARENT: envelope.trace}) if envelope.trace else None,
+            kind=SpanKind.CONSUMER,
+            start_time=ended - latency_ms * 1_000_000,
+            attributes={
+                tracing.EVENT_ID: envelope.event.event_id,
+                tracing.SINK_SID: envelope.sink_sid,
+                tracing.EVENT_TYPE: envelope.event.type_name,
+                tracing.ATTEMPT: envelope.delivered,
+                tracing.OUTCOME: type(decision).__name__,
+            },
+        )
+        error = happened.error if isinstance(happened, Outcome) else None
+        if error is not None or isinstance(decision, DeadLetter):
+            reason = error.message if error else decision.reason if isinstance(decision, DeadLetter) else ""
+            span.set_status(Status(StatusCode.ERROR, reason))
+        span.end(end_time=ended)
 
     def _accounts(self, envelope: Envelope) -> tuple[str, str | None]:
         """(whose record it is, the event's own account when that is another): the sink's
@@ -137,6 +185,19 @@ class Settler:
             )
         )
         await envelope.msg.term()
+        log.info(
+            "sink %s: event %s is a dead letter (%s)",
+            envelope.sink_sid,
+            event.event_id,
+            letter.reason,
+            extra={
+                "event_id": event.event_id,
+                "sink_sid": envelope.sink_sid,
+                "account_sid": owner,
+                "error_code": letter.code,
+                "reason": letter.reason,
+            },
+        )
 
     def _record(self, envelope: Envelope, outcome: str, latency_ms: int, happened: Happened) -> None:
         if not isinstance(happened, Outcome):
@@ -158,5 +219,6 @@ class Settler:
                 error_code=error.code if error else None,
                 error=error.message[:500] if error else None,
                 date_created=utcnow(),
+                age_ms=max(0, int((self._clock() - envelope.stored_at) * 1000)),
             )
         )

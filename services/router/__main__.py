@@ -4,5 +4,5 @@ from services.router.app import build
 from services.router.settings import Settings
 
 settings = config.load(Settings)
-logs.configure("router", settings.log_level)
+logs.configure("router", settings.log_level, settings.log_format)
 run(build, settings)

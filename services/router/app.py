@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from eventstreams.v1 import catalog_pb2_grpc, control_pb2_grpc, router_pb2, router_pb2_grpc
-from runtime import clients, jetstream
+from runtime import clients, jetstream, tracing
 from runtime.grpc_server import Registration, ServiceApp
+from runtime.metrics import Metrics
 from runtime.routing import RoutingWatcher
 from services.router.bus import JetStreamBus
 from services.router.catalog_source import GrpcCatalogSource
+from services.router.metrics import RouterMetrics
 from services.router.publishing import Publisher
 from services.router.routing_table import RoutingTable
 from services.router.schemas import SchemaCache
@@ -30,9 +32,13 @@ async def build(settings: Settings) -> ServiceApp:
     bus = JetStreamBus(
         nc, spec, settings.publish_timeout_seconds, attempt_seconds=settings.publish_attempt_seconds
     )
-    publisher = Publisher(schemas, table, bus, watcher.wait_for)
+    metrics = Metrics.of("router", settings)
+    tracer, traces = tracing.tracer_for("router", settings.otlp_endpoint)
+    publisher = Publisher(schemas, table, bus, watcher.wait_for, RouterMetrics(metrics, bus), tracer)
 
     async def close() -> None:
+        if traces is not None:
+            traces.shutdown()
         await nc.close()
         await catalog_channel.close()
         await control_channel.close()
@@ -54,4 +60,5 @@ async def build(settings: Settings) -> ServiceApp:
         closers=[close],
         # Without the broker no Publish can succeed: say so to load balancers and probes.
         serving=[lambda: nc.is_connected],
+        metrics=metrics,
     )

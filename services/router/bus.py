@@ -24,6 +24,7 @@ class OutMessage:
     payload: bytes
     failure: str = ""  # why this event cannot be delivered to the sink (recorded, not sent)
     revision: int = 0  # the routing revision it was routed at
+    trace: str = ""  # the W3C traceparent of its route span (runtime/tracing.py), when traced
 
 
 class EventBus(Protocol):
@@ -109,7 +110,11 @@ class JetStreamBus:
         for message in messages:
             headers = stream_codec.headers(
                 stream_codec.StreamEvent(
-                    message.event_id, message.type_name, message.failure, revision=message.revision
+                    message.event_id,
+                    message.type_name,
+                    message.failure,
+                    revision=message.revision,
+                    trace=message.trace,
                 ),
                 message.msg_id,
             )

@@ -9,13 +9,17 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import fastjsonschema
 import grpc
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from eventstreams.v1 import router_pb2
-from runtime import sids, stream_codec
+from runtime import sids, stream_codec, tracing
 from runtime.errors import Unavailable
 from runtime.times import iso
 from services.router import cloudevents
@@ -60,14 +64,28 @@ async def no_wait(condition: Callable[[], bool], deadline: float) -> bool:
     return condition()
 
 
+class PublishObserver(Protocol):
+    def published(self, results: list[router_pb2.EventResult]) -> None: ...
+
+    def routed(self, sink_type: str, count: int) -> None: ...
+
+
 class Publisher:
     def __init__(
-        self, schemas: SchemaCache, table: RoutingTable, bus: EventBus, wait_for: WaitFor = no_wait
+        self,
+        schemas: SchemaCache,
+        table: RoutingTable,
+        bus: EventBus,
+        wait_for: WaitFor = no_wait,
+        observer: PublishObserver | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
+        self._tracer = tracer
         self._schemas = schemas
         self._table = table
         self._bus = bus
         self._wait_for = wait_for
+        self._observer = observer
         # Names looked for in vain lately: not waited for again until the time given.
         self._missing: dict[str, float] = {}
 
@@ -86,17 +104,62 @@ class Publisher:
         self._missing[name] = now + NEGATIVE_SECONDS
         return False
 
-    async def publish(self, events: list[router_pb2.Event]) -> list[router_pb2.EventResult]:
+    async def publish(
+        self, events: list[router_pb2.Event], parent: Context | None = None
+    ) -> list[router_pb2.EventResult]:
+        """Publish a batch; traced (a `publish` span, a `route` span per event, under the
+        producer's `parent` context) when the publisher has a tracer."""
         if self._table.revision == 0:
             raise Unavailable("router is starting: no routing table yet; publish again")
+        if self._tracer is None:
+            return await self._publish(events, None)
+        with self._tracer.start_as_current_span(
+            "publish", context=parent, kind=SpanKind.SERVER, attributes={"event_streams.events": len(events)}
+        ):
+            spans: list[Span] = []
+            try:
+                results = await self._publish(events, spans)
+            except BaseException:
+                for span in spans:
+                    span.end()
+                raise
+            for span, result in zip(spans, results, strict=True):
+                span.set_attribute("rpc.grpc.status_code", result.code)
+                span.set_attribute("event_streams.deliveries", result.deliveries)
+                if result.code != 0:
+                    span.set_status(Status(StatusCode.ERROR, result.message))
+                span.end()
+            return results
+
+    async def _publish(
+        self, events: list[router_pb2.Event], spans: list[Span] | None
+    ) -> list[router_pb2.EventResult]:
         prepared: list[Prepared | router_pb2.EventResult] = []
         # One call waits at most this long in all for routing news (see RoutingTable.wait_for).
         deadline = asyncio.get_running_loop().time() + ROUTING_WAIT_SECONDS
         for event in events:
+            token = None
+            if spans is not None and self._tracer is not None:
+                # Open until JetStream has answered: the route span covers the event's way
+                # onto the stream; its context travels in the messages' headers.
+                span = self._tracer.start_span(
+                    "route",
+                    kind=SpanKind.PRODUCER,
+                    attributes={
+                        tracing.EVENT_ID: event.id,
+                        tracing.EVENT_TYPE: event.type,
+                        tracing.ACCOUNT_SID: event.account_sid,
+                    },
+                )
+                spans.append(span)
+                token = otel_context.attach(trace.set_span_in_context(span))
             try:
                 prepared.append(await self._prepare(event, deadline))
             except Rejected as rejected:
                 prepared.append(_result(event.id, rejected.code, rejected.message))
+            finally:
+                if token is not None:
+                    otel_context.detach(token)
         outgoing = [m for p in prepared if isinstance(p, Prepared) for m in p.messages]
         outcomes = await self._bus.put(outgoing) if outgoing else []
         failed = {m.msg_id: exc for m, exc in zip(outgoing, outcomes, strict=True) if exc is not None}
@@ -125,6 +188,11 @@ class Publisher:
                     event.id,
                     event.type,
                     ", ".join(item.failures),
+                    extra={
+                        "event_id": event.id,
+                        "account_sid": event.account_sid,
+                        "sink_sid": ",".join(item.failures),
+                    },
                 )
                 results.append(
                     _result(
@@ -138,7 +206,26 @@ class Publisher:
                 )
             else:
                 results.append(_result(event.id, grpc.StatusCode.OK, deliveries=delivered))
+        if self._observer is not None:
+            self._observe(outgoing, failed, results)
         return results
+
+    def _observe(
+        self,
+        outgoing: list[OutMessage],
+        failed: dict[str, BaseException],
+        results: list[router_pb2.EventResult],
+    ) -> None:
+        assert self._observer is not None
+        routed: dict[str, int] = {}
+        for message in outgoing:
+            if message.msg_id not in failed and not message.failure:
+                sink = self._table.sink(message.sink_sid)
+                kind = sink.sink_type if sink is not None else ""
+                routed[kind] = routed.get(kind, 0) + 1
+        for kind, count in routed.items():
+            self._observer.routed(kind, count)
+        self._observer.published(results)
 
     async def _prepare(self, event: router_pb2.Event, deadline: float) -> Prepared:
         invalid = grpc.StatusCode.INVALID_ARGUMENT
@@ -215,6 +302,7 @@ class Publisher:
                     payload=cloudevents.encode(envelope),
                     failure=failure,
                     revision=self._table.revision,
+                    trace=tracing.inject().get("traceparent", "") if self._tracer else "",
                 )
             )
         return Prepared(messages, failures)

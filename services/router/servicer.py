@@ -7,6 +7,7 @@ from typing import Any
 import grpc
 
 from eventstreams.v1 import router_pb2, router_pb2_grpc
+from runtime import tracing
 from runtime.errors import InvalidArgument
 from services.router.publishing import Publisher
 
@@ -23,5 +24,6 @@ class RouterServicer(router_pb2_grpc.RouterServicer):
             raise InvalidArgument("a Publish request carries at least one event")
         if len(request.events) > self._max_batch:
             raise InvalidArgument(f"a Publish request carries at most {self._max_batch} events")
-        results = await self._publisher.publish(list(request.events))
+        parent = tracing.extract_grpc(context.invocation_metadata())
+        results = await self._publisher.publish(list(request.events), parent)
         return router_pb2.PublishResponse(results=results)

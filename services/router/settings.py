@@ -4,10 +4,11 @@ from dataclasses import dataclass
 
 from runtime.config import setting
 from runtime.jetstream import StreamSettings
+from runtime.service_settings import ServiceSettings
 
 
 @dataclass(frozen=True)
-class Settings(StreamSettings):
+class Settings(StreamSettings, ServiceSettings):
     router_address: str = setting("127.0.0.1:50053", "router: gRPC listen address")
     catalog_target: str = setting("127.0.0.1:50051", "where services reach catalog (gRPC)")
     control_target: str = setting("127.0.0.1:50052", "where services reach control (gRPC)")
@@ -17,7 +18,3 @@ class Settings(StreamSettings):
     )
     max_batch: int = setting(1000, "router: most events one Publish call may carry")
     type_cache_seconds: float = setting(30.0, "router: how long an event type's status is trusted")
-    log_level: str = setting("INFO", "log level of every service")
-    service_token: str = setting(
-        "", "shared secret of every internal gRPC call (runtime/service_auth.py); empty: not checked"
-    )

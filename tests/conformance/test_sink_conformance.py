@@ -180,9 +180,7 @@ async def test_failures_are_classified_and_recorded(
     await publish(router, [event])
     if expect.retried:
         await wait_until(harness, lambda e: event.id in ids(e))
-        history = await eventually(
-            lambda: _when(attempts(rest, sid, event.id), delivered_last)
-        )
+        history = await eventually(lambda: _when(attempts(rest, sid, event.id), delivered_last))
         assert (history[0]["outcome"], history[0]["error_code"]) == ("retrying", expect.code)
         assert await dead_letters(rest, sid) == []
     else:
@@ -214,9 +212,7 @@ async def test_connection_refused_is_retried_and_recorded(case: Case) -> None:
     finally:
         await harness.up()
     await wait_until(harness, lambda e: event.id in ids(e))
-    history = await eventually(
-        lambda: _when(attempts(rest, sid, event.id), delivered_last)
-    )
+    history = await eventually(lambda: _when(attempts(rest, sid, event.id), delivered_last))
     assert (history[0]["outcome"], history[0]["error_code"]) == ("retrying", expect.code)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -115,3 +117,56 @@ async def test_replay_window_and_tenancy(rest: httpx.AsyncClient, suite, control
         ]:
             response = await intruder.request(method, base + path)
             assert (response.status_code, response.json()["code"]) == (404, 20404), path
+
+
+async def wait_health(
+    rest: httpx.AsyncClient, sink: str, wanted: Any, timeout: float = 30.0
+) -> dict[str, Any]:
+    """GET the sink's health until `wanted(body)` (workers report every 5 s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = await rest.get(f"/v1/Sinks/{sink}/Health")
+        assert response.status_code == 200, response.text
+        body = dict(response.json())
+        if wanted(body):
+            return body
+        assert time.monotonic() < deadline, f"health never became what was wanted: {body}"
+        await asyncio.sleep(0.5)
+
+
+async def test_sink_health_shows_state_last_error_and_the_last_hour(
+    rest: httpx.AsyncClient,
+    router: router_pb2_grpc.RouterAsyncStub,
+    receiver: Receiver,
+    account: control_pb2.Account,
+) -> None:
+    def respond(record: Received) -> web.Response:
+        return web.Response(status=503 if urlsplit(record.url).path == "/down" else 200)
+
+    receiver.responder = respond
+    up = await create_webhook_sink(rest, f"http://127.0.0.1:{receiver.port}/up")
+    down = await create_webhook_sink(rest, f"http://127.0.0.1:{receiver.port}/down")
+    await subscribe(rest, up["sid"], "com.twilio.messaging.message.delivered")
+    await subscribe(rest, down["sid"], "com.twilio.messaging.message.failed")
+    # Nothing delivered yet, nothing held: idle, no figures.
+    fresh = (await rest.get(f"/v1/Sinks/{up['sid']}/Health")).json()
+    assert fresh["state"] == "idle" and fresh["last_error"] is None
+    assert fresh["last_hour"] == {"delivered": 0, "retried": 0, "failed": 0, "latency_ms": None}
+
+    await publish_when_routed(router, [sample(account.sid) for _ in range(10)])
+    await publish_when_routed(router, [sample(account.sid, "com.twilio.messaging.message.failed")])
+
+    healthy = await wait_health(rest, up["sid"], lambda b: b["last_hour"]["delivered"] >= 10)
+    latency = healthy["last_hour"]["latency_ms"]
+    assert latency["samples"] >= 10 and 0 <= latency["p50"] <= latency["p95"] <= latency["p99"]
+    assert healthy["state"] in ("healthy", "idle") and healthy["last_error"] is None
+    assert healthy["url"].endswith(f"/v1/Sinks/{up['sid']}/Health")
+
+    failing = await wait_health(rest, down["sid"], lambda b: b["state"] == "failing")
+    assert failing["failing_since"] and failing["workers"] >= 1
+    assert failing["last_error"]["status_code"] == 503 and failing["last_error"]["code"]
+    assert failing["last_hour"]["retried"] >= 1 and failing["last_hour"]["delivered"] == 0
+
+    # Another account's sink does not exist here.
+    other = await rest.get(f"/v1/Sinks/DG{'0' * 32}/Health")
+    assert other.status_code == 404 and other.json()["code"] == 20404

@@ -676,6 +676,26 @@ def test_network_is_default_deny_with_only_the_designed_paths(manifests: Rendere
     assert any(b["cidr"] == "0.0.0.0/0" and "10.0.0.0/8" in b["except"] for b in blocks)
 
 
+def test_every_service_exposes_its_metrics_to_the_monitoring_namespace_only(manifests: Rendered) -> None:
+    for name in [*GRPC_SERVICES, "gateway"]:
+        deployment = manifests.one("Deployment", name)
+        container = only_container(deployment)
+        env = container_env(manifests, container)
+        port = int(env["ES_METRICS_PORT"])
+        assert env["ES_METRICS_HOST"] == "0.0.0.0", name  # reachable from outside the pod
+        assert container_port(container, "metrics") == port, name
+        annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
+        assert annotations.get("prometheus.io/scrape") == "true", name
+        assert int(annotations["prometheus.io/port"]) == port, name
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        scrape = manifests.one("NetworkPolicy", "metrics-scrape")
+        assert _selects(scrape, labels), name
+    [rule] = manifests.one("NetworkPolicy", "metrics-scrape")["spec"]["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": port}]
+    [peer] = rule["from"]
+    assert peer == {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+
+
 def test_every_service_gets_the_service_token(manifests: Rendered) -> None:
     secret = manifests.one("Secret", "event-streams-service")
     assert "ES_SERVICE_TOKEN" in secret.get("stringData", secret.get("data", {}))

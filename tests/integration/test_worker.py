@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from aiohttp import web
 from nats.aio.client import Client
+from opentelemetry.trace import Tracer
 
 from devkit.nats_server import NatsServer
 from devkit.processes import free_port
@@ -57,22 +58,20 @@ class Rig:
     def point_sink_at(
         self, destination: str, batch: bool = False, method: str = "POST", revision: int = 1
     ) -> None:
-        self.snapshot = (
-            control_pb2.RoutingSnapshot(
-                revision=revision,
-                accounts=[control_pb2.RoutedAccount(sid=ACCOUNT, auth_token=TOKEN)],
-                sinks=[
-                    control_pb2.RoutedSink(
-                        sid=SINK,
-                        account_sid=ACCOUNT,
-                        sink_type="webhook",
-                        status="active",
-                        configuration_json=json.dumps(
-                            {"destination": destination, "method": method, "batch_events": batch}
-                        ),
-                    )
-                ],
-            )
+        self.snapshot = control_pb2.RoutingSnapshot(
+            revision=revision,
+            accounts=[control_pb2.RoutedAccount(sid=ACCOUNT, auth_token=TOKEN)],
+            sinks=[
+                control_pb2.RoutedSink(
+                    sid=SINK,
+                    account_sid=ACCOUNT,
+                    sink_type="webhook",
+                    status="active",
+                    configuration_json=json.dumps(
+                        {"destination": destination, "method": method, "batch_events": batch}
+                    ),
+                )
+            ],
         )
 
     def drop_sink(self, revision: int) -> None:
@@ -80,9 +79,7 @@ class Rig:
         accounts = [control_pb2.RoutedAccount(sid=ACCOUNT, auth_token=TOKEN)]
         self.snapshot = control_pb2.RoutingSnapshot(revision=revision, accounts=accounts)
 
-    async def publish(
-        self, count: int, padding: int = 0, revision: int = 0, account: str = ACCOUNT
-    ) -> None:
+    async def publish(self, count: int, padding: int = 0, revision: int = 0, account: str = ACCOUNT) -> None:
         bus = JetStreamBus(self.nc, self.spec, 5)
         messages = [
             OutMessage(
@@ -104,6 +101,7 @@ class Rig:
         timeout: float = 5.0,
         allow_private: bool = True,
         max_retry_age_seconds: float = 4 * 3600.0,
+        tracer: Tracer | None = None,
         **rules: Any,
     ) -> AsyncIterator[Worker]:
         settings = Settings(consumer_name=self.consumer, ack_wait_seconds=30)
@@ -115,7 +113,7 @@ class Rig:
         room = Room(512)
         parking = Parking(self.nc.jetstream(), self.spec.parking(), ParkingRules(sweep_seconds=0.2))
         await parking.start()
-        settler = Settler(self.journal, retry, parking, self.directory.owner)
+        settler = Settler(self.journal, retry, parking, self.directory.owner, tracer=tracer)
         dispatcher = Dispatcher(self.directory, settler, room, LaneRules(retry=retry, **rules), parking)
         worker = Worker(self.nc, self.spec.name, self.consumer, dispatcher, room)
         tasks = [asyncio.create_task(worker.run()), asyncio.create_task(parking.run(dispatcher))]
@@ -461,9 +459,7 @@ async def test_a_sink_missing_from_an_up_to_date_snapshot_is_gone(rig: Rig, rece
     assert recorded == [("EZ0", 91303), ("EZ1", 91303)]
 
 
-async def test_a_rolled_up_subaccounts_records_belong_to_the_sink_owner(
-    rig: Rig, receiver: Receiver
-) -> None:
+async def test_a_rolled_up_subaccounts_records_belong_to_the_sink_owner(rig: Rig, receiver: Receiver) -> None:
     subaccount = "AC" + "d" * 32
     receiver.responder = scripted(500, 400)
     rig.point_sink_at(f"http://127.0.0.1:{receiver.port}/hook")  # owned by ACCOUNT

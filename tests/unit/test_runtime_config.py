@@ -182,3 +182,21 @@ def test_setting_metadata() -> None:
     assert dict(plain.metadata) == {"help": "Service name."}
     assert dict(named.metadata) == {"help": "Database URL.", "env": "DATABASE_URL"}
     assert plain.default == "demo"
+
+
+def test_json_log_lines_carry_the_event_and_sink_a_record_names() -> None:
+    import json
+    import logging
+
+    from runtime.logs import formatter
+
+    record = logging.LogRecord("services.delivery.settle", logging.INFO, __file__, 1, "dead %s", ("x",), None)
+    record.event_id, record.sink_sid = "EZ1", "DG1"
+    line = json.loads(formatter("delivery", "json").format(record))
+    assert line["message"] == "dead x" and line["service"] == "delivery" and line["level"] == "INFO"
+    assert line["event_id"] == "EZ1" and line["sink_sid"] == "DG1"
+    assert "account_sid" not in line  # only what the record has
+    plain = formatter("delivery", "text").format(record)
+    assert "delivery INFO services.delivery.settle: dead x" in plain
+    with pytest.raises(ValueError):
+        formatter("delivery", "yaml")

@@ -179,9 +179,7 @@ BAD: list[Any] = [
     pytest.param(
         "kinesis", _json({**KINESIS, "external_id": "x" * 1225}), "external_id must be 2", id="ext-long"
     ),
-    pytest.param(
-        "kinesis", _json({**KINESIS, "external_id": "a b"}), "external_id may hold", id="ext-space"
-    ),
+    pytest.param("kinesis", _json({**KINESIS, "external_id": "a b"}), "external_id may hold", id="ext-space"),
     pytest.param("segment", _json({"write_key": "k" * 257}), "write_key is longer", id="write-key-long"),
     pytest.param("segment", _json({"write_key": "a\nb"}), "write_key may hold", id="write-key-newline"),
     pytest.param("segment", _json({"write_key": 7}), "write_key must be a string", id="write-key-int"),

@@ -25,6 +25,7 @@ from services.delivery.errors import (
 # (no automatic decompression): a tenant's receiver must not be able to grow a worker.
 MAX_RESPONSE_BYTES = 4096
 
+
 def session(connector: aiohttp.BaseConnector, timeout_seconds: float) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(
         connector=connector,

@@ -1,0 +1,29 @@
+"""The settings every service has: one definition, inherited by each service's Settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runtime.config import setting
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    log_level: str = setting("INFO", "log level of every service")
+    log_format: str = setting(
+        "text", "text, or json: one JSON object per line, with event_id / sink_sid where a record has them"
+    )
+    service_token: str = setting(
+        "", "shared secret of every internal gRPC call (runtime/service_auth.py); empty: not checked"
+    )
+    metrics_port: int = setting(
+        0,
+        "Prometheus /metrics HTTP port of this process (0: none); every process on a host needs "
+        "its own (deploy/k8s: 9090 in every pod)",
+    )
+    metrics_host: str = setting("127.0.0.1", "where /metrics listens (deploy/k8s: 0.0.0.0)")
+    otlp_endpoint: str = setting(
+        "",
+        "OpenTelemetry: where traces go over OTLP/HTTP (e.g. http://collector:4318); empty: "
+        "tracing off (router and delivery trace publish → route → JetStream → deliver)",
+    )

@@ -1,0 +1,128 @@
+"""The delivery worker's Prometheus figures (runtime/metrics.py): what became of each event
+by sink type, outcome and error code; publish → first attempt and publish → success
+latencies; its lanes by state; the shared consumer's lag; the delivery log's queue."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+
+from nats.js import JetStreamContext
+
+from runtime.metrics import Metrics
+from services.delivery.decision import Ack, DeadLetter, Decision, Happened, Park, Retry
+from services.delivery.journal import SqlJournal
+from services.delivery.sinks.base import Outcome
+
+log = logging.getLogger(__name__)
+
+LAG_POLL_SECONDS = 5.0
+
+
+class DeliveryMetrics:
+    """Observes settlements (services/delivery/settle.py's SettleObserver)."""
+
+    def __init__(self, metrics: Metrics, sink_type_of: Callable[[str], str | None]) -> None:
+        self._sink_type_of = sink_type_of
+        self._events = metrics.counter(
+            "es_delivery_events_total",
+            "events settled by the workers: delivered, retried (an attempt failed, tried again "
+            "later), parked (the sink is down), dead_lettered; error_code: Twilio's, when failed",
+            ["sink_type", "outcome", "error_code"],
+        )
+        self._first_attempt = metrics.histogram(
+            "es_delivery_first_attempt_seconds",
+            "from the event stored by the router to its first delivery attempt's end",
+            ["sink_type"],
+        )
+        self._success = metrics.histogram(
+            "es_delivery_success_seconds",
+            "from the event stored by the router to its successful delivery (retries included)",
+            ["sink_type"],
+        )
+
+    def settled(
+        self, sink_sid: str, stored_at: float, delivered: int, happened: Happened, decision: Decision
+    ) -> None:
+        sink_type = self._sink_type_of(sink_sid) or "unknown"
+        attempted = isinstance(happened, Outcome)
+        error = happened.error if isinstance(happened, Outcome) else None
+        if isinstance(decision, Ack):
+            outcome, code = "delivered", ""
+        elif isinstance(decision, Retry):
+            if not decision.attempted:
+                return  # handed back unattempted (its lane was full): nothing happened to it
+            outcome, code = "retried", str(error.code) if error else ""
+        elif isinstance(decision, Park):
+            outcome, code = "parked", str(error.code) if error else ""
+        elif isinstance(decision, DeadLetter):
+            outcome, code = "dead_lettered", str(decision.code or "")
+        else:
+            return
+        self._events.labels(sink_type, outcome, code).inc()
+        age = max(0.0, time.time() - stored_at)
+        if attempted and delivered <= 1:
+            self._first_attempt.labels(sink_type).observe(age)
+        if attempted and isinstance(decision, Ack):
+            self._success.labels(sink_type).observe(age)
+
+
+def lane_states(metrics: Metrics, states: Callable[[], dict[str, int]]) -> None:
+    metrics.readings.gauge(
+        "es_delivery_sinks",
+        "sinks this worker holds events for, by state: healthy, throttled (a cap on its calls), "
+        "failing (an outage: probed, its events parked)",
+        lambda: [({"state": state}, float(count)) for state, count in states().items()],
+    )
+
+
+def journal_queue(metrics: Metrics, journal: SqlJournal) -> None:
+    metrics.readings.gauge(
+        "es_delivery_log_queue",
+        "attempt records waiting to be written to the delivery log",
+        lambda: [({}, float(journal.pending))],
+    )
+    metrics.readings.counter(
+        "es_delivery_log_dropped",
+        "attempt records dropped because the delivery log's queue was full (database away)",
+        lambda: float(journal.dropped),
+    )
+
+
+class ConsumerLag:
+    """The shared consumer's lag, as JetStream reports it (every worker reports the same
+    consumer: take the max across workers, not the sum)."""
+
+    def __init__(self, metrics: Metrics, js: JetStreamContext, stream: str, consumer: str) -> None:
+        self._js, self._stream, self._consumer = js, stream, consumer
+        self._pending = 0.0
+        self._ack_pending = 0.0
+        metrics.readings.gauge(
+            "es_delivery_consumer_pending",
+            "events stored and not yet handed to any worker (the backlog)",
+            lambda: [({}, self._pending)],
+        )
+        metrics.readings.gauge(
+            "es_delivery_consumer_ack_pending",
+            "events handed to workers and not yet settled (in flight, or waiting out a retry delay)",
+            lambda: [({}, self._ack_pending)],
+        )
+
+    async def run(self) -> None:
+        while True:
+            try:
+                info = await self._js.consumer_info(self._stream, self._consumer)
+                self._pending = float(info.num_pending or 0)
+                self._ack_pending = float(info.num_ack_pending or 0)
+            except Exception as exc:  # the broker away: keep the last figures, try again
+                log.debug("consumer lag not read: %s", exc)
+            await asyncio.sleep(LAG_POLL_SECONDS)
+
+
+def by_state(states: Iterable[str]) -> dict[str, int]:
+    counts = {"healthy": 0, "throttled": 0, "failing": 0}
+    for state in states:
+        counts[state] = counts.get(state, 0) + 1
+    return counts
