@@ -77,6 +77,7 @@ lint: proto $(VENV)/.installed
 bench: proto $(VENV)/.installed
 	$(PY) -m devkit.bench
 	$(PY) -m devkit.bench_scale
+	$(PY) -m devkit.bench_observability
 
 clean:
 	rm -rf gen data bench-results

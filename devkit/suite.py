@@ -67,11 +67,14 @@ class Suite:
     extra: dict[str, list[int]] = field(default_factory=dict)
     # Each process's Prometheus /metrics port, by process name (kept across restarts).
     metrics_ports: dict[str, int] = field(default_factory=dict)
+    metrics: bool = True  # False: no process counts anything (the bench's "off")
 
     def metrics_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.metrics_ports[name]}/metrics"
 
     def _metrics_env(self, name: str) -> dict[str, str]:
+        if not self.metrics:
+            return {}
         port = self.metrics_ports.setdefault(name, free_port())
         return {"ES_METRICS_PORT": str(port)}
 

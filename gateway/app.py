@@ -50,9 +50,11 @@ def build(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        metrics.serve()
+        if metrics is not None:
+            metrics.serve()
         yield
-        metrics.close()
+        if metrics is not None:
+            metrics.close()
         await control_channel.close()
         await catalog_channel.close()
         await delivery_channel.close()
@@ -100,7 +102,7 @@ def build(settings: Settings) -> Starlette:
             Exception: on_unexpected,
         },
         middleware=[
-            Middleware(HttpMetrics, metrics=metrics, routes=routes),
+            *([Middleware(HttpMetrics, metrics=metrics, routes=routes)] if metrics is not None else []),
             Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
         ],
         lifespan=lifespan,

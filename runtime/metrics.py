@@ -85,8 +85,11 @@ class Metrics:
         return Histogram(name, documentation, list(labels), registry=self.registry, buckets=tuple(buckets))
 
     @classmethod
-    def of(cls, service: str, settings: Any) -> Metrics:
-        """A service's metrics, served where its settings say (ServiceSettings)."""
+    def of(cls, service: str, settings: Any) -> Metrics | None:
+        """A service's metrics, served where its settings say (ServiceSettings); None when
+        they give no port: then nothing is counted at all (make bench measures the cost)."""
+        if not settings.metrics_port:
+            return None
         return cls(service, settings.metrics_host, settings.metrics_port)
 
     def serve(self) -> None:

@@ -27,3 +27,8 @@ class ServiceSettings:
         "OpenTelemetry: where traces go over OTLP/HTTP (e.g. http://collector:4318); empty: "
         "tracing off (router and delivery trace publish → route → JetStream → deliver)",
     )
+    trace_sample_ratio: float = setting(
+        1.0,
+        "OpenTelemetry: the share of Publish calls traced (their events' deliveries follow "
+        "the decision); tracing every event costs throughput (make bench)",
+    )

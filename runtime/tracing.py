@@ -15,6 +15,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace import Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -31,13 +32,20 @@ OUTCOME = "event_streams.delivery.outcome"
 ATTEMPT = "event_streams.delivery.attempt"
 
 
-def provider(service: str, exporter: SpanExporter) -> TracerProvider:
-    made = TracerProvider(resource=Resource.create({"service.name": f"event-streams-{service}"}))
+def provider(service: str, exporter: SpanExporter, ratio: float = 1.0) -> TracerProvider:
+    """Spans of a `ratio` of the traces started here; a span whose parent was (not) sampled
+    is (not) sampled either, so a trace is whole or absent."""
+    made = TracerProvider(
+        resource=Resource.create({"service.name": f"event-streams-{service}"}),
+        sampler=ParentBased(TraceIdRatioBased(ratio)),
+    )
     made.add_span_processor(BatchSpanProcessor(exporter))
     return made
 
 
-def tracer_for(service: str, otlp_endpoint: str) -> tuple[Tracer | None, TracerProvider | None]:
+def tracer_for(
+    service: str, otlp_endpoint: str, ratio: float = 1.0
+) -> tuple[Tracer | None, TracerProvider | None]:
     """The service's tracer (and its provider, to shut down), exporting over OTLP/HTTP to
     `otlp_endpoint`; (None, None) when it is empty: tracing off."""
     if not otlp_endpoint:
@@ -47,7 +55,7 @@ def tracer_for(service: str, otlp_endpoint: str) -> tuple[Tracer | None, TracerP
     endpoint = otlp_endpoint.rstrip("/")
     if not endpoint.endswith("/v1/traces"):
         endpoint += "/v1/traces"
-    made = provider(service, OTLPSpanExporter(endpoint=endpoint))
+    made = provider(service, OTLPSpanExporter(endpoint=endpoint), ratio)
     return made.get_tracer("event-streams"), made
 
 

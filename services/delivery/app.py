@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
@@ -116,15 +118,17 @@ async def build(settings: Settings) -> ServiceApp:
     parking = Parking(js, spec.parking(), ParkingRules(ack_wait_seconds=settings.ack_wait_seconds))
     await parking.start()
     metrics = Metrics.of("delivery", settings)
-    observer = DeliveryMetrics(metrics, directory.sink_type)
-    tracer, traces = tracing.tracer_for("delivery", settings.otlp_endpoint)
+    observer = DeliveryMetrics(metrics, directory.sink_type) if metrics is not None else None
+    tracer, traces = tracing.tracer_for("delivery", settings.otlp_endpoint, settings.trace_sample_ratio)
     settler = Settler(
         journal, retry_rules(settings), parking, directory.owner, observer=observer, tracer=tracer
     )
     dispatcher = Dispatcher(directory, settler, room, lane_rules(settings), parking)
-    delivery_metrics.lane_states(metrics, lambda: delivery_metrics.by_state(dispatcher.lane_states()))
-    delivery_metrics.journal_queue(metrics, journal)
-    lag = ConsumerLag(metrics, js, spec.name, settings.consumer_name)
+    measuring: list[Callable[[], Coroutine[Any, Any, None]]] = []
+    if metrics is not None:
+        delivery_metrics.lane_states(metrics, lambda: delivery_metrics.by_state(dispatcher.lane_states()))
+        delivery_metrics.journal_queue(metrics, journal)
+        measuring.append(ConsumerLag(metrics, js, spec.name, settings.consumer_name).run)
     health = HealthReporter(sessions, dispatcher.lane_reports)
     worker = Worker(nc, spec.name, settings.consumer_name, dispatcher, room)
     replays = ReplayRunner(js, spec, records)
@@ -171,8 +175,8 @@ async def build(settings: Settings) -> ServiceApp:
             dispatcher.run_hold_watch,
             journal.run,
             replays.run,
-            lag.run,
             health.run,
+            *measuring,
         ],
         draining=[drain],
         closers=[close],

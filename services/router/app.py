@@ -33,8 +33,9 @@ async def build(settings: Settings) -> ServiceApp:
         nc, spec, settings.publish_timeout_seconds, attempt_seconds=settings.publish_attempt_seconds
     )
     metrics = Metrics.of("router", settings)
-    tracer, traces = tracing.tracer_for("router", settings.otlp_endpoint)
-    publisher = Publisher(schemas, table, bus, watcher.wait_for, RouterMetrics(metrics, bus), tracer)
+    tracer, traces = tracing.tracer_for("router", settings.otlp_endpoint, settings.trace_sample_ratio)
+    observer = RouterMetrics(metrics, bus) if metrics is not None else None
+    publisher = Publisher(schemas, table, bus, watcher.wait_for, observer, tracer)
 
     async def close() -> None:
         if traces is not None:
