@@ -8,6 +8,7 @@ COPY runtime runtime
 COPY services services
 COPY gateway gateway
 COPY devkit devkit
+COPY evs evs
 # The locked runtime set (and the code generator, removed after use): what make run installs.
 RUN pip install --no-cache-dir -r requirements.lock \
  && pip install --no-cache-dir --no-deps . \

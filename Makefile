@@ -61,7 +61,7 @@ produce: proto
 
 test: proto $(VENV)/.installed
 	$(PY) -m ruff check .
-	$(PY) -m mypy runtime services gateway devkit
+	$(PY) -m mypy runtime services gateway devkit evs
 	$(PY) -m pytest -q
 
 test-unit: proto $(VENV)/.installed
@@ -72,7 +72,7 @@ test-failover: proto $(VENV)/.installed
 
 lint: proto $(VENV)/.installed
 	$(PY) -m ruff check .
-	$(PY) -m mypy runtime services gateway devkit
+	$(PY) -m mypy runtime services gateway devkit evs
 
 bench: proto $(VENV)/.installed
 	$(PY) -m devkit.bench

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from eventstreams.v1 import catalog_pb2_grpc, control_pb2_grpc, delivery_pb2_grpc
-from gateway import accounts, deliveries, openapi, sinks, subscriptions, types
+from gateway import accounts, deliveries, openapi, sinks, subscriptions, types, usage
 from gateway.auth import Authenticator
 from gateway.body_limit import TOO_LARGE_CODE, BodyLimit, BodyTooLarge, too_large
 from gateway.context import Backends
@@ -87,6 +87,7 @@ def build(settings: Settings) -> Starlette:
         Route("/healthz", health, methods=["GET"]),
         *openapi.routes(settings.public_url.rstrip("/")),
         *accounts.routes(backends),
+        *usage.routes(backends),
         *types.routes(backends),
         *sinks.routes(backends),
         *deliveries.routes(backends),

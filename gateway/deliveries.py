@@ -75,6 +75,7 @@ def replay_body(call: Call, r: delivery_pb2.Replay) -> dict[str, Any]:
         "end_time": r.end_time,
         "status": r.status,
         "events_replayed": r.events_replayed,
+        "events_remaining": r.events_remaining,
         "error": r.error or None,
         "date_created": r.date_created,
         "date_updated": r.date_updated,

@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -229,3 +232,19 @@ def run(build: Callable[[Any], Awaitable[ServiceApp]], settings: Any) -> None:
         uvloop.run(main())
     except ImportError:
         asyncio.run(main())
+    _exit_past_stragglers()
+
+
+def _exit_past_stragglers(grace_seconds: float = 2.0) -> None:
+    """Once the service has stopped, exit even if a library thread lingers (a database
+    driver's connection thread still waiting out a lock for a write that shutdown already
+    gave up on): a stopped service must not stay a process."""
+    deadline = time.monotonic() + grace_seconds
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    lingering = [t.name for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    if lingering:
+        log.warning("exiting past threads that did not end: %s", ", ".join(lingering))
+        logging.shutdown()
+        os._exit(0)

@@ -27,12 +27,13 @@ from services.delivery.replay import ReplayRunner
 from services.delivery.room import Room
 from services.delivery.servicer import DeliveryServicer
 from services.delivery.settings import Settings
-from services.delivery.settle import Settler
+from services.delivery.settle import SettleObserver, Settler
 from services.delivery.sinks.base import SinkDriver
 from services.delivery.sinks.kinesis import KinesisDriver, KinesisOptions
 from services.delivery.sinks.segment import SegmentDriver
 from services.delivery.sinks.webhook import WebhookDriver
 from services.delivery.throttle import ThrottleRules
+from services.delivery.usage import UsageMeter
 from services.delivery.worker import Worker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -118,10 +119,13 @@ async def build(settings: Settings) -> ServiceApp:
     parking = Parking(js, spec.parking(), ParkingRules(ack_wait_seconds=settings.ack_wait_seconds))
     await parking.start()
     metrics = Metrics.of("delivery", settings)
-    observer = DeliveryMetrics(metrics, directory.sink_type) if metrics is not None else None
+    usage = UsageMeter(sessions, directory.owner, directory.sink_type)
+    observers: list[SettleObserver] = [usage]
+    if metrics is not None:
+        observers.append(DeliveryMetrics(metrics, directory.sink_type))
     tracer, traces = tracing.tracer_for("delivery", settings.otlp_endpoint, settings.trace_sample_ratio)
     settler = Settler(
-        journal, retry_rules(settings), parking, directory.owner, observer=observer, tracer=tracer
+        journal, retry_rules(settings), parking, directory.owner, observers=tuple(observers), tracer=tracer
     )
     dispatcher = Dispatcher(directory, settler, room, lane_rules(settings), parking)
     measuring: list[Callable[[], Coroutine[Any, Any, None]]] = []
@@ -145,6 +149,7 @@ async def build(settings: Settings) -> ServiceApp:
         await parking.stop()
         await worker.drain()
         await health.withdraw()
+        await usage.flush()
 
     async def close() -> None:
         if traces is not None:
@@ -176,6 +181,7 @@ async def build(settings: Settings) -> ServiceApp:
             journal.run,
             replays.run,
             health.run,
+            usage.run,
             *measuring,
         ],
         draining=[drain],

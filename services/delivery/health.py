@@ -23,6 +23,7 @@ from services.delivery.models import AttemptRow, SinkHealthRow
 log = logging.getLogger(__name__)
 
 REPORT_SECONDS = 5.0
+REFRESH = timedelta(seconds=15)  # an unchanged report is written again this often
 FRESH = timedelta(seconds=30)  # a row older than this is a worker gone
 FORGET = timedelta(hours=1)  # rows this old are deleted
 WINDOW = timedelta(hours=1)
@@ -41,9 +42,15 @@ class HealthReporter:
         self._reports = reports
         self._every = every
         self.worker = f"worker-{secrets.token_hex(6)}"
+        self._written: tuple[list[LaneReport], datetime] | None = None
 
     async def write(self) -> None:
+        """This worker's rows, replaced — only when they changed, or to keep them fresh
+        (every write is a transaction on a database other writers share)."""
         now = utcnow()
+        reports = self._reports()
+        if self._written is not None and self._written[0] == reports and now - self._written[1] < REFRESH:
+            return
         rows = [
             {
                 "sink_sid": r.sink_sid,
@@ -54,13 +61,14 @@ class HealthReporter:
                 "queued": r.queued,
                 "date_updated": now,
             }
-            for r in self._reports()
+            for r in reports
         ]
         async with self._sessions.begin() as session:
             await session.execute(delete(SinkHealthRow).where(SinkHealthRow.worker == self.worker))
             await session.execute(delete(SinkHealthRow).where(SinkHealthRow.date_updated < now - FORGET))
             if rows:
                 await session.execute(insert(SinkHealthRow), rows)
+        self._written = (reports, now)
 
     async def run(self) -> None:
         while True:

@@ -53,6 +53,17 @@ class SinkHealthRow(Base):
     date_updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class UsageRow(Base):
+    """Delivered events of one account to one sink type on one day (UTC): what is billed."""
+
+    __tablename__ = "delivery_usage"
+
+    account_sid: Mapped[str] = mapped_column(String(34), primary_key=True)
+    sink_type: Mapped[str] = mapped_column(String(20), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD
+    delivered: Mapped[int] = mapped_column(BigInteger)
+
+
 class DeadLetterRow(Base):
     """An event a sink will not get by retrying: why, and the event itself for a redrive."""
 
@@ -92,6 +103,8 @@ class ReplayRow(Base):
     # The stream sequence replayed up to: a replay taken over from a worker that died goes on
     # from there. Its runner renews date_updated as it goes (the lease).
     position: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The sink's stored events still ahead of `position` (an upper bound: progress).
+    events_remaining: Mapped[int | None] = mapped_column(BigInteger)
     error: Mapped[str | None] = mapped_column(String(500))
     date_created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     date_updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))

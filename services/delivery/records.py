@@ -4,7 +4,7 @@ by account: another account's records do not exist."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,6 +15,7 @@ from runtime.paging import Page, fetch_page
 from runtime.times import utcnow
 from services.delivery.health import Health, sink_health
 from services.delivery.models import AttemptRow, DeadLetterRow, ReplayRow
+from services.delivery.usage import Usage, usage
 
 REPLAY = "RY"
 OUTCOMES = ("delivered", "retrying", "failed")
@@ -41,6 +42,9 @@ class Records:
             statement = statement.where(AttemptRow.event_id == event_id)
         async with self._sessions() as session:
             return await fetch_page(session, statement, AttemptRow.id, lambda r: r.id, page_size, token)
+
+    async def usage(self, account_sid: str, start: date, end: date) -> list[Usage]:
+        return await usage(self._sessions, account_sid, start, end)
 
     async def health(self, account_sid: str, sink_sid: str) -> Health:
         async with self._sessions() as session:
@@ -190,6 +194,7 @@ class Records:
         error: str | None = None,
         position: int | None = None,
         updated_at: datetime | None = None,
+        remaining: int | None = None,
     ) -> bool:
         """Move a replay on if it is in one of `from_statuses` (and, with `updated_at`, still
         as last seen: two workers taking over one stale replay cannot both win)."""
@@ -200,6 +205,8 @@ class Records:
             values["error"] = error[:500]
         if position is not None:
             values["position"] = position
+        if remaining is not None:
+            values["events_remaining"] = remaining
         statement = update(ReplayRow).where(ReplayRow.sid == sid, ReplayRow.status.in_(list(from_statuses)))
         if updated_at is not None:
             statement = statement.where(ReplayRow.date_updated == updated_at)

@@ -115,7 +115,10 @@ class ReplayRunner:
                 if self._spec.too_full_to_replay((await self._js.stream_info(self._spec.name)).state.bytes):
                     raise ReplayStopped("the event store is nearly full: stopped to keep room for events")
                 # Progress, and the lease renewed: no other worker takes this replay over.
-                await self._records.transition(row.sid, ("running",), "running", replayed, position=position)
+                remaining = messages[-1].metadata.num_pending if messages else None
+                await self._records.transition(
+                    row.sid, ("running",), "running", replayed, position=position, remaining=remaining
+                )
                 if messages and messages[-1].metadata.num_pending == 0:
                     return "completed", replayed, position
         finally:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -21,6 +21,13 @@ from services.delivery.models import AttemptRow, DeadLetterRow, ReplayRow
 from services.delivery.records import REDRIVE_PAGE, Records
 
 Ctx = grpc.aio.ServicerContext[Any, Any]
+
+
+def day(text: str, name: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidArgument(f"{name} must be a date, YYYY-MM-DD: {text!r}") from None
 
 
 def attempt_message(row: AttemptRow) -> delivery_pb2.DeliveryAttempt:
@@ -66,6 +73,7 @@ def replay_message(row: ReplayRow) -> delivery_pb2.Replay:
         end_time=iso(row.end_time),
         status=row.status,
         events_replayed=row.events_replayed,
+        events_remaining=row.events_remaining or 0 if row.status in replay.LIVE else 0,
         error=row.error or "",
         date_created=iso_seconds(row.date_created),
         date_updated=iso_seconds(row.date_updated),
@@ -128,6 +136,17 @@ class DeliveryServicer(delivery_pb2_grpc.DeliveryServicer):
             latency_p95_ms=percentile(found.latencies, 95),
             latency_p99_ms=percentile(found.latencies, 99),
             latency_samples=len(found.latencies),
+        )
+
+    async def GetUsage(self, request: delivery_pb2.UsageRequest, context: Ctx) -> delivery_pb2.UsageResponse:
+        start, end = day(request.start_date, "start_date"), day(request.end_date, "end_date")
+        if end < start:
+            raise InvalidArgument("end_date is before start_date")
+        found = await self._records.usage(request.account_sid, start, end)
+        return delivery_pb2.UsageResponse(
+            days=[
+                delivery_pb2.UsageDay(day=u.day, sink_type=u.sink_type, delivered=u.delivered) for u in found
+            ]
         )
 
     async def ListAttempts(

@@ -95,7 +95,7 @@ class Settler:
         owner_of: Callable[[str], str | None] = lambda sink_sid: None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
-        observer: SettleObserver | None = None,
+        observers: tuple[SettleObserver, ...] = (),
         tracer: Tracer | None = None,
     ) -> None:
         self._tracer = tracer
@@ -105,7 +105,7 @@ class Settler:
         self._owner_of = owner_of
         self._clock = clock
         self._rng = rng
-        self._observer = observer
+        self._observers = observers
 
     async def settle(
         self, envelope: Envelope, happened: Happened, sink: SinkState, latency_ms: int = 0
@@ -129,10 +129,8 @@ class Settler:
                 self._record(envelope, "failed", latency_ms, happened)
         if self._tracer is not None and (attempted or isinstance(decision, DeadLetter)):
             self._trace(envelope, happened, decision, latency_ms)
-        if self._observer is not None:
-            self._observer.settled(
-                envelope.sink_sid, envelope.stored_at, envelope.delivered, happened, decision
-            )
+        for observer in self._observers:
+            observer.settled(envelope.sink_sid, envelope.stored_at, envelope.delivered, happened, decision)
         return decision
 
     def _trace(self, envelope: Envelope, happened: Happened, decision: Decision, latency_ms: int) -> None:

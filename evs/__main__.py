@@ -1,0 +1,3 @@
+from evs.main import main
+
+main()

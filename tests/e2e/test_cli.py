@@ -1,0 +1,180 @@
+"""`evs`, the command line, run as a subprocess against the running suite: profiles, sinks,
+subscriptions, publish, the delivery log, health, dead letters and their redrive, a replay
+followed with its progress bar, usage, doctor, shell completion — and the clear errors for no
+or bad credentials, an unreachable gateway and bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from devkit.receiver import Received, Receiver
+from devkit.suite import Suite
+from eventstreams.v1 import control_pb2
+
+pytestmark = pytest.mark.e2e
+
+TYPE = "com.twilio.messaging.message.delivered"
+
+
+class Evs:
+    def __init__(self, suite: Suite, config: Path) -> None:
+        self.suite = suite
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith("TWILIO_") and k != "ES_SERVICE_TOKEN"
+        }
+        self.env |= {"EVS_CONFIG": str(config), "ES_SERVICE_TOKEN": suite.service_token}
+
+    async def __call__(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "evs", *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=120,
+            check=False,
+        )
+        if ok:
+            assert done.returncode == 0, (
+                f"evs {' '.join(args)}: {done.returncode}\n{done.stdout}\n{done.stderr}"
+            )
+        return done
+
+    async def json(self, *args: str) -> Any:
+        return json.loads((await self("--json", *args)).stdout)
+
+
+async def test_the_command_line_drives_a_sink_from_creation_to_replay(
+    suite: Suite, account: control_pb2.Account, receiver: Receiver, tmp_path: Path
+) -> None:
+    evs = Evs(suite, tmp_path / "evs.json")
+    refusing = {"on": False}
+
+    def respond(_record: Received) -> web.Response:
+        return web.Response(status=410 if refusing["on"] else 200)
+
+    receiver.responder = respond
+
+    # No credentials yet: said, with what to do; exit code 2.
+    none = await evs("sinks", "list", ok=False)
+    assert none.returncode == 2 and "no credentials" in none.stderr and "evs profiles add" in none.stderr
+    wrong = await evs(
+        "profiles",
+        "add",
+        "bad",
+        "--url",
+        suite.gateway_url,
+        "--account-sid",
+        account.sid,
+        "--auth-token",
+        "x" * 32,
+        ok=False,
+    )
+    assert wrong.returncode == 3 and "refused these credentials" in wrong.stderr
+    away = await evs("profiles", "add", "away", "--url", "http://127.0.0.1:9", "--account-sid", account.sid,
+                     "--auth-token", account.auth_token, ok=False)  # fmt: skip
+    assert away.returncode == 4 and "cannot reach the gateway" in away.stderr and "make run" in away.stderr
+    await evs("profiles", "add", "dev", "--url", suite.gateway_url, "--account-sid", account.sid,
+              "--auth-token", account.auth_token)  # fmt: skip
+    listed = await evs.json("profiles", "list")
+    assert (
+        [p["name"] for p in listed] == ["dev"]
+        and listed[0]["active"]
+        and "auth_token" not in json.dumps(listed)
+    )
+    assert (tmp_path / "evs.json").stat().st_mode & 0o077 == 0  # the secret is its owner's only
+
+    sink = await evs.json(
+        "sinks",
+        "create",
+        "--description",
+        "from evs",
+        "--destination",
+        f"http://127.0.0.1:{receiver.port}/cli",
+    )
+    assert sink["status"] == "active" and sink["sink_type"] == "webhook"
+    table = (await evs("sinks", "list")).stdout
+    assert (
+        table.splitlines()[0].split() == ["SID", "SINK_TYPE", "STATUS", "DESCRIPTION"]
+        and sink["sid"] in table
+    )
+    subscription = await evs.json(
+        "subscriptions", "create", "--sink", sink["sid"], "--description", "cli", "--type", f"{TYPE}:7"
+    )
+    assert subscription["sink_sid"] == sink["sid"]
+
+    # Bad input: click's usage error (2), or the API's own message (5).
+    usage = await evs("sinks", "create", "--description", "x", "--type", "kinesis", ok=False)
+    assert usage.returncode == 2 and "--destination" in usage.stderr
+    refused = await evs("subscriptions", "create", "--sink", sink["sid"], "--description", "x",
+                        "--type", "com.example.nope", ok=False)  # fmt: skip
+    assert refused.returncode == 5 and "com.example.nope" in refused.stderr and "code" in refused.stderr
+
+    # Publish (gRPC, the service token), see the deliveries, the health.
+    await evs("publish", "--count", "3", "--router", suite.address("router"))
+    await receiver.wait_for(lambda r: len(r.received) >= 3)
+    log = await evs("deliveries", "list", sink["sid"])
+    assert log.stdout.count("delivered") >= 3
+    health = await evs.json("sinks", "health", sink["sid"])
+    assert health["sink_sid"] == sink["sid"] and health["state"] in ("healthy", "idle")
+
+    # A dead letter (the receiver refuses), redriven once it accepts again.
+    refusing["on"] = True
+    await evs("publish", "--count", "1", "--router", suite.address("router"))
+    for _ in range(100):
+        letters = await evs.json("dead-letters", "list", sink["sid"])
+        if letters:
+            break
+        await asyncio.sleep(0.2)
+    assert len(letters) == 1 and letters[0]["error_code"]
+    refusing["on"] = False
+    redriven = await evs.json("dead-letters", "redrive", sink["sid"])
+    assert redriven == {"redriven": 1}
+    await receiver.wait_for(lambda r: len(r.received) >= 5)  # 3, the refused one, its redrive
+
+    # A replay of the last minutes, followed to its end with a progress bar.
+    start = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+    replayed = await evs("--json", "replay", "start", sink["sid"], "--start", start, "--watch")
+    final = json.loads(replayed.stdout)
+    assert final["status"] == "completed" and final["events_replayed"] >= 4
+    assert f"replay {final['sid']}" in replayed.stderr and "100%" in replayed.stderr
+
+    # Usage, doctor, completion.
+    services = ",".join(f"{n}={suite.address(n)}" for n in ("catalog", "control", "router", "delivery"))
+    assert suite.nats is not None
+    doctor = await evs(
+        "doctor", "--grpc", services, "--nats-monitor", f"http://127.0.0.1:{suite.nats.monitor_port}"
+    )
+    assert "FAIL" not in doctor.stdout and doctor.stdout.count("ok") >= 9, doctor.stdout
+    broken = await evs(
+        "doctor", "--grpc", "router=127.0.0.1:9", "--nats-monitor", "http://127.0.0.1:9", ok=False
+    )
+    assert broken.returncode == 1 and broken.stdout.count("FAIL") == 2
+    usage_rows = await evs.json("usage", "--daily", "--start-date", datetime.now(UTC).date().isoformat())
+    assert {r["category"] for r in usage_rows} >= {"event-streams", "event-streams-webhook"}
+    completion = await evs.__class__.__call__(evs, "--help")
+    assert "dead-letters" in completion.stdout
+    script = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "evs"],
+        capture_output=True,
+        text=True,
+        env={**evs.env, "_EVS_COMPLETE": "bash_source"},
+        check=False,
+    )
+    assert "_evs_completion" in script.stdout
+
+
+def test_the_console_script_is_installed() -> None:
+    """`make` installs the package: `evs` stands beside the interpreter."""
+    assert (Path(sys.executable).parent / "evs").exists()
