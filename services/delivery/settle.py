@@ -127,7 +127,7 @@ class Settler:
             await self._dead_letter(envelope, decision)
             if attempted:
                 self._record(envelope, "failed", latency_ms, happened)
-        if self._tracer is not None and (attempted or isinstance(decision, DeadLetter)):
+        if self._tracer is not None and envelope.trace and (attempted or isinstance(decision, DeadLetter)):
             self._trace(envelope, happened, decision, latency_ms)
         for observer in self._observers:
             observer.settled(envelope.sink_sid, envelope.stored_at, envelope.delivered, happened, decision)
@@ -140,7 +140,7 @@ class Settler:
         ended = time.time_ns()
         span = self._tracer.start_span(
             "deliver",
-            context=tracing.extract({stream_codec.TRACEPARENT: envelope.trace}) if envelope.trace else None,
+            context=tracing.extract({stream_codec.TRACEPARENT: envelope.trace}),
             kind=SpanKind.CONSUMER,
             start_time=ended - latency_ms * 1_000_000,
             attributes={

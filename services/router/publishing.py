@@ -115,7 +115,11 @@ class Publisher:
             return await self._publish(events, None)
         with self._tracer.start_as_current_span(
             "publish", context=parent, kind=SpanKind.SERVER, attributes={"event_streams.events": len(events)}
-        ):
+        ) as call:
+            if not call.is_recording():
+                # Not sampled: no span per event and no trace header, so neither this call's
+                # events nor their deliveries cost anything for tracing.
+                return await self._publish(events, None)
             spans: list[Span] = []
             try:
                 results = await self._publish(events, spans)
@@ -302,10 +306,16 @@ class Publisher:
                     payload=cloudevents.encode(envelope),
                     failure=failure,
                     revision=self._table.revision,
-                    trace=tracing.inject().get("traceparent", "") if self._tracer else "",
+                    trace=self._trace_header(),
                 )
             )
         return Prepared(messages, failures)
+
+    def _trace_header(self) -> str:
+        """The route span's context for the message's header, when this event is traced."""
+        if self._tracer is None or not trace.get_current_span().is_recording():
+            return ""
+        return tracing.inject().get("traceparent", "")
 
     async def _shape(
         self, raw: str, data: Any, schema_id: str, version: int, wanted: int

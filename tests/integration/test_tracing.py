@@ -109,3 +109,27 @@ async def test_each_event_is_one_trace_from_publish_to_delivery(rig: Rig, receiv
         assert route.end_time <= deliver.end_time
     # What the receiver got carries no trace header of ours: the CloudEvent is Twilio's.
     assert all("traceparent" not in r.headers for r in receiver.received)
+
+
+async def test_an_unsampled_call_costs_no_span_and_no_header(rig: Rig, receiver: Receiver) -> None:  # noqa: F811
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    table = RoutingTable()
+    table.load(routing(f"http://127.0.0.1:{receiver.port}/untraced"))
+    bus = JetStreamBus(rig.nc, rig.spec, 5)
+    publisher = Publisher(SchemaCache(MemoryCatalog(), 30), table, bus, tracer=provider.get_tracer("router"))
+    event = router_pb2.Event(
+        id="EZuntraced",
+        account_sid=ACCOUNT,
+        type=TYPE,
+        schema_version=1,
+        source="/x",
+        data_json='{"name": "n"}',
+    )
+    assert [r.code for r in await publisher.publish([event])] == [0]
+    stored = await rig.nc.jetstream().get_msg(rig.spec.name, 1)
+    assert stored.headers is not None and "traceparent" not in stored.headers
+    assert exporter.get_finished_spans() == ()
