@@ -5,14 +5,16 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import grpc
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from eventstreams.v1 import catalog_pb2_grpc, control_pb2_grpc, delivery_pb2_grpc
 from gateway import accounts, deliveries, openapi, sinks, subscriptions, types, usage
@@ -27,6 +29,7 @@ from runtime.errors import ServiceError
 from runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
+CONSOLE = Path(__file__).parent / "console"
 
 
 async def health(_request: Request) -> Response:
@@ -85,6 +88,9 @@ def build(settings: Settings) -> Starlette:
 
     routes = [
         Route("/healthz", health, methods=["GET"]),
+        # The web console: static files calling the same REST API (gateway/console/).
+        Route("/console", lambda _request: RedirectResponse("/console/"), methods=["GET"]),
+        Mount("/console", app=StaticFiles(directory=CONSOLE, html=True), name="console"),
         *openapi.routes(settings.public_url.rstrip("/")),
         *accounts.routes(backends),
         *usage.routes(backends),
