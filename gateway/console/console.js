@@ -346,7 +346,22 @@ async function subscriptionsView() {
       }) }, "Save")];
     }],
     ["Sink", (s) => h("a", { href: `#/sinks/${s.sink_sid}` }, s.sink_sid)],
-    ["Types (version)", (s) => events[subscriptions.indexOf(s)].map((e) => h("div", {}, `${e.type} (v${e.schema_version})`))],
+    ["Types (version)", (s) => {
+      const adding = h("input", { placeholder: "type or type:version", "data-add-type": s.sid });
+      return [
+        events[subscriptions.indexOf(s)].map((e) => h("div", {}, `${e.type} (v${e.schema_version}) `,
+          h("button", { type: "button", "data-remove-type": e.type, onclick: () => guarded(async () => {
+            await api(`/v1/Subscriptions/${s.sid}/SubscribedEvents/${e.type}`, { method: "DELETE" });
+            await subscriptionsView();
+          }) }, "×"))),
+        adding,
+        h("button", { type: "button", "data-add": s.sid, onclick: () => guarded(async () => {
+          const [type, version] = adding.value.trim().split(":");
+          await api(`/v1/Subscriptions/${s.sid}/SubscribedEvents`, { method: "POST", form: { Type: type, SchemaVersion: version } });
+          await subscriptionsView();
+        }) }, "Add type"),
+      ];
+    }],
     ["Filter", (s) => s.filter || "-"],
     ["", (s) => h("button", { type: "button", "data-delete": s.sid, onclick: () => guarded(async () => {
       if (!confirm(`Delete subscription ${s.sid}?`)) return;

@@ -120,6 +120,12 @@ async def test_the_console_drives_a_sink_end_to_end(
     await page.wait_for_selector("#toast:has-text('Saved')")
     [saved] = (await rest.get("/v1/Subscriptions", params={"SinkSid": sink_sid})).json()["subscriptions"]
     assert saved["description"] == "renamed in the console"
+    sent = "com.twilio.messaging.message.sent"
+    await page.fill("#subscriptions input[data-add-type]", f"{sent}:1")
+    await page.click("#subscriptions button[data-add]")
+    await page.locator("#subscriptions tbody tr", has_text=f"{sent} (v1)").wait_for()
+    subscribed = await rest.get(f"/v1/Subscriptions/{saved['sid']}/SubscribedEvents")
+    assert {t["type"] for t in subscribed.json()["types"]} == {TYPE, sent}
     await shot(page, "subscriptions", backend)
 
     # Events published arrive in the live log of the sink's page.
