@@ -3,6 +3,8 @@ by sink type, publishes sent again and awaiting JetStream."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import grpc
 
 from eventstreams.v1 import router_pb2
@@ -40,8 +42,9 @@ class RouterMetrics:
         )
 
     def published(self, results: list[router_pb2.EventResult]) -> None:
-        for result in results:
-            self._events.labels(CODE_NAMES.get(result.code, str(result.code))).inc()
+        # One increment per result code, not per event: a batch is mostly one code.
+        for code, count in Counter(result.code for result in results).items():
+            self._events.labels(CODE_NAMES.get(code, str(code))).inc(count)
 
     def routed(self, sink_type: str, count: int) -> None:
         self._routed.labels(sink_type or "unknown").inc(count)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import nats
 import pytest
+from nats.aio.client import Client
 
 from devkit.nats_server import NatsServer
 from runtime import jetstream, stream_codec
@@ -23,6 +24,14 @@ pytestmark = pytest.mark.integration
 
 def message(msg_id: str, sink: str = "DG" + "1" * 32) -> OutMessage:
     return OutMessage("AC" + "1" * 32, sink, "EZ1", "com.example", msg_id, b'{"x":1}')
+
+
+async def until_connected(nc: Client, connected: bool, seconds: float = 10.0) -> None:
+    """Until the client has noticed the broker going (False) or coming back (True)."""
+    for _ in range(int(seconds / 0.05)):
+        if nc.is_connected == connected:
+            return
+        await asyncio.sleep(0.05)
 
 
 async def test_publish_is_acknowledged_and_deduplicated(nats_server: NatsServer, unique: str) -> None:
@@ -126,18 +135,12 @@ async def test_outages_that_overflow_the_reconnect_buffer_leak_no_slot(
         bus = JetStreamBus(nc, spec, timeout_seconds=1, window=50)
         for outage in range(3):
             nats_server.kill()
-            for _ in range(100):  # until the client has noticed
-                if not nc.is_connected:
-                    break
-                await asyncio.sleep(0.05)
+            await until_connected(nc, False)
             padded = [replace(message(f"o{outage}-{i}"), payload=b"y" * 2000) for i in range(200)]
             outcomes = await bus.put(padded)
             assert all(outcome is not None for outcome in outcomes)  # nothing acknowledged
             nats_server.start()
-            for _ in range(200):
-                if nc.is_connected:
-                    break
-                await asyncio.sleep(0.05)
+            await until_connected(nc, True)
             assert bus.waiting == 0  # every slot came back
             for _ in range(50):  # the stream answers again once its leader is back
                 if await bus.put([message(f"after{outage}")]) == [None]:
@@ -160,10 +163,7 @@ async def test_a_publish_unanswered_while_the_broker_is_away_is_sent_again_and_s
         bus = JetStreamBus(nc, spec, timeout_seconds=15, attempt_seconds=0.5)
         assert await bus.put([message("EZ0:DGa")]) == [None]
         nats_server.kill()
-        for _ in range(100):  # until the client has noticed
-            if not nc.is_connected:
-                break
-            await asyncio.sleep(0.05)
+        await until_connected(nc, False)
         putting = asyncio.create_task(bus.put([message("EZ1:DGa"), message("EZ2:DGa")]))
         await asyncio.sleep(1.5)  # several attempts go unanswered
         assert not putting.done()

@@ -20,34 +20,24 @@ from services.router.bus import JetStreamBus
 from services.router.publishing import Publisher
 from services.router.routing_table import RoutingTable
 from services.router.schemas import SchemaCache
-from tests.integration.test_worker import ACCOUNT, SINK, TOKEN, Rig, rig  # noqa: F401 - the fixture
+from tests.integration.test_worker import ACCOUNT, SINK, Rig, rig  # noqa: F401 - the fixture
 from tests.unit.test_router_publishing import TYPE, MemoryCatalog
 
 pytestmark = pytest.mark.integration
 
 
-def routing(destination: str) -> control_pb2.RoutingSnapshot:
-    return control_pb2.RoutingSnapshot(
-        revision=1,
-        accounts=[control_pb2.RoutedAccount(sid=ACCOUNT, auth_token=TOKEN)],
-        sinks=[
-            control_pb2.RoutedSink(
-                sid=SINK,
-                account_sid=ACCOUNT,
-                sink_type="webhook",
-                status="active",
-                configuration_json=json.dumps({"destination": destination, "method": "POST"}),
-            )
-        ],
-        subscriptions=[
-            control_pb2.RoutedSubscription(
-                sid="DF" + "1" * 32,
-                account_sid=ACCOUNT,
-                sink_sid=SINK,
-                types=[control_pb2.TypeSelector(type=TYPE, schema_version=1)],
-            )
-        ],
+def routing(on: Rig, destination: str) -> control_pb2.RoutingSnapshot:
+    """The rig's webhook sink at `destination`, subscribed to the test type at version 1."""
+    on.point_sink_at(destination)
+    on.snapshot.subscriptions.append(
+        control_pb2.RoutedSubscription(
+            sid="DF" + "1" * 32,
+            account_sid=ACCOUNT,
+            sink_sid=SINK,
+            types=[control_pb2.TypeSelector(type=TYPE, schema_version=1)],
+        )
     )
+    return on.snapshot
 
 
 async def test_each_event_is_one_trace_from_publish_to_delivery(rig: Rig, receiver: Receiver) -> None:  # noqa: F811
@@ -56,7 +46,7 @@ async def test_each_event_is_one_trace_from_publish_to_delivery(rig: Rig, receiv
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     router_tracer, worker_tracer = provider.get_tracer("router"), provider.get_tracer("delivery")
 
-    snapshot = routing(f"http://127.0.0.1:{receiver.port}/traced")
+    snapshot = routing(rig, f"http://127.0.0.1:{receiver.port}/traced")
     table = RoutingTable()
     table.load(snapshot)
     publisher = Publisher(
@@ -79,7 +69,6 @@ async def test_each_event_is_one_trace_from_publish_to_delivery(rig: Rig, receiv
     results = await publisher.publish(events, tracing.extract_grpc(metadata))
     assert [r.code for r in results] == [0, 0, 0] and all(r.deliveries == 1 for r in results)
 
-    rig.snapshot = snapshot
     async with rig.worker(tracer=worker_tracer):
         await receiver.wait_for(lambda r: len(r.received) >= 3)
     provider.force_flush()
@@ -118,7 +107,7 @@ async def test_an_unsampled_call_costs_no_span_and_no_header(rig: Rig, receiver:
     provider = TracerProvider(sampler=ALWAYS_OFF)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     table = RoutingTable()
-    table.load(routing(f"http://127.0.0.1:{receiver.port}/untraced"))
+    table.load(routing(rig, f"http://127.0.0.1:{receiver.port}/untraced"))
     bus = JetStreamBus(rig.nc, rig.spec, 5)
     publisher = Publisher(SchemaCache(MemoryCatalog(), 30), table, bus, tracer=provider.get_tracer("router"))
     event = router_pb2.Event(
