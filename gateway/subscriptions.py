@@ -30,6 +30,8 @@ def subscription_body(call: Call, s: control_pb2.Subscription) -> dict[str, Any]
         # Twilio's beta parameter (in its spec 2025-01 to 2025-05): a parent also gets its
         # subaccounts' events.
         "receive_events_from_subaccounts": s.receive_events_from_subaccounts,
+        # Our extension: events with the same value at this field path arrive in order.
+        "ordering_key": s.ordering_key or None,
         "url": url,
         "links": {"subscribed_events": f"{url}/SubscribedEvents"},
     }
@@ -54,7 +56,9 @@ def parse_type(raw: str) -> control_pb2.TypeSelector:
 
 async def create_subscription(call: Call) -> Any:
     form = await call.form()
-    forms.reject_unknown(form, {"Description", "SinkSid", "Types", "Filter", "ReceiveEventsFromSubaccounts"})
+    forms.reject_unknown(
+        form, {"Description", "SinkSid", "Types", "Filter", "ReceiveEventsFromSubaccounts", "OrderingKey"}
+    )
     description = forms.required(form, "Description")
     sink_sid = forms.required(form, "SinkSid")
     raw_types = [str(v) for v in form.getlist("Types")]
@@ -68,6 +72,7 @@ async def create_subscription(call: Call) -> Any:
             types=[parse_type(raw) for raw in raw_types],
             filter=forms.optional(form, "Filter"),
             receive_events_from_subaccounts=bool(forms.boolean(form, "ReceiveEventsFromSubaccounts")),
+            ordering_key=forms.optional(form, "OrderingKey"),
         )
     )
     return created(subscription_body(call, subscription))
@@ -107,7 +112,7 @@ async def fetch_subscription(call: Call) -> Any:
 
 async def update_subscription(call: Call) -> Any:
     form = await call.form()
-    forms.reject_unknown(form, {"Description", "Filter"})
+    forms.reject_unknown(form, {"Description", "Filter", "OrderingKey"})
     current = await call.backends.control.GetSubscription(_ref(call))
     request = control_pb2.UpdateSubscriptionRequest(
         account_sid=call.account.sid,
@@ -116,6 +121,8 @@ async def update_subscription(call: Call) -> Any:
     )
     if "Filter" in form:
         request.filter = forms.optional(form, "Filter")  # empty: no filter any more
+    if "OrderingKey" in form:
+        request.ordering_key = forms.optional(form, "OrderingKey")  # empty: unordered
     return ok(subscription_body(call, await call.backends.control.UpdateSubscription(request)))
 
 

@@ -65,6 +65,19 @@ class StreamSpec:
             max_bytes=self.max_bytes // 2 if self.max_bytes > 0 else -1,
         )
 
+    def ordered(self) -> StreamSpec:
+        """Where the router puts the events of subscriptions ordered by key: a stream beside
+        this one, its subjects this stream's under `ordered.`, each ordered sink read by a
+        consumer of its own (services/delivery/ordered.py) rather than the shared one."""
+        return StreamSpec(
+            name=f"{self.name}_ORDERED",
+            subject_prefix=f"{stream_codec.ORDERED_PREFIX}{self.subject_prefix}",
+            max_age_seconds=self.max_age_seconds,
+            duplicate_window_seconds=self.duplicate_window_seconds,
+            replicas=self.replicas,
+            max_bytes=self.max_bytes // 4 if self.max_bytes > 0 else -1,
+        )
+
     def too_full_to_replay(self, stored_bytes: int) -> bool:
         return self.max_bytes > 0 and stored_bytes >= self.max_bytes * self.replay_high_water
 
@@ -82,9 +95,10 @@ class StreamSettings:
     stream_replicas: int = setting(1, "JetStream stream replicas (3 in production)")
     stream_max_bytes: int = setting(
         -1,
-        "JetStream: most bytes the events stream holds (the parking stream half as much; the "
-        "server reserves both from its store); when full, publishes are refused (producers "
-        "retry) and nothing stored is dropped; replays stop at 70 % of it. -1: no limit",
+        "JetStream: most bytes the events stream holds (the parking stream half as much, the "
+        "ordered stream a quarter; the server reserves all three from its store); when full, "
+        "publishes are refused (producers retry) and nothing stored is dropped; replays stop at "
+        "70 % of it. -1: no limit",
     )
 
     def stream_spec(self) -> StreamSpec:

@@ -31,6 +31,10 @@ REVISION = "Es-Revision"
 TRACEPARENT = "traceparent"
 # A parked event's subject is its own under this prefix.
 PARKED_PREFIX = "parked."
+# An event for a subscription ordered by key goes to the ordered stream, its subject its
+# own under this prefix, its key in this header (runtime/ordering.py).
+ORDERED_PREFIX = "ordered."
+ORDER_KEY = "Es-Order-Key"
 
 
 def message_id(account_sid: str, event_id: str, sink_sid: str) -> str:
@@ -56,6 +60,7 @@ class StreamEvent:
     delivered: int = 0  # a parked copy's deliveries before it was parked
     revision: int = 0  # the routing revision it was routed at; 0: not known
     trace: str = ""  # its W3C traceparent, when traced
+    order_key: str | None = None  # its ordering key, when its sink orders by key
 
 
 def headers(event: StreamEvent, msg_id: str) -> dict[str, str]:
@@ -71,6 +76,8 @@ def headers(event: StreamEvent, msg_id: str) -> dict[str, str]:
         out[DELIVERED] = str(event.delivered)
     if event.trace:
         out[TRACEPARENT] = event.trace
+    if event.order_key is not None:
+        out[ORDER_KEY] = event.order_key
     return out
 
 
@@ -85,6 +92,7 @@ def decode(message_headers: Mapping[str, str] | None) -> StreamEvent:
         delivered=int(_number(found.get(DELIVERED))),
         revision=int(_number(found.get(REVISION))),
         trace=found.get(TRACEPARENT, ""),
+        order_key=found.get(ORDER_KEY),
     )
 
 
@@ -102,6 +110,10 @@ def parked_subject(subject: str) -> str:
 def origin_subject(subject: str) -> str:
     """The events-stream subject of a message, parked or not."""
     return subject.removeprefix(PARKED_PREFIX)
+
+
+def ordered_subject(subject: str) -> str:
+    return f"{ORDERED_PREFIX}{subject}"
 
 
 def park_id(stream: str, sequence: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -45,6 +46,17 @@ class CatalogTypeResolver:
                 ) from exc
             raise Unavailable(f"catalog unavailable: {exc.details()}") from exc
         return version.version
+
+    async def document(self, type_name: str, schema_version: int) -> dict[str, Any]:
+        try:
+            event_type = await self._catalog.GetEventType(catalog_pb2.GetEventTypeRequest(type=type_name))
+            version = await self._catalog.GetSchemaVersion(
+                catalog_pb2.GetSchemaVersionRequest(id=event_type.schema_id, version=schema_version)
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise Unavailable(f"catalog unavailable: {exc.details()}") from exc
+        found: dict[str, Any] = json.loads(version.document_json)
+        return found
 
 
 class RouterTestEventPublisher:

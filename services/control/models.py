@@ -63,6 +63,7 @@ class SubscriptionRow(Base):
     sink_sid: Mapped[str] = mapped_column(String(34), ForeignKey("control_sinks.sid"), index=True)
     filter: Mapped[str | None] = mapped_column(Text)
     receive_events_from_subaccounts: Mapped[bool] = mapped_column(Boolean, default=False)
+    ordering_key: Mapped[str | None] = mapped_column(String(200))
     date_created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     date_updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

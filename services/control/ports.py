@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class TypeResolver(Protocol):
@@ -10,6 +10,10 @@ class TypeResolver(Protocol):
         """The schema version to pin for a subscription to `type_name` (0: the latest).
         Raises InvalidArgument (91104) for an unknown, discontinued or restricted type or
         a version that does not exist."""
+        ...
+
+    async def document(self, type_name: str, schema_version: int) -> dict[str, Any]:
+        """The JSON Schema of `type_name` at a pinned `schema_version`."""
         ...
 
 

@@ -93,6 +93,7 @@ class RoutingFeed:
                     types=by_subscription.get(s.sid, []),
                     filter=s.filter or "",
                     receive_events_from_subaccounts=s.receive_events_from_subaccounts,
+                    ordering_key=s.ordering_key or "",
                 )
                 for s in subscriptions
             ],

@@ -85,6 +85,7 @@ def subscription_message(
         types=[subscribed_message(e, row.account_sid) for e in events if e.subscription_sid == row.sid],
         filter=row.filter or "",
         receive_events_from_subaccounts=row.receive_events_from_subaccounts,
+        ordering_key=row.ordering_key or "",
     )
 
 
@@ -224,6 +225,7 @@ class ControlServicer(control_pb2_grpc.ControlServicer):
             [Selector(t.type, t.schema_version) for t in request.types],
             request.filter,
             request.receive_events_from_subaccounts,
+            request.ordering_key,
         )
         self._signal.notify()
         return subscription_message(row, events)
@@ -254,6 +256,7 @@ class ControlServicer(control_pb2_grpc.ControlServicer):
             request.sid,
             request.description,
             request.filter if request.HasField("filter") else None,
+            request.ordering_key if request.HasField("ordering_key") else None,
         )
         self._signal.notify()
         return subscription_message(row, events)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from runtime import sids
+from runtime import ordering, sids
 from runtime.errors import FailedPrecondition, InvalidArgument, LimitExceeded, NotFound
 from runtime.paging import Page, fetch_page
 from runtime.times import utcnow
@@ -64,6 +64,25 @@ class SubscriptionStore:
             )
         return pinned
 
+    async def _ordering_key(self, text: str, pinned: Sequence[Selector]) -> str | None:
+        """A subscription's ordering key, checked against every subscribed type's schema at
+        its pinned version; None for unordered."""
+        if not text.strip():
+            return None
+        try:
+            path = ordering.parse_path(text.strip())
+        except ordering.OrderingKeyError as exc:
+            raise InvalidArgument(f"Invalid OrderingKey: {exc}", twilio_code=20001) from exc
+        for selector in pinned:
+            document = await self._types.document(selector.type, selector.schema_version)
+            if not ordering.path_in_schema(document, path):
+                raise InvalidArgument(
+                    f"Invalid OrderingKey: {text.strip()!r} is not a string, number or boolean field "
+                    f"of {selector.type} (schema version {selector.schema_version})",
+                    twilio_code=20001,
+                )
+        return ".".join(path)
+
     async def create(
         self,
         account_sid: str,
@@ -72,12 +91,14 @@ class SubscriptionStore:
         selectors: Sequence[Selector],
         filter_text: str = "",
         from_subaccounts: bool = False,
+        ordering_key: str = "",
     ) -> tuple[SubscriptionRow, list[SubscribedEventRow]]:
         text = validation.description(description, 91101, "Subscription")
         checked_filter = validation.event_filter(filter_text)
         if not sids.is_sid(sink_sid, sids.SINK):
             raise InvalidArgument(f"Sink could not be found: {sink_sid}", twilio_code=91001)
         pinned = await self._pin_all(selectors)
+        key = await self._ordering_key(ordering_key, pinned)
         now = utcnow()
         row = SubscriptionRow(
             sid=sids.new(sids.SUBSCRIPTION),
@@ -86,6 +107,7 @@ class SubscriptionStore:
             sink_sid=sink_sid,
             filter=checked_filter,
             receive_events_from_subaccounts=from_subaccounts,
+            ordering_key=key,
             date_created=now,
             date_updated=now,
         )
@@ -136,15 +158,31 @@ class SubscriptionStore:
             return page, await self._events(session, [r.sid for r in page.items])
 
     async def update(
-        self, account_sid: str, sid: str, description: str, filter_text: str | None = None
+        self,
+        account_sid: str,
+        sid: str,
+        description: str,
+        filter_text: str | None = None,
+        ordering_key: str | None = None,
     ) -> tuple[SubscriptionRow, list[SubscribedEventRow]]:
         text = validation.description(description, 91101, "Subscription")
         checked_filter = validation.event_filter(filter_text) if filter_text is not None else None
+        key = None
+        if ordering_key is not None:
+            async with self._sessions() as session:
+                await self._owned(session, account_sid, sid)
+                current = await self._events(session, [sid])
+            key = await self._ordering_key(
+                ordering_key, [Selector(e.type, e.schema_version) for e in current]
+            )
         async with self._sessions.begin() as session:
             row = await self._owned(session, account_sid, sid)
             row.description = text
             if filter_text is not None:
                 row.filter = checked_filter
+                await revision.bump(session)
+            if ordering_key is not None:
+                row.ordering_key = key
                 await revision.bump(session)
             row.date_updated = utcnow()
             return row, await self._events(session, [row.sid])
@@ -159,6 +197,7 @@ class SubscriptionStore:
 
     async def add_event(self, account_sid: str, sid: str, type_name: str, version: int) -> SubscribedEventRow:
         pinned = (await self._pin_all([Selector(type_name, version)]))[0]
+        await self._keep_ordering(account_sid, sid, pinned)
         async with self._sessions.begin() as session:
             await self._owned(session, account_sid, sid)
             if await self._event(session, sid, type_name) is not None:
@@ -198,6 +237,7 @@ class SubscriptionStore:
             if await self._event(session, sid, type_name) is None:
                 raise event_not_found(sid, type_name)
         pinned = (await self._pin_all([Selector(type_name, version)]))[0]
+        await self._keep_ordering(account_sid, sid, pinned)
         async with self._sessions.begin() as session:
             row = await self._event(session, sid, type_name)
             if row is None:
@@ -224,6 +264,13 @@ class SubscriptionStore:
                 )
             await session.delete(row)
             await revision.bump(session)
+
+    async def _keep_ordering(self, account_sid: str, sid: str, pinned: Selector) -> None:
+        """A type added to (or re-pinned in) an ordered subscription must have its key."""
+        async with self._sessions() as session:
+            row = await self._owned(session, account_sid, sid)
+        if row.ordering_key:
+            await self._ordering_key(row.ordering_key, [pinned])
 
     async def _event(self, session: AsyncSession, sid: str, type_name: str) -> SubscribedEventRow | None:
         return await session.scalar(

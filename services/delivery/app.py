@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ from services.delivery.health import HealthReporter
 from services.delivery.journal import Retention, SqlJournal
 from services.delivery.lanes import Dispatcher, LaneRules
 from services.delivery.metrics import ConsumerLag, DeliveryMetrics
+from services.delivery.ordered import OrderedDelivery, OrderedRules
 from services.delivery.parking import Parking, ParkingRules
 from services.delivery.records import Records
 from services.delivery.replay import ReplayRunner
@@ -75,6 +77,15 @@ def lane_rules(settings: Settings) -> LaneRules:
     )
 
 
+def ordered_rules(settings: Settings) -> OrderedRules:
+    return OrderedRules(
+        ack_wait_seconds=settings.ack_wait_seconds,
+        max_pending=settings.ordered_max_pending,
+        concurrency=settings.ordered_concurrency,
+        pin_seconds=settings.ordered_pin_seconds,
+    )
+
+
 def sink_drivers(settings: Settings) -> dict[str, SinkDriver]:
     """Every sink type this worker delivers to, by name."""
     webhook = WebhookDriver(
@@ -100,6 +111,7 @@ async def build(settings: Settings) -> ServiceApp:
     nc = await jetstream.connect(settings.nats_url, "delivery", settings.nats_user, settings.nats_password)
     js = nc.jetstream(timeout=10)
     await jetstream.ensure_stream(js, spec)
+    await jetstream.ensure_stream(js, spec.ordered())
     await js.add_consumer(spec.name, consumer_config(settings))
     control_channel = clients.channel(settings.control_target, settings.service_token)
     drivers = sink_drivers(settings)
@@ -128,6 +140,7 @@ async def build(settings: Settings) -> ServiceApp:
         journal, retry_rules(settings), parking, directory.owner, observers=tuple(observers), tracer=tracer
     )
     dispatcher = Dispatcher(directory, settler, room, lane_rules(settings), parking)
+    ordered = OrderedDelivery(nc, js, spec.ordered(), directory, settler, ordered_rules(settings))
     measuring: list[Callable[[], Coroutine[Any, Any, None]]] = []
     if metrics is not None:
         delivery_metrics.lane_states(metrics, lambda: delivery_metrics.by_state(dispatcher.lane_states()))
@@ -145,9 +158,13 @@ async def build(settings: Settings) -> ServiceApp:
         await watcher.wait_ready()
         await parking.run(dispatcher)
 
+    async def run_ordered() -> None:
+        await watcher.wait_ready()
+        await ordered.run()
+
     async def drain() -> None:
         await parking.stop()
-        await worker.drain()
+        await asyncio.gather(worker.drain(), ordered.drain(timeout=10))
         await health.withdraw()
         await usage.flush()
 
@@ -177,6 +194,7 @@ async def build(settings: Settings) -> ServiceApp:
             watcher.run,
             run_worker,
             run_parking,
+            run_ordered,
             dispatcher.run_hold_watch,
             journal.run,
             replays.run,

@@ -38,6 +38,8 @@ class SinkDirectory:
         # events are dead letters at once, not asked about again like a sink not seen yet.
         self._removed: dict[str, None] = {}
         self.revision = 0
+        # Sinks with a subscription ordered by key (their events come by the ordered stream).
+        self.ordered: frozenset[str] = frozenset()
 
     def load(self, snapshot: control_pb2.RoutingSnapshot) -> None:
         tokens = {a.sid: a.auth_token for a in snapshot.accounts}
@@ -61,6 +63,7 @@ class SinkDirectory:
         while len(self._removed) > MAX_REMEMBERED_REMOVALS:
             del self._removed[next(iter(self._removed))]
         self._routes = routes
+        self.ordered = frozenset(s.sink_sid for s in snapshot.subscriptions if s.ordering_key)
         self.revision = snapshot.revision
 
     def _open(self, routed: control_pb2.RoutedSink, token: str, key: tuple[str, str, str]) -> Route:

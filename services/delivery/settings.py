@@ -39,6 +39,13 @@ class Settings(StreamSettings, ServiceSettings):
         300.0, "delivery: quiet time before a cap grows back (Twilio: 5 min)"
     )
     ack_wait_seconds: float = setting(30.0, "delivery: redelivery after this long without an ack")
+    ordered_max_pending: int = setting(
+        1000, "delivery: events of one key-ordered sink a worker holds at once (a failing key's wait here)"
+    )
+    ordered_concurrency: int = setting(32, "delivery: keys of one key-ordered sink in flight at once")
+    ordered_pin_seconds: float = setting(
+        5.0, "delivery: a worker silent this long loses its key-ordered sinks to another"
+    )
     webhook_timeout_seconds: float = setting(5.0, "delivery: webhook response timeout (Twilio: 5 s)")
     retry_base_seconds: float = setting(1.0, "delivery: first retry delay")
     retry_max_delay_seconds: float = setting(300.0, "delivery: longest retry delay")

@@ -108,8 +108,15 @@ class Settler:
         self._observers = observers
 
     async def settle(
-        self, envelope: Envelope, happened: Happened, sink: SinkState, latency_ms: int = 0
+        self,
+        envelope: Envelope,
+        happened: Happened,
+        sink: SinkState,
+        latency_ms: int = 0,
+        hand_back: bool = True,
     ) -> Decision:
+        """`hand_back=False`: an event to try again stays with the caller (an ordered sink's,
+        whose key must not move on without it) instead of going back to JetStream."""
         age = self._clock() - envelope.stored_at
         decision = decide(happened, envelope.delivered, age, sink, self._rules, self._rng)
         attempted = isinstance(happened, Outcome)
@@ -117,11 +124,14 @@ class Settler:
             await envelope.msg.ack()
             self._record(envelope, "delivered", latency_ms, happened)
         elif isinstance(decision, Retry):
-            await envelope.msg.nak(delay=decision.delay)
+            if hand_back:
+                await envelope.msg.nak(delay=decision.delay)
             if decision.attempted:
                 self._record(envelope, "retrying", latency_ms, happened)
         elif isinstance(decision, Park):
-            if self._parker is None or not await self._parker.park(envelope):
+            if not hand_back:
+                pass
+            elif self._parker is None or not await self._parker.park(envelope):
                 await envelope.msg.nak(delay=decision.fallback_delay)
         else:
             await self._dead_letter(envelope, decision)

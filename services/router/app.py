@@ -22,6 +22,7 @@ async def build(settings: Settings) -> ServiceApp:
     nc = await jetstream.connect(settings.nats_url, "router", settings.nats_user, settings.nats_password)
     js = nc.jetstream(timeout=settings.publish_timeout_seconds)
     await jetstream.ensure_stream(js, spec)
+    await jetstream.ensure_stream(js, spec.ordered())
     catalog_channel = clients.channel(settings.catalog_target, settings.service_token)
     control_channel = clients.channel(settings.control_target, settings.service_token)
     table = RoutingTable()

@@ -25,6 +25,7 @@ class OutMessage:
     failure: str = ""  # why this event cannot be delivered to the sink (recorded, not sent)
     revision: int = 0  # the routing revision it was routed at
     trace: str = ""  # the W3C traceparent of its route span (runtime/tracing.py), when traced
+    order_key: str | None = None  # its ordering key, when the sink orders by key (None: unordered)
 
 
 class EventBus(Protocol):
@@ -48,6 +49,7 @@ class JetStreamBus:
     ) -> None:
         self._acks = Acks(nc, window)
         self._spec = spec
+        self._ordered = spec.ordered()
         self._timeout = timeout_seconds
         self._attempt = attempt_seconds
         self.resent = 0  # publishes sent again, over the bus's life
@@ -115,13 +117,15 @@ class JetStreamBus:
                     message.failure,
                     revision=message.revision,
                     trace=message.trace,
+                    order_key=message.order_key,
                 ),
                 message.msg_id,
             )
+            spec = self._spec if message.order_key is None else self._ordered
             try:
                 futures.append(
                     await self._acks.publish(
-                        self._spec.subject(message.account_sid, message.sink_sid), message.payload, headers
+                        spec.subject(message.account_sid, message.sink_sid), message.payload, headers
                     )
                 )
             except Exception as exc:

@@ -19,7 +19,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from eventstreams.v1 import router_pb2
-from runtime import sids, stream_codec, tracing
+from runtime import ordering, sids, stream_codec, tracing
 from runtime.errors import Unavailable
 from runtime.times import iso
 from services.router import cloudevents
@@ -285,9 +285,15 @@ class Publisher:
                 failure = f"cannot be projected to {schema.schema_id} v{target.schema_version}"
                 shaped = (schema.url, cloudevents.Fragment(event.data_json))
             dataschema, body = shaped
-            # The subscription's filter sees the data as the sink would get it.
-            if not target.wants(data if isinstance(body, cloudevents.Fragment) else body):
+            # The subscription's filter, and its ordering key, see the data as the sink gets it.
+            delivered_data = data if isinstance(body, cloudevents.Fragment) else body
+            if not target.wants(delivered_data):
                 continue
+            order_key = (
+                ordering.key_of(delivered_data, target.ordering_key)
+                if target.ordering_key is not None
+                else None
+            )
             envelope = cloudevents.envelope(
                 event_id=event.id,
                 type_name=event.type,
@@ -307,6 +313,7 @@ class Publisher:
                     failure=failure,
                     revision=self._table.revision,
                     trace=self._trace_header(),
+                    order_key=order_key,
                 )
             )
         return Prepared(messages, failures)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eventstreams.v1 import control_pb2
+from runtime import ordering
 from runtime.filters import FilterError, Predicate, compile_filter
 
 log = logging.getLogger(__name__)
@@ -17,16 +18,38 @@ def never(_data: Any) -> bool:
     return False
 
 
-def _merge(by_sink: dict[str, Target], sink_sid: str, version: int, predicate: Predicate | None) -> None:
+def _merge(
+    by_sink: dict[str, Target],
+    sink_sid: str,
+    version: int,
+    predicate: Predicate | None,
+    ordering_key: tuple[str, ...] | None,
+) -> None:
     """One message per (event, sink) even when two subscriptions overlap: the first one's
-    version, and the event goes if any of their filters matches (or one has none)."""
+    version and ordering key, and the event goes if any of their filters matches (or one
+    has none)."""
     known = by_sink.get(sink_sid)
     if known is None:
-        by_sink[sink_sid] = Target(sink_sid, version, (predicate,) if predicate else ())
+        by_sink[sink_sid] = Target(sink_sid, version, (predicate,) if predicate else (), ordering_key)
     elif known.filters:
         by_sink[sink_sid] = Target(
-            sink_sid, known.schema_version, (*known.filters, predicate) if predicate else ()
+            sink_sid,
+            known.schema_version,
+            (*known.filters, predicate) if predicate else (),
+            known.ordering_key,
         )
+
+
+def _ordering_path(text: str) -> tuple[str, ...] | None:
+    if not text:
+        return None
+    try:
+        return ordering.parse_path(text)
+    except ordering.OrderingKeyError:
+        # Control checks keys before storing them; one that fails here orders every event
+        # of the subscription as one key rather than not at all.
+        log.warning("subscription ordering key does not parse: %r", text)
+        return ()
 
 
 # Sinks that receive subscribed events. A sink under re-validation keeps receiving: only
@@ -41,6 +64,8 @@ class Target:
     # The filters of the subscriptions that route this type to the sink: an event goes if
     # any matches. Empty: no subscription filters (every event goes).
     filters: tuple[Predicate, ...] = ()
+    # The field path events are ordered by for this sink (runtime/ordering.py); None: unordered.
+    ordering_key: tuple[str, ...] | None = None
 
     def wants(self, data: Any) -> bool:
         return not self.filters or any(matches(data) for matches in self.filters)
@@ -68,11 +93,12 @@ class RoutingTable:
             if sink is None or sink.status not in RECEIVING_STATUSES:
                 continue
             predicate = self._predicate(subscription.filter, compiled)
+            path = _ordering_path(subscription.ordering_key)
             for selector in subscription.types:
                 key = (subscription.account_sid, selector.type)
-                _merge(targets[key], sink.sid, selector.schema_version, predicate)
+                _merge(targets[key], sink.sid, selector.schema_version, predicate, path)
                 if subscription.receive_events_from_subaccounts:
-                    _merge(rollup[key], sink.sid, selector.schema_version, predicate)
+                    _merge(rollup[key], sink.sid, selector.schema_version, predicate, path)
         self._compiled = compiled
         self._rollup = {key: list(by_sink.values()) for key, by_sink in rollup.items()}
         self._owners = {a.sid: a.owner_account_sid for a in snapshot.accounts if a.owner_account_sid}
