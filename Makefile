@@ -88,6 +88,7 @@ bench: proto $(VENV)/.installed
 	$(PY) -m devkit.bench
 	$(PY) -m devkit.bench_scale
 	$(PY) -m devkit.bench_observability
+	$(PY) -m devkit.bench_ordering
 
 clean:
 	rm -rf gen data bench-results

@@ -86,15 +86,17 @@ class Rest:
         found = list(response.raise_for_status().json().get("deliveries", []))
         return sorted(found, key=lambda a: (a.get("attempt", 0), a.get("date_created", "")))
 
-    async def subscribe(self, description: str, sink_sid: str, types: list[str]) -> str:
-        response = await self._client.post(
-            "/v1/Subscriptions",
-            data={
-                "Description": description,
-                "SinkSid": sink_sid,
-                "Types": [json.dumps({"type": t}) for t in types],
-            },
-        )
+    async def subscribe(
+        self, description: str, sink_sid: str, types: list[str], ordering_key: str = ""
+    ) -> str:
+        data: dict[str, Any] = {
+            "Description": description,
+            "SinkSid": sink_sid,
+            "Types": [json.dumps({"type": t}) for t in types],
+        }
+        if ordering_key:
+            data["OrderingKey"] = ordering_key
+        response = await self._client.post("/v1/Subscriptions", data=data)
         return str(response.raise_for_status().json()["sid"])
 
     async def unsubscribe(self, subscription_sid: str) -> None:
