@@ -29,6 +29,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 
 from runtime import stream_codec
 from runtime.jetstream import StreamSpec
@@ -65,10 +66,15 @@ def consumer_name(sink_sid: str) -> str:
     return f"ordered-{sink_sid}"
 
 
-def consumer_request(spec: StreamSpec, sink_sid: str, rules: OrderedRules) -> dict[str, object]:
-    """The consumer of one ordered sink (raw JetStream API: nats-py has no priority groups)."""
+def consumer_request(
+    spec: StreamSpec, sink_sid: str, rules: OrderedRules, create: bool = True
+) -> dict[str, object]:
+    """The consumer of one ordered sink (raw JetStream API: nats-py has no priority groups).
+    `create=False`: only brought up to date — a consumer gone meanwhile (its sink deleted)
+    is not made again, which would deliver the sink's whole history anew."""
     return {
         "stream_name": spec.name,
+        "action": "" if create else "update",
         "config": {
             "durable_name": consumer_name(sink_sid),
             "filter_subject": spec.sink_filter(sink_sid),
@@ -97,8 +103,10 @@ class OrderedLane:
         directory: SinkDirectory,
         settler: Settler,
         rules: OrderedRules,
+        create: bool = True,
     ) -> None:
         self.sink_sid = sink_sid
+        self._create = create
         self._nc = nc
         self._js = js
         self._spec = spec
@@ -123,7 +131,7 @@ class OrderedLane:
         return self._queues.held
 
     async def ensure_consumer(self) -> None:
-        body = json.dumps(consumer_request(self._spec, self.sink_sid, self._rules)).encode()
+        body = json.dumps(consumer_request(self._spec, self.sink_sid, self._rules, self._create)).encode()
         reply = await self._nc.request(
             f"$JS.API.CONSUMER.CREATE.{self._spec.name}.{self._name}", body, timeout=10
         )
@@ -249,6 +257,11 @@ class OrderedLane:
         task.add_done_callback(self._tasks.discard)
 
     async def _send(self, key: str, seq: int, envelope: Envelope, generation: int) -> None:
+        if not self._nc.is_connected:
+            # Cut off from JetStream the pin may pass to another worker, which would send this
+            # key's events too: send nothing until connected (and still pinned) again.
+            asyncio.get_running_loop().call_later(1.0, self._again, key, generation)
+            return
         started = time.monotonic()
         happened = await self._attempt(envelope)
         latency_ms = int((time.monotonic() - started) * 1000)
@@ -357,14 +370,54 @@ class OrderedDelivery:
     async def run(self) -> None:
         wanted = await self._existing()
         while not self._stopping:
-            wanted |= self._directory.ordered
+            ordered = self._directory.ordered
+            wanted |= ordered
             for sink_sid in wanted - set(self._lanes):
+                if self._directory.removed(sink_sid):
+                    continue
                 lane = OrderedLane(
-                    self._nc, self._js, self._spec, sink_sid, self._directory, self._settler, self._rules
+                    self._nc,
+                    self._js,
+                    self._spec,
+                    sink_sid,
+                    self._directory,
+                    self._settler,
+                    self._rules,
+                    create=sink_sid in ordered,
                 )
                 self._lanes[sink_sid] = lane
                 self._runs[sink_sid] = asyncio.create_task(self._keep(lane))
+            for sink_sid in [s for s in self._lanes if self._directory.removed(s)]:
+                if await self._retire(sink_sid):
+                    wanted.discard(sink_sid)
             await asyncio.sleep(self._rules.scan_seconds)
+
+    async def _retire(self, sink_sid: str) -> bool:
+        """A deleted sink's consumer goes once nothing is left for it (its last events are
+        dead letters by then). Only a deleted sink's: sink SIDs never come back, so no
+        consumer is ever made again for a subject with history — a sink no longer ordered
+        keeps its consumer, idle, and carries on from it if ordered again."""
+        lane = self._lanes[sink_sid]
+        if lane.held:
+            return False
+        name = consumer_name(sink_sid)
+        try:
+            try:
+                info = await self._js.consumer_info(self._spec.name, name)
+            except NotFoundError:
+                info = None  # another worker retired it
+            if info is not None and (info.num_pending or info.num_ack_pending):
+                return False
+            await lane.stop(timeout=1.0)
+            self._runs.pop(sink_sid).cancel()
+            del self._lanes[sink_sid]
+            if info is not None:
+                await self._js.delete_consumer(self._spec.name, name)
+        except Exception as exc:
+            log.info("ordered sink %s: not retired yet: %s", sink_sid, exc)
+            return False
+        log.info("ordered sink %s was deleted: its consumer is gone", sink_sid, extra={"sink_sid": sink_sid})
+        return True
 
     async def _keep(self, lane: OrderedLane) -> None:
         while not self._stopping:

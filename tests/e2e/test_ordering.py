@@ -15,10 +15,14 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 from aiohttp import web
+from nats.js.errors import NotFoundError
 
 from devkit.receiver import Received, Receiver
 from devkit.suite import Suite
 from eventstreams.v1 import control_pb2, control_pb2_grpc, router_pb2, router_pb2_grpc
+from runtime import jetstream
+from runtime.jetstream import StreamSpec
+from services.delivery.ordered import consumer_name
 from tests.helpers import create_webhook_sink, sample
 from tests.traffic import worker_agent, worker_tag
 
@@ -230,3 +234,48 @@ async def test_an_ordering_key_not_in_the_schema_is_refused_and_nothing_changes(
     assert fetched.json()["ordering_key"] is None
     ordered = await rest.post(f"/v1/Subscriptions/{sid}", data={"OrderingKey": "messageSid"})
     assert ordered.status_code == 200 and ordered.json()["ordering_key"] == "messageSid"
+
+
+async def test_a_deleted_ordered_sinks_consumer_goes_once_it_is_drained(
+    ordered_suite: Suite, rest: httpx.AsyncClient, account: control_pb2.Account, receiver: Receiver
+) -> None:
+    sink = await create_webhook_sink(rest, f"http://127.0.0.1:{receiver.port}/retire")
+    created = await rest.post(
+        "/v1/Subscriptions",
+        data={
+            "Description": "ordered",
+            "SinkSid": sink["sid"],
+            "Types": json.dumps({"type": TYPE}),
+            "OrderingKey": "messageSid",
+        },
+    )
+    assert created.status_code == 201, created.text
+    async with ordered_suite.channel("router") as channel:
+        router = router_pb2_grpc.RouterStub(channel)
+        deadline = time.monotonic() + 10
+        while True:
+            response = await router.Publish(
+                router_pb2.PublishRequest(events=[ordered_event(account.sid, "SMx", 0)]), timeout=10
+            )
+            if response.results[0].deliveries == 1:
+                break
+            assert time.monotonic() < deadline, response
+            await asyncio.sleep(0.1)
+    await receiver.wait_for(lambda r: len(r.received) >= 1, timeout=20)
+    nc = await jetstream.connect(ordered_suite.nats_url, "ordering-test")
+    try:
+        js = nc.jetstream(timeout=5)
+        stream = StreamSpec().ordered().name
+        assert await js.consumer_info(stream, consumer_name(sink["sid"]))
+        assert (await rest.delete(f"/v1/Subscriptions/{created.json()['sid']}")).status_code == 204
+        assert (await rest.delete(f"/v1/Sinks/{sink['sid']}")).status_code == 204
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                await js.consumer_info(stream, consumer_name(sink["sid"]))
+            except NotFoundError:
+                break
+            assert time.monotonic() < deadline, "the deleted sink's ordered consumer is still there"
+            await asyncio.sleep(0.3)
+    finally:
+        await nc.close()
