@@ -148,7 +148,7 @@ async def build(settings: Settings) -> ServiceApp:
         measuring.append(ConsumerLag(metrics, js, spec.name, settings.consumer_name).run)
     health = HealthReporter(sessions, dispatcher.lane_reports)
     worker = Worker(nc, spec.name, settings.consumer_name, dispatcher, room)
-    replays = ReplayRunner(js, spec, records)
+    replays = ReplayRunner(js, spec, records, ordered=lambda sink_sid: sink_sid in directory.ordered)
 
     async def run_worker() -> None:
         await watcher.wait_ready()

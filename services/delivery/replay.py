@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import UTC
 
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -50,9 +51,11 @@ class ReplayRunner:
         records: Records,
         poll_seconds: float = 1.0,
         lease_seconds: float = 60.0,
+        ordered: Callable[[str], bool] = lambda sink_sid: False,
     ) -> None:
         self._js = js
         self._spec = spec
+        self._ordered = ordered
         self._records = records
         self._poll = poll_seconds
         self._lease = lease_seconds
@@ -91,8 +94,11 @@ class ReplayRunner:
         if row.position:  # taken over: go on after what was replayed already
             config.deliver_policy, config.opt_start_time = DeliverPolicy.BY_START_SEQUENCE, None
             config.opt_start_seq = row.position + 1
+        # The stream the sink takes its events from now: an ordered sink's copies go back to
+        # the ordered stream (their keys kept), behind its live events of the same key.
+        spec = self._spec.ordered() if self._ordered(row.sink_sid) else self._spec
         subscription = await self._js.pull_subscribe(
-            self._spec.sink_filter(row.sink_sid), stream=self._spec.name, config=config
+            spec.sink_filter(row.sink_sid), stream=spec.name, config=config
         )
         replayed, position = row.events_replayed, row.position
         try:
@@ -112,7 +118,7 @@ class ReplayRunner:
                     position = message.metadata.sequence.stream
                 if await self._records.status(row.sid) == "cancelling":
                     return "cancelled", replayed, position
-                if self._spec.too_full_to_replay((await self._js.stream_info(self._spec.name)).state.bytes):
+                if spec.too_full_to_replay((await self._js.stream_info(spec.name)).state.bytes):
                     raise ReplayStopped("the event store is nearly full: stopped to keep room for events")
                 # Progress, and the lease renewed: no other worker takes this replay over.
                 remaining = messages[-1].metadata.num_pending if messages else None

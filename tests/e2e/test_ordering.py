@@ -11,6 +11,7 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -279,3 +280,49 @@ async def test_a_deleted_ordered_sinks_consumer_goes_once_it_is_drained(
             await asyncio.sleep(0.3)
     finally:
         await nc.close()
+
+
+async def test_a_replay_of_an_ordered_sink_replays_its_ordered_events_in_key_order(
+    ordered_suite: Suite, rest: httpx.AsyncClient, account: control_pb2.Account, receiver: Receiver
+) -> None:
+    started = datetime.now(UTC) - timedelta(seconds=1)
+    sink = await create_webhook_sink(rest, f"http://127.0.0.1:{receiver.port}/replayed")
+    created = await rest.post(
+        "/v1/Subscriptions",
+        data={
+            "Description": "ordered",
+            "SinkSid": sink["sid"],
+            "Types": json.dumps({"type": TYPE}),
+            "OrderingKey": "messageSid",
+        },
+    )
+    assert created.status_code == 201, created.text
+    events = [ordered_event(account.sid, key, i) for i in range(5) for key in ("SMk", "SMl")]
+    async with ordered_suite.channel("router") as channel:
+        router = router_pb2_grpc.RouterStub(channel)
+        deadline = time.monotonic() + 10
+        while True:  # the first event, until routed; then the rest in one batch
+            response = await router.Publish(router_pb2.PublishRequest(events=events[:1]), timeout=10)
+            if response.results[0].deliveries == 1:
+                break
+            assert time.monotonic() < deadline, response
+            await asyncio.sleep(0.1)
+        await publish(router, events[1:])
+    await receiver.wait_for(lambda r: len(r.received) >= len(events), timeout=20)
+    before = len(receiver.received)
+    base = f"/v1/Sinks/{sink['sid']}"
+    window = {"StartTime": started.isoformat().replace("+00:00", "Z")}
+    replay = await rest.post(f"{base}/Replays", data=window)
+    assert replay.status_code == 201, replay.text
+    url = f"{base}/Replays/{replay.json()['sid']}"
+    deadline = time.monotonic() + 20
+    while (state := (await rest.get(url)).json())["status"] not in ("completed", "failed"):
+        assert time.monotonic() < deadline, state
+        await asyncio.sleep(0.2)
+    assert state["status"] == "completed" and state["events_replayed"] == len(events), state
+    await receiver.wait_for(lambda r: len(r.received) >= before + len(events), timeout=20)
+    copies: dict[str, list[int]] = defaultdict(list)
+    for record in receiver.received[before:]:
+        data = record.events()[0]["data"]
+        copies[data["messageSid"]].append(int(data["body"]))
+    assert copies == {"SMk": list(range(5)), "SMl": list(range(5))}
