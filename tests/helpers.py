@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import os
+import time
 from types import ModuleType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import httpx
 import pytest
@@ -83,3 +85,18 @@ def import_or_missing(name: str, reason: str, minversion: str | None = None) -> 
         if Version(getattr(module, "__version__", "0")) < Version(minversion):
             missing_tool(f"{reason} ({name} >= {minversion} needed)")
     return module
+
+
+async def wait_health(
+    rest: httpx.AsyncClient, sink: str, wanted: Any, timeout: float = 30.0
+) -> dict[str, Any]:
+    """GET the sink's health until `wanted(body)` (workers report every 5 s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = await rest.get(f"/v1/Sinks/{sink}/Health")
+        assert response.status_code == 200, response.text
+        body = dict(response.json())
+        if wanted(body):
+            return body
+        assert time.monotonic() < deadline, f"health never became what was wanted: {body}"
+        await asyncio.sleep(0.5)

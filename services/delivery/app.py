@@ -143,10 +143,15 @@ async def build(settings: Settings) -> ServiceApp:
     ordered = OrderedDelivery(nc, js, spec.ordered(), directory, settler, ordered_rules(settings))
     measuring: list[Callable[[], Coroutine[Any, Any, None]]] = []
     if metrics is not None:
-        delivery_metrics.lane_states(metrics, lambda: delivery_metrics.by_state(dispatcher.lane_states()))
+        delivery_metrics.lane_states(
+            metrics,
+            lambda: delivery_metrics.by_state(
+                [*dispatcher.lane_states(), *(r.state for r in ordered.lane_reports())]
+            ),
+        )
         delivery_metrics.journal_queue(metrics, journal)
         measuring.append(ConsumerLag(metrics, js, spec.name, settings.consumer_name).run)
-    health = HealthReporter(sessions, dispatcher.lane_reports)
+    health = HealthReporter(sessions, lambda: [*dispatcher.lane_reports(), *ordered.lane_reports()])
     worker = Worker(nc, spec.name, settings.consumer_name, dispatcher, room)
     replays = ReplayRunner(js, spec, records, ordered=lambda sink_sid: sink_sid in directory.ordered)
 

@@ -37,6 +37,7 @@ from services.delivery.decision import Happened, Retry, SinkState, UnknownSink
 from services.delivery.directory import SinkDirectory
 from services.delivery.errors import DeliveryError, InternalError, SchemaMismatch, SinkGone
 from services.delivery.key_order import KeyQueues
+from services.delivery.lanes import LaneReport
 from services.delivery.settle import Envelope, Settler
 from services.delivery.sinks.base import Outcome, Sink
 
@@ -125,10 +126,18 @@ class OrderedLane:
         self._stopping = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._generation = 0  # a new one each time the pin is lost: older work is handed back
+        self._failing_since: float | None = None  # clock time of the first failure in a row
 
     @property
     def held(self) -> int:
         return self._queues.held
+
+    def report(self) -> LaneReport | None:
+        """What this worker knows of the sink (health, metrics); None unless it holds it."""
+        if not self._pin:
+            return None
+        state = "failing" if self._failing_since is not None else "healthy"
+        return LaneReport(self.sink_sid, state, None, self._failing_since, self._queues.held)
 
     async def ensure_consumer(self) -> None:
         body = json.dumps(consumer_request(self._spec, self.sink_sid, self._rules, self._create)).encode()
@@ -272,6 +281,12 @@ class OrderedLane:
                 await self._settler.settle(envelope, happened, SinkState(), latency_ms)
             return
         decision = await self._settler.settle(envelope, happened, SinkState(), latency_ms, hand_back=False)
+        if isinstance(happened, Outcome):
+            failed = happened.error is not None and happened.error.retryable
+            if not failed:
+                self._failing_since = None
+            elif self._failing_since is None:
+                self._failing_since = time.time()
         if isinstance(decision, Retry):
             envelope.delivered += 1  # tried again here, not redelivered: count it ourselves
             asyncio.get_running_loop().call_later(decision.delay, self._again, key, generation)
@@ -355,8 +370,9 @@ class OrderedDelivery:
         self._runs: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
 
-    def lanes(self) -> list[OrderedLane]:
-        return list(self._lanes.values())
+    def lane_reports(self) -> list[LaneReport]:
+        """The ordered sinks this worker holds (pinned to it), as the lanes report theirs."""
+        return [r for lane in self._lanes.values() if (r := lane.report()) is not None]
 
     async def _existing(self) -> set[str]:
         prefix = consumer_name("")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -14,7 +13,7 @@ from aiohttp import web
 
 from devkit.receiver import Received, Receiver
 from eventstreams.v1 import control_pb2, router_pb2_grpc
-from tests.helpers import create_webhook_sink, publish_when_routed, sample, subscribe
+from tests.helpers import create_webhook_sink, publish_when_routed, sample, subscribe, wait_health
 
 pytestmark = pytest.mark.e2e
 
@@ -117,21 +116,6 @@ async def test_replay_window_and_tenancy(rest: httpx.AsyncClient, suite, control
         ]:
             response = await intruder.request(method, base + path)
             assert (response.status_code, response.json()["code"]) == (404, 20404), path
-
-
-async def wait_health(
-    rest: httpx.AsyncClient, sink: str, wanted: Any, timeout: float = 30.0
-) -> dict[str, Any]:
-    """GET the sink's health until `wanted(body)` (workers report every 5 s)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        response = await rest.get(f"/v1/Sinks/{sink}/Health")
-        assert response.status_code == 200, response.text
-        body = dict(response.json())
-        if wanted(body):
-            return body
-        assert time.monotonic() < deadline, f"health never became what was wanted: {body}"
-        await asyncio.sleep(0.5)
 
 
 async def test_sink_health_shows_state_last_error_and_the_last_hour(

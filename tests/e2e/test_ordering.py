@@ -24,7 +24,7 @@ from eventstreams.v1 import control_pb2, control_pb2_grpc, router_pb2, router_pb
 from runtime import jetstream
 from runtime.jetstream import StreamSpec
 from services.delivery.ordered import consumer_name
-from tests.helpers import create_webhook_sink, sample
+from tests.helpers import create_webhook_sink, sample, wait_health
 from tests.traffic import worker_agent, worker_tag
 
 pytestmark = pytest.mark.e2e
@@ -181,6 +181,8 @@ async def test_each_keys_events_arrive_in_publish_order_across_retries_and_a_wor
             )
             # The stuck key has held back only itself: none of its events got through.
             assert keys[-1] not in flaky.by_key()
+            # The worker holding the sink reports it failing (its one key is).
+            await wait_health(rest, sink["sid"], lambda body: body["state"] == "failing")
             flaky.stuck = ""
             await flaky.receiver.wait_for(lambda _: len(set(flaky.by_key().get(keys[-1], []))) == PER_KEY, 30)
         ordered_suite.start_worker(victim, worker_agent(victim))
