@@ -62,3 +62,9 @@ class Unavailable(ServiceError):
     grpc_code = grpc.StatusCode.UNAVAILABLE
     http_status = 503
     twilio_code = 20503
+
+
+class AlreadyExists(ServiceError):
+    grpc_code = grpc.StatusCode.ALREADY_EXISTS
+    http_status = 409
+    twilio_code = 20001

@@ -7,9 +7,11 @@ from pathlib import Path
 
 from eventstreams.v1 import catalog_pb2, catalog_pb2_grpc
 from runtime import db
+from runtime.change_signal import ChangeSignal
 from runtime.grpc_server import Registration, ServiceApp
 from runtime.metrics import Metrics
 from services.catalog import catalogue
+from services.catalog.registry import Registry
 from services.catalog.servicer import CatalogServicer
 from services.catalog.settings import Settings
 from services.catalog.store import CatalogStore
@@ -21,9 +23,12 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 async def build(settings: Settings) -> ServiceApp:
     engine = db.create_engine(settings.catalog_database_url)
     await db.migrate(engine, MIGRATIONS, "catalog_alembic_version")
-    store = CatalogStore(db.sessionmaker(engine))
+    sessions = db.sessionmaker(engine)
+    store = CatalogStore(sessions)
     changed = await store.seed(catalogue.event_types(), catalogue.schema_versions())
     log.info("catalogue seeded: %d rows added or refreshed", changed)
+    signal = ChangeSignal()
+    registry = Registry(sessions, signal, settings.schema_compatibility)
     return ServiceApp(
         service_token=settings.service_token,
         metrics=Metrics.of("catalog", settings),
@@ -33,7 +38,7 @@ async def build(settings: Settings) -> ServiceApp:
             Registration(
                 catalog_pb2.DESCRIPTOR.services_by_name["Catalog"].full_name,
                 catalog_pb2_grpc.add_CatalogServicer_to_server,
-                CatalogServicer(store),
+                CatalogServicer(store, registry, sessions, signal, settings.catalog_poll_seconds),
             )
         ],
         closers=[engine.dispose],

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from runtime.config import setting
+from runtime.config import ConfigError, setting
 from runtime.service_settings import ServiceSettings
+from services.catalog import compatibility
 
 
 @dataclass(frozen=True)
@@ -12,3 +13,20 @@ class Settings(ServiceSettings):
     catalog_database_url: str = setting(
         "sqlite+aiosqlite:///./data/catalog.db", "catalog: SQLAlchemy async database URL"
     )
+    schema_compatibility: str = setting(
+        "FULL",
+        "catalog: the schema registry's compatibility mode for a schema without its own — BACKWARD, "
+        "FORWARD, FULL or NONE, checked against every previous version; FULL because producers may "
+        "publish at any version and subscribers may be pinned to any",
+    )
+    catalog_poll_seconds: float = setting(
+        0.25, "catalog: how often WatchCatalog checks the database for changes made by other replicas"
+    )
+
+    def __post_init__(self) -> None:
+        try:
+            compatibility.normalize_mode(self.schema_compatibility)
+        except ValueError as exc:
+            raise ConfigError(f"ES_SCHEMA_COMPATIBILITY: {exc}") from exc
+        if self.catalog_poll_seconds <= 0:
+            raise ConfigError("ES_CATALOG_POLL_SECONDS: must be positive")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable
 
 from sqlalchemy import func, select
@@ -11,8 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from runtime.errors import NotFound
 from runtime.paging import Page, fetch_page
 from runtime.times import utcnow
+from services.catalog import revision
 from services.catalog.catalogue import EventTypeSeed, SchemaVersionSeed
-from services.catalog.models import EventTypeRow, SchemaVersionRow
+from services.catalog.models import CATALOGUE, EventTypeRow, SchemaRow, SchemaVersionRow
+
+log = logging.getLogger(__name__)
 
 
 class CatalogStore:
@@ -20,7 +24,8 @@ class CatalogStore:
         self._sessions = sessions
 
     async def seed(self, types: Iterable[EventTypeSeed], versions: Iterable[SchemaVersionSeed]) -> int:
-        """Add what is missing and refresh what changed; safe to run at every start."""
+        """Add what is missing and refresh what changed; safe to run at every start. Seeded
+        types keep Twilio's status; what the registry registered is never touched."""
         now = utcnow()
         changed = 0
         async with self._sessions.begin() as session:
@@ -34,17 +39,37 @@ class CatalogStore:
                     "documentation_url": seed.documentation_url,
                 }
                 if row is None:
-                    session.add(EventTypeRow(type=seed.type, date_created=now, date_updated=now, **fields))
+                    session.add(
+                        EventTypeRow(
+                            type=seed.type, date_created=now, date_updated=now, origin=CATALOGUE, **fields
+                        )
+                    )
                     changed += 1
+                elif row.origin != CATALOGUE:
+                    log.warning(
+                        "catalogue type %s was registered through the registry: left as it is", seed.type
+                    )
                 elif any(getattr(row, k) != v for k, v in fields.items()):
                     for key, value in fields.items():
                         setattr(row, key, value)
                     row.date_updated = now
                     changed += 1
+            versions = list(versions)
+            known_schemas = {r.id: r for r in (await session.scalars(select(SchemaRow))).all()}
+            for schema_id in dict.fromkeys(v.schema_id for v in versions):
+                if schema_id not in known_schemas:
+                    known_schemas[schema_id] = SchemaRow(id=schema_id, origin=CATALOGUE, date_created=now)
+                    session.add(known_schemas[schema_id])
+                elif known_schemas[schema_id].origin != CATALOGUE:
+                    log.warning(
+                        "catalogue schema %s was registered through the registry: left as it is", schema_id
+                    )
             known_versions = set(
                 (await session.execute(select(SchemaVersionRow.schema_id, SchemaVersionRow.version))).tuples()
             )
             for version in versions:
+                if known_schemas[version.schema_id].origin != CATALOGUE:
+                    continue
                 if (version.schema_id, version.version) not in known_versions:
                     session.add(
                         SchemaVersionRow(
@@ -55,6 +80,9 @@ class CatalogStore:
                         )
                     )
                     changed += 1
+            if changed:
+                await session.flush()
+                await revision.bump(session)
         return changed
 
     async def list_types(self, page_size: int, token: str, schema_id: str) -> Page[EventTypeRow]:

@@ -8,12 +8,12 @@ from pathlib import Path
 
 from eventstreams.v1 import catalog_pb2_grpc, control_pb2, control_pb2_grpc, router_pb2_grpc
 from runtime import clients, db
+from runtime.change_signal import ChangeSignal
 from runtime.grpc_server import Registration, ServiceApp
 from runtime.metrics import Metrics
 from runtime.token_cipher import TokenCipher
 from services.control.accounts import AccountStore
 from services.control.adapters import CatalogTypeResolver, RouterTestEventPublisher
-from services.control.revision import ChangeSignal
 from services.control.routing_feed import RoutingFeed
 from services.control.servicer import ControlServicer
 from services.control.settings import Settings

@@ -16,10 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from eventstreams.v1 import control_pb2
+from runtime.change_signal import ChangeSignal
 from runtime.token_cipher import TokenCipher
 from services.control import revision
 from services.control.models import AccountRow, SinkRow, SubscribedEventRow, SubscriptionRow
-from services.control.revision import ChangeSignal
 
 
 class RoutingFeed:

@@ -8,6 +8,7 @@ from typing import Any
 import grpc
 
 from eventstreams.v1 import control_pb2, control_pb2_grpc
+from runtime.change_signal import ChangeSignal
 from runtime.errors import FailedPrecondition, NotFound
 from runtime.times import iso_seconds
 from services.control.accounts import AccountStore
@@ -18,7 +19,6 @@ from services.control.models import (
     SubscribedEventRow,
     SubscriptionRow,
 )
-from services.control.revision import ChangeSignal
 from services.control.routing_feed import RoutingFeed
 from services.control.sinks import SinkStore
 from services.control.subscriptions import Selector, SubscriptionStore

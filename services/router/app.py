@@ -8,7 +8,7 @@ from runtime.grpc_server import Registration, ServiceApp
 from runtime.metrics import Metrics
 from runtime.routing import RoutingWatcher
 from services.router.bus import JetStreamBus
-from services.router.catalog_source import GrpcCatalogSource
+from services.router.catalog_source import GrpcCatalogSource, catalog_watcher
 from services.router.metrics import RouterMetrics
 from services.router.publishing import Publisher
 from services.router.routing_table import RoutingTable
@@ -27,9 +27,10 @@ async def build(settings: Settings) -> ServiceApp:
     control_channel = clients.channel(settings.control_target, settings.service_token)
     table = RoutingTable()
     watcher = RoutingWatcher(control_pb2_grpc.ControlStub(control_channel), table.load)
-    schemas = SchemaCache(
-        GrpcCatalogSource(catalog_pb2_grpc.CatalogStub(catalog_channel)), settings.type_cache_seconds
-    )
+    catalog = catalog_pb2_grpc.CatalogStub(catalog_channel)
+    schemas = SchemaCache(GrpcCatalogSource(catalog), settings.type_cache_seconds)
+    # Registry changes reach this router within a second; the cache's TTL is the fallback.
+    catalog_changes = catalog_watcher(catalog, schemas)
     bus = JetStreamBus(
         nc, spec, settings.publish_timeout_seconds, attempt_seconds=settings.publish_attempt_seconds
     )
@@ -58,7 +59,7 @@ async def build(settings: Settings) -> ServiceApp:
         ],
         # Publishing before the first routing snapshot would silently route nothing.
         readiness=[watcher.wait_ready],
-        tasks=[watcher.run],
+        tasks=[watcher.run, catalog_changes.run],
         closers=[close],
         # Without the broker no Publish can succeed: say so to load balancers and probes.
         serving=[lambda: nc.is_connected],

@@ -6,7 +6,21 @@ import grpc
 
 from eventstreams.v1 import catalog_pb2, catalog_pb2_grpc
 from runtime.errors import Unavailable
-from services.router.schemas import TypeInfo
+from runtime.feed_watcher import FeedWatcher
+from services.router.schemas import SchemaCache, TypeInfo
+
+
+def catalog_watcher(
+    stub: catalog_pb2_grpc.CatalogAsyncStub, cache: SchemaCache
+) -> FeedWatcher[catalog_pb2.CatalogRevision]:
+    """Follows catalog's revision feed: each registry change (a type discontinued, a version
+    registered) makes the cache forget statuses and latest versions, within a second."""
+    return FeedWatcher(
+        "catalog feed",
+        lambda known: stub.WatchCatalog(catalog_pb2.WatchCatalogRequest(known_revision=known)),
+        lambda _revision: cache.invalidate(),
+        lambda message: message.revision,
+    )
 
 
 class GrpcCatalogSource:

@@ -1,7 +1,9 @@
 """Event types and compiled schema validators, fetched from catalog once and cached.
 
 Schema versions are immutable, so their validators are cached forever; a type's status can
-change (deprecated, discontinued), so it is trusted only for a while.
+change (deprecated, discontinued) and a schema can gain a version, so those are trusted only
+for a while — and forgotten at once when catalog's revision feed says something changed
+(`invalidate`, run by the router's catalog watcher; the while is the fallback).
 """
 
 from __future__ import annotations
@@ -51,14 +53,25 @@ class SchemaCache:
         self._types: dict[str, tuple[float, TypeInfo | None]] = {}
         self._schemas: dict[tuple[str, int], CompiledSchema | None] = {}
         self._latest: dict[str, tuple[float, int]] = {}
+        # Bumped by invalidate: an answer fetched before it may be stale, so it is not kept.
+        self._generation = 0
+
+    def invalidate(self) -> None:
+        """Forget what can change (types' statuses, schemas' latest versions); compiled
+        versions stay, being immutable."""
+        self._generation += 1
+        self._types.clear()
+        self._latest.clear()
 
     async def event_type(self, type_name: str) -> TypeInfo | None:
         cached = self._types.get(type_name)
         now = time.monotonic()
         if cached is not None and now - cached[0] < self._ttl:
             return cached[1]
+        generation = self._generation
         info = await self._source.event_type(type_name)
-        self._types[type_name] = (now, info)
+        if generation == self._generation:
+            self._types[type_name] = (now, info)
         return info
 
     async def schema(self, schema_id: str, version: int) -> CompiledSchema | None:
@@ -66,10 +79,12 @@ class SchemaCache:
             latest = self._latest.get(schema_id)
             now = time.monotonic()
             if latest is None or now - latest[0] >= self._ttl:
+                generation = self._generation
                 found = await self._source.schema_version(schema_id, 0)
                 if found is None:
                     return None
-                self._latest[schema_id] = (now, found[0])
+                if generation == self._generation:
+                    self._latest[schema_id] = (now, found[0])
                 self._store(schema_id, found[0], found[1])
                 return self._schemas[(schema_id, found[0])]
             version = latest[1]

@@ -13,11 +13,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime import db
+from runtime.change_signal import ChangeSignal
 from runtime.errors import InvalidArgument, LimitExceeded, NotFound, Unauthenticated
 from runtime.token_cipher import TokenCipher, new_key
 from services.control.accounts import AccountStore
 from services.control.app import MIGRATIONS
-from services.control.revision import ChangeSignal
 from services.control.routing_feed import RoutingFeed
 from services.control.sinks import SinkStore
 from tests.conftest import BACKENDS, database_url
