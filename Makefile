@@ -71,7 +71,7 @@ $(CHROMIUM):
 
 test: proto $(VENV)/.installed $(CHROMIUM)
 	$(PY) -m ruff check .
-	$(PY) -m mypy runtime services gateway devkit evs
+	$(PY) -m mypy runtime services gateway devkit evs eventstreams_producer
 	$(PY) -m pytest -q
 
 test-unit: proto $(VENV)/.installed
@@ -82,12 +82,13 @@ test-failover: proto $(VENV)/.installed
 
 lint: proto $(VENV)/.installed
 	$(PY) -m ruff check .
-	$(PY) -m mypy runtime services gateway devkit evs
+	$(PY) -m mypy runtime services gateway devkit evs eventstreams_producer
 
 bench: proto $(VENV)/.installed
 	$(PY) -m devkit.bench
 	$(PY) -m devkit.bench_scale
 	$(PY) -m devkit.bench_observability
+	$(PY) -m devkit.bench_producer
 	$(PY) -m devkit.bench_ordering
 
 clean:

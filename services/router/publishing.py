@@ -52,9 +52,11 @@ class Prepared:
 
 
 def _result(
-    event_id: str, code: grpc.StatusCode, message: str = "", deliveries: int = 0
+    event_id: str, code: grpc.StatusCode, message: str = "", deliveries: int = 0, dead_letters: int = 0
 ) -> router_pb2.EventResult:
-    return router_pb2.EventResult(id=event_id, code=code.value[0], message=message, deliveries=deliveries)
+    return router_pb2.EventResult(
+        id=event_id, code=code.value[0], message=message, deliveries=deliveries, dead_letters=dead_letters
+    )
 
 
 WaitFor = Callable[[Callable[[], bool], float], Awaitable[bool]]
@@ -206,6 +208,7 @@ class Publisher:
                         + ", ".join(item.failures)
                         + "; recorded as their dead letters",
                         delivered,
+                        len(item.failures),
                     )
                 )
             else:

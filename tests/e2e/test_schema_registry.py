@@ -243,7 +243,11 @@ async def test_a_version_that_cannot_be_projected_is_the_old_subscribers_dead_le
         # Publish says so (once the subscription has reached the router): FAILED_PRECONDITION
         # naming the sink, the event stored as that sink's dead letter.
         [result] = (await router.Publish(router_pb2.PublishRequest(events=[published]), timeout=10)).results
-        return result.code == grpc.StatusCode.FAILED_PRECONDITION.value[0] and sink["sid"] in result.message
+        return (
+            result.code == grpc.StatusCode.FAILED_PRECONDITION.value[0]
+            and sink["sid"] in result.message
+            and result.dead_letters == 1
+        )
 
     await within(5.0, answered_with_the_dead_letter)
 

@@ -1,0 +1,238 @@
+"""`make bench`, producer part: what the producer SDK costs against raw gRPC Publish.
+
+One suite (SQLite) with NO delivery worker: the figure is how fast events are accepted —
+validated, routed to one subscribed webhook sink and acknowledged by JetStream — not how fast
+they are delivered (that is `make bench`'s first part); without a worker nothing else
+competes for this 2-core machine's CPU. Three modes, in turn within each trial:
+
+- raw: `RouterStub.Publish` with batches of --batch events, --concurrency calls at once
+  (devkit/bench_load.publish_fixed, as the other benches publish);
+- sdk publish: the same events (same template, ids, batch size, concurrency) through
+  `AsyncProducer.publish` (SDK events → protobuf, retry bookkeeping, per-event results);
+- sdk send: one `await producer.send(type, data_dict, …)` per event, the SDK batching them
+  (batch_size = --batch, max_in_flight = --concurrency, 5 ms linger) and serialising each
+  event's data itself; then `flush`.
+
+Each trial's ratios (an SDK mode over raw) are taken within the trial; the report is the
+median of the trials with their min–max.
+
+    python -m devkit.bench_producer            # ≈ 2 minutes
+    python -m devkit.bench_producer --quick    # ≈ 40 s
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from devkit.bench import RESULTS_DIR
+from devkit.bench_load import EventFactory, publish_fixed, publish_until_routed
+from devkit.bench_setup import Rest, create_account
+from devkit.bench_stats import show, spread
+from devkit.suite import Suite
+from eventstreams.v1 import router_pb2_grpc
+from eventstreams_producer import AsyncProducer, Event
+from eventstreams_producer.grpc_transport import GrpcTransport
+
+TYPE = "com.twilio.messaging.message.delivered"
+MODES = ("raw", "sdk publish", "sdk send")
+
+
+@dataclass(frozen=True)
+class Plan:
+    trials: int
+    events: int
+    batch: int = 100
+    concurrency: int = 4
+    warmup: int = 1_000
+
+
+class SdkEvents:
+    """Events as the raw mode's factory makes them (its template, an id per event, one time
+    stamp per batch), built as SDK events directly."""
+
+    def __init__(self, factory: EventFactory) -> None:
+        template = factory.batch(TYPE, 1)[0]
+        self.account_sid = factory.account_sid
+        self.version = template.schema_version
+        self.data_json = template.data_json
+        self.run = factory.run
+        self.serial = itertools.count()
+
+    def batch(self, size: int) -> list[Event]:
+        now = datetime.now(UTC)
+        events = []
+        for _ in range(size):
+            event_id = f"EZsdk{self.run}{next(self.serial):010d}"
+            source = f"/2010-04-01/Accounts/{self.account_sid}/Events/{event_id}"
+            events.append(Event(event_id, self.account_sid, TYPE, self.version, source, now, self.data_json))
+        return events
+
+
+async def run_raw(
+    router: router_pb2_grpc.RouterAsyncStub, factory: EventFactory, plan: Plan, count: int
+) -> dict[str, Any]:
+    figures = await publish_fixed(router, factory, TYPE, count, plan.batch, plan.concurrency)
+    return {"events": figures.events, "failures": figures.failures, "seconds": figures.seconds}
+
+
+async def run_sdk_publish(
+    producer: AsyncProducer, events: SdkEvents, plan: Plan, count: int
+) -> dict[str, Any]:
+    sizes = [plan.batch] * (count // plan.batch) + ([count % plan.batch] if count % plan.batch else [])
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for size in sizes:
+        queue.put_nowait(size)
+    accepted = failures = 0
+
+    async def caller() -> None:
+        nonlocal accepted, failures
+        while not queue.empty():
+            result = await producer.publish(events.batch(queue.get_nowait()))
+            accepted += len(result.accepted)
+            failures += len(result.results) - len(result.accepted)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(caller() for _ in range(plan.concurrency)))
+    return {"events": accepted, "failures": failures, "seconds": time.perf_counter() - started}
+
+
+async def run_sdk_send(
+    producer: AsyncProducer, data: dict[str, Any], version: int, count: int
+) -> dict[str, Any]:
+    before = producer.counts.accepted, producer.counts.rejected + producer.counts.unavailable
+    started = time.perf_counter()
+    for _ in range(count):
+        await producer.send(TYPE, data, schema_version=version)
+    await producer.flush()
+    seconds = time.perf_counter() - started
+    accepted = producer.counts.accepted - before[0]
+    failures = producer.counts.rejected + producer.counts.unavailable - before[1]
+    return {"events": accepted, "failures": failures, "seconds": seconds}
+
+
+async def measure(suite: Suite, plan: Plan) -> list[dict[str, Any]]:
+    account = await create_account(suite, "producer")
+    trials: list[dict[str, Any]] = []
+    async with Rest(suite, account) as rest, suite.channel("router") as channel:
+        router = router_pb2_grpc.RouterStub(channel)
+        factory = EventFactory(account.sid)
+        # Never delivered (no worker): the router still routes to it and JetStream stores.
+        sid = await rest.webhook_sink("producer", "http://127.0.0.1:9/unreachable", True)
+        await rest.subscribe("producer", sid, [TYPE])
+        await publish_until_routed(router, factory, TYPE, 1, timeout=20)
+        sdk_events = SdkEvents(factory)
+        data, version = json.loads(sdk_events.data_json), sdk_events.version
+        transport = GrpcTransport(suite.target("router"), suite.service_token)
+        async with AsyncProducer(
+            transport,
+            account_sid=account.sid,
+            batch_size=plan.batch,
+            max_in_flight=plan.concurrency,
+            linger_seconds=0.005,
+        ) as producer:
+            modes = {
+                "raw": lambda n: run_raw(router, factory, plan, n),
+                "sdk publish": lambda n: run_sdk_publish(producer, sdk_events, plan, n),
+                "sdk send": lambda n: run_sdk_send(producer, data, version, n),
+            }
+            for mode in MODES:  # warm every path (connections, validators, JIT-less caches)
+                await modes[mode](plan.warmup)
+            for trial in range(plan.trials):
+                record: dict[str, Any] = {"trial": trial + 1}
+                for mode in MODES:
+                    done = await modes[mode](plan.events)
+                    done["events_per_second"] = round(done["events"] / max(done["seconds"], 1e-9), 1)
+                    done["seconds"] = round(done["seconds"], 3)
+                    record[mode] = done
+                    print(
+                        f"  trial {trial + 1}, {mode}: {done['events_per_second']:,.0f} events/s", flush=True
+                    )
+                trials.append(record)
+        await transport.close()
+    return trials
+
+
+def summarise(trials: list[dict[str, Any]]) -> dict[str, Any]:
+    summary: dict[str, Any] = {}
+    for mode in MODES:
+        summary[mode] = {
+            "events_per_second": spread([t[mode]["events_per_second"] for t in trials]),
+            "over_raw": spread(
+                [t[mode]["events_per_second"] / t["raw"]["events_per_second"] for t in trials]
+            ),
+            "failures": sum(t[mode]["failures"] for t in trials),
+        }
+    return summary
+
+
+def table(summary: dict[str, Any], plan: Plan) -> str:
+    lines = [
+        f"| mode ({plan.events:,} events, batches of {plan.batch}, {plan.concurrency} calls at once) "
+        "| events/s | × raw | failures |",
+        "|---|---|---|---|",
+    ]
+    for mode in MODES:
+        row = summary[mode]
+        lines.append(
+            f"| {mode} | {show(row['events_per_second'])} | {show(row['over_raw'], 2)} | {row['failures']} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--trials", type=int)
+    parser.add_argument("--events", type=int)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR)
+    args = parser.parse_args()
+    plan = Plan(
+        trials=args.trials or 3,
+        events=args.events or (5_000 if args.quick else 20_000),
+        batch=args.batch,
+        concurrency=args.concurrency,
+        warmup=500 if args.quick else 1_000,
+    )
+    results: dict[str, Any] = {"plan": plan.__dict__, "cpus": os.cpu_count()}
+    started = time.monotonic()
+    print(f"bench_producer: {plan.trials} trial(s) of {', '.join(MODES)}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="es-producer-") as tmp:
+        directory = Path(tmp)
+        suite = Suite(
+            data_dir=directory,
+            catalog_db=f"sqlite+aiosqlite:///{directory / 'catalog.db'}",
+            control_db=f"sqlite+aiosqlite:///{directory / 'control.db'}",
+            log_dir=directory / "logs",
+            workers=0,
+            extra_env={"ES_ALLOW_PRIVATE_DESTINATIONS": "true", "ES_LOG_LEVEL": "WARNING"},
+        )
+        try:
+            suite.start()
+            results["trials"] = asyncio.run(measure(suite, plan))
+        finally:
+            suite.stop()
+    results["duration_seconds"] = round(time.monotonic() - started, 1)
+    results["summary"] = summarise(results["trials"])
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "producer.json").write_text(json.dumps(results, indent=2))
+    print()
+    print(table(results["summary"], plan))
+    print(f"\nwrote {args.out / 'producer.json'} after {results['duration_seconds']} s")
+
+
+if __name__ == "__main__":
+    main()
