@@ -3,8 +3,8 @@ sink, unordered vs ordered by `messageSid` — over 100 keys (keys in parallel, 
 key out at a time) and over one key (strictly one after another: the floor of ordering).
 
 One suite (SQLite, one worker, as `make bench`'s first part); per trial the three rows run
-in turn on the same suite and the ratios (a row over unordered) are taken within the trial,
-then their median and min–max.
+in turn on the same suite (each trial starting with the next row) and the ratios (a row over
+unordered) are taken within the trial, then their median and min–max.
 
     python -m devkit.bench_ordering            # ≈ 2 minutes
     python -m devkit.bench_ordering --quick     # ≈ 40 s
@@ -86,7 +86,8 @@ async def measure(suite: Suite, receiver_port: int, plan: Plan) -> list[dict[str
                 assert warm.complete, f"warm-up did not complete: {warm.report()}"
             for trial in range(plan.trials):
                 record: dict[str, Any] = {"trial": trial + 1}
-                for row, type_name, keys in ROWS:
+                # Each trial starts with another row: none always runs first (or last).
+                for row, type_name, keys in ROWS[trial % len(ROWS) :] + ROWS[: trial % len(ROWS)]:
                     count = plan.one_key_events if keys == 1 else plan.events
                     result = await measure_throughput(
                         router,
