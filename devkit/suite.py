@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +69,8 @@ class Suite:
     # Each process's Prometheus /metrics port, by process name (kept across restarts).
     metrics_ports: dict[str, int] = field(default_factory=dict)
     metrics: bool = True  # False: no process counts anything (the bench's "off")
+    # Settings of worker `index`'s own (e.g. naming it in its User-Agent), at every (re)start.
+    worker_env: Callable[[int], dict[str, str]] | None = None
 
     def metrics_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.metrics_ports[name]}/metrics"
@@ -207,6 +210,8 @@ class Suite:
             self.extra.setdefault("delivery", []).append(free_port())
             ports = self.replica_ports("delivery")
         address = f"127.0.0.1:{ports[index]}"
+        if env is None and self.worker_env is not None:
+            env = self.worker_env(index)
         settings = {
             **self.service_env("delivery"),
             **self._metrics_env(name),

@@ -36,14 +36,17 @@ WORKERS = 2
 
 
 @pytest.fixture(scope="module")
-def ordered_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
+def ordered_suite(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Suite]:
     directory = tmp_path_factory.mktemp("ordering")
     suite = Suite(
         data_dir=directory,
         catalog_db=f"sqlite+aiosqlite:///{directory / 'catalog.db'}",
         control_db=f"sqlite+aiosqlite:///{directory / 'control.db'}",
         delivery_db=f"sqlite+aiosqlite:///{directory / 'delivery.db'}",
-        workers=0,  # started below, each naming itself in its User-Agent
+        workers=WORKERS,
+        worker_env=worker_agent,  # each names itself in its User-Agent
         log_dir=directory / "logs",
         extra_env={
             "ES_ALLOW_PRIVATE_DESTINATIONS": "true",
@@ -55,11 +58,9 @@ def ordered_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
     )
     try:
         suite.start()
-        for index in range(WORKERS):
-            suite.start_worker(index, worker_agent(index))
         yield suite
     finally:
-        if any(not c.alive() for c in suite.children.values()):
+        if request.session.testsfailed:
             print(suite.logs())
         suite.stop()
 
@@ -185,7 +186,7 @@ async def test_each_keys_events_arrive_in_publish_order_across_retries_and_a_wor
             await wait_health(rest, sink["sid"], lambda body: body["state"] == "failing")
             flaky.stuck = ""
             await flaky.receiver.wait_for(lambda _: len(set(flaky.by_key().get(keys[-1], []))) == PER_KEY, 30)
-        ordered_suite.start_worker(victim, worker_agent(victim))
+        ordered_suite.start_worker(victim)
         by_key = flaky.by_key()
         for key in keys:
             assert sorted(set(by_key[key])) == list(range(PER_KEY)), key
