@@ -58,6 +58,13 @@ or by hand:
 twilio-python: export TWILIO_ACCOUNT_SID={sid} TWILIO_AUTH_TOKEN={token}
 and point client.events at {url} (see README).
 
+Your own events (README, "For producers"): register a type with the catalog's gRPC registry
+({suite.address("catalog")}), then publish with the SDK —
+  AsyncProducer.connect("{suite.address("router")}", <the token in {DATA.relative_to(ROOT)}/service-token>,
+                        account_sid="{sid}")
+(eventstreams_producer; the transactional outbox's relay: python -m eventstreams_producer.relay).
+Order a subscription's events per key: OrderingKey=messageSid when creating it.
+
 Ctrl-C stops everything.
 """
 
