@@ -285,7 +285,7 @@ async def timed_throughput(
 ) -> dict[str, Any]:
     """One fixed-count throughput measurement, with the CPU each process used meanwhile."""
     plan = ctx.plan
-    with ctx.procs.window(window):
+    with ctx.procs.window(window) as measured:
         result = await measure_throughput(
             ctx.router,
             ctx.factory,
@@ -298,6 +298,7 @@ async def timed_throughput(
             plan.stall_seconds,
             deadline_seconds=deadline,
         )
+        measured.events = result.received
     return result.report()
 
 
@@ -320,11 +321,12 @@ async def latency_phase(ctx: Context) -> dict[str, Any]:
     await warm(ctx, TYPE_SINGLE, PATH_SINGLE)
     print(f"  latency: {plan.rate:,.0f} events/s for {plan.latency_seconds:.0f} s", flush=True)
     await ctx.receiver.reset()
-    with ctx.procs.window("latency"):
+    with ctx.procs.window("latency") as measured:
         published = await publish_paced(
             ctx.router, ctx.factory, TYPE_SINGLE, plan.rate, plan.latency_seconds, plan.latency_batch
         )
         seen = await ctx.receiver.wait_events(PATH_SINGLE, published.events, plan.stall_seconds)
+        measured.events = seen.events
     latency = await ctx.receiver.latency(PATH_SINGLE)
     return {
         "rate": plan.rate,
@@ -469,10 +471,11 @@ async def kinesis_phase(ctx: Context) -> dict[str, Any]:
     await settle(ctx, "moto_ceiling")
     callers = worker_settings().sink_batch_concurrency
     print(f"  kinesis: moto's ceiling, boto3 PutRecords of 500, {callers} callers", flush=True)
-    with ctx.procs.window("moto_ceiling"):
+    with ctx.procs.window("moto_ceiling") as measured:
         ceiling = await asyncio.to_thread(
             bench_kinesis.put_ceiling, world.url, plan.kinesis_events, sample or b"x" * 1000, callers
         )
+        measured.events = plan.kinesis_events
     return {"sink": sink, "moto_ceiling": ceiling}
 
 
@@ -616,8 +619,8 @@ async def run_phases(
                 try:
                     await run_trial(ctx, record)
                 finally:
-                    record["ratios"] = bench_report.ratios(record)
                     record["cpu"] = procs.take_windows()
+                    record["ratios"] = bench_report.ratios(record)
     finally:
         await receiver.close()
         if segment_client is not None:

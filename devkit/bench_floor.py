@@ -210,7 +210,7 @@ async def measure_floor(
     stall_seconds: float,
     in_flight: int,
     on_start: Callable[[Child], None] | None = None,
-    window: Callable[[], AbstractContextManager[None]] = nullcontext,
+    window: Callable[[], AbstractContextManager[Any]] = nullcontext,
 ) -> Floor:
     """Start the floor consumer, warm it up with one event, then time `count` events from
     first publish to last receipt."""
@@ -228,10 +228,12 @@ async def measure_floor(
         if (await receiver.wait_events(PATH, 1, stall_seconds)).events < 1:
             raise RuntimeError(f"floor consumer delivered nothing:\n{child.tail()}")
         await receiver.reset()
-        with window():
+        with window() as measured:
             started = await publish(js, payloads, count)
             published = time.time()
             seen = await receiver.wait_events(PATH, count, stall_seconds)
+            if measured is not None:
+                measured.events = seen.events
         ended = seen.last_at if seen.events >= count else time.time()
         return Floor(count, seen.events, ended - started, published - started, fetch_batch, in_flight)
     finally:

@@ -166,11 +166,12 @@ async def measure_sink(
         await publish_until_routed(router, factory, TYPE_KINESIS, 1, timeout=15)
         await _drain(tail, stall_seconds)  # the probe (and the test event) arrived: warm
         setup_seconds = time.monotonic() - started_setup
-        with window("kinesis"):
+        with window("kinesis") as measured:
             published = await publish_fixed(
                 router, factory, TYPE_KINESIS, count, batch, concurrency, keep_ids=True
             )
             seen = await _collect(tail, published.events, stall_seconds)
+            measured.events = len(seen.first)
         received = len(seen.first)
         complete = received >= published.events
         missing = [i for _, ids in published.sent or [] for i in ids if i not in seen.first]

@@ -164,7 +164,7 @@ async def run(
         probes = (await receiver.wait_events(path, 1, stall_seconds)).events
         if probes < 1:
             raise RuntimeError(f"the outage sink {sid} received nothing in {stall_seconds:.0f} s")
-        with window(f"outage_{mode}"):
+        with window(f"outage_{mode}") as measured:
             publisher = asyncio.create_task(
                 publish_paced(
                     router, factory, TYPE_OUTAGE, plan.rate, plan.publish_seconds, plan.batch, keep_ids=True
@@ -178,6 +178,7 @@ async def run(
             give_up = float(outage["until"]) + plan.give_up
             while time.time() < give_up and (await receiver.path(path)).events - probes < total:
                 await asyncio.sleep(0.5)
+            measured.events = total
         arrivals = await receiver.arrivals(path)
         found = figures(published.sent, arrivals, outage, plan)
         found["publish"] = published.report()

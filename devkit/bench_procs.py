@@ -72,10 +72,13 @@ class Peak:
 
 @dataclass
 class CpuWindow:
-    """CPU used per process during one measurement, in cores (CPU seconds / wall seconds)."""
+    """CPU used per process during one measurement, in cores (CPU seconds / wall seconds),
+    and the events it delivered (set by the measurement: CPU per event is the figure that
+    survives a noisy machine)."""
 
     wall_seconds: float = 0.0
     cores: dict[str, float] = field(default_factory=dict)
+    events: int = 0
 
 
 class ProcessWatch:
@@ -126,24 +129,29 @@ class ProcessWatch:
         return {name: seconds for name, seconds in found.items() if seconds is not None}
 
     @contextmanager
-    def window(self, name: str) -> Iterator[None]:
-        """Record the cores each process (and the rest of the machine) used meanwhile."""
+    def window(self, name: str) -> Iterator[CpuWindow]:
+        """Record the cores each process (and the rest of the machine) used meanwhile; the
+        caller sets the window's `events` (delivered) when it knows them."""
+        measured = CpuWindow()
         before, busy_before, started = self.cpu_now(), machine_busy_seconds(), time.monotonic()
         try:
-            yield
+            yield measured
         finally:
             after, busy_after = self.cpu_now(), machine_busy_seconds()
             wall = max(time.monotonic() - started, 1e-9)
             cores = {n: (after[n] - before.get(n, 0.0)) / wall for n in after}
             ours = sum(after[n] - before.get(n, 0.0) for n in after)
             cores[OTHER] = max(0.0, (busy_after - busy_before) - ours) / wall
-            self.windows[name] = CpuWindow(wall, {n: round(c, 2) for n, c in cores.items()})
+            measured.wall_seconds = wall
+            measured.cores = {n: round(c, 3) for n, c in cores.items()}
+            self.windows[name] = measured
 
     def take_windows(self) -> dict[str, dict[str, Any]]:
         """The windows recorded since the last call, as reported (and forgotten here)."""
         taken, self.windows = self.windows, {}
         return {
-            name: {"wall_seconds": round(w.wall_seconds, 2), "cores": w.cores} for name, w in taken.items()
+            name: {"wall_seconds": round(w.wall_seconds, 3), "cores": w.cores, "events": w.events}
+            for name, w in taken.items()
         }
 
     def _run(self) -> None:

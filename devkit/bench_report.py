@@ -17,6 +17,7 @@ from devkit.bench_stats import pick, show, spread, summarise
 
 WIDTH = 44
 MEMORY_WIDTHS = (10, 10, 12, 12)
+THROUGHPUT_WIDTHS = (24, 20, 20, 18, 18)
 SECTIONS = ("throughput", "latency", "floor", "slow_sink", "kinesis", "segment", "outage", "ratios", "cpu")
 
 
@@ -50,6 +51,14 @@ def ratios(trial: Mapping[str, Any]) -> dict[str, float | None]:
     figures: dict[str, float | None] = {
         f"one_per_request_over_floor_{f['in_flight']}": _ratio(single, f["events_per_second"]) for f in floors
     }
+    # The same comparison in CPU per delivered event (≥ 1: the pipeline costs no more than
+    # the bare consumer): the floor's core-µs over ours, within the trial.
+    windows = trial.get("cpu") or {}
+    ours = per_event_us(windows["one_per_request"]) if "one_per_request" in windows else None
+    for f in floors:
+        window = windows.get(f"floor_{f['in_flight']}")
+        bare = per_event_us(window) if window is not None else None
+        figures[f"floor_{f['in_flight']}_cpu_over_one_per_request"] = _ratio(bare, ours)
     if slow:
         figures["healthy_with_timing_out_over_alone"] = _ratio(
             slow.get("with", {}).get("events_per_second"), alone
@@ -110,7 +119,14 @@ class Figures:
         return f"  (incomplete in {bad} of {len(flags)} trials)" if bad else ""
 
 
-def _throughput_row(figures: Figures, label: str, section: str, key: str, per_request: bool = True) -> str:
+def _throughput_row(
+    figures: Figures,
+    label: str,
+    section: str,
+    key: str,
+    per_request: bool = True,
+    cpu: dict[str, Any] | None = None,
+) -> str:
     prefix = f"{key}." if key else ""
     cells = [
         figures.show(section, f"{prefix}events_per_second", 0),
@@ -118,8 +134,10 @@ def _throughput_row(figures: Figures, label: str, section: str, key: str, per_re
     ]
     if per_request:
         cells.append(figures.show(section, f"{prefix}events_per_request", 1))
+    if cpu is not None:
+        cells.append(show(cpu, 0))
     path = key.split(".") if key else []
-    return _row(label, *cells) + figures.incomplete(section, *path)
+    return _row(label, *cells, widths=THROUGHPUT_WIDTHS) + figures.incomplete(section, *path)
 
 
 def throughput_lines(results: Mapping[str, Any]) -> list[str]:
@@ -128,14 +146,18 @@ def throughput_lines(results: Mapping[str, Any]) -> list[str]:
     floors = list(results["config"].get("floor_in_flight", [])) if figures.has("floor", "") else []
     if not has_throughput and not floors:
         return []
-    lines = ["End-to-end throughput (first publish → last receipt)"]
-    lines.append(_row("", "events/s", "seconds", "events/req"))
-    if figures.has("throughput", "batched."):
-        lines.append(_throughput_row(figures, "webhook sink, batch_events=true", "throughput", "batched"))
-    if figures.has("throughput", "one_per_request."):
-        lines.append(
-            _throughput_row(figures, "webhook sink, batch_events=false", "throughput", "one_per_request")
-        )
+    lines = [
+        "End-to-end throughput (first publish → last receipt); CPU: core-µs per delivered event of "
+        "the pipeline (router + delivery + nats-server; a floor: its consumer + nats-server)"
+    ]
+    lines.append(_row("", "events/s", "seconds", "events/req", "CPU µs/ev", widths=THROUGHPUT_WIDTHS))
+    for name, label in (
+        ("batched", "webhook sink, batch_events=true"),
+        ("one_per_request", "webhook sink, batch_events=false"),
+    ):
+        if figures.has("throughput", f"{name}."):
+            row = _throughput_row(figures, label, "throughput", name, cpu=cpu_per_event(results, name))
+            lines.append(row)
     for index, in_flight in enumerate(floors):
         label = f"floor: nats-py→fetch→aiohttp, {in_flight} in flight"
         lines.append(
@@ -144,12 +166,18 @@ def throughput_lines(results: Mapping[str, Any]) -> list[str]:
                 figures.show("floor", f"{index}.events_per_second", 0),
                 figures.show("floor", f"{index}.seconds", 2),
                 "1.0",
+                show(cpu_per_event(results, f"floor_{in_flight}"), 0),
+                widths=THROUGHPUT_WIDTHS,
             )
         )
     if has_throughput:
         for in_flight in floors:
             label = f"batch_events=false / floor ({in_flight} in flight)"
             lines.append(_row(label, figures.show("ratios", f"one_per_request_over_floor_{in_flight}", 2)))
+        for in_flight in floors:
+            label = f"CPU/event: floor / batch_events=false ({in_flight})"
+            ratio = figures.show("ratios", f"floor_{in_flight}_cpu_over_one_per_request", 2)
+            lines.append(_row(label, ratio))
     if has_throughput:
         lines.append("")
         lines.append("Router gRPC Publish during those runs (every event acknowledged by JetStream)")
@@ -176,7 +204,12 @@ def sink_type_lines(results: Mapping[str, Any]) -> list[str]:
         caller_count = next((c for c in callers if c), "?")
         lines += [
             _throughput_row(
-                figures, f"kinesis sink → moto, {shard_count} shards", "kinesis", "sink", per_request=False
+                figures,
+                f"kinesis sink → moto, {shard_count} shards",
+                "kinesis",
+                "sink",
+                per_request=False,
+                cpu=cpu_per_event(results, "kinesis"),
             ),
             _throughput_row(
                 figures,
@@ -189,13 +222,21 @@ def sink_type_lines(results: Mapping[str, Any]) -> list[str]:
         ]
     if figures.has("segment", ""):
         lines.append(
-            _throughput_row(figures, "segment sink → Segment API stand-in", "segment", "", per_request=False)
+            _throughput_row(
+                figures,
+                "segment sink → Segment API stand-in",
+                "segment",
+                "",
+                per_request=False,
+                cpu=cpu_per_event(results, "segment"),
+            )
         )
     if not lines:
         return []
     return [
-        "Kinesis and Segment sinks (first publish → last record readable in moto / last message accepted)",
-        _row("", "events/s", "seconds"),
+        "Kinesis and Segment sinks (first publish → last record readable in moto / last message "
+        "accepted); CPU: the pipeline's core-µs per delivered event",
+        _row("", "events/s", "seconds", "CPU µs/ev", widths=THROUGHPUT_WIDTHS),
         *lines,
     ]
 
@@ -228,15 +269,24 @@ def slow_lines(results: Mapping[str, Any]) -> list[str]:
         return []
     rate = next((r for r in pick(figures.trials, "slow_sink", "with_own_traffic", "timing_out_rate") if r), 0)
 
+    windows = {
+        "without": "alone",
+        "with_healthy": "with_second_healthy",
+        "with": "with_timing_out",
+        "with_own_traffic": "with_timing_out_own",
+    }
+
     def row(label: str, key: str) -> str:
-        return _throughput_row(figures, label, "slow_sink", key)
+        cpu = cpu_per_event(results, windows.get(key, key))
+        return _throughput_row(figures, label, "slow_sink", key, cpu=cpu)
 
     def ratio(label: str, key: str) -> str:
         return _row(label, figures.show("ratios", key, 2))
 
     return [
-        "Healthy sink throughput beside a sink that always times out (same account)",
-        _row("", "events/s", "seconds", "events/req"),
+        "Healthy sink throughput beside a sink that always times out (same account); CPU: the "
+        "pipeline's core-µs per event the healthy sink received",
+        _row("", "events/s", "seconds", "events/req", "CPU µs/ev", widths=THROUGHPUT_WIDTHS),
         row("healthy sink alone", "without"),
         row(f"+ a timing-out sink fed {rate:.0f}/s of its own", "with_own_traffic"),
         ratio(
@@ -372,6 +422,76 @@ def cpu_lines(results: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+# What the pipeline is, per measurement: our processes (the router, the delivery workers and
+# the nats-server they use); for a floor run, its bare consumer and the same nats-server. The
+# bench driver (the producer's side), the receiver and catalog/control/gateway are not in it.
+PIPELINE_PREFIXES = ("router", "delivery", "nats-server", "floor consumer")
+
+
+def pipeline_process(name: str) -> bool:
+    return name.startswith(PIPELINE_PREFIXES)
+
+
+def per_event_us(window: Mapping[str, Any], name: str | None = None) -> float | None:
+    """Core-microseconds per delivered event in one measurement window: one process's (name),
+    or the pipeline's (None). None when the window delivered nothing."""
+    events = window.get("events") or 0
+    if events <= 0:
+        return None
+    cores: Mapping[str, float] = window.get("cores", {})
+    if name is not None:
+        if name not in cores:
+            return None
+        used = cores[name]
+    else:
+        used = sum(c for n, c in cores.items() if pipeline_process(n))
+    return round(used * float(window["wall_seconds"]) / events * 1e6, 1)
+
+
+def cpu_per_event(results: Mapping[str, Any], key: str, name: str | None = None) -> dict[str, Any]:
+    """The spread over the trials of a window's core-µs per event (see per_event_us)."""
+    values = []
+    for trial in results.get("trials", []):
+        window = (trial.get("cpu") or {}).get(key)
+        if window is not None:
+            values.append(per_event_us(window, name))
+    return spread(values)
+
+
+def cpu_per_event_lines(results: Mapping[str, Any]) -> list[str]:
+    """Core-µs per delivered event, by process, for every measurement that delivered events:
+    steadier than events/s on a shared machine (a busy neighbour slows the run, but hardly
+    changes what each event costs)."""
+    trials = [t.get("cpu") or {} for t in results.get("trials", [])]
+    keys: list[str] = []
+    names: list[str] = []
+    for windows in trials:
+        for key, window in windows.items():
+            if window.get("events") and key not in keys:
+                keys.append(key)
+            names += [n for n in window.get("cores", {}) if pipeline_process(n) and n not in names]
+    if not keys:
+        return []
+    columns = [(key, CPU_COLUMNS.get(key, key.replace("floor_", "floor"))) for key in keys]
+    widths = tuple(9 for _ in columns)
+    lines = [
+        "CPU per delivered event (core-µs, median of the trials): the pipeline is router + delivery "
+        "+ nats-server (a floor run: its bare consumer + nats-server)",
+        _row("", *(label for _, label in columns), widths=widths),
+        _row("pipeline", *(_us(cpu_per_event(results, key)) for key, _ in columns), widths=widths),
+    ]
+    for name in names:
+        cells = [cpu_per_event(results, key, name) for key, _ in columns]
+        if any(c.get("median") for c in cells):
+            lines.append(_row(f"  {name}"[:WIDTH], *(_us(c) for c in cells), widths=widths))
+    return lines
+
+
+def _us(figure: Mapping[str, Any]) -> str:
+    median = figure.get("median")
+    return "-" if median is None else f"{median:,.0f}"
+
+
 def _cores(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -400,6 +520,7 @@ def table(results: Mapping[str, Any]) -> str:
         latency_lines(results),
         slow_lines(results),
         outage_lines(results),
+        cpu_per_event_lines(results),
         cpu_lines(results),
         memory_lines(results),
     ]

@@ -142,7 +142,7 @@ async def measure(
     await client.skip()  # stragglers of a warm-up
     first: dict[str, float] = {}
     repeats = 0
-    with window("segment"):
+    with window("segment") as measured:
         published = await publish_fixed(router, factory, TYPE_SEGMENT, count, batch, concurrency)
         progressed = time.monotonic()
         while len(first) < published.events and time.monotonic() - progressed < stall_seconds:
@@ -155,6 +155,7 @@ async def measure(
                     first[message_id] = at
             if found:
                 progressed = time.monotonic()
+        measured.events = len(first)
     received = len(first)
     complete = received >= published.events
     ended = max(first.values()) if complete and first else time.time()
