@@ -8,9 +8,9 @@ import logging
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime import sids
@@ -18,6 +18,9 @@ from runtime.times import utcnow
 from services.delivery.models import AttemptRow, DeadLetterRow
 
 log = logging.getLogger(__name__)
+# The tables themselves: the journal writes with Core inserts (executemany), not the ORM.
+ATTEMPTS_TABLE = cast(Table, AttemptRow.__table__)
+LETTERS_TABLE = cast(Table, DeadLetterRow.__table__)
 
 DEAD_LETTER = "DL"
 LETTERS_PER_WRITE = 500
@@ -122,7 +125,7 @@ class SqlJournal:
             batch = [self._letters.popleft() for _ in range(min(len(self._letters), LETTERS_PER_WRITE))]
             try:
                 async with self._sessions.begin() as session:
-                    await session.execute(insert(DeadLetterRow), [letter_row(letter) for letter, _ in batch])
+                    await session.execute(insert(LETTERS_TABLE), [letter_row(letter) for letter, _ in batch])
             except Exception as exc:
                 for _, written in batch:
                     if not written.done():
@@ -146,7 +149,9 @@ class SqlJournal:
             try:
                 async with self._sessions.begin() as session:
                     # vars(), not asdict(): asdict deep-copies every field, a hot spot under load.
-                    await session.execute(insert(AttemptRow), [vars(attempt) for attempt in taken])
+                    # The table's insert, not the entity's: a Core executemany, without the ORM's
+                    # bulk machinery per row (it was 15 % of a worker's CPU at full load).
+                    await session.execute(insert(ATTEMPTS_TABLE), [vars(attempt) for attempt in taken])
             except BaseException:
                 self._put_back(taken)
                 raise

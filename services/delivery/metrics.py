@@ -8,6 +8,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from nats.js import JetStreamContext
 
@@ -42,6 +43,8 @@ class DeliveryMetrics:
             "from the event stored by the router to its successful delivery (retries included)",
             ["sink_type"],
         )
+        # Labelled children, looked up once each (labels() validates and locks on every call).
+        self._children: dict[tuple[str, ...], Any] = {}
 
     def settled(
         self, sink_sid: str, stored_at: float, delivered: int, happened: Happened, decision: Decision
@@ -61,12 +64,20 @@ class DeliveryMetrics:
             outcome, code = "dead_lettered", str(decision.code or "")
         else:
             return
-        self._events.labels(sink_type, outcome, code).inc()
+        self._child("events", sink_type, outcome, code).inc()
         age = max(0.0, time.time() - stored_at)
         if attempted and delivered <= 1:
-            self._first_attempt.labels(sink_type).observe(age)
+            self._child("first_attempt", sink_type).observe(age)
         if attempted and isinstance(decision, Ack):
-            self._success.labels(sink_type).observe(age)
+            self._child("success", sink_type).observe(age)
+
+    def _child(self, metric: str, *labels: str) -> Any:
+        key = (metric, *labels)
+        found = self._children.get(key)
+        if found is None:
+            family = {"events": self._events, "first_attempt": self._first_attempt, "success": self._success}
+            found = self._children[key] = family[metric].labels(*labels)
+        return found
 
 
 def lane_states(metrics: Metrics, states: Callable[[], dict[str, int]]) -> None:

@@ -14,6 +14,7 @@ import aiohttp
 from yarl import URL
 
 from runtime.sink_configs import WebhookConfig
+from services.delivery.errors import DestinationRefused
 from services.delivery.sinks import http
 from services.delivery.sinks.base import Framing, Limits, Outcome, SinkEvent, SinkSpec
 from services.delivery.sinks.webhook import signature
@@ -68,7 +69,17 @@ class WebhookSink:
         self._config = config
         self._token = spec.auth_token
         self._url, self._auth = split_credentials(config.destination)
+        # The URL as it goes on the wire (normalized, requoted), computed once: each call only
+        # appends its bodySHA256 (hex digits, nothing to quote) and is sent as it is signed.
+        self._wire = str(URL(self._url))
         self.limits = limits_for(config)
+        # A numeric host's verdict never changes: decided once (names are checked by the
+        # resolver at every connection).
+        try:
+            check_host(urlsplit(self._url).hostname or "", driver.allow_private)
+            self._refused: DestinationRefused | None = None
+        except DestinationRefused as exc:
+            self._refused = exc
 
     def size(self, event: SinkEvent) -> int:
         if self._config.is_get:
@@ -76,7 +87,8 @@ class WebhookSink:
         return len(event.payload)
 
     async def prepare(self) -> None:
-        check_host(urlsplit(self._url).hostname or "", self._driver.allow_private)
+        if self._refused is not None:
+            raise self._refused
 
     async def deliver(self, events: Sequence[SinkEvent]) -> Sequence[Outcome]:
         headers = {"User-Agent": self._driver.user_agent}
@@ -89,11 +101,12 @@ class WebhookSink:
                 body = b"[" + b",".join(e.payload for e in events) + b"]"
             else:
                 body = events[0].payload
-            signed_url = signature.with_body_hash(self._url, body)
+            signed_url = signature.with_body_hash(self._wire, body)
             headers["Content-Type"] = "application/json"
         # Sign exactly what goes on the wire: the URL in its normalized (requoted) form, sent
-        # as-is, so the receiver recomputes the signature over the same characters.
-        wire_url = URL(signed_url)
+        # as-is (encoded=True: not parsed and quoted again), so the receiver recomputes the
+        # signature over the same characters.
+        wire_url = URL(signed_url) if self._config.is_get else URL(signed_url, encoded=True)
         headers["X-Twilio-Signature"] = signature.sign(str(wire_url), self._token)
         status = await http.send(self._driver.session, method, wire_url, body, headers, self._auth)
         return [Outcome(status=status)] * len(events)

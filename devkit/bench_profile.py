@@ -1,0 +1,189 @@
+"""Where the pipeline's CPU goes: py-spy samples the router and the delivery worker while
+webhook deliveries run flat out (one event per request, or batched), then writes a flame graph
+(SVG) per process and prints the functions that cost the most — by their own time, and with
+what they call.
+
+One suite (SQLite, one worker, as `make bench`), a fast receiver, `--events` events published
+as `make bench` does (batches of 250, 4 calls at once), after a warm-up.
+
+    python -m devkit.bench_profile                          # one per request, 30,000 events
+    python -m devkit.bench_profile --kind batched --events 60000
+    python -m devkit.bench_profile --out docs/perf/before   # SVGs and stacks kept there
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from devkit.bench import start_receiver
+from devkit.bench_load import EventFactory, measure_throughput, publish_until_routed
+from devkit.bench_procs import proc_cpu_seconds
+from devkit.bench_setup import ReceiverClient, Rest, create_account
+from devkit.processes import free_port
+from devkit.suite import Suite
+from eventstreams.v1 import router_pb2_grpc
+
+KINDS = {
+    "one_per_request": ("com.twilio.messaging.message.delivered", False),
+    "batched": ("com.twilio.messaging.message.sent", True),
+}
+PROFILED = ("router", "delivery-0")
+
+
+def py_spy() -> str:
+    found = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(found).exists():
+        raise SystemExit("py-spy is missing: make setup installs it (requirements-dev.lock)")
+    return found
+
+
+def record(pid: int, output: Path, kind: str, rate: int) -> subprocess.Popen[bytes]:
+    """py-spy sampling `pid` until interrupted; `kind`: flamegraph (SVG) or raw (collapsed
+    stacks). --nonblocking: the process is never paused (its own timing stays as it is)."""
+    argv = [py_spy(), "record", "--pid", str(pid), "--rate", str(rate), "--nonblocking"]
+    argv += ["--format", kind, "--output", str(output)]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def stop(samplers: list[subprocess.Popen[bytes]]) -> None:
+    for sampler in samplers:
+        sampler.send_signal(signal.SIGINT)
+    for sampler in samplers:
+        try:
+            sampler.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            sampler.kill()
+
+
+def top(collapsed: Path, count: int = 20) -> tuple[list[tuple[str, int]], list[tuple[str, int]], int]:
+    """(own time, with callees, samples) per function from py-spy's collapsed stacks: each
+    line `frame;frame;…;leaf count`."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, number = line.rpartition(" ")
+        if not stack or not number.isdigit():
+            continue
+        samples = int(number)
+        total += samples
+        frames = [_short(f) for f in stack.split(";")]
+        own[frames[-1]] += samples
+        for frame in set(frames):
+            inclusive[frame] += samples
+    return own.most_common(count), inclusive.most_common(count), total
+
+
+def _short(frame: str) -> str:
+    """`function (path/to/module.py:123)` as `function (module.py)`."""
+    name, _, where = frame.partition(" (")
+    path = where.rstrip(")").rsplit(":", 1)[0]
+    for marker in ("site-packages/", "/work/main/", "python3.11/"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+            break
+    return f"{name} ({path})"
+
+
+Target = tuple[int, Path, str, int]  # pid, output, py-spy format, samples per second
+
+
+async def drive(
+    suite: Suite, port: int, kind: str, events: int, targets: list[Target], pids: dict[str, int]
+) -> dict[str, Any]:
+    type_name, batched = KINDS[kind]
+    receiver = ReceiverClient(port)
+    account = await create_account(suite, "profile")
+    try:
+        async with Rest(suite, account) as rest, suite.channel("router") as channel:
+            router = router_pb2_grpc.RouterStub(channel)
+            factory = EventFactory(account.sid)
+            sid = await rest.webhook_sink(kind, receiver.url(f"/profile/{kind}"), batched)
+            await rest.subscribe(kind, sid, [type_name])
+            await publish_until_routed(router, factory, type_name, 1, timeout=20)
+            path = f"/profile/{kind}"
+            warm = await measure_throughput(router, factory, receiver, type_name, path, 2_000, 250, 4, 30)
+            assert warm.complete, warm.report()
+            samplers = [record(pid, out, fmt, rate) for pid, out, fmt, rate in targets]
+            await asyncio.sleep(1.0)  # the samplers attached
+            before = {name: proc_cpu_seconds(pid) or 0.0 for name, pid in pids.items()}
+            result = await measure_throughput(router, factory, receiver, type_name, path, events, 250, 4, 30)
+            after = {name: proc_cpu_seconds(pid) or 0.0 for name, pid in pids.items()}
+            stop(samplers)
+    finally:
+        await receiver.close()
+    cpu = {name: round((after[name] - before[name]) / max(1, result.received) * 1e6, 1) for name in after}
+    return {"events_per_second": round(result.events_per_second), "us_per_event": cpu}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--kind", choices=sorted(KINDS), default="one_per_request")
+    parser.add_argument("--events", type=int, default=30_000)
+    parser.add_argument("--rate", type=int, default=250, help="samples per second")
+    parser.add_argument("--out", type=Path, default=Path("bench-results/profile"))
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="es-profile-") as tmp:
+        directory = Path(tmp)
+        port = free_port()
+        receiver = start_receiver(port, 60.0, directory / "logs")
+        suite = Suite(
+            data_dir=directory,
+            catalog_db=f"sqlite+aiosqlite:///{directory / 'catalog.db'}",
+            control_db=f"sqlite+aiosqlite:///{directory / 'control.db'}",
+            log_dir=directory / "logs",
+            extra_env={"ES_ALLOW_PRIVATE_DESTINATIONS": "true", "ES_LOG_LEVEL": "WARNING"},
+        )
+        targets: list[Target] = []
+        pids: dict[str, int] = {}
+        try:
+            suite.start()
+            for name in PROFILED:
+                pid = suite.children[name].process.pid
+                pids[name] = pid
+                stem = args.out / f"{args.kind}-{name}"
+                targets.append((pid, stem.with_suffix(".svg"), "flamegraph", args.rate))
+                targets.append((pid, stem.with_suffix(".txt"), "raw", args.rate))
+            assert suite.nats is not None and suite.nats.child is not None
+            pids["nats-server"] = suite.nats.child.process.pid
+            started = time.monotonic()
+            figures = asyncio.run(drive(suite, port, args.kind, args.events, targets, pids))
+        finally:
+            suite.stop()
+            receiver.stop()
+    print(
+        f"{args.kind}: {args.events:,} events at {figures['events_per_second']:,} events/s "
+        f"({time.monotonic() - started:.0f} s); core-µs per event: "
+        + ", ".join(f"{n} {v:,.0f}" for n, v in figures["us_per_event"].items())
+    )
+    for name in PROFILED:
+        collapsed = args.out / f"{args.kind}-{name}.txt"
+        if not collapsed.exists():
+            print(f"\n{name}: no samples (py-spy needs ptrace rights: run as root or set ptrace_scope)")
+            continue
+        own, inclusive, total = top(collapsed, args.top)
+        print(f"\n{name}: {total:,} samples — flame graph {collapsed.with_suffix('.svg')}")
+        print(f"  {'own %':>6}  function")
+        for frame, samples in own:
+            print(f"  {100 * samples / total:6.1f}  {frame}")
+        print(f"  {'incl %':>6}  function (with what it calls)")
+        for frame, samples in inclusive:
+            print(f"  {100 * samples / total:6.1f}  {frame}")
+
+
+if __name__ == "__main__":
+    main()
