@@ -19,6 +19,8 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.errors import APIError, NoStreamResponseError
 
+from runtime import nats_publish
+
 NO_RESPONDERS = "503"
 
 
@@ -69,7 +71,9 @@ class Acks:
 
         future.add_done_callback(done)
         try:
-            await self._nc.publish(subject, payload, reply=self._prefix + token, headers=headers)
+            await nats_publish.publish(
+                self._nc, subject, self._prefix + token, nats_publish.encode_headers(headers), payload
+            )
         except BaseException:
             future.cancel()  # its slot comes back
             raise

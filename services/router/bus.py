@@ -14,7 +14,7 @@ from services.router import resend as resend_policy
 from services.router.acks import Acks
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs per field, per event
 class OutMessage:
     account_sid: str
     sink_sid: str

@@ -21,7 +21,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from eventstreams.v1 import router_pb2
 from runtime import ordering, sids, stream_codec, tracing
 from runtime.errors import Unavailable
-from runtime.times import iso
+from runtime.times import iso, iso_of
 from services.router import cloudevents
 from services.router.acks import MessageTooLarge
 from services.router.bus import EventBus, OutMessage
@@ -274,7 +274,7 @@ class Publisher:
         else:
             targets = self._table.targets(event.account_sid, event.type)
 
-        moment = event.time.ToDatetime(tzinfo=UTC) if event.HasField("time") else datetime.now(UTC)
+        stamp = self._time_of(event)
         messages, failures = [], []
         for target in targets:
             shaped = await self._shape(
@@ -301,7 +301,7 @@ class Publisher:
                 event_id=event.id,
                 type_name=event.type,
                 source=event.source,
-                time=iso(moment),
+                time=stamp,
                 dataschema=dataschema,
                 data=body,
             )
@@ -320,6 +320,15 @@ class Publisher:
                 )
             )
         return Prepared(messages, failures)
+
+    @staticmethod
+    def _time_of(event: router_pb2.Event) -> str:
+        if not event.HasField("time"):
+            return iso(datetime.now(UTC))
+        try:
+            return iso_of(event.time.seconds, event.time.nanos)
+        except (OverflowError, ValueError) as exc:
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, f"time is out of range: {exc}") from exc
 
     def _trace_header(self) -> str:
         """The route span's context for the message's header, when this event is traced."""
