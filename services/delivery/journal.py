@@ -34,7 +34,7 @@ class Retention:
     errors: timedelta = timedelta(days=23)  # failures and dead letters (Twilio: error logs, 23 days)
 
 
-@dataclass(frozen=True)
+@dataclass  # one per attempt: not frozen (cheaper to build), no slots (the writer reads vars())
 class Attempt:
     account_sid: str
     sink_sid: str

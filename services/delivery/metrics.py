@@ -8,7 +8,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from nats.js import JetStreamContext
 
@@ -27,24 +26,23 @@ class DeliveryMetrics:
 
     def __init__(self, metrics: Metrics, sink_type_of: Callable[[str], str | None]) -> None:
         self._sink_type_of = sink_type_of
-        self._events = metrics.counter(
+        # Per event, from the event loop: the lock-free kind (runtime/metrics.py LoopCounter).
+        self._events = metrics.loop_counter(
             "es_delivery_events_total",
             "events settled by the workers: delivered, retried (an attempt failed, tried again "
             "later), parked (the sink is down), dead_lettered; error_code: Twilio's, when failed",
             ["sink_type", "outcome", "error_code"],
         )
-        self._first_attempt = metrics.histogram(
+        self._first_attempt = metrics.loop_histogram(
             "es_delivery_first_attempt_seconds",
             "from the event stored by the router to its first delivery attempt's end",
             ["sink_type"],
         )
-        self._success = metrics.histogram(
+        self._success = metrics.loop_histogram(
             "es_delivery_success_seconds",
             "from the event stored by the router to its successful delivery (retries included)",
             ["sink_type"],
         )
-        # Labelled children, looked up once each (labels() validates and locks on every call).
-        self._children: dict[tuple[str, ...], Any] = {}
 
     def settled(
         self, sink_sid: str, stored_at: float, delivered: int, happened: Happened, decision: Decision
@@ -64,20 +62,13 @@ class DeliveryMetrics:
             outcome, code = "dead_lettered", str(decision.code or "")
         else:
             return
-        self._child("events", sink_type, outcome, code).inc()
+        self._events.inc((sink_type, outcome, code))
         age = max(0.0, time.time() - stored_at)
+        labels = (sink_type,)
         if attempted and delivered <= 1:
-            self._child("first_attempt", sink_type).observe(age)
+            self._first_attempt.observe(labels, age)
         if attempted and isinstance(decision, Ack):
-            self._child("success", sink_type).observe(age)
-
-    def _child(self, metric: str, *labels: str) -> Any:
-        key = (metric, *labels)
-        found = self._children.get(key)
-        if found is None:
-            family = {"events": self._events, "first_attempt": self._first_attempt, "success": self._success}
-            found = self._children[key] = family[metric].labels(*labels)
-        return found
+            self._success.observe(labels, age)
 
 
 def lane_states(metrics: Metrics, states: Callable[[], dict[str, int]]) -> None:

@@ -39,7 +39,7 @@ class Limits:
     framing: Framing = Framing()
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # one per event: not frozen (a frozen __init__ costs per field)
 class SinkEvent:
     event_id: str
     type_name: str
