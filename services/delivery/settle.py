@@ -53,14 +53,19 @@ class Envelope:
     @classmethod
     def of(cls, msg: Msg) -> Envelope:
         stored = stream_codec.decode(msg.headers)
-        metadata = msg.metadata
         account_sid, sink_sid = StreamSpec.addressee(msg.subject)
-        first_stored = metadata.timestamp.timestamp() if metadata.timestamp else time.time()
+        fields = stream_codec.ack_fields(msg.reply)
+        if fields is not None:
+            delivered, _, first_stored = fields
+        else:  # not a form we read: nats-py's own reading
+            metadata = msg.metadata
+            delivered = metadata.num_delivered
+            first_stored = metadata.timestamp.timestamp() if metadata.timestamp else time.time()
         return cls(
             msg=msg,
             sink_sid=sink_sid,
             event=SinkEvent(stored.event_id, stored.type_name, account_sid, msg.data),
-            delivered=stored.delivered + metadata.num_delivered,
+            delivered=stored.delivered + delivered,
             stored_at=stored.stored_at or first_stored,
             failure=stored.failure,
             held_since=time.monotonic(),

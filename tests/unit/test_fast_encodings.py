@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 
 from runtime.nats_publish import encode_headers
+from runtime.stream_codec import ack_fields
 from runtime.times import iso, iso_of
 
 pytestmark = pytest.mark.unit
@@ -61,3 +63,25 @@ async def _nats_py_block(headers: dict[str, str]) -> bytes:
 )
 async def test_header_blocks_are_what_nats_py_sends(headers: dict[str, str]) -> None:
     assert encode_headers(headers) == await _nats_py_block(headers)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "$JS.ACK.EVENTS.delivery.3.1042.977.1764657789123456789.12",
+        "$JS.ACK.hub.ACCHASH.EVENTS.delivery.3.1042.977.1764657789123456789.12.abcdef",
+    ],
+)
+def test_ack_fields_read_as_nats_py_reads_the_reply(reply: str) -> None:
+    metadata = Msg(Client(), subject="events.AC.DG", reply=reply).metadata
+    assert metadata.timestamp is not None
+    assert ack_fields(reply) == (
+        metadata.num_delivered,
+        metadata.sequence.stream,
+        pytest.approx(metadata.timestamp.timestamp(), abs=1e-6),
+    )
+
+
+@pytest.mark.parametrize("reply", ["", "_INBOX.x", "$JS.ACK.a.b.c", "$JS.ACK.EVENTS.d.x.1.1.1.1"])
+def test_ack_fields_of_anything_else_is_none(reply: str) -> None:
+    assert ack_fields(reply) is None
