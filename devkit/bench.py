@@ -336,6 +336,8 @@ async def latency_phase(ctx: Context) -> dict[str, Any]:
         "received": seen.events,
         "duplicates": seen.duplicates,
         "overall": latency["overall"],
+        "warm_up": latency.get("warm_up", {}),
+        "steady": latency.get("steady", {}),
         "per_second": latency["per_second"],
     }
 

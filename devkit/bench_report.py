@@ -256,6 +256,16 @@ def latency_lines(results: Mapping[str, Any]) -> list[str]:
             *(figures.show("latency", f"overall.{p}_ms", 0) for p in ("p50", "p95", "p99", "max")),
             widths=widths,
         ),
+        _row(
+            "  its first second (warm-up)",
+            *(figures.show("latency", f"warm_up.{p}_ms", 0) for p in ("p50", "p95", "p99", "max")),
+            widths=widths,
+        ),
+        _row(
+            "  after it (steady state)",
+            *(figures.show("latency", f"steady.{p}_ms", 0) for p in ("p50", "p95", "p99", "max")),
+            widths=widths,
+        ),
         f"  offered {figures.show('latency', 'publish.events_per_second', 1)} events/s, received "
         f"{figures.show('latency', 'received', 0)} (duplicates {figures.show('latency', 'duplicates', 0)}), "
         f"Publish call p50/p99 {figures.show('latency', 'publish.call_p50_ms', 0)}/"

@@ -44,6 +44,8 @@ Send = Callable[[Message], Awaitable[None]]
 
 SLOW_PREFIX = "/slow"
 PERCENTILES = (50, 95, 99)
+# Receipt seconds counted as warm-up in a latency run.
+WARM_UP_SECONDS = 1
 
 
 def percentile(ordered: list[int], pct: float) -> int | None:
@@ -111,8 +113,15 @@ class PathStats:
         }
 
     def latency(self) -> dict[str, Any]:
+        seconds = sorted(self.by_second)
+        warm = [v for second in seconds[:WARM_UP_SECONDS] for v in self.by_second[second]]
+        steady = [v for second in seconds[WARM_UP_SECONDS:] for v in self.by_second[second]]
         return {
             "overall": summary(self.latencies),
+            # The first seconds of a run apart (connections, caches, JIT-less Python warming
+            # its dicts): what a warm pipeline does is the rest.
+            "warm_up": summary(warm),
+            "steady": summary(steady),
             "per_second": [
                 {"second": second, **summary(values)} for second, values in sorted(self.by_second.items())
             ],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -224,6 +225,7 @@ def run(build: Callable[[Any], Awaitable[ServiceApp]], settings: Any) -> None:
 
     async def main() -> None:
         app = await build(settings)
+        settle_garbage_collector()
         await serve(app)
 
     try:
@@ -233,6 +235,15 @@ def run(build: Callable[[Any], Awaitable[ServiceApp]], settings: Any) -> None:
     except ImportError:
         asyncio.run(main())
     _exit_past_stragglers()
+
+
+def settle_garbage_collector() -> None:
+    """Everything built at start (modules, the app, compiled validators) is moved out of the
+    collector's reach (gc.freeze): a full collection then walks only what the service makes
+    while it runs, not its whole heap. The rare full pass over the heap was a ~100 ms stop
+    that showed as one second's p99 in every latency run."""
+    gc.collect()
+    gc.freeze()
 
 
 def _exit_past_stragglers(grace_seconds: float = 2.0) -> None:
