@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 from typing import Any
 
+import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.errors import APIError, NoStreamResponseError
@@ -46,10 +46,9 @@ class Acks:
         await self._nc.subscribe(f"{prefix}*", cb=self._on_reply)
         self._prefix = prefix
 
-    def check_size(self, payload: bytes, headers: dict[str, str]) -> None:
-        # The server counts headers and payload together against max_payload; nats-py
-        # checks the payload alone.
-        size = len(payload) + len("NATS/1.0\r\n\r\n") + sum(len(k) + len(v) + 4 for k, v in headers.items())
+    def check_size(self, payload: bytes, header_block: bytes) -> None:
+        # The server counts headers and payload together against max_payload.
+        size = len(payload) + len(header_block)
         limit = self._nc.max_payload
         if limit and size > limit:
             raise MessageTooLarge(f"the event is {size} bytes with its headers; the broker takes {limit}")
@@ -57,7 +56,8 @@ class Acks:
     async def publish(self, subject: str, payload: bytes, headers: dict[str, str]) -> asyncio.Future[None]:
         """Send one message; the future completes when JetStream acknowledges it (or refuses
         it). Waits for a slot of the window while it is full."""
-        self.check_size(payload, headers)
+        header_block = nats_publish.encode_headers(headers)
+        self.check_size(payload, header_block)
         if not self._prefix:
             await self._start()
         await self._window.acquire()
@@ -71,9 +71,7 @@ class Acks:
 
         future.add_done_callback(done)
         try:
-            await nats_publish.publish(
-                self._nc, subject, self._prefix + token, nats_publish.encode_headers(headers), payload
-            )
+            await nats_publish.publish(self._nc, subject, self._prefix + token, header_block, payload)
         except BaseException:
             future.cancel()  # its slot comes back
             raise
@@ -87,7 +85,7 @@ class Acks:
             future.set_exception(NoStreamResponseError())
             return
         try:
-            answer: dict[str, Any] = json.loads(msg.data)
+            answer: dict[str, Any] = orjson.loads(msg.data)
         except ValueError as exc:
             future.set_exception(exc)
             return
