@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
@@ -123,16 +122,45 @@ async def connect(servers: str, name: str, user: str = "", password: str = "") -
     async def on_reconnect() -> None:
         log.info("nats: reconnected")
 
-    return await nats.connect(
+    nc = HeaderParsingClient()
+    await nc.connect(
         servers=[s.strip() for s in servers.split(",") if s.strip()],
         name=name,
         max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
+        reconnect_time_wait=0.5,  # type: ignore[arg-type]  # typed int, read as seconds
         error_cb=on_error,
         disconnected_cb=on_disconnect,
         reconnected_cb=on_reconnect,
-        **({"user": user, "password": password} if user else {}),
+        user=user or None,
+        password=password or None,
     )
+    return nc
+
+
+def parse_header_lines(raw: bytes) -> dict[str, str]:
+    """nats-py's header-block parser, with the same results, faster: it tests a name for
+    whitespace with a generator over its characters (`any(c.isspace() …)`) — 7 % of a worker
+    at full load, every message carrying five headers; `str.split()` splits on exactly the
+    characters `isspace` names."""
+    out: dict[str, str] = {}
+    for line in raw.split(b"\r\n"):
+        name, sep, value = line.partition(b":")
+        if not sep:
+            continue
+        try:
+            key = name.strip().decode("ascii")
+        except UnicodeDecodeError:
+            continue
+        if key and len(key.split()) != 1:
+            continue
+        out[key] = value.strip().decode("utf-8", "replace")
+    return out
+
+
+class HeaderParsingClient(Client):
+    """The services' NATS client: nats-py's, with the faster header parser above."""
+
+    _parse_header_lines = staticmethod(parse_header_lines)
 
 
 async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:

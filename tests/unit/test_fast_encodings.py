@@ -10,6 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from runtime.jetstream import parse_header_lines
 from runtime.nats_publish import encode_headers
 from runtime.stream_codec import ack_fields
 from runtime.times import iso, iso_of
@@ -85,3 +86,20 @@ def test_ack_fields_read_as_nats_py_reads_the_reply(reply: str) -> None:
 @pytest.mark.parametrize("reply", ["", "_INBOX.x", "$JS.ACK.a.b.c", "$JS.ACK.EVENTS.d.x.1.1.1.1"])
 def test_ack_fields_of_anything_else_is_none(reply: str) -> None:
     assert ack_fields(reply) is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"Nats-Msg-Id: AC1:EZ1:DG1\r\nEs-Event-Type: com.twilio.x\r\nEs-Revision: 7\r\n\r\n",
+        b"Name:Value\r\nName2:\tValue2\r\n",  # no space after the colon, a tab
+        b"Bad Name: x\r\nGood: y\r\n",  # whitespace inside a name: skipped
+        b"Tab\tName: x\r\nFeed\x0cName: y\r\nSep\x1fName: z\r\n",  # every kind isspace names
+        b"NoColon\r\n: empty name\r\n",
+        b"Caf\xc3\xa9: x\r\nKey: caf\xc3\xa9 \xff\r\n",  # a non-ASCII name, a bad UTF-8 value
+        b"Es-Order-Key:   padded   \r\n",
+        b"",
+    ],
+)
+def test_header_blocks_parse_as_nats_py_parses_them(raw: bytes) -> None:
+    assert parse_header_lines(raw) == Client._parse_header_lines(raw)
