@@ -171,9 +171,10 @@ class OrderedLane:
                 pass
 
     async def _ask(self) -> None:
-        room = self._rules.max_pending - self._queues.held
-        if room <= 0:
-            return
+        # Always a request outstanding, even with no room (JetStream delivers nothing past
+        # max_ack_pending): a pinned worker that stops asking for pin_seconds loses its pin,
+        # and the sink stalls until its held events are handed over.
+        room = max(1, self._rules.max_pending - self._queues.held)
         request: dict[str, object] = {
             "batch": room,
             "expires": int(self._rules.expires_seconds * 1e9),
