@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devkit.bench import RESULTS_DIR, receiver_up, start_receiver
+from devkit.bench import RESULTS_DIR, receiver_up, start_receiver, watch_all
 from devkit.bench_load import EventFactory, measure_throughput, publish_until_routed
+from devkit.bench_procs import ProcessWatch
+from devkit.bench_report import per_event_us
 from devkit.bench_setup import ReceiverClient, Rest, create_account
 from devkit.bench_stats import show, spread
 from devkit.processes import free_port
@@ -68,7 +70,7 @@ class KeyedFactory(EventFactory):
         return events
 
 
-async def measure(suite: Suite, receiver_port: int, plan: Plan) -> list[dict[str, Any]]:
+async def measure(suite: Suite, receiver_port: int, plan: Plan, procs: ProcessWatch) -> list[dict[str, Any]]:
     receiver = ReceiverClient(receiver_port)
     account = await create_account(suite, "ordering")
     trials: list[dict[str, Any]] = []
@@ -89,20 +91,27 @@ async def measure(suite: Suite, receiver_port: int, plan: Plan) -> list[dict[str
                 # Each trial starts with another row: none always runs first (or last).
                 for row, type_name, keys in ROWS[trial % len(ROWS) :] + ROWS[: trial % len(ROWS)]:
                     count = plan.one_key_events if keys == 1 else plan.events
-                    result = await measure_throughput(
-                        router,
-                        factory,
-                        receiver,
-                        type_name,
-                        f"/ordering/{keys}",
-                        count,
-                        plan.batch,
-                        plan.concurrency,
-                        plan.stall_seconds,
-                    )
+                    with procs.window(row) as measured:
+                        result = await measure_throughput(
+                            router,
+                            factory,
+                            receiver,
+                            type_name,
+                            f"/ordering/{keys}",
+                            count,
+                            plan.batch,
+                            plan.concurrency,
+                            plan.stall_seconds,
+                        )
+                        measured.events = result.received
                     assert result.complete, f"{row} did not complete: {result.report()}"
                     record[row] = round(result.events_per_second, 1)
-                    print(f"  trial {trial + 1}, {row}: {result.events_per_second:,.0f} events/s", flush=True)
+                    record[f"{row} µs"] = per_event_us(procs.take_windows()[row])
+                    print(
+                        f"  trial {trial + 1}, {row}: {result.events_per_second:,.0f} events/s, "
+                        f"{record[f'{row} µs'] or 0:,.0f} core-µs per event",
+                        flush=True,
+                    )
                 trials.append(record)
     finally:
         await receiver.close()
@@ -114,18 +123,21 @@ def summarise(trials: list[dict[str, Any]]) -> dict[str, Any]:
         row: {
             "events_per_second": spread([t[row] for t in trials]),
             "over_unordered": spread([t[row] / t["unordered"] for t in trials if t["unordered"]]),
+            "us_per_event": spread([t.get(f"{row} µs") for t in trials]),
         }
         for row, _, _ in ROWS
     }
 
 
 def table(summary: dict[str, Any]) -> str:
-    lines = ["| one event per request | events/s | × unordered |", "|---|---|---|"]
+    lines = [
+        "| one event per request | events/s | × unordered | core-µs per event (router + worker + nats) |",
+        "|---|---|---|---|",
+    ]
     for row, _, _ in ROWS:
         figures = summary[row]
-        lines.append(
-            f"| {row} | {show(figures['events_per_second'])} | {show(figures['over_unordered'], 2)} |"
-        )
+        rate, ratio = show(figures["events_per_second"]), show(figures["over_unordered"], 2)
+        lines.append(f"| {row} | {rate} | {ratio} | {show(figures['us_per_event'], 0)} |")
     return "\n".join(lines)
 
 
@@ -155,11 +167,15 @@ def main() -> None:
             log_dir=directory / "logs",
             extra_env={"ES_ALLOW_PRIVATE_DESTINATIONS": "true", "ES_LOG_LEVEL": "WARNING"},
         )
+        procs = ProcessWatch()
         try:
             assert receiver_up(receiver_port)
             suite.start()
-            trials = asyncio.run(measure(suite, receiver_port, plan))
+            watch_all(procs, suite, {"fast receiver": receiver})
+            procs.start()
+            trials = asyncio.run(measure(suite, receiver_port, plan, procs))
         finally:
+            procs.stop()
             suite.stop()
             receiver.stop()
     results: dict[str, Any] = {

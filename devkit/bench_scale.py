@@ -121,6 +121,14 @@ def cores_by_role(cores: dict[str, float], postgres: float) -> dict[str, float]:
     return roles
 
 
+def us_per_delivery(roles: dict[str, float], wall_seconds: float, deliveries: int) -> float | None:
+    """The pipeline's core-µs per delivery: router, workers, NATS nodes and PostgreSQL."""
+    if deliveries <= 0:
+        return None
+    used = sum(roles.get(role, 0.0) for role in ("router", "workers", "nats", "postgres"))
+    return round(used * wall_seconds / deliveries * 1e6, 1)
+
+
 async def wait_all(receiver: ReceiverClient, paths: list[str], each: int, stall: float) -> tuple[int, float]:
     """Until every path has `each` events (or nothing new for `stall` s): (received, last_at)."""
     last_total, progressed = -1, time.monotonic()
@@ -175,6 +183,9 @@ async def measure(suite: Suite, receiver_port: int, procs: ProcessWatch, plan: S
                         "deliveries_per_second": round(received / seconds, 1),
                         "cores": cores_by_role(window["cores"], postgres),
                         "cores_by_process": window["cores"],
+                        "us_per_delivery": us_per_delivery(
+                            cores_by_role(window["cores"], postgres), window["wall_seconds"], received
+                        ),
                     }
                 )
                 print(f"    trial {trial + 1}: {received / seconds:,.0f} deliveries/s", flush=True)
@@ -269,6 +280,7 @@ def summarise(topologies: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "nodes": topology["nodes"],
             "workers": topology["workers"],
             "deliveries_per_second": spread([t["deliveries_per_second"] for t in trials]),
+            "us_per_delivery": spread([t.get("us_per_delivery") for t in trials]),
             "cores": {
                 role: spread([t["cores"].get(role) for t in trials])
                 for role in (
@@ -309,9 +321,9 @@ def ratio(
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| NATS nodes | workers | deliveries/s | ×(1 worker) | cores: router | workers | nats | "
-        "postgres | receiver+driver | rest of machine | total |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| NATS nodes | workers | deliveries/s | ×(1 worker) | core-µs/delivery | cores: router | "
+        "workers | nats | postgres | receiver+driver | rest of machine | total |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         cores = row["cores"]
@@ -319,7 +331,8 @@ def table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {row['nodes']} | {row['workers']} | {show(row['deliveries_per_second'])} | "
             f"{ratio(rows, row['nodes'], row['workers'], row['nodes'], 1) or '-'} | "
-            f"{show(cores['router'])} | {show(cores['workers'])} | {show(cores['nats'])} | "
+            f"{show(row.get('us_per_delivery'), 0)} | {show(cores['router'])} | "
+            f"{show(cores['workers'])} | {show(cores['nats'])} | "
             f"{show(cores['postgres'])} | "
             f"{sum(helpers):.2f} | {show(cores[OTHER])} | {show(cores['total'])} |"
         )

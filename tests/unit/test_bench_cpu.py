@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
+from devkit.bench_procs import OTHER
 from devkit.bench_report import cpu_per_event, per_event_us, ratios
+from devkit.bench_scale import summarise, table, us_per_delivery
 
 pytestmark = pytest.mark.unit
 
@@ -55,3 +57,18 @@ def test_the_floor_comparison_is_taken_within_a_trial() -> None:
         {"trials": [trial, {"cpu": {"one_per_request": {**WINDOW, "events": 2000}}}]}, "one_per_request"
     )
     assert spread["median"] == 675.0 and spread["min"] == 450.0 and spread["max"] == 900.0
+
+
+def test_scale_rows_give_core_microseconds_per_delivery() -> None:
+    roles = {"router": 0.3, "workers": 0.9, "nats": 0.4, "postgres": 0.4, "fast receiver": 0.5}
+    # (0.3 + 0.9 + 0.4 + 0.4) cores × 10 s / 40,000 deliveries = 500 µs: the receiver is not ours
+    assert us_per_delivery(roles, 10.0, 40_000) == 500.0
+    assert us_per_delivery(roles, 10.0, 0) is None
+    trial = {
+        "deliveries_per_second": 4000.0,
+        "complete": True,
+        "us_per_delivery": 500.0,
+        "cores": {**roles, OTHER: 0.1, "bench driver": 0.2, "total": 2.8},
+    }
+    rows = summarise([{"nodes": 1, "workers": 1, "trials": [trial]}])
+    assert "| 1 | 1 | 4,000 | 1.0 | 500 |" in table(rows)
