@@ -29,7 +29,7 @@ from typing import Any
 
 from devkit.bench import RESULTS_DIR, receiver_up, start_receiver
 from devkit.bench_load import EventFactory, measure_throughput, publish_until_routed
-from devkit.bench_setup import ReceiverClient, Rest, create_account
+from devkit.bench_setup import ReceiverClient, Rest, create_account, sqlite_suite
 from devkit.bench_stats import show, spread
 from devkit.processes import Child, free_port, python_env, start, wait_until
 from devkit.suite import Suite
@@ -137,19 +137,12 @@ def start_collector(port: int, log_dir: Path) -> Child:
 
 def run_mode(mode: str, plan: Plan, data: Path, receiver_port: int, collector: int) -> dict[str, Any]:
     directory = data / f"{mode}-{time.time_ns()}"
-    env = {"ES_ALLOW_PRIVATE_DESTINATIONS": "true", "ES_LOG_LEVEL": "WARNING"}
+    env: dict[str, str] = {}
     if mode.startswith("metrics+tracing"):
         env["ES_OTLP_ENDPOINT"] = f"http://127.0.0.1:{collector}"
     if mode.endswith("1%"):
         env["ES_TRACE_SAMPLE_RATIO"] = "0.01"
-    suite = Suite(
-        data_dir=directory,
-        catalog_db=f"sqlite+aiosqlite:///{directory / 'catalog.db'}",
-        control_db=f"sqlite+aiosqlite:///{directory / 'control.db'}",
-        log_dir=directory / "logs",
-        extra_env=env,
-        metrics=mode != "off",
-    )
+    suite = sqlite_suite(directory, env, metrics=mode != "off")
     try:
         suite.start()
         return asyncio.run(measure(suite, receiver_port, plan))

@@ -26,7 +26,7 @@ from devkit.bench import RESULTS_DIR, receiver_up, start_receiver, watch_all
 from devkit.bench_load import EventFactory, measure_throughput, publish_until_routed
 from devkit.bench_procs import ProcessWatch
 from devkit.bench_report import per_event_us
-from devkit.bench_setup import ReceiverClient, Rest, create_account
+from devkit.bench_setup import ReceiverClient, Rest, create_account, sqlite_suite
 from devkit.bench_stats import show, spread
 from devkit.processes import free_port
 from devkit.suite import Suite
@@ -160,13 +160,7 @@ def main() -> None:
         directory = Path(tmp)
         receiver_port = free_port()
         receiver = start_receiver(receiver_port, 60.0, directory / "logs")
-        suite = Suite(
-            data_dir=directory,
-            catalog_db=f"sqlite+aiosqlite:///{directory / 'catalog.db'}",
-            control_db=f"sqlite+aiosqlite:///{directory / 'control.db'}",
-            log_dir=directory / "logs",
-            extra_env={"ES_ALLOW_PRIVATE_DESTINATIONS": "true", "ES_LOG_LEVEL": "WARNING"},
-        )
+        suite = sqlite_suite(directory)
         procs = ProcessWatch()
         try:
             assert receiver_up(receiver_port)

@@ -28,7 +28,7 @@ from typing import Any
 from devkit.bench import start_receiver
 from devkit.bench_load import EventFactory, measure_throughput, publish_until_routed
 from devkit.bench_procs import proc_cpu_seconds
-from devkit.bench_setup import ReceiverClient, Rest, create_account
+from devkit.bench_setup import ReceiverClient, Rest, create_account, sqlite_suite
 from devkit.processes import free_port
 from devkit.suite import Suite
 from eventstreams.v1 import router_pb2_grpc
@@ -141,13 +141,7 @@ def main() -> None:
         directory = Path(tmp)
         port = free_port()
         receiver = start_receiver(port, 60.0, directory / "logs")
-        suite = Suite(
-            data_dir=directory,
-            catalog_db=f"sqlite+aiosqlite:///{directory / 'catalog.db'}",
-            control_db=f"sqlite+aiosqlite:///{directory / 'control.db'}",
-            log_dir=directory / "logs",
-            extra_env={"ES_ALLOW_PRIVATE_DESTINATIONS": "true", "ES_LOG_LEVEL": "WARNING"},
-        )
+        suite = sqlite_suite(directory)
         targets: list[Target] = []
         pids: dict[str, int] = {}
         try:

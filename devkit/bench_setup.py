@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +20,22 @@ from eventstreams.v1 import control_pb2, control_pb2_grpc
 class Account:
     sid: str
     auth_token: str
+
+
+BENCH_ENV = {"ES_ALLOW_PRIVATE_DESTINATIONS": "true", "ES_LOG_LEVEL": "WARNING"}
+
+
+def sqlite_suite(directory: Path, extra_env: dict[str, str] | None = None, metrics: bool = True) -> Suite:
+    """A bench's suite: SQLite stores in `directory`, one worker, private destinations
+    allowed (the receiver is local), warnings only."""
+    return Suite(
+        data_dir=directory,
+        catalog_db=f"sqlite+aiosqlite:///{directory / 'catalog.db'}",
+        control_db=f"sqlite+aiosqlite:///{directory / 'control.db'}",
+        log_dir=directory / "logs",
+        extra_env={**BENCH_ENV, **(extra_env or {})},
+        metrics=metrics,
+    )
 
 
 async def create_account(suite: Suite, name: str = "bench") -> Account:

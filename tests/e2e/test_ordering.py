@@ -12,6 +12,7 @@ import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -24,7 +25,7 @@ from eventstreams.v1 import control_pb2, control_pb2_grpc, router_pb2, router_pb
 from runtime import jetstream
 from runtime.jetstream import StreamSpec
 from services.delivery.ordered import consumer_name
-from tests.helpers import create_webhook_sink, sample, wait_health
+from tests.helpers import create_webhook_sink, publish_when_routed, sample, wait_health
 from tests.traffic import worker_agent, worker_tag
 
 pytestmark = pytest.mark.e2e
@@ -116,6 +117,21 @@ class FlakyReceiver:
         return out
 
 
+async def subscribe_ordered(rest: httpx.AsyncClient, sink_sid: str) -> dict[str, Any]:
+    """A subscription of `sink_sid` to TYPE, ordered by messageSid."""
+    created = await rest.post(
+        "/v1/Subscriptions",
+        data={
+            "Description": "ordered by message",
+            "SinkSid": sink_sid,
+            "Types": json.dumps({"type": TYPE}),
+            "OrderingKey": "messageSid",
+        },
+    )
+    assert created.status_code == 201, created.text
+    return dict(created.json())
+
+
 def assert_in_order(sequence: list[int], key: str) -> None:
     """Never an earlier event after a later one (a repeat of the last, after a crash between
     delivering and acknowledging, is at-least-once, not disorder)."""
@@ -137,29 +153,14 @@ async def test_each_keys_events_arrive_in_publish_order_across_retries_and_a_wor
     await flaky.receiver.start()
     try:
         sink = await create_webhook_sink(rest, f"http://127.0.0.1:{flaky.receiver.port}/ordered")
-        created = await rest.post(
-            "/v1/Subscriptions",
-            data={
-                "Description": "ordered by message",
-                "SinkSid": sink["sid"],
-                "Types": json.dumps({"type": TYPE}),
-                "OrderingKey": "messageSid",
-            },
-        )
-        assert created.status_code == 201, created.text
-        assert created.json()["ordering_key"] == "messageSid"
+        created = await subscribe_ordered(rest, sink["sid"])
+        assert created["ordering_key"] == "messageSid"
         keys = [f"SM{k:032x}" for k in range(KEYS)]
         flaky.stuck = keys[-1]  # fails until released: its events wait, nobody else's do
         async with ordered_suite.channel("router") as channel:
             router = router_pb2_grpc.RouterStub(channel)
             first = ordered_event(account.sid, keys[0], 0)
-            deadline = time.monotonic() + 10
-            while True:  # the new subscription reaches the router within a second
-                response = await router.Publish(router_pb2.PublishRequest(events=[first]), timeout=10)
-                if response.results[0].deliveries == 1:
-                    break
-                assert time.monotonic() < deadline, response
-                await asyncio.sleep(0.1)
+            await publish_when_routed(router, [first], timeout=10)  # the new subscription arrived
             # Interleaved: event i of every key, then event i + 1 of every key, …
             half = PER_KEY // 2
             batch = [ordered_event(account.sid, key, i) for i in range(half) for key in keys]
@@ -244,34 +245,17 @@ async def test_a_deleted_ordered_sinks_consumer_goes_once_it_is_drained(
     ordered_suite: Suite, rest: httpx.AsyncClient, account: control_pb2.Account, receiver: Receiver
 ) -> None:
     sink = await create_webhook_sink(rest, f"http://127.0.0.1:{receiver.port}/retire")
-    created = await rest.post(
-        "/v1/Subscriptions",
-        data={
-            "Description": "ordered",
-            "SinkSid": sink["sid"],
-            "Types": json.dumps({"type": TYPE}),
-            "OrderingKey": "messageSid",
-        },
-    )
-    assert created.status_code == 201, created.text
+    created = await subscribe_ordered(rest, sink["sid"])
     async with ordered_suite.channel("router") as channel:
         router = router_pb2_grpc.RouterStub(channel)
-        deadline = time.monotonic() + 10
-        while True:
-            response = await router.Publish(
-                router_pb2.PublishRequest(events=[ordered_event(account.sid, "SMx", 0)]), timeout=10
-            )
-            if response.results[0].deliveries == 1:
-                break
-            assert time.monotonic() < deadline, response
-            await asyncio.sleep(0.1)
+        await publish_when_routed(router, [ordered_event(account.sid, "SMx", 0)], timeout=10)
     await receiver.wait_for(lambda r: len(r.received) >= 1, timeout=20)
     nc = await jetstream.connect(ordered_suite.nats_url, "ordering-test")
     try:
         js = nc.jetstream(timeout=5)
         stream = StreamSpec().ordered().name
         assert await js.consumer_info(stream, consumer_name(sink["sid"]))
-        assert (await rest.delete(f"/v1/Subscriptions/{created.json()['sid']}")).status_code == 204
+        assert (await rest.delete(f"/v1/Subscriptions/{created['sid']}")).status_code == 204
         assert (await rest.delete(f"/v1/Sinks/{sink['sid']}")).status_code == 204
         deadline = time.monotonic() + 20
         while True:
@@ -290,26 +274,11 @@ async def test_a_replay_of_an_ordered_sink_replays_its_ordered_events_in_key_ord
 ) -> None:
     started = datetime.now(UTC) - timedelta(seconds=1)
     sink = await create_webhook_sink(rest, f"http://127.0.0.1:{receiver.port}/replayed")
-    created = await rest.post(
-        "/v1/Subscriptions",
-        data={
-            "Description": "ordered",
-            "SinkSid": sink["sid"],
-            "Types": json.dumps({"type": TYPE}),
-            "OrderingKey": "messageSid",
-        },
-    )
-    assert created.status_code == 201, created.text
+    await subscribe_ordered(rest, sink["sid"])
     events = [ordered_event(account.sid, key, i) for i in range(5) for key in ("SMk", "SMl")]
     async with ordered_suite.channel("router") as channel:
         router = router_pb2_grpc.RouterStub(channel)
-        deadline = time.monotonic() + 10
-        while True:  # the first event, until routed; then the rest in one batch
-            response = await router.Publish(router_pb2.PublishRequest(events=events[:1]), timeout=10)
-            if response.results[0].deliveries == 1:
-                break
-            assert time.monotonic() < deadline, response
-            await asyncio.sleep(0.1)
+        await publish_when_routed(router, events[:1], timeout=10)  # until routed; then the rest
         await publish(router, events[1:])
     await receiver.wait_for(lambda r: len(r.received) >= len(events), timeout=20)
     before = len(receiver.received)
