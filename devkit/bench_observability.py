@@ -7,7 +7,11 @@ every span to a stand-in collector, devkit/otlp_sink.py), `metrics+tracing 1%` (
 Publish calls traced: ES_TRACE_SAMPLE_RATIO=0.01). Per trial the three modes run in
 turn (trial 1 of each, then trial 2, …), each measuring end-to-end events/s to a batched
 webhook sink and to a one-event-per-request one; ratios (a mode over `off`) are taken within
-a trial, then their median and min–max.
+a trial, then their median and min–max. Each measurement also gives the pipeline's CPU per
+delivered event: core-µs of router + delivery worker(s) + nats-server (their /proc CPU times
+over the measurement, devkit/bench_procs.py) over the events the receiver got, in total and
+by process; the bench process (load generator and scraper), the receiver and the stand-in
+collector are not in it.
 
     python -m devkit.bench_observability            # ≈ 8 minutes
     python -m devkit.bench_observability --quick     # ≈ 1 minute
@@ -24,11 +28,14 @@ import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from devkit.bench import RESULTS_DIR, receiver_up, start_receiver
+from devkit.bench import RESULTS_DIR, receiver_up, start_receiver, watch_all
 from devkit.bench_load import EventFactory, measure_throughput, publish_until_routed
+from devkit.bench_procs import ProcessWatch
+from devkit.bench_report import cpu_spreads, per_event_us
 from devkit.bench_setup import ReceiverClient, Rest, create_account, sqlite_suite
 from devkit.bench_stats import show, spread
 from devkit.processes import Child, free_port, python_env, start, wait_until
@@ -71,7 +78,7 @@ async def scraping(suite: Suite) -> None:
         await asyncio.sleep(SCRAPE_SECONDS)
 
 
-async def measure(suite: Suite, receiver_port: int, plan: Plan) -> dict[str, Any]:
+async def measure(suite: Suite, receiver_port: int, plan: Plan, procs: ProcessWatch) -> dict[str, Any]:
     receiver = ReceiverClient(receiver_port)
     account = await create_account(suite, "observability")
     scraper = asyncio.create_task(scraping(suite)) if suite.metrics else None
@@ -86,35 +93,25 @@ async def measure(suite: Suite, receiver_port: int, plan: Plan) -> dict[str, Any
                 await rest.subscribe(kind, sid, [type_name])
                 await publish_until_routed(router, factory, type_name, 1, timeout=20)
                 count = plan.batched_events if batched else plan.single_events
-                warm = await measure_throughput(
-                    router,
-                    factory,
-                    receiver,
-                    type_name,
-                    path,
-                    1_000,
-                    plan.batch,
-                    plan.concurrency,
-                    plan.stall_seconds,
-                )
+                throughput = partial(measure_throughput, router, factory, receiver, type_name, path)
+                warm = await throughput(1_000, plan.batch, plan.concurrency, plan.stall_seconds)
                 assert warm.complete, f"warm-up did not complete: {warm.report()}"
-                result = await measure_throughput(
-                    router,
-                    factory,
-                    receiver,
-                    type_name,
-                    path,
-                    count,
-                    plan.batch,
-                    plan.concurrency,
-                    plan.stall_seconds,
-                )
+                with procs.window(kind) as measured:
+                    result = await throughput(count, plan.batch, plan.concurrency, plan.stall_seconds)
+                    measured.events = result.received
+                window = procs.take_windows()[kind]
                 figures[kind] = {
                     "events_per_second": round(result.events_per_second, 1),
                     "complete": result.complete,
                     "seconds": round(result.seconds, 2),
+                    "us_per_event": per_event_us(window),
+                    "cpu": window,
                 }
-                print(f"      {kind}: {result.events_per_second:,.0f} events/s", flush=True)
+                print(
+                    f"      {kind}: {result.events_per_second:,.0f} events/s, "
+                    f"{figures[kind]['us_per_event'] or 0:,.0f} core-µs per event",
+                    flush=True,
+                )
     finally:
         if scraper is not None:
             scraper.cancel()
@@ -135,7 +132,9 @@ def start_collector(port: int, log_dir: Path) -> Child:
     return child
 
 
-def run_mode(mode: str, plan: Plan, data: Path, receiver_port: int, collector: int) -> dict[str, Any]:
+def run_mode(
+    mode: str, plan: Plan, data: Path, receiver_port: int, collector: int, helpers: dict[str, Child]
+) -> dict[str, Any]:
     directory = data / f"{mode}-{time.time_ns()}"
     env: dict[str, str] = {}
     if mode.startswith("metrics+tracing"):
@@ -143,10 +142,14 @@ def run_mode(mode: str, plan: Plan, data: Path, receiver_port: int, collector: i
     if mode.endswith("1%"):
         env["ES_TRACE_SAMPLE_RATIO"] = "0.01"
     suite = sqlite_suite(directory, env, metrics=mode != "off")
+    procs = ProcessWatch()
     try:
         suite.start()
-        return asyncio.run(measure(suite, receiver_port, plan))
+        watch_all(procs, suite, helpers)
+        procs.start()
+        return asyncio.run(measure(suite, receiver_port, plan, procs))
     finally:
+        procs.stop()
         suite.stop()
 
 
@@ -161,22 +164,45 @@ def summarise(trials: list[dict[str, Any]]) -> dict[str, Any]:
                 for t in trials
                 if mode in t and "off" in t and t["off"][kind]["events_per_second"]
             ]
-            rows[mode] = {"events_per_second": spread(values), "over_off": spread(ratios)}
+            windows = [t[mode][kind]["cpu"] for t in trials if mode in t and "cpu" in t[mode][kind]]
+            rows[mode] = {
+                "events_per_second": spread(values),
+                "over_off": spread(ratios),
+                **cpu_spreads(windows),
+            }
         summary[kind] = rows
     return summary
 
 
 def table(summary: dict[str, Any]) -> str:
     lines = [
-        "| mode | batched events/s | × off | one per request events/s | × off |",
-        "|---|---|---|---|---|",
+        "| mode | batched events/s | × off | core-µs/event "
+        "| one per request events/s | × off | core-µs/event |",
+        "|---|---|---|---|---|---|---|",
     ]
     for mode in MODES:
         batched, single = summary["batched"][mode], summary["one_per_request"][mode]
         lines.append(
             f"| {mode} | {show(batched['events_per_second'])} | {show(batched['over_off'], 2)} | "
-            f"{show(single['events_per_second'])} | {show(single['over_off'], 2)} |"
+            f"{show(batched.get('us_per_event'), 0)} | {show(single['events_per_second'])} | "
+            f"{show(single['over_off'], 2)} | {show(single.get('us_per_event'), 0)} |"
         )
+    return "\n".join(lines)
+
+
+def cpu_table(summary: dict[str, Any]) -> str:
+    """Core-µs per delivered event by process: the pipeline's (router + delivery worker(s) +
+    nats-server) and each of its processes'."""
+    rows = [(mode, kind, summary[kind][mode]) for kind, _, _ in KINDS for mode in MODES]
+    names = list(dict.fromkeys(n for _, _, row in rows for n in row.get("us_by_process", {})))
+    lines = [
+        f"| core-µs per delivered event | pipeline | {' | '.join(names)} |",
+        "|---|---|" + "---|" * len(names),
+    ]
+    for mode, kind, row in rows:
+        by_process = row.get("us_by_process", {})
+        cells = [show(row.get("us_per_event"), 0), *(show(by_process.get(n), 0) for n in names)]
+        lines.append(f"| {mode}, {kind.replace('_', ' ')} | {' | '.join(cells)} |")
     return "\n".join(lines)
 
 
@@ -201,13 +227,14 @@ def main() -> None:
         receiver_port, collector_port = free_port(), free_port()
         receiver = start_receiver(receiver_port, 60.0, data / "logs")
         collector = start_collector(collector_port, data / "logs")
+        helpers = {"fast receiver": receiver, "otlp-sink": collector}
         try:
             assert receiver_up(receiver_port)
             for trial in range(plan.trials):
                 record: dict[str, Any] = {"trial": trial + 1}
                 for mode in MODES:
                     print(f"  trial {trial + 1}, {mode}", flush=True)
-                    record[mode] = run_mode(mode, plan, data, receiver_port, collector_port)
+                    record[mode] = run_mode(mode, plan, data, receiver_port, collector_port, helpers)
                 results["trials"].append(record)
             with urllib.request.urlopen(f"http://127.0.0.1:{collector_port}/_stats", timeout=2) as response:
                 results["collector"] = json.loads(response.read())
@@ -220,6 +247,8 @@ def main() -> None:
     (args.out / "observability.json").write_text(json.dumps(results, indent=2))
     print()
     print(table(results["summary"]))
+    print()
+    print(cpu_table(results["summary"]))
     print(f"\nspans exported to the stand-in collector: {results.get('collector')}")
     print(f"wrote {args.out / 'observability.json'} after {results['duration_seconds']} s")
 

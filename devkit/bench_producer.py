@@ -14,7 +14,10 @@ competes for this 2-core machine's CPU. Three modes, in turn within each trial:
   event's data itself; then `flush`.
 
 Each trial's ratios (an SDK mode over raw) are taken within the trial; the report is the
-median of the trials with their min–max.
+median of the trials with their min–max. Each mode also gives CPU per accepted event (core-µs,
+from /proc CPU times over the mode's run, devkit/bench_procs.py): the pipeline's — router +
+nats-server, with each by itself — and, apart and not in the pipeline's, the client's: this
+process, the load generator (protobuf or SDK events, the gRPC client).
 
     python -m devkit.bench_producer            # ≈ 2 minutes
     python -m devkit.bench_producer --quick    # ≈ 40 s
@@ -34,8 +37,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from devkit.bench import RESULTS_DIR
+from devkit.bench import RESULTS_DIR, watch_all
 from devkit.bench_load import EventFactory, publish_fixed, publish_until_routed
+from devkit.bench_procs import ProcessWatch
+from devkit.bench_report import cpu_spreads, per_event_us
 from devkit.bench_setup import Rest, create_account
 from devkit.bench_stats import show, spread
 from devkit.suite import Suite
@@ -45,6 +50,7 @@ from eventstreams_producer.grpc_transport import GrpcTransport
 
 TYPE = "com.twilio.messaging.message.delivered"
 MODES = ("raw", "sdk publish", "sdk send")
+CLIENT = "bench driver"  # this process: the load generator, reported apart from the pipeline
 
 
 @dataclass(frozen=True)
@@ -120,7 +126,7 @@ async def run_sdk_send(
     return {"events": accepted, "failures": failures, "seconds": seconds}
 
 
-async def measure(suite: Suite, plan: Plan) -> list[dict[str, Any]]:
+async def measure(suite: Suite, plan: Plan, procs: ProcessWatch) -> list[dict[str, Any]]:
     account = await create_account(suite, "producer")
     trials: list[dict[str, Any]] = []
     async with Rest(suite, account) as rest, suite.channel("router") as channel:
@@ -150,12 +156,21 @@ async def measure(suite: Suite, plan: Plan) -> list[dict[str, Any]]:
             for trial in range(plan.trials):
                 record: dict[str, Any] = {"trial": trial + 1}
                 for mode in MODES:
-                    done = await modes[mode](plan.events)
+                    with procs.window(mode) as measured:
+                        done = await modes[mode](plan.events)
+                        measured.events = done["events"]
+                    window = procs.take_windows()[mode]
                     done["events_per_second"] = round(done["events"] / max(done["seconds"], 1e-9), 1)
                     done["seconds"] = round(done["seconds"], 3)
+                    done["us_per_event"] = per_event_us(window)
+                    done["client_us_per_event"] = per_event_us(window, CLIENT)
+                    done["cpu"] = window
                     record[mode] = done
                     print(
-                        f"  trial {trial + 1}, {mode}: {done['events_per_second']:,.0f} events/s", flush=True
+                        f"  trial {trial + 1}, {mode}: {done['events_per_second']:,.0f} events/s, "
+                        f"{done['us_per_event'] or 0:,.0f} core-µs per event (router + nats), "
+                        f"client {done['client_us_per_event'] or 0:,.0f}",
+                        flush=True,
                     )
                 trials.append(record)
         await transport.close()
@@ -171,20 +186,26 @@ def summarise(trials: list[dict[str, Any]]) -> dict[str, Any]:
                 [t[mode]["events_per_second"] / t["raw"]["events_per_second"] for t in trials]
             ),
             "failures": sum(t[mode]["failures"] for t in trials),
+            **cpu_spreads([t[mode]["cpu"] for t in trials if "cpu" in t[mode]], apart=(CLIENT,)),
         }
     return summary
 
 
 def table(summary: dict[str, Any], plan: Plan) -> str:
+    names = list(dict.fromkeys(n for row in summary.values() for n in row.get("us_by_process", {})))
+    heads = [f"client ({n}, not in the pipeline)" if n == CLIENT else n for n in names]
     lines = [
         f"| mode ({plan.events:,} events, batches of {plan.batch}, {plan.concurrency} calls at once) "
-        "| events/s | × raw | failures |",
-        "|---|---|---|---|",
+        f"| events/s | × raw | failures | core-µs/event: router + nats-server | {' | '.join(heads)} |",
+        "|---|---|---|---|---|" + "---|" * len(names),
     ]
     for mode in MODES:
         row = summary[mode]
+        by_process = row.get("us_by_process", {})
+        cpu = [show(row.get("us_per_event"), 0), *(show(by_process.get(n), 0) for n in names)]
         lines.append(
-            f"| {mode} | {show(row['events_per_second'])} | {show(row['over_raw'], 2)} | {row['failures']} |"
+            f"| {mode} | {show(row['events_per_second'])} | {show(row['over_raw'], 2)} | {row['failures']} | "
+            f"{' | '.join(cpu)} |"
         )
     return "\n".join(lines)
 
@@ -220,10 +241,14 @@ def main() -> None:
             workers=0,
             extra_env={"ES_ALLOW_PRIVATE_DESTINATIONS": "true", "ES_LOG_LEVEL": "WARNING"},
         )
+        procs = ProcessWatch()
         try:
             suite.start()
-            results["trials"] = asyncio.run(measure(suite, plan))
+            watch_all(procs, suite, {})
+            procs.start()
+            results["trials"] = asyncio.run(measure(suite, plan, procs))
         finally:
+            procs.stop()
             suite.stop()
     results["duration_seconds"] = round(time.monotonic() - started, 1)
     results["summary"] = summarise(results["trials"])

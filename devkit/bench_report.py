@@ -458,6 +458,19 @@ def per_event_us(window: Mapping[str, Any], name: str | None = None) -> float | 
     return round(used * float(window["wall_seconds"]) / events * 1e6, 1)
 
 
+def cpu_spreads(windows: list[dict[str, Any]], apart: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Over the trials' windows of one row: the pipeline's core-µs per event ("us_per_event")
+    and each pipeline process's (nats-server last), then each of `apart` (processes outside
+    the pipeline shown beside it), by name ("us_by_process")."""
+    seen = dict.fromkeys(name for window in windows for name in window["cores"])
+    ours = sorted((n for n in seen if pipeline_process(n)), key=lambda n: n.startswith("nats-server"))
+    names = ours + list(apart)
+    return {
+        "us_per_event": spread([per_event_us(w) for w in windows]),
+        "us_by_process": {name: spread([per_event_us(w, name) for w in windows]) for name in names},
+    }
+
+
 def cpu_per_event(results: Mapping[str, Any], key: str, name: str | None = None) -> dict[str, Any]:
     """The spread over the trials of a window's core-µs per event (see per_event_us)."""
     values = []

@@ -6,8 +6,10 @@ from typing import Any
 
 import pytest
 
+from devkit import bench_observability as observability
+from devkit import bench_producer as producer
 from devkit.bench_procs import OTHER
-from devkit.bench_report import cpu_per_event, per_event_us, ratios
+from devkit.bench_report import cpu_per_event, cpu_spreads, per_event_us, ratios
 from devkit.bench_scale import summarise, table, us_per_delivery
 
 pytestmark = pytest.mark.unit
@@ -72,3 +74,44 @@ def test_scale_rows_give_core_microseconds_per_delivery() -> None:
     }
     rows = summarise([{"nodes": 1, "workers": 1, "trials": [trial]}])
     assert "| 1 | 1 | 4,000 | 1.0 | 500 |" in table(rows)
+
+
+def test_a_row_gives_the_pipeline_and_each_process_over_the_trials() -> None:
+    slower = {**WINDOW, "events": 2000}  # the same CPU for half the events: twice the µs
+    found = cpu_spreads([WINDOW, slower], apart=("bench driver",))
+    assert found["us_per_event"]["median"] == 675.0
+    assert found["us_per_event"]["min"] == 450.0 and found["us_per_event"]["max"] == 900.0
+    # the pipeline's processes (nats-server last), then those shown apart; catalog is neither
+    assert list(found["us_by_process"]) == ["router", "delivery-0", "nats-server", "bench driver"]
+    assert found["us_by_process"]["bench driver"]["median"] == 375.0  # 0.5 × 2 s over 4000, 2000: 250, 500
+    assert cpu_spreads([])["us_per_event"]["median"] is None
+
+
+def test_observability_rows_print_core_microseconds_per_delivered_event() -> None:
+    mode = {
+        "events_per_second": 2000.0,
+        "complete": True,
+        "seconds": 2.0,
+        "us_per_event": 450.0,
+        "cpu": WINDOW,
+    }
+    trial = {m: {kind: dict(mode) for kind, _, _ in observability.KINDS} for m in observability.MODES}
+    summary = observability.summarise([trial])
+    assert "| off | 2,000 | 1.00 | 450 | 2,000 | 1.00 | 450 |" in observability.table(summary)
+    breakdown = observability.cpu_table(summary)
+    assert "| core-µs per delivered event | pipeline | router | delivery-0 | nats-server |" in breakdown
+    assert "| metrics+tracing, one per request | 450 | 100 | 300 | 50 |" in breakdown
+
+
+def test_producer_rows_print_the_router_and_nats_apart_from_the_client() -> None:
+    window = {
+        "wall_seconds": 1.0,
+        "events": 10_000,
+        "cores": {"router": 0.4, "nats-server": 0.1, "control": 0.02, "bench driver": 0.3},
+    }
+    done = {"events": 10_000, "failures": 0, "seconds": 1.0, "events_per_second": 10_000.0, "cpu": window}
+    summary = producer.summarise([{mode: dict(done) for mode in producer.MODES}])
+    text = producer.table(summary, producer.Plan(trials=1, events=10_000))
+    assert "| router | nats-server | client (bench driver, not in the pipeline) |" in text
+    # (0.4 + 0.1) cores × 1 s / 10,000 accepted events = 50 µs; the client's 30 are not in it
+    assert "| raw | 10,000 | 1.00 | 0 | 50 | 40 | 10 | 30 |" in text
