@@ -4,14 +4,11 @@ answered in memory: the resolver is the seam)."""
 
 from __future__ import annotations
 
-import socket
-
 import pytest
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from runtime.addresses import is_public, numeric_host, refusal
 from services.delivery.errors import DestinationRefused, Permanent
-from services.delivery.sinks.webhook.destinations import PublicOnlyResolver, check_host
+from services.delivery.sinks.webhook.destinations import Addresses, Lookup, check_host
 
 pytestmark = pytest.mark.unit
 
@@ -169,27 +166,39 @@ def test_refusal_by_policy(host: str, allow_private: bool, refused: bool) -> Non
     assert (refusal(host, allow_private) is not None) is refused
 
 
-class Answers(AbstractResolver):
+def answers(*found: str) -> Lookup:
     """DNS as the name's owner chooses to answer it (rebinding: a public name, a private address)."""
 
-    def __init__(self, *addresses: str) -> None:
-        self._addresses = addresses
+    async def lookup(host: str, port: int) -> list[str]:
+        return list(found)
 
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        return [
-            ResolveResult(hostname=host, host=a, port=port, family=family, proto=0, flags=0)
-            for a in self._addresses
-        ]
-
-    async def close(self) -> None:
-        return None
+    return lookup
 
 
 async def test_a_name_resolving_to_any_private_address_is_refused_at_connection() -> None:
     with pytest.raises(DestinationRefused) as refused:
-        await PublicOnlyResolver(Answers("93.184.216.34", "10.0.0.5")).resolve("rebound.example", 443)
+        await Addresses(False, lookup=answers("93.184.216.34", "10.0.0.5"))("rebound.example", 443)
     assert "10.0.0.5" in refused.value.message and refused.value.code == 91307
-    answered = await PublicOnlyResolver(Answers("93.184.216.34")).resolve("example.com", 443)
-    assert [r["host"] for r in answered] == ["93.184.216.34"]
+    assert await Addresses(False, lookup=answers("93.184.216.34"))("example.com", 443) == ["93.184.216.34"]
+
+
+async def test_private_answers_pass_when_allowed_and_answers_are_kept_for_their_ttl() -> None:
+    asked: list[str] = []
+
+    async def lookup(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return ["10.0.0.5"]
+
+    addresses = Addresses(True, ttl_seconds=60, lookup=lookup)
+    assert await addresses("internal.example", 80) == ["10.0.0.5"]
+    assert await addresses("internal.example", 80) == ["10.0.0.5"]
+    assert asked == ["internal.example"]
+    assert await Addresses(True, ttl_seconds=0, lookup=lookup)("internal.example", 80) == ["10.0.0.5"]
+
+
+async def test_a_numeric_host_is_its_own_address_without_a_lookup() -> None:
+    async def lookup(host: str, port: int) -> list[str]:
+        raise AssertionError("no lookup for a numeric host")
+
+    assert await Addresses(False, lookup=lookup)("[2001:db8::1]", 443) == ["2001:db8::1"]
+    assert await Addresses(False, lookup=lookup)("203.0.113.9", 443) == ["203.0.113.9"]

@@ -1,5 +1,6 @@
 """What the HTTP sinks (webhook, Segment) share: reading a response safely, classifying its
-status, and mapping aiohttp's exceptions to the delivery error taxonomy — in one place."""
+status, and mapping their clients' exceptions (aiohttp's for Segment, http1's for webhooks)
+to the delivery error taxonomy — in one place."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from services.delivery.errors import (
     Throttled,
     TimedOut,
 )
+from services.delivery.sinks import http1
 
 # A receiver's answer matters only by its status; of its body we read at most this much, raw
 # (no automatic decompression): a tenant's receiver must not be able to grow a worker.
@@ -97,6 +99,31 @@ async def send(
         ) as response:
             await read_prefix(response)
             failure = classify(response.status, response.headers.get("Retry-After"), who)
+    if failure is not None:
+        raise failure
+    return response.status
+
+
+async def exchange(
+    client: http1.Http1Client,
+    method: str,
+    target: http1.Target,
+    headers: str,
+    body: bytes | None,
+    who: str = "receiver",
+) -> int:
+    """`send` over the webhook client (services/delivery/sinks/http1.py)."""
+    try:
+        response = await client.request(method, target, headers, body)
+    except DeliveryError:
+        raise
+    except TimeoutError as exc:
+        raise TimedOut("no response within the timeout") from exc
+    except http1.ConnectError as exc:
+        raise ConnectFailed(str(exc)) from exc
+    except http1.HttpError as exc:
+        raise ConnectFailed(f"request failed: {exc}") from exc
+    failure = classify(response.status, response.retry_after, who)
     if failure is not None:
         raise failure
     return response.status

@@ -3,19 +3,17 @@ reserved addresses are refused unless the operator allows them (the local dev pr
 
 The check runs where the connection is made — in the resolver, on every address a name
 resolves to — so a name that later resolves somewhere private (DNS rebinding) is refused
-too; numeric hosts, which aiohttp may never resolve (and the legacy forms of which it
-takes for names on some versions), are checked before the request."""
+too; numeric hosts, which are never resolved (and the legacy forms of which URL parsers take for
+names), are checked before the request."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
-from typing import Any
-
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
+from collections.abc import Awaitable, Callable
 
 from runtime import addresses
-from services.delivery.errors import DestinationRefused
+from services.delivery.errors import ConnectFailed, DestinationRefused
 
 
 def check_host(host: str, allow_private: bool) -> None:
@@ -26,22 +24,42 @@ def check_host(host: str, allow_private: bool) -> None:
         raise DestinationRefused(reason)
 
 
-class PublicOnlyResolver(AbstractResolver):
-    def __init__(self, inner: AbstractResolver | None = None) -> None:
-        self._inner = inner or DefaultResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
-        refused = [r["host"] for r in results if not addresses.is_public(r["host"])]
-        if refused:
-            raise DestinationRefused(f"destination {host} resolves to non-public {refused[0]}")
-        return results
-
-    async def close(self) -> None:
-        await self._inner.close()
+# A name and port → its addresses (the seam the unit tests answer in memory).
+Lookup = Callable[[str, int], Awaitable[list[str]]]
 
 
-def resolver(allow_private: bool) -> Any:
-    return DefaultResolver() if allow_private else PublicOnlyResolver()
+async def system_lookup(host: str, port: int) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class Addresses:
+    """The webhook client's resolver (services/delivery/sinks/http1.py): a name's addresses,
+    kept `ttl_seconds`, every one of them public unless private destinations are allowed.
+    A numeric host is its own address (it was checked when its sink was opened)."""
+
+    def __init__(
+        self, allow_private: bool, ttl_seconds: float = 60.0, lookup: Lookup = system_lookup
+    ) -> None:
+        self._allow_private = allow_private
+        self._lookup = lookup
+        self._ttl = ttl_seconds
+        self._known: dict[str, tuple[float, list[str]]] = {}
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        if addresses.numeric_host(host) is not None:
+            return [host.strip("[]")]
+        loop = asyncio.get_running_loop()
+        known = self._known.get(host)
+        if known is not None and known[0] > loop.time():
+            return known[1]
+        try:
+            found = await self._lookup(host, port)
+        except OSError as exc:
+            raise ConnectFailed(f"cannot resolve {host}: {exc}") from exc
+        if not self._allow_private:
+            refused = [a for a in found if not addresses.is_public(a)]
+            if refused:
+                raise DestinationRefused(f"destination {host} resolves to non-public {refused[0]}")
+        self._known[host] = (loop.time() + self._ttl, found)
+        return found

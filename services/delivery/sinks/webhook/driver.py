@@ -1,24 +1,26 @@
 """The webhook sink: signed HTTP requests with connection reuse.
 
-aiohttp rather than httpx: measured on this machine under 50 concurrent requests,
-aiohttp.ClientSession does ≈ 9k POSTs/s and httpx.AsyncClient ≈ 450/s
-(../shared/reference/environment.md); the hot path must not be capped by its client.
+The client is services/delivery/sinks/http1.py, not aiohttp (which the webhook sink used
+until issue 12) nor httpx: per request it costs the worker a third of aiohttp's CPU
+(devkit/bench_http_clients.py), and httpx.AsyncClient does ≈ 450 POSTs/s under 50
+concurrent requests here (../shared/reference/environment.md).
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
-import aiohttp
 from yarl import URL
 
 from runtime.sink_configs import WebhookConfig
 from services.delivery.errors import DestinationRefused
 from services.delivery.sinks import http
 from services.delivery.sinks.base import Framing, Limits, Outcome, SinkEvent, SinkSpec
+from services.delivery.sinks.http1 import Http1Client, Origin, Target
 from services.delivery.sinks.webhook import signature
-from services.delivery.sinks.webhook.destinations import check_host, resolver
+from services.delivery.sinks.webhook.destinations import Addresses, check_host
 
 # Twilio: "Batched events currently have a 64kB data limit."
 MAX_BATCH_BYTES = 64 * 1024
@@ -29,8 +31,9 @@ MAX_GET_URL = 16 * 1024
 JSON_ARRAY = Framing(call=2, separator=1)
 
 
-def split_credentials(destination: str) -> tuple[str, aiohttp.BasicAuth | None]:
-    """`user:pass@` in the destination becomes HTTP Basic; the URL is sent and signed without it."""
+def split_credentials(destination: str) -> tuple[str, str | None]:
+    """`user:pass@` in the destination becomes HTTP Basic (the Authorization header's value);
+    the URL is sent and signed without it."""
     parts = urlsplit(destination)
     if parts.username is None:
         return destination, None
@@ -39,7 +42,8 @@ def split_credentials(destination: str) -> tuple[str, aiohttp.BasicAuth | None]:
         netloc = f"[{netloc}]"
     if parts.port:
         netloc += f":{parts.port}"
-    auth = aiohttp.BasicAuth(unquote(parts.username), unquote(parts.password or ""))
+    pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+    auth = f"Basic {base64.b64encode(pair).decode('ascii')}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)), auth
 
 
@@ -72,14 +76,25 @@ class WebhookSink:
         # The URL as it goes on the wire (normalized, requoted), computed once: each call only
         # appends its bodySHA256 (hex digits, nothing to quote) and is sent as it is signed.
         self._wire = str(URL(self._url))
+        # The header lines every request of this sink carries, written once.
+        fixed = [f"User-Agent: {driver.user_agent}"]
+        if self._auth is not None:
+            fixed.append(f"Authorization: {self._auth}")
+        if not config.is_get:
+            fixed.append("Content-Type: application/json")
+        self._headers = "".join(f"{line}\r\n" for line in fixed)
         self.limits = limits_for(config)
         # A numeric host's verdict never changes: decided once (names are checked by the
         # resolver at every connection).
+        self._refused: DestinationRefused | None = None
+        self._target = Target(Origin("http", "", 80), "/")
         try:
             check_host(urlsplit(self._url).hostname or "", driver.allow_private)
-            self._refused: DestinationRefused | None = None
+            self._target = Target.of(self._wire)
         except DestinationRefused as exc:
             self._refused = exc
+        except ValueError as exc:  # control validates destinations: a stored one from before
+            self._refused = DestinationRefused(f"destination is not a usable URL: {exc}")
 
     def size(self, event: SinkEvent) -> int:
         if self._config.is_get:
@@ -91,24 +106,26 @@ class WebhookSink:
             raise self._refused
 
     async def deliver(self, events: Sequence[SinkEvent]) -> Sequence[Outcome]:
-        headers = {"User-Agent": self._driver.user_agent}
         if self._config.is_get:
             method, body = "GET", None
-            signed_url = get_url(self._url, events[0].payload)
+            # Signed as it goes on the wire: the URL in its normalized (requoted) form.
+            signed_url = str(URL(get_url(self._url, events[0].payload)))
+            try:
+                target = Target.of(signed_url)
+            except ValueError as exc:
+                raise DestinationRefused(f"destination is not a usable URL: {exc}") from exc
         else:
             method = "POST"
             if self._config.batch_events:
                 body = b"[" + b",".join(e.payload for e in events) + b"]"
             else:
                 body = events[0].payload
+            # The normalized URL with its bodySHA256 appended (hex digits: nothing to quote),
+            # sent exactly as signed, so the receiver recomputes it over the same characters.
             signed_url = signature.with_body_hash(self._wire, body)
-            headers["Content-Type"] = "application/json"
-        # Sign exactly what goes on the wire: the URL in its normalized (requoted) form, sent
-        # as-is (encoded=True: not parsed and quoted again), so the receiver recomputes the
-        # signature over the same characters.
-        wire_url = URL(signed_url) if self._config.is_get else URL(signed_url, encoded=True)
-        headers["X-Twilio-Signature"] = signature.sign(str(wire_url), self._token)
-        status = await http.send(self._driver.session, method, wire_url, body, headers, self._auth)
+            target = Target(self._target.origin, signature.with_body_hash(self._target.path, body))
+        headers = f"{self._headers}X-Twilio-Signature: {signature.sign(signed_url, self._token)}\r\n"
+        status = await http.exchange(self._driver.client, method, target, headers, body)
         return [Outcome(status=status)] * len(events)
 
     async def close(self) -> None:
@@ -123,14 +140,13 @@ class WebhookDriver:
     ) -> None:
         self.allow_private = allow_private
         self.user_agent = user_agent
-        connector = aiohttp.TCPConnector(
-            limit=max_connections, limit_per_host=0, resolver=resolver(allow_private), ttl_dns_cache=60
+        self.client = Http1Client(
+            Addresses(allow_private), timeout_seconds, max_connections, body_limit=http.MAX_RESPONSE_BYTES
         )
-        self.session = http.session(connector, timeout_seconds)
 
     def open(self, spec: SinkSpec) -> WebhookSink:
         assert isinstance(spec.config, WebhookConfig)
         return WebhookSink(self, spec, spec.config)
 
     async def close(self) -> None:
-        await self.session.close()
+        await self.client.close()
