@@ -9,6 +9,9 @@ as `make bench` does (batches of 250, 4 calls at once), after a warm-up.
     python -m devkit.bench_profile                          # one per request, 30,000 events
     python -m devkit.bench_profile --kind batched --events 60000
     python -m devkit.bench_profile --out docs/perf/before   # SVGs and stacks kept there
+
+`--nats-profile` also takes Go's CPU profile of nats-server over the measured run (its pprof
+endpoint) and, when the Go toolchain is installed, prints its top functions.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -65,6 +69,21 @@ def stop(samplers: list[subprocess.Popen[bytes]]) -> None:
             sampler.kill()
 
 
+def fetch_go_profile(port: int, seconds: int, out: Path) -> None:
+    url = f"http://127.0.0.1:{port}/debug/pprof/profile?seconds={seconds}"
+    with urllib.request.urlopen(url, timeout=seconds + 30) as response:
+        out.write_bytes(response.read())
+
+
+def go_top(profile: Path, count: int) -> str | None:
+    """`go tool pprof -top` of a Go CPU profile, or None without the Go toolchain."""
+    go = shutil.which("go")
+    if go is None or not profile.exists():
+        return None
+    argv = [go, "tool", "pprof", "-top", f"-nodecount={count}", str(profile)]
+    return subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+
+
 def top(collapsed: Path, count: int = 20) -> tuple[list[tuple[str, int]], list[tuple[str, int]], int]:
     """(own time, with callees, samples) per function from py-spy's collapsed stacks: each
     line `frame;frame;…;leaf count`."""
@@ -99,7 +118,13 @@ Target = tuple[int, Path, str, int]  # pid, output, py-spy format, samples per s
 
 
 async def drive(
-    suite: Suite, port: int, kind: str, events: int, targets: list[Target], pids: dict[str, int]
+    suite: Suite,
+    port: int,
+    kind: str,
+    events: int,
+    targets: list[Target],
+    pids: dict[str, int],
+    nats_profile: Path | None = None,
 ) -> dict[str, Any]:
     type_name, batched = KINDS[kind]
     receiver = ReceiverClient(port)
@@ -115,11 +140,20 @@ async def drive(
             warm = await measure_throughput(router, factory, receiver, type_name, path, 2_000, 250, 4, 30)
             assert warm.complete, warm.report()
             samplers = [record(pid, out, fmt, rate) for pid, out, fmt, rate in targets]
+            go_profile = None
+            if nats_profile is not None:
+                # As long as the measured run is likely to last at ~4k events/s.
+                seconds = max(3, min(30, events // 4000))
+                go_profile = asyncio.create_task(
+                    asyncio.to_thread(fetch_go_profile, suite.nats_profile_port, seconds, nats_profile)
+                )
             await asyncio.sleep(1.0)  # the samplers attached
             before = {name: proc_cpu_seconds(pid) or 0.0 for name, pid in pids.items()}
             result = await measure_throughput(router, factory, receiver, type_name, path, events, 250, 4, 30)
             after = {name: proc_cpu_seconds(pid) or 0.0 for name, pid in pids.items()}
             stop(samplers)
+            if go_profile is not None:
+                await go_profile
     finally:
         await receiver.close()
     cpu = {name: round((after[name] - before[name]) / max(1, result.received) * 1e6, 1) for name in after}
@@ -135,6 +169,9 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=250, help="samples per second")
     parser.add_argument("--out", type=Path, default=Path("bench-results/profile"))
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument(
+        "--nats-profile", action="store_true", help="also Go's CPU profile of nats-server (pprof)"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="es-profile-") as tmp:
@@ -142,6 +179,10 @@ def main() -> None:
         port = free_port()
         receiver = start_receiver(port, 60.0, directory / "logs")
         suite = sqlite_suite(directory)
+        nats_profile = None
+        if args.nats_profile:
+            suite.nats_profile_port = free_port()
+            nats_profile = args.out / f"{args.kind}-nats-server.pprof"
         targets: list[Target] = []
         pids: dict[str, int] = {}
         try:
@@ -155,7 +196,7 @@ def main() -> None:
             assert suite.nats is not None and suite.nats.child is not None
             pids["nats-server"] = suite.nats.child.process.pid
             started = time.monotonic()
-            figures = asyncio.run(drive(suite, port, args.kind, args.events, targets, pids))
+            figures = asyncio.run(drive(suite, port, args.kind, args.events, targets, pids, nats_profile))
         finally:
             suite.stop()
             receiver.stop()
@@ -164,6 +205,10 @@ def main() -> None:
         f"({time.monotonic() - started:.0f} s); core-µs per event: "
         + ", ".join(f"{n} {v:,.0f}" for n, v in figures["us_per_event"].items())
     )
+    if nats_profile is not None:
+        listing = go_top(nats_profile, args.top)
+        print(f"\nnats-server: Go CPU profile {nats_profile}")
+        print(listing if listing is not None else "  (no Go toolchain: `go tool pprof -top` it elsewhere)")
     for name in PROFILED:
         collapsed = args.out / f"{args.kind}-{name}.txt"
         if not collapsed.exists():

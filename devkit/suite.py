@@ -55,6 +55,7 @@ class Suite:
     log_dir: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     nats: NatsServer | None = None
+    nats_profile_port: int = 0  # the single nats-server's Go pprof port (devkit.bench_profile)
     nats_nodes: int = 1  # 3: a JetStream cluster as deploy/k8s runs it (self.cluster)
     cluster: NatsCluster | None = None
     replicas: int = 1  # of gateway, control and router
@@ -169,6 +170,7 @@ class Suite:
                 self.nats = NatsServer.create(
                     self.data_dir / "jetstream", self.log_dir, self.nats_port, self.nats_monitor_port
                 )
+                self.nats.profile_port = self.nats_profile_port
                 self.nats.start()
             self.start_replica("catalog", 0)
             for index in range(self.replicas):
