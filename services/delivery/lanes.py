@@ -328,10 +328,14 @@ class Dispatcher:
             self._settle_later([head], Outcome(error=unfit), lane)
             return []
         sizes = []
+        used = limits.framing.call
         for envelope in itertools.islice(lane.queue, limits.max_events):
             if self._unfit(envelope, sink) is not None:
                 break
             sizes.append(envelope.size)
+            used += envelope.size + limits.framing.separator
+            if used > limits.max_call_bytes:
+                break  # this one cannot join the call: look no further down a long queue
         count = batching.take(sizes, limits)
         return [lane.queue.popleft() for _ in range(count)]
 
