@@ -23,6 +23,7 @@ from runtime.times import utcnow
 from services.delivery.app import MIGRATIONS
 from services.delivery.journal import Attempt, DeadLetter, Retention, SqlJournal, letter_row
 from services.delivery.models import AttemptRow, DeadLetterRow
+from tests.conftest import BACKENDS, database_url
 
 pytestmark = pytest.mark.integration
 
@@ -140,3 +141,61 @@ async def test_retention_keeps_error_logs_23_days_and_events_7(engine: AsyncEngi
         "week_old-retrying", "week_old-failed", "week_old-letter",
     }  # fmt: skip
     assert removed == 4 + 4 + 4 + 4 + 3  # week-old delivered; month-old attempts and letters
+
+
+@pytest.fixture(params=BACKENDS)
+async def any_engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = db.create_engine(database_url(request.param, request, tmp_path, "delivery"))
+    await db.migrate(engine, MIGRATIONS, "delivery_alembic_version")
+    yield engine
+    await engine.dispose()
+
+
+async def test_attempts_written_by_the_driver_read_back_as_the_orm_wrote_them(
+    any_engine: AsyncEngine,
+) -> None:
+    """The journal writes the driver's own SQL and parameters (AttemptRows); what it stores
+    must read back exactly as what SQLAlchemy's own insert of the same values stores."""
+    sessions = db.sessionmaker(any_engine)
+    journal = SqlJournal(sessions, Retention())
+    when = utcnow().replace(microsecond=123456)
+    full = Attempt(
+        "AC" + "a" * 32,
+        "DG" + "b" * 32,
+        "EZ-full",
+        "com.example",
+        3,
+        "retrying",
+        503,
+        250,
+        91301,
+        "receiver failed (HTTP 503)",
+        when,
+        source_account_sid="AC" + "c" * 32,
+        age_ms=12_345,
+    )
+    bare = replace(
+        full,
+        event_id="EZ-bare",
+        status_code=None,
+        error_code=None,
+        error=None,
+        source_account_sid=None,
+        age_ms=None,
+    )
+    for record in (full, bare):
+        journal.attempt(record)
+    await journal.flush()
+    async with sessions.begin() as session:
+        for record in (full, bare):
+            await session.execute(
+                insert(AttemptRow), [{**vars(record), "event_id": f"orm-{record.event_id}"}]
+            )
+    async with sessions() as session:
+        rows = {r.event_id: r for r in (await session.scalars(select(AttemptRow))).all()}
+    fields = [name for name in vars(full) if name != "event_id"]
+    for record in (full, bare):
+        ours, theirs = rows[record.event_id], rows[f"orm-{record.event_id}"]
+        assert [getattr(ours, f) for f in fields] == [getattr(theirs, f) for f in fields]
+        assert ours.date_created.replace(tzinfo=None) == when.replace(tzinfo=None)
+        assert ours.status_code == record.status_code and ours.age_ms == record.age_ms
