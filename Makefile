@@ -90,6 +90,8 @@ bench: proto $(VENV)/.installed
 	$(PY) -m devkit.bench_observability
 	$(PY) -m devkit.bench_producer
 	$(PY) -m devkit.bench_ordering
+	$(PY) -m devkit.bench_acks
+	$(PY) -m devkit.bench_http_clients
 
 clean:
 	rm -rf gen data bench-results

@@ -52,26 +52,40 @@ def worker_defaults() -> tuple[int, int]:
 # --- the consumer process -------------------------------------------------------------
 
 
-async def consume(nats_url: str, url: str, fetch_batch: int, in_flight: int) -> None:
+# How the consumer acknowledges (devkit/bench_acks.py compares them): `explicit`, each message
+# after its POST (the worker's way); `all`, only the last message of each fetched batch once
+# every POST of the batch is done (JetStream's AckAll: it acknowledges every earlier message
+# too); `none`, never (AckNone: JetStream forgets a message once delivered).
+ACK_POLICIES = {"explicit": AckPolicy.EXPLICIT, "all": AckPolicy.ALL, "none": AckPolicy.NONE}
+
+
+async def consume(nats_url: str, url: str, fetch_batch: int, in_flight: int, ack: str = "explicit") -> None:
     nc = await nats.connect(nats_url, name="bench-floor")
     js = nc.jetstream(timeout=10)
     subscription = await js.pull_subscribe(SUBJECT, durable=CONSUMER, stream=STREAM)
     connector = aiohttp.TCPConnector(limit=in_flight, limit_per_host=in_flight)
     slots = asyncio.Semaphore(in_flight)
-    tasks: set[asyncio.Task[None]] = set()
+    tasks: set[asyncio.Task[bool]] = set()
+    ackers: set[asyncio.Task[None]] = set()
     headers = {"Content-Type": "application/json"}
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=5)) as http:
 
-        async def post(message: Msg) -> None:
+        async def post(message: Msg) -> bool:
             try:
                 async with http.post(url, data=message.data, headers=headers) as response:
                     await response.read()
                     ok = response.status < 300
             except (aiohttp.ClientError, TimeoutError):
                 ok = False
-            await (message.ack() if ok else message.nak(delay=1.0))
+            if ack == "explicit":
+                await (message.ack() if ok else message.nak(delay=1.0))
+            return ok
 
-        def finished(task: asyncio.Task[None]) -> None:
+        async def ack_last(batch: list[asyncio.Task[bool]], last: Msg) -> None:
+            if all(await asyncio.gather(*batch)):
+                await last.ack()
+
+        def finished(task: asyncio.Task[bool]) -> None:
             tasks.discard(task)
             slots.release()
 
@@ -81,11 +95,17 @@ async def consume(nats_url: str, url: str, fetch_batch: int, in_flight: int) -> 
                 messages = await subscription.fetch(want, timeout=1.0)
             except (NatsTimeoutError, TimeoutError):
                 continue
+            batch = []
             for message in messages:
                 await slots.acquire()
                 task = asyncio.create_task(post(message))
                 tasks.add(task)
                 task.add_done_callback(finished)
+                batch.append(task)
+            if ack == "all" and messages:
+                acking = asyncio.create_task(ack_last(batch, messages[-1]))
+                ackers.add(acking)
+                acking.add_done_callback(ackers.discard)
 
 
 def main() -> None:
@@ -94,11 +114,12 @@ def main() -> None:
     parser.add_argument("--url", required=True)
     parser.add_argument("--fetch-batch", type=int, default=256)
     parser.add_argument("--in-flight", type=int, default=512)
+    parser.add_argument("--ack", choices=sorted(ACK_POLICIES), default="explicit")
     args = parser.parse_args()
     import uvloop
 
     try:
-        uvloop.run(consume(args.nats, args.url, args.fetch_batch, args.in_flight))
+        uvloop.run(consume(args.nats, args.url, args.fetch_batch, args.in_flight, args.ack))
     except KeyboardInterrupt:
         pass
 
@@ -106,7 +127,7 @@ def main() -> None:
 # --- the bench side -------------------------------------------------------------------
 
 
-async def prepare_stream(js: JetStreamContext) -> None:
+async def prepare_stream(js: JetStreamContext, ack: str = "explicit") -> None:
     try:
         await js.delete_stream(STREAM)
     except NotFoundError:
@@ -116,7 +137,7 @@ async def prepare_stream(js: JetStreamContext) -> None:
         STREAM,
         ConsumerConfig(
             durable_name=CONSUMER,
-            ack_policy=AckPolicy.EXPLICIT,
+            ack_policy=ACK_POLICIES[ack],
             deliver_policy=DeliverPolicy.ALL,
             ack_wait=30,
             max_deliver=-1,
@@ -195,9 +216,11 @@ class Floor:
         }
 
 
-def start_consumer(nats_url: str, url: str, fetch_batch: int, in_flight: int, log_dir: Path) -> Child:
+def start_consumer(
+    nats_url: str, url: str, fetch_batch: int, in_flight: int, log_dir: Path, ack: str = "explicit"
+) -> Child:
     argv = [sys.executable, "-m", "devkit.bench_floor", "--nats", nats_url, "--url", url]
-    argv += ["--fetch-batch", str(fetch_batch), "--in-flight", str(in_flight)]
+    argv += ["--fetch-batch", str(fetch_batch), "--in-flight", str(in_flight), "--ack", ack]
     return start("bench-floor", argv, python_env({}), log_dir)
 
 
@@ -211,6 +234,7 @@ async def measure_floor(
     in_flight: int,
     on_start: Callable[[Child], None] | None = None,
     window: Callable[[], AbstractContextManager[Any]] = nullcontext,
+    ack: str = "explicit",
 ) -> Floor:
     """Start the floor consumer, warm it up with one event, then time `count` events from
     first publish to last receipt."""
@@ -219,8 +243,8 @@ async def measure_floor(
     js = nc.jetstream(timeout=10)
     child: Child | None = None
     try:
-        await prepare_stream(js)
-        child = start_consumer(nats_url, receiver.url(PATH), fetch_batch, in_flight, log_dir)
+        await prepare_stream(js, ack)
+        child = start_consumer(nats_url, receiver.url(PATH), fetch_batch, in_flight, log_dir, ack)
         if on_start is not None:
             on_start(child)
         await receiver.reset()
