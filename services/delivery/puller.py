@@ -23,6 +23,8 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from runtime import jetstream
+
 log = logging.getLogger(__name__)
 
 STATUS = "Status"
@@ -57,6 +59,7 @@ class Puller:
         self._stopping = False
         self._subscription: Subscription | None = None
         self._inbox = ""
+        self._handing_back: set[asyncio.Task[None]] = set()
 
     @property
     def outstanding(self) -> int:
@@ -67,7 +70,7 @@ class Puller:
 
     async def run(self) -> None:
         self._inbox = self._nc.new_inbox()
-        self._subscription = await self._nc.subscribe(self._inbox, cb=self._receive, pending_msgs_limit=-1)
+        self._subscription = await jetstream.subscribe_direct(self._nc, self._inbox, self._receive)
         while not self._stopping:
             self._forget_expired(time.monotonic())
             room = self._room()
@@ -94,7 +97,7 @@ class Puller:
         while self._requests and self._requests[0].forget_at < now:
             self._requests.popleft()
 
-    async def _receive(self, msg: Msg) -> None:
+    def _receive(self, msg: Msg) -> None:
         status = msg.headers.get(STATUS) if msg.headers else None
         if status is not None:
             self._on_status(status, msg)
@@ -106,7 +109,9 @@ class Puller:
                 self._requests.popleft()
         if self._stopping:
             # Arrived while draining: straight back for another worker.
-            await msg.nak()
+            handing_back = asyncio.create_task(msg.nak())
+            self._handing_back.add(handing_back)
+            handing_back.add_done_callback(self._handing_back.discard)
             return
         self._on_message(msg)
 

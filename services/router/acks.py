@@ -19,7 +19,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.errors import APIError, NoStreamResponseError
 
-from runtime import nats_publish
+from runtime import jetstream, nats_publish
 
 NO_RESPONDERS = "503"
 
@@ -43,7 +43,7 @@ class Acks:
 
     async def _start(self) -> None:
         prefix = f"{self._nc.new_inbox()}."
-        await self._nc.subscribe(f"{prefix}*", cb=self._on_reply)
+        await jetstream.subscribe_direct(self._nc, f"{prefix}*", self._on_reply)
         self._prefix = prefix
 
     def check_size(self, payload: bytes, header_block: bytes) -> None:
@@ -77,7 +77,7 @@ class Acks:
             raise
         return future
 
-    async def _on_reply(self, msg: Msg) -> None:
+    def _on_reply(self, msg: Msg) -> None:
         future = self._futures.get(msg.subject[len(self._prefix) :])
         if future is None or future.done():
             return
