@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 from nats import errors
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.protocol import command
 
 HEADER_LINE = b"NATS/1.0\r\n"
@@ -37,20 +38,44 @@ def encode_headers(headers: Mapping[str, str]) -> bytes:
 
 
 async def publish(nc: Client, subject: str, reply: str, header_block: bytes, payload: bytes) -> None:
+    _check(nc, len(payload) + len(header_block))
+    nc.stats["out_msgs"] += 1
+    nc.stats["out_bytes"] += len(payload)
+    await _send(nc, command.hpub_cmd(subject, reply, header_block, payload))
+
+
+async def ack(msg: Msg) -> None:
+    """`msg.ack()`: the empty message JetStream reads as an acknowledgement, to the message's
+    reply subject — one PUB command written by us rather than nats-py's `publish` (7 % of a
+    worker at full load, every delivered event acknowledged)."""
+    if not msg.reply:
+        raise errors.NotJSMessageError
+    if msg._ackd:
+        raise errors.MsgAlreadyAckdError(msg)
+    nc = msg._client
+    _check(nc, 0)
+    nc.stats["out_msgs"] += 1
+    await _send(nc, b"PUB " + msg.reply.encode() + b" 0\r\n\r\n")
+    msg._ackd = True
+
+
+def _check(nc: Client, size: int) -> None:
+    """What nats-py's `publish` refuses: a closed or draining connection, a reconnect buffer
+    that is full, a message over the broker's max_payload."""
     if nc.is_closed:
         raise errors.ConnectionClosedError
     if nc.is_draining_pubs:
         raise errors.ConnectionDrainingError
-    size = len(payload) + len(header_block)
     if not nc.is_connected:
         pending_limit = nc._max_pending_size
         if pending_limit <= 0 or size + nc._pending_data_size > pending_limit:
             raise errors.OutboundBufferLimitError
     if size > nc.max_payload:
         raise errors.MaxPayloadError
-    nc.stats["out_msgs"] += 1
-    nc.stats["out_bytes"] += len(payload)
-    await nc._send_command(command.hpub_cmd(subject, reply, header_block, payload))
+
+
+async def _send(nc: Client, wire: bytes) -> None:
+    await nc._send_command(wire)
     flushes = nc._flush_queue
     if flushes is not None and flushes.empty():
         await nc._flush_pending()

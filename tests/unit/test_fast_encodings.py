@@ -9,9 +9,10 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.errors import MsgAlreadyAckdError, NotJSMessageError
 
 from runtime.jetstream import parse_header_lines
-from runtime.nats_publish import encode_headers
+from runtime.nats_publish import ack, encode_headers
 from runtime.stream_codec import ack_fields
 from runtime.times import iso, iso_of
 
@@ -103,3 +104,31 @@ def test_ack_fields_of_anything_else_is_none(reply: str) -> None:
 )
 def test_header_blocks_parse_as_nats_py_parses_them(raw: bytes) -> None:
     assert parse_header_lines(raw) == Client._parse_header_lines(raw)
+
+
+class _Capturing(Client):
+    """A client that only records the commands it would send (connected, not flushing)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[bytes] = []
+        self._status = Client.CONNECTED
+        self._max_payload = 1024 * 1024
+
+    async def _send_command(self, cmd: bytes, priority: bool = False) -> None:
+        self.sent.append(cmd)
+
+
+async def test_an_ack_is_the_command_nats_py_sends_and_only_once() -> None:
+    reply = "$JS.ACK.EVENTS.delivery.1.42.42.1764657789123456789.0"
+    theirs, ours = _Capturing(), _Capturing()
+    await Msg(_client=theirs, subject="events.x", reply=reply).ack()
+    message = Msg(_client=ours, subject="events.x", reply=reply)
+    await ack(message)
+    assert ours.sent == [f"PUB {reply} 0\r\n\r\n".encode()]
+    # nats-py writes an empty reply field as a second space: the same command to the server.
+    assert [c.split() for c in ours.sent] == [c.split() for c in theirs.sent]
+    with pytest.raises(MsgAlreadyAckdError):
+        await ack(message)
+    with pytest.raises(NotJSMessageError):
+        await ack(Msg(_client=ours, subject="core.x", reply=""))
