@@ -16,6 +16,7 @@ from nats.js.errors import NotFoundError
 
 from runtime import stream_codec
 from runtime.config import setting
+from runtime.nats_parser import FastParser
 
 log = logging.getLogger(__name__)
 
@@ -165,13 +166,14 @@ Handler = Callable[[Msg], None]
 
 
 class HeaderParsingClient(Client):
-    """The services' NATS client: nats-py's, with the faster header parser above, and direct
-    subscriptions (below)."""
+    """The services' NATS client: nats-py's, with the faster header parser above, a faster
+    protocol parser (runtime/nats_parser.py), and direct subscriptions (below)."""
 
     _parse_header_lines = staticmethod(parse_header_lines)
 
     def __init__(self) -> None:
         super().__init__()
+        self._ps = FastParser(self)
         self._direct: dict[int, Handler] = {}
 
     async def subscribe_direct(self, subject: str, handler: Handler) -> Subscription:
