@@ -98,6 +98,7 @@ class _Connection(asyncio.Protocol):
         self._limit = body_limit
         self._parser = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[Response] | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -167,22 +168,36 @@ class _Connection(asyncio.Protocol):
 
     # --- the client's side --------------------------------------------------------------
 
-    def send(self, request: bytes) -> asyncio.Future[Response]:
+    def send(self, request: bytes, deadline: float) -> asyncio.Future[Response]:
+        """The response, or TimeoutError at `deadline` (the loop's clock) — one timer
+        handle, cheaper than an asyncio.timeout scope per request (3 % of a worker)."""
         assert self.transport is not None
         self._reset()
-        self._waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self._waiter = loop.create_future()
+        self._timer = loop.call_at(deadline, self._expire)
         self.transport.write(request)
         return self._waiter
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expire(self) -> None:
+        self._fail(TimeoutError("no response within the timeout"))
 
     def _complete(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
+            self._stop_timer()
             waiter.set_result(Response(self._status, self._retry_after, b"".join(self._body)))
 
     def _fail(self, exc: Exception) -> None:
         self.reusable = False
         waiter = self._waiter
         if waiter is not None and not waiter.done():
+            self._stop_timer()
             waiter.set_exception(exc)
         self.close()
 
@@ -233,24 +248,28 @@ class Http1Client:
         else:
             request = f"{head}\r\n".encode("latin-1")
         async with self._slots:
-            async with asyncio.timeout(self._timeout):
-                return await self._exchange(target.origin, request)
+            deadline = asyncio.get_running_loop().time() + self._timeout
+            return await self._exchange(target.origin, request, deadline)
 
-    async def _exchange(self, origin: Origin, request: bytes) -> Response:
+    async def _exchange(self, origin: Origin, request: bytes, deadline: float) -> Response:
         connection = self._pooled(origin)
         if connection is not None:
             try:
-                return await self._over(origin, connection, request)
+                return await self._over(origin, connection, request, deadline)
             except _Closed as exc:
                 if exc.received:
                     raise
                 # Closed by the server while idle: this request was never read. Once more,
                 # on a connection of its own.
-        return await self._over(origin, await self._connect(origin), request)
+        async with asyncio.timeout_at(deadline):
+            connection = await self._connect(origin)
+        return await self._over(origin, connection, request, deadline)
 
-    async def _over(self, origin: Origin, connection: _Connection, request: bytes) -> Response:
+    async def _over(
+        self, origin: Origin, connection: _Connection, request: bytes, deadline: float
+    ) -> Response:
         try:
-            response = await connection.send(request)
+            response = await connection.send(request, deadline)
         except BaseException:
             connection.close()  # mid-request (a timeout, a cancel): never reused
             raise
