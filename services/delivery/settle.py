@@ -13,7 +13,7 @@ from typing import Protocol
 from nats.aio.msg import Msg
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
-from runtime import nats_publish, stream_codec, tracing
+from runtime import stream_codec, tracing
 from runtime.jetstream import StreamSpec
 from runtime.times import utcnow
 from services.delivery.decision import (
@@ -126,7 +126,7 @@ class Settler:
         decision = decide(happened, envelope.delivered, age, sink, self._rules, self._rng)
         attempted = isinstance(happened, Outcome)
         if isinstance(decision, Ack):
-            await nats_publish.ack(envelope.msg)
+            await envelope.msg.ack()
             self._record(envelope, "delivered", latency_ms, happened)
         elif isinstance(decision, Retry):
             if hand_back:
