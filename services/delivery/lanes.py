@@ -143,6 +143,7 @@ class Dispatcher:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._directory = directory
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._parked = parked or NothingParked()
         self._settler = settler
         self._room = room
@@ -249,7 +250,12 @@ class Dispatcher:
         )
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
+        # The loop's own create_task: asyncio.create_task asks for the running loop, a
+        # getpid() system call per call on Python 3.11.
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        task = loop.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -99,6 +99,8 @@ class _Connection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[Response] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        # Kept: asyncio.get_running_loop() is a getpid() system call per call on Python 3.11.
+        self.loop = asyncio.get_running_loop()
         self._reset()
 
     def _reset(self) -> None:
@@ -173,7 +175,7 @@ class _Connection(asyncio.Protocol):
         handle, cheaper than an asyncio.timeout scope per request (3 % of a worker)."""
         assert self.transport is not None
         self._reset()
-        loop = asyncio.get_running_loop()
+        loop = self.loop
         self._waiter = loop.create_future()
         self._timer = loop.call_at(deadline, self._expire)
         self.transport.write(request)
@@ -236,6 +238,7 @@ class Http1Client:
         self._idle: dict[Origin, deque[_Connection]] = {}
         self._idle_count = 0
         self._sweeper: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
     async def request(self, method: str, target: Target, headers: str, body: bytes | None = None) -> Response:
@@ -248,7 +251,7 @@ class Http1Client:
         else:
             request = f"{head}\r\n".encode("latin-1")
         async with self._slots:
-            deadline = asyncio.get_running_loop().time() + self._timeout
+            deadline = self._running().time() + self._timeout
             return await self._exchange(target.origin, request, deadline)
 
     async def _exchange(self, origin: Origin, request: bytes, deadline: float) -> Response:
@@ -281,7 +284,7 @@ class Http1Client:
         idle = self._idle.get(origin)
         if not idle:
             return None
-        now = asyncio.get_running_loop().time()
+        now = self._running().time()
         while idle:
             connection = idle.pop()  # the most recently used: the least likely to be stale
             self._idle_count -= 1
@@ -294,11 +297,18 @@ class Http1Client:
         if self._closed or connection.closed or not connection.reusable or self._idle_count >= self._max_idle:
             connection.close()
             return
-        connection.idle_since = asyncio.get_running_loop().time()
+        connection.idle_since = self._running().time()
         self._idle.setdefault(origin, deque()).append(connection)
         self._idle_count += 1
         if self._sweeper is None:
             self._sweeper = asyncio.get_running_loop().call_later(self._idle_seconds, self._sweep)
+
+    def _running(self) -> asyncio.AbstractEventLoop:
+        """The loop, asked for once (a getpid() system call per ask on Python 3.11)."""
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        return loop
 
     def _sweep(self) -> None:
         """Close connections idle past the limit (a deleted sink's stay no longer)."""
