@@ -126,7 +126,7 @@ async def run_sdk_send(
     return {"events": accepted, "failures": failures, "seconds": seconds}
 
 
-async def measure(suite: Suite, plan: Plan, procs: ProcessWatch) -> list[dict[str, Any]]:
+async def measure(suite: Suite, plan: Plan, procs: ProcessWatch) -> dict[str, Any]:
     account = await create_account(suite, "producer")
     trials: list[dict[str, Any]] = []
     async with Rest(suite, account) as rest, suite.channel("router") as channel:
@@ -174,7 +174,53 @@ async def measure(suite: Suite, plan: Plan, procs: ProcessWatch) -> list[dict[st
                     )
                 trials.append(record)
         await transport.close()
-    return trials
+        costs = await call_costs(router, factory, plan, procs)
+    return {"trials": trials, "call_costs": costs}
+
+
+CALL_SIZES = (1, 10, 100)
+
+
+async def call_costs(
+    router: router_pb2_grpc.RouterAsyncStub, factory: EventFactory, plan: Plan, procs: ProcessWatch
+) -> list[dict[str, Any]]:
+    """What a Publish call costs the router besides its events: raw Publish, one call at a
+    time, with 1, 10 and 100 events a call — core-µs per event and per call."""
+    rows = []
+    for size in CALL_SIZES:
+        count = max(1_000, plan.events * size // 100) if size > 1 else max(1_000, plan.events // 10)
+        await publish_fixed(router, factory, TYPE, min(count, 1_000), size, 1)  # warm
+        with procs.window(f"calls of {size}") as measured:
+            figures = await publish_fixed(router, factory, TYPE, count, size, 1)
+            measured.events = figures.events
+        window = procs.take_windows()[f"calls of {size}"]
+        router_us = per_event_us(window, "router")
+        rows.append(
+            {
+                "events_per_call": size,
+                "events": figures.events,
+                "events_per_second": round(figures.events / max(figures.seconds, 1e-9), 1),
+                "router_us_per_event": router_us,
+                "router_us_per_call": round(router_us * size, 1) if router_us is not None else None,
+                "nats_us_per_event": per_event_us(window, "nats-server"),
+            }
+        )
+    return rows
+
+
+def call_cost_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| raw Publish, one call at a time | events/s | router core-µs/event | router core-µs/call "
+        "| nats-server core-µs/event |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['events_per_call']} event(s) a call ({row['events']:,} events) "
+            f"| {row['events_per_second']:,.0f} | {row['router_us_per_event'] or 0:,.0f} "
+            f"| {row['router_us_per_call'] or 0:,.0f} | {row['nats_us_per_event'] or 0:,.0f} |"
+        )
+    return "\n".join(lines)
 
 
 def summarise(trials: list[dict[str, Any]]) -> dict[str, Any]:
@@ -246,7 +292,7 @@ def main() -> None:
             suite.start()
             watch_all(procs, suite, {})
             procs.start()
-            results["trials"] = asyncio.run(measure(suite, plan, procs))
+            results.update(asyncio.run(measure(suite, plan, procs)))
         finally:
             procs.stop()
             suite.stop()
@@ -256,6 +302,8 @@ def main() -> None:
     (args.out / "producer.json").write_text(json.dumps(results, indent=2))
     print()
     print(table(results["summary"], plan))
+    print()
+    print(call_cost_table(results["call_costs"]))
     print(f"\nwrote {args.out / 'producer.json'} after {results['duration_seconds']} s")
 
 
