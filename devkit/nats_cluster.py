@@ -82,7 +82,9 @@ class NatsCluster:
         users = re.findall(r"user:\s*(\w+)\s*\n\s*password:\s*\$(\w+)", self.conf)
         for user, variable in users:
             if variable not in self.env:
-                self.env[variable] = self.passwords.get(user) or secrets.token_urlsafe(18)
+                # A letter first: nats-server reads an unquoted variable's value that starts
+                # with a digit as a number (`3Q…` fails to parse, and the node exits).
+                self.env[variable] = self.passwords.get(user) or f"p{secrets.token_hex(16)}"
             self.passwords[user] = self.env[variable]
         if not self.nodes:
             self.nodes = [
