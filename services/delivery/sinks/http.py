@@ -139,9 +139,6 @@ def map_exceptions() -> Iterator[None]:
     except TimeoutError as exc:
         raise TimedOut("no response within the timeout") from exc
     except aiohttp.ClientConnectorError as exc:
-        # Our resolver's refusal (a private destination) arrives wrapped by aiohttp.
-        if isinstance(exc.__cause__, DeliveryError):
-            raise exc.__cause__ from exc
         raise ConnectFailed(f"cannot connect: {exc}") from exc
     except aiohttp.InvalidURL as exc:
         # Not a URL the client can use (some versions say so of legacy numeric hosts): no

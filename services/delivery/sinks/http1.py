@@ -94,7 +94,6 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
-        self.used = False  # has carried a request before: may have been closed while idle
         self._limit = body_limit
         self._parser = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[Response] | None = None
@@ -276,7 +275,6 @@ class Http1Client:
         except BaseException:
             connection.close()  # mid-request (a timeout, a cancel): never reused
             raise
-        connection.used = True
         self._release(origin, connection)
         return response
 
@@ -301,7 +299,7 @@ class Http1Client:
         self._idle.setdefault(origin, deque()).append(connection)
         self._idle_count += 1
         if self._sweeper is None:
-            self._sweeper = asyncio.get_running_loop().call_later(self._idle_seconds, self._sweep)
+            self._sweeper = self._running().call_later(self._idle_seconds, self._sweep)
 
     def _running(self) -> asyncio.AbstractEventLoop:
         """The loop, asked for once (a getpid() system call per ask on Python 3.11)."""
@@ -313,7 +311,7 @@ class Http1Client:
     def _sweep(self) -> None:
         """Close connections idle past the limit (a deleted sink's stay no longer)."""
         self._sweeper = None
-        now = asyncio.get_running_loop().time()
+        now = self._running().time()
         for origin, idle in list(self._idle.items()):
             while idle and (idle[0].closed or now - idle[0].idle_since >= self._idle_seconds):
                 idle.popleft().close()
@@ -321,7 +319,7 @@ class Http1Client:
             if not idle:
                 del self._idle[origin]
         if self._idle_count and not self._closed:
-            self._sweeper = asyncio.get_running_loop().call_later(self._idle_seconds, self._sweep)
+            self._sweeper = self._running().call_later(self._idle_seconds, self._sweep)
 
     async def _connect(self, origin: Origin) -> _Connection:
         addresses = await self._resolve(origin.host, origin.port)
@@ -329,7 +327,7 @@ class Http1Client:
         if origin.scheme == "https":
             tls = self._ssl or ssl.create_default_context()
             self._ssl = tls
-        loop = asyncio.get_running_loop()
+        loop = self._running()
         failure: Exception | None = None
         for address in addresses:
             try:
