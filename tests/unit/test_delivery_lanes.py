@@ -218,6 +218,24 @@ async def test_a_slow_sink_holds_no_more_than_it_delivers_within_the_hold_time()
     assert all(delay is not None and delay >= 0.5 for m in handed_back for _, delay in m.settled)
 
 
+async def test_a_batching_sink_measured_on_one_event_calls_takes_a_burst_at_what_its_calls_carry() -> None:
+    async def steady(events: Sequence[SinkEvent]) -> Sequence[Outcome]:
+        await asyncio.sleep(0.1)
+        return [Outcome(status=200)] * len(events)
+
+    # Hold time 1 s; 2 calls of 0.1 s at once, measured on one-event calls: 20 events/s if
+    # calls stayed that small. They carry up to 100 events: 2,000 events/s, the burst's
+    # 500 within the hold time — none is handed back for a slow sink's delay.
+    w = world(FakeSink(Limits(100, 100_000, 1000), steady), batch_concurrency=2, ack_wait_seconds=3.0)
+    w.offer(1)
+    await asyncio.sleep(0.15)  # its pace is measured, on a call of one event
+    w.offer(500, first=1)
+    await settle_all(w)
+    assert w.settled("nak") == []
+    assert len(w.settled("ack")) == 501
+    assert max(len(call) for call in w.sink.calls) == 100
+
+
 async def test_a_failing_sink_is_probed_by_one_paced_call_at_a_time() -> None:
     async def down(events: Sequence[SinkEvent]) -> Sequence[Outcome]:
         return [Outcome(error=ServerError("down", status=500))] * len(events)
