@@ -92,6 +92,7 @@ bench: proto $(VENV)/.installed
 	$(PY) -m devkit.bench_ordering
 	$(PY) -m devkit.bench_acks
 	$(PY) -m devkit.bench_http_clients
+	$(PY) -m devkit.bench_publish_modes
 
 clean:
 	rm -rf gen data bench-results
