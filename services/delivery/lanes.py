@@ -177,10 +177,13 @@ class Dispatcher:
         whichever is higher — or, throttled, at its cap; a failing one, a few."""
         if lane.failing:
             return self._rules.failing_buffer
+        route = self._directory.route(lane.sink_sid)
         if lane.limiter.cap is not None:
-            pace = lane.limiter.cap * self._per_call(lane)
+            pace = lane.limiter.cap * self._per_call(lane, route)
         elif lane.latency > 0.0:
-            pace = max(lane.done.rate, self._concurrency(lane) * self._per_call(lane) / lane.latency)
+            pace = max(
+                lane.done.rate, self._concurrency(lane, route) * self._per_call(lane, route) / lane.latency
+            )
         else:  # not measured yet: room for its first calls, not the worker's whole room
             return max(self._rules.failing_buffer, self._rules.unmeasured_buffer)
         held = int(pace * self._rules.hold_seconds)
@@ -230,13 +233,13 @@ class Dispatcher:
         idle = not lane.queue and lane.in_flight == 0
         return lane.failing and idle and self._clock() >= lane.probe_at
 
-    def _per_call(self, lane: Lane) -> float:
+    def _per_call(self, lane: Lane, route: Route | None = None) -> float:
         """Events a call carries: as many as its calls have carried lately or, for a batching
         sink with more waiting, as many as the next call could carry (up to its limit). Its
         pace is often first measured on one-event calls — the sink test, a trickle — and a
         burst behind them would otherwise be held back as if each call still took one, then
         handed back for the seconds that pace gives, though the next calls carry hundreds."""
-        route = self._directory.route(lane.sink_sid)
+        route = route or self._directory.route(lane.sink_sid)
         if route is None or route.sink is None:
             return lane.per_call
         return max(lane.per_call, float(min(route.sink.limits.max_events, len(lane.queue))))
