@@ -21,6 +21,8 @@ process, the load generator (protobuf or SDK events, the gRPC client).
 
     python -m devkit.bench_producer            # ≈ 2 minutes
     python -m devkit.bench_producer --quick    # ≈ 40 s
+    python -m devkit.bench_producer --router-replicas 2   # two router processes, the
+                                               # client's channel balancing over them
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import asyncio
 import itertools
 import json
 import os
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -37,12 +40,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from devkit.bench import RESULTS_DIR, watch_all
 from devkit.bench_load import EventFactory, publish_fixed, publish_until_routed
 from devkit.bench_procs import ProcessWatch
 from devkit.bench_report import cpu_spreads, per_event_us
 from devkit.bench_setup import Rest, create_account
 from devkit.bench_stats import show, spread
+from devkit.processes import free_port, python_env, start
 from devkit.suite import Suite
 from eventstreams.v1 import router_pb2_grpc
 from eventstreams_producer import AsyncProducer, Event
@@ -51,6 +58,7 @@ from eventstreams_producer.grpc_transport import GrpcTransport
 TYPE = "com.twilio.messaging.message.delivered"
 MODES = ("raw", "sdk publish", "sdk send")
 CLIENT = "bench driver"  # this process: the load generator, reported apart from the pipeline
+GRPC_FLOOR = "grpc floor"  # devkit.grpc_floor: grpc.aio and grpc.health, none of our code
 
 
 @dataclass(frozen=True)
@@ -174,19 +182,84 @@ async def measure(suite: Suite, plan: Plan, procs: ProcessWatch) -> dict[str, An
                     )
                 trials.append(record)
         await transport.close()
-        costs = await call_costs(router, factory, plan, procs)
+        costs = await call_costs(channel, router, factory, plan, procs)
     return {"trials": trials, "call_costs": costs}
 
 
 CALL_SIZES = (1, 10, 100)
 
 
+def routers_us(window: dict[str, Any], server: str = "router") -> float | None:
+    """Every router process's core-µs per event (--router-replicas: calls balance over them)."""
+    shares = [per_event_us(window, name) for name in window["cores"] if name.startswith(server)]
+    return round(sum(u for u in shares if u is not None), 1) if shares else None
+
+
+def quantiles_ms(call_ms: list[float]) -> tuple[float, float]:
+    ordered = sorted(call_ms)
+    return ordered[len(ordered) // 2], ordered[min(len(ordered) - 1, len(ordered) * 99 // 100)]
+
+
+async def health_check_cost(
+    channel: grpc.aio.Channel, procs: ProcessWatch, count: int, server: str = "router"
+) -> dict[str, Any]:
+    """The cheapest call a server answers (grpc.health's Check, no work of ours behind it),
+    one at a time: what any call costs in CPU and in time before a Publish does anything.
+    `server`: the watched process(es) whose CPU counts (names starting so)."""
+    health = health_pb2_grpc.HealthStub(channel)
+    request = health_pb2.HealthCheckRequest()
+    for _ in range(100):
+        await health.Check(request)
+    call_ms: list[float] = []
+    started = time.perf_counter()
+    with procs.window(f"health checks of {server}") as measured:
+        for _ in range(count):
+            began = time.perf_counter()
+            await health.Check(request)
+            call_ms.append((time.perf_counter() - began) * 1000)
+        measured.events = count
+    seconds = time.perf_counter() - started
+    router_us = routers_us(procs.take_windows()[f"health checks of {server}"], server)
+    p50, p99 = quantiles_ms(call_ms)
+    return {
+        "server": server,
+        "events_per_call": 0,
+        "events": count,
+        "calls_per_second": round(count / seconds, 1),
+        "events_per_second": None,
+        "router_us_per_event": None,
+        "router_us_per_call": router_us,
+        "nats_us_per_event": None,
+        "call_p50_ms": round(p50, 2),
+        "call_p99_ms": round(p99, 2),
+    }
+
+
+async def grpc_floor_cost(procs: ProcessWatch, count: int) -> dict[str, Any]:
+    """health_check_cost against devkit.grpc_floor: a grpc.aio server with none of our code."""
+    port = free_port()
+    child = start(GRPC_FLOOR, [sys.executable, "-m", "devkit.grpc_floor", str(port)], python_env({}), None)
+    try:
+        procs.watch(GRPC_FLOOR, child.process.pid)
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            await asyncio.wait_for(channel.channel_ready(), 30)
+            return await health_check_cost(channel, procs, count, GRPC_FLOOR)
+    finally:
+        child.stop()
+
+
 async def call_costs(
-    router: router_pb2_grpc.RouterAsyncStub, factory: EventFactory, plan: Plan, procs: ProcessWatch
+    channel: grpc.aio.Channel,
+    router: router_pb2_grpc.RouterAsyncStub,
+    factory: EventFactory,
+    plan: Plan,
+    procs: ProcessWatch,
 ) -> list[dict[str, Any]]:
-    """What a Publish call costs the router besides its events: raw Publish, one call at a
-    time, with 1, 10 and 100 events a call — core-µs per event and per call."""
-    rows = []
+    """What a Publish call costs the router besides its events: a health check (no events),
+    then raw Publish, one call at a time, with 1, 10 and 100 events a call — core-µs per
+    event and per call, and each call's time (p50, p99)."""
+    checks = max(1_000, plan.events // 10)
+    rows = [await grpc_floor_cost(procs, checks), await health_check_cost(channel, procs, checks)]
     for size in CALL_SIZES:
         count = max(1_000, plan.events * size // 100) if size > 1 else max(1_000, plan.events // 10)
         await publish_fixed(router, factory, TYPE, min(count, 1_000), size, 1)  # warm
@@ -194,7 +267,8 @@ async def call_costs(
             figures = await publish_fixed(router, factory, TYPE, count, size, 1)
             measured.events = figures.events
         window = procs.take_windows()[f"calls of {size}"]
-        router_us = per_event_us(window, "router")
+        router_us = routers_us(window)
+        p50, p99 = quantiles_ms(figures.call_ms)
         rows.append(
             {
                 "events_per_call": size,
@@ -203,6 +277,8 @@ async def call_costs(
                 "router_us_per_event": router_us,
                 "router_us_per_call": round(router_us * size, 1) if router_us is not None else None,
                 "nats_us_per_event": per_event_us(window, "nats-server"),
+                "call_p50_ms": round(p50, 2),
+                "call_p99_ms": round(p99, 2),
             }
         )
     return rows
@@ -210,15 +286,25 @@ async def call_costs(
 
 def call_cost_table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| raw Publish, one call at a time | events/s | router core-µs/event | router core-µs/call "
-        "| nats-server core-µs/event |",
-        "|---|---|---|---|---|",
+        "| one call at a time | events/s | router core-µs/event | router core-µs/call "
+        "| nats-server core-µs/event | call p50 / p99 ms |",
+        "|---|---|---|---|---|---|",
     ]
+
+    def number(value: float | None) -> str:
+        return "-" if value is None else f"{value:,.0f}"
+
     for row in rows:
+        if row.get("server") == GRPC_FLOOR:
+            head = f"a health check of a bare grpc.aio server, none of our code ({row['events']:,} calls)"
+        elif row["events_per_call"] == 0:
+            head = f"a health check of the router, no events ({row['events']:,} calls)"
+        else:
+            head = f"raw Publish, {row['events_per_call']} event(s) a call ({row['events']:,} events)"
         lines.append(
-            f"| {row['events_per_call']} event(s) a call ({row['events']:,} events) "
-            f"| {row['events_per_second']:,.0f} | {row['router_us_per_event'] or 0:,.0f} "
-            f"| {row['router_us_per_call'] or 0:,.0f} | {row['nats_us_per_event'] or 0:,.0f} |"
+            f"| {head} | {number(row['events_per_second'])} | {number(row['router_us_per_event'])} "
+            f"| {number(row['router_us_per_call'])} | {number(row['nats_us_per_event'])} "
+            f"| {row['call_p50_ms']:.2f} / {row['call_p99_ms']:.2f} |"
         )
     return "\n".join(lines)
 
@@ -265,6 +351,9 @@ def main() -> None:
     parser.add_argument("--events", type=int)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--router-replicas", type=int, default=1, help="router processes (and gateway, control)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args()
     plan = Plan(
@@ -274,7 +363,7 @@ def main() -> None:
         concurrency=args.concurrency,
         warmup=500 if args.quick else 1_000,
     )
-    results: dict[str, Any] = {"plan": plan.__dict__, "cpus": os.cpu_count()}
+    results: dict[str, Any] = {"plan": plan.__dict__, "cpus": os.cpu_count(), "routers": args.router_replicas}
     started = time.monotonic()
     print(f"bench_producer: {plan.trials} trial(s) of {', '.join(MODES)}", flush=True)
     with tempfile.TemporaryDirectory(prefix="es-producer-") as tmp:
@@ -286,6 +375,7 @@ def main() -> None:
             log_dir=directory / "logs",
             workers=0,
             extra_env={"ES_ALLOW_PRIVATE_DESTINATIONS": "true", "ES_LOG_LEVEL": "WARNING"},
+            replicas=args.router_replicas,
         )
         procs = ProcessWatch()
         try:

@@ -115,3 +115,46 @@ def test_producer_rows_print_the_router_and_nats_apart_from_the_client() -> None
     assert "| router | nats-server | client (bench driver, not in the pipeline) |" in text
     # (0.4 + 0.1) cores × 1 s / 10,000 accepted events = 50 µs; the client's 30 are not in it
     assert "| raw | 10,000 | 1.00 | 0 | 50 | 40 | 10 | 30 |" in text
+
+
+def test_the_call_cost_table_sums_every_router_and_sets_the_bare_grpc_floor_beside_the_router() -> None:
+    window = {
+        "wall_seconds": 1.0,
+        "events": 1000,
+        "cores": {"router": 0.3, "router-1": 0.2, "grpc floor": 0.9},
+    }
+    # (0.3 + 0.2) cores × 1 s / 1,000 calls = 500 µs; the floor's process is not a router
+    assert producer.routers_us(window) == 500.0
+    assert producer.routers_us(window, producer.GRPC_FLOOR) == 900.0
+    check: dict[str, Any] = {
+        "events_per_call": 0,
+        "events": 1000,
+        "events_per_second": None,
+        "router_us_per_event": None,
+        "nats_us_per_event": None,
+        "call_p50_ms": 0.7,
+        "call_p99_ms": 2.5,
+    }
+    rows: list[dict[str, Any]] = [
+        {**check, "server": producer.GRPC_FLOOR, "router_us_per_call": 460.0},
+        {**check, "server": "router", "router_us_per_call": 510.0},
+        {
+            "events_per_call": 10,
+            "events": 1000,
+            "events_per_second": 4452.0,
+            "router_us_per_event": 140.0,
+            "router_us_per_call": 1400.0,
+            "nats_us_per_event": 30.0,
+            "call_p50_ms": 2.1,
+            "call_p99_ms": 4.61,
+        },
+    ]
+    text = producer.call_cost_table(rows)
+    assert (
+        "| a health check of a bare grpc.aio server, none of our code (1,000 calls) "
+        "| - | - | 460 | - | 0.70 / 2.50 |" in text
+    )
+    assert "| a health check of the router, no events (1,000 calls) | - | - | 510 | - | 0.70 / 2.50 |" in text
+    assert (
+        "| raw Publish, 10 event(s) a call (1,000 events) | 4,452 | 140 | 1,400 | 30 | 2.10 / 4.61 |" in text
+    )
