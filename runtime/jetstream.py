@@ -170,6 +170,8 @@ class QuickAckMsg(Msg):
 
 # A direct subscription's handler: called in the client's read loop, so it must not block.
 Handler = Callable[[Msg], None]
+# A raw one's: (subject, payload, header block or None) as read, no message object built.
+RawHandler = Callable[[bytes, bytes, bytes | None], None]
 
 
 class HeaderParsingClient(Client):
@@ -182,8 +184,9 @@ class HeaderParsingClient(Client):
 
     def __init__(self) -> None:
         super().__init__()
-        self._ps = FastParser(self)
         self._direct: dict[int, Handler] = {}
+        self._raw: dict[int, RawHandler] = {}
+        self._ps = FastParser(self)
 
     async def subscribe_direct(self, subject: str, handler: Handler) -> Subscription:
         """A core subscription whose messages are handed to `handler` as they are read —
@@ -194,6 +197,30 @@ class HeaderParsingClient(Client):
         subscription = await self.subscribe(subject)
         self._direct[subscription._id] = handler
         return subscription
+
+    async def subscribe_raw(self, subject: str, handler: RawHandler) -> Subscription:
+        """As `subscribe_direct`, with the message as read — subject, payload, header block —
+        and no message object, no coroutine, no header parsing: for the router's JetStream
+        acks, one per published message."""
+        subscription = await self.subscribe(subject)
+        self._raw[subscription._id] = handler
+        return subscription
+
+    def deliver_raw(self, sid: int, subject: bytes, data: bytes, headers: bytes | None) -> bool:
+        """The parser's hand-over: True when `sid` is a raw subscription's (then handled)."""
+        handler = self._raw.get(sid)
+        if handler is None:
+            return False
+        if sid not in self._subs:  # unsubscribed
+            del self._raw[sid]
+            return True
+        self.stats["in_msgs"] += 1
+        self.stats["in_bytes"] += len(data)
+        try:
+            handler(subject, data, headers)
+        except Exception:  # never the read loop's end
+            log.exception("nats: the handler of %r failed", subject)
+        return True
 
     async def _process_msg(self, sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes) -> None:
         handler = self._direct.get(sid)
@@ -221,6 +248,21 @@ async def subscribe_direct(nc: Client, subject: str, handler: Handler) -> Subscr
 
     async def callback(message: Msg) -> None:
         handler(message)
+
+    return await nc.subscribe(subject, cb=callback, pending_msgs_limit=-1)
+
+
+async def subscribe_raw(nc: Client, subject: str, handler: RawHandler) -> Subscription:
+    """`handler` called for each message as read: directly by the services' client, through
+    a callback by any other (a test's plain nats-py client; its header block then carries
+    only the status line, all a raw handler looks at)."""
+    if isinstance(nc, HeaderParsingClient):
+        return await nc.subscribe_raw(subject, handler)
+
+    async def callback(message: Msg) -> None:
+        status = (message.headers or {}).get("Status")
+        block = f"NATS/1.0 {status}\r\n\r\n".encode() if status else None
+        handler(message.subject.encode(), message.data, block)
 
     return await nc.subscribe(subject, cb=callback, pending_msgs_limit=-1)
 

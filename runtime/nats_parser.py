@@ -8,13 +8,25 @@ would have been (tests/unit/test_nats_parser.py feeds both the same bytes in pie
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from nats.errors import ProtocolError
 from nats.protocol.parser import AWAITING_CONTROL_LINE, AWAITING_MSG_PAYLOAD, Parser
 
 CRLF = b"\r\n"
 
 
+# A client's hand-over of a message to a raw subscription (HeaderParsingClient.deliver_raw):
+# True when it took the message.
+RawDelivery = Callable[[int, bytes, bytes, bytes | None], bool]
+
+
 class FastParser(Parser):
+    def __init__(self, nc: Any = None) -> None:
+        super().__init__(nc)
+        self._deliver_raw: RawDelivery | None = getattr(nc, "deliver_raw", None)
+
     async def parse(self, data: bytes = b"") -> None:
         buf = self.buf
         buf.extend(data)
@@ -55,6 +67,9 @@ class FastParser(Parser):
                         payload = bytes(buf[pos : pos + needed])
                     pos += needed + 2
                     self.state = AWAITING_CONTROL_LINE
+                    raw = self._deliver_raw
+                    if raw is not None and raw(arg["sid"], arg["subject"], payload, header_block):
+                        continue
                     await self.nc._process_msg(
                         arg["sid"], arg["subject"], arg["reply"], payload, header_block
                     )

@@ -1,103 +1,186 @@
-"""Publishing to JetStream with our own acknowledgement futures and window.
+"""Publishing to JetStream a call's messages at once, with our own acknowledgement tracking
+and window.
 
-nats-py's `publish_async` takes one of its window's slots before `nc.publish`, and when that
-call raises (the reconnect buffer is full during a broker outage; an event over the server's
-`max_payload`) it neither completes the future nor gives the slot back (nats-py 2.16): each
-outage leaked slots until every publish stalled. Here a slot belongs to a future, and is
-given back when that future is done — acknowledged, refused, cancelled by our deadline, or
-failed to send — so no path keeps one.
+A put's messages go out as one write (HPUB commands joined), each with a reply subject of
+its own; JetStream's answer to each lands in the put's `Pending` by its index, and the put
+waits on one future for all of them — not a future, a done-callback and a semaphore slot
+per message (together ~12 % of the router at full load: they were most of what it did per
+message besides building it).
+
+The window counts messages sent and not answered yet; sending waits while it is full (the
+broker is away). A message leaves the window when answered, when its send failed, or when
+its put gives up on it (`expire`) — no path keeps one. (nats-py's own `publish_async` leaked
+its slots when `nc.publish` raised — a full reconnect buffer, an event over `max_payload` —
+until every publish stalled; that is why this is ours.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from nats.aio.client import Client
-from nats.aio.msg import Msg
 from nats.js.errors import APIError, NoStreamResponseError
 
 from runtime import jetstream, nats_publish
 
-NO_RESPONDERS = "503"
+NO_RESPONDERS = b"NATS/1.0 503"  # the status line of "no stream takes this subject"
 
 
 class MessageTooLarge(ValueError):
     """The message (payload and headers) is more than the broker takes in one message."""
 
 
+class _Unanswered:
+    pass
+
+
+UNANSWERED = _Unanswered()
+Outcome = BaseException | None
+
+
+class Pending:
+    """One put's messages awaiting JetStream: an outcome per message (None: stored), and
+    `done` once every message has one."""
+
+    __slots__ = ("done", "left", "outcomes", "tokens")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, count: int) -> None:
+        self.outcomes: list[Outcome | _Unanswered] = [UNANSWERED] * count
+        self.left = count
+        self.tokens: list[str] = []  # the reply subjects of its messages sent
+        self.done: asyncio.Future[None] = loop.create_future()
+        if count == 0:
+            self.done.set_result(None)
+
+    def answer(self, index: int, outcome: Outcome) -> None:
+        if self.outcomes[index] is not UNANSWERED:
+            return
+        self.outcomes[index] = outcome
+        self.left -= 1
+        if self.left == 0 and not self.done.done():
+            self.done.set_result(None)
+
+    def results(self) -> list[Outcome]:
+        return [None if isinstance(o, _Unanswered) else o for o in self.outcomes]
+
+
 class Acks:
     def __init__(self, nc: Client, window: int = 4000) -> None:
         self._nc = nc
-        self._window = asyncio.Semaphore(window)
-        self._futures: dict[str, asyncio.Future[None]] = {}
+        self._window = window
+        self._waiting: dict[str, tuple[Pending, int]] = {}  # reply subject → (put, index)
+        self._room = asyncio.Event()
         self._tokens = itertools.count()
         self._prefix = ""
         # The loop, kept: asyncio.get_running_loop() is a getpid() system call per call on
-        # Python 3.11 (4 % of a router, once per message).
+        # Python 3.11.
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def waiting(self) -> int:
-        """Publishes sent and not answered yet (each holds a slot of the window)."""
-        return len(self._futures)
+        """Messages sent and not answered yet (each holds a place in the window)."""
+        return len(self._waiting)
+
+    def pending(self, count: int) -> Pending:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return Pending(self._loop, count)
 
     async def _start(self) -> None:
         self._loop = asyncio.get_running_loop()
         prefix = f"{self._nc.new_inbox()}."
-        await jetstream.subscribe_direct(self._nc, f"{prefix}*", self._on_reply)
+        await jetstream.subscribe_raw(self._nc, f"{prefix}*", self._on_reply)
         self._prefix = prefix
 
-    def check_size(self, payload: bytes, header_block: bytes) -> None:
-        # The server counts headers and payload together against max_payload.
-        size = len(payload) + len(header_block)
-        limit = self._nc.max_payload
-        if limit and size > limit:
-            raise MessageTooLarge(f"the event is {size} bytes with its headers; the broker takes {limit}")
-
-    async def publish(self, subject: str, payload: bytes, headers: dict[str, str]) -> asyncio.Future[None]:
-        """Send one message; the future completes when JetStream acknowledges it (or refuses
-        it). Waits for a slot of the window while it is full."""
-        header_block = nats_publish.encode_headers(headers)
-        self.check_size(payload, header_block)
+    async def send(self, messages: Sequence[tuple[str, bytes, bytes]], pending: Pending) -> None:
+        """Send (subject, header block, payload) messages, in order, as few writes as the
+        window allows; each one's outcome lands in `pending` at its index — a refusal of
+        ours (too large, the send failed) at once, JetStream's answer when it comes. Waits
+        for room while the window is full: the caller bounds that wait."""
         if not self._prefix:
             await self._start()
-        await self._window.acquire()
-        token = str(next(self._tokens))
-        assert self._loop is not None
-        future: asyncio.Future[None] = self._loop.create_future()
-        self._futures[token] = future
+        limit = self._nc.max_payload
+        index, count = 0, len(messages)
+        while index < count:
+            room = self._window - len(self._waiting)
+            if room <= 0:
+                self._room.clear()
+                await self._room.wait()
+                continue
+            end = min(count, index + room)
+            parts: list[bytes] = []
+            tokens: list[str] = []
+            size = payload_bytes = 0
+            for position in range(index, end):
+                subject, header_block, payload = messages[position]
+                # The server counts headers and payload together against max_payload.
+                total = len(payload) + len(header_block)
+                if limit and total > limit:
+                    pending.answer(
+                        position,
+                        MessageTooLarge(
+                            f"the event is {total} bytes with its headers; the broker takes {limit}"
+                        ),
+                    )
+                    continue
+                token = self._prefix + str(next(self._tokens))
+                self._waiting[token] = (pending, position)
+                tokens.append(token)
+                parts.append(f"HPUB {subject} {token} {len(header_block)} {total}\r\n".encode())
+                parts.append(header_block)
+                parts.append(payload)
+                parts.append(b"\r\n")
+                size += total
+                payload_bytes += len(payload)
+            index = end
+            if not tokens:
+                continue
+            pending.tokens.extend(tokens)
+            try:
+                await nats_publish.send_many(self._nc, b"".join(parts), size, len(tokens), payload_bytes)
+            except Exception as exc:
+                self._fail(tokens, exc)
 
-        def done(_: asyncio.Future[None]) -> None:
-            self._futures.pop(token, None)
-            self._window.release()
+    def _fail(self, tokens: list[str], failure: BaseException) -> None:
+        for token in tokens:
+            entry = self._waiting.pop(token, None)
+            if entry is not None:
+                entry[0].answer(entry[1], failure)
+        self._room.set()
 
-        future.add_done_callback(done)
-        try:
-            await nats_publish.publish(self._nc, subject, self._prefix + token, header_block, payload)
-        except BaseException:
-            future.cancel()  # its slot comes back
-            raise
-        return future
+    def expire(self, pending: Pending) -> None:
+        """Give up on what `pending` still waits for: sent and unanswered, or never sent."""
+        for token in pending.tokens:
+            entry = self._waiting.pop(token, None)
+            if entry is not None:
+                entry[0].answer(entry[1], TimeoutError("JetStream did not acknowledge in time"))
+        for index, outcome in enumerate(pending.outcomes):
+            if outcome is UNANSWERED:
+                pending.answer(index, TimeoutError("JetStream did not take the message in time"))
+        self._room.set()
 
-    def _on_reply(self, msg: Msg) -> None:
-        future = self._futures.get(msg.subject[len(self._prefix) :])
-        if future is None or future.done():
+    def _on_reply(self, subject: bytes, data: bytes, headers: bytes | None) -> None:
+        entry = self._waiting.pop(subject.decode(), None)
+        if entry is None:
             return
-        if msg.headers and msg.headers.get("Status") == NO_RESPONDERS:
-            future.set_exception(NoStreamResponseError())
+        self._room.set()
+        pending, index = entry
+        if headers is not None and headers.startswith(NO_RESPONDERS):
+            pending.answer(index, NoStreamResponseError())
             return
         try:
-            answer: dict[str, Any] = orjson.loads(msg.data)
+            answer: dict[str, Any] = orjson.loads(data)
         except ValueError as exc:
-            future.set_exception(exc)
+            pending.answer(index, exc)
             return
         if "error" not in answer:
-            future.set_result(None)
+            pending.answer(index, None)
             return
         try:  # nats-py raises the error class that matches the code (a full stream: 503)
             raise APIError.from_error(answer["error"])
         except APIError as refused:
-            future.set_exception(refused)
+            pending.answer(index, refused)

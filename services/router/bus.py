@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from nats.aio.client import Client
 
-from runtime import stream_codec
+from runtime import nats_publish, stream_codec
 from runtime.jetstream import StreamSpec
 from services.router import resend as resend_policy
 from services.router.acks import Acks
@@ -81,36 +81,24 @@ class JetStreamBus:
             todo = again
 
     async def _attempt_once(self, messages: list[OutMessage], deadline: float) -> list[BaseException | None]:
-        loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[Any] | BaseException] = []
+        pending = self._acks.pending(len(messages))
         try:
             # One timer for the whole attempt: sending waits while the window of
             # unacknowledged publishes is full (the broker is away).
             async with asyncio.timeout_at(deadline):
-                await self._send(messages, futures)
+                await self._acks.send([self._wire(message) for message in messages], pending)
         except TimeoutError:
             pass
-        while len(futures) < len(messages):
-            futures.append(TimeoutError("JetStream did not take the message in time"))
-        pending = [f for f in futures if isinstance(f, asyncio.Future)]
-        if pending:
-            await asyncio.wait(pending, timeout=max(0.0, deadline - loop.time()))
-        results: list[BaseException | None] = []
-        for future in futures:
-            if isinstance(future, BaseException):
-                results.append(future)
-            elif not future.done():
-                future.cancel()
-                results.append(TimeoutError("JetStream did not acknowledge in time"))
-            else:
-                results.append(future.exception())
-        return results
+        if not pending.done.done():
+            loop = asyncio.get_running_loop()
+            await asyncio.wait([pending.done], timeout=max(0.0, deadline - loop.time()))
+        self._acks.expire(pending)
+        return pending.results()
 
-    async def _send(
-        self, messages: list[OutMessage], futures: list[asyncio.Future[Any] | BaseException]
-    ) -> None:
-        for message in messages:
-            headers = stream_codec.headers(
+    def _wire(self, message: OutMessage) -> tuple[str, bytes, bytes]:
+        """(subject, header block, payload) of a message on the stream."""
+        header_block = nats_publish.encode_headers(
+            stream_codec.headers(
                 stream_codec.StreamEvent(
                     message.event_id,
                     message.type_name,
@@ -121,12 +109,6 @@ class JetStreamBus:
                 ),
                 message.msg_id,
             )
-            spec = self._spec if message.order_key is None else self._ordered
-            try:
-                futures.append(
-                    await self._acks.publish(
-                        spec.subject(message.account_sid, message.sink_sid), message.payload, headers
-                    )
-                )
-            except Exception as exc:
-                futures.append(exc)
+        )
+        spec = self._spec if message.order_key is None else self._ordered
+        return spec.subject(message.account_sid, message.sink_sid), header_block, message.payload
