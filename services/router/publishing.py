@@ -54,6 +54,8 @@ class Prepared:
 def _result(
     event_id: str, code: grpc.StatusCode, message: str = "", deliveries: int = 0, dead_letters: int = 0
 ) -> router_pb2.EventResult:
+    if code is grpc.StatusCode.OK:  # the common answer: its defaults left unset (cheaper per event)
+        return router_pb2.EventResult(id=event_id, deliveries=deliveries)
     return router_pb2.EventResult(
         id=event_id, code=code.value[0], message=message, deliveries=deliveries, dead_letters=dead_letters
     )
@@ -90,6 +92,7 @@ class Publisher:
         self._observer = observer
         # Names looked for in vain lately: not waited for again until the time given.
         self._missing: dict[str, float] = {}
+        self._stamps: dict[tuple[int, int], str] = {}  # (seconds, millisecond) → its RFC 3339
 
     async def _known(self, condition: Callable[[], bool], name: str, deadline: float) -> bool:
         """Whether the routing table knows `name`, waiting (until `deadline`, once per name
@@ -241,7 +244,9 @@ class Publisher:
         if not sids.is_sid(event.account_sid, sids.ACCOUNT):
             raise Rejected(invalid, f"account_sid {event.account_sid!r} is not an Account SID")
         account = event.account_sid
-        if not await self._known(lambda: self._table.has_account(account), account, deadline):
+        if not self._table.has_account(account) and not await self._known(
+            lambda: self._table.has_account(account), account, deadline
+        ):
             raise Rejected(grpc.StatusCode.NOT_FOUND, f"account {event.account_sid} not found")
         if not event.source or len(event.source) > MAX_SOURCE:
             raise Rejected(invalid, "source is required")
@@ -321,14 +326,24 @@ class Publisher:
             )
         return Prepared(messages, failures)
 
-    @staticmethod
-    def _time_of(event: router_pb2.Event) -> str:
+    def _time_of(self, event: router_pb2.Event) -> str:
         if not event.HasField("time"):
             return iso(datetime.now(UTC))
+        time = event.time
+        # Events published together mostly share their millisecond: each distinct one is
+        # formatted once (the cache is dropped when it has many).
+        key = (time.seconds, time.nanos // 1_000_000)
+        stamp = self._stamps.get(key)
+        if stamp is not None:
+            return stamp
         try:
-            return iso_of(event.time.seconds, event.time.nanos)
+            stamp = iso_of(time.seconds, time.nanos)
         except (OverflowError, ValueError) as exc:
             raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, f"time is out of range: {exc}") from exc
+        if len(self._stamps) >= 4096:
+            self._stamps.clear()
+        self._stamps[key] = stamp
+        return stamp
 
     def _trace_header(self) -> str:
         """The route span's context for the message's header, when this event is traced."""
