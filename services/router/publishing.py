@@ -177,6 +177,9 @@ class Publisher:
             if isinstance(item, router_pb2.EventResult):
                 results.append(item)
                 continue
+            if not item.failures and not failed:  # the common case, answered without a scan
+                results.append(_result(event.id, grpc.StatusCode.OK, deliveries=len(item.messages)))
+                continue
             lost = [m for m in item.messages if m.msg_id in failed]
             delivered = sum(1 for m in item.messages if not m.failure)
             too_large = next((e for m in lost if isinstance(e := failed[m.msg_id], MessageTooLarge)), None)
