@@ -241,23 +241,25 @@ class Publisher:
         self._observer.published(results)
 
     async def _prepare(self, event: router_pb2.Event, deadline: float) -> Prepared:
+        # Each read of a protobuf field builds a new str: the fields are read once, here.
+        event_id, account, type_name = event.id, event.account_sid, event.type
+        source, data_json, sink_sid = event.source, event.data_json, event.sink_sid
         invalid = grpc.StatusCode.INVALID_ARGUMENT
-        if not event.id or len(event.id) > MAX_EVENT_ID:
+        if not event_id or len(event_id) > MAX_EVENT_ID:
             raise Rejected(invalid, f"event id is required (at most {MAX_EVENT_ID} characters)")
-        if not sids.is_sid(event.account_sid, sids.ACCOUNT):
-            raise Rejected(invalid, f"account_sid {event.account_sid!r} is not an Account SID")
-        account = event.account_sid
+        if not sids.is_sid(account, sids.ACCOUNT):
+            raise Rejected(invalid, f"account_sid {account!r} is not an Account SID")
         if not self._table.has_account(account) and not await self._known(
             lambda: self._table.has_account(account), account, deadline
         ):
-            raise Rejected(grpc.StatusCode.NOT_FOUND, f"account {event.account_sid} not found")
-        if not event.source or len(event.source) > MAX_SOURCE:
+            raise Rejected(grpc.StatusCode.NOT_FOUND, f"account {account} not found")
+        if not source or len(source) > MAX_SOURCE:
             raise Rejected(invalid, "source is required")
-        info = await self._schemas.event_type(event.type)
+        info = await self._schemas.event_type(type_name)
         if info is None:
-            raise Rejected(grpc.StatusCode.NOT_FOUND, f"event type {event.type!r} not found")
+            raise Rejected(grpc.StatusCode.NOT_FOUND, f"event type {type_name!r} not found")
         if info.status == "discontinued":
-            raise Rejected(grpc.StatusCode.FAILED_PRECONDITION, f"event type {event.type} is discontinued")
+            raise Rejected(grpc.StatusCode.FAILED_PRECONDITION, f"event type {type_name} is discontinued")
         schema = await self._schemas.schema(info.schema_id, event.schema_version)
         if schema is None:
             raise Rejected(
@@ -265,7 +267,7 @@ class Publisher:
                 f"schema {info.schema_id} version {event.schema_version} not found",
             )
         try:
-            data = cloudevents.decode(event.data_json)
+            data = cloudevents.decode(data_json)
         except ValueError as exc:
             raise Rejected(invalid, f"data is not valid JSON: {exc}") from exc
         try:
@@ -273,20 +275,20 @@ class Publisher:
         except fastjsonschema.JsonSchemaException as exc:
             raise Rejected(invalid, f"data does not match {info.schema_id} v{schema.version}: {exc}") from exc
 
-        if event.sink_sid:
-            await self._known(lambda: self._table.sink(event.sink_sid) is not None, event.sink_sid, deadline)
-            sink = self._table.sink(event.sink_sid)
-            if sink is None or sink.account_sid != event.account_sid:
-                raise Rejected(grpc.StatusCode.NOT_FOUND, f"sink {event.sink_sid} not found")
+        if sink_sid:
+            await self._known(lambda: self._table.sink(sink_sid) is not None, sink_sid, deadline)
+            sink = self._table.sink(sink_sid)
+            if sink is None or sink.account_sid != account:
+                raise Rejected(grpc.StatusCode.NOT_FOUND, f"sink {sink_sid} not found")
             targets = [Target(sink.sid, schema.version)]
         else:
-            targets = self._table.targets(event.account_sid, event.type)
+            targets = self._table.targets(account, type_name)
 
         stamp = self._time_of(event)
         messages, failures = [], []
         for target in targets:
             shaped = await self._shape(
-                event.data_json, data, schema.schema_id, schema.version, target.schema_version
+                data_json, data, schema.schema_id, schema.version, target.schema_version
             )
             failure = ""
             if shaped is None:
@@ -294,7 +296,7 @@ class Publisher:
                 # published and the reason.
                 failures.append(target.sink_sid)
                 failure = f"cannot be projected to {schema.schema_id} v{target.schema_version}"
-                shaped = (schema.url, cloudevents.Fragment(event.data_json))
+                shaped = (schema.url, cloudevents.Fragment(data_json))
             dataschema, body = shaped
             # The subscription's filter, and its ordering key, see the data as the sink gets it.
             delivered_data = data if isinstance(body, cloudevents.Fragment) else body
@@ -306,20 +308,20 @@ class Publisher:
                 else None
             )
             envelope = cloudevents.envelope(
-                event_id=event.id,
-                type_name=event.type,
-                source=event.source,
+                event_id=event_id,
+                type_name=type_name,
+                source=source,
                 time=stamp,
                 dataschema=dataschema,
                 data=body,
             )
             messages.append(
                 OutMessage(
-                    account_sid=event.account_sid,
+                    account_sid=account,
                     sink_sid=target.sink_sid,
-                    event_id=event.id,
-                    type_name=event.type,
-                    msg_id=self._msg_id(event, target.sink_sid),
+                    event_id=event_id,
+                    type_name=type_name,
+                    msg_id=self._msg_id(account, event_id, target.sink_sid, data_json if sink_sid else None),
                     payload=cloudevents.encode(envelope),
                     failure=failure,
                     revision=self._table.revision,
@@ -372,9 +374,10 @@ class Publisher:
         return target.url, projected
 
     @staticmethod
-    def _msg_id(event: router_pb2.Event, sink_sid: str) -> str:
-        if event.sink_sid:
+    def _msg_id(account: str, event_id: str, sink_sid: str, test_data: str | None) -> str:
+        """The message's dedupe key; `test_data`: a sink test's data (an event for one sink)."""
+        if test_data is not None:
             # A sink test reuses the account SID as the event id; each test is its own message.
-            digest = hashlib.sha1(event.data_json.encode()).hexdigest()[:16]
-            return f"{stream_codec.message_id(event.account_sid, event.id, sink_sid)}:{digest}"
-        return stream_codec.message_id(event.account_sid, event.id, sink_sid)
+            digest = hashlib.sha1(test_data.encode()).hexdigest()[:16]
+            return f"{stream_codec.message_id(account, event_id, sink_sid)}:{digest}"
+        return stream_codec.message_id(account, event_id, sink_sid)
