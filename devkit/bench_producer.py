@@ -3,10 +3,12 @@
 One suite (SQLite) with NO delivery worker: the figure is how fast events are accepted —
 validated, routed to one subscribed webhook sink and acknowledged by JetStream — not how fast
 they are delivered (that is `make bench`'s first part); without a worker nothing else
-competes for this 2-core machine's CPU. Three modes, in turn within each trial:
+competes for this 2-core machine's CPU. Four modes, in turn within each trial:
 
 - raw: `RouterStub.Publish` with batches of --batch events, --concurrency calls at once
   (devkit/bench_load.publish_fixed, as the other benches publish);
+- raw, twice the calls: the same with 2 × --concurrency calls at once — with few calls in
+  flight each call's round trip, not the router, bounds events/s;
 - sdk publish: the same events (same template, ids, batch size, concurrency) through
   `AsyncProducer.publish` (SDK events → protobuf, retry bookkeeping, per-event results);
 - sdk send: one `await producer.send(type, data_dict, …)` per event, the SDK batching them
@@ -35,7 +37,7 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -56,7 +58,8 @@ from eventstreams_producer import AsyncProducer, Event
 from eventstreams_producer.grpc_transport import GrpcTransport
 
 TYPE = "com.twilio.messaging.message.delivered"
-MODES = ("raw", "sdk publish", "sdk send")
+RAW_TWICE = "raw, twice the calls"
+MODES = ("raw", RAW_TWICE, "sdk publish", "sdk send")
 CLIENT = "bench driver"  # this process: the load generator, reported apart from the pipeline
 GRPC_FLOOR = "grpc floor"  # devkit.grpc_floor: grpc.aio and grpc.health, none of our code
 
@@ -154,8 +157,10 @@ async def measure(suite: Suite, plan: Plan, procs: ProcessWatch) -> dict[str, An
             max_in_flight=plan.concurrency,
             linger_seconds=0.005,
         ) as producer:
+            twice = replace(plan, concurrency=2 * plan.concurrency)
             modes = {
                 "raw": lambda n: run_raw(router, factory, plan, n),
+                RAW_TWICE: lambda n: run_raw(router, factory, twice, n),
                 "sdk publish": lambda n: run_sdk_publish(producer, sdk_events, plan, n),
                 "sdk send": lambda n: run_sdk_send(producer, data, version, n),
             }
