@@ -194,8 +194,9 @@ async def measure(suite: Suite, plan: Plan, procs: ProcessWatch) -> dict[str, An
 CALL_SIZES = (1, 10, 100)
 
 
-def routers_us(window: dict[str, Any], server: str = "router") -> float | None:
-    """Every router process's core-µs per event (--router-replicas: calls balance over them)."""
+def server_us(window: dict[str, Any], server: str = "router") -> float | None:
+    """The called server's core-µs per event, summed over its processes (--router-replicas:
+    calls balance over them): the router's, or `server`'s (the bare gRPC floor)."""
     shares = [per_event_us(window, name) for name in window["cores"] if name.startswith(server)]
     return round(sum(u for u in shares if u is not None), 1) if shares else None
 
@@ -224,7 +225,7 @@ async def health_check_cost(
             call_ms.append((time.perf_counter() - began) * 1000)
         measured.events = count
     seconds = time.perf_counter() - started
-    router_us = routers_us(procs.take_windows()[f"health checks of {server}"], server)
+    router_us = server_us(procs.take_windows()[f"health checks of {server}"], server)
     p50, p99 = quantiles_ms(call_ms)
     return {
         "server": server,
@@ -272,7 +273,7 @@ async def call_costs(
             figures = await publish_fixed(router, factory, TYPE, count, size, 1)
             measured.events = figures.events
         window = procs.take_windows()[f"calls of {size}"]
-        router_us = routers_us(window)
+        router_us = server_us(window)
         p50, p99 = quantiles_ms(figures.call_ms)
         rows.append(
             {
@@ -291,7 +292,8 @@ async def call_costs(
 
 def call_cost_table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| one call at a time | events/s | router core-µs/event | router core-µs/call "
+        "| one call at a time | events/s | router core-µs/event "
+        "| server core-µs/call (the router's, or the bare one's) "
         "| nats-server core-µs/event | call p50 / p99 ms |",
         "|---|---|---|---|---|---|",
     ]

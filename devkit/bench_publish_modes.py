@@ -17,7 +17,7 @@ import argparse
 import asyncio
 import itertools
 import json
-import resource
+import os
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -41,11 +41,6 @@ OUTSTANDING_ACKS = 2  # flow acks in flight before the publisher waits (ADR-50's
 PAYLOAD = orjson.dumps({"specversion": "1.0", "id": "EZ" + "0" * 32, "data": {"body": "x" * 500}})
 
 Batch = Callable[[str], Awaitable[None]]
-
-
-def own_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def header_block(msg_id: str) -> bytes:
@@ -168,9 +163,9 @@ async def measure(server: NatsServer, args: argparse.Namespace) -> dict[str, Any
         trial: dict[str, Any] = {}
         for mode, batch in batches.items():
             await run(batch, f"warm{number}{mode[0]}", args.batch * 8, args.batch, args.concurrency)
-            server_before, own_before = proc_cpu_seconds(pid) or 0.0, own_cpu_seconds()
+            server_before, own_before = proc_cpu_seconds(pid) or 0.0, (proc_cpu_seconds(os.getpid()) or 0.0)
             seconds = await run(batch, f"t{number}{mode[0]}", args.messages, args.batch, args.concurrency)
-            server_after, own_after = proc_cpu_seconds(pid) or 0.0, own_cpu_seconds()
+            server_after, own_after = proc_cpu_seconds(pid) or 0.0, (proc_cpu_seconds(os.getpid()) or 0.0)
             sent = args.messages // args.batch * args.batch
             trial[mode] = {
                 "messages_per_second": sent / seconds,

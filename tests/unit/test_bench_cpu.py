@@ -124,8 +124,8 @@ def test_the_call_cost_table_sums_every_router_and_sets_the_bare_grpc_floor_besi
         "cores": {"router": 0.3, "router-1": 0.2, "grpc floor": 0.9},
     }
     # (0.3 + 0.2) cores × 1 s / 1,000 calls = 500 µs; the floor's process is not a router
-    assert producer.routers_us(window) == 500.0
-    assert producer.routers_us(window, producer.GRPC_FLOOR) == 900.0
+    assert producer.server_us(window) == 500.0
+    assert producer.server_us(window, producer.GRPC_FLOOR) == 900.0
     check: dict[str, Any] = {
         "events_per_call": 0,
         "events": 1000,
