@@ -46,7 +46,14 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from devkit.bench import RESULTS_DIR, watch_all
-from devkit.bench_load import EventFactory, publish_fixed, publish_until_routed
+from devkit.bench_load import (
+    LATENCY_BATCH,
+    LATENCY_RATE,
+    EventFactory,
+    publish_fixed,
+    publish_paced,
+    publish_until_routed,
+)
 from devkit.bench_procs import ProcessWatch
 from devkit.bench_report import cpu_spreads, per_event_us
 from devkit.bench_setup import Rest, create_account
@@ -62,6 +69,7 @@ RAW_TWICE = "raw, twice the calls"
 MODES = ("raw", RAW_TWICE, "sdk publish", "sdk send")
 CLIENT = "bench driver"  # this process: the load generator, reported apart from the pipeline
 GRPC_FLOOR = "grpc floor"  # devkit.grpc_floor: grpc.aio and grpc.health, none of our code
+LATENCY_SPACING = LATENCY_BATCH / LATENCY_RATE  # seconds between the latency run's calls
 
 
 @dataclass(frozen=True)
@@ -206,12 +214,21 @@ def quantiles_ms(call_ms: list[float]) -> tuple[float, float]:
     return ordered[len(ordered) // 2], ordered[min(len(ordered) - 1, len(ordered) * 99 // 100)]
 
 
+async def paced(spacing: float, tick: int, start: float) -> None:
+    """Wait for call `tick`'s turn on a `spacing`-second schedule from `start` (0: none)."""
+    if spacing > 0:
+        delay = start + tick * spacing - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
 async def health_check_cost(
-    channel: grpc.aio.Channel, procs: ProcessWatch, count: int, server: str = "router"
+    channel: grpc.aio.Channel, procs: ProcessWatch, count: int, server: str = "router", spacing: float = 0.0
 ) -> dict[str, Any]:
     """The cheapest call a server answers (grpc.health's Check, no work of ours behind it),
     one at a time: what any call costs in CPU and in time before a Publish does anything.
-    `server`: the watched process(es) whose CPU counts (names starting so)."""
+    `server`: the watched process(es) whose CPU counts (names starting so); `spacing`: a call
+    every so many seconds (the latency run's pace) rather than back to back."""
     health = health_pb2_grpc.HealthStub(channel)
     request = health_pb2.HealthCheckRequest()
     for _ in range(100):
@@ -219,7 +236,8 @@ async def health_check_cost(
     call_ms: list[float] = []
     started = time.perf_counter()
     with procs.window(f"health checks of {server}") as measured:
-        for _ in range(count):
+        for tick in range(count):
+            await paced(spacing, tick, started)
             began = time.perf_counter()
             await health.Check(request)
             call_ms.append((time.perf_counter() - began) * 1000)
@@ -229,6 +247,7 @@ async def health_check_cost(
     p50, p99 = quantiles_ms(call_ms)
     return {
         "server": server,
+        "spacing_ms": round(spacing * 1000, 1),
         "events_per_call": 0,
         "events": count,
         "calls_per_second": round(count / seconds, 1),
@@ -241,15 +260,19 @@ async def health_check_cost(
     }
 
 
-async def grpc_floor_cost(procs: ProcessWatch, count: int) -> dict[str, Any]:
-    """health_check_cost against devkit.grpc_floor: a grpc.aio server with none of our code."""
+async def grpc_floor_cost(procs: ProcessWatch, count: int, paced_count: int) -> list[dict[str, Any]]:
+    """health_check_cost against devkit.grpc_floor, a grpc.aio server with none of our code:
+    back to back, then `paced_count` calls at the latency run's pace."""
     port = free_port()
     child = start(GRPC_FLOOR, [sys.executable, "-m", "devkit.grpc_floor", str(port)], python_env({}), None)
     try:
         procs.watch(GRPC_FLOOR, child.process.pid)
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             await asyncio.wait_for(channel.channel_ready(), 30)
-            return await health_check_cost(channel, procs, count, GRPC_FLOOR)
+            return [
+                await health_check_cost(channel, procs, count, GRPC_FLOOR),
+                await health_check_cost(channel, procs, paced_count, GRPC_FLOOR, LATENCY_SPACING),
+            ]
     finally:
         child.stop()
 
@@ -265,18 +288,30 @@ async def call_costs(
     then raw Publish, one call at a time, with 1, 10 and 100 events a call — core-µs per
     event and per call, and each call's time (p50, p99)."""
     checks = max(1_000, plan.events // 10)
-    rows = [await grpc_floor_cost(procs, checks), await health_check_cost(channel, procs, checks)]
-    for size in CALL_SIZES:
-        count = max(1_000, plan.events * size // 100) if size > 1 else max(1_000, plan.events // 10)
+    paced_calls = max(200, checks // 4)
+    rows = await grpc_floor_cost(procs, checks, paced_calls)
+    rows.append(await health_check_cost(channel, procs, checks))
+    rows.append(await health_check_cost(channel, procs, paced_calls, spacing=LATENCY_SPACING))
+    shapes = [(size, 0.0) for size in CALL_SIZES] + [(LATENCY_BATCH, LATENCY_SPACING)]
+    for size, spacing in shapes:
+        if spacing:
+            count = paced_calls * size
+        else:
+            count = max(1_000, plan.events * size // 100) if size > 1 else max(1_000, plan.events // 10)
         await publish_fixed(router, factory, TYPE, min(count, 1_000), size, 1)  # warm
         with procs.window(f"calls of {size}") as measured:
-            figures = await publish_fixed(router, factory, TYPE, count, size, 1)
+            if spacing:
+                rate, seconds = size / spacing, count * spacing / size
+                figures = await publish_paced(router, factory, TYPE, rate, seconds, size)
+            else:
+                figures = await publish_fixed(router, factory, TYPE, count, size, 1)
             measured.events = figures.events
         window = procs.take_windows()[f"calls of {size}"]
         router_us = server_us(window)
         p50, p99 = quantiles_ms(figures.call_ms)
         rows.append(
             {
+                "spacing_ms": round(spacing * 1000, 1),
                 "events_per_call": size,
                 "events": figures.events,
                 "events_per_second": round(figures.events / max(figures.seconds, 1e-9), 1),
@@ -308,6 +343,8 @@ def call_cost_table(rows: list[dict[str, Any]]) -> str:
             head = f"a health check of the router, no events ({row['events']:,} calls)"
         else:
             head = f"raw Publish, {row['events_per_call']} event(s) a call ({row['events']:,} events)"
+        if row.get("spacing_ms"):
+            head += f", a call every {row['spacing_ms']:g} ms (the latency run's pace)"
         lines.append(
             f"| {head} | {number(row['events_per_second'])} | {number(row['router_us_per_event'])} "
             f"| {number(row['router_us_per_call'])} | {number(row['nats_us_per_event'])} "

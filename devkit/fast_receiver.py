@@ -31,7 +31,7 @@ import calendar
 import json
 import math
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -48,7 +48,7 @@ PERCENTILES = (50, 95, 99)
 WARM_UP_SECONDS = 1
 
 
-def percentile(ordered: list[int], pct: float) -> int | None:
+def percentile(ordered: Sequence[float], pct: float) -> float | None:
     """Nearest-rank percentile of an ascending list."""
     if not ordered:
         return None
@@ -56,7 +56,7 @@ def percentile(ordered: list[int], pct: float) -> int | None:
     return ordered[rank - 1]
 
 
-def summary(latencies: list[int]) -> dict[str, Any]:
+def summary(latencies: Sequence[float]) -> dict[str, Any]:
     ordered = sorted(latencies)
     figures: dict[str, Any] = {"count": len(ordered)}
     for pct in PERCENTILES:
@@ -97,9 +97,9 @@ class PathStats:
     seen: set[str] = field(default_factory=set)
     latencies: list[int] = field(default_factory=list)
     by_second: dict[int, list[int]] = field(default_factory=dict)
-    # Only on a tracked path (POST /_track): first 2xx receipt per event id (epoch ms), and
-    # every request as (epoch seconds, status answered, events in its body).
-    arrivals: dict[str, int] | None = None
+    # Only on a tracked path (POST /_track): first 2xx receipt per event id (epoch ms, to the
+    # microsecond), and every request as (epoch seconds, status answered, events in its body).
+    arrivals: dict[str, float] | None = None
     requests_log: list[tuple[float, int, int]] | None = None
 
     def counters(self) -> dict[str, Any]:
@@ -219,14 +219,14 @@ class Recorder:
         now_ms = int(now * 1000)
         bucket = stats.by_second.setdefault(int(now), [])
         for event in events:
-            self._event(stats, event, now_ms, bucket)
+            self._event(stats, event, now, now_ms, bucket)
         if stats.requests_log is not None:
             stats.requests_log.append((now, 200, len(events)))
         if stats.first_at == 0.0:
             stats.first_at = now
         stats.last_at = now
 
-    def _event(self, stats: PathStats, event: Any, now_ms: int, bucket: list[int]) -> None:
+    def _event(self, stats: PathStats, event: Any, now: float, now_ms: int, bucket: list[int]) -> None:
         if not isinstance(event, dict):
             stats.unparsed += 1
             return
@@ -237,7 +237,7 @@ class Recorder:
         stats.seen.add(event_id)
         stats.events += 1
         if stats.arrivals is not None:
-            stats.arrivals[event_id] = now_ms
+            stats.arrivals[event_id] = round(now * 1000, 3)
         stamp = event.get("time")
         if not isinstance(stamp, str):
             return
