@@ -93,6 +93,7 @@ bench: proto $(VENV)/.installed
 	$(PY) -m devkit.bench_acks
 	$(PY) -m devkit.bench_http_clients
 	$(PY) -m devkit.bench_publish_modes
+	$(PY) -m devkit.bench_router_python
 
 clean:
 	rm -rf gen data bench-results

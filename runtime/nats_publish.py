@@ -21,7 +21,7 @@ from nats.protocol import command
 HEADER_LINE = b"NATS/1.0\r\n"
 
 
-def _clean(value: str) -> str:
+def clean(value: str) -> str:
     """A value may not break the header block: stripped, CR and LF made spaces, as nats-py
     does (replace after a membership test, not str.translate: translate looks up every
     character in a dict, and nearly no value has anything to translate)."""
@@ -33,7 +33,7 @@ def _clean(value: str) -> str:
 
 def encode_headers(headers: Mapping[str, str]) -> bytes:
     """The NATS header block: `NATS/1.0`, then `Name: value` lines, then a blank line."""
-    lines = "".join([f"{name}: {_clean(value)}\r\n" for name, value in headers.items()])
+    lines = "".join([f"{name}: {clean(value)}\r\n" for name, value in headers.items()])
     return HEADER_LINE + lines.encode() + b"\r\n"
 
 

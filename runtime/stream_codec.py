@@ -11,6 +11,8 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from runtime.nats_publish import clean
+
 MSG_ID = "Nats-Msg-Id"
 EVENT_TYPE = "Es-Event-Type"
 EVENT_ID = "Es-Event-Id"
@@ -79,6 +81,30 @@ def headers(event: StreamEvent, msg_id: str) -> dict[str, str]:
     if event.order_key is not None:
         out[ORDER_KEY] = event.order_key
     return out
+
+
+def header_block(event: StreamEvent, msg_id: str) -> bytes:
+    """`headers(event, msg_id)` as the NATS header block `nats_publish.encode_headers` makes of
+    them, formatted in one pass: the router writes one per message, and the dict and the
+    generic encoder cost it ~5 µs of its ~30 per event (tests/unit/test_fast_encodings.py
+    holds the two to the same bytes)."""
+    block = (
+        f"NATS/1.0\r\n{MSG_ID}: {clean(msg_id)}\r\n{EVENT_TYPE}: {clean(event.type_name)}\r\n"
+        f"{EVENT_ID}: {clean(event.event_id)}\r\n"
+    )
+    if event.failure:
+        block += f"{FAILURE}: {clean(event.failure)}\r\n"
+    if event.replay_sid:
+        block += f"{REPLAY}: {clean(event.replay_sid)}\r\n"
+    if event.revision:
+        block += f"{REVISION}: {event.revision}\r\n"
+    if event.stored_at:
+        block += f"{STORED_AT}: {event.stored_at!r}\r\n{DELIVERED}: {event.delivered}\r\n"
+    if event.trace:
+        block += f"{TRACEPARENT}: {clean(event.trace)}\r\n"
+    if event.order_key is not None:
+        block += f"{ORDER_KEY}: {clean(event.order_key)}\r\n"
+    return (block + "\r\n").encode()
 
 
 def decode(message_headers: Mapping[str, str] | None) -> StreamEvent:

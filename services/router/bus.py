@@ -8,7 +8,7 @@ from typing import Protocol
 
 from nats.aio.client import Client
 
-from runtime import nats_publish, stream_codec
+from runtime import stream_codec
 from runtime.jetstream import StreamSpec
 from services.router import resend as resend_policy
 from services.router.acks import Acks
@@ -97,18 +97,16 @@ class JetStreamBus:
 
     def _wire(self, message: OutMessage) -> tuple[str, bytes, bytes]:
         """(subject, header block, payload) of a message on the stream."""
-        header_block = nats_publish.encode_headers(
-            stream_codec.headers(
-                stream_codec.StreamEvent(
-                    message.event_id,
-                    message.type_name,
-                    message.failure,
-                    revision=message.revision,
-                    trace=message.trace,
-                    order_key=message.order_key,
-                ),
-                message.msg_id,
-            )
+        header_block = stream_codec.header_block(
+            stream_codec.StreamEvent(
+                message.event_id,
+                message.type_name,
+                message.failure,
+                revision=message.revision,
+                trace=message.trace,
+                order_key=message.order_key,
+            ),
+            message.msg_id,
         )
         spec = self._spec if message.order_key is None else self._ordered
         return spec.subject(message.account_sid, message.sink_sid), header_block, message.payload

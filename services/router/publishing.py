@@ -27,7 +27,7 @@ from services.router.acks import MessageTooLarge
 from services.router.bus import EventBus, OutMessage
 from services.router.projection import project
 from services.router.routing_table import RoutingTable, Target
-from services.router.schemas import SchemaCache
+from services.router.schemas import CompiledSchema, SchemaCache, Unknown
 
 log = logging.getLogger(__name__)
 
@@ -247,20 +247,27 @@ class Publisher:
         invalid = grpc.StatusCode.INVALID_ARGUMENT
         if not event_id or len(event_id) > MAX_EVENT_ID:
             raise Rejected(invalid, f"event id is required (at most {MAX_EVENT_ID} characters)")
-        if not sids.is_sid(account, sids.ACCOUNT):
-            raise Rejected(invalid, f"account_sid {account!r} is not an Account SID")
-        if not self._table.has_account(account) and not await self._known(
-            lambda: self._table.has_account(account), account, deadline
-        ):
-            raise Rejected(grpc.StatusCode.NOT_FOUND, f"account {account} not found")
+        # An account the routing table knows is a well-formed SID: the pattern is checked only
+        # for the others (a regular expression per event was ~2 µs of the router's work).
+        if not self._table.has_account(account):
+            if not sids.is_sid(account, sids.ACCOUNT):
+                raise Rejected(invalid, f"account_sid {account!r} is not an Account SID")
+            if not await self._known(lambda: self._table.has_account(account), account, deadline):
+                raise Rejected(grpc.StatusCode.NOT_FOUND, f"account {account} not found")
         if not source or len(source) > MAX_SOURCE:
             raise Rejected(invalid, "source is required")
-        info = await self._schemas.event_type(type_name)
+        known = self._schemas.cached_type(type_name)
+        info = await self._schemas.event_type(type_name) if isinstance(known, Unknown) else known
         if info is None:
             raise Rejected(grpc.StatusCode.NOT_FOUND, f"event type {type_name!r} not found")
         if info.status == "discontinued":
             raise Rejected(grpc.StatusCode.FAILED_PRECONDITION, f"event type {type_name} is discontinued")
-        schema = await self._schemas.schema(info.schema_id, event.schema_version)
+        cached = self._schemas.cached_schema(info.schema_id, event.schema_version)
+        schema = (
+            await self._schemas.schema(info.schema_id, event.schema_version)
+            if isinstance(cached, Unknown)
+            else cached
+        )
         if schema is None:
             raise Rejected(
                 grpc.StatusCode.NOT_FOUND,
@@ -287,9 +294,10 @@ class Publisher:
         stamp = self._time_of(event)
         messages, failures = [], []
         for target in targets:
-            shaped = await self._shape(
-                data_json, data, schema.schema_id, schema.version, target.schema_version
-            )
+            wanted = target.schema_version or schema.version
+            at = self._schemas.cached_schema(schema.schema_id, wanted)
+            shape = await self._schemas.schema(schema.schema_id, wanted) if isinstance(at, Unknown) else at
+            shaped = self._shape(data_json, data, schema, shape)
             failure = ""
             if shaped is None:
                 # Not a silent drop: the sink gets a dead letter carrying the event as
@@ -356,14 +364,15 @@ class Publisher:
             return ""
         return tracing.inject().get("traceparent", "")
 
-    async def _shape(
-        self, raw: str, data: Any, schema_id: str, version: int, wanted: int
+    @staticmethod
+    def _shape(
+        raw: str, data: Any, published: CompiledSchema, target: CompiledSchema | None
     ) -> tuple[str, Any] | None:
-        """(dataschema, data) at the wanted version; None when it cannot be shaped validly."""
-        target = await self._schemas.schema(schema_id, wanted or version)
+        """(dataschema, data) at the `target` version (None: it does not exist); None when
+        the data cannot be shaped validly."""
         if target is None:
             return None
-        if target.version == version:
+        if target.version == published.version:
             # The producer's bytes, validated already: embedded as they are.
             return target.url, cloudevents.Fragment(raw)
         projected = project(data, target.document)

@@ -36,6 +36,13 @@ class CompiledSchema:
         return str(self.document.get("$id", ""))
 
 
+class Unknown:
+    """Not in the cache (or no longer fresh): ask with the coroutine, which fetches."""
+
+
+UNKNOWN = Unknown()
+
+
 class CatalogSource(Protocol):
     """What the router needs from the catalogue (the gRPC adapter, or a fake in unit tests)."""
 
@@ -63,11 +70,29 @@ class SchemaCache:
         self._types.clear()
         self._latest.clear()
 
-    async def event_type(self, type_name: str) -> TypeInfo | None:
+    def cached_type(self, type_name: str) -> TypeInfo | Unknown | None:
+        """What `event_type` would answer without fetching, or UNKNOWN: the router's per-event
+        path asks this first and awaits nothing when the answer is cached (a coroutine per
+        lookup was ~1 µs of the router's per-event work, three of them an event)."""
         cached = self._types.get(type_name)
-        now = time.monotonic()
-        if cached is not None and now - cached[0] < self._ttl:
+        if cached is not None and time.monotonic() - cached[0] < self._ttl:
             return cached[1]
+        return UNKNOWN
+
+    def cached_schema(self, schema_id: str, version: int) -> CompiledSchema | Unknown:
+        """What `schema` would answer without fetching, or UNKNOWN (see cached_type)."""
+        if version <= 0:
+            latest = self._latest.get(schema_id)
+            if latest is None or time.monotonic() - latest[0] >= self._ttl:
+                return UNKNOWN
+            version = latest[1]
+        return self._schemas.get((schema_id, version)) or UNKNOWN
+
+    async def event_type(self, type_name: str) -> TypeInfo | None:
+        cached = self.cached_type(type_name)
+        if not isinstance(cached, Unknown):
+            return cached
+        now = time.monotonic()
         generation = self._generation
         info = await self._source.event_type(type_name)
         if generation == self._generation:

@@ -1,5 +1,6 @@
 """The router's per-event encodings, made cheaper, must say exactly what the slow ones said:
-event times (runtime/times.py) and NATS header blocks (runtime/nats_publish.py)."""
+event times (runtime/times.py) and NATS header blocks (runtime/nats_publish.py,
+runtime/stream_codec.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from nats.errors import MsgAlreadyAckdError, NotJSMessageError
 
 from runtime.jetstream import parse_header_lines
 from runtime.nats_publish import ack, encode_headers
-from runtime.stream_codec import ack_fields
+from runtime.stream_codec import StreamEvent, ack_fields, header_block, headers
 from runtime.times import iso, iso_of
 
 pytestmark = pytest.mark.unit
@@ -65,6 +66,28 @@ async def _nats_py_block(headers: dict[str, str]) -> bytes:
 )
 async def test_header_blocks_are_what_nats_py_sends(headers: dict[str, str]) -> None:
     assert encode_headers(headers) == await _nats_py_block(headers)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        StreamEvent("EZ1", "com.twilio.messaging.message.sent"),
+        StreamEvent("EZ1", "com.twilio.messaging.message.sent", revision=42),
+        StreamEvent(" EZ\r\n1 ", "t", failure="cannot be projected\nto v2", revision=3, order_key=""),
+        StreamEvent(
+            "EZ2",
+            "t",
+            replay_sid="RP1",
+            stored_at=1764657789.123456,
+            delivered=4,
+            trace="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            order_key="SM1",
+        ),
+    ],
+)
+async def test_a_stream_message_header_block_is_its_headers_as_nats_py_sends_them(event: StreamEvent) -> None:
+    expected = await _nats_py_block(headers(event, "AC1:EZ1:DG1"))
+    assert header_block(event, "AC1:EZ1:DG1") == encode_headers(headers(event, "AC1:EZ1:DG1")) == expected
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from services.router.schemas import SchemaCache, TypeInfo
+from services.router.schemas import UNKNOWN, SchemaCache, TypeInfo
 
 DOC = {"type": "object", "$id": "https://events-schemas.twilio.com/Acme.Order/{v}"}
 
@@ -58,3 +58,22 @@ async def test_an_answer_fetched_before_an_invalidation_is_not_kept() -> None:
     catalog.hold = None
     assert (await cache.event_type("com.acme.order.created")).status == "discontinued"  # type: ignore[union-attr]
     assert catalog.calls == 2
+
+
+async def test_the_cached_answers_are_the_fetched_ones_and_unknown_when_not_fresh() -> None:
+    catalog = Catalog()
+    cache = SchemaCache(catalog, type_ttl_seconds=3600)
+    assert cache.cached_type("com.acme.order.created") is UNKNOWN
+    assert cache.cached_schema("Acme.Order", 0) is UNKNOWN
+    fetched = await cache.event_type("com.acme.order.created")
+    latest = await cache.schema("Acme.Order", 0)
+    assert cache.cached_type("com.acme.order.created") is fetched
+    assert cache.cached_schema("Acme.Order", 0) is latest is cache.cached_schema("Acme.Order", 1)
+    assert cache.cached_schema("Acme.Order", 2) is UNKNOWN  # never fetched
+    cache.invalidate()
+    assert cache.cached_type("com.acme.order.created") is UNKNOWN
+    assert cache.cached_schema("Acme.Order", 0) is UNKNOWN  # the latest may have moved
+    assert cache.cached_schema("Acme.Order", 1) is latest  # a version itself never changes
+    stale = SchemaCache(catalog, type_ttl_seconds=0)
+    await stale.event_type("com.acme.order.created")
+    assert stale.cached_type("com.acme.order.created") is UNKNOWN  # past its time to live
