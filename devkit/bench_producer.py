@@ -3,12 +3,15 @@
 One suite (SQLite) with NO delivery worker: the figure is how fast events are accepted —
 validated, routed to one subscribed webhook sink and acknowledged by JetStream — not how fast
 they are delivered (that is `make bench`'s first part); without a worker nothing else
-competes for this 2-core machine's CPU. Four modes, in turn within each trial:
+competes for this 2-core machine's CPU. Five modes, in turn within each trial:
 
 - raw: `RouterStub.Publish` with batches of --batch events, --concurrency calls at once
   (devkit/bench_load.publish_fixed, as the other benches publish);
 - raw, twice the calls: the same with 2 × --concurrency calls at once — with few calls in
   flight each call's round trip, not the router, bounds events/s;
+- raw, requests built beforehand: the same calls with every request built and serialised
+  before the measured window and sent as bytes — the router's Publish path with the least of
+  the load generator sharing the 2 cores (its gRPC calls and reading the answers remain);
 - sdk publish: the same events (same template, ids, batch size, concurrency) through
   `AsyncProducer.publish` (SDK events → protobuf, retry bookkeeping, per-event results);
 - sdk send: one `await producer.send(type, data_dict, …)` per event, the SDK batching them
@@ -37,6 +40,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +53,7 @@ from devkit.bench import RESULTS_DIR, watch_all
 from devkit.bench_load import (
     LATENCY_BATCH,
     LATENCY_RATE,
+    PUBLISH_TIMEOUT,
     EventFactory,
     publish_fixed,
     publish_paced,
@@ -60,13 +65,15 @@ from devkit.bench_setup import Rest, create_account
 from devkit.bench_stats import show, spread
 from devkit.processes import free_port, python_env, start
 from devkit.suite import Suite
-from eventstreams.v1 import router_pb2_grpc
+from eventstreams.v1 import router_pb2, router_pb2_grpc
 from eventstreams_producer import AsyncProducer, Event
 from eventstreams_producer.grpc_transport import GrpcTransport
 
 TYPE = "com.twilio.messaging.message.delivered"
 RAW_TWICE = "raw, twice the calls"
-MODES = ("raw", RAW_TWICE, "sdk publish", "sdk send")
+RAW_PREBUILT = "raw, requests built beforehand"
+MODES = ("raw", RAW_TWICE, RAW_PREBUILT, "sdk publish", "sdk send")
+PUBLISH = "/eventstreams.v1.Router/Publish"
 CLIENT = "bench driver"  # this process: the load generator, reported apart from the pipeline
 GRPC_FLOOR = "grpc floor"  # devkit.grpc_floor: grpc.aio and grpc.health, none of our code
 LATENCY_SPACING = LATENCY_BATCH / LATENCY_RATE  # seconds between the latency run's calls
@@ -108,6 +115,50 @@ async def run_raw(
 ) -> dict[str, Any]:
     figures = await publish_fixed(router, factory, TYPE, count, plan.batch, plan.concurrency)
     return {"events": figures.events, "failures": figures.failures, "seconds": figures.seconds}
+
+
+class Prebuilt:
+    """Raw Publish with the load generator's work done before the measured window: every
+    request built and serialised beforehand, sent as bytes — the figure is the router's
+    Publish path with as little of the client in the same 2 cores as a gRPC client can be
+    (the client's CPU is still its gRPC calls and reading the answers)."""
+
+    def __init__(self, channel: grpc.aio.Channel, factory: EventFactory, plan: Plan) -> None:
+        self._publish: grpc.aio.UnaryUnaryMultiCallable[bytes, router_pb2.PublishResponse] = (
+            channel.unary_unary(
+                PUBLISH, request_serializer=None, response_deserializer=router_pb2.PublishResponse.FromString
+            )
+        )
+        self._factory = factory
+        self._plan = plan
+        self._requests: list[tuple[int, bytes]] = []
+
+    def build(self, count: int) -> None:
+        batch = self._plan.batch
+        sizes = [batch] * (count // batch) + ([count % batch] if count % batch else [])
+        self._requests = [
+            (size, router_pb2.PublishRequest(events=self._factory.batch(TYPE, size)).SerializeToString())
+            for size in sizes
+        ]
+
+    async def run(self, count: int) -> dict[str, Any]:
+        if sum(size for size, _ in self._requests) != count:
+            self.build(count)  # the warm-up's (not measured)
+        requests = iter(self._requests)
+        accepted = failures = 0
+
+        async def caller() -> None:
+            nonlocal accepted, failures
+            for size, request in requests:
+                response = await self._publish(request, timeout=PUBLISH_TIMEOUT)
+                refused = sum(1 for result in response.results if result.code != 0)
+                accepted += size - refused
+                failures += refused
+
+        started = time.perf_counter()
+        await asyncio.gather(*(caller() for _ in range(self._plan.concurrency)))
+        self._requests = []
+        return {"events": accepted, "failures": failures, "seconds": time.perf_counter() - started}
 
 
 async def run_sdk_publish(
@@ -166,9 +217,11 @@ async def measure(suite: Suite, plan: Plan, procs: ProcessWatch) -> dict[str, An
             linger_seconds=0.005,
         ) as producer:
             twice = replace(plan, concurrency=2 * plan.concurrency)
-            modes = {
+            prebuilt = Prebuilt(channel, factory, plan)
+            modes: dict[str, Callable[[int], Awaitable[dict[str, Any]]]] = {
                 "raw": lambda n: run_raw(router, factory, plan, n),
                 RAW_TWICE: lambda n: run_raw(router, factory, twice, n),
+                RAW_PREBUILT: prebuilt.run,
                 "sdk publish": lambda n: run_sdk_publish(producer, sdk_events, plan, n),
                 "sdk send": lambda n: run_sdk_send(producer, data, version, n),
             }
@@ -177,6 +230,8 @@ async def measure(suite: Suite, plan: Plan, procs: ProcessWatch) -> dict[str, An
             for trial in range(plan.trials):
                 record: dict[str, Any] = {"trial": trial + 1}
                 for mode in MODES:
+                    if mode == RAW_PREBUILT:
+                        prebuilt.build(plan.events)  # outside the measured window
                     with procs.window(mode) as measured:
                         done = await modes[mode](plan.events)
                         measured.events = done["events"]
