@@ -100,26 +100,20 @@ class SchemaCache:
         return info
 
     async def schema(self, schema_id: str, version: int) -> CompiledSchema | None:
-        if version <= 0:
-            latest = self._latest.get(schema_id)
-            now = time.monotonic()
-            if latest is None or now - latest[0] >= self._ttl:
-                generation = self._generation
-                found = await self._source.schema_version(schema_id, 0)
-                if found is None:
-                    return None
-                if generation == self._generation:
-                    self._latest[schema_id] = (now, found[0])
-                self._store(schema_id, found[0], found[1])
-                return self._schemas[(schema_id, found[0])]
-            version = latest[1]
-        key = (schema_id, version)
-        if key not in self._schemas:
-            found = await self._source.schema_version(schema_id, version)
-            if found is None:
-                return None
-            self._store(schema_id, version, found[1])
-        return self._schemas[key]
+        """A schema version (version ≤ 0: the latest), fetched and compiled when not cached."""
+        cached = self.cached_schema(schema_id, version)
+        if not isinstance(cached, Unknown):
+            return cached
+        latest = version <= 0  # a latest not known, or known too long ago
+        now = time.monotonic()
+        generation = self._generation
+        found = await self._source.schema_version(schema_id, 0 if latest else version)
+        if found is None:
+            return None
+        if latest and generation == self._generation:
+            self._latest[schema_id] = (now, found[0])
+        self._store(schema_id, found[0], found[1])
+        return self._schemas[(schema_id, found[0])]
 
     def _store(self, schema_id: str, version: int, document_json: str) -> None:
         key = (schema_id, version)
