@@ -94,6 +94,7 @@ bench: proto $(VENV)/.installed
 	$(PY) -m devkit.bench_http_clients
 	$(PY) -m devkit.bench_publish_modes
 	$(PY) -m devkit.bench_router_python
+	$(PY) -m devkit.bench_worker_python
 
 clean:
 	rm -rf gen data bench-results
