@@ -15,7 +15,6 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
 from runtime import stream_codec, tracing
 from runtime.jetstream import StreamSpec
-from runtime.times import utcnow
 from services.delivery.decision import (
     Ack,
     DeadLetter,
@@ -218,6 +217,7 @@ class Settler:
         error = happened.error
         event = envelope.event
         owner, source = self._accounts(envelope)
+        now = self._clock()
         self._journal.attempt(
             Attempt(
                 account_sid=owner,
@@ -231,7 +231,7 @@ class Settler:
                 latency_ms=latency_ms,
                 error_code=error.code if error else None,
                 error=error.message[:500] if error else None,
-                date_created=utcnow(),
-                age_ms=max(0, int((self._clock() - envelope.stored_at) * 1000)),
+                date_created=now,
+                age_ms=max(0, int((now - envelope.stored_at) * 1000)),
             )
         )

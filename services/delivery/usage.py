@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from runtime.times import utc_day
 from services.delivery.decision import Ack, Decision, Happened
 from services.delivery.models import UsageRow
 from services.delivery.sinks.base import Outcome
@@ -49,8 +51,8 @@ class UsageMeter:
         account = self._owner_of(sink_sid)
         if account is None:  # the sink is gone from the snapshot already: whose, unknown
             return
-        moment = datetime.now(UTC) if when is None else datetime.fromtimestamp(when, UTC)
-        self._counts[(account, self._sink_type_of(sink_sid) or "unknown", moment.date().isoformat())] += count
+        day = utc_day(time.time() if when is None else when)
+        self._counts[(account, self._sink_type_of(sink_sid) or "unknown", day)] += count
 
     def settled(
         self, sink_sid: str, stored_at: float, delivered: int, happened: Happened, decision: Decision

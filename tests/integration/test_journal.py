@@ -7,6 +7,7 @@ retention as Twilio's (events 7 days, error logs 23)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
@@ -69,7 +70,7 @@ async def test_a_failed_write_fails_its_letters_and_nobody_waits_forever(engine:
 
 def attempt(i: int) -> Attempt:
     account, sink = "AC" + "a" * 32, "DG" + "b" * 32
-    return Attempt(account, sink, f"EZ{i}", "com.example", 1, "delivered", 200, 5, None, None, utcnow())
+    return Attempt(account, sink, f"EZ{i}", "com.example", 1, "delivered", 200, 5, None, None, time.time())
 
 
 async def test_a_failed_attempt_write_keeps_its_records_for_the_next(engine: AsyncEngine) -> None:
@@ -120,7 +121,7 @@ async def test_retention_keeps_error_logs_23_days_and_events_7(engine: AsyncEngi
         for outcome in ("delivered", "retrying", "failed"):
             for i in range(4):
                 record = replace(attempt(i), event_id=f"{label}-{outcome}-{i}", outcome=outcome)
-                journal.attempt(replace(record, date_created=when))
+                journal.attempt(replace(record, date_created=when.timestamp()))
     while await journal.flush():
         pass
     async with sessions.begin() as session:
@@ -158,7 +159,7 @@ async def test_attempts_written_by_the_driver_read_back_as_the_orm_wrote_them(
     must read back exactly as what SQLAlchemy's own insert of the same values stores."""
     sessions = db.sessionmaker(any_engine)
     journal = SqlJournal(sessions, Retention())
-    when = utcnow().replace(microsecond=123456)
+    when = utcnow().replace(microsecond=123456)  # the record's time, as the settler gives it: epoch seconds
     full = Attempt(
         "AC" + "a" * 32,
         "DG" + "b" * 32,
@@ -170,7 +171,7 @@ async def test_attempts_written_by_the_driver_read_back_as_the_orm_wrote_them(
         250,
         91301,
         "receiver failed (HTTP 503)",
-        when,
+        when.timestamp(),
         source_account_sid="AC" + "c" * 32,
         age_ms=12_345,
     )
@@ -189,7 +190,8 @@ async def test_attempts_written_by_the_driver_read_back_as_the_orm_wrote_them(
     async with sessions.begin() as session:
         for record in (full, bare):
             await session.execute(
-                insert(AttemptRow), [{**vars(record), "event_id": f"orm-{record.event_id}"}]
+                insert(AttemptRow),
+                [{**vars(record), "event_id": f"orm-{record.event_id}", "date_created": when}],
             )
     async with sessions() as session:
         rows = {r.event_id: r for r in (await session.scalars(select(AttemptRow))).all()}

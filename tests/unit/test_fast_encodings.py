@@ -1,6 +1,6 @@
-"""The router's per-event encodings, made cheaper, must say exactly what the slow ones said:
-event times (runtime/times.py) and NATS header blocks (runtime/nats_publish.py,
-runtime/stream_codec.py)."""
+"""The per-event encodings, made cheaper, must say exactly what the slow ones said: event
+times (runtime/times.py), NATS header blocks (runtime/nats_publish.py, runtime/stream_codec.py),
+and the worker's attempt times and usage days (runtime/times.py, services/delivery/journal.py)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,15 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import MsgAlreadyAckdError, NotJSMessageError
+from sqlalchemy import DateTime
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 
 from runtime.jetstream import parse_header_lines
 from runtime.nats_publish import ack, encode_headers
 from runtime.stream_codec import StreamEvent, ack_fields, header_block, headers
-from runtime.times import iso, iso_of
+from runtime.times import iso, iso_of, sqlite_timestamp, utc_day
+from services.delivery.journal import Attempt, AttemptRows
 
 pytestmark = pytest.mark.unit
 
@@ -155,3 +159,41 @@ async def test_an_ack_is_the_command_nats_py_sends_and_only_once() -> None:
         await ack(message)
     with pytest.raises(NotJSMessageError):
         await ack(Msg(_client=ours, subject="core.x", reply=""))
+
+
+EPOCH_TIMES = [
+    1_796_238_625.535263,
+    1_796_238_625.0,
+    1_796_238_625.9999996,  # rounds up into the next second
+    1_796_169_599.9999999,  # … and into the next day
+    -0.5,  # before the epoch
+    0.0,
+    253_402_300_799.999,  # the last second of year 9999
+]
+
+
+@pytest.mark.parametrize("epoch", EPOCH_TIMES)
+def test_an_attempt_time_is_stored_as_sqlalchemy_stores_it_in_sqlite(epoch: float) -> None:
+    dialect = SQLiteDialect_aiosqlite()
+    processor = DateTime(timezone=True).dialect_impl(dialect).bind_processor(dialect)
+    assert processor is not None
+    assert sqlite_timestamp(epoch) == processor(datetime.fromtimestamp(epoch, UTC))
+
+
+@pytest.mark.parametrize("epoch", EPOCH_TIMES)
+def test_a_delivery_counts_on_its_utc_day(epoch: float) -> None:
+    assert utc_day(epoch) == datetime.fromtimestamp(epoch, UTC).date().isoformat()
+
+
+def test_attempt_rows_give_sqlite_its_text_and_other_databases_a_datetime() -> None:
+    epoch = 1_796_238_625.535263
+    attempt = Attempt("AC1", "DG1", "EZ1", "com.example", 2, "retrying", 503, 40, 91301, "no", epoch)
+    sqlite_row = AttemptRows(SQLiteDialect_aiosqlite()).row(attempt)
+    postgres_row = AttemptRows(PGDialect_asyncpg()).row(attempt)
+    assert sqlite_row[10] == "2026-12-02 19:10:25.535263"
+    assert postgres_row[10] == datetime(2026, 12, 2, 19, 10, 25, 535263, tzinfo=UTC)
+    assert (
+        sqlite_row[:10]
+        == postgres_row[:10]
+        == ("AC1", "DG1", "EZ1", "com.example", 2, "retrying", 503, 40, 91301, "no")
+    )
