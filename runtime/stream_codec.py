@@ -108,17 +108,21 @@ def header_block(event: StreamEvent, msg_id: str) -> bytes:
 
 
 def decode(message_headers: Mapping[str, str] | None) -> StreamEvent:
-    found = message_headers or {}
+    # Positional, and the numbers converted only when present: once per message a worker reads.
+    get = (message_headers or {}).get
+    stored_at = get(STORED_AT)
+    delivered = get(DELIVERED)
+    revision = get(REVISION)
     return StreamEvent(
-        event_id=found.get(EVENT_ID, ""),
-        type_name=found.get(EVENT_TYPE, ""),
-        failure=found.get(FAILURE, ""),
-        replay_sid=found.get(REPLAY, ""),
-        stored_at=_number(found.get(STORED_AT)),
-        delivered=int(_number(found.get(DELIVERED))),
-        revision=int(_number(found.get(REVISION))),
-        trace=found.get(TRACEPARENT, ""),
-        order_key=found.get(ORDER_KEY),
+        get(EVENT_ID, ""),
+        get(EVENT_TYPE, ""),
+        get(FAILURE, ""),
+        get(REPLAY, ""),
+        _number(stored_at) if stored_at else 0.0,
+        int(_number(delivered)) if delivered else 0,
+        int(_number(revision)) if revision else 0,
+        get(TRACEPARENT, ""),
+        get(ORDER_KEY),
     )
 
 

@@ -32,7 +32,7 @@ from services.delivery.journal import DeadLetter as DeadLetterRecord
 from services.delivery.sinks.base import Outcome, SinkEvent
 
 
-@dataclass(eq=False)  # each is itself: compared by identity
+@dataclass(eq=False, slots=True)  # each is itself: compared by identity; one per message read
 class Envelope:
     """One message from the stream, read once."""
 
@@ -61,15 +61,15 @@ class Envelope:
             delivered = metadata.num_delivered
             first_stored = metadata.timestamp.timestamp() if metadata.timestamp else time.time()
         return cls(
-            msg=msg,
-            sink_sid=sink_sid,
-            event=SinkEvent(stored.event_id, stored.type_name, account_sid, msg.data),
-            delivered=stored.delivered + delivered,
-            stored_at=stored.stored_at or first_stored,
-            failure=stored.failure,
-            held_since=time.monotonic(),
-            subject=stream_codec.origin_subject(msg.subject),
-            revision=stored.revision,
+            msg,
+            sink_sid,
+            SinkEvent(stored.event_id, stored.type_name, account_sid, msg.data),
+            stored.delivered + delivered,
+            stored.stored_at or first_stored,
+            stored.failure,
+            time.monotonic(),
+            stream_codec.origin_subject(msg.subject),
+            stored.revision,
             trace=stored.trace,
         )
 

@@ -4,6 +4,7 @@ and the worker's attempt times and usage days (runtime/times.py, services/delive
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -15,9 +16,9 @@ from sqlalchemy import DateTime
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 
-from runtime.jetstream import parse_header_lines
-from runtime.nats_publish import ack, encode_headers
-from runtime.stream_codec import StreamEvent, ack_fields, header_block, headers
+from runtime.jetstream import HeaderParsingClient, parse_header_lines
+from runtime.nats_publish import ack, clean, encode_headers
+from runtime.stream_codec import StreamEvent, ack_fields, decode, header_block, headers
 from runtime.times import iso, iso_of, sqlite_timestamp, utc_day
 from services.delivery.journal import Attempt, AttemptRows
 
@@ -92,6 +93,14 @@ async def test_header_blocks_are_what_nats_py_sends(headers: dict[str, str]) -> 
 async def test_a_stream_message_header_block_is_its_headers_as_nats_py_sends_them(event: StreamEvent) -> None:
     expected = await _nats_py_block(headers(event, "AC1:EZ1:DG1"))
     assert header_block(event, "AC1:EZ1:DG1") == encode_headers(headers(event, "AC1:EZ1:DG1")) == expected
+    # … and a worker reads back what the router wrote (values as `clean` leaves them).
+    read = decode(parse_header_lines(expected[len(b"NATS/1.0\r\n") :]))
+    assert read == replace(
+        event,
+        event_id=clean(event.event_id),
+        failure=clean(event.failure),
+        order_key=clean(event.order_key) if event.order_key is not None else None,
+    )
 
 
 @pytest.mark.parametrize(
@@ -126,6 +135,9 @@ def test_ack_fields_of_anything_else_is_none(reply: str) -> None:
         b"NoColon\r\n: empty name\r\n",
         b"Caf\xc3\xa9: x\r\nKey: caf\xc3\xa9 \xff\r\n",  # a non-ASCII name, a bad UTF-8 value
         b"Es-Order-Key:   padded   \r\n",
+        b"Sep: \x1cvalue\x1f\r\nVt:\x0bvalue\x0c\r\n",  # separators are no bytes whitespace
+        b"Lone: line\nfeed\r\nCr: carriage\rreturn \r\n",  # only CRLF ends a line
+        b"Colons: a:b:c\r\n:\r\n",
         b"",
     ],
 )
@@ -197,3 +209,24 @@ def test_attempt_rows_give_sqlite_its_text_and_other_databases_a_datetime() -> N
         == postgres_row[:10]
         == ("AC1", "DG1", "EZ1", "com.example", 2, "retrying", 503, 40, 91301, "no")
     )
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        b"NATS/1.0\r\nNats-Msg-Id: AC1:EZ1:DG1\r\nEs-Event-Type: com.twilio.x\r\nEs-Revision: 7\r\n\r\n",
+        b"NATS/1.0 503\r\n\r\n",
+        b"NATS/1.0 404 No Messages\r\n\r\n",
+        b"NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: 1016\r\nNats-Last-Stream: 1024\r\n\r\n",
+        b"NATS/1.0\r\n\r\n",
+        b"NATS/1.0\r\n",
+        b"NATS/1.0\r\nBad Name: x\r\nKey: caf\xc3\xa9 \xff\r\n\r\n",
+    ],
+)
+async def test_a_direct_subscriptions_message_has_the_headers_nats_py_reads(block: bytes) -> None:
+    received: list[Msg] = []
+    ours = HeaderParsingClient()
+    ours._subs[1] = None  # type: ignore[assignment]  # only looked up: still subscribed?
+    ours._direct[1] = received.append
+    await ours._process_msg(1, b"events.x", b"$JS.ACK.x", b"{}", block)
+    assert received[0].headers == await Client()._process_headers(block)
