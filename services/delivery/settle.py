@@ -218,20 +218,21 @@ class Settler:
         event = envelope.event
         owner, source = self._accounts(envelope)
         now = self._clock()
+        # Positional, in Attempt's field order: one per attempt, and keywords cost 2.5x.
         self._journal.attempt(
             Attempt(
-                account_sid=owner,
-                source_account_sid=source,
-                sink_sid=envelope.sink_sid,
-                event_id=event.event_id,
-                type=event.type_name,
-                attempt=envelope.delivered,
-                outcome=outcome,
-                status_code=error.status if error else happened.status,
-                latency_ms=latency_ms,
-                error_code=error.code if error else None,
-                error=error.message[:500] if error else None,
-                date_created=now,
-                age_ms=max(0, int((now - envelope.stored_at) * 1000)),
+                owner,
+                envelope.sink_sid,
+                event.event_id,
+                event.type_name,
+                envelope.delivered,  # attempt
+                outcome,
+                error.status if error else happened.status,  # status_code
+                latency_ms,
+                error.code if error else None,  # error_code
+                error.message[:500] if error else None,  # error
+                now,  # date_created
+                source,  # source_account_sid
+                max(0, int((now - envelope.stored_at) * 1000)),  # age_ms
             )
         )

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from eventstreams.v1 import control_pb2
-from services.delivery.decision import RetryRules
+from services.delivery.decision import RetryRules, SinkState
 from services.delivery.directory import SinkDirectory
 from services.delivery.errors import ServerError, Throttled
 from services.delivery.journal import Attempt, DeadLetter
@@ -332,3 +332,38 @@ async def test_events_of_a_sink_not_seen_yet_are_asked_about_again() -> None:
     await settle_all(w)
     assert [m.settled for m in w.messages] == [[("nak", 1.0)]] * 2
     assert w.journal.letters == []
+
+
+async def test_an_attempts_record_says_what_happened_to_whom() -> None:
+    journal = FakeJournal()
+    parent = "AC" + "p" * 32
+    settler = Settler(journal, RetryRules(), owner_of=lambda sink_sid: parent, clock=lambda: 1000.25)
+    msg = FakeMsg(f"events.{ACCOUNT}.{SINK}")
+    envelope = Envelope(
+        msg,  # type: ignore[arg-type]
+        SINK,
+        SinkEvent("EZ7", "com.example", ACCOUNT, b"{}"),
+        delivered=2,
+        stored_at=1000.0,
+        failure="",
+        held_since=0.0,
+        subject=msg.subject,
+    )
+    await settler.settle(envelope, Outcome(error=ServerError("receiver failed", status=503)), SinkState(), 40)
+    assert journal.attempts == [
+        Attempt(
+            account_sid=parent,
+            sink_sid=SINK,
+            event_id="EZ7",
+            type="com.example",
+            attempt=2,
+            outcome="retrying",
+            status_code=503,
+            latency_ms=40,
+            error_code=91306,
+            error="receiver failed",
+            date_created=1000.25,
+            source_account_sid=ACCOUNT,
+            age_ms=250,
+        )
+    ]
