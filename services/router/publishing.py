@@ -44,7 +44,7 @@ class Rejected(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # one per event: not frozen (a frozen __init__ costs per field)
 class Prepared:
     messages: list[OutMessage]
     # Sinks the event could not be shaped for (projection to their version failed).
@@ -323,18 +323,19 @@ class Publisher:
                 dataschema=dataschema,
                 data=body,
             )
+            # Positional, in OutMessage's field order: one per message, and keywords cost 2.5x.
             messages.append(
                 OutMessage(
-                    account_sid=account,
-                    sink_sid=target.sink_sid,
-                    event_id=event_id,
-                    type_name=type_name,
-                    msg_id=self._msg_id(account, event_id, target.sink_sid, data_json if sink_sid else None),
-                    payload=cloudevents.encode(envelope),
-                    failure=failure,
-                    revision=self._table.revision,
-                    trace=self._trace_header(),
-                    order_key=order_key,
+                    account,
+                    target.sink_sid,
+                    event_id,
+                    type_name,
+                    self._msg_id(account, event_id, target.sink_sid, data_json if sink_sid else None),
+                    cloudevents.encode(envelope),  # payload
+                    failure,
+                    self._table.revision,
+                    self._trace_header(),
+                    order_key,
                 )
             )
         return Prepared(messages, failures)

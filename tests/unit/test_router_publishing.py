@@ -112,6 +112,24 @@ async def test_each_sink_gets_its_pinned_version() -> None:
     assert all(not m.failure for m in bus.messages)
 
 
+async def test_a_routed_message_names_its_event_sink_and_routing() -> None:
+    router, bus = publisher()
+    await router.publish([event({"name": "a", "size": 3})])
+    [message] = [m for m in bus.messages if m.sink_sid == SINK_V2]
+    assert message == OutMessage(
+        account_sid=ACCOUNT,
+        sink_sid=SINK_V2,
+        event_id="EZ1",
+        type_name=TYPE,
+        msg_id=f"{ACCOUNT}:EZ1:{SINK_V2}",
+        payload=message.payload,  # the CloudEvent: the test above
+        failure="",
+        revision=1,
+        trace="",
+        order_key=None,
+    )
+
+
 async def test_a_failed_projection_is_recorded_for_that_sink_not_dropped() -> None:
     router, bus = publisher()
     [result] = await router.publish([event({"size": 3})])  # valid v2; v1 needs a name
