@@ -230,3 +230,10 @@ async def test_a_direct_subscriptions_message_has_the_headers_nats_py_reads(bloc
     ours._direct[1] = received.append
     await ours._process_msg(1, b"events.x", b"$JS.ACK.x", b"{}", block)
     assert received[0].headers == await Client()._process_headers(block)
+
+
+def test_a_message_is_built_as_nats_py_builds_it() -> None:
+    ours = HeaderParsingClient()
+    theirs = Client._build_message(ours, 7, b"events.a.b", b"$JS.ACK.x", b"{}", {"K": "v"})
+    built = ours._build_message(7, b"events.a.b", b"$JS.ACK.x", b"{}", {"K": "v"})
+    assert type(built) is type(theirs) and vars(built) == vars(theirs)
