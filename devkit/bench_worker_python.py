@@ -171,7 +171,7 @@ SCHEMA = "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL O
 
 class LogWriter:
     """The journal's side of it: attempts kept, then written as SqlJournal.flush writes
-    them — the driver's own SQL and rows, one executemany in a transaction."""
+    them — the driver's own SQL and rows (AttemptRows.writes), in a transaction."""
 
     def __init__(self, database: sqlite3.Connection) -> None:
         self._database = database
@@ -188,7 +188,8 @@ class LogWriter:
         taken, self.attempts = self.attempts, []
         rows = self._rows
         with self._database:
-            self._database.executemany(rows.sql, [rows.row(attempt) for attempt in taken])
+            for sql, parameters in rows.writes(taken):  # SQLite's: one row list per INSERT
+                self._database.execute(sql, parameters)
         return len(taken)
 
 

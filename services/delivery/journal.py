@@ -7,7 +7,7 @@ import asyncio
 import logging
 import operator
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
@@ -84,13 +84,46 @@ class AttemptRows:
         self._timestamp = _timestamp(dialect.name, processors.pop(CREATED, None))
         self._processors = [(self._order.index(name), processor) for name, processor in processors.items()]
 
+        # SQLite: many rows to one INSERT — a fifth to a third less per row than executemany
+        # of the one-row insert, measured in-process — within its 32,766 parameters.
+        self._many = dialect.name == "sqlite"
+        self._head, _, self._one = self.sql.partition(" VALUES ")
+        self._inserts: dict[int, str] = {}
+
     def row(self, attempt: Attempt) -> tuple[Any, ...]:
+        return tuple(self._row(attempt))
+
+    def _row(self, attempt: Attempt) -> list[Any]:
         row = list(self._values(attempt))
         row[self._created] = self._timestamp(row[self._created])
         for index, processor in self._processors:
             if row[index] is not None:
                 row[index] = processor(row[index])
-        return tuple(row)
+        return row
+
+    def writes(self, attempts: Sequence[Attempt]) -> list[tuple[str, Any]]:
+        """The driver's (SQL, parameters) that insert `attempts` in order: for SQLite, a row
+        list per INSERT of up to ROWS_PER_INSERT rows, its parameters one flat tuple; for any
+        other database, the one-row insert with every row (an executemany)."""
+        if not self._many:
+            return [(self.sql, [self.row(attempt) for attempt in attempts])]
+        writes = []
+        for start in range(0, len(attempts), ROWS_PER_INSERT):
+            chunk = attempts[start : start + ROWS_PER_INSERT]
+            flat: list[Any] = []
+            for attempt in chunk:
+                flat += self._row(attempt)
+            writes.append((self._insert(len(chunk)), tuple(flat)))
+        return writes
+
+    def _insert(self, rows: int) -> str:
+        sql = self._inserts.get(rows)
+        if sql is None:
+            sql = self._inserts[rows] = f"{self._head} VALUES {', '.join([self._one] * rows)}"
+        return sql
+
+
+ROWS_PER_INSERT = 500  # 13 parameters a row
 
 
 CREATED = "date_created"
@@ -214,7 +247,8 @@ class SqlJournal:
                     rows = self._rows
                     if rows is None:
                         rows = self._rows = AttemptRows(connection.dialect)
-                    await connection.exec_driver_sql(rows.sql, [rows.row(attempt) for attempt in taken])
+                    for sql, parameters in rows.writes(taken):
+                        await connection.exec_driver_sql(sql, parameters)
             except BaseException:
                 self._put_back(taken)
                 raise

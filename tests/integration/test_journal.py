@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from runtime import db
 from runtime.times import utcnow
 from services.delivery.app import MIGRATIONS
-from services.delivery.journal import Attempt, DeadLetter, Retention, SqlJournal, letter_row
+from services.delivery.journal import ROWS_PER_INSERT, Attempt, DeadLetter, Retention, SqlJournal, letter_row
 from services.delivery.models import AttemptRow, DeadLetterRow
 from tests.conftest import BACKENDS, database_url
 
@@ -201,3 +201,21 @@ async def test_attempts_written_by_the_driver_read_back_as_the_orm_wrote_them(
         assert [getattr(ours, f) for f in fields] == [getattr(theirs, f) for f in fields]
         assert ours.date_created.replace(tzinfo=None) == when.replace(tzinfo=None)
         assert ours.status_code == record.status_code and ours.age_ms == record.age_ms
+
+
+async def test_a_large_flush_writes_every_attempt_in_order(any_engine: AsyncEngine) -> None:
+    """SQLite gets many rows to an INSERT (ROWS_PER_INSERT): a flush of more than two such
+    inserts' worth, and a partial one, loses and reorders nothing."""
+    sessions = db.sessionmaker(any_engine)
+    journal = SqlJournal(sessions, Retention())
+    count = 2 * ROWS_PER_INSERT + 234
+    for i in range(count):
+        journal.attempt(replace(attempt(i), status_code=None if i % 7 else 500, age_ms=i))
+    assert await journal.flush() == count
+    async with sessions() as session:
+        rows = (
+            await session.execute(
+                select(AttemptRow.event_id, AttemptRow.status_code, AttemptRow.age_ms).order_by(AttemptRow.id)
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [(f"EZ{i}", None if i % 7 else 500, i) for i in range(count)]
