@@ -20,7 +20,7 @@ from runtime.jetstream import HeaderParsingClient, parse_header_lines
 from runtime.nats_publish import ack, clean, encode_headers
 from runtime.stream_codec import StreamEvent, ack_fields, decode, header_block, headers
 from runtime.times import iso, iso_of, sqlite_timestamp, utc_day
-from services.delivery.journal import Attempt, AttemptRows
+from services.delivery.journal import ROWS_PER_INSERT, Attempt, AttemptRows, rows_per_insert
 
 pytestmark = pytest.mark.unit
 
@@ -237,3 +237,15 @@ def test_a_message_is_built_as_nats_py_builds_it() -> None:
     theirs = Client._build_message(ours, 7, b"events.a.b", b"$JS.ACK.x", b"{}", {"K": "v"})
     built = ours._build_message(7, b"events.a.b", b"$JS.ACK.x", b"{}", {"K": "v"})
     assert type(built) is type(theirs) and vars(built) == vars(theirs)
+
+
+@pytest.mark.parametrize(
+    ("version", "rows"), [((3, 40, 1), ROWS_PER_INSERT), ((3, 32, 0), ROWS_PER_INSERT), ((3, 31, 1), 76)]
+)
+def test_an_sqlite_insert_of_attempts_stays_within_the_librarys_parameters(
+    version: tuple[int, int, int], rows: int
+) -> None:
+    assert rows_per_insert(version) == rows
+    assert rows * len(vars(Attempt("A", "D", "E", "t", 1, "delivered", 200, 1, None, None, 0.0))) <= (
+        32_766 if version >= (3, 32, 0) else 999
+    )
