@@ -87,7 +87,7 @@ class AttemptRows:
 
         # SQLite: many rows to one INSERT — a sixth less per record than an executemany of
         # the one-row insert, measured in-process — within its limit on parameters.
-        self._many = dialect.name == "sqlite"
+        self._multirow = dialect.name == "sqlite"
         self._rows_per_insert = rows_per_insert(sqlite3.sqlite_version_info)
         self._head, _, self._one = self.sql.partition(" VALUES ")
         self._inserts: dict[int, str] = {}
@@ -107,7 +107,7 @@ class AttemptRows:
         """The driver's (SQL, parameters) that insert `attempts` in order: for SQLite, a row
         list per INSERT of up to `rows_per_insert` rows, its parameters one flat tuple; for any
         other database, the one-row insert with every row (an executemany)."""
-        if not self._many:
+        if not self._multirow:
             return [(self.sql, [self.row(attempt) for attempt in attempts])]
         writes = []
         step = self._rows_per_insert

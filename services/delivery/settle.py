@@ -60,15 +60,16 @@ class Envelope:
             metadata = msg.metadata
             delivered = metadata.num_delivered
             first_stored = metadata.timestamp.timestamp() if metadata.timestamp else time.time()
+        # Positional, in the fields' order: one per message read, and keywords cost 2.5x.
         return cls(
             msg,
             sink_sid,
             SinkEvent(stored.event_id, stored.type_name, account_sid, msg.data),
-            stored.delivered + delivered,
-            stored.stored_at or first_stored,
+            stored.delivered + delivered,  # delivered
+            stored.stored_at or first_stored,  # stored_at
             stored.failure,
-            time.monotonic(),
-            stream_codec.origin_subject(msg.subject),
+            time.monotonic(),  # held_since
+            stream_codec.origin_subject(msg.subject),  # subject
             stored.revision,
             trace=stored.trace,
         )

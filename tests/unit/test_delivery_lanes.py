@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from nats.aio.msg import Msg
 
 from eventstreams.v1 import control_pb2
+from runtime.stream_codec import StreamEvent, headers
 from services.delivery.decision import RetryRules, SinkState
 from services.delivery.directory import SinkDirectory
 from services.delivery.errors import ServerError, Throttled
@@ -367,3 +369,28 @@ async def test_an_attempts_record_says_what_happened_to_whom() -> None:
             age_ms=250,
         )
     ]
+
+
+def test_an_envelope_is_what_its_message_says() -> None:
+    trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    parked = StreamEvent("EZ9", "com.example", stored_at=1000.5, delivered=2, revision=7, trace=trace)
+    msg = Msg(
+        _client=None,  # type: ignore[arg-type]  # never used: nothing is settled
+        subject=f"parked.events.{ACCOUNT}.{SINK}",
+        reply="$JS.ACK.EVENTS_PARKED.delivery.3.1042.977.1764657789123456789.12",
+        data=b"{}",
+        headers=headers(parked, "park:EVENTS:1"),
+    )
+    before = time.monotonic()
+    envelope = Envelope.of(msg)
+    assert envelope.msg is msg and envelope.sink_sid == SINK
+    assert envelope.event == SinkEvent("EZ9", "com.example", ACCOUNT, b"{}")
+    assert (envelope.delivered, envelope.stored_at) == (2 + 3, 1000.5)  # before parking, and since
+    assert (envelope.failure, envelope.subject, envelope.revision, envelope.trace) == (
+        "",
+        f"events.{ACCOUNT}.{SINK}",
+        7,
+        trace,
+    )
+    assert before <= envelope.held_since <= time.monotonic()
+    assert (envelope.size, envelope.unfit) == (-1, None)
