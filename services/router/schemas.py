@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import fastjsonschema
+from services.router.validation import compile_validator
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,4 @@ class SchemaCache:
         key = (schema_id, version)
         if self._schemas.get(key) is None:
             document = json.loads(document_json)
-            self._schemas[key] = CompiledSchema(
-                schema_id, version, document, fastjsonschema.compile(document)
-            )
+            self._schemas[key] = CompiledSchema(schema_id, version, document, compile_validator(document))
