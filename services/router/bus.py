@@ -97,16 +97,18 @@ class JetStreamBus:
 
     def _wire(self, message: OutMessage) -> tuple[str, bytes, bytes]:
         """(subject, header block, payload) of a message on the stream."""
-        header_block = stream_codec.header_block(
-            stream_codec.StreamEvent(
-                message.event_id,
-                message.type_name,
-                message.failure,
-                revision=message.revision,
-                trace=message.trace,
-                order_key=message.order_key,
-            ),
-            message.msg_id,
+        # Positional, in StreamEvent's field order (no replay, never parked): once per message.
+        event = stream_codec.StreamEvent(
+            message.event_id,
+            message.type_name,
+            message.failure,
+            "",  # replay_sid
+            0.0,  # stored_at
+            0,  # delivered
+            message.revision,
+            message.trace,
+            message.order_key,
         )
+        header_block = stream_codec.header_block(event, message.msg_id)
         spec = self._spec if message.order_key is None else self._ordered
         return spec.subject(message.account_sid, message.sink_sid), header_block, message.payload

@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
 
 from services.router.validation import compile_validator
@@ -31,7 +32,7 @@ class CompiledSchema:
     document: dict[str, Any]
     validate: Callable[[Any], Any]
 
-    @property
+    @cached_property  # read per event and sink
     def url(self) -> str:
         return str(self.document.get("$id", ""))
 

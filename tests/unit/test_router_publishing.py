@@ -155,19 +155,32 @@ async def test_a_failed_projection_is_recorded_for_that_sink_not_dropped() -> No
         ({"sink_sid": "DG" + "9" * 32}, grpc.StatusCode.NOT_FOUND),
     ],
 )
+@pytest.mark.parametrize("bad_first", [True, False])  # after a good one, its route is known
 async def test_bad_events_are_refused_and_publish_nothing(
-    change: dict[str, Any], code: grpc.StatusCode
+    change: dict[str, Any], code: grpc.StatusCode, bad_first: bool
 ) -> None:
     router, bus = publisher()
     bad = event({"name": "a"})
     for field, value in change.items():
         setattr(bad, field, value)
     good = event({"name": "b"}, event_id="EZ2")
-    results = await router.publish([bad, good])
-    assert results[0].code == code.value[0]
-    assert results[0].message
-    assert results[1].code == grpc.StatusCode.OK.value[0]
+    results = await router.publish([bad, good] if bad_first else [good, bad])
+    refused, accepted = results if bad_first else results[::-1]
+    assert refused.code == code.value[0]
+    assert refused.message
+    assert accepted.code == grpc.StatusCode.OK.value[0]
     assert {m.event_id for m in bus.messages} == {"EZ2"}
+
+
+async def test_an_event_is_answered_for_its_first_fault_in_a_call_of_many() -> None:
+    router, _ = publisher()
+    good = event({"name": "b"}, event_id="EZ2")
+    # Invalid data and an unknown sink: the data is checked first, as when it is alone.
+    bad = event({"name": 5}, event_id="EZ3")
+    bad.sink_sid = "DG" + "9" * 32
+    [_, refused] = await router.publish([good, bad])
+    assert refused.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert "does not match" in refused.message
 
 
 async def test_two_subaccounts_rolled_up_to_one_sink_never_share_a_dedupe_id() -> None:
