@@ -27,7 +27,7 @@ from services.router.acks import MessageTooLarge
 from services.router.bus import EventBus, OutMessage
 from services.router.projection import project
 from services.router.routing_table import RoutingTable, Target
-from services.router.schemas import CompiledSchema, SchemaCache, TypeInfo, Unknown
+from services.router.schemas import CompiledSchema, SchemaCache, Unknown
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,6 @@ class Route:
     (three cache lookups and the routing table's, ~3 µs an event): the call's events mostly
     share it."""
 
-    info: TypeInfo
     schema: CompiledSchema
     # Filled by the first of them that is valid: the sinks, each with its schema version.
     targets: list[tuple[Target, CompiledSchema | None]] | None = None
@@ -272,7 +271,7 @@ class Publisher:
             routes[key] = route
         elif not source or len(source) > MAX_SOURCE:  # the rest was checked for the route
             raise Rejected(invalid, "source is required")
-        info, schema = route.info, route.schema
+        schema = route.schema
         try:
             data = cloudevents.decode(data_json)
         except ValueError as exc:
@@ -280,7 +279,9 @@ class Publisher:
         try:
             schema.validate(data)
         except fastjsonschema.JsonSchemaException as exc:
-            raise Rejected(invalid, f"data does not match {info.schema_id} v{schema.version}: {exc}") from exc
+            raise Rejected(
+                invalid, f"data does not match {schema.schema_id} v{schema.version}: {exc}"
+            ) from exc
 
         targets = route.targets
         if targets is None:
@@ -357,7 +358,7 @@ class Publisher:
         )
         if schema is None:
             raise Rejected(grpc.StatusCode.NOT_FOUND, f"schema {info.schema_id} version {version} not found")
-        return Route(info, schema)
+        return Route(schema)
 
     async def _targets(
         self, account: str, type_name: str, sink_sid: str, schema: CompiledSchema, deadline: float
