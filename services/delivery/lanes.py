@@ -283,8 +283,7 @@ class Dispatcher:
         self, envelopes: Sequence[Envelope], happened: decision.Happened, state: SinkState
     ) -> None:
         try:
-            for envelope in envelopes:
-                await self._settler.settle(envelope, happened, state)
+            await self._settler.settle_call(envelopes, [happened] * len(envelopes), state)
         finally:
             self._room.give(len(envelopes))
 
@@ -405,8 +404,7 @@ class Dispatcher:
             self._learn(lane, outcomes)
             state = self.state(lane)
             latency_ms = int(elapsed * 1000)
-            for envelope, outcome in zip(batch, outcomes, strict=True):
-                await self._settler.settle(envelope, outcome, state, latency_ms)
+            await self._settler.settle_call(batch, outcomes, state, latency_ms)
         finally:
             self._room.give(len(batch))
             self._shed(lane)

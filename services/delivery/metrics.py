@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from nats.js import JetStreamContext
 
 from runtime.metrics import Metrics
 from services.delivery.decision import Ack, DeadLetter, Decision, Happened, Park, Retry
 from services.delivery.journal import SqlJournal
+from services.delivery.settle import Envelope
 from services.delivery.sinks.base import Outcome
 
 log = logging.getLogger(__name__)
@@ -24,8 +25,14 @@ LAG_POLL_SECONDS = 5.0
 class DeliveryMetrics:
     """Observes settlements (services/delivery/settle.py's SettleObserver)."""
 
-    def __init__(self, metrics: Metrics, sink_type_of: Callable[[str], str | None]) -> None:
+    def __init__(
+        self,
+        metrics: Metrics,
+        sink_type_of: Callable[[str], str | None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._sink_type_of = sink_type_of
+        self._clock = clock
         # Per event, from the event loop: the lock-free kind (runtime/metrics.py LoopCounter).
         self._events = metrics.loop_counter(
             "es_delivery_events_total",
@@ -45,30 +52,41 @@ class DeliveryMetrics:
         )
 
     def settled(
-        self, sink_sid: str, stored_at: float, delivered: int, happened: Happened, decision: Decision
+        self,
+        sink_sid: str,
+        envelopes: Sequence[Envelope],
+        happened: Sequence[Happened],
+        decisions: Sequence[Decision],
     ) -> None:
         sink_type = self._sink_type_of(sink_sid) or "unknown"
-        attempted = isinstance(happened, Outcome)
-        error = happened.error if isinstance(happened, Outcome) else None
-        if isinstance(decision, Ack):
-            outcome, code = "delivered", ""
-        elif isinstance(decision, Retry):
-            if not decision.attempted:
-                return  # handed back unattempted (its lane was full): nothing happened to it
-            outcome, code = "retried", str(error.code) if error else ""
-        elif isinstance(decision, Park):
-            outcome, code = "parked", str(error.code) if error else ""
-        elif isinstance(decision, DeadLetter):
-            outcome, code = "dead_lettered", str(decision.code or "")
-        else:
-            return
-        self._events.inc((sink_type, outcome, code))
-        age = max(0.0, time.time() - stored_at)
         labels = (sink_type,)
-        if attempted and delivered <= 1:
-            self._first_attempt.observe(labels, age)
-        if attempted and isinstance(decision, Ack):
-            self._success.observe(labels, age)
+        now = self._clock()
+        counts: dict[tuple[str, str, str], int] = {}
+        for envelope, what, decision in zip(envelopes, happened, decisions, strict=True):
+            attempted = isinstance(what, Outcome)
+            error = what.error if isinstance(what, Outcome) else None
+            if isinstance(decision, Ack):
+                outcome, code = "delivered", ""
+            elif isinstance(decision, Retry):
+                if not decision.attempted:
+                    continue  # handed back unattempted (its lane was full): nothing happened to it
+                outcome, code = "retried", str(error.code) if error else ""
+            elif isinstance(decision, Park):
+                outcome, code = "parked", str(error.code) if error else ""
+            elif isinstance(decision, DeadLetter):
+                outcome, code = "dead_lettered", str(decision.code or "")
+            else:
+                continue
+            key = (sink_type, outcome, code)
+            counts[key] = counts.get(key, 0) + 1
+            if attempted:
+                age = max(0.0, now - envelope.stored_at)
+                if envelope.delivered <= 1:
+                    self._first_attempt.observe(labels, age)
+                if outcome == "delivered":
+                    self._success.observe(labels, age)
+        for key, count in counts.items():
+            self._events.inc(key, count)
 
 
 def lane_states(metrics: Metrics, states: Callable[[], dict[str, int]]) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -86,9 +86,15 @@ class Parker(Protocol):
 
 class SettleObserver(Protocol):
     def settled(
-        self, sink_sid: str, stored_at: float, delivered: int, happened: Happened, decision: Decision
+        self,
+        sink_sid: str,
+        envelopes: Sequence[Envelope],
+        happened: Sequence[Happened],
+        decisions: Sequence[Decision],
     ) -> None:
-        """What became of an event (for metrics)."""
+        """What became of a sink's events — a call's, or one — (for metrics): the three in
+        step. Told once per call, not per event: with two observers, a call per event each
+        was ~10 % of a worker's Python at full load."""
 
 
 class Settler:
@@ -122,6 +128,35 @@ class Settler:
     ) -> Decision:
         """`hand_back=False`: an event to try again stays with the caller (an ordered sink's,
         whose key must not move on without it) instead of going back to JetStream."""
+        decision = await self._settle(envelope, happened, sink, latency_ms, hand_back)
+        for observer in self._observers:
+            observer.settled(envelope.sink_sid, (envelope,), (happened,), (decision,))
+        return decision
+
+    async def settle_call(
+        self,
+        envelopes: Sequence[Envelope],
+        happened: Sequence[Happened],
+        sink: SinkState,
+        latency_ms: int = 0,
+    ) -> None:
+        """A call's events (one sink's, `happened` in step with them), each as `settle` would;
+        the observers told once. Should one fail to settle (the connection gone), those before
+        it are still observed."""
+        decisions: list[Decision] = []
+        try:
+            for envelope, what in zip(envelopes, happened, strict=True):
+                decisions.append(await self._settle(envelope, what, sink, latency_ms, True))
+        finally:
+            if len(decisions) < len(envelopes):
+                envelopes, happened = envelopes[: len(decisions)], happened[: len(decisions)]
+            if decisions:
+                for observer in self._observers:
+                    observer.settled(envelopes[0].sink_sid, envelopes, happened, decisions)
+
+    async def _settle(
+        self, envelope: Envelope, happened: Happened, sink: SinkState, latency_ms: int, hand_back: bool
+    ) -> Decision:
         age = self._clock() - envelope.stored_at
         decision = decide(happened, envelope.delivered, age, sink, self._rules, self._rng)
         attempted = isinstance(happened, Outcome)
@@ -144,8 +179,6 @@ class Settler:
                 self._record(envelope, "failed", latency_ms, happened)
         if self._tracer is not None and envelope.trace and (attempted or isinstance(decision, DeadLetter)):
             self._trace(envelope, happened, decision, latency_ms)
-        for observer in self._observers:
-            observer.settled(envelope.sink_sid, envelope.stored_at, envelope.delivered, happened, decision)
         return decision
 
     def _trace(self, envelope: Envelope, happened: Happened, decision: Decision, latency_ms: int) -> None:

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from runtime.times import utc_day
 from services.delivery.decision import Ack, Decision, Happened
 from services.delivery.models import UsageRow
+from services.delivery.settle import Envelope
 from services.delivery.sinks.base import Outcome
 
 log = logging.getLogger(__name__)
@@ -55,11 +56,19 @@ class UsageMeter:
         self._counts[(account, self._sink_type_of(sink_sid) or "unknown", day)] += count
 
     def settled(
-        self, sink_sid: str, stored_at: float, delivered: int, happened: Happened, decision: Decision
+        self,
+        sink_sid: str,
+        envelopes: Sequence[Envelope],
+        happened: Sequence[Happened],
+        decisions: Sequence[Decision],
     ) -> None:
-        """A settlement (settle.py's SettleObserver): an acknowledged attempt is a delivery."""
-        if isinstance(decision, Ack) and isinstance(happened, Outcome):
-            self.delivered(sink_sid)
+        """Settlements (settle.py's SettleObserver): an acknowledged attempt is a delivery."""
+        delivered = 0
+        for what, decision in zip(happened, decisions, strict=True):
+            if isinstance(decision, Ack) and isinstance(what, Outcome):
+                delivered += 1
+        if delivered:
+            self.delivered(sink_sid, delivered)
 
     async def flush(self) -> int:
         taken, self._counts = self._counts, Counter()
