@@ -4,7 +4,7 @@ one place names the stream, its subjects, its retention and the connection optio
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from nats.aio.client import Client
@@ -188,6 +188,20 @@ class QuickAckMsg(Msg):
 
     async def ack(self) -> None:
         await nats_publish.ack(self)
+
+
+async def ack_all(msgs: Sequence[Msg]) -> None:
+    """Acknowledge `msgs`, in order: as one write when the services' client read them all
+    (QuickAckMsg), else one by one."""
+    if not msgs:
+        return
+    if all(type(msg) is QuickAckMsg for msg in msgs):
+        nc = msgs[0]._client
+        if all(msg._client is nc for msg in msgs):
+            await nats_publish.ack_many(nc, msgs)
+            return
+    for msg in msgs:
+        await msg.ack()
 
 
 # A direct subscription's handler: called in the client's read loop, so it must not block.

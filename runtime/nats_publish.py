@@ -11,7 +11,7 @@ max_payload (counted with the headers, as the server counts it)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from nats import errors
 from nats.aio.client import Client
@@ -67,6 +67,24 @@ async def ack(msg: Msg) -> None:
     nc.stats["out_msgs"] += 1
     await _send(nc, b"PUB " + msg.reply.encode() + b" 0\r\n\r\n")
     msg._ackd = True
+
+
+async def ack_many(nc: Client, msgs: Sequence[Msg]) -> None:
+    """`ack` of each of `msgs` (all read by `nc`) as one write: a delivery call's events are
+    acknowledged together, one command, one check and one flush for the call. Nothing is
+    sent if any of them cannot be acknowledged."""
+    commands = []
+    for msg in msgs:
+        if not msg.reply:
+            raise errors.NotJSMessageError
+        if msg._ackd:
+            raise errors.MsgAlreadyAckdError(msg)
+        commands.append(b"PUB " + msg.reply.encode() + b" 0\r\n\r\n")
+    _check(nc, 0)
+    nc.stats["out_msgs"] += len(msgs)
+    await _send(nc, b"".join(commands))
+    for msg in msgs:
+        msg._ackd = True
 
 
 def _check(nc: Client, size: int) -> None:

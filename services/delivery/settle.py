@@ -14,7 +14,7 @@ from nats.aio.msg import Msg
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
 from runtime import stream_codec, tracing
-from runtime.jetstream import StreamSpec
+from runtime.jetstream import StreamSpec, ack_all
 from services.delivery.decision import (
     Ack,
     DeadLetter,
@@ -140,28 +140,43 @@ class Settler:
         sink: SinkState,
         latency_ms: int = 0,
     ) -> None:
-        """A call's events (one sink's, `happened` in step with them), each as `settle` would;
-        the observers told once. Should one fail to settle (the connection gone), those before
-        it are still observed."""
+        """A call's events (one sink's, `happened` in step with them), each as `settle` would,
+        their acknowledgements sent together once all are settled; the observers told once.
+        Should one fail to settle (the connection gone), those before it are still
+        acknowledged and observed."""
         decisions: list[Decision] = []
+        acks: list[Msg] = []
         try:
             for envelope, what in zip(envelopes, happened, strict=True):
-                decisions.append(await self._settle(envelope, what, sink, latency_ms, True))
+                decisions.append(await self._settle(envelope, what, sink, latency_ms, True, acks))
         finally:
-            if len(decisions) < len(envelopes):
-                envelopes, happened = envelopes[: len(decisions)], happened[: len(decisions)]
-            if decisions:
-                for observer in self._observers:
-                    observer.settled(envelopes[0].sink_sid, envelopes, happened, decisions)
+            try:
+                await ack_all(acks)
+            finally:
+                if len(decisions) < len(envelopes):
+                    envelopes, happened = envelopes[: len(decisions)], happened[: len(decisions)]
+                if decisions:
+                    for observer in self._observers:
+                        observer.settled(envelopes[0].sink_sid, envelopes, happened, decisions)
 
     async def _settle(
-        self, envelope: Envelope, happened: Happened, sink: SinkState, latency_ms: int, hand_back: bool
+        self,
+        envelope: Envelope,
+        happened: Happened,
+        sink: SinkState,
+        latency_ms: int,
+        hand_back: bool,
+        acks: list[Msg] | None = None,
     ) -> Decision:
+        """`acks`: where an acknowledgement goes to be sent later, with others (else now)."""
         age = self._clock() - envelope.stored_at
         decision = decide(happened, envelope.delivered, age, sink, self._rules, self._rng)
         attempted = isinstance(happened, Outcome)
         if isinstance(decision, Ack):
-            await envelope.msg.ack()
+            if acks is None:
+                await envelope.msg.ack()
+            else:
+                acks.append(envelope.msg)
             self._record(envelope, "delivered", latency_ms, happened)
         elif isinstance(decision, Retry):
             if hand_back:

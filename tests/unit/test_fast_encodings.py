@@ -16,7 +16,7 @@ from sqlalchemy import DateTime
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 
-from runtime.jetstream import HeaderParsingClient, parse_header_lines
+from runtime.jetstream import HeaderParsingClient, QuickAckMsg, ack_all, parse_header_lines
 from runtime.nats_publish import ack, clean, encode_headers
 from runtime.stream_codec import StreamEvent, ack_fields, decode, header_block, headers
 from runtime.times import iso, iso_of, sqlite_timestamp, utc_day
@@ -171,6 +171,24 @@ async def test_an_ack_is_the_command_nats_py_sends_and_only_once() -> None:
         await ack(message)
     with pytest.raises(NotJSMessageError):
         await ack(Msg(_client=ours, subject="core.x", reply=""))
+
+
+async def test_a_calls_acks_are_one_write_of_the_commands_sent_one_by_one() -> None:
+    replies = [f"$JS.ACK.EVENTS.delivery.1.{n}.{n}.1764657789123456789.0" for n in (42, 43, 44)]
+    one_by_one, together = _Capturing(), _Capturing()
+    for reply in replies:
+        await ack(QuickAckMsg(_client=one_by_one, subject="events.x", reply=reply))
+    messages = [QuickAckMsg(_client=together, subject="events.x", reply=reply) for reply in replies]
+    await ack_all(messages)
+    assert together.sent == [b"".join(one_by_one.sent)]
+    assert all(message._ackd for message in messages)
+    with pytest.raises(MsgAlreadyAckdError):
+        await ack_all(messages[:1])
+    assert len(together.sent) == 1  # nothing more sent
+    # Messages of any other client (a test's plain nats-py one): acknowledged one by one.
+    theirs = _Capturing()
+    await ack_all([Msg(_client=theirs, subject="events.x", reply=reply) for reply in replies])
+    assert [c.split() for c in theirs.sent] == [c.split() for c in one_by_one.sent]
 
 
 EPOCH_TIMES = [

@@ -29,11 +29,11 @@ class Msg:
     settled: list[str] = field(default_factory=list)
 
     async def ack(self) -> None:
-        if self.fails:
-            raise ConnectionError("the connection is gone")
         self.settled.append("ack")
 
     async def nak(self, delay: float | None = None) -> None:
+        if self.fails:
+            raise ConnectionError("the connection is gone")
         self.settled.append("nak")
 
     async def term(self) -> None:
@@ -122,7 +122,7 @@ async def test_a_call_is_observed_as_its_events_one_by_one() -> None:
     assert usage_call.counted == [(SINK, 2)]
 
 
-async def test_events_settled_before_one_that_could_not_be_are_still_observed() -> None:
+async def test_events_settled_before_one_that_could_not_be_are_still_acknowledged_and_observed() -> None:
     settler, metrics, usage = rig()
     envelopes = [
         envelope(1, 0.004),
@@ -130,8 +130,12 @@ async def test_events_settled_before_one_that_could_not_be_are_still_observed() 
         envelope(1, 0.004, Msg(fails=True)),
         envelope(1, 0.004),
     ]
+    failed = Outcome(error=ServerError("503", status=503), status=503)
     with pytest.raises(ConnectionError):
-        await settler.settle_call(envelopes, [Outcome(status=200)] * 4, SinkState())
-    assert figures(metrics)["delivered"] == 2.0
-    assert usage.counted == [(SINK, 2)]
+        await settler.settle_call(
+            envelopes, [Outcome(status=200)] * 2 + [failed, Outcome(status=200)], SinkState()
+        )
     assert [e.msg.settled for e in envelopes] == [["ack"], ["ack"], [], []]  # type: ignore[attr-defined]
+    assert figures(metrics)["delivered"] == 2.0
+    assert figures(metrics)["retried"] is None
+    assert usage.counted == [(SINK, 2)]
