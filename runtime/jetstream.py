@@ -242,21 +242,40 @@ class HeaderParsingClient(Client):
         self._raw[subscription._id] = handler
         return subscription
 
-    def deliver_raw(self, sid: int, subject: bytes, data: bytes, headers: bytes | None) -> bool:
-        """The parser's hand-over: True when `sid` is a raw subscription's (then handled)."""
-        handler = self._raw.get(sid)
-        if handler is None:
+    def deliver_now(self, sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes | None) -> bool:
+        """The parsers' hand-over, in the read loop: True when the message was handled here —
+        a raw subscription's, or a direct one's without an inline status — and False for the
+        coroutine path (`_process_msg`): one coroutine less per message read."""
+        raw = self._raw.get(sid)
+        if raw is not None:
+            if sid not in self._subs:  # unsubscribed
+                del self._raw[sid]
+                return True
+            self.stats["in_msgs"] += 1
+            self.stats["in_bytes"] += len(data)
+            try:
+                raw(subject, data, headers)
+            except Exception:  # never the read loop's end
+                log.exception("nats: the handler of %r failed", subject)
+            return True
+        handler = self._direct.get(sid)
+        if handler is None or (headers and headers[8:9] == b" "):  # an inline status (NATS/1.0 404 …)
             return False
         if sid not in self._subs:  # unsubscribed
-            del self._raw[sid]
+            del self._direct[sid]
             return True
-        self.stats["in_msgs"] += 1
-        self.stats["in_bytes"] += len(data)
-        try:
-            handler(subject, data, headers)
-        except Exception:  # never the read loop's end
-            log.exception("nats: the handler of %r failed", subject)
+        # As _process_headers reads a block, without its coroutine per message.
+        parsed = self._parse_header_lines(headers[10:]) or None if headers and len(headers) > 10 else None
+        self._hand_over(handler, self._build_message(sid, subject, reply, data, parsed))
         return True
+
+    def _hand_over(self, handler: Handler, message: Msg) -> None:
+        self.stats["in_msgs"] += 1
+        self.stats["in_bytes"] += len(message.data)
+        try:
+            handler(message)
+        except Exception:  # never the read loop's end
+            log.exception("nats: the handler of %s failed", message.subject)
 
     def _build_message(
         self, sid: int, subject: bytes, reply: bytes, data: bytes, headers: dict[str, str] | None
@@ -267,6 +286,11 @@ class HeaderParsingClient(Client):
         return self.msg_class(self, subject.decode(), reply.decode(), data, headers, None, False, sid)
 
     async def _process_msg(self, sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes) -> None:
+        """What the parsers could not hand over at once (`deliver_now`) — and every message
+        nats-py's own parser reads, which it does for the rest of a read after a line the
+        fast parser leaves to it (PING, INFO, +OK, -ERR)."""
+        if self.deliver_now(sid, subject, reply, data, headers):
+            return
         handler = self._direct.get(sid)
         if handler is None:
             await super()._process_msg(sid, subject, reply, data, headers)
@@ -274,19 +298,10 @@ class HeaderParsingClient(Client):
         if sid not in self._subs:  # unsubscribed
             del self._direct[sid]
             return
-        self.stats["in_msgs"] += 1
-        self.stats["in_bytes"] += len(data)
-        if not headers:
-            parsed = None
-        elif headers[8:9] == b" ":  # an inline status (NATS/1.0 404 …): nats-py's own reading
-            parsed = await self._process_headers(headers)
-        else:  # as _process_headers reads it, without its coroutine per message
-            parsed = self._parse_header_lines(headers[10:]) or None if len(headers) > 10 else None
-        message = self._build_message(sid, subject, reply, data, parsed)
-        try:
-            handler(message)
-        except Exception:  # never the read loop's end
-            log.exception("nats: the handler of %s failed", message.subject)
+        # A direct subscription's message with an inline status: nats-py's own reading.
+        self._hand_over(
+            handler, self._build_message(sid, subject, reply, data, await self._process_headers(headers))
+        )
 
 
 async def subscribe_direct(nc: Client, subject: str, handler: Handler) -> Subscription:

@@ -17,15 +17,15 @@ from nats.protocol.parser import AWAITING_CONTROL_LINE, AWAITING_MSG_PAYLOAD, Pa
 CRLF = b"\r\n"
 
 
-# A client's hand-over of a message to a raw subscription (HeaderParsingClient.deliver_raw):
-# True when it took the message.
-RawDelivery = Callable[[int, bytes, bytes, bytes | None], bool]
+# A client's hand-over of a message in the read loop (HeaderParsingClient.deliver_now): sid,
+# subject, reply, payload, header block; True when it took the message.
+Delivery = Callable[[int, bytes, bytes, bytes, bytes | None], bool]
 
 
 class FastParser(Parser):
     def __init__(self, nc: Any = None) -> None:
         super().__init__(nc)
-        self._deliver_raw: RawDelivery | None = getattr(nc, "deliver_raw", None)
+        self._deliver_now: Delivery | None = getattr(nc, "deliver_now", None)
 
     async def parse(self, data: bytes = b"") -> None:
         buf = self.buf
@@ -67,8 +67,10 @@ class FastParser(Parser):
                         payload = bytes(buf[pos : pos + needed])
                     pos += needed + 2
                     self.state = AWAITING_CONTROL_LINE
-                    raw = self._deliver_raw
-                    if raw is not None and raw(arg["sid"], arg["subject"], payload, header_block):
+                    now = self._deliver_now
+                    if now is not None and now(
+                        arg["sid"], arg["subject"], arg["reply"], payload, header_block
+                    ):
                         continue
                     await self.nc._process_msg(
                         arg["sid"], arg["subject"], arg["reply"], payload, header_block

@@ -7,9 +7,11 @@ import random
 from typing import Any
 
 import pytest
+from nats.aio.msg import Msg
 from nats.errors import ProtocolError
 from nats.protocol.parser import Parser
 
+from runtime.jetstream import HeaderParsingClient
 from runtime.nats_parser import FastParser
 
 pytestmark = pytest.mark.unit
@@ -82,3 +84,41 @@ async def test_a_malformed_message_line_is_a_protocol_error() -> None:
         await FastParser(Recorder()).parse(b"MSG subject notanumber 5\r\nhello\r\n")
     with pytest.raises(ProtocolError):
         await FastParser(Recorder()).parse(b"WHAT is this\r\n")
+
+
+class _Replying(HeaderParsingClient):
+    """The services' client, connected as far as a PING's answer needs: what it sends, kept."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[bytes] = []
+        self._status = HeaderParsingClient.CONNECTED
+
+    async def _send_command(self, cmd: bytes, priority: bool = False) -> None:
+        self.sent.append(cmd)
+
+    async def _flush_pending(self, force_flush: bool = False) -> None:
+        return None
+
+
+async def test_messages_after_a_line_left_to_nats_py_reach_their_raw_and_direct_handlers() -> None:
+    # A PING goes to nats-py's parser, which reads the rest of that read itself: the acks and
+    # events behind it must still reach the services' raw and direct handlers.
+    client = _Replying()
+    raws: list[tuple[bytes, bytes]] = []
+    directs: list[Msg] = []
+    client._subs[1] = client._subs[2] = None  # type: ignore[assignment]  # only looked up
+    client._raw[1] = lambda subject, data, headers: raws.append((subject, data))
+    client._direct[2] = directs.append
+    block = b"NATS/1.0\r\nEs-Event-Id: EZ1\r\n\r\n"
+    for lead in (b"", b"PING\r\n"):
+        await client._ps.parse(
+            lead
+            + b'MSG _INBOX.a.1 1 11\r\n{"seq":1:1}\r\n'
+            + b"HMSG events.x 2 $JS.ACK.x %d %d\r\n%s{}\r\n" % (len(block), len(block) + 2, block)
+        )
+    assert raws == [(b"_INBOX.a.1", b'{"seq":1:1}')] * 2
+    assert [(m.subject, m.reply, m.data, m.headers) for m in directs] == [
+        ("events.x", "$JS.ACK.x", b"{}", {"Es-Event-Id": "EZ1"})
+    ] * 2
+    assert client.sent == [b"PONG\r\n"]
