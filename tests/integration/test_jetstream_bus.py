@@ -177,3 +177,25 @@ async def test_a_publish_unanswered_while_the_broker_is_away_is_sent_again_and_s
         assert (await js.stream_info(spec.name)).state.messages == 3
     finally:
         await nc.close()
+
+
+async def test_every_publish_is_acknowledged_at_once_while_pings_are_answered(
+    nats_server: NatsServer, unique: str
+) -> None:
+    # A PONG (or PING) is a line nats-py's own parser reads, with the rest of that read: the
+    # JetStream acks read behind it must still reach the bus (once they were lost, and each
+    # such call waited out its attempt — 2 s — and sent its messages again).
+    spec = StreamSpec(name=f"PING_{unique}", subject_prefix=f"ping_{unique}")
+    nc = jetstream.HeaderParsingClient()
+    await nc.connect(nats_server.url, ping_interval=0.005, max_outstanding_pings=100_000)  # type: ignore[arg-type]
+    try:
+        await jetstream.ensure_stream(nc.jetstream(), spec)
+        bus = JetStreamBus(nc, spec, timeout_seconds=10)
+        started = asyncio.get_running_loop().time()
+        for call in range(60):
+            batch = [message(f"EZ{call}-{n}:DGa") for n in range(200)]
+            assert await asyncio.wait_for(bus.put(batch), timeout=10) == [None] * 200
+        assert bus.resent == 0
+        assert asyncio.get_running_loop().time() - started < 10
+    finally:
+        await nc.close()
