@@ -110,6 +110,8 @@ class Lane:
     per_call: float = 1.0  # moving average of events per call
     idle_since: float | None = None  # monotonic
     done: Meter = field(default_factory=lambda: Meter())  # events/s its calls completed
+    # The last capacity worked out: (what it was worked out from, the queue's length then, it).
+    capacity_seen: tuple[tuple[object, ...], int, int] | None = None
 
     @property
     def failing(self) -> bool:
@@ -163,11 +165,34 @@ class Dispatcher:
         if lane is None:
             lane = self._lanes[envelope.sink_sid] = Lane(envelope.sink_sid)
         lane.queue.append(envelope)
-        if len(lane.queue) > self._capacity(lane):
+        if self._over_capacity(lane):
             lane.queue.pop()
             self._settle_later([envelope], HeldBack(), lane)
             return
         self._pump(lane)
+
+    def _over_capacity(self, lane: Lane) -> bool:
+        """Whether the lane holds more than `_capacity` — answered, when it can be, from the
+        last capacity worked out, as an event arrives (working it out was ~6 % of a worker's
+        instructions per event). The capacity grows with the queue (through `_per_call`) and
+        depends on nothing else but what `inputs` holds, the worker's room and the rules: with
+        the same inputs, a queue no shorter than then and no longer than that capacity is
+        within the capacity now."""
+        queued = len(lane.queue)
+        inputs = (
+            self._directory.route(lane.sink_sid),
+            lane.limiter,
+            lane.failing_since,
+            lane.latency,
+            lane.done.rate,
+            lane.per_call,
+        )
+        seen = lane.capacity_seen
+        if seen is not None and seen[1] <= queued <= seen[2] and seen[0] == inputs:
+            return False
+        capacity = self._capacity(lane)
+        lane.capacity_seen = (inputs, queued, capacity)
+        return queued > capacity
 
     def _capacity(self, lane: Lane) -> int:
         """How many events the lane may queue. A sink that delivers the worker's whole room

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,10 +21,11 @@ from services.delivery.decision import RetryRules, SinkState
 from services.delivery.directory import SinkDirectory
 from services.delivery.errors import ServerError, Throttled
 from services.delivery.journal import Attempt, DeadLetter
-from services.delivery.lanes import Dispatcher, LaneRules
+from services.delivery.lanes import Dispatcher, Lane, LaneRules
 from services.delivery.room import Room
 from services.delivery.settle import Envelope, Settler
 from services.delivery.sinks.base import Limits, Outcome, SinkEvent, SinkSpec
+from services.delivery.throttle import Throttle
 
 pytestmark = pytest.mark.unit
 
@@ -136,20 +138,22 @@ class World:
         return [m for m in self.messages if m.settled and m.settled[-1][0] == kind]
 
 
+def snapshot(revision: int = 1) -> control_pb2.RoutingSnapshot:
+    config = json.dumps({"destination": "https://example.com/", "method": "POST"})
+    return control_pb2.RoutingSnapshot(
+        revision=revision,
+        accounts=[control_pb2.RoutedAccount(sid=ACCOUNT, auth_token="t")],
+        sinks=[
+            control_pb2.RoutedSink(
+                sid=SINK, account_sid=ACCOUNT, sink_type="webhook", configuration_json=config
+            )
+        ],
+    )
+
+
 def world(sink: FakeSink, **rules: Any) -> World:
     directory = SinkDirectory({"webhook": FakeDriver(sink)})  # type: ignore[dict-item]
-    config = json.dumps({"destination": "https://example.com/", "method": "POST"})
-    directory.load(
-        control_pb2.RoutingSnapshot(
-            revision=1,
-            accounts=[control_pb2.RoutedAccount(sid=ACCOUNT, auth_token="t")],
-            sinks=[
-                control_pb2.RoutedSink(
-                    sid=SINK, account_sid=ACCOUNT, sink_type="webhook", configuration_json=config
-                )
-            ],
-        )
-    )
+    directory.load(snapshot())
     journal = FakeJournal()
     room = Room(4096)
     retry = RetryRules(base_seconds=1.0, max_delay_seconds=300.0)
@@ -394,3 +398,44 @@ def test_an_envelope_is_what_its_message_says() -> None:
     )
     assert before <= envelope.held_since <= time.monotonic()
     assert (envelope.size, envelope.unfit) == (-1, None)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_lane_is_over_capacity_exactly_when_its_capacity_worked_out_afresh_says_so(seed: int) -> None:
+    # The check as each event arrives answers from the last capacity worked out when it can:
+    # through any walk of the lane's pace, throttle, outage, queue and sink limits, it says
+    # what working the capacity out afresh says.
+    rng = random.Random(seed)
+    # A short hold time too: a lane may then hold less than a call carries.
+    hold = [0.3, 3.0, 30.0][seed % 3]
+    w = world(
+        FakeSink(Limits(100, 100_000, 1000)), failing_buffer=4, unmeasured_buffer=64, ack_wait_seconds=hold
+    )
+    w.dispatcher._room = Room(600)
+    dispatcher = w.dispatcher
+    lane = Lane(SINK)
+    limits = [Limits(100, 100_000, 1000), Limits(10, 100_000, 1000), Limits(1, 1000, 1000)]
+    for step in range(3000):
+        change = rng.randrange(10)
+        if change == 0:
+            lane.latency = rng.choice([0.0, 0.001, 0.05, 0.5, 3.0])
+        elif change == 1:
+            lane.per_call = rng.choice([1.0, 7.5, 40.0, 100.0])
+        elif change == 2:
+            lane.done.rate = rng.choice([0.0, 10.0, 500.0, 50_000.0])
+        elif change == 3:
+            lane.failing_since = rng.choice([None, None, 1.0])
+        elif change == 4:
+            lane.limiter = rng.choice([lane.limiter, Throttle(), Throttle(cap=rng.choice([1.0, 50.0, 99.0]))])
+        elif change == 5:
+            # A sink's limits change with its configuration: a new sink, a new route.
+            opened = FakeSink(rng.choice(limits))
+            w.dispatcher._directory = SinkDirectory({"webhook": FakeDriver(opened)})  # type: ignore[dict-item]
+            w.dispatcher._directory.load(snapshot(step + 2))
+        elif change < 8:
+            for _ in range(rng.randrange(1, 150)):
+                lane.queue.append(None)  # type: ignore[arg-type]  # only its length counts
+        else:
+            for _ in range(min(len(lane.queue), rng.randrange(1, 200))):
+                lane.queue.pop()
+        assert dispatcher._over_capacity(lane) == (len(lane.queue) > dispatcher._capacity(lane)), step
