@@ -83,6 +83,8 @@ class AttemptRows:
         }
         self._created = self._order.index(CREATED)
         self._timestamp = _timestamp(dialect.name, processors.pop(CREATED, None))
+        self._last_created: float | None = None
+        self._last_timestamp: Any = None
         self._processors = [(self._order.index(name), processor) for name, processor in processors.items()]
 
         # SQLite: many rows to one INSERT — a sixth less per record than an executemany of
@@ -97,7 +99,10 @@ class AttemptRows:
 
     def _row(self, attempt: Attempt) -> list[Any]:
         row = list(self._values(attempt))
-        row[self._created] = self._timestamp(row[self._created])
+        created = row[self._created]
+        if created != self._last_created:  # a call's records share their time: formatted once
+            self._last_created, self._last_timestamp = created, self._timestamp(created)
+        row[self._created] = self._last_timestamp
         for index, processor in self._processors:
             if row[index] is not None:
                 row[index] = processor(row[index])

@@ -128,7 +128,7 @@ class Settler:
     ) -> Decision:
         """`hand_back=False`: an event to try again stays with the caller (an ordered sink's,
         whose key must not move on without it) instead of going back to JetStream."""
-        decision = await self._settle(envelope, happened, sink, latency_ms, hand_back)
+        decision = await self._settle(envelope, happened, sink, latency_ms, hand_back, self._clock())
         for observer in self._observers:
             observer.settled(envelope.sink_sid, (envelope,), (happened,), (decision,))
         return decision
@@ -146,9 +146,10 @@ class Settler:
         acknowledged and observed."""
         decisions: list[Decision] = []
         acks: list[Msg] = []
+        now = self._clock()  # the call's events are settled, and recorded, as of one time
         try:
             for envelope, what in zip(envelopes, happened, strict=True):
-                decisions.append(await self._settle(envelope, what, sink, latency_ms, True, acks))
+                decisions.append(await self._settle(envelope, what, sink, latency_ms, True, now, acks))
         finally:
             try:
                 await ack_all(acks)
@@ -166,10 +167,11 @@ class Settler:
         sink: SinkState,
         latency_ms: int,
         hand_back: bool,
+        now: float,
         acks: list[Msg] | None = None,
     ) -> Decision:
         """`acks`: where an acknowledgement goes to be sent later, with others (else now)."""
-        age = self._clock() - envelope.stored_at
+        age = now - envelope.stored_at
         decision = decide(happened, envelope.delivered, age, sink, self._rules, self._rng)
         attempted = isinstance(happened, Outcome)
         if isinstance(decision, Ack):
@@ -177,12 +179,12 @@ class Settler:
                 await envelope.msg.ack()
             else:
                 acks.append(envelope.msg)
-            self._record(envelope, "delivered", latency_ms, happened)
+            self._record(envelope, "delivered", latency_ms, happened, now)
         elif isinstance(decision, Retry):
             if hand_back:
                 await envelope.msg.nak(delay=decision.delay)
             if decision.attempted:
-                self._record(envelope, "retrying", latency_ms, happened)
+                self._record(envelope, "retrying", latency_ms, happened, now)
         elif isinstance(decision, Park):
             if not hand_back:
                 pass
@@ -191,7 +193,7 @@ class Settler:
         else:
             await self._dead_letter(envelope, decision)
             if attempted:
-                self._record(envelope, "failed", latency_ms, happened)
+                self._record(envelope, "failed", latency_ms, happened, now)
         if self._tracer is not None and envelope.trace and (attempted or isinstance(decision, DeadLetter)):
             self._trace(envelope, happened, decision, latency_ms)
         return decision
@@ -260,13 +262,14 @@ class Settler:
             },
         )
 
-    def _record(self, envelope: Envelope, outcome: str, latency_ms: int, happened: Happened) -> None:
+    def _record(
+        self, envelope: Envelope, outcome: str, latency_ms: int, happened: Happened, now: float
+    ) -> None:
         if not isinstance(happened, Outcome):
             return
         error = happened.error
         event = envelope.event
         owner, source = self._accounts(envelope)
-        now = self._clock()
         # Positional, in Attempt's field order: one per attempt, and keywords cost 2.5x.
         self._journal.attempt(
             Attempt(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -227,6 +228,23 @@ def test_attempt_rows_give_sqlite_its_text_and_other_databases_a_datetime() -> N
         == postgres_row[:10]
         == ("AC1", "DG1", "EZ1", "com.example", 2, "retrying", 503, 40, 91301, "no")
     )
+
+
+@pytest.mark.parametrize("dialect", [SQLiteDialect_aiosqlite, PGDialect_asyncpg])
+def test_attempt_rows_in_any_order_of_times_each_carry_their_own_time(dialect: Any) -> None:
+    # A call's records share their time, formatted once: rows of other times in between
+    # must still each read their own.
+    times = [EPOCH_TIMES[0], EPOCH_TIMES[0], EPOCH_TIMES[1], EPOCH_TIMES[0], 0.0, 0.0, EPOCH_TIMES[2]]
+    rows = AttemptRows(dialect())
+    fresh = [
+        AttemptRows(dialect()).row(Attempt("AC1", "DG1", "EZ1", "t", 1, "delivered", 200, 1, None, None, t))
+        for t in times
+    ]
+    shared = [
+        rows.row(Attempt("AC1", "DG1", "EZ1", "t", 1, "delivered", 200, 1, None, None, t)) for t in times
+    ]
+    assert shared == fresh
+    assert len({row[10] for row in shared}) == 4
 
 
 @pytest.mark.parametrize(
