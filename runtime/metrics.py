@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import grpc
@@ -91,12 +91,21 @@ class LoopHistogram(Collector):
         self._values: dict[tuple[str, ...], list[float]] = {}
 
     def observe(self, labels: tuple[str, ...], value: float) -> None:
+        self.observe_many(labels, (value,))
+
+    def observe_many(self, labels: tuple[str, ...], values: Sequence[float]) -> None:
+        """Each of `values` observed, in order (a delivery call's events, at once)."""
+        if not values:
+            return
         row = self._values.get(labels)
         if row is None:
             row = self._values[labels] = [0.0] * (len(self._bounds) + 3)  # buckets, +Inf, sum, count
-        row[bisect.bisect_left(self._bounds, value)] += 1
-        row[-2] += value
-        row[-1] += 1
+        bounds, total = self._bounds, row[-2]
+        for value in values:
+            row[bisect.bisect_left(bounds, value)] += 1
+            total += value
+        row[-2] = total
+        row[-1] += len(values)
 
     def collect(self) -> Iterable[Metric]:
         family = HistogramMetricFamily(self._name, self._documentation, labels=self._labels)

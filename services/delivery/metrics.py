@@ -62,6 +62,8 @@ class DeliveryMetrics:
         labels = (sink_type,)
         now = self._clock()
         counts: dict[tuple[str, str, str], int] = {}
+        first_attempts: list[float] = []
+        successes: list[float] = []
         for envelope, what, decision in zip(envelopes, happened, decisions, strict=True):
             attempted = isinstance(what, Outcome)
             error = what.error if isinstance(what, Outcome) else None
@@ -82,11 +84,13 @@ class DeliveryMetrics:
             if attempted:
                 age = max(0.0, now - envelope.stored_at)
                 if envelope.delivered <= 1:
-                    self._first_attempt.observe(labels, age)
+                    first_attempts.append(age)
                 if outcome == "delivered":
-                    self._success.observe(labels, age)
+                    successes.append(age)
         for key, count in counts.items():
             self._events.inc(key, count)
+        self._first_attempt.observe_many(labels, first_attempts)
+        self._success.observe_many(labels, successes)
 
 
 def lane_states(metrics: Metrics, states: Callable[[], dict[str, int]]) -> None:

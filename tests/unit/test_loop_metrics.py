@@ -25,6 +25,18 @@ def test_the_loop_histogram_reads_as_prometheus_clients() -> None:
     assert sorted(_samples(ours)) == sorted(s for s in _samples(theirs) if "_created" not in s)
 
 
+def test_values_observed_together_read_as_observed_one_by_one() -> None:
+    theirs, ours = CollectorRegistry(), CollectorRegistry()
+    reference = Histogram("h_seconds", "doc", ["sink_type"], registry=theirs, buckets=LATENCY_BUCKETS)
+    fast = LoopHistogram("h_seconds", "doc", ["sink_type"], LATENCY_BUCKETS)
+    ours.register(fast)
+    for chunk in (AGES[:3], [], AGES[3:], AGES):
+        for age in chunk:
+            reference.labels("webhook").observe(age)
+        fast.observe_many(("webhook",), chunk)
+    assert sorted(_samples(ours)) == sorted(s for s in _samples(theirs) if "_created" not in s)
+
+
 def test_the_loop_counter_reads_as_prometheus_clients() -> None:
     theirs, ours = CollectorRegistry(), CollectorRegistry()
     reference = Counter("events", "doc", ["sink_type", "outcome"], registry=theirs)
