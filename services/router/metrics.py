@@ -4,6 +4,7 @@ by sink type, publishes sent again and awaiting JetStream."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 import grpc
 
@@ -41,7 +42,7 @@ class RouterMetrics:
             lambda: [({}, float(bus.waiting))],
         )
 
-    def published(self, results: list[router_pb2.EventResult]) -> None:
+    def published(self, results: Sequence[router_pb2.EventResult]) -> None:
         # One increment per result code, not per event: a batch is mostly one code.
         for code, count in Counter(result.code for result in results).items():
             self._events.labels(CODE_NAMES.get(code, str(code))).inc(count)

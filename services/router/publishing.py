@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -68,8 +68,7 @@ class Route:
 def _result(
     event_id: str, code: grpc.StatusCode, message: str = "", deliveries: int = 0, dead_letters: int = 0
 ) -> router_pb2.EventResult:
-    if code is grpc.StatusCode.OK:  # the common answer: its defaults left unset (cheaper per event)
-        return router_pb2.EventResult(id=event_id, deliveries=deliveries)
+    """An event's answer other than the common one (`_accepted`)."""
     return router_pb2.EventResult(
         id=event_id, code=code.value[0], message=message, deliveries=deliveries, dead_letters=dead_letters
     )
@@ -83,7 +82,7 @@ async def no_wait(condition: Callable[[], bool], deadline: float) -> bool:
 
 
 class PublishObserver(Protocol):
-    def published(self, results: list[router_pb2.EventResult]) -> None: ...
+    def published(self, results: Sequence[router_pb2.EventResult]) -> None: ...
 
     def routed(self, sink_type: str, count: int) -> None: ...
 
@@ -125,9 +124,10 @@ class Publisher:
 
     async def publish(
         self, events: list[router_pb2.Event], parent: Context | None = None
-    ) -> list[router_pb2.EventResult]:
-        """Publish a batch; traced (a `publish` span, a `route` span per event, under the
-        producer's `parent` context) when the publisher has a tracer."""
+    ) -> router_pb2.PublishResponse:
+        """Publish a batch: the answer, a result per event in order. Traced (a `publish`
+        span, a `route` span per event, under the producer's `parent` context) when the
+        publisher has a tracer."""
         if self._table.revision == 0:
             raise Unavailable("router is starting: no routing table yet; publish again")
         if self._tracer is None:
@@ -141,22 +141,22 @@ class Publisher:
                 return await self._publish(events, None)
             spans: list[Span] = []
             try:
-                results = await self._publish(events, spans)
+                response = await self._publish(events, spans)
             except BaseException:
                 for span in spans:
                     span.end()
                 raise
-            for span, result in zip(spans, results, strict=True):
+            for span, result in zip(spans, response.results, strict=True):
                 span.set_attribute("rpc.grpc.status_code", result.code)
                 span.set_attribute("event_streams.deliveries", result.deliveries)
                 if result.code != 0:
                     span.set_status(Status(StatusCode.ERROR, result.message))
                 span.end()
-            return results
+            return response
 
     async def _publish(
         self, events: list[router_pb2.Event], spans: list[Span] | None
-    ) -> list[router_pb2.EventResult]:
+    ) -> router_pb2.PublishResponse:
         prepared: list[Prepared | router_pb2.EventResult] = []
         # One call waits at most this long in all for routing news (see RoutingTable.wait_for).
         deadline = asyncio.get_running_loop().time() + ROUTING_WAIT_SECONDS
@@ -187,13 +187,17 @@ class Publisher:
         outgoing = [m for p in prepared if isinstance(p, Prepared) for m in p.messages]
         outcomes = await self._bus.put(outgoing) if outgoing else []
         failed = {m.msg_id: exc for m, exc in zip(outgoing, outcomes, strict=True) if exc is not None}
-        results = []
+        # The answer built in place: a result built apart and then put in the response is
+        # built twice (a copy each), ~0.6 µs an event.
+        response = router_pb2.PublishResponse()
+        results = response.results
+        accepted = results.add  # an accepted event's result: its defaults left unset
         for event, item in zip(events, prepared, strict=True):
             if isinstance(item, router_pb2.EventResult):
                 results.append(item)
                 continue
             if not item.failures and not failed:  # the common case, answered without a scan
-                results.append(_result(event.id, grpc.StatusCode.OK, deliveries=len(item.messages)))
+                accepted(id=event.id, deliveries=len(item.messages))
                 continue
             lost = [m for m in item.messages if m.msg_id in failed]
             delivered = sum(1 for m in item.messages if not m.failure)
@@ -233,16 +237,16 @@ class Publisher:
                     )
                 )
             else:
-                results.append(_result(event.id, grpc.StatusCode.OK, deliveries=delivered))
+                accepted(id=event.id, deliveries=delivered)
         if self._observer is not None:
             self._observe(outgoing, failed, results)
-        return results
+        return response
 
     def _observe(
         self,
         outgoing: list[OutMessage],
         failed: dict[str, BaseException],
-        results: list[router_pb2.EventResult],
+        results: Sequence[router_pb2.EventResult],
     ) -> None:
         assert self._observer is not None
         routed: dict[str, int] = {}

@@ -25,5 +25,4 @@ class RouterServicer(router_pb2_grpc.RouterServicer):
         if len(request.events) > self._max_batch:
             raise InvalidArgument(f"a Publish request carries at most {self._max_batch} events")
         parent = tracing.extract_grpc(context.invocation_metadata())
-        results = await self._publisher.publish(list(request.events), parent)
-        return router_pb2.PublishResponse(results=results)
+        return await self._publisher.publish(list(request.events), parent)

@@ -66,7 +66,7 @@ async def test_each_event_is_one_trace_from_publish_to_delivery(rig: Rig, receiv
         )
         for i in range(3)
     ]
-    results = await publisher.publish(events, tracing.extract_grpc(metadata))
+    results = (await publisher.publish(events, tracing.extract_grpc(metadata))).results
     assert [r.code for r in results] == [0, 0, 0] and all(r.deliveries == 1 for r in results)
 
     async with rig.worker(tracer=worker_tracer):
@@ -118,7 +118,7 @@ async def test_an_unsampled_call_costs_no_span_and_no_header(rig: Rig, receiver:
         source="/x",
         data_json='{"name": "n"}',
     )
-    assert [r.code for r in await publisher.publish([event])] == [0]
+    assert [r.code for r in (await publisher.publish([event])).results] == [0]
     stored = await rig.nc.jetstream().get_msg(rig.spec.name, 1)
     assert stored.headers is not None and "traceparent" not in stored.headers
     assert exporter.get_finished_spans() == ()

@@ -101,7 +101,7 @@ def event(data: dict[str, Any], version: int = 2, event_id: str = "EZ1") -> rout
 
 async def test_each_sink_gets_its_pinned_version() -> None:
     router, bus = publisher()
-    [result] = await router.publish([event({"name": "a", "size": 3})])
+    [result] = (await router.publish([event({"name": "a", "size": 3})])).results
     assert (result.code, result.deliveries) == (grpc.StatusCode.OK.value[0], 2)
     by_sink = {m.sink_sid: orjson.loads(m.payload) for m in bus.messages}
     assert by_sink[SINK_V2]["data"] == {"name": "a", "size": 3}
@@ -132,7 +132,7 @@ async def test_a_routed_message_names_its_event_sink_and_routing() -> None:
 
 async def test_a_failed_projection_is_recorded_for_that_sink_not_dropped() -> None:
     router, bus = publisher()
-    [result] = await router.publish([event({"size": 3})])  # valid v2; v1 needs a name
+    [result] = (await router.publish([event({"size": 3})])).results  # valid v2; v1 needs a name
     assert result.code == grpc.StatusCode.FAILED_PRECONDITION.value[0]
     assert SINK_V1 in result.message and "dead letter" in result.message
     assert result.deliveries == 1
@@ -164,7 +164,7 @@ async def test_bad_events_are_refused_and_publish_nothing(
     for field, value in change.items():
         setattr(bad, field, value)
     good = event({"name": "b"}, event_id="EZ2")
-    results = await router.publish([bad, good] if bad_first else [good, bad])
+    results = (await router.publish([bad, good] if bad_first else [good, bad])).results
     refused, accepted = results if bad_first else results[::-1]
     assert refused.code == code.value[0]
     assert refused.message
@@ -178,7 +178,7 @@ async def test_an_event_is_answered_for_its_first_fault_in_a_call_of_many() -> N
     # Invalid data and an unknown sink: the data is checked first, as when it is alone.
     bad = event({"name": 5}, event_id="EZ3")
     bad.sink_sid = "DG" + "9" * 32
-    [_, refused] = await router.publish([good, bad])
+    [_, refused] = (await router.publish([good, bad])).results
     assert refused.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
     assert "does not match" in refused.message
 
@@ -214,7 +214,7 @@ async def test_two_subaccounts_rolled_up_to_one_sink_never_share_a_dedupe_id() -
     router = Publisher(SchemaCache(MemoryCatalog(), 30.0), table, bus)
     same_id = [event({"name": "a"}, event_id="EZsame") for _ in range(2)]
     same_id[0].account_sid, same_id[1].account_sid = sub_a, sub_b
-    results = await router.publish(same_id)
+    results = (await router.publish(same_id)).results
     assert [r.deliveries for r in results] == [1, 1]
     assert len({m.msg_id for m in bus.messages}) == 2
 
@@ -227,6 +227,6 @@ class TooLargeBus(MemoryBus):
 
 async def test_an_event_too_large_for_the_broker_is_refused_on_its_own() -> None:
     router, _ = publisher(TooLargeBus())  # the broker refuses by size, before anything is stored
-    [result] = await router.publish([event({"name": "a", "size": 3})])
+    [result] = (await router.publish([event({"name": "a", "size": 3})])).results
     assert result.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
     assert "broker takes 4096" in result.message
