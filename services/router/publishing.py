@@ -191,13 +191,15 @@ class Publisher:
         # built twice (a copy each), ~0.6 µs an event.
         response = router_pb2.PublishResponse()
         results = response.results
-        accepted = results.add  # an accepted event's result: its defaults left unset
+        add = results.add
         for event, item in zip(events, prepared, strict=True):
             if isinstance(item, router_pb2.EventResult):
                 results.append(item)
                 continue
             if not item.failures and not failed:  # the common case, answered without a scan
-                accepted(id=event.id, deliveries=len(item.messages))
+                accepted = add()  # its defaults left unset; fields set, not keywords: cheaper
+                accepted.id = event.id
+                accepted.deliveries = len(item.messages)
                 continue
             lost = [m for m in item.messages if m.msg_id in failed]
             delivered = sum(1 for m in item.messages if not m.failure)
