@@ -68,7 +68,7 @@ class Route:
 def _result(
     event_id: str, code: grpc.StatusCode, message: str = "", deliveries: int = 0, dead_letters: int = 0
 ) -> router_pb2.EventResult:
-    """An event's answer other than the common one (`_accepted`)."""
+    """An event's answer other than acceptance (which `_publish` builds in the response)."""
     return router_pb2.EventResult(
         id=event_id, code=code.value[0], message=message, deliveries=deliveries, dead_letters=dead_letters
     )
@@ -239,7 +239,9 @@ class Publisher:
                     )
                 )
             else:
-                accepted(id=event.id, deliveries=delivered)
+                accepted = add()
+                accepted.id = event.id
+                accepted.deliveries = delivered
         if self._observer is not None:
             self._observe(outgoing, failed, results)
         return response

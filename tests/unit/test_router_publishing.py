@@ -230,3 +230,32 @@ async def test_an_event_too_large_for_the_broker_is_refused_on_its_own() -> None
     [result] = (await router.publish([event({"name": "a", "size": 3})])).results
     assert result.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
     assert "broker takes 4096" in result.message
+
+
+class FailingBus(MemoryBus):
+    """JetStream answers every message but those of one event."""
+
+    def __init__(self, lost_event_id: str) -> None:
+        super().__init__()
+        self._lost = lost_event_id
+
+    async def put(self, messages: list[OutMessage]) -> list[BaseException | None]:
+        self.messages.extend(messages)
+        return [TimeoutError("no answer") if m.event_id == self._lost else None for m in messages]
+
+
+async def test_one_event_unacknowledged_leaves_the_others_of_its_call_accepted() -> None:
+    router, _ = publisher(FailingBus("EZlost"))
+    events = [
+        event({"name": "a", "size": 1}, event_id="EZbefore"),
+        event({"name": "b", "size": 2}, event_id="EZlost"),
+        event({"name": "c", "size": 3}, event_id="EZafter"),
+    ]
+    response = await router.publish(events)
+    assert isinstance(response, router_pb2.PublishResponse)
+    assert [(r.id, r.code, r.deliveries) for r in response.results] == [
+        ("EZbefore", grpc.StatusCode.OK.value[0], 2),
+        ("EZlost", grpc.StatusCode.UNAVAILABLE.value[0], 0),
+        ("EZafter", grpc.StatusCode.OK.value[0], 2),
+    ]
+    assert "publish again" in response.results[1].message
