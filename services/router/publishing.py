@@ -196,55 +196,58 @@ class Publisher:
             if isinstance(item, router_pb2.EventResult):
                 results.append(item)
                 continue
-            if not item.failures and not failed:  # the common case, answered without a scan
-                accepted = add()  # its defaults left unset; fields set, not keywords: cheaper
-                accepted.id = event.id
-                accepted.deliveries = len(item.messages)
-                continue
-            lost = [m for m in item.messages if m.msg_id in failed]
-            delivered = sum(1 for m in item.messages if not m.failure)
-            too_large = next((e for m in lost if isinstance(e := failed[m.msg_id], MessageTooLarge)), None)
-            if too_large is not None:
-                results.append(_result(event.id, grpc.StatusCode.INVALID_ARGUMENT, str(too_large)))
-            elif lost:
-                results.append(
-                    _result(
-                        event.id,
-                        grpc.StatusCode.UNAVAILABLE,
-                        f"JetStream did not acknowledge {len(lost)} of {len(item.messages)} "
-                        "deliveries; publish again",
-                    )
-                )
-            elif item.failures:
-                log.warning(
-                    "event %s (%s) cannot be projected for sink(s) %s",
-                    event.id,
-                    event.type,
-                    ", ".join(item.failures),
-                    extra={
-                        "event_id": event.id,
-                        "account_sid": event.account_sid,
-                        "sink_sid": ",".join(item.failures),
-                    },
-                )
-                results.append(
-                    _result(
-                        event.id,
-                        grpc.StatusCode.FAILED_PRECONDITION,
-                        "event cannot be projected to the schema version subscribed by sink(s) "
-                        + ", ".join(item.failures)
-                        + "; recorded as their dead letters",
-                        delivered,
-                        len(item.failures),
-                    )
-                )
-            else:
-                accepted = add()
-                accepted.id = event.id
-                accepted.deliveries = delivered
+            if item.failures or failed:  # the common case is answered without a scan
+                refused = self._refusal(event, item, failed)
+                if refused is not None:
+                    results.append(refused)
+                    continue
+            # Accepted: every message stored, none of them a failure's record.
+            accepted = add()  # its defaults left unset; fields set, not keywords: cheaper
+            accepted.id = event.id
+            accepted.deliveries = len(item.messages)
         if self._observer is not None:
             self._observe(outgoing, failed, results)
         return response
+
+    @staticmethod
+    def _refusal(
+        event: router_pb2.Event, item: Prepared, failed: dict[str, BaseException]
+    ) -> router_pb2.EventResult | None:
+        """The answer for an event JetStream did not take, or one some sink could not get
+        (`failed`: the call's messages not stored, by id); None when it was accepted."""
+        lost = [m for m in item.messages if m.msg_id in failed]
+        too_large = next((e for m in lost if isinstance(e := failed[m.msg_id], MessageTooLarge)), None)
+        if too_large is not None:
+            return _result(event.id, grpc.StatusCode.INVALID_ARGUMENT, str(too_large))
+        if lost:
+            return _result(
+                event.id,
+                grpc.StatusCode.UNAVAILABLE,
+                f"JetStream did not acknowledge {len(lost)} of {len(item.messages)} "
+                "deliveries; publish again",
+            )
+        if not item.failures:
+            return None
+        log.warning(
+            "event %s (%s) cannot be projected for sink(s) %s",
+            event.id,
+            event.type,
+            ", ".join(item.failures),
+            extra={
+                "event_id": event.id,
+                "account_sid": event.account_sid,
+                "sink_sid": ",".join(item.failures),
+            },
+        )
+        return _result(
+            event.id,
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "event cannot be projected to the schema version subscribed by sink(s) "
+            + ", ".join(item.failures)
+            + "; recorded as their dead letters",
+            sum(1 for m in item.messages if not m.failure),
+            len(item.failures),
+        )
 
     def _observe(
         self,
