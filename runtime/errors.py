@@ -58,6 +58,12 @@ class Unauthenticated(ServiceError):
     twilio_code = 20003
 
 
+class PermissionDenied(ServiceError):
+    grpc_code = grpc.StatusCode.PERMISSION_DENIED
+    http_status = 403
+    twilio_code = 20403
+
+
 class Unavailable(ServiceError):
     grpc_code = grpc.StatusCode.UNAVAILABLE
     http_status = 503

@@ -22,7 +22,7 @@ from grpc_reflection.v1alpha import reflection
 from runtime import grpc_wrap
 from runtime.errors import ServiceError
 from runtime.metrics import GrpcServerMetrics, Metrics
-from runtime.service_auth import RequireToken
+from runtime.service_auth import Callers, RequireCaller
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,8 @@ class ServiceApp:
     # reachable): a router that cannot store an event must not look healthy.
     serving: list[Callable[[], bool]] = field(default_factory=list)
     serving_poll_seconds: float = 0.5
-    # Calls must carry this shared secret (runtime/service_auth.py); empty: not checked.
-    service_token: str = ""
+    # Who may call, and so what (runtime/service_auth.py); None: calls are not checked.
+    callers: Callers | None = None
     # Served on its own port when the settings give one; gRPC calls counted into it.
     metrics: Metrics | None = None
 
@@ -155,10 +155,10 @@ def _name_of(task: Callable[..., Any]) -> str:
 async def serve(app: ServiceApp) -> None:
     """Run until SIGTERM/SIGINT, then drain and stop gracefully."""
     interceptors: list[grpc.aio.ServerInterceptor] = [ErrorMappingInterceptor()]
-    if app.service_token:
-        interceptors.insert(0, RequireToken(app.service_token))
+    if app.callers is not None:
+        interceptors.insert(0, RequireCaller(app.callers))
     else:
-        log.warning("%s: ES_SERVICE_TOKEN is not set: any caller may use this service", app.name)
+        log.warning("%s: ES_SERVICE_CALLERS is not set: any caller may use this service", app.name)
     if app.metrics is not None:
         interceptors.insert(0, GrpcServerMetrics(app.metrics))
         app.metrics.serve()

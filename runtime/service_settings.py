@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runtime.config import setting
+from runtime.service_auth import Callers
 
 
 @dataclass(frozen=True)
@@ -14,7 +15,14 @@ class ServiceSettings:
         "text", "text, or json: one JSON object per line, with event_id / sink_sid where a record has them"
     )
     service_token: str = setting(
-        "", "shared secret of every internal gRPC call (runtime/service_auth.py); empty: not checked"
+        "",
+        "this process's own credential (`name.secret`), sent on every gRPC call it makes "
+        "(runtime/service_auth.py)",
+    )
+    service_callers: str = setting(
+        "",
+        "who may call this service: `name:role:sha256hex` entries, comma-separated "
+        "(runtime/service_auth.py); empty: calls are not checked",
     )
     metrics_port: int = setting(
         0,
@@ -32,3 +40,7 @@ class ServiceSettings:
         "OpenTelemetry: the share of Publish calls traced (their events' deliveries follow "
         "the decision); tracing every event costs throughput (make bench)",
     )
+
+    def callers(self) -> Callers | None:
+        """The caller list this service checks calls against, or None: not checked."""
+        return Callers.parse(self.service_callers) if self.service_callers.strip() else None

@@ -30,7 +30,7 @@ async def build(settings: Settings) -> ServiceApp:
     signal = ChangeSignal()
     registry = Registry(sessions, signal, settings.schema_compatibility)
     return ServiceApp(
-        service_token=settings.service_token,
+        callers=settings.callers(),
         metrics=Metrics.of("catalog", settings),
         name="catalog",
         address=settings.catalog_address,

@@ -79,7 +79,7 @@ async def build(settings: Settings) -> ServiceApp:
         await engine.dispose()
 
     return ServiceApp(
-        service_token=settings.service_token,
+        callers=settings.callers(),
         metrics=Metrics.of("control", settings),
         name="control",
         address=settings.control_address,

@@ -9,7 +9,8 @@ import grpc
 
 from eventstreams.v1 import control_pb2, control_pb2_grpc
 from runtime.change_signal import ChangeSignal
-from runtime.errors import FailedPrecondition, NotFound
+from runtime.errors import FailedPrecondition, NotFound, PermissionDenied
+from runtime.service_auth import caller, may_read_auth_tokens
 from runtime.times import iso_seconds
 from services.control.accounts import AccountStore
 from services.control.models import (
@@ -318,5 +319,8 @@ class ControlServicer(control_pb2_grpc.ControlServicer):
     async def WatchRouting(
         self, request: control_pb2.WatchRoutingRequest, context: Ctx
     ) -> AsyncIterator[control_pb2.RoutingSnapshot]:
+        who = caller(context)
+        if request.with_auth_tokens and not may_read_auth_tokens(who):
+            raise PermissionDenied(f"{who.name} ({who.role}) may not read accounts' auth tokens")
         async for snapshot in self._feed.watch(request.known_revision, request.with_auth_tokens):
             yield snapshot

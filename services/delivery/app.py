@@ -184,7 +184,7 @@ async def build(settings: Settings) -> ServiceApp:
         await engine.dispose()
 
     return ServiceApp(
-        service_token=settings.service_token,
+        callers=settings.callers(),
         name="delivery",
         address=settings.delivery_address,
         services=[

@@ -47,7 +47,7 @@ async def build(settings: Settings) -> ServiceApp:
         await control_channel.close()
 
     return ServiceApp(
-        service_token=settings.service_token,
+        callers=settings.callers(),
         name="router",
         address=settings.router_address,
         services=[
