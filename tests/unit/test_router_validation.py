@@ -4,6 +4,7 @@ compiled quick check only ever answers where the two implementations agree."""
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +14,7 @@ import orjson
 import pytest
 
 from services.catalog import catalogue
-from services.router.validation import compile_validator, quick_check_agrees
+from services.router.validation import PATTERNS, compile_validator, quick_check_agrees
 
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 REPLACEMENTS: list[Any] = [None, 0, -1, 2**62, 1.5, "", "x" * 300, True, [], {}, [1], {"a": 1}]
@@ -71,7 +72,6 @@ def test_every_catalogue_schema_gets_the_references_verdict_and_message() -> Non
 # Documents where jsonschema-rs and fastjsonschema disagree on the data beside them.
 DISAGREEMENTS = [
     ({"type": "string", "format": "date-time"}, "2026-03-29T04:00:56+0000"),
-    ({"type": "string", "pattern": "^a\\d$"}, "a\u0661"),  # ARABIC-INDIC DIGIT ONE
     ({"multipleOf": 0.01}, 1e308),
 ]
 
@@ -101,7 +101,7 @@ def test_defaults_are_written_into_the_data_as_the_reference_does() -> None:
         ({"$schema": "http://json-schema.org/draft-04/schema#", "type": "object"}, False),
         ({"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object"}, False),
         ({"properties": {"format": {"type": "string"}}}, False),  # a property's name: slow, never wrong
-        ({"anyOf": [{"type": "string", "pattern": "^a"}]}, False),
+        ({"anyOf": [{"type": "string", "pattern": "^a"}]}, True),  # one regex engine runs both
         ({"items": [{"contentEncoding": "base64"}]}, False),
     ],
 )
@@ -136,3 +136,58 @@ def test_the_quick_check_refuses_what_the_reference_refuses(data: dict[str, Any]
     ours = verdict(compile_validator(document), data)
     assert ours == verdict(fastjsonschema.compile(document), data)
     assert ours[0] is valid
+
+
+# Python's re backtracks through every way of splitting the a's: ~1.5 s at 25, ×2 per one more.
+EVIL = "^(a+)+$"
+EVIL_TEXT = "a" * 32 + "!"
+
+
+@pytest.mark.timeout(20)  # the backtracking engine takes minutes: this fails, never hangs
+def test_a_backtracking_pattern_costs_an_event_microseconds_not_minutes() -> None:
+    document = {
+        "type": "object",
+        "properties": {"name": {"type": "string", "pattern": EVIL}},
+        "patternProperties": {"^(b+)+$": {"type": "integer"}},
+        "additionalProperties": False,
+    }
+    validate = compile_validator(document)
+    for data, message in [
+        ({"name": EVIL_TEXT}, f"data.name must match pattern {EVIL}"),
+        ({"b" * 32 + "!": 1}, "data must not contain {'" + "b" * 32 + "!'} properties"),
+    ]:
+        started = time.perf_counter()
+        assert verdict(validate, data) == (False, message)
+        assert time.perf_counter() - started < 0.05
+    assert verdict(validate, {"name": "aaa", "bbb": 1}) == (True, "")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "matches"),
+    [
+        ("^a\\d$", "a1", True),
+        ("^a\\d$", "a\u0661", False),  # ECMA-262's \\d is 0-9; Python's took any Unicode digit
+        ("b$", "ab\n", False),  # `$` is the end of the text, as fastjsonschema made it (\\Z)
+        ("(a)\\1", "aa", True),  # backreferences: fancy-regex, bounded, for older documents
+        ("(?=a)a", "a", True),
+    ],
+)
+def test_patterns_mean_what_json_schema_says_in_both_validators(
+    pattern: str, text: str, matches: bool
+) -> None:
+    document = {"type": "object", "properties": {"v": {"type": "string", "pattern": pattern}}}
+    assert quick_check_agrees(document)
+    expected = (True, "") if matches else (False, f"data.v must match pattern {pattern}")
+    assert verdict(compile_validator(document), {"v": text}) == expected
+    assert jsonschema_rs.Draft7Validator(document, pattern_options=PATTERNS).is_valid({"v": text}) is matches
+
+
+def test_formats_keep_fastjsonschemas_own_checks_beside_patterns() -> None:
+    document = {
+        "type": "object",
+        "properties": {"when": {"type": "string", "format": "date-time", "pattern": "^2"}},
+    }
+    validate = compile_validator(document)
+    assert verdict(validate, {"when": "2026-03-29T04:00:56+0000"}) == (True, "")
+    assert verdict(validate, {"when": "2026-13-29"}) == (False, "data.when must be date-time")
+    assert verdict(validate, {"when": "1026-03-29T04:00:56Z"}) == (False, "data.when must match pattern ^2")
