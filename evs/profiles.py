@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -48,11 +49,18 @@ class Profiles:
         return {"active": data.get("active"), "profiles": dict(data.get("profiles", {}))}
 
     def _write(self, data: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(data, indent=2))
-        temporary.chmod(0o600)  # credentials inside
-        temporary.replace(self.path)
+        # Credentials inside: the folder is made the owner's alone, and the file is born
+        # 0600 under a fresh name (O_EXCL: never a file someone planted at a guessable one)
+        # and then renamed into place, so no moment exists where others may read it.
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        try:
+            with os.fdopen(descriptor, "w") as file:
+                file.write(json.dumps(data, indent=2))
+            os.replace(temporary, self.path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
 
     def names(self) -> tuple[str | None, dict[str, Profile]]:
         data = self._read()

@@ -39,6 +39,29 @@ def test_a_named_profile_then_the_environment_then_the_active_one(tmp_path: Path
     assert (tmp_path / "config.json").stat().st_mode & 0o077 == 0
 
 
+def test_the_credentials_file_is_never_readable_by_others(tmp_path: Path) -> None:
+    folder = tmp_path / "evs"
+    path = folder / "config.json"
+    folder.mkdir(mode=0o755)
+    # Another user's foothold: a file at a guessable temporary name, held open to read it.
+    planted = folder / "config.tmp"
+    planted.write_text("")
+    planted.chmod(0o644)
+    with planted.open() as watcher:
+        Profiles(path).add("one", Profile("http://a", SID, SID, "the-token"), activate=True)
+        assert "the-token" not in watcher.read()
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert "the-token" in path.read_text()
+
+
+def test_a_new_credentials_folder_is_its_owners_alone(tmp_path: Path) -> None:
+    path = tmp_path / "fresh" / "evs" / "config.json"
+    Profiles(path).add("one", Profile("http://a", SID, SID, "t1"), activate=True)
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["config.json"]  # no temporary left
+
+
 def test_a_broken_config_file_is_said_not_crashed_on(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(CliError, match="not valid JSON"):
