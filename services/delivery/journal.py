@@ -1,5 +1,7 @@
 """The delivery log: every attempt, written in batches off the hot path; and dead letters,
-written before their message is terminated so nothing leaves without a record."""
+written before their message is terminated so nothing leaves without a record. A record the
+database refuses (`refused`) is found by halves and set aside, so it never holds back the
+others (`Apart`)."""
 
 from __future__ import annotations
 
@@ -8,13 +10,15 @@ import logging
 import operator
 import sqlite3
 from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, cast
+from itertools import chain
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime import sids
@@ -30,6 +34,63 @@ DEAD_LETTER = "DL"
 LETTERS_PER_WRITE = 500
 ATTEMPTS_PER_WRITE = 5000
 PURGE_BATCH = 5000
+
+
+# SQLSTATE classes of a statement's data, not of the database: 22 data exception (a NUL in
+# text, a value too long, …), 23 integrity constraint violation.
+REFUSED_CLASSES = ("22", "23")
+
+
+def refused(exc: BaseException) -> bool:
+    """Whether the database refused what was written rather than being unable to write: the
+    records' fault, so writing them again cannot help; anything else (a connection lost, the
+    database away, a table missing) is an outage that passes, so the records wait for it."""
+    if isinstance(exc, DataError | IntegrityError):
+        return True
+    if isinstance(exc, DBAPIError):
+        state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        return isinstance(state, str) and state[:2] in REFUSED_CLASSES
+    # A value the driver could not even send (a lone surrogate in a str, …).
+    return isinstance(exc, StatementError | UnicodeError) and not isinstance(exc, DBAPIError)
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class Apart(Generic[T]):
+    """Writes records all at once and, when the database refuses the write, by halves until
+    each refused record is alone: it is set aside in `refused` with its error and the others
+    are written, in order — a few more transactions per refused record (about twice the log
+    of the batch's size), not one per record. An outage stops the writing: what was not
+    written is `remaining()`, for the caller to keep."""
+
+    chunks: deque[list[T]] = field(default_factory=deque)
+    refused: list[tuple[T, Exception]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, records: Iterable[T]) -> Apart[T]:
+        return cls(deque([list(records)]))
+
+    def remaining(self) -> list[T]:
+        return list(chain.from_iterable(self.chunks))
+
+    async def write(self, write: Callable[[list[T]], Awaitable[None]]) -> None:
+        while self.chunks:
+            chunk = self.chunks[0]
+            try:
+                await write(chunk)
+            except Exception as exc:
+                if not refused(exc):
+                    raise
+                self.chunks.popleft()
+                if len(chunk) == 1:
+                    self.refused.append((chunk[0], exc))
+                else:
+                    half = len(chunk) // 2
+                    self.chunks.extendleft((chunk[half:], chunk[:half]))
+                continue
+            self.chunks.popleft()
 
 
 @dataclass(frozen=True)
@@ -197,6 +258,7 @@ class SqlJournal:
         self._pending: deque[Attempt] = deque(maxlen=max_pending)
         self._flush_seconds = flush_seconds
         self.dropped = 0
+        self.quarantined = 0  # records the database refused, set aside (`_quarantine`)
         self._letters: deque[tuple[DeadLetter, asyncio.Future[None]]] = deque()
         self._writing_letters = False
         self._rows: AttemptRows | None = None
@@ -230,44 +292,73 @@ class SqlJournal:
     async def _write_letters(self) -> None:
         while self._letters:
             batch = [self._letters.popleft() for _ in range(min(len(self._letters), LETTERS_PER_WRITE))]
+            apart = Apart.of(batch)
             try:
-                async with self._sessions.begin() as session:
-                    await session.execute(insert(LETTERS_TABLE), [letter_row(letter) for letter, _ in batch])
+                await apart.write(self._insert_letters)
             except Exception as exc:
-                for _, written in batch:
+                for _, written in apart.remaining():
                     if not written.done():
                         written.set_exception(exc)
-                continue
             except asyncio.CancelledError:  # the writer's task is going: nobody waits forever
-                for _, written in [*batch, *self._letters]:
+                for _, written in [*apart.remaining(), *self._letters]:
                     if not written.done():
                         written.set_exception(RuntimeError("the delivery log is shutting down"))
                 self._letters.clear()
                 raise
+            finally:
+                for (letter, written), refusal in apart.refused:
+                    log.error(
+                        "delivery log: dead letter refused by the database (%s); its event stays: "
+                        "account %s sink %s event %r",
+                        refusal, letter.account_sid, letter.sink_sid, letter.event_id,
+                    )  # fmt: skip
+                    if not written.done():
+                        written.set_exception(refusal)
             for _, written in batch:
                 if not written.done():
                     written.set_result(None)
+
+    async def _insert_letters(self, batch: list[tuple[DeadLetter, asyncio.Future[None]]]) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(insert(LETTERS_TABLE), [letter_row(letter) for letter, _ in batch])
 
     async def flush(self) -> int:
         taken: list[Attempt] = []
         while self._pending and len(taken) < ATTEMPTS_PER_WRITE:
             taken.append(self._pending.popleft())
         if taken:
+            apart = Apart.of(taken)
             try:
-                async with self._sessions.begin() as session:
-                    # One executemany of the driver's own SQL (AttemptRows), without the ORM's
-                    # bulk machinery (15 % of a worker at full load) or Core's per-row
-                    # parameter processing (another 8 %).
-                    connection = await session.connection()
-                    rows = self._rows
-                    if rows is None:
-                        rows = self._rows = AttemptRows(connection.dialect)
-                    for sql, parameters in rows.writes(taken):
-                        await connection.exec_driver_sql(sql, parameters)
+                await apart.write(self._insert_attempts)
             except BaseException:
-                self._put_back(taken)
+                self._put_back(apart.remaining())
                 raise
+            finally:
+                for record, refusal in apart.refused:
+                    self._quarantine(record, refusal)
         return len(taken)
+
+    async def _insert_attempts(self, attempts: list[Attempt]) -> None:
+        async with self._sessions.begin() as session:
+            # One executemany of the driver's own SQL (AttemptRows), without the ORM's bulk
+            # machinery (15 % of a worker at full load) or Core's per-row parameter
+            # processing (another 8 %).
+            connection = await session.connection()
+            rows = self._rows
+            if rows is None:
+                rows = self._rows = AttemptRows(connection.dialect)
+            for sql, parameters in rows.writes(attempts):
+                await connection.exec_driver_sql(sql, parameters)
+
+    def _quarantine(self, attempt: Attempt, exc: Exception) -> None:
+        """A record the database refuses is written to the log instead, and counted: kept in
+        the queue it would be refused again at the head of every batch after it."""
+        self.quarantined += 1
+        log.error(
+            "delivery log: attempt record refused by the database, set aside (%s): %r",
+            str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__,
+            attempt,
+        )
 
     def _put_back(self, taken: list[Attempt]) -> None:
         """A failed write keeps its records, ahead of what came since; what no longer fits
@@ -337,15 +428,22 @@ def letter_row(letter: DeadLetter) -> dict[str, Any]:
         "sid": sids.new(DEAD_LETTER),
         "account_sid": letter.account_sid,
         "sink_sid": letter.sink_sid,
-        "event_id": letter.event_id,
-        "type": letter.type,
-        "subject": letter.subject,
-        "payload": letter.payload.decode(errors="replace"),  # one bad payload must not fail its batch
+        "event_id": storable(letter.event_id),
+        "type": storable(letter.type),
+        "subject": storable(letter.subject),
+        # one bad payload must not fail its batch
+        "payload": storable(letter.payload.decode(errors="replace")),
         "attempts": letter.attempts,
-        "reason": letter.reason[:500],
+        "reason": storable(letter.reason[:500]),
         "error_code": letter.error_code,
         "status_code": letter.status_code,
         "date_created": utcnow(),
         "date_redriven": None,
         "source_account_sid": letter.source_account_sid,
     }
+
+
+def storable(text: str) -> str:
+    """`text` as every database stores it: PostgreSQL's text cannot hold a NUL. A dead letter
+    is the event's last record, so it is written with a stand-in rather than refused."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text

@@ -113,6 +113,12 @@ def journal_queue(metrics: Metrics, journal: SqlJournal) -> None:
         "attempt records dropped because the delivery log's queue was full (database away)",
         lambda: float(journal.dropped),
     )
+    metrics.readings.counter(
+        "es_delivery_log_quarantined",
+        "attempt records the database refused (a NUL in text, a value too long), set aside "
+        "and logged so they do not hold back the others",
+        lambda: float(journal.quarantined),
+    )
 
 
 class ConsumerLag:

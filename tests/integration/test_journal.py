@@ -219,3 +219,53 @@ async def test_a_large_flush_writes_every_attempt_in_order(any_engine: AsyncEngi
             )
         ).all()
     assert [tuple(r) for r in rows] == [(f"EZ{i}", None if i % 7 else 500, i) for i in range(count)]
+
+
+async def test_one_bad_attempt_row_is_quarantined_and_the_others_written(any_engine: AsyncEngine) -> None:
+    """A record the database refuses (a NUL in text: PostgreSQL's text cannot hold it) must not
+    hold back the others of its batch, nor every batch after it: it is set aside, counted."""
+    sessions = db.sessionmaker(any_engine)
+    journal = SqlJournal(sessions, Retention())
+    for i in range(6):
+        journal.attempt(attempt(i))
+    bad = replace(attempt(6), event_id="EZ\x00bad", error="nul\x00here")
+    journal.attempt(bad)
+    for i in range(7, 10):
+        journal.attempt(attempt(i))
+    refused = any_engine.dialect.name == "postgresql"
+
+    while await journal.flush():
+        pass
+
+    async with sessions() as session:
+        ids = list((await session.scalars(select(AttemptRow.event_id).order_by(AttemptRow.id))).all())
+    good = [f"EZ{i}" for i in range(10) if i != 6]
+    if refused:
+        assert ids == good  # in order, the bad one left out
+        assert journal.quarantined == 1
+    else:  # SQLite stores a NUL: nothing to set aside
+        assert [i for i in ids if i != bad.event_id] == good
+        assert journal.quarantined == 0
+    assert journal.pending == 0 and journal.dropped == 0
+
+
+async def test_a_dead_letter_the_database_refuses_fails_alone(any_engine: AsyncEngine) -> None:
+    """A letter the database refuses (a type longer than its column) fails its own waiter; the
+    others of its group commit are written — a NUL among them, with a stand-in: a dead letter
+    is its event's last record."""
+    sessions = db.sessionmaker(any_engine)
+    journal = SqlJournal(sessions, Retention())
+    letters = [letter(i) for i in range(5)]
+    letters[1] = replace(letters[1], event_id="EZ1\x00", reason="nul\x00here")
+    letters[3] = replace(letters[3], type="t" * 300)
+    results = await asyncio.wait_for(
+        asyncio.gather(*(journal.dead_letter(item) for item in letters), return_exceptions=True), timeout=30
+    )
+    async with sessions() as session:
+        ids = set((await session.scalars(select(DeadLetterRow.event_id))).all())
+    if any_engine.dialect.name == "postgresql":
+        assert [isinstance(r, Exception) for r in results] == [False, False, False, True, False]
+        assert ids == {"EZ0", "EZ1\ufffd", "EZ2", "EZ4"}
+    else:  # SQLite holds both
+        assert results == [None] * 5
+        assert ids == {"EZ0", "EZ1\ufffd", "EZ2", "EZ3", "EZ4"}
