@@ -27,7 +27,8 @@ class Authenticator:
         # username -> (verified at, sha256 of the password, principal)
         self._cache: dict[str, tuple[float, str, control_pb2.Principal]] = {}
 
-    async def principal(self, authorization: str | None) -> control_pb2.Principal:
+    async def principal(self, authorization: str | None, client: str | None = None) -> control_pb2.Principal:
+        """The principal `authorization` names, asked for from the address `client`."""
         failure = Unauthenticated("Authenticate", twilio_code=20003)
         if not authorization or not authorization.lower().startswith("basic "):
             raise failure
@@ -43,10 +44,11 @@ class Authenticator:
         now = time.monotonic()
         if cached is not None and cached[1] == digest and now - cached[0] < self._ttl:
             return cached[2]
-        wait = self._failures.refused_for(username, now)
+        wait = self._failures.refused_for(username, client, now)
         if wait > 0:
             # Refused unchecked, as any wrong credential is (401, 20003: what clients and
-            # Twilio's spec expect), so guessing gains nothing until the window has passed.
+            # Twilio's spec expect), so guessing from here gains nothing until the window
+            # has passed; the same username from another address is still checked.
             raise Unauthenticated(
                 f"Authenticate: too many failed sign-ins for {username}; try again in {wait:.0f} s",
                 twilio_code=20003,
@@ -57,10 +59,10 @@ class Authenticator:
             )
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
-                self._failures.failed(username, now)
+                self._failures.failed(username, client, now)
                 raise failure from exc
             raise
-        self._failures.succeeded(username)
+        self._failures.succeeded(username, client)
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[username] = (now, digest, principal)

@@ -48,7 +48,8 @@ Handler = Callable[[Call], Awaitable[Response]]
 
 def authenticated(backends: Backends, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        principal = await backends.auth.principal(request.headers.get("authorization"))
+        client = request.client.host if request.client else None
+        principal = await backends.auth.principal(request.headers.get("authorization"), client)
         return await handler(Call(request, principal, backends))
 
     return endpoint
