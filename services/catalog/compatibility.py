@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import jsonschema
+import jsonschema_rs
 
 BACKWARD, FORWARD, FULL, NONE = "BACKWARD", "FORWARD", "FULL", "NONE"
 MODES = (BACKWARD, FORWARD, FULL, NONE)
@@ -62,6 +62,10 @@ UNMODELLED = (
 # Unmodelled keywords that let the *writer* accept more than the modelled ones say (keys a
 # pattern exempts from additionalProperties; draft-07 ignores a $ref's siblings).
 WIDENING = frozenset({"patternProperties", "$ref"})
+# A writer's enum values tried against the reader's patterns: both documents are a producer's,
+# so the patterns run in Rust's regex crate (linear time), never a backtracking engine; fancy-regex,
+# bounded, takes the backreferences and lookaround only documents stored before they were refused have.
+PATTERNS = jsonschema_rs.FancyRegexOptions(backtrack_limit=100_000)
 JSON_TYPES = ("null", "boolean", "object", "array", "number", "string")  # integer ⊂ number
 _MISSING = object()
 
@@ -279,9 +283,7 @@ class _Checker:
     def finite(self, values: list[Any], r: dict[str, Any], path: tuple[str, ...]) -> None:
         """The writer allows only these values: try each against the reader, exactly."""
         try:
-            validator = jsonschema.Draft7Validator(
-                r, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER
-            )
+            validator = jsonschema_rs.Draft7Validator(r, validate_formats=True, pattern_options=PATTERNS)
             refused = [v for v in values if not validator.is_valid(v)]
         except Exception:  # e.g. an unresolvable $ref: not provable, so refused
             refused = values

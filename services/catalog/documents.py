@@ -1,5 +1,9 @@
 """A registered schema version's document: checked the way the router will use it, and given
-the `$id` the router sends as the CloudEvent `dataschema`. Pure (no I/O)."""
+the `$id` the router sends as the CloudEvent `dataschema`. Pure (no I/O).
+
+Its `pattern`s and `patternProperties` keys run on every event the router validates, so each
+must be one a linear-time engine runs (Rust's `regex` crate, which the router uses): no
+backreferences, no lookaround. A backtracking engine can take minutes on a short string."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 
 import fastjsonschema
 import jsonschema
+import jsonschema_rs
 
 from services.catalog.catalogue import SCHEMA_BASE_URL
 
@@ -70,7 +75,23 @@ def parse(document_json: str, schema_id: str, version: int) -> dict[str, Any]:
         fastjsonschema.compile(document)
     except Exception as exc:  # what the router will do with it; any failure is the document's
         raise DocumentError(f"the router cannot compile it: {exc}") from exc
+    _check_patterns(document)
     return document
+
+
+def _check_patterns(document: dict[str, Any]) -> None:
+    try:
+        jsonschema_rs.Draft7Validator(document, pattern_options=jsonschema_rs.RegexOptions())
+    except jsonschema_rs.ValidationError as exc:
+        kind = exc.kind
+        if not (isinstance(kind, jsonschema_rs.ValidationErrorKind.Format) and kind.format == "regex"):
+            return  # not about a pattern: the router's reference validator alone will check it
+        where = "/".join(str(p) for p in exc.instance_path) or "(root)"
+        raise DocumentError(
+            f"the pattern {exc.instance!r} at `{where}` needs a backtracking regular expression engine "
+            "(a backreference or lookaround): patterns run on every event, so only those a linear-time "
+            "engine runs (Rust's regex crate, ECMA-262 syntax) are accepted"
+        ) from exc
 
 
 def encode(document: dict[str, Any]) -> str:

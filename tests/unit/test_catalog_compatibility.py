@@ -251,12 +251,34 @@ def test_every_seeded_evolution_is_fully_compatible() -> None:
          "'https://events-schemas.twilio.com/Acme.Order/2'"),
         ('{"type": "object", "properties": {"a": {"$ref": "https://example.com/a.json"}}}',
          "`$ref` to https://example.com/a.json: only references inside the document"),
+        # Patterns run on every event: only what a linear-time engine runs.
+        ('{"type": "object", "properties": {"a": {"pattern": "^(a+)\\\\1$"}}}',
+         "the pattern '^(a+)\\\\1$' at `properties/a/pattern` needs a backtracking regular expression "
+         "engine (a backreference or lookaround)"),
+        ('{"type": "object", "patternProperties": {"^(?!x)": {}}}',
+         "the pattern '^(?!x)' at `patternProperties/^(?!x)` needs a backtracking"),
+        ('{"type": "object", "properties": {"p": {"items": {"pattern": "(?<=a)b"}}}}',
+         "the pattern '(?<=a)b' at `properties/p/items/pattern` needs a backtracking"),
     ],
 )  # fmt: skip
 def test_malformed_documents(document: str, error: str) -> None:
     with pytest.raises(DocumentError) as raised:
         parse(document, "Acme.Order", 2)
     assert error in str(raised.value)
+
+
+def test_a_nested_quantifier_is_a_pattern_a_linear_time_engine_runs() -> None:
+    document = '{"type": "object", "properties": {"a": {"type": "string", "pattern": "^(a+)+$"}}}'
+    assert parse(document, "Acme.Order", 2)["properties"]["a"]["pattern"] == "^(a+)+$"
+
+
+@pytest.mark.timeout(20)  # a backtracking engine takes minutes: this fails, never hangs
+def test_a_writers_values_meet_a_readers_backtracking_pattern_in_linear_time() -> None:
+    evil = "a" * 32 + "!"
+    writer = changed(sid={"type": "string", "enum": ["aaa", evil]})
+    reader = changed(sid={"type": "string", "pattern": "^(a+)+$"})
+    [found] = [b for b in c.readable(writer, reader) if b.kind == c.VALUES]
+    assert f'"{evil}"' in found.message and '"aaa"' not in found.message
 
 
 def test_a_document_gets_its_id_and_draft() -> None:
