@@ -21,6 +21,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from eventstreams.v1 import router_pb2
 from runtime import ordering, sids, stream_codec, tracing
 from runtime.errors import Unavailable
+from runtime.text import control_character
 from runtime.times import iso, iso_of
 from services.router import cloudevents
 from services.router.acks import MessageTooLarge
@@ -275,6 +276,9 @@ class Publisher:
         invalid = grpc.StatusCode.INVALID_ARGUMENT
         if not event_id or len(event_id) > MAX_EVENT_ID:
             raise Rejected(invalid, f"event id is required (at most {MAX_EVENT_ID} characters)")
+        if (control := control_character(event_id)) is not None:
+            # Stored with every attempt's record: a NUL cannot be, in PostgreSQL.
+            raise Rejected(invalid, f"event id must not contain control characters (found {control})")
         key = (account, type_name, event.schema_version, sink_sid)
         route = routes.get(key)
         if route is None:

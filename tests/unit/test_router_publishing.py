@@ -150,6 +150,11 @@ async def test_a_failed_projection_is_recorded_for_that_sink_not_dropped() -> No
         ({"data_json": "{"}, grpc.StatusCode.INVALID_ARGUMENT),
         ({"schema_version": 9}, grpc.StatusCode.NOT_FOUND),
         ({"id": ""}, grpc.StatusCode.INVALID_ARGUMENT),
+        # Control characters: a NUL cannot even be stored in PostgreSQL's delivery log.
+        ({"id": "EZ\x00nul"}, grpc.StatusCode.INVALID_ARGUMENT),
+        ({"id": "EZ\nline"}, grpc.StatusCode.INVALID_ARGUMENT),
+        ({"id": "EZ\x7fdel"}, grpc.StatusCode.INVALID_ARGUMENT),
+        ({"id": "EZ\x85c1"}, grpc.StatusCode.INVALID_ARGUMENT),
         ({"source": ""}, grpc.StatusCode.INVALID_ARGUMENT),
         ({"account_sid": "AC" + "9" * 32}, grpc.StatusCode.NOT_FOUND),
         ({"sink_sid": "DG" + "9" * 32}, grpc.StatusCode.NOT_FOUND),
