@@ -208,7 +208,7 @@ async def measure(suite: Suite, plan: Plan, procs: ProcessWatch) -> dict[str, An
         await publish_until_routed(router, factory, TYPE, 1, timeout=20)
         sdk_events = SdkEvents(factory)
         data, version = json.loads(sdk_events.data_json), sdk_events.version
-        transport = GrpcTransport(suite.target("router"), suite.service_token)
+        transport = GrpcTransport(suite.target("router"), suite.credential("producer"))
         async with AsyncProducer(
             transport,
             account_sid=account.sid,

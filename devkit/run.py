@@ -60,8 +60,8 @@ and point client.events at {url} (see README).
 
 Your own events (README, "For producers"): register a type with the catalog's gRPC registry
 ({suite.address("catalog")}), then publish with the SDK —
-  AsyncProducer.connect("{suite.address("router")}", <the token in {DATA.relative_to(ROOT)}/service-token>,
-                        account_sid="{sid}")
+  AsyncProducer.connect("{suite.address("router")}", <credential>, account_sid="{sid}")
+  <credential>: the producer's own, in {DATA.relative_to(ROOT)}/credentials/producer
 (eventstreams_producer; the transactional outbox's relay: python -m eventstreams_producer.relay).
 Order a subscription's events per key: OrderingKey=messageSid when creating it.
 

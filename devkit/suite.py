@@ -60,10 +60,11 @@ class Suite:
     cluster: NatsCluster | None = None
     replicas: int = 1  # of gateway, control and router
     children: dict[str, Child] = field(default_factory=dict)
-    # The shared secret of internal gRPC calls: kept in data_dir (a restarted `make run`, and
-    # `make produce` in another terminal, use the same one), generated the first time.
-    service_token: str = ""
-    token_key: str = ""  # seals accounts' auth tokens at rest (also kept in data_dir)
+    # Each caller's own credential, by name (devkit/service_token.py): kept in data_dir (a
+    # restarted `make run`, and `make produce` in another terminal, use the same ones),
+    # generated the first time. The servers get only their hashes.
+    credentials: dict[str, str] = field(default_factory=dict)
+    token_key: str = ""  # seals accounts' auth tokens at rest (also kept in data_dir; control's only)
 
     # The listen addresses of replicas after the first (whose are in `ports`).
     extra: dict[str, list[int]] = field(default_factory=dict)
@@ -135,29 +136,37 @@ class Suite:
             "ES_DELIVERY_DATABASE_URL": self.delivery_db or self.sqlite("delivery"),
             "ES_GATEWAY_PORT": str(self.ports.gateway),
             "ES_DEV_ACCOUNT_FILE": str(self.data_dir / "dev-account.json"),
-            "ES_SERVICE_TOKEN": self.service_token,
-            "ES_TOKEN_ENCRYPTION_KEY": self.token_key,
             **self.extra_env,
         }
 
-    def channel(self, service: str, replica: int | None = None) -> grpc.aio.Channel:
+    def credential(self, name: str) -> str:
+        """A caller's credential: `producer` publishes, `admin` may call anything."""
+        return self.credentials[name]
+
+    def channel(self, service: str, replica: int | None = None, as_caller: str = "admin") -> grpc.aio.Channel:
         """A gRPC channel to one of the suite's services (every replica, or the one given),
-        carrying the service token."""
+        carrying a caller's credential (the operator's, unless told)."""
+        credential = self.credentials[as_caller]
         if replica is None:
-            return clients.channel(self.target(service), self.service_token)
-        return clients.channel(f"127.0.0.1:{self.replica_ports(service)[replica]}", self.service_token)
+            return clients.channel(self.target(service), credential)
+        return clients.channel(f"127.0.0.1:{self.replica_ports(service)[replica]}", credential)
 
     def service_env(self, service: str) -> dict[str, str]:
-        """What one service's processes see: the NATS user deploy/k8s gives it, when the
-        cluster (and its authorization) runs."""
-        env = self.env
+        """What one service's processes see: its own credential, the callers it accepts
+        (hashes), the token key for control alone, and the NATS user deploy/k8s gives it when
+        the cluster (and its authorization) runs."""
+        env = {
+            "ES_SERVICE_TOKEN": self.credentials.get(service, ""),
+            "ES_SERVICE_CALLERS": service_token.callers_entries(self.credentials),
+            **({"ES_TOKEN_ENCRYPTION_KEY": self.token_key} if service == "control" else {}),
+        } | self.env
         if self.cluster is not None and service in self.cluster.passwords:
             env |= {"ES_NATS_USER": service, "ES_NATS_PASSWORD": self.cluster.passwords[service]}
         return env
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.service_token = self.service_token or service_token.ensure(self.data_dir)
+        self.credentials = self.credentials or service_token.ensure_credentials(self.data_dir)
         self.token_key = self.token_key or service_token.ensure_token_key(self.data_dir)
         for service in ("gateway", "control", "router"):
             self.extra[service] = [free_port() for _ in range(self.replicas - 1)]

@@ -435,7 +435,7 @@ def usage(start_date: str | None, end_date: str | None, daily: bool) -> None:
 @click.option("--account-sid", help="whose events (default: the profile's account)")
 def publish(type_name: str, count: int, router: str, account_sid: str | None) -> None:
     """Publish sample events of a type through the router (a producer's way in: gRPC, with the
-    service token from ES_SERVICE_TOKEN or make run's data/service-token)."""
+    producer's credential from ES_SERVICE_TOKEN or make run's data/credentials/producer)."""
     import asyncio
 
     from devkit.produce import produce

@@ -3,8 +3,8 @@
 python -m services.control.admin create-account --friendly-name "Acme" [--sid AC… --auth-token …]
 python -m services.control.admin create-key --account AC… [--friendly-name ci]
 
-The service token (runtime/service_auth.py) comes from ES_SERVICE_TOKEN, else from
---service-token-file (default ./data/service-token, where `make run` keeps it).
+The operator's credential (runtime/service_auth.py, role `admin`) comes from ES_SERVICE_TOKEN,
+else from --service-token-file (default ./data/credentials/admin, where `make run` keeps it).
 """
 
 from __future__ import annotations
@@ -50,7 +50,9 @@ def main() -> None:
     )
     parser.add_argument("--control", default="127.0.0.1:50052", help="control's gRPC address")
     parser.add_argument(
-        "--service-token-file", default="./data/service-token", help="where the service token is kept"
+        "--service-token-file",
+        default="./data/credentials/admin",
+        help="where the operator's credential is kept",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     account = commands.add_parser("create-account", help="create a main account")

@@ -32,7 +32,7 @@ class Evs:
         self.env = {
             k: v for k, v in os.environ.items() if not k.startswith("TWILIO_") and k != "ES_SERVICE_TOKEN"
         }
-        self.env |= {"EVS_CONFIG": str(config), "ES_SERVICE_TOKEN": suite.service_token}
+        self.env |= {"EVS_CONFIG": str(config), "ES_SERVICE_TOKEN": suite.credential("producer")}
 
     async def __call__(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
         done = await asyncio.to_thread(

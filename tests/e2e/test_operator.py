@@ -24,7 +24,7 @@ async def admin(suite: Suite, *args: str) -> dict[str, str]:
         "--control",
         suite.address("control"),
         *args,
-        env=python_env({"ES_SERVICE_TOKEN": suite.service_token}),
+        env=python_env({"ES_SERVICE_TOKEN": suite.credential("admin")}),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 async def producer(suite: Suite, account: control_pb2.Account) -> AsyncIterator[AsyncProducer]:
     async with AsyncProducer.connect(
-        suite.target("router"), suite.service_token, account_sid=account.sid, batch_size=10
+        suite.target("router"), suite.credential("producer"), account_sid=account.sid, batch_size=10
     ) as instance:
         yield instance
 
@@ -56,7 +56,7 @@ async def test_batches_and_single_sends_reach_the_webhook(
     assert all(r.code == 0 and r.deliveries == 1 for r in singles)
 
     def sync_sends() -> list[EventResult]:
-        with Producer.connect(suite.target("router"), suite.service_token, account_sid=account.sid) as sync:
+        with Producer.connect(suite.target("router"), suite.credential("producer"), account_sid=account.sid) as sync:
             return [sync.send_and_wait(TYPE, payload, schema_version=version) for _ in range(3)]
 
     blocking = await asyncio.to_thread(sync_sends)
@@ -117,7 +117,7 @@ async def test_retries_and_republishing_reuse_the_ids_and_deliver_each_event_onc
 ) -> None:
     warm = await subscribed(rest, router, receiver, account.sid)
     payload, version = data(account.sid)
-    real = GrpcTransport(suite.target("router"), suite.service_token)
+    real = GrpcTransport(suite.target("router"), suite.credential("producer"))
     lossy = LostAnswer(real)
     retry = RetryPolicy(max_attempts=3, base_seconds=0.05, cap_seconds=0.1)
     async with AsyncProducer(lossy, account_sid=account.sid, retry=retry) as producer:
