@@ -119,7 +119,11 @@ def _webhook(config: dict[str, Any]) -> WebhookConfig:
         raise _invalid("destination must be an http(s) URL")
     if parts.fragment:
         raise _invalid("destination must not carry a fragment (connection overrides are not supported)")
-    legacy = addresses.refusal(parts.hostname, allow_private=True)
+    try:
+        host = addresses.wire_host(destination)
+    except ValueError as exc:
+        raise _invalid(f"destination is not a valid URL: {exc}") from exc
+    legacy = addresses.refusal(host, allow_private=True)
     if legacy is not None:
         raise _invalid(legacy)
     method = _require_string(config, "method")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -73,7 +72,8 @@ class SinkStore:
         a name resolves to)."""
         if not isinstance(config, sink_configs.WebhookConfig):
             return
-        reason = addresses.refusal(urlsplit(config.destination).hostname or "", self._allow_private)
+        # Judged as delivery judges it: the host the client connects to, not as typed.
+        reason = addresses.refusal(addresses.wire_host(config.destination), self._allow_private)
         if reason is not None:
             raise InvalidArgument(
                 f"Sink could not be created: {reason} (this deployment delivers to public addresses only)",

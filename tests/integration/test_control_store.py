@@ -126,6 +126,12 @@ async def test_a_refused_sink_changes_nothing(sessions: async_sessionmaker[Async
         ("http://0/", True),
         ("http://u:p@127.1/", True),
         ("http://0x7f.1/", False),
+        # Judged as the client connects to them: IDNA maps fullwidth digits to ASCII.
+        ("http://\uff11\uff12\uff17.\uff10.\uff10.\uff11/hook", False),
+        ("http://\uff11\uff16\uff19.\uff12\uff15\uff14.\uff11\uff16\uff19.\uff12\uff15\uff14/", False),
+        ("http://\uff12\uff11\uff13\uff10\uff17\uff10\uff16\uff14\uff13\uff13/", True),
+        ("http://127.0.0.1./", True),
+        ("http://[2002:7f00:1::]/", False),
     ],
 )
 async def test_a_destination_the_deployment_will_not_reach_is_refused_at_creation(

@@ -318,6 +318,32 @@ async def test_localhost_is_refused_before_the_request_and_recorded(rig: Rig, re
     assert "localhost" in letter.reason
 
 
+# Hosts that are the receiver's loopback address in disguise: fullwidth digits and ideographic
+# full stops (IDNA maps them to ASCII on the way to the wire), userinfo, an IPv4-mapped IPv6
+# literal — refused on the path that connects (91307) — and a trailing dot, a legacy numeric
+# form the sink's configuration is refused for (91300) before any connection.
+DISGUISED_LOOPBACK = [
+    ("http://\uff11\uff12\uff17.\uff10.\uff10.\uff11:{port}/hook", 91307),
+    ("http://127\u30020\u30020\u30021:{port}/hook", 91307),
+    ("http://evil.example@127.0.0.1:{port}/hook", 91307),
+    ("http://[::ffff:127.0.0.1]:{port}/hook", 91307),
+    ("http://127.0.0.1.:{port}/hook", 91300),
+]
+
+
+@pytest.mark.parametrize(("template", "code"), DISGUISED_LOOPBACK)
+async def test_a_disguised_loopback_host_never_reaches_the_receiver(
+    rig: Rig, receiver: Receiver, template: str, code: int
+) -> None:
+    rig.point_sink_at(template.format(port=receiver.port))
+    await rig.publish(1)
+    async with rig.worker(allow_private=False):
+        await settled(rig)
+    assert receiver.received == []
+    [letter] = (await rig.records.dead_letters(ACCOUNT, SINK, None, 50, "")).items
+    assert letter.error_code == code
+
+
 async def test_retry_window_exhausted_becomes_a_dead_letter(rig: Rig, receiver: Receiver) -> None:
     receiver.responder = scripted(*[503] * 100)
     rig.point_sink_at(f"http://127.0.0.1:{receiver.port}/hook")

@@ -4,11 +4,22 @@ answered in memory: the resolver is the seam)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+from typing import Any, cast
+
 import pytest
 
-from runtime.addresses import is_public, numeric_host, refusal
+from runtime.addresses import is_public, numeric_host, refusal, wire_host, wire_url
+from runtime.errors import InvalidArgument
+from runtime.sink_configs import WebhookConfig
+from services.control.sinks import SinkStore
 from services.delivery.errors import DestinationRefused, Permanent
+from services.delivery.sinks.base import SinkSpec
+from services.delivery.sinks.http1 import Target
+from services.delivery.sinks.webhook import WebhookDriver
 from services.delivery.sinks.webhook.destinations import Addresses, Lookup, check_host
+from services.delivery.sinks.webhook.driver import split_credentials
 
 pytestmark = pytest.mark.unit
 
@@ -200,5 +211,125 @@ async def test_a_numeric_host_is_its_own_address_without_a_lookup() -> None:
     async def lookup(host: str, port: int) -> list[str]:
         raise AssertionError("no lookup for a numeric host")
 
-    assert await Addresses(False, lookup=lookup)("[2001:db8::1]", 443) == ["2001:db8::1"]
-    assert await Addresses(False, lookup=lookup)("203.0.113.9", 443) == ["203.0.113.9"]
+    assert await Addresses(False, lookup=lookup)("[2606:4700::1111]", 443) == ["2606:4700::1111"]
+    assert await Addresses(False, lookup=lookup)("8.8.8.8", 443) == ["8.8.8.8"]
+    assert await Addresses(True, lookup=lookup)("127.0.0.1", 443) == ["127.0.0.1"]
+    # Judged as a name's answers are: documentation and loopback addresses are not public.
+    for host in ("[2001:db8::1]", "203.0.113.9", "127.0.0.1"):
+        with pytest.raises(DestinationRefused):
+            await Addresses(False, lookup=lookup)(host, 443)
+
+
+# Every form tried of a destination that reaches a non-public address: (destination, the
+# address it reaches). Each is refused at creation (control, private destinations refused),
+# when its sink is opened (delivery) and, when numeric, by the resolver the client connects
+# through — all three on the host the client connects to, not on the host as typed.
+DISGUISED = [
+    ("http://\uff11\uff12\uff17.\uff10.\uff10.\uff11/", "127.0.0.1"),  # fullwidth digits
+    (
+        "http://\uff11\uff16\uff19.\uff12\uff15\uff14.\uff11\uff16\uff19.\uff12\uff15\uff14/",
+        "169.254.169.254",
+    ),
+    ("http://127\u30020\u30020\u30021/", "127.0.0.1"),  # ideographic full stops
+    ("http://\u2460\u2461\u2466.0.0.1/", "127.0.0.1"),  # circled digits (NFKC)
+    ("http://\uff11\uff10.\uff10.\uff10.\uff11/", "10.0.0.1"),
+    ("http://2130706433/", "127.0.0.1"),  # decimal integer
+    ("http://0x7f000001/", "127.0.0.1"),  # hex integer
+    ("http://0x7f.1/", "127.0.0.1"),
+    ("http://0177.0.0.1/", "127.0.0.1"),  # octal
+    ("http://127.1/", "127.0.0.1"),
+    ("http://0/", "0.0.0.0"),
+    (
+        "http://\uff12\uff11\uff13\uff10\uff17\uff10\uff16\uff14\uff13\uff13/",
+        "127.0.0.1",
+    ),  # fullwidth integer
+    ("http://127.0.0.1./", "127.0.0.1"),  # trailing dot
+    ("http://0x7f.1./", "127.0.0.1"),
+    ("http://evil.example@127.0.0.1/", "127.0.0.1"),  # userinfo
+    ("http://evil.example:x@127.0.0.1:8080/", "127.0.0.1"),
+    ("http://u:p@127.1/", "127.0.0.1"),
+    ("http://[::1]/", "::1"),
+    ("http://[::ffff:127.0.0.1]/", "127.0.0.1"),  # IPv4-mapped
+    ("http://[::ffff:7f00:1]/", "127.0.0.1"),
+    ("http://[::ffff:169.254.169.254]/", "169.254.169.254"),
+    ("http://[::ffff:0:7f00:1]/", "127.0.0.1"),  # IPv4-translated (SIIT)
+    ("http://[::127.0.0.1]/", "127.0.0.1"),  # IPv4-compatible
+    ("http://[64:ff9b::7f00:1]/", "127.0.0.1"),  # NAT64 well-known prefix
+    ("http://[64:ff9b::a9fe:a9fe]/", "169.254.169.254"),
+    ("http://[64:ff9b:1::7f00:1]/", "127.0.0.1"),  # NAT64 local-use
+    ("http://[2002:7f00:1::]/", "127.0.0.1"),  # 6to4
+    ("http://[2002:a9fe:a9fe::1]/", "169.254.169.254"),
+    ("http://[2002:808:808::1]/", "8.8.8.8"),  # 6to4 is refused whatever it embeds
+    ("http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/", "127.0.0.1"),  # Teredo (client obfuscated)
+    ("http://[fe80::1]/", "fe80::1"),
+    ("http://\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54/", "localhost"),  # fullwidth name
+    ("http://LOCALHOST./", "localhost"),
+]
+
+
+@pytest.mark.parametrize(("destination", "reaches"), DISGUISED)
+def test_every_disguised_form_is_refused_at_creation(destination: str, reaches: str) -> None:
+    config = json.dumps({"destination": destination, "method": "POST"})
+    store = SinkStore(cast(Any, None), 10, cast(Any, None), allow_private_destinations=False)
+    with pytest.raises(InvalidArgument) as refused:
+        asyncio.run(store.create("AC" + "a" * 32, "x", "webhook", config))
+    assert refused.value.twilio_code == 91000
+    assert "destination" in refused.value.message
+
+
+@pytest.mark.parametrize(("destination", "reaches"), DISGUISED)
+async def test_every_disguised_form_is_refused_when_its_sink_is_opened(
+    destination: str, reaches: str
+) -> None:
+    driver = WebhookDriver(1.0, allow_private=False, user_agent="test")
+    config = WebhookConfig(destination=destination, method="POST", batch_events=False)
+    sink = driver.open(SinkSpec("DG" + "c" * 32, "AC" + "a" * 32, config, "t" * 32))
+    with pytest.raises(DestinationRefused) as refused:
+        await sink.prepare()
+    assert refused.value.code == 91307
+    await driver.close()
+
+
+# The names among them (localhost) are judged by their answers: see the rebinding tests.
+@pytest.mark.parametrize(("destination", "reaches"), [(d, r) for d, r in DISGUISED if r != "localhost"])
+async def test_the_resolver_refuses_every_numeric_form_it_is_asked_for(
+    destination: str, reaches: str
+) -> None:
+    async def lookup(host: str, port: int) -> list[str]:
+        raise AssertionError("no lookup for a numeric host")
+
+    host = wire_host(destination)
+    assert numeric_host(host) is not None
+    with pytest.raises(DestinationRefused):
+        await Addresses(False, lookup=lookup)(host, 80)
+
+
+@pytest.mark.parametrize(
+    ("destination", "host"),
+    [
+        ("http://\uff11\uff12\uff17.\uff10.\uff10.\uff11:8080/x", "127.0.0.1"),
+        ("http://127\u30020\u30020\u30021/", "127.0.0.1"),
+        ("http://\uff25\uff38\uff21\uff2d\uff30\uff2c\uff25.com/", "example.com"),
+        ("http://\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444/", "xn--e1afmkfd.xn--p1ai"),
+        ("http://[::ffff:127.0.0.1]/", "::ffff:7f00:1"),
+        ("http://u:p@Example.COM/", "example.com"),
+    ],
+)
+def test_the_host_judged_is_the_host_the_client_connects_to(destination: str, host: str) -> None:
+    assert wire_host(destination) == host
+    assert Target.of(wire_url(split_credentials(destination)[0])).origin.host == host
+
+
+@pytest.mark.parametrize(
+    "destination",
+    [
+        "https://example.com/hook",
+        "https://\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444/hook",
+        "http://8.8.8.8/",
+        "http://[2606:4700::1111]/",
+        "http://[64:ff9b::808:808]/",  # NAT64 to a public address
+        "http://[::ffff:8.8.8.8]/",
+    ],
+)
+def test_public_destinations_stay_accepted(destination: str) -> None:
+    assert refusal(wire_host(destination), allow_private=False) is None

@@ -3,8 +3,9 @@ reserved addresses are refused unless the operator allows them (the local dev pr
 
 The check runs where the connection is made — in the resolver, on every address a name
 resolves to — so a name that later resolves somewhere private (DNS rebinding) is refused
-too; numeric hosts, which are never resolved (and the legacy forms of which URL parsers take for
-names), are checked before the request."""
+too. Numeric hosts, which are never resolved (and the legacy forms of which URL parsers take
+for names), are checked when the sink is opened and again in the resolver, on the host the
+client connects to (its wire form: runtime.addresses.wire_host), never on the host as typed."""
 
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ async def system_lookup(host: str, port: int) -> list[str]:
 class Addresses:
     """The webhook client's resolver (services/delivery/sinks/http1.py): a name's addresses,
     kept `ttl_seconds`, every one of them public unless private destinations are allowed.
-    A numeric host is its own address (it was checked when its sink was opened)."""
+    A numeric host is its own address, checked here as a name's are (whatever path reached
+    the client with it)."""
 
     def __init__(
         self, allow_private: bool, ttl_seconds: float = 60.0, lookup: Lookup = system_lookup
@@ -47,8 +49,10 @@ class Addresses:
         self._known: dict[str, tuple[float, list[str]]] = {}
 
     async def __call__(self, host: str, port: int) -> list[str]:
-        if addresses.numeric_host(host) is not None:
-            return [host.strip("[]")]
+        address = addresses.numeric_host(host)
+        if address is not None:
+            check_host(host, self._allow_private)
+            return [str(address)]
         loop = asyncio.get_running_loop()
         known = self._known.get(host)
         if known is not None and known[0] > loop.time():

@@ -12,8 +12,7 @@ import base64
 from collections.abc import Sequence
 from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
-from yarl import URL
-
+from runtime import addresses
 from runtime.sink_configs import WebhookConfig
 from services.delivery.errors import DestinationRefused
 from services.delivery.sinks import http
@@ -75,7 +74,8 @@ class WebhookSink:
         self._url, self._auth = split_credentials(config.destination)
         # The URL as it goes on the wire (normalized, requoted), computed once: each call only
         # appends its bodySHA256 (hex digits, nothing to quote) and is sent as it is signed.
-        self._wire = str(URL(self._url))
+        # (Set in the check below; a refused sink never sends.)
+        self._wire = self._url
         # The header lines every request of this sink carries, written once.
         fixed = [f"User-Agent: {driver.user_agent}"]
         if self._auth is not None:
@@ -89,8 +89,11 @@ class WebhookSink:
         self._refused: DestinationRefused | None = None
         self._target = Target(Origin("http", "", 80), "/")
         try:
-            check_host(urlsplit(self._url).hostname or "", driver.allow_private)
+            self._wire = addresses.wire_url(self._url)
             self._target = Target.of(self._wire)
+            # The host judged is the one connected to: the wire form (IDNA, NFKC first), so a
+            # fullwidth `１２７.０.０.１` is judged as the 127.0.0.1 it becomes.
+            check_host(self._target.origin.host, driver.allow_private)
         except DestinationRefused as exc:
             self._refused = exc
         except ValueError as exc:  # control validates destinations: a stored one from before
@@ -109,9 +112,10 @@ class WebhookSink:
         if self._config.is_get:
             method, body = "GET", None
             # Signed as it goes on the wire: the URL in its normalized (requoted) form.
-            signed_url = str(URL(get_url(self._url, events[0].payload)))
             try:
-                target = Target.of(signed_url)
+                signed_url = addresses.wire_url(get_url(self._url, events[0].payload))
+                # Connected to at the origin checked when the sink was opened.
+                target = Target(self._target.origin, Target.of(signed_url).path)
             except ValueError as exc:
                 raise DestinationRefused(f"destination is not a usable URL: {exc}") from exc
         else:
