@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from runtime import sids
 from runtime.errors import InvalidArgument, LimitExceeded, NotFound, Unauthenticated
 from runtime.paging import Page, fetch_page
+from runtime.text import control_character
 from runtime.times import utcnow
 from runtime.token_cipher import TokenCipher
-from services.control import revision
+from services.control import revision, validation
 from services.control.models import AccountRow, ApiKeyRow
 
 MAX_FRIENDLY_NAME = 64
@@ -24,7 +25,7 @@ def _digest(secret: str) -> str:
 
 
 def _friendly_name(value: str, default: str) -> str:
-    name = value.strip() or default
+    name = validation.plain(value, "FriendlyName").strip() or default
     if len(name) > MAX_FRIENDLY_NAME:
         raise InvalidArgument(f"FriendlyName must be at most {MAX_FRIENDLY_NAME} characters")
     return name
@@ -61,6 +62,8 @@ class AccountStore:
     async def authenticate(self, username: str, password: str) -> tuple[AccountRow, str]:
         """The account a credential belongs to, and the API key SID when it was a key."""
         failure = Unauthenticated("Authenticate", twilio_code=20003)
+        if control_character(username) is not None:  # no SID has one; PostgreSQL cannot even look
+            raise failure
         async with self._sessions() as session:
             if username.startswith(sids.API_KEY):
                 key = await session.scalar(select(ApiKeyRow).where(ApiKeyRow.sid == username))
@@ -134,6 +137,7 @@ class AccountStore:
             (AccountRow.sid == caller_sid) | (AccountRow.owner_account_sid == caller_sid)
         )
         if friendly_name:
+            validation.plain(friendly_name, "FriendlyName")
             statement = statement.where(AccountRow.friendly_name == friendly_name)
         async with self._sessions() as session:
             page = await fetch_page(session, statement, AccountRow.id, lambda r: r.id, page_size, token)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from runtime import ordering, sids
 from runtime.errors import FailedPrecondition, InvalidArgument, LimitExceeded, NotFound
 from runtime.paging import Page, fetch_page
+from runtime.text import control_character
 from runtime.times import utcnow
 from services.control import revision, validation
 from services.control.models import SinkRow, SubscribedEventRow, SubscriptionRow
@@ -57,6 +58,7 @@ class SubscriptionStore:
         for selector in selectors:
             if not selector.type.strip():
                 raise InvalidArgument("Event type is empty", twilio_code=91104)
+            validation.plain(selector.type, "Event type", 91104)
             if selector.schema_version < 0:
                 raise InvalidArgument("schema_version must be positive", twilio_code=91104)
             pinned.append(
@@ -273,6 +275,8 @@ class SubscriptionStore:
             await self._ordering_key(row.ordering_key, [pinned])
 
     async def _event(self, session: AsyncSession, sid: str, type_name: str) -> SubscribedEventRow | None:
+        if control_character(type_name) is not None:  # no type has one; PostgreSQL cannot even look
+            return None
         return await session.scalar(
             select(SubscribedEventRow).where(
                 SubscribedEventRow.subscription_sid == sid, SubscribedEventRow.type == type_name
