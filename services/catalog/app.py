@@ -11,7 +11,7 @@ from runtime.change_signal import ChangeSignal
 from runtime.grpc_server import Registration, ServiceApp
 from runtime.metrics import Metrics
 from services.catalog import catalogue
-from services.catalog.registry import Registry
+from services.catalog.registry import Quotas, Registry
 from services.catalog.servicer import CatalogServicer
 from services.catalog.settings import Settings
 from services.catalog.store import CatalogStore
@@ -28,7 +28,12 @@ async def build(settings: Settings) -> ServiceApp:
     changed = await store.seed(catalogue.event_types(), catalogue.schema_versions())
     log.info("catalogue seeded: %d rows added or refreshed", changed)
     signal = ChangeSignal()
-    registry = Registry(sessions, signal, settings.schema_compatibility)
+    registry = Registry(
+        sessions,
+        signal,
+        settings.schema_compatibility,
+        Quotas(settings.registry_max_types_per_owner, settings.registry_max_versions_per_schema),
+    )
     return ServiceApp(
         callers=settings.callers(),
         metrics=Metrics.of("catalog", settings),

@@ -8,6 +8,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 # Where a type or schema comes from: Twilio's catalogue (seeded at every start, read-only to
 # the registry) or the registry (registered at run time, never touched by the seed).
 CATALOGUE, REGISTRY = "catalogue", "registry"
+# Who registered a type or schema (services/catalog/ownership.py): a caller's name, or the platform.
+PLATFORM = "(platform)"
 
 
 class Base(DeclarativeBase):
@@ -25,6 +27,7 @@ class EventTypeRow(Base):
     date_created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     date_updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     origin: Mapped[str] = mapped_column(String(20), default=CATALOGUE)  # or REGISTRY
+    owner: Mapped[str] = mapped_column(String(100), default=PLATFORM, index=True)
 
 
 class SchemaRow(Base):
@@ -34,6 +37,7 @@ class SchemaRow(Base):
     origin: Mapped[str] = mapped_column(String(20))
     # The schema's own compatibility mode; None: the catalog's default (ES_SCHEMA_COMPATIBILITY).
     compatibility: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    owner: Mapped[str] = mapped_column(String(100), default=PLATFORM)
     date_created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

@@ -4,6 +4,11 @@ checked against every previous one under its schema's compatibility mode (compat
 Twilio's seeded types and schemas are the catalogue's: read-only here, refreshed by the seed
 at every start. Registered ones are the registry's: the seed never touches them. Every change
 bumps the catalog revision in its own transaction and wakes this replica's watchers.
+
+A registered type or schema is its registrant's (ownership.py): only that caller, or an
+operator, adds versions, sets the mode or status, or shares the schema with a new type. Quotas
+cap the types one caller registers and the versions of a schema, so one producer cannot fill
+the catalogue every router reads.
 """
 
 from __future__ import annotations
@@ -13,14 +18,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime.change_signal import ChangeSignal
-from runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, LimitExceeded, NotFound
+from runtime.service_auth import Caller
 from runtime.times import utcnow
-from services.catalog import compatibility, documents, revision
+from services.catalog import compatibility, documents, ownership, revision
 from services.catalog.catalogue import STATUSES
 from services.catalog.models import REGISTRY, EventTypeRow, SchemaRow, SchemaVersionRow
 
@@ -29,6 +35,12 @@ TYPE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9][A-Za-z0-9_-]*)+
 SCHEMA_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9][A-Za-z0-9_-]*)*")
 MAX_NAME = 200
 MAX_TEXT = 500
+
+
+@dataclass(frozen=True)
+class Quotas:
+    types_per_owner: int = 1000
+    versions_per_schema: int = 100
 
 
 @dataclass(frozen=True)
@@ -51,14 +63,20 @@ class Incompatible(FailedPrecondition):
 
 class Registry:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], signal: ChangeSignal, default_mode: str
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        signal: ChangeSignal,
+        default_mode: str,
+        quotas: Quotas = Quotas(),
     ) -> None:
         self._sessions = sessions
         self._signal = signal
         self.default_mode = compatibility.normalize_mode(default_mode)
+        self.quotas = quotas
 
     async def register_type(
         self,
+        who: Caller,
         type_name: str,
         schema_id: str,
         description: str,
@@ -76,6 +94,7 @@ class Registry:
             async with self._sessions.begin() as session:
                 if await session.get(EventTypeRow, type_name) is not None:
                     raise AlreadyExists(f"event type {type_name} already exists")
+                await self._check_type_quota(session, who)
                 schema = await session.get(SchemaRow, schema_id)
                 if schema is None:
                     if not document_json:
@@ -84,7 +103,13 @@ class Registry:
                         )
                     document = _parse(document_json, schema_id, 1)
                     session.add(
-                        SchemaRow(id=schema_id, origin=REGISTRY, compatibility=override, date_created=now)
+                        SchemaRow(
+                            id=schema_id,
+                            origin=REGISTRY,
+                            compatibility=override,
+                            owner=who.name,
+                            date_created=now,
+                        )
                     )
                     version = SchemaVersionRow(
                         schema_id=schema_id, version=1, document=documents.encode(document), date_created=now
@@ -96,6 +121,8 @@ class Registry:
                             f"schema {schema_id} exists: leave document_json and compatibility empty to "
                             "share it (RegisterSchemaVersion adds a version, SetCompatibility sets its mode)"
                         )
+                    # Sharing ties the new type to the schema's future versions: its owner's call.
+                    ownership.check(who, schema.owner, f"schema {schema_id}")
                     version = await _latest(session, schema_id)
                 row = EventTypeRow(
                     type=type_name,
@@ -106,6 +133,7 @@ class Registry:
                     date_created=now,
                     date_updated=now,
                     origin=REGISTRY,
+                    owner=who.name,
                 )
                 session.add(row)
                 await session.flush()
@@ -116,7 +144,7 @@ class Registry:
         return row, version
 
     async def register_version(
-        self, schema_id: str, document_json: str, dry_run: bool
+        self, who: Caller, schema_id: str, document_json: str, dry_run: bool
     ) -> tuple[SchemaVersionRow, Report]:
         """The new version (unsaved for a dry run) and its report; Incompatible when refused."""
         try:
@@ -126,6 +154,7 @@ class Registry:
                 if schema is None:
                     raise NotFound(f"Schema {schema_id} not found", twilio_code=20404)
                 _registered(schema.origin, f"schema {schema_id}")
+                ownership.check(who, schema.owner, f"schema {schema_id}")
                 rows = (
                     await session.scalars(
                         select(SchemaVersionRow)
@@ -138,6 +167,12 @@ class Registry:
                     # A retried registration: the version it made, as Confluent answers.
                     return rows[-1], Report(mode, [], "")
                 number = rows[-1].version + 1 if rows else 1
+                if number > self.quotas.versions_per_schema:
+                    raise LimitExceeded(
+                        f"schema {schema_id} has {len(rows)} versions, the most a schema may have "
+                        f"({self.quotas.versions_per_schema}, ES_REGISTRY_MAX_VERSIONS_PER_SCHEMA): "
+                        "register a new schema for a new type"
+                    )
                 document = _parse(document_json, schema_id, number)
                 found = compatibility.check(mode, document, {r.version: json.loads(r.document) for r in rows})
                 report = Report(mode, found, compatibility.explain(mode, found) if found else "")
@@ -171,7 +206,7 @@ class Registry:
             raise NotFound(f"Schema {schema_id} not found", twilio_code=20404)
         return schema.compatibility or self.default_mode, schema.compatibility is not None
 
-    async def set_compatibility(self, schema_id: str, mode: str) -> tuple[str, bool]:
+    async def set_compatibility(self, who: Caller, schema_id: str, mode: str) -> tuple[str, bool]:
         if not schema_id:
             raise InvalidArgument(
                 "schema_id is required (the default mode is the setting ES_SCHEMA_COMPATIBILITY)"
@@ -182,12 +217,13 @@ class Registry:
             if schema is None:
                 raise NotFound(f"Schema {schema_id} not found", twilio_code=20404)
             _registered(schema.origin, f"schema {schema_id}")
+            ownership.check(who, schema.owner, f"schema {schema_id}")
             schema.compatibility = override
             await revision.bump(session)
         self._signal.notify()
         return override or self.default_mode, override is not None
 
-    async def set_status(self, type_name: str, status: str) -> EventTypeRow:
+    async def set_status(self, who: Caller, type_name: str, status: str) -> EventTypeRow:
         if status not in STATUSES:
             raise InvalidArgument(f"status {status!r} is not one of {', '.join(STATUSES)}")
         async with self._sessions.begin() as session:
@@ -195,6 +231,7 @@ class Registry:
             if row is None:
                 raise NotFound(f"Event type {type_name} not found", twilio_code=20404)
             _registered(row.origin, f"event type {type_name}")
+            ownership.check(who, row.owner, f"event type {type_name}")
             if row.status != status:
                 row.status = status
                 row.date_updated = utcnow()
@@ -205,6 +242,20 @@ class Registry:
     async def revision(self) -> int:
         async with self._sessions() as session:
             return await revision.current(session)
+
+    async def _check_type_quota(self, session: AsyncSession, who: Caller) -> None:
+        # Counted in the registering transaction: concurrent registrations by one caller may
+        # pass it together, by at most their number — a cap against filling the catalogue,
+        # not an exact count.
+        owned = await session.scalar(
+            select(func.count()).select_from(EventTypeRow).where(EventTypeRow.owner == who.name)
+        )
+        if (owned or 0) >= self.quotas.types_per_owner:
+            raise LimitExceeded(
+                f"{who.name} has registered {owned} event types, the most one caller may "
+                f"({self.quotas.types_per_owner}, ES_REGISTRY_MAX_TYPES_PER_OWNER): discontinued "
+                "types count too"
+            )
 
 
 def _mode(raw: str) -> str:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from eventstreams.v1 import catalog_pb2, catalog_pb2_grpc
 from runtime.change_signal import ChangeSignal
+from runtime.service_auth import caller
 from runtime.times import iso_seconds
 from services.catalog import revision
 from services.catalog.models import EventTypeRow, SchemaVersionRow
@@ -117,6 +118,7 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServicer):
         self, request: catalog_pb2.RegisterEventTypeRequest, context: Ctx
     ) -> catalog_pb2.RegisterEventTypeResponse:
         row, version = await self._registry.register_type(
+            caller(context),
             request.type,
             request.schema_id,
             request.description,
@@ -132,7 +134,7 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServicer):
         self, request: catalog_pb2.RegisterSchemaVersionRequest, context: Ctx
     ) -> catalog_pb2.RegisterSchemaVersionResponse:
         version, report = await self._registry.register_version(
-            request.schema_id, request.document_json, request.dry_run
+            caller(context), request.schema_id, request.document_json, request.dry_run
         )
         return catalog_pb2.RegisterSchemaVersionResponse(
             schema_version=version_message(version), report=report_message(report), dry_run=request.dry_run
@@ -147,18 +149,20 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServicer):
     async def SetCompatibility(
         self, request: catalog_pb2.SetCompatibilityRequest, context: Ctx
     ) -> catalog_pb2.Compatibility:
-        mode, overridden = await self._registry.set_compatibility(request.schema_id, request.mode)
+        mode, overridden = await self._registry.set_compatibility(
+            caller(context), request.schema_id, request.mode
+        )
         return catalog_pb2.Compatibility(schema_id=request.schema_id, mode=mode, overridden=overridden)
 
     async def SetEventTypeStatus(
         self, request: catalog_pb2.SetEventTypeStatusRequest, context: Ctx
     ) -> catalog_pb2.EventType:
-        return type_message(await self._registry.set_status(request.type, request.status))
+        return type_message(await self._registry.set_status(caller(context), request.type, request.status))
 
     async def DiscontinueEventType(
         self, request: catalog_pb2.DiscontinueEventTypeRequest, context: Ctx
     ) -> catalog_pb2.EventType:
-        return type_message(await self._registry.set_status(request.type, "discontinued"))
+        return type_message(await self._registry.set_status(caller(context), request.type, "discontinued"))
 
     async def WatchCatalog(
         self, request: catalog_pb2.WatchCatalogRequest, context: Ctx

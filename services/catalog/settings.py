@@ -19,6 +19,14 @@ class Settings(ServiceSettings):
         "FORWARD, FULL or NONE, checked against every previous version; FULL because producers may "
         "publish at any version and subscribers may be pinned to any",
     )
+    registry_max_types_per_owner: int = setting(
+        1000,
+        "catalog: the most event types one caller (a producer team's credential) may register; "
+        "more is RESOURCE_EXHAUSTED",
+    )
+    registry_max_versions_per_schema: int = setting(
+        100, "catalog: the most versions a registered schema may have; more is RESOURCE_EXHAUSTED"
+    )
     catalog_poll_seconds: float = setting(
         0.25, "catalog: how often WatchCatalog checks the database for changes made by other replicas"
     )
@@ -28,5 +36,9 @@ class Settings(ServiceSettings):
             compatibility.normalize_mode(self.schema_compatibility)
         except ValueError as exc:
             raise ConfigError(f"ES_SCHEMA_COMPATIBILITY: {exc}") from exc
+        if self.registry_max_types_per_owner < 1:
+            raise ConfigError("ES_REGISTRY_MAX_TYPES_PER_OWNER: must be at least 1")
+        if self.registry_max_versions_per_schema < 1:
+            raise ConfigError("ES_REGISTRY_MAX_VERSIONS_PER_SCHEMA: must be at least 1")
         if self.catalog_poll_seconds <= 0:
             raise ConfigError("ES_CATALOG_POLL_SECONDS: must be positive")

@@ -20,9 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from runtime import db
 from runtime.change_signal import ChangeSignal
 from runtime.errors import FailedPrecondition
+from runtime.service_auth import ANONYMOUS, Caller
 from services.catalog import catalogue
 from services.catalog.app import MIGRATIONS
 from services.catalog.catalogue import EventTypeSeed
+from services.catalog.models import PLATFORM
 from services.catalog.registry import Registry
 from services.catalog.store import CatalogStore
 from tests.conftest import BACKENDS, database_url
@@ -30,6 +32,7 @@ from tests.conftest import BACKENDS, database_url
 pytestmark = pytest.mark.integration
 
 VERSION_TABLE = "catalog_alembic_version"
+ACME = Caller("acme", "producer")
 DOC: dict[str, Any] = {
     "type": "object",
     "properties": {"orderSid": {"type": "string"}},
@@ -78,12 +81,12 @@ async def test_a_catalogue_only_database_migrates_with_every_schema_the_catalogu
     await db.migrate(engine, MIGRATIONS, VERSION_TABLE)
     async with engine.connect() as connection:
         schemas = (
-            await connection.execute(text("SELECT id, origin, compatibility FROM catalog_schemas"))
+            await connection.execute(text("SELECT id, origin, compatibility, owner FROM catalog_schemas"))
         ).all()
-        types = (await connection.execute(text("SELECT type, origin FROM catalog_event_types"))).all()
+        types = (await connection.execute(text("SELECT type, origin, owner FROM catalog_event_types"))).all()
         revision = await connection.scalar(text("SELECT revision FROM catalog_revision WHERE id = 1"))
-    assert [tuple(r) for r in schemas] == [("X.Y", "catalogue", None)]
-    assert [tuple(r) for r in types] == [("com.twilio.x.y", "catalogue")]
+    assert [tuple(r) for r in schemas] == [("X.Y", "catalogue", None, PLATFORM)]
+    assert [tuple(r) for r in types] == [("com.twilio.x.y", "catalogue", PLATFORM)]
     assert revision == 1
 
 
@@ -99,10 +102,10 @@ async def test_the_seed_leaves_the_registry_alone_and_bumps_the_revision_only_on
     assert await store.seed(catalogue.event_types(), catalogue.schema_versions()) == 0
     assert await registry.revision() == seeded
 
-    await registry.register_type("com.acme.order.placed", "Acme.Order", "Acme", "", json.dumps(DOC), "")
-    await registry.set_status("com.acme.order.placed", "discontinued")
+    await registry.register_type(ACME, "com.acme.order.placed", "Acme.Order", "Acme", "", json.dumps(DOC), "")
+    await registry.set_status(ACME, "com.acme.order.placed", "discontinued")
     assert await registry.revision() == seeded + 2
-    await registry.set_status("com.acme.order.placed", "discontinued")  # no change, no bump
+    await registry.set_status(ACME, "com.acme.order.placed", "discontinued")  # no change, no bump
     assert await registry.revision() == seeded + 2
 
     # A later catalogue naming a registered type or schema does not take it over.
@@ -114,20 +117,20 @@ async def test_the_seed_leaves_the_registry_alone_and_bumps_the_revision_only_on
     assert [v.version for v in (await store.list_versions("Acme.Order", 50, "")).items] == [1]
     # And Twilio's own types keep Twilio's status: the registry may not change them.
     with pytest.raises(FailedPrecondition):
-        await registry.set_status("com.twilio.messaging.message.delivered", "discontinued")
+        await registry.set_status(ANONYMOUS, "com.twilio.messaging.message.delivered", "discontinued")
 
 
 async def test_concurrent_versions_of_one_schema_never_share_a_number(engine: AsyncEngine) -> None:
     await db.migrate(engine, MIGRATIONS, VERSION_TABLE)
     sessions = db.sessionmaker(engine)
     registry = Registry(sessions, ChangeSignal(), "FULL")
-    await registry.register_type("com.acme.order.placed", "Acme.Order", "", "", json.dumps(DOC), "")
+    await registry.register_type(ACME, "com.acme.order.placed", "Acme.Order", "", "", json.dumps(DOC), "")
     documents = [
         json.dumps({**DOC, "properties": {**DOC["properties"], f"extra{i}": {"type": "string"}}})
         for i in range(4)
     ]
     outcomes = await asyncio.gather(
-        *(registry.register_version("Acme.Order", d, dry_run=False) for d in documents),
+        *(registry.register_version(ACME, "Acme.Order", d, dry_run=False) for d in documents),
         return_exceptions=True,
     )
     made = sorted(o[0].version for o in outcomes if isinstance(o, tuple))
