@@ -88,9 +88,9 @@ def _check_patterns(document: dict[str, Any]) -> None:
             return  # not about a pattern: the router's reference validator alone will check it
         where = "/".join(str(p) for p in exc.instance_path) or "(root)"
         raise DocumentError(
-            f"the pattern {exc.instance!r} at `{where}` needs a backtracking regular expression engine "
-            "(a backreference or lookaround): patterns run on every event, so only those a linear-time "
-            "engine runs (Rust's regex crate, ECMA-262 syntax) are accepted"
+            f"the pattern {exc.instance!r} at `{where}` is not one a linear-time regular expression "
+            "engine runs: patterns run on every event, so only ECMA-262 syntax without backreferences "
+            "or lookaround (what Rust's regex crate runs) is accepted"
         ) from exc
 
 
