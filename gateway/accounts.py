@@ -1,5 +1,7 @@
-"""A minimal subset of Twilio's 2010-04-01 API: subaccounts (create, fetch, list) and API
-keys (create, list, fetch, delete) — so `client.api.v2010.accounts.create(...)` and
+"""A minimal subset of Twilio's 2010-04-01 API: subaccounts (create, fetch, list, update —
+FriendlyName, and Status `active | suspended | closed` by the parent) and API keys (create,
+list, fetch, delete) — so `client.api.v2010.accounts.create(...)`,
+`client.api.v2010.accounts(sid).update(status="suspended")` and
 `client.api.v2010.account.new_keys.create()` work. These answer only to an account's auth
 token, as Twilio's do: an API key cannot manage accounts or keys."""
 
@@ -86,14 +88,14 @@ def legacy_page(
     }
 
 
-def _with_auth_token(call: Call) -> None:
+def require_auth_token(call: Call) -> None:
     if call.principal.api_key_sid:
         raise KeyNotAllowed("API keys cannot manage accounts or keys; use the account's auth token")
 
 
 async def _target_account(call: Call) -> str:
     """The account named in the path: the caller's own or one of its subaccounts."""
-    _with_auth_token(call)
+    require_auth_token(call)
     sid = call.request.path_params["account"]
     await call.backends.control.GetAccount(
         control_pb2.GetAccountRequest(account_sid=call.account.sid, sid=sid)
@@ -102,7 +104,7 @@ async def _target_account(call: Call) -> str:
 
 
 async def create_account(call: Call) -> Any:
-    _with_auth_token(call)
+    require_auth_token(call)
     form = await call.form()
     forms.reject_unknown(form, {"FriendlyName"})
     account = await call.backends.control.CreateAccount(
@@ -114,15 +116,35 @@ async def create_account(call: Call) -> Any:
 
 
 async def fetch_account(call: Call) -> Any:
-    _with_auth_token(call)
+    require_auth_token(call)
     account = await call.backends.control.GetAccount(
         control_pb2.GetAccountRequest(account_sid=call.account.sid, sid=call.request.path_params["account"])
     )
     return ok(account_body(account))
 
 
+async def update_account(call: Call) -> Any:
+    require_auth_token(call)
+    form = await call.form()
+    forms.reject_unknown(form, {"FriendlyName", "Status"})
+    sid = call.request.path_params["account"]
+    account = await call.backends.control.UpdateAccount(
+        control_pb2.UpdateAccountRequest(
+            account_sid=call.account.sid,
+            sid=sid,
+            friendly_name=str(form["FriendlyName"]) if "FriendlyName" in form else None,
+            status=str(form["Status"]) if "Status" in form else None,
+        )
+    )
+    if "Status" in form:
+        # Its credentials, keys included, stop working here at once (other replicas trust
+        # their cache for at most ES_AUTH_CACHE_SECONDS).
+        call.backends.auth.forget_account(sid)
+    return ok(account_body(account))
+
+
 async def list_accounts(call: Call) -> Any:
-    _with_auth_token(call)
+    require_auth_token(call)
     params = call.request.query_params
     page = PageRequest.read(params, "FriendlyName", "Status")
     friendly_name = forms.optional(params, "FriendlyName")
@@ -199,6 +221,7 @@ def routes(backends: Backends) -> list[Route]:
         (f"{API}/Accounts.json", "GET", authenticated(backends, list_accounts)),
         (f"{API}/Accounts.json", "POST", authenticated(backends, create_account)),
         (f"{API}/Accounts/{{account}}.json", "GET", authenticated(backends, fetch_account)),
+        (f"{API}/Accounts/{{account}}.json", "POST", authenticated(backends, update_account)),
         (f"{API}/Accounts/{{account}}/Keys.json", "GET", authenticated(backends, list_keys)),
         (f"{API}/Accounts/{{account}}/Keys.json", "POST", authenticated(backends, create_key)),
         (f"{API}/Accounts/{{account}}/Keys/{{sid}}.json", "GET", authenticated(backends, fetch_key)),

@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from eventstreams.v1 import catalog_pb2_grpc, control_pb2_grpc, delivery_pb2_grpc
-from gateway import accounts, deliveries, openapi, sinks, subscriptions, types, usage
+from gateway import accounts, auth_tokens, deliveries, openapi, sinks, subscriptions, types, usage
 from gateway.auth import Authenticator
 from gateway.body_limit import TOO_LARGE_CODE, BodyLimit, BodyTooLarge, too_large
 from gateway.context import Backends
@@ -93,6 +93,7 @@ def build(settings: Settings) -> Starlette:
         Mount("/console", app=StaticFiles(directory=CONSOLE, html=True), name="console"),
         *openapi.routes(settings.public_url.rstrip("/")),
         *accounts.routes(backends),
+        *auth_tokens.routes(backends),
         *usage.routes(backends),
         *types.routes(backends),
         *sinks.routes(backends),

@@ -72,3 +72,9 @@ class Authenticator:
         """A credential revoked through this gateway stops working here at once (other
         replicas trust their cache for at most `cache_seconds`)."""
         self._cache.pop(username, None)
+
+    def forget_account(self, account_sid: str) -> None:
+        """Every credential of an account (its tokens and its keys) checked again next time:
+        after a rotation or a change of its status."""
+        for username in [u for u, (_, _, p) in self._cache.items() if p.account.sid == account_sid]:
+            del self._cache[username]

@@ -1,23 +1,47 @@
-"""Accounts, subaccounts and API keys, and authentication by either credential."""
+"""Accounts, subaccounts and API keys, and authentication by either credential.
+
+An auth token is rotated as Twilio's is: a secondary token is made (both authenticate while
+it exists), then promoted (it becomes the auth token, the old one authenticates no more) or
+deleted. The auth token also signs webhook deliveries, so the routing revision moves with
+it. A subaccount's status is changed by its parent only: `suspended` refuses its
+credentials and routes none of its events, `active` undoes that, and `closed` is final —
+its sinks, subscriptions and API keys are deleted.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime import sids
-from runtime.errors import InvalidArgument, LimitExceeded, NotFound, Unauthenticated
+from runtime.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    LimitExceeded,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+)
 from runtime.paging import Page, fetch_page
 from runtime.text import control_character
 from runtime.times import utcnow
 from runtime.token_cipher import TokenCipher
 from services.control import revision, validation
-from services.control.models import AccountRow, ApiKeyRow
+from services.control.models import (
+    AccountRow,
+    ApiKeyRow,
+    SinkRow,
+    SubscribedEventRow,
+    SubscriptionRow,
+)
 
 MAX_FRIENDLY_NAME = 64
+ACTIVE, SUSPENDED, CLOSED = "active", "suspended", "closed"
+STATUSES = (ACTIVE, SUSPENDED, CLOSED)
 
 
 def _digest(secret: str) -> str:
@@ -29,6 +53,21 @@ def _friendly_name(value: str, default: str) -> str:
     if len(name) > MAX_FRIENDLY_NAME:
         raise InvalidArgument(f"FriendlyName must be at most {MAX_FRIENDLY_NAME} characters")
     return name
+
+
+def status_change(caller_sid: str, target: AccountRow, wanted: str) -> None:
+    """Whether `caller_sid` may set `target`'s status to `wanted`: only its parent may, and
+    never out of `closed`. Raises the refusal; returns for an allowed (or unchanged) one."""
+    if wanted not in STATUSES:
+        raise InvalidArgument(f"Status must be one of {', '.join(STATUSES)}, not {wanted!r}")
+    if target.owner_account_sid != caller_sid:
+        raise PermissionDenied("Only the parent account can change a subaccount's status")
+    if target.status == CLOSED and wanted != CLOSED:
+        raise FailedPrecondition(f"Account {target.sid} is closed; a closed account cannot be reopened")
+
+
+def _not_found(sid: str) -> NotFound:
+    return NotFound(f"The requested resource Account {sid} was not found")
 
 
 class AccountStore:
@@ -47,6 +86,8 @@ class AccountStore:
 
     def _revealed(self, row: AccountRow) -> AccountRow:
         row.auth_token = self._cipher.reveal(row.auth_token)  # a detached row: nothing is written
+        if row.secondary_auth_token:
+            row.secondary_auth_token = self._cipher.reveal(row.secondary_auth_token)
         return row
 
     async def seal_stored_tokens(self) -> int:
@@ -56,6 +97,10 @@ class AccountStore:
             for row in (await session.scalars(select(AccountRow))).all():
                 if self._cipher.needs_sealing(row.auth_token):
                     row.auth_token = self._cipher.seal(self._cipher.reveal(row.auth_token))
+                    sealed += 1
+                secondary = row.secondary_auth_token
+                if secondary and self._cipher.needs_sealing(secondary):
+                    row.secondary_auth_token = self._cipher.seal(self._cipher.reveal(secondary))
                     sealed += 1
         return sealed
 
@@ -73,14 +118,17 @@ class AccountStore:
             else:
                 account_sid = username
             account = await session.scalar(select(AccountRow).where(AccountRow.sid == account_sid))
-        if account is None or account.status != "active":
-            raise failure
+        if account is None or account.status != ACTIVE:
+            raise failure  # Twilio's 20003 too for a suspended or closed account's credentials
         account = self._revealed(account)
-        if not username.startswith(sids.API_KEY) and not hmac.compare_digest(
-            account.auth_token.encode(), password.encode()
-        ):
+        if username.startswith(sids.API_KEY):
+            return account, username
+        # Both compared, whichever matches, so the time taken tells nothing of which did.
+        primary = hmac.compare_digest(account.auth_token.encode(), password.encode())
+        secondary = hmac.compare_digest((account.secondary_auth_token or "").encode(), password.encode())
+        if not (primary or (secondary and account.secondary_auth_token)):
             raise failure
-        return account, username if username.startswith(sids.API_KEY) else ""
+        return account, ""
 
     async def create(
         self, friendly_name: str, owner_sid: str = "", sid: str = "", auth_token: str = ""
@@ -122,7 +170,81 @@ class AccountStore:
         async with self._sessions() as session:
             row = await session.scalar(select(AccountRow).where(AccountRow.sid == sid))
         if row is None or (row.sid != caller_sid and row.owner_account_sid != caller_sid):
-            raise NotFound(f"The requested resource Account {sid} was not found")
+            raise _not_found(sid)
+        return self._revealed(row)
+
+    async def update(
+        self, caller_sid: str, sid: str, friendly_name: str | None, status: str | None
+    ) -> AccountRow:
+        """Rename the caller's own account or a subaccount; change a subaccount's status
+        (`status_change`). Closing deletes the account's sinks, subscriptions and keys."""
+        async with self._sessions.begin() as session:
+            row = await session.scalar(select(AccountRow).where(AccountRow.sid == sid).with_for_update())
+            if row is None or (row.sid != caller_sid and row.owner_account_sid != caller_sid):
+                raise _not_found(sid)
+            if friendly_name is not None:
+                row.friendly_name = _friendly_name(friendly_name, row.friendly_name)
+            if status is not None:
+                status_change(caller_sid, row, status)
+                if status != row.status:
+                    row.status = status
+                    if status == CLOSED:
+                        await self._delete_resources(session, sid)
+                        row.secondary_auth_token = None
+                        row.secondary_auth_token_created = None
+                    await revision.bump(session)
+            row.date_updated = utcnow()
+        return self._revealed(row)
+
+    @staticmethod
+    async def _delete_resources(session: AsyncSession, account_sid: str) -> None:
+        """What Twilio deletes with a closed account: here its sinks, subscriptions and keys."""
+        subscriptions = select(SubscriptionRow.sid).where(SubscriptionRow.account_sid == account_sid)
+        await session.execute(
+            delete(SubscribedEventRow).where(SubscribedEventRow.subscription_sid.in_(subscriptions))
+        )
+        await session.execute(delete(SubscriptionRow).where(SubscriptionRow.account_sid == account_sid))
+        await session.execute(delete(SinkRow).where(SinkRow.account_sid == account_sid))
+        await session.execute(delete(ApiKeyRow).where(ApiKeyRow.account_sid == account_sid))
+
+    async def create_secondary(self, sid: str) -> AccountRow:
+        """A secondary auth token for the account (one at a time), revealed on the row."""
+        token = sids.new_secret()
+        async with self._sessions.begin() as session:
+            row = await session.scalar(select(AccountRow).where(AccountRow.sid == sid).with_for_update())
+            if row is None:
+                raise _not_found(sid)
+            if row.secondary_auth_token:
+                raise AlreadyExists("A secondary auth token exists; promote or delete it first")
+            now = utcnow()
+            row.secondary_auth_token = self._cipher.seal(token)
+            row.secondary_auth_token_created = now
+            row.date_updated = now
+        return self._revealed(row)
+
+    async def delete_secondary(self, sid: str) -> None:
+        async with self._sessions.begin() as session:
+            row = await session.scalar(select(AccountRow).where(AccountRow.sid == sid).with_for_update())
+            if row is None or not row.secondary_auth_token:
+                raise NotFound("The requested resource Secondary Auth Token was not found")
+            row.secondary_auth_token = None
+            row.secondary_auth_token_created = None
+            row.date_updated = utcnow()
+
+    async def promote(self, sid: str) -> AccountRow:
+        """The secondary auth token becomes the auth token; the old one is gone. The auth
+        token signs deliveries, so the routing revision moves: workers sign with the new one."""
+        async with self._sessions.begin() as session:
+            row = await session.scalar(select(AccountRow).where(AccountRow.sid == sid).with_for_update())
+            if row is None:
+                raise _not_found(sid)
+            if not row.secondary_auth_token:
+                raise FailedPrecondition("There is no secondary auth token to promote")
+            row.auth_token = row.secondary_auth_token
+            row.secondary_auth_token = None
+            row.secondary_auth_token_created = None
+            row.date_updated = utcnow()
+            await revision.bump(session)
         return self._revealed(row)
 
     async def get(self, sid: str) -> AccountRow | None:

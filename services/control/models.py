@@ -20,8 +20,11 @@ class AccountRow(Base):
     sid: Mapped[str] = mapped_column(String(34), unique=True)
     friendly_name: Mapped[str] = mapped_column(String(64))
     auth_token: Mapped[str] = mapped_column(String(255))  # sealed (runtime/token_cipher.py)
+    # A second token that authenticates too while an auth token is rotated; sealed as well.
+    secondary_auth_token: Mapped[str | None] = mapped_column(String(255))
+    secondary_auth_token_created: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     owner_account_sid: Mapped[str | None] = mapped_column(String(34), index=True)
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))  # active | suspended | closed
     date_created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     date_updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

@@ -4,6 +4,10 @@ Snapshots are whole rather than incremental: at this project's scale (hundreds o
 ≤100 sinks and subscriptions each) a snapshot is small and a watcher can never miss a
 change. The revision row tells when to build one — once per revision, shared by every
 watcher (with or without the accounts' auth tokens: only delivery workers sign).
+
+Accounts' statuses shape it: a closed account is left out; a suspended one is in, marked,
+with its subscriptions left out — its events are accepted and routed nowhere, its sinks
+receive nothing new, and events accepted before the suspension are still delivered (signed).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from eventstreams.v1 import control_pb2
 from runtime.change_signal import ChangeSignal
 from runtime.token_cipher import TokenCipher
 from services.control import revision
+from services.control.accounts import ACTIVE, SUSPENDED
 from services.control.models import AccountRow, SinkRow, SubscribedEventRow, SubscriptionRow
 
 
@@ -59,6 +64,7 @@ class RoutingFeed:
             sinks = (await session.scalars(select(SinkRow))).all()
             subscriptions = (await session.scalars(select(SubscriptionRow))).all()
             events = (await session.scalars(select(SubscribedEventRow))).all()
+        held = {a.sid for a in accounts if a.status != ACTIVE}  # their subscriptions route nothing
         by_subscription: dict[str, list[control_pb2.TypeSelector]] = defaultdict(list)
         for event in events:
             by_subscription[event.subscription_sid].append(
@@ -71,9 +77,10 @@ class RoutingFeed:
                     sid=a.sid,
                     auth_token=self._cipher.reveal(a.auth_token),
                     owner_account_sid=a.owner_account_sid or "",
+                    suspended=a.status == SUSPENDED,
                 )
                 for a in accounts
-                if a.status == "active"
+                if a.status in (ACTIVE, SUSPENDED)
             ],
             sinks=[
                 control_pb2.RoutedSink(
@@ -96,6 +103,7 @@ class RoutingFeed:
                     ordering_key=s.ordering_key or "",
                 )
                 for s in subscriptions
+                if s.account_sid not in held
             ],
         )
 

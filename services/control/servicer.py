@@ -143,6 +143,43 @@ class ControlServicer(control_pb2_grpc.ControlServicer):
             previous_page_token=page.previous_token,
         )
 
+    async def UpdateAccount(
+        self, request: control_pb2.UpdateAccountRequest, context: Ctx
+    ) -> control_pb2.Account:
+        row = await self._accounts.update(
+            request.account_sid,
+            request.sid,
+            request.friendly_name if request.HasField("friendly_name") else None,
+            request.status if request.HasField("status") else None,
+        )
+        self._signal.notify()
+        return account_message(row)
+
+    async def CreateSecondaryAuthToken(
+        self, request: control_pb2.AccountRef, context: Ctx
+    ) -> control_pb2.SecondaryAuthToken:
+        row = await self._accounts.create_secondary(request.account_sid)
+        created = row.secondary_auth_token_created or row.date_updated
+        return control_pb2.SecondaryAuthToken(
+            account_sid=row.sid,
+            secondary_auth_token=row.secondary_auth_token or "",
+            date_created=iso_seconds(created),
+            date_updated=iso_seconds(created),
+        )
+
+    async def DeleteSecondaryAuthToken(
+        self, request: control_pb2.AccountRef, context: Ctx
+    ) -> control_pb2.Empty:
+        await self._accounts.delete_secondary(request.account_sid)
+        return control_pb2.Empty()
+
+    async def PromoteSecondaryAuthToken(
+        self, request: control_pb2.AccountRef, context: Ctx
+    ) -> control_pb2.Account:
+        row = await self._accounts.promote(request.account_sid)
+        self._signal.notify()
+        return account_message(row)
+
     async def CreateApiKey(
         self, request: control_pb2.CreateApiKeyRequest, context: Ctx
     ) -> control_pb2.ApiKey:

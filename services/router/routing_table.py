@@ -101,7 +101,11 @@ class RoutingTable:
                     _merge(rollup[key], sink.sid, selector.schema_version, predicate, path)
         self._compiled = compiled
         self._rollup = {key: list(by_sink.values()) for key, by_sink in rollup.items()}
-        self._owners = {a.sid: a.owner_account_sid for a in snapshot.accounts if a.owner_account_sid}
+        # A suspended subaccount's events roll up to no sink (the snapshot already holds no
+        # subscription of a suspended account's own): accepted, routed nowhere.
+        self._owners = {
+            a.sid: a.owner_account_sid for a in snapshot.accounts if a.owner_account_sid and not a.suspended
+        }
         self._targets = {key: list(by_sink.values()) for key, by_sink in targets.items()}
         self._sinks = sinks
         self._accounts = {a.sid for a in snapshot.accounts}

@@ -192,3 +192,27 @@ def test_reload_sink_status_change_stops_routing() -> None:
     table.load(snapshot)
     assert table.targets(AC1, SENT) == []
     assert table.revision == 2
+
+
+def test_a_suspended_subaccounts_events_roll_up_nowhere() -> None:
+    """Known (its events are accepted) but routed to no sink, not its parent's either."""
+    rollup = _sub("DF1", "DG1", [(SENT, 1)])
+    rollup.receive_events_from_subaccounts = True
+    snapshot = control_pb2.RoutingSnapshot(
+        revision=1,
+        accounts=[
+            control_pb2.RoutedAccount(sid=AC1),
+            control_pb2.RoutedAccount(sid=AC2, owner_account_sid=AC1),
+        ],
+        sinks=[_sink("DG1")],
+        subscriptions=[rollup],
+    )
+    table = RoutingTable()
+    table.load(snapshot)
+    assert table.targets(AC2, SENT) == [Target("DG1", 1)]
+    snapshot.revision = 2
+    snapshot.accounts[1].suspended = True
+    table.load(snapshot)
+    assert table.has_account(AC2) is True
+    assert table.targets(AC2, SENT) == []
+    assert table.targets(AC1, SENT) == [Target("DG1", 1)]
