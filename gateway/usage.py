@@ -5,13 +5,14 @@ category — `event-streams` (every sink type) and `event-streams-webhook`, `-ki
     GET /2010-04-01/Accounts/{AccountSid}/Usage/Records.json        ?Category= &StartDate= &EndDate=
     GET /2010-04-01/Accounts/{AccountSid}/Usage/Records/Daily.json  (the same, one record per day)
 
-Dates are YYYY-MM-DD (UTC), inclusive; by default the last 30 days. An account reads its own
-usage and its subaccounts'. Prices are not ours to set: `price` is "0".
+Dates are YYYY-MM-DD (UTC), inclusive; by default the last 30 days, at most 3660 days. An
+account reads its own usage and its subaccounts'. Prices are not ours to set: `price` is "0".
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -29,6 +30,7 @@ ALL = "event-streams"
 SINK_TYPES = ("webhook", "kinesis", "segment")
 CATEGORIES = (ALL, *(f"{ALL}-{t}" for t in SINK_TYPES))
 DEFAULT_DAYS = 30
+MAX_DAYS = 3660  # ten years
 
 
 def _day(params: forms.Params, name: str, default: date) -> date:
@@ -80,6 +82,12 @@ async def _usage(call: Call, daily: bool) -> Any:
     start = _day(params, "StartDate", end - timedelta(days=DEFAULT_DAYS - 1))
     if end < start:
         raise InvalidArgument("EndDate is before StartDate")
+    if (end - start).days + 1 > MAX_DAYS:
+        # The records of a range are made per request: a range is bounded so that what one
+        # request may make, and what it asks delivery for, is bounded.
+        raise InvalidArgument(
+            f"StartDate to EndDate spans {(end - start).days + 1} days; at most {MAX_DAYS} may be asked for"
+        )
     found = await call.backends.delivery.GetUsage(
         delivery_pb2.UsageRequest(account_sid=account, start_date=start.isoformat(), end_date=end.isoformat())
     )
@@ -89,25 +97,22 @@ async def _usage(call: Call, daily: bool) -> Any:
         when = date.fromisoformat(row.day) if daily else None
         counts[(when, ALL)] += row.delivered
         counts[(when, f"{ALL}-{row.sink_type}")] += row.delivered
-    days = [start + timedelta(days=i) for i in range((end - start).days + 1)] if daily else [None]
     wanted = [category] if category else list(CATEGORIES)
     path = f"{API}/Accounts/{account}/Usage/Records{'/Daily' if daily else ''}.json"
-    records = [
-        record(
-            account,
-            c,
-            d or start,
-            d or end,
-            counts.get((d, c), 0),
-            path,
-            f"Category={c}&StartDate={(d or start).isoformat()}&EndDate={(d or end).isoformat()}",
-        )
-        for d in days
-        for c in wanted
-    ]
+    days = (end - start).days + 1 if daily else 1
+
+    def nth(index: int) -> dict[str, Any]:
+        """Record `index` of the list: days in order, each day's categories in order."""
+        c = wanted[index % len(wanted)]
+        d = start + timedelta(days=index // len(wanted)) if daily else None
+        first, last = d or start, d or end
+        query = f"Category={c}&StartDate={first.isoformat()}&EndDate={last.isoformat()}"
+        return record(account, c, first, last, counts.get((d, c), 0), path, query)
+
     return ok(
         legacy_list(
-            records,
+            nth,
+            days * len(wanted),
             path,
             {"Category": category, "StartDate": start.isoformat(), "EndDate": end.isoformat()},
             page,
@@ -116,13 +121,13 @@ async def _usage(call: Call, daily: bool) -> Any:
 
 
 def legacy_list(
-    records: list[dict[str, Any]], path: str, filters: dict[str, str], page: PageRequest
+    nth: Callable[[int], dict[str, Any]], total: int, path: str, filters: dict[str, str], page: PageRequest
 ) -> dict[str, Any]:
-    """The 2010-04-01 list shape, paged over records made here (a range's days are few)."""
+    """The 2010-04-01 list shape over `total` records, of which only the page's are made."""
     kept = {k: v for k, v in filters.items() if v}
     first = page.page * page.size
-    shown = records[first : first + page.size]
-    more = first + page.size < len(records)
+    shown = [nth(i) for i in range(first, min(first + page.size, total))]
+    more = first + page.size < total
     return {
         "usage_records": shown,
         "end": first + max(0, len(shown) - 1),
