@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import pytest
+from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, mapped_column
 
 from runtime.errors import InvalidArgument
-from runtime.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Cursor, clamp_page_size, decode, encode
+from runtime.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Cursor, clamp_page_size, decode, encode, holds
 
 pytestmark = pytest.mark.unit
 
@@ -141,3 +144,36 @@ def test_clamp_page_size_negative_raises(requested: int) -> None:
         clamp_page_size(requested)
     assert info.value.twilio_code == 20001
     assert info.value.http_status == 400
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class _Row(_Base):
+    __tablename__ = "paging_keys"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+@pytest.mark.parametrize(
+    ("column", "key", "held"),
+    [
+        (_Row.id, 7, True),
+        (_Row.id, 2**63 - 1, True),
+        (_Row.id, 2**63, False),  # past BIGINT
+        (_Row.id, -(2**63), True),
+        (_Row.id, -(2**63) - 1, False),
+        (_Row.id, "7", False),  # a string where rows are numbered
+        (_Row.version, 2**31 - 1, True),
+        (_Row.version, 2**31, False),  # past INTEGER
+        (_Row.name, "com.twilio.messaging.message.sent", True),
+        (_Row.name, 7, False),  # a number where rows are named
+        (_Row.name, "a\x00b", False),  # PostgreSQL's text holds no NUL
+        (_Row.name, "\ud800", False),  # a lone surrogate is no UTF-8
+        (_Row.name, "ünï ✓", True),
+    ],
+)
+def test_a_key_the_column_cannot_hold(column: InstrumentedAttribute[Any], key: int | str, held: bool) -> None:
+    assert holds(column, key) is held
