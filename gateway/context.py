@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from eventstreams.v1 import catalog_pb2_grpc, control_pb2, control_pb2_grpc, delivery_pb2_grpc
+from gateway import forms
 from gateway.auth import Authenticator
 
 
@@ -40,7 +41,7 @@ class Call:
         return f"{self.base}{path}"
 
     async def form(self) -> Any:
-        return await self.request.form()
+        return await forms.read(self.request)
 
 
 Handler = Callable[[Call], Awaitable[Response]]
