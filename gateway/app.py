@@ -23,6 +23,7 @@ from gateway.body_limit import TOO_LARGE_CODE, BodyLimit, BodyTooLarge, too_larg
 from gateway.context import Backends
 from gateway.errors import from_grpc, from_service_error, twilio_error
 from gateway.http_metrics import HttpMetrics
+from gateway.security_headers import SecurityHeaders
 from gateway.settings import Settings
 from runtime import clients
 from runtime.errors import ServiceError
@@ -111,6 +112,7 @@ def build(settings: Settings) -> Starlette:
         },
         middleware=[
             *([Middleware(HttpMetrics, metrics=metrics, routes=routes)] if metrics is not None else []),
+            Middleware(SecurityHeaders),
             Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
         ],
         lifespan=lifespan,
