@@ -200,7 +200,7 @@ def sinks_validate(sid: str, test_id: str) -> None:
 @sinks.command("health")
 @click.argument("sid")
 def sinks_health(sid: str) -> None:
-    """State (healthy, throttled, failing, idle), the last error, the last hour."""
+    """State (healthy, throttled, failing, rejecting, degraded, idle), the last error, the last hour."""
     with state().api() as api:
         emit(state().as_json, api.get(f"/v1/Sinks/{sid}/Health"))
 

@@ -1,7 +1,8 @@
 """A sink's health across the workers: each worker writes what it knows of the sinks it
 holds lanes for every few seconds (one row per sink and worker); a health query merges the
 fresh rows — the worst state wins, throttle caps add up — with the last hour of the
-delivery log (attempts by outcome, the last error, publish → success percentiles)."""
+delivery log (attempts by outcome, the last error, publish → success percentiles), and
+`judge` reads the two together: a sink that answers but refuses events is not healthy."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import asyncio
 import logging
 import math
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -107,6 +108,25 @@ def merge(rows: list[SinkHealthRow]) -> Merged:
     )
 
 
+def judge(lanes: str, outcomes: Mapping[str, int]) -> str:
+    """The state a sink's owner reads, from the workers' merged state (`merge`) and the last
+    hour's attempts by outcome. The lanes see only outages and throttling: a sink answering
+    every event with a 400 keeps its lanes healthy while each event becomes a dead letter.
+    So a permanent failure (outcome `failed`) counts: `rejecting` — failures and no delivery
+    in the last hour; `degraded` — failures beside deliveries. An outage (`failing`)
+    outranks both; a rejecting sink outranks a throttled one, whose cap is the lesser news."""
+    failed, delivered = outcomes.get("failed", 0), outcomes.get("delivered", 0)
+    if lanes == "failing":
+        return lanes
+    if failed and not delivered:
+        return "rejecting"
+    if lanes == "throttled":
+        return lanes
+    if failed:
+        return "degraded"
+    return lanes
+
+
 def percentile(ordered: list[int], pct: float) -> int:
     """Nearest rank; 0 for no values."""
     if not ordered:
@@ -120,6 +140,10 @@ class Health:
     last_error: AttemptRow | None
     outcomes: dict[str, int]
     latencies: list[int]  # ascending, ms
+
+    @property
+    def state(self) -> str:
+        return judge(self.merged.state, self.outcomes)
 
 
 async def sink_health(session: AsyncSession, account_sid: str, sink_sid: str) -> Health:

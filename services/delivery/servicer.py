@@ -120,7 +120,7 @@ class DeliveryServicer(delivery_pb2_grpc.DeliveryServicer):
         merged, error = found.merged, found.last_error
         return delivery_pb2.SinkHealth(
             sink_sid=request.sink_sid,
-            state=merged.state,
+            state=found.state,
             throttle_cap=merged.throttle_cap or 0.0,
             failing_since=iso(merged.failing_since) if merged.failing_since else "",
             queued=merged.queued,

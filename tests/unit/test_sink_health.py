@@ -1,5 +1,6 @@
 """Merging the workers' views of one sink: the worst state wins, throttle caps add up (each
-worker throttles its own calls), the earliest outage start; and nearest-rank percentiles."""
+worker throttles its own calls), the earliest outage start; judging it with the last hour's
+outcomes (permanent failures are not healthy); and nearest-rank percentiles."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.delivery.health import merge, percentile
+from services.delivery.health import judge, merge, percentile
 from services.delivery.models import SinkHealthRow
 
 pytestmark = pytest.mark.unit
@@ -64,3 +65,25 @@ def test_the_worst_state_wins(
 )
 def test_percentiles_by_nearest_rank(values: list[int], pct: float, expected: int) -> None:
     assert percentile(values, pct) == expected
+
+
+@pytest.mark.parametrize(
+    ("lanes", "outcomes", "state"),
+    [
+        ("healthy", {}, "healthy"),
+        ("idle", {}, "idle"),
+        ("healthy", {"delivered": 9, "retrying": 4}, "healthy"),  # retried, then delivered
+        ("healthy", {"failed": 17}, "rejecting"),  # every event a 400: not healthy
+        ("idle", {"failed": 17}, "rejecting"),  # its lanes drained: still the last hour's news
+        ("healthy", {"failed": 17, "retrying": 3}, "rejecting"),
+        ("healthy", {"failed": 1, "delivered": 500}, "degraded"),
+        ("idle", {"failed": 2, "delivered": 5}, "degraded"),
+        ("throttled", {"failed": 3}, "rejecting"),  # refusing outranks a cap
+        ("throttled", {"failed": 3, "delivered": 5}, "throttled"),
+        ("throttled", {"delivered": 5}, "throttled"),
+        ("failing", {"failed": 3}, "failing"),  # an outage outranks all
+        ("failing", {}, "failing"),
+    ],
+)
+def test_permanent_failures_are_not_healthy(lanes: str, outcomes: dict[str, int], state: str) -> None:
+    assert judge(lanes, outcomes) == state
