@@ -8,6 +8,9 @@ dead letters and their redrive, and replays — Twilio-style paths, parameters a
     POST /v1/Sinks/{Sid}/Replays               StartTime=… [EndTime=…]
     GET  /v1/Sinks/{Sid}/Replays[/{ReplaySid}]
     POST /v1/Sinks/{Sid}/Replays/{ReplaySid}   Status=cancelling
+
+Lists are newest first, as Twilio's and Svix's logs are: the first page is what happened last,
+`next_page_url` goes back in time.
 """
 
 from __future__ import annotations

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime import sids
 from runtime.errors import FailedPrecondition, InvalidArgument, NotFound
-from runtime.paging import Page, fetch_page
+from runtime.paging import Cursor, Page, clamp_page_size, decode, encode
 from runtime.times import utcnow
 from services.delivery.health import Health, sink_health
 from services.delivery.models import AttemptRow, DeadLetterRow, ReplayRow
@@ -22,6 +23,45 @@ OUTCOMES = ("delivered", "retrying", "failed")
 FINISHED = ("completed", "failed", "cancelled")
 ACTIVE = ("submitted", "running", "cancelling")
 REDRIVE_PAGE = 500
+# The row ids' range (BIGINT): a page token naming another key is refused, not queried.
+ID_RANGE = range(-(2**63), 2**63)
+
+
+class Numbered(Protocol):
+    id: Any
+
+
+N = TypeVar("N", bound=Numbered)
+
+
+async def newest_first(
+    session: AsyncSession, statement: Select[N], row: type[N], page_size: int, token: str
+) -> Page[N]:
+    """One page of a log, the newest row first (as Twilio and Svix list theirs): the first
+    page is what happened last. A next page goes back in time (ids below the page's last),
+    a previous page forward (ids above its first). Rows are numbered in the order they were
+    written, so the id orders them."""
+    size = clamp_page_size(page_size)
+    cursor = decode(token)
+    if cursor is not None and (
+        not isinstance(cursor.key, int) or isinstance(cursor.key, bool) or cursor.key not in ID_RANGE
+    ):
+        raise InvalidArgument("Invalid PageToken", twilio_code=21481)
+    key = row.id
+    if cursor is None or cursor.direction == "after":
+        if cursor is not None:
+            statement = statement.where(key < cursor.key)
+        rows = list((await session.scalars(statement.order_by(key.desc()).limit(size + 1))).all())
+        older, newer = len(rows) > size, cursor is not None
+        rows = rows[:size]
+    else:
+        statement = statement.where(key > cursor.key)
+        rows = list((await session.scalars(statement.order_by(key).limit(size + 1))).all())
+        older, newer = True, len(rows) > size
+        rows = list(reversed(rows[:size]))
+    next_token = encode(Cursor("after", rows[-1].id)) if rows and older else ""
+    previous_token = encode(Cursor("before", rows[0].id)) if rows and newer else ""
+    return Page(rows, next_token, previous_token)
 
 
 class Records:
@@ -41,7 +81,7 @@ class Records:
         if event_id:
             statement = statement.where(AttemptRow.event_id == event_id)
         async with self._sessions() as session:
-            return await fetch_page(session, statement, AttemptRow.id, lambda r: r.id, page_size, token)
+            return await newest_first(session, statement, AttemptRow, page_size, token)
 
     async def usage(self, account_sid: str, start: date, end: date) -> list[Usage]:
         return await usage(self._sessions, account_sid, start, end)
@@ -60,7 +100,7 @@ class Records:
             column = DeadLetterRow.date_redriven
             statement = statement.where(column.is_not(None) if redriven else column.is_(None))
         async with self._sessions() as session:
-            return await fetch_page(session, statement, DeadLetterRow.id, lambda r: r.id, page_size, token)
+            return await newest_first(session, statement, DeadLetterRow, page_size, token)
 
     async def not_redrivable(
         self, account_sid: str, sink_sid: str, dead_letter_sids: Sequence[str]
@@ -148,7 +188,7 @@ class Records:
             ReplayRow.account_sid == account_sid, ReplayRow.sink_sid == sink_sid
         )
         async with self._sessions() as session:
-            return await fetch_page(session, statement, ReplayRow.id, lambda r: r.id, page_size, token)
+            return await newest_first(session, statement, ReplayRow, page_size, token)
 
     async def cancel(self, account_sid: str, sink_sid: str, sid: str) -> ReplayRow:
         row = await self.replay(account_sid, sink_sid, sid)
