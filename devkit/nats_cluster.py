@@ -73,12 +73,16 @@ class NatsCluster:
     size: int = 3
     conf: str = ""  # the server configuration; deploy/k8s/base/nats.conf when empty
     env: dict[str, str] = field(default_factory=dict)  # what the pods' environment adds
+    # The files the configuration includes, by name (written beside it); deploy/k8s/base's
+    # cluster.conf when the configuration is the base's.
+    includes: dict[str, str] = field(default_factory=dict)
     passwords: dict[str, str] = field(default_factory=dict)  # NATS user -> password
     nodes: list[NatsNode] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.conf:
             self.conf = (K8S_BASE / "nats.conf").read_text()
+            self.includes = {"cluster.conf": (K8S_BASE / "cluster.conf").read_text(), **self.includes}
         users = re.findall(r"user:\s*(\w+)\s*\n\s*password:\s*\$(\w+)", self.conf)
         for user, variable in users:
             if variable not in self.env:
@@ -112,6 +116,12 @@ class NatsCluster:
         node = self.nodes[index]
         node.store_dir.mkdir(parents=True, exist_ok=True)
         config = self.root / f"{node.name}.conf"
+        for name, text in self.includes.items():
+            # Shared by the nodes: written once, never while a running node may read it. Its
+            # routes are overridden by the command line below.
+            include = self.root / name
+            if not include.exists() or include.read_text() != text:
+                include.write_text(text)
         config.write_text(on_this_machine(self.conf, node.store_dir / "jetstream"))
         argv = [binary(), "-c", str(config), "-a", "127.0.0.1", "-p", str(node.port)]
         argv += ["-m", str(node.monitor_port), "-P", str(self.root / f"{node.name}.pid")]

@@ -360,3 +360,21 @@ class _StreamStream(_Attach, grpc.aio.StreamStreamClientInterceptor):
 def attach_token(token: str) -> list[grpc.aio.ClientInterceptor]:
     """Client interceptors that put this caller's credential on every call of a channel."""
     return [_UnaryUnary(token), _UnaryStream(token), _StreamUnary(token), _StreamStream(token)]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m runtime.service_auth NAME ROLE`: a new credential for the caller (its
+    ES_SERVICE_TOKEN) and the line the servers' ES_SERVICE_CALLERS get for it."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("name", help="the caller's name, e.g. gateway or producer-billing")
+    parser.add_argument("role", choices=sorted(ALLOWED))
+    args = parser.parse_args(argv)
+    credential = new_credential(args.name)
+    print(f"ES_SERVICE_TOKEN={credential}")
+    print(f"ES_SERVICE_CALLERS entry: {caller_entry(credential, args.role)}")
+
+
+if __name__ == "__main__":
+    main()

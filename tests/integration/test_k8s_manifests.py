@@ -37,7 +37,7 @@ from sqlalchemy.engine import make_url
 
 from devkit.nats_cluster import NatsCluster
 from devkit.processes import wait_until
-from runtime import config, jetstream
+from runtime import config, jetstream, service_auth
 from tests.helpers import import_or_missing, missing_tool
 
 pytestmark = pytest.mark.integration
@@ -215,8 +215,9 @@ def selects(selector: dict[str, str], workload: Doc) -> bool:
     return all(labels.get(k) == v for k, v in selector.items())
 
 
-def nats_parts(r: Rendered) -> tuple[Doc, Doc, str]:
-    """The NATS StatefulSet, its container and the config file it starts with."""
+def nats_files(r: Rendered) -> tuple[str, dict[str, str]]:
+    """The name of the config file the NATS StatefulSet starts with, and every file of the
+    folder it is mounted in (the files it includes)."""
     sts = r.one("StatefulSet", "nats")
     container = only_container(sts)
     argv = [*container.get("command", []), *container.get("args", [])]
@@ -227,8 +228,25 @@ def nats_parts(r: Rendered) -> tuple[Doc, Doc, str]:
             key = config_path[len(mount["mountPath"].rstrip("/")) + 1 :]
             data = r.one("ConfigMap", volume["configMap"]["name"])["data"]
             assert key in data, f"{r.target}: {config_path} is not in the mounted ConfigMap"
-            return sts, container, str(data[key])
+            return key, {str(k): str(v) for k, v in data.items()}
     raise AssertionError(f"{r.target}: nats config {config_path} is not mounted")
+
+
+def nats_parts(r: Rendered) -> tuple[Doc, Doc, str]:
+    """The NATS StatefulSet, its container and the config it starts with (includes inlined)."""
+    sts = r.one("StatefulSet", "nats")
+    main, files = nats_files(r)
+
+    def inline(found: re.Match[str]) -> str:
+        name = found.group(1).removeprefix("./")
+        assert name in files, f"{r.target}: {main} includes {name}, which is not mounted beside it"
+        return files[name]
+
+    return (
+        sts,
+        only_container(sts),
+        re.sub(r"(?m)^\s*include\s+[\"']?([\w./-]+?)[\"']?\s*$", inline, files[main]),
+    )
 
 
 def conf_value(conf: str, key: str) -> str:
@@ -525,9 +543,11 @@ def nats_env(manifests: Rendered, container: Doc, server_name: str) -> dict[str,
 
 
 def test_nats_config_is_accepted_by_nats_server(manifests: Rendered, tmp_path: Path) -> None:
-    _, container, conf = nats_parts(manifests)
-    path = tmp_path / "nats.conf"
-    path.write_text(conf)
+    _, container, _ = nats_parts(manifests)
+    main, files = nats_files(manifests)
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    path = tmp_path / main
     result = subprocess.run(
         [nats_binary(), "-t", "-c", str(path)],
         capture_output=True,
@@ -546,10 +566,11 @@ def nats_from_manifests(manifests: Rendered, tmp_path: Path) -> Iterator[tuple[l
     its own store, the routes pointed at the local cluster ports. Yields (client URLs, probe
     URLs)."""
     nats_binary()
-    sts, container, conf = nats_parts(manifests)
-    cluster = NatsCluster(
-        tmp_path, tmp_path / "logs", sts["spec"]["replicas"], conf, container_env(manifests, container)
-    )
+    sts, container, _ = nats_parts(manifests)
+    main, files = nats_files(manifests)
+    env = container_env(manifests, container)
+    replicas = sts["spec"]["replicas"]
+    cluster = NatsCluster(tmp_path, tmp_path / "logs", replicas, files.pop(main), env, includes=files)
     try:
         cluster.start()
         probes = [
@@ -560,6 +581,26 @@ def nats_from_manifests(manifests: Rendered, tmp_path: Path) -> Iterator[tuple[l
         yield cluster.urls, probes
     finally:
         cluster.stop()
+
+
+STREAMS_OF = {
+    "router": lambda spec: [spec, spec.ordered()],
+    "delivery": lambda spec: [spec, spec.ordered(), spec.parking()],
+}
+
+
+async def created(js: Any, stream: jetstream.StreamSpec, seconds: float = 30.0) -> None:
+    """Create (or update) a stream as its service does, retrying while a fresh cluster elects
+    its meta leader; a permissions violation keeps timing out, and fails at the end."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        try:
+            await jetstream.ensure_stream(js, stream)
+            return
+        except Exception as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"could not create {stream.name}: {exc!r}") from exc
+            await asyncio.sleep(0.2)
 
 
 async def test_nats_config_forms_a_cluster_that_holds_the_configured_stream(
@@ -589,15 +630,12 @@ async def test_nats_config_forms_a_cluster_that_holds_the_configured_stream(
     )
     try:
         js = nc.jetstream()
-        for attempt in range(100):
-            try:
-                await jetstream.ensure_stream(js, spec)
-                await jetstream.ensure_stream(delivery.jetstream(), spec.parking())
-                break
-            except Exception:
-                if attempt == 99:
-                    raise
-                await asyncio.sleep(0.2)
+        # Every stream each service creates at start, under its own user: the router and the
+        # workers both ensure the events streams (services/router/app.py, services/delivery/
+        # app.py), the workers the parking one (services/delivery/parking.py).
+        for user, streams in ((nc, STREAMS_OF["router"](spec)), (delivery, STREAMS_OF["delivery"](spec))):
+            for stream in streams:
+                await created(user.jetstream(timeout=2), stream)
         # A replicated stream answers only once its own leader is elected (a few seconds on
         # a busy machine): wait for the leader, then publish, retrying a transient miss.
         for _ in range(150):
@@ -614,6 +652,9 @@ async def test_nats_config_forms_a_cluster_that_holds_the_configured_stream(
                     raise
                 await asyncio.sleep(0.5)
         assert ack.stream == spec.name
+        ordered = spec.ordered()
+        ordered_ack = await js.publish(ordered.subject("AC0", "DG0"), b"{}", timeout=5)
+        assert ordered_ack.stream == ordered.name
         info = await js.stream_info(spec.name)
         assert info.config.num_replicas == replicas
         followers = info.cluster.replicas if info.cluster and info.cluster.replicas else []
@@ -696,13 +737,44 @@ def test_every_service_exposes_its_metrics_to_the_monitoring_namespace_only(mani
     assert peer == {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
 
 
-def test_every_service_gets_the_service_token(manifests: Rendered) -> None:
-    secret = manifests.one("Secret", "event-streams-service")
-    assert "ES_SERVICE_TOKEN" in secret.get("stringData", secret.get("data", {}))
-    for name in [*GRPC_SERVICES, "gateway"]:
-        container = only_container(manifests.one("Deployment", name))
-        refs = [e["secretRef"]["name"] for e in container.get("envFrom", []) if "secretRef" in e]
-        assert "event-streams-service" in refs, name
+# Who calls whom (runtime/service_auth.py): each Deployment that calls another holds its own
+# credential, under its own role; the catalog calls nobody.
+CALLER_ROLES = {"control": "control", "router": "router", "delivery": "delivery", "gateway": "gateway"}
+# What each caller's job needs of the others (its app.py's channels), as full method names.
+NEEDS = {
+    "gateway": ["/eventstreams.v1.Control/CreateApiKey", "/eventstreams.v1.Delivery/ListAttempts"],
+    "router": ["/eventstreams.v1.Control/WatchRouting", "/eventstreams.v1.Catalog/WatchCatalog"],
+    "delivery": ["/eventstreams.v1.Control/WatchRouting"],
+    "control": ["/eventstreams.v1.Router/Publish", "/eventstreams.v1.Catalog/GetEventType"],
+}
+
+
+def test_each_caller_holds_its_own_credential_that_every_server_knows(manifests: Rendered) -> None:
+    envs = {
+        name: container_env(manifests, only_container(manifests.one("Deployment", name))) for name in MODULES
+    }
+    for server in GRPC_SERVICES:
+        callers = service_auth.Callers.parse(envs[server].get("ES_SERVICE_CALLERS", ""))
+        assert len(callers) > 0, f"{server} checks no caller"
+        for name, role in CALLER_ROLES.items():
+            credential = envs[name].get("ES_SERVICE_TOKEN", "")
+            assert service_auth.name_of(credential) == name, (
+                f"{name} holds {service_auth.name_of(credential)!r}'s"
+            )
+            who = callers.verify(credential)
+            assert who == service_auth.Caller(name, role), f"{server} does not know {name}"
+            assert all(service_auth.allowed(role, method) for method in NEEDS[name]), name
+    # A server's environment holds hashes, never another caller's credential.
+    for name, env in envs.items():
+        others = {envs[other]["ES_SERVICE_TOKEN"] for other in CALLER_ROLES if other != name}
+        assert not others & set(env.values()), f"{name} sees another caller's credential"
+    assert "ES_SERVICE_TOKEN" not in envs["catalog"]
+
+
+def test_only_control_holds_the_token_sealing_key(manifests: Rendered) -> None:
+    for name in MODULES:
+        env = container_env(manifests, only_container(manifests.one("Deployment", name)))
+        assert ("ES_TOKEN_ENCRYPTION_KEY" in env) == (name == "control"), name
 
 
 # --- optional components -------------------------------------------------------------------------
