@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -18,9 +19,10 @@ URLENCODED = "application/x-www-form-urlencoded"
 
 
 async def read(request: Request) -> FormData:
-    """A request's form. A url-encoded body is read as UTF-8 — what Twilio's clients and a
-    shell's `curl -d` send, escaped or not — where Starlette reads raw bytes as Latin-1; a
-    body that is not UTF-8 is refused, not guessed at. Other bodies are Starlette's to read."""
+    """A request's form. A url-encoded body is read in the charset it declares, UTF-8 when it
+    declares none — what Twilio's clients and a shell's `curl -d` send, escaped or not — where
+    Starlette reads raw bytes as Latin-1; a body not in its charset is refused, not guessed
+    at. Other bodies are Starlette's to read."""
     media_type, _, options = request.headers.get("content-type", "").partition(";")
     if media_type.strip().lower() != URLENCODED:
         return await request.form()
@@ -28,16 +30,17 @@ async def read(request: Request) -> FormData:
     for option in options.split(";"):
         name, _, value = option.partition("=")
         if name.strip().lower() == "charset":
-            charset = value.strip().strip('"').lower() or charset
-    if charset not in ("utf-8", "utf8", "us-ascii", "ascii"):
-        raise InvalidArgument(f"The form's charset must be UTF-8, not {charset}")
+            charset = value.strip().strip('"') or charset
     try:
-        text = (await request.body()).decode()
+        codecs.lookup(charset)
+        text = (await request.body()).decode(charset)
         pairs: list[tuple[str, str | UploadFile]] = [
-            *parse_qsl(text, keep_blank_values=True, errors="strict")
+            *parse_qsl(text, keep_blank_values=True, encoding=charset, errors="strict")
         ]
+    except LookupError:  # no such charset, or a codec that is not one (rot13, base64)
+        raise InvalidArgument(f"The form's charset {charset!r} is not one this server reads") from None
     except UnicodeDecodeError:
-        raise InvalidArgument("The form body is not UTF-8") from None
+        raise InvalidArgument(f"The form body is not {charset}") from None
     return FormData(pairs)
 
 
