@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 import yaml
@@ -21,15 +22,15 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     renders: list[str] = []
     safe_dump, dumps = yaml.safe_dump, json.dumps
 
-    def counting_yaml(data: object, *args: object, **kwargs: object) -> object:
+    def counting_yaml(data: Any, *args: Any, **kwargs: Any) -> Any:
         if isinstance(data, dict) and "paths" in data:
             renders.append("yaml")
-        return safe_dump(data, *args, **kwargs)  # type: ignore[arg-type]
+        return safe_dump(data, *args, **kwargs)
 
-    def counting_json(data: object, *args: object, **kwargs: object) -> str:
+    def counting_json(data: Any, *args: Any, **kwargs: Any) -> str:
         if isinstance(data, dict) and "paths" in data:
             renders.append("json")
-        return dumps(data, *args, **kwargs)  # type: ignore[arg-type]
+        return dumps(data, *args, **kwargs)
 
     monkeypatch.setattr(yaml, "safe_dump", counting_yaml)
     monkeypatch.setattr(json, "dumps", counting_json)
