@@ -72,7 +72,7 @@ async def test_only_delivery_reads_the_accounts_auth_tokens(
     routing = await first_snapshot(suite, "router", with_auth_tokens=False)
     assert account.sid in {routed.sid for routed in routing.accounts}
     assert all(not routed.auth_token for routed in routing.accounts)
-    for caller in ("router", "gateway", "control"):
+    for caller in ("router", "gateway", "control", "admin"):
         code = await refused(lambda caller=caller: first_snapshot(suite, caller, with_auth_tokens=True))
         assert code == grpc.StatusCode.PERMISSION_DENIED, caller
 

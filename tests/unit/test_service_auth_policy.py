@@ -57,13 +57,15 @@ def test_allowed(role: str, method: str, allowed: bool) -> None:
     ("who", "may"),
     [
         (Caller("delivery", "delivery"), True),
-        (Caller("ops", "admin"), True),
+        (Caller("ops", "admin"), False),
+        (Caller("anonymous", "admin"), False),
+        (service_auth.ANONYMOUS, True),
         (Caller("router", "router"), False),
         (Caller("gateway", "gateway"), False),
         (Caller("producer", "producer"), False),
     ],
 )
-def test_only_delivery_and_the_operator_read_auth_tokens(who: Caller, may: bool) -> None:
+def test_only_delivery_reads_auth_tokens_where_calls_are_checked(who: Caller, may: bool) -> None:
     assert service_auth.may_read_auth_tokens(who) is may
 
 
