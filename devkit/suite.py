@@ -155,11 +155,12 @@ class Suite:
         """What one service's processes see: its own credential, the callers it accepts
         (hashes), the token key for control alone, and the NATS user deploy/k8s gives it when
         the cluster (and its authorization) runs."""
-        env = {
-            "ES_SERVICE_TOKEN": self.credentials.get(service, ""),
-            "ES_SERVICE_CALLERS": service_token.callers_entries(self.credentials),
-            **({"ES_TOKEN_ENCRYPTION_KEY": self.token_key} if service == "control" else {}),
-        } | self.env
+        env = {"ES_SERVICE_TOKEN": self.credentials.get(service, "")}
+        if service != "gateway":  # the gRPC servers
+            env["ES_SERVICE_CALLERS"] = service_token.callers_entries(self.credentials)
+        if service == "control":
+            env["ES_TOKEN_ENCRYPTION_KEY"] = self.token_key
+        env |= self.env
         if self.cluster is not None and service in self.cluster.passwords:
             env |= {"ES_NATS_USER": service, "ES_NATS_PASSWORD": self.cluster.passwords[service]}
         return env

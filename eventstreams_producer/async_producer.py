@@ -80,7 +80,8 @@ class AsyncProducer:
 
     @classmethod
     def connect(cls, target: str, service_token: str = "", **options: Any) -> AsyncProducer:
-        """A producer over the router's gRPC Publish at `target` (closed with the producer)."""
+        """A producer over the router's gRPC Publish at `target` (closed with the producer);
+        `service_token` is the producer's own credential (`name.secret`, role producer)."""
         timeout = float(options.pop("timeout_seconds", 30.0))
         return cls(GrpcTransport(target, service_token, timeout), owns_transport=True, **options)
 

@@ -1,4 +1,5 @@
-"""The default transport: the router's gRPC Publish, over a channel carrying the service token.
+"""The default transport: the router's gRPC Publish, over a channel carrying the producer's
+credential (`name.secret`, role producer: runtime/service_auth.py).
 
 The channel is made on first use, on the event loop that uses it (grpc.aio binds a channel to
 its loop; the sync Producer runs its AsyncProducer on a loop thread of its own)."""

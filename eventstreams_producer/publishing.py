@@ -30,7 +30,7 @@ async def publish_with_retries(
 ) -> BatchResult:
     """Every event's final result, in order. Only the events not yet stored are sent again,
     with their own ids. Raises RequestFailed when the whole call fails for a reason a retry
-    cannot fix (a malformed request, a wrong service token)."""
+    cannot fix (a malformed request, a wrong credential, a call its role may not make)."""
     final: list[EventResult | None] = [None] * len(events)
     pending = list(range(len(events)))
     attempt = 0

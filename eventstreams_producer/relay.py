@@ -285,7 +285,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--database-url", required=True, help="SQLAlchemy async URL of the outbox's database")
     parser.add_argument("--router", default="127.0.0.1:50053", help="the router's gRPC target")
     parser.add_argument(
-        "--service-token", default=os.environ.get("ES_SERVICE_TOKEN", ""), help="default: $ES_SERVICE_TOKEN"
+        "--service-token",
+        default=os.environ.get("ES_SERVICE_TOKEN", ""),
+        help="the producer's credential (name.secret); default: $ES_SERVICE_TOKEN",
     )
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--poll-seconds", type=float, default=0.2)

@@ -39,6 +39,7 @@ CHANNEL_OPTIONS = [
 
 
 def channel(address: str, service_token: str = "") -> grpc.aio.Channel:
-    """A channel to another service, carrying the shared service token when there is one."""
+    """A channel to another service, carrying this caller's credential when there is one
+    (runtime/service_auth.py)."""
     interceptors = attach_token(service_token) if service_token else None
     return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS, interceptors=interceptors)

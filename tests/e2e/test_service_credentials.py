@@ -4,6 +4,7 @@ router get what their jobs need and no more."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -29,8 +30,9 @@ async def first_snapshot(suite: Suite, caller: str, with_auth_tokens: bool) -> c
         stream = control_pb2_grpc.ControlStub(channel).WatchRouting(
             control_pb2.WatchRoutingRequest(with_auth_tokens=with_auth_tokens)
         )
-        snapshot: control_pb2.RoutingSnapshot = await stream.read()
+        snapshot = await stream.read()
         stream.cancel()
+        assert isinstance(snapshot, control_pb2.RoutingSnapshot)
         return snapshot
 
 
@@ -73,7 +75,7 @@ async def test_only_delivery_reads_the_accounts_auth_tokens(
     assert account.sid in {routed.sid for routed in routing.accounts}
     assert all(not routed.auth_token for routed in routing.accounts)
     for caller in ("router", "gateway", "control", "admin"):
-        code = await refused(lambda caller=caller: first_snapshot(suite, caller, with_auth_tokens=True))
+        code = await refused(functools.partial(first_snapshot, suite, caller, with_auth_tokens=True))
         assert code == grpc.StatusCode.PERMISSION_DENIED, caller
 
 

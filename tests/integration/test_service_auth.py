@@ -34,6 +34,14 @@ UNARY = "/eventstreams.v1.Router/Publish"
 STREAM = "/eventstreams.v1.Control/WatchRouting"
 
 
+def publish(channel: grpc.aio.Channel) -> Any:
+    return channel.unary_unary(UNARY)
+
+
+def watch(channel: grpc.aio.Channel) -> Any:
+    return channel.unary_stream(STREAM)
+
+
 async def unary(request: bytes, context: Any) -> bytes:
     who = service_auth.caller(context)
     await asyncio.sleep(0.05)  # another call in between must not change who this one is
@@ -70,15 +78,15 @@ async def test_every_kind_of_call_carries_the_credential_and_the_servicer_learns
     address: str,
 ) -> None:
     async with clients.channel(address, PRODUCER) as producer, clients.channel(address, DELIVERY) as delivery:
-        assert await producer.unary_unary(UNARY)(b"x") == b"producer-billing"
-        items = [item async for item in delivery.unary_stream(STREAM)(b"x")]
+        assert await publish(producer)(b"x") == b"producer-billing"
+        items = [item async for item in watch(delivery)(b"x")]
         assert items == [b"delivery", b"delivery"]
 
 
 async def test_concurrent_calls_each_see_their_own_caller(address: str) -> None:
     assert CALLERS.verify(ADMIN) == Caller("admin", "admin")
     async with clients.channel(address, PRODUCER) as producer, clients.channel(address, ADMIN) as admin:
-        names = await asyncio.gather(*(channel.unary_unary(UNARY)(b"x") for channel in [producer, admin] * 5))
+        names = await asyncio.gather(*(publish(channel)(b"x") for channel in [producer, admin] * 5))
     assert names == [b"producer-billing", b"admin"] * 5
 
 
@@ -88,10 +96,10 @@ async def test_concurrent_calls_each_see_their_own_caller(address: str) -> None:
 async def test_calls_without_a_known_credential_are_refused_health_is_not(address: str, token: str) -> None:
     async with clients.channel(address, token) as channel:
         with pytest.raises(grpc.aio.AioRpcError) as refused:
-            await channel.unary_unary(UNARY)(b"x")
+            await publish(channel)(b"x")
         assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
         with pytest.raises(grpc.aio.AioRpcError) as refused_stream:
-            [item async for item in channel.unary_stream(STREAM)(b"x")]
+            [item async for item in watch(channel)(b"x")]
         assert refused_stream.value.code() == grpc.StatusCode.UNAUTHENTICATED
         reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
@@ -100,8 +108,8 @@ async def test_calls_without_a_known_credential_are_refused_health_is_not(addres
 async def test_a_known_caller_is_refused_what_its_role_may_not_call(address: str) -> None:
     async with clients.channel(address, PRODUCER) as producer, clients.channel(address, DELIVERY) as delivery:
         with pytest.raises(grpc.aio.AioRpcError) as refused_stream:
-            [item async for item in producer.unary_stream(STREAM)(b"x")]
+            [item async for item in watch(producer)(b"x")]
         assert refused_stream.value.code() == grpc.StatusCode.PERMISSION_DENIED
         with pytest.raises(grpc.aio.AioRpcError) as refused:
-            await delivery.unary_unary(UNARY)(b"x")
+            await publish(delivery)(b"x")
         assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
