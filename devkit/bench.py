@@ -471,7 +471,8 @@ async def slow_phase(ctx: Context) -> dict[str, Any]:
 async def kinesis_phase(ctx: Context) -> dict[str, Any]:
     plan = ctx.plan
     if ctx.kinesis_world is None:
-        ctx.kinesis_world = await bench_kinesis.KinesisWorld.create(ctx.moto_url)
+        external_id = await ctx.rest.kinesis_external_id()
+        ctx.kinesis_world = await bench_kinesis.KinesisWorld.create(ctx.moto_url, external_id)
     world = ctx.kinesis_world
     print(f"  kinesis: {plan.kinesis_events:,} events into moto ({bench_kinesis.SHARDS} shards)", flush=True)
     sink, sample = await bench_kinesis.measure_sink(

@@ -118,8 +118,8 @@ class KinesisWorld:
     external_id: str
 
     @classmethod
-    async def create(cls, url: str) -> KinesisWorld:
-        external_id = "ext-" + secrets.token_hex(8)
+    async def create(cls, url: str, external_id: str) -> KinesisWorld:
+        """A role trusting `external_id` (the account's issued one, Rest.kinesis_external_id)."""
         role = await asyncio.to_thread(moto_server.create_role, url, external_id)
         return cls(url, role, external_id)
 

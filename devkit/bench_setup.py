@@ -76,6 +76,11 @@ class Rest:
             raise RuntimeError(f"creating a {sink_type} sink: {response.status_code} {response.text}")
         return str(response.json()["sid"])
 
+    async def kinesis_external_id(self) -> str:
+        """The ExternalId issued to the account: the only one its Kinesis sinks may carry."""
+        response = await self._client.get("/v1/Sinks/Kinesis/ExternalId")
+        return str(response.raise_for_status().json()["external_id"])
+
     async def sink_status(self, sink_sid: str) -> str:
         response = await self._client.get(f"/v1/Sinks/{sink_sid}")
         return str(response.raise_for_status().json()["status"])

@@ -205,6 +205,14 @@ def sinks_health(sid: str) -> None:
         emit(state().as_json, api.get(f"/v1/Sinks/{sid}/Health"))
 
 
+@sinks.command("kinesis-external-id")
+def sinks_kinesis_external_id() -> None:
+    """The ExternalId issued to your account: a Kinesis sink's external_id must be it, and
+    your role's trust policy should require it (sts:ExternalId)."""
+    with state().api() as api:
+        emit(state().as_json, api.get("/v1/Sinks/Kinesis/ExternalId"))
+
+
 # --- subscriptions and types ----------------------------------------------------------------
 
 
@@ -279,19 +287,30 @@ def deliveries() -> None:
 @deliveries.command("list")
 @click.argument("sink_sid")
 @click.option("--outcome", type=click.Choice(["delivered", "retrying", "failed"]))
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", default=50, show_default=True, help="the newest this many (0: every one)")
 def deliveries_list(sink_sid: str, outcome: str | None, limit: int) -> None:
+    """A sink's delivery attempts, newest first."""
     params = {"Outcome": outcome} if outcome else {}
+    if limit:
+        params["PageSize"] = str(min(limit + 1, 1000))  # one more than shown: is there more?
+    rows: list[dict[str, Any]] = []
+    more = False
     with state().api() as api:
-        rows = []
         for row in api.each(f"/v1/Sinks/{sink_sid}/Deliveries", "deliveries", params):
-            rows.append(row)
-            if len(rows) >= limit:
+            if limit and len(rows) >= limit:
+                more = True
                 break
+            rows.append(row)
     emit(state().as_json, rows, ATTEMPT_COLUMNS)
+    if more:
+        click.echo(f"(the newest {limit} shown; there are more: --limit N, or --limit 0 for all)", err=True)
 
 
 ATTEMPT_COLUMNS = ("date_created", "event_id", "attempt", "outcome", "status_code", "latency_ms", "error")
+# How many attempt ids `tail` remembers: one recorded late (a worker's write that committed
+# after a newer one's) is still printed when it turns up among the newest.
+REMEMBERED = 10_000
+PAGE = 100
 
 
 @deliveries.command("tail")
@@ -299,22 +318,33 @@ ATTEMPT_COLUMNS = ("date_created", "event_id", "attempt", "outcome", "status_cod
 @click.option("--interval", default=1.0, show_default=True, help="seconds between polls")
 @click.option("--count", default=0, help="stop after this many attempts (0: until Ctrl-C)")
 def deliveries_tail(sink_sid: str, interval: float, count: int) -> None:
-    """Print attempts as they are recorded (newest first in the API: printed oldest first)."""
-    seen: set[int] = set()
+    """Print attempts as they are recorded, in that order (the API lists newest first: each
+    poll reads back from the newest to the last one printed)."""
+    path = f"/v1/Sinks/{sink_sid}/Deliveries"
+    seen: dict[int, None] = {}  # insertion-ordered: the oldest forgotten first
     shown = 0
     with state().api() as api:
         first = True
         while True:
-            page = api.get(f"/v1/Sinks/{sink_sid}/Deliveries", {"PageSize": "100"})["deliveries"]
-            fresh = [row for row in reversed(page) if row["id"] not in seen]
-            for row in fresh:
-                seen.add(row["id"])
+            fresh = []
+            newest_seen = max(seen, default=0)
+            for looked, row in enumerate(api.each(path, "deliveries", {"PageSize": str(PAGE)}), 1):
+                if row["id"] not in seen:
+                    fresh.append(row)
+                if looked >= PAGE and (first or row["id"] <= newest_seen):
+                    break  # the rest was printed (or there before the tail began)
+            for row in reversed(fresh):
+                seen[row["id"]] = None
                 if first:
-                    continue  # what was there before the tail began
+                    continue
                 click.echo(json.dumps(row) if state().as_json else _attempt_line(row))
                 shown += 1
                 if count and shown >= count:
                     return
+            while len(seen) > REMEMBERED:
+                del seen[next(iter(seen))]
+            if first:
+                click.echo(f"following {sink_sid}'s delivery log (Ctrl-C stops)", err=True)
             first = False
             time.sleep(interval)
 
@@ -424,7 +454,7 @@ def usage(start_date: str | None, end_date: str | None, daily: bool) -> None:
     with state().api() as api:
         account = api.profile.account_sid
         path = f"/2010-04-01/Accounts/{account}/Usage/Records{'/Daily' if daily else ''}.json"
-        rows = api.get(path, params)["usage_records"]
+        rows = list(api.each(path, "usage_records", {**params, "PageSize": "1000"}))
     emit(state().as_json, rows, ("start_date", "end_date", "category", "count"))
 
 

@@ -118,8 +118,24 @@ async def validate_sink(call: Call) -> Any:
     return created({"result": result.result})
 
 
+async def kinesis_external_id(call: Call) -> Any:
+    """An extension: the ExternalId this deployment issued to the account, which its Kinesis
+    sinks must carry and its roles must trust — readable before the role is made."""
+    trust = await call.backends.control.GetKinesisTrust(control_pb2.AccountRef(account_sid=call.account.sid))
+    return ok(
+        {
+            "account_sid": trust.account_sid,
+            "external_id": trust.external_id,
+            # The AWS account the role's trust policy names as principal (None: ask the operator).
+            "platform_aws_account_id": trust.platform_aws_account_id or None,
+            "url": call.url("/v1/Sinks/Kinesis/ExternalId"),
+        }
+    )
+
+
 def routes(backends: Backends) -> list[Route]:
     return resources(
+        ("/v1/Sinks/Kinesis/ExternalId", "GET", authenticated(backends, kinesis_external_id)),
         ("/v1/Sinks", "GET", authenticated(backends, list_sinks)),
         ("/v1/Sinks", "POST", authenticated(backends, create_sink)),
         ("/v1/Sinks/{sid}", "GET", authenticated(backends, fetch_sink)),

@@ -8,6 +8,8 @@ with a message naming the field."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 from collections.abc import Callable
@@ -33,7 +35,7 @@ KINESIS_STREAM_ARN = re.compile(
     r"arn:(?P<partition>aws[a-z-]*):kinesis:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d):(?P<account>\d{1,12})"
     r":stream/(?P<name>[A-Za-z0-9_.-]{1,128})"
 )
-IAM_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{1,12}:role/[\w+=,.@/-]{1,512}")
+IAM_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::(?P<account>\d{1,12}):role/[\w+=,.@/-]{1,512}")
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,23 @@ class KinesisConfig:
     @property
     def stream_name(self) -> str:
         return _kinesis_arn(self.arn)["name"]
+
+
+def issued_external_id(account_sid: str, secret: str) -> str:
+    """The ExternalId this deployment sends when it assumes any of the account's Kinesis roles,
+    and the only one it accepts in the account's sink configurations: issued by the platform,
+    never chosen by the tenant, so no tenant can have the platform assume a role that trusts
+    another tenant's ExternalId (AWS's confused-deputy advice for third parties). Derived,
+    not stored: the same on every replica and readable before the role exists. The secret
+    makes it unguessable; it is unique per account without one."""
+    digest = hmac.new(secret.encode(), account_sid.encode(), hashlib.sha256).hexdigest()
+    return f"{account_sid}-{digest[:32]}"
+
+
+def role_account(role_arn: str) -> str | None:
+    """The 12-digit AWS account an IAM role ARN names; None for what is not a role ARN."""
+    match = IAM_ROLE_ARN.fullmatch(role_arn)
+    return match.group("account").zfill(12) if match else None
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,14 @@ async def create_webhook_sink(
     return dict(response.json())
 
 
+async def kinesis_external_id(rest: httpx.AsyncClient) -> str:
+    """The ExternalId the deployment issued to the client's account: the only one its Kinesis
+    sinks may carry."""
+    response = await rest.get("/v1/Sinks/Kinesis/ExternalId")
+    assert response.status_code == 200, response.text
+    return str(response.json()["external_id"])
+
+
 async def subscribe(rest: httpx.AsyncClient, sink_sid: str, *types: str, version: int | None = None) -> dict:
     items = []
     for type_name in types:

@@ -155,7 +155,12 @@ async function sinksView() {
   const sinks = await all("/v1/Sinks?PageSize=100", "sinks");
   const kind = h("select", { id: "sink-type" }, Object.keys(CONFIG_TEMPLATES).map((t) => h("option", { value: t }, t)));
   const config = h("textarea", { id: "sink-configuration" }, JSON.stringify(CONFIG_TEMPLATES.webhook, null, 1));
-  kind.addEventListener("change", () => { config.value = JSON.stringify(CONFIG_TEMPLATES[kind.value], null, 1); });
+  kind.addEventListener("change", () => guarded(async () => {
+    const template = { ...CONFIG_TEMPLATES[kind.value] };
+    // A Kinesis sink must carry the ExternalId issued to the account (its role trusts it).
+    if (kind.value === "kinesis") template.external_id = (await api("/v1/Sinks/Kinesis/ExternalId")).external_id;
+    config.value = JSON.stringify(template, null, 1);
+  }));
   const description = h("input", { id: "sink-description", placeholder: "what it is for" });
   const create = h("form", { class: "card", id: "create-sink", onsubmit: (event) => guarded(async () => {
     event.preventDefault();

@@ -17,7 +17,7 @@ from services.control.adapters import CatalogTypeResolver, RouterTestEventPublis
 from services.control.routing_feed import RoutingFeed
 from services.control.servicer import ControlServicer
 from services.control.settings import Settings
-from services.control.sinks import SinkStore
+from services.control.sinks import KinesisTrust, SinkStore
 from services.control.subscriptions import SubscriptionStore
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ async def build(settings: Settings) -> ServiceApp:
         settings.max_sinks_per_account,
         RouterTestEventPublisher(router_pb2_grpc.RouterStub(router_channel)),
         settings.allow_private_destinations,
+        KinesisTrust(settings.kinesis_external_id_secret, settings.platform_aws_account_id),
     )
     subscriptions = SubscriptionStore(
         sessions,

@@ -239,6 +239,16 @@ class ControlServicer(control_pb2_grpc.ControlServicer):
         self._signal.notify()
         return control_pb2.Empty()
 
+    async def GetKinesisTrust(
+        self, request: control_pb2.AccountRef, context: Ctx
+    ) -> control_pb2.KinesisTrust:
+        trust = self._sinks.kinesis
+        return control_pb2.KinesisTrust(
+            account_sid=request.account_sid,
+            external_id=trust.external_id(request.account_sid),
+            platform_aws_account_id=trust.platform_account,
+        )
+
     async def TestSink(self, request: control_pb2.SinkRef, context: Ctx) -> control_pb2.SinkTestResult:
         await self._sinks.test(request.account_sid, request.sid)
         self._signal.notify()

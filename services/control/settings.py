@@ -31,6 +31,17 @@ class Settings(ServiceSettings):
     )
     dev_account_sid: str = setting("", "development account SID", env="TWILIO_ACCOUNT_SID")
     dev_auth_token: str = setting("", "development account auth token", env="TWILIO_AUTH_TOKEN")
+    kinesis_external_id_secret: str = setting(
+        "",
+        "control: HMAC key from which each account's Kinesis ExternalId is derived (GET "
+        "/v1/Sinks/Kinesis/ExternalId); changing it changes every account's; empty: still one "
+        "per account, but derivable from the Account SID",
+    )
+    platform_aws_account_id: str = setting(
+        "",
+        "control: the AWS account the delivery workers' identity belongs to; Kinesis sinks whose "
+        "role_arn is in it are refused; empty: not checked",
+    )
     allow_private_destinations: bool = setting(
         False,
         "control and delivery: allow loopback/private/link-local webhook destinations (dev profile); "

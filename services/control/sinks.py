@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import exists, func, select
@@ -17,6 +18,36 @@ from services.control.models import SinkRow, SubscriptionRow
 from services.control.ports import TestEventPublisher
 
 STATUSES = ("initialized", "validating", "active", "failed")
+EXTERNAL_ID_PATH = "/v1/Sinks/Kinesis/ExternalId"
+
+
+@dataclass(frozen=True)
+class KinesisTrust:
+    """What a Kinesis sink's role must trust: the ExternalId issued to its account
+    (sink_configs.issued_external_id under `secret`), and never a role in the platform's own
+    AWS account (`platform_account`, 12 digits; "" when the operator does not say)."""
+
+    secret: str = ""
+    platform_account: str = ""
+
+    def external_id(self, account_sid: str) -> str:
+        return sink_configs.issued_external_id(account_sid, self.secret)
+
+    def refusal(self, account_sid: str, config: sink_configs.KinesisConfig) -> str | None:
+        """Why this configuration may not be created for this account, or None."""
+        own = self.platform_account.strip()
+        if own and sink_configs.role_account(config.role_arn) == own.zfill(12):
+            return (
+                f"role_arn {config.role_arn} is in this deployment's own AWS account ({own}): "
+                "create the role in your AWS account"
+            )
+        issued = self.external_id(account_sid)
+        if config.external_id != issued:
+            return (
+                f"external_id must be the ExternalId issued to account {account_sid}, {issued} "
+                f"(GET {EXTERNAL_ID_PATH}); make the role trust only it (sts:ExternalId)"
+            )
+        return None
 
 
 def not_found(sid: str) -> NotFound:
@@ -30,18 +61,20 @@ class SinkStore:
         max_per_account: int,
         tests: TestEventPublisher,
         allow_private_destinations: bool = False,
+        kinesis: KinesisTrust | None = None,
     ) -> None:
         self._sessions = sessions
         self._max = max_per_account
         self._tests = tests
         self._allow_private = allow_private_destinations
+        self.kinesis = kinesis or KinesisTrust()
 
     async def create(
         self, account_sid: str, description: str, sink_type: str, configuration_json: str
     ) -> SinkRow:
         text = validation.description(description, 91000, "Sink")
         config = sink_configs.parse(sink_type, configuration_json)
-        self._check_policy(config)
+        self._check_policy(account_sid, config)
         now = utcnow()
         row = SinkRow(
             sid=sids.new(sids.SINK),
@@ -66,10 +99,15 @@ class SinkStore:
             await revision.bump(session)
         return row
 
-    def _check_policy(self, config: sink_configs.SinkConfig) -> None:
+    def _check_policy(self, account_sid: str, config: sink_configs.SinkConfig) -> None:
         """Tell the user now, not with every event's dead letter, that this deployment does
         not deliver where the destination points (delivery checks again, on every address
-        a name resolves to)."""
+        a name resolves to), nor assume a role that does not trust the account's ExternalId."""
+        if isinstance(config, sink_configs.KinesisConfig):
+            refused = self.kinesis.refusal(account_sid, config)
+            if refused is not None:
+                raise InvalidArgument(f"Sink could not be created: {refused}", twilio_code=91000)
+            return
         if not isinstance(config, sink_configs.WebhookConfig):
             return
         # Judged as delivery judges it: the host the client connects to, not as typed.

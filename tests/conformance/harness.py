@@ -198,7 +198,7 @@ class SegmentHarness:
 class KinesisHarness:
     moto: MotoServer
     proxy: KinesisProxy
-    external_id: str = field(default_factory=lambda: "ext-" + secrets.token_hex(8))
+    external_id: str = ""  # the account's issued one, set before config() (active_sink)
     arn: str = ""
     name: str = "kinesis"
     sink_type: str = "kinesis"

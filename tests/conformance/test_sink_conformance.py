@@ -19,8 +19,8 @@ import pytest
 
 from eventstreams.v1 import control_pb2, router_pb2, router_pb2_grpc
 from tests.conformance.conftest import Case
-from tests.conformance.harness import FAULTS, STREAM_LIMIT, Harness
-from tests.helpers import publish_when_routed, sample, subscribe
+from tests.conformance.harness import FAULTS, STREAM_LIMIT, Harness, KinesisHarness
+from tests.helpers import kinesis_external_id, publish_when_routed, sample, subscribe
 
 pytestmark = pytest.mark.e2e
 
@@ -51,6 +51,8 @@ def ids(events: list[dict[str, Any]], type_name: str = TYPE) -> set[str]:
 
 async def active_sink(rest: httpx.AsyncClient, harness: Harness) -> str:
     """A sink created, tested and validated as Twilio's flow goes, with a subscription."""
+    if isinstance(harness, KinesisHarness):
+        harness.external_id = await kinesis_external_id(rest)  # the role trusts the issued id
     config = await harness.config()
     response = await rest.post(
         "/v1/Sinks",

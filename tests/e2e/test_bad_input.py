@@ -14,7 +14,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from devkit.receiver import Receiver
 from eventstreams.v1 import control_pb2, control_pb2_grpc, router_pb2, router_pb2_grpc
 from runtime import clients
-from tests.helpers import create_webhook_sink, sample
+from tests.helpers import create_webhook_sink, kinesis_external_id, sample
 
 pytestmark = pytest.mark.e2e
 
@@ -171,7 +171,7 @@ async def test_subscription_needs_an_active_sink(rest: httpx.AsyncClient) -> Non
                 {
                     "arn": "arn:aws:kinesis:us-east-1:111111111111:stream/test",
                     "role_arn": "arn:aws:iam::111111111111:role/Role",
-                    "external_id": "1234567890",
+                    "external_id": await kinesis_external_id(rest),
                 }
             ),
         },
@@ -280,6 +280,34 @@ async def test_bad_kinesis_and_segment_configurations_store_nothing(
     assert_twilio_error(response, 400, 91000)
     assert f"{field} " in response.json()["message"]
     assert (await rest.get("/v1/Sinks")).json()["sinks"] == []
+
+
+async def test_a_kinesis_sink_must_carry_the_external_id_issued_to_its_account(
+    rest: httpx.AsyncClient,
+) -> None:
+    response = await rest.post(
+        "/v1/Sinks",
+        data={"Description": "k", "SinkType": "kinesis", "SinkConfiguration": json.dumps(KINESIS_OK)},
+    )
+    assert_twilio_error(response, 400, 91000)
+    message = response.json()["message"]
+    assert "external_id" in message and "/v1/Sinks/Kinesis/ExternalId" in message
+    issued = await rest.get("/v1/Sinks/Kinesis/ExternalId")
+    assert issued.status_code == 200
+    body = issued.json()
+    assert body["account_sid"].startswith("AC") and body["external_id"].startswith(body["account_sid"])
+    assert body["platform_aws_account_id"] is None  # the suite does not name its AWS account
+    assert body["external_id"] in message
+    created = await rest.post(
+        "/v1/Sinks",
+        data={
+            "Description": "k",
+            "SinkType": "kinesis",
+            "SinkConfiguration": json.dumps({**KINESIS_OK, "external_id": body["external_id"]}),
+        },
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["sink_configuration"]["external_id"] == body["external_id"]
 
 
 @pytest.mark.parametrize(

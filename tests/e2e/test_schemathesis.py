@@ -58,7 +58,7 @@ import yaml
 from devkit.receiver import Receiver
 from devkit.suite import Suite
 from eventstreams.v1 import control_pb2
-from tests.helpers import create_webhook_sink, import_or_missing, subscribe
+from tests.helpers import create_webhook_sink, import_or_missing, kinesis_external_id, subscribe
 
 pytestmark = pytest.mark.e2e
 
@@ -227,7 +227,11 @@ async def seed(rest: httpx.AsyncClient, receiver: Receiver) -> Seeds:
             data={
                 "Description": f"{sink_type} sink",
                 "SinkType": sink_type,
-                "SinkConfiguration": json.dumps(configuration),
+                "SinkConfiguration": json.dumps(
+                    {**configuration, "external_id": await kinesis_external_id(rest)}
+                    if sink_type == "kinesis"
+                    else configuration
+                ),
             },
         )
         assert response.status_code == 201, response.text

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
@@ -14,6 +15,7 @@ from twilio.rest import Client
 from devkit.receiver import Receiver
 from devkit.suite import Suite
 from eventstreams.v1 import control_pb2
+from tests.helpers import kinesis_external_id
 
 pytestmark = pytest.mark.e2e
 
@@ -100,7 +102,7 @@ async def test_sink_lifecycle_test_and_validate(
 
 
 async def test_kinesis_and_segment_sinks_start_initialized(
-    suite: Suite, account: control_pb2.Account
+    suite: Suite, account: control_pb2.Account, rest: httpx.AsyncClient
 ) -> None:
     events = client_for(suite, account.sid, account.auth_token).events.v1
     kinesis = await off_loop(
@@ -110,7 +112,7 @@ async def test_kinesis_and_segment_sinks_start_initialized(
         sink_configuration={
             "arn": "arn:aws:kinesis:us-east-1:111111111111:stream/test",
             "role_arn": "arn:aws:iam::111111111111:role/Role",
-            "external_id": "1234567890",
+            "external_id": await kinesis_external_id(rest),
         },
     )
     segment = await off_loop(

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from runtime import sink_configs
 from runtime.errors import InvalidArgument
 from runtime.sink_configs import (
     INITIAL_STATUS,
@@ -240,3 +241,27 @@ def test_deeply_nested_configuration_is_refused_not_a_server_error() -> None:
     with pytest.raises(InvalidArgument) as refused:
         parse("webhook", "[" * 100_000 + "]" * 100_000)
     assert refused.value.twilio_code == 91000
+
+
+@pytest.mark.parametrize(
+    ("role_arn", "account"),
+    [
+        ("arn:aws:iam::123456789012:role/events", "123456789012"),
+        ("arn:aws:iam::111:role/path/events", "000000000111"),  # Twilio's short examples
+        ("arn:aws-us-gov:iam::210987654321:role/x", "210987654321"),
+        ("arn:aws:kinesis:us-east-1:123456789012:stream/s", None),
+        ("arn:aws:iam::123456789012:user/bob", None),
+    ],
+)
+def test_the_aws_account_a_role_arn_names(role_arn: str, account: str | None) -> None:
+    assert sink_configs.role_account(role_arn) == account
+
+
+def test_the_issued_external_id_is_a_valid_external_id_per_account() -> None:
+    issued = {sink_configs.issued_external_id(f"AC{n:032x}", "s") for n in range(100)}
+    assert len(issued) == 100
+    low, high = sink_configs.EXTERNAL_ID_LENGTH
+    for value in issued:
+        assert low <= len(value) <= high and sink_configs.EXTERNAL_ID_CHARS.fullmatch(value)
+        assert sink_configs.parse("kinesis", json.dumps({**KINESIS, "external_id": value}))
+    assert sink_configs.issued_external_id("AC1", "s") != sink_configs.issued_external_id("AC1", "t")
