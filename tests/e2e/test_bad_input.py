@@ -310,6 +310,9 @@ async def test_a_kinesis_sink_must_carry_the_external_id_issued_to_its_account(
     assert created.json()["sink_configuration"]["external_id"] == body["external_id"]
 
 
+FULLWIDTH_INTEGER = "http://\uff12\uff11\uff13\uff10\uff17\uff10\uff16\uff14\uff13\uff13/"
+
+
 @pytest.mark.parametrize(
     ("configuration", "fragment"),
     [
@@ -318,6 +321,9 @@ async def test_a_kinesis_sink_must_carry_the_external_id_issued_to_its_account(
         (json.dumps({**WEBHOOK, "destination": "http://127.1/"}), "legacy numeric form"),
         (json.dumps({**WEBHOOK, "destination": "http://0177.0.0.1/"}), "legacy numeric form"),
         (json.dumps({**WEBHOOK, "destination": "http://u:p@127.1/"}), "legacy numeric form"),
+        # Judged as the client connects to it: IDNA turns fullwidth digits into 2130706433.
+        (json.dumps({**WEBHOOK, "destination": FULLWIDTH_INTEGER}), "legacy numeric form"),
+        (json.dumps({**WEBHOOK, "destination": "http://127.0.0.1./"}), "legacy numeric form"),
     ],
 )
 async def test_hostile_sink_configurations_are_400_not_500(
