@@ -73,11 +73,12 @@ class Api:
         self.request("DELETE", path)
 
     def each(self, path: str, key: str, params: Mapping[str, str] | None = None) -> Iterator[dict[str, Any]]:
-        """Every item of a list, following the `meta.next_page_url` links."""
+        """Every item of a list, following its next-page links: `meta.next_page_url` (Events
+        v1), or `next_page_uri` (the 2010-04-01 API's lists, e.g. usage records)."""
         page = self.get(path, params)
         while True:
             yield from page.get(key, [])
-            following = (page.get("meta") or {}).get("next_page_url")
+            following = (page.get("meta") or {}).get("next_page_url") or page.get("next_page_uri")
             if not following:
                 return
             page = self.get(str(following))

@@ -6,6 +6,7 @@ or bad credentials, an unreachable gateway and bad input."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -178,3 +179,52 @@ async def test_the_command_line_drives_a_sink_from_creation_to_replay(
 def test_the_console_script_is_installed() -> None:
     """`make` installs the package: `evs` stands beside the interpreter."""
     assert (Path(sys.executable).parent / "evs").exists()
+
+
+async def test_the_newest_attempts_are_listed_and_tailed_and_every_usage_day_shown(
+    suite: Suite, account: control_pb2.Account, receiver: Receiver, tmp_path: Path
+) -> None:
+    """Past a page of history: `deliveries list` shows the newest and says there are more,
+    `deliveries tail` prints new attempts, `usage --daily` reaches today."""
+    evs = Evs(suite, tmp_path / "evs.json")
+    await evs("profiles", "add", "dev", "--url", suite.gateway_url, "--account-sid", account.sid,
+              "--auth-token", account.auth_token)  # fmt: skip
+    sink = await evs.json("sinks", "create", "--description", "history",
+                          "--destination", f"http://127.0.0.1:{receiver.port}/history")  # fmt: skip
+    await evs("subscriptions", "create", "--sink", sink["sid"], "--description", "h", "--type", f"{TYPE}:7")
+    history = 110  # more than a page of `tail`'s polls
+    await evs("publish", "--count", str(history), "--router", suite.address("router"))
+    await receiver.wait_for(lambda r: len(r.received) >= history, 60)
+    for _ in range(100):
+        logged = await evs.json("deliveries", "list", sink["sid"], "--limit", "0")
+        if len(logged) >= history:
+            break
+        await asyncio.sleep(0.3)
+    assert len(logged) == history
+    assert [r["id"] for r in logged] == sorted((r["id"] for r in logged), reverse=True)  # newest first
+
+    newest = await evs("--json", "deliveries", "list", sink["sid"], "--limit", "5")
+    assert [r["id"] for r in json.loads(newest.stdout)] == [r["id"] for r in logged[:5]]
+    assert "newest 5" in newest.stderr and "--limit" in newest.stderr
+
+    tail = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "evs", "--json", "deliveries", "tail", sink["sid"], "--count", "3",
+        "--interval", "0.2", env=evs.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert tail.stderr is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(tail.stderr.readline(), 15)  # it has read what was there
+        await evs("publish", "--count", "3", "--router", suite.address("router"))
+        out, _ = await asyncio.wait_for(tail.communicate(), 60)
+    finally:
+        if tail.returncode is None:
+            tail.kill()
+            await tail.wait()
+    printed = [json.loads(line) for line in out.decode().splitlines()]
+    assert len(printed) == 3 and all(r["id"] > logged[0]["id"] for r in printed)
+    assert [r["id"] for r in printed] == sorted(r["id"] for r in printed)  # in the order recorded
+
+    today = datetime.now(UTC).date().isoformat()
+    daily = await evs.json("usage", "--daily")  # the last 30 days: more than a page of records
+    assert daily[-1]["start_date"] == today and len(daily) == 30 * 4
