@@ -57,12 +57,13 @@ async def build(settings: Settings) -> ServiceApp:
     sealed = await accounts.seal_stored_tokens()
     if sealed:
         log.info("sealed %d auth token(s) stored in the clear or under an older key", sealed)
+    kinesis = KinesisTrust(settings.kinesis_external_id_secret, settings.platform_aws_account_id)
     sinks = SinkStore(
         sessions,
         settings.max_sinks_per_account,
         RouterTestEventPublisher(router_pb2_grpc.RouterStub(router_channel)),
         settings.allow_private_destinations,
-        KinesisTrust(settings.kinesis_external_id_secret, settings.platform_aws_account_id),
+        kinesis,
     )
     subscriptions = SubscriptionStore(
         sessions,
@@ -71,7 +72,7 @@ async def build(settings: Settings) -> ServiceApp:
     )
     if settings.dev_account:
         await ensure_dev_account(accounts, settings)
-    feed = RoutingFeed(sessions, signal, settings.routing_poll_seconds, cipher)
+    feed = RoutingFeed(sessions, signal, settings.routing_poll_seconds, cipher, kinesis)
     servicer = ControlServicer(accounts, sinks, subscriptions, feed, signal)
 
     async def close() -> None:

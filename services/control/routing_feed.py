@@ -25,6 +25,7 @@ from runtime.token_cipher import TokenCipher
 from services.control import revision
 from services.control.accounts import ACTIVE, SUSPENDED
 from services.control.models import AccountRow, SinkRow, SubscribedEventRow, SubscriptionRow
+from services.control.sinks import KinesisTrust
 
 
 class RoutingFeed:
@@ -34,9 +35,11 @@ class RoutingFeed:
         signal: ChangeSignal,
         poll_seconds: float,
         cipher: TokenCipher | None = None,
+        kinesis: KinesisTrust | None = None,
     ) -> None:
         self._sessions = sessions
         self._cipher = cipher or TokenCipher("")
+        self._kinesis = kinesis or KinesisTrust()
         self._signal = signal
         self._poll = poll_seconds
         self._lock = asyncio.Lock()
@@ -87,7 +90,7 @@ class RoutingFeed:
                     sid=s.sid,
                     account_sid=s.account_sid,
                     sink_type=s.sink_type,
-                    configuration_json=s.configuration,
+                    configuration_json=self._kinesis.routed(s.sink_type, s.account_sid, s.configuration),
                     status=s.status,
                 )
                 for s in sinks

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,20 @@ class KinesisTrust:
                 f"(GET {EXTERNAL_ID_PATH}); make the role trust only it (sts:ExternalId)"
             )
         return None
+
+    def routed(self, sink_type: str, account_sid: str, configuration_json: str) -> str:
+        """A sink's configuration as delivery gets it: a Kinesis sink's with its account's
+        issued ExternalId, whatever is stored — a sink stored before ExternalIds were issued
+        carries its tenant's choice, which may be another tenant's."""
+        if sink_type != "kinesis":
+            return configuration_json
+        try:
+            config = json.loads(configuration_json)
+        except ValueError:
+            return configuration_json  # delivery refuses it as it is
+        if not isinstance(config, dict):
+            return configuration_json
+        return json.dumps({**config, "external_id": self.external_id(account_sid)})
 
 
 def not_found(sid: str) -> NotFound:

@@ -17,10 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from devkit import moto_server
 from devkit.kinesis_proxy import KinesisProxy
 from devkit.moto_server import MotoServer
-from runtime import db, sink_configs
+from runtime import db, sids, sink_configs
+from runtime.change_signal import ChangeSignal
 from runtime.errors import InvalidArgument
+from runtime.times import utcnow
 from services.control.accounts import AccountStore
 from services.control.app import MIGRATIONS
+from services.control.models import SinkRow
+from services.control.routing_feed import RoutingFeed
 from services.control.sinks import EXTERNAL_ID_PATH, KinesisTrust, SinkStore
 from services.delivery.sinks.base import SinkEvent, SinkSpec
 from services.delivery.sinks.kinesis import KinesisDriver, KinesisOptions
@@ -28,6 +32,8 @@ from services.delivery.sinks.kinesis import KinesisDriver, KinesisOptions
 pytestmark = pytest.mark.integration
 
 SECRET = "platform-secret"
+STREAM_ARN = "arn:aws:kinesis:us-east-1:111111111111:stream/orders"
+ROLE_ARN = "arn:aws:iam::111111111111:role/EventStreams"
 
 
 class NoTestsExpected:
@@ -133,3 +139,32 @@ def test_the_issued_external_id_is_one_per_account_and_secret() -> None:
     low, high = sink_configs.EXTERNAL_ID_LENGTH
     issued = KinesisTrust(SECRET).external_id(a)
     assert low <= len(issued) <= high and sink_configs.EXTERNAL_ID_CHARS.fullmatch(issued)
+
+
+async def test_a_sink_stored_with_a_chosen_external_id_is_routed_with_the_issued_one(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A Kinesis sink stored before the ExternalId was issued (with the tenant's choice, maybe
+    another tenant's) reaches delivery with its account's issued one: delivery never sends an
+    ExternalId the platform did not issue to the sink's owner."""
+    owner = await AccountStore(sessions).create("owner")
+    chosen = {"arn": STREAM_ARN, "role_arn": ROLE_ARN, "external_id": "victims-external-id"}
+    now = utcnow()
+    async with sessions.begin() as session:
+        session.add(
+            SinkRow(
+                sid=sids.new(sids.SINK),
+                account_sid=owner.sid,
+                description="from before",
+                sink_type="kinesis",
+                configuration=json.dumps(chosen),
+                status="active",
+                test_id=None,
+                date_created=now,
+                date_updated=now,
+            )
+        )
+    trust = KinesisTrust(SECRET)
+    snapshot = await RoutingFeed(sessions, ChangeSignal(), 0.1, kinesis=trust).snapshot()
+    [routed] = snapshot.sinks
+    assert json.loads(routed.configuration_json) == {**chosen, "external_id": trust.external_id(owner.sid)}
