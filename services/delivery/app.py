@@ -161,7 +161,7 @@ async def build(settings: Settings) -> ServiceApp:
 
     async def run_parking() -> None:
         await watcher.wait_ready()
-        await parking.run(dispatcher)
+        await parking.run(dispatcher, settler)  # settler: parked events past their window → dead letters
 
     async def run_ordered() -> None:
         await watcher.wait_ready()

@@ -15,6 +15,14 @@ no traffic of its own, by one parked event tried whenever the sink's pause betwe
 over — a sweep every few seconds asks the stream which sinks have events parked. Coming back,
 events fill the sink's lane as far as the lane takes them, and are settled like any other:
 delivered and acknowledged, or parked again should the sink go down again.
+
+A sink that stays down longer than the retry window never takes its events back, and the
+parking stream's max_age would one day delete them unrecorded. So an expiry sweep now and
+then looks at the oldest event parked for each sink that is not answering; while that one is
+past its retry window, the oldest are taken through the sink's parking consumer (which hands
+each to one worker only) and made dead letters (`Expiry`). An event is parked once its
+retry window has begun, so the oldest parked are the first to expire; one parked again
+behind a younger one waits at most a window more — far within the stream's max_age.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import nats.errors
+import nats.js.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -35,6 +44,13 @@ from runtime.jetstream import StreamSpec
 from services.delivery.settle import Envelope
 
 log = logging.getLogger(__name__)
+
+# What a fetch from a consumer the server no longer has gets: no responders (503), or not found.
+CONSUMER_GONE = (
+    nats.js.errors.ServiceUnavailableError,
+    nats.js.errors.NotFoundError,
+    nats.errors.NoRespondersError,
+)
 
 
 class Intake(Protocol):
@@ -48,6 +64,15 @@ class Intake(Protocol):
     def probe_due(self, sink_sid: str) -> bool: ...
 
 
+class Expiry(Protocol):
+    """What makes parked events past their retry window dead letters (the settler)."""
+
+    def expired(self, stored_at: float) -> bool: ...
+
+    async def expire(self, envelope: Envelope) -> bool:
+        """Record it as a dead letter and terminate it; False: not past its window."""
+
+
 @dataclass(frozen=True)
 class ParkingRules:
     ack_wait_seconds: float = 30.0
@@ -56,6 +81,8 @@ class ParkingRules:
     fetch_wait_seconds: float = 0.5
     # A sink's parking consumer left unused this long is removed by the server.
     consumer_idle_seconds: float = 600.0
+    # How often the oldest parked events are checked against their retry window.
+    expiry_seconds: float = 60.0
 
 
 class Parking:
@@ -108,14 +135,73 @@ class Parking:
 
     # Bringing events back
 
-    async def run(self, intake: Intake) -> None:
+    async def run(self, intake: Intake, expiry: Expiry | None = None) -> None:
         self._intake = intake
+        loop = asyncio.get_running_loop()
+        expired_at = loop.time()
         while True:
             try:
                 await self.sweep()
+                if expiry is not None and loop.time() - expired_at >= self._rules.expiry_seconds:
+                    expired_at = loop.time()
+                    await self.expire(expiry)
             except Exception as exc:  # the broker is away: sweep again later
                 log.warning("parking sweep failed: %s", exc)
             await asyncio.sleep(self._rules.sweep_seconds)
+
+    async def expire(self, expiry: Expiry) -> int:
+        """Make dead letters of the events past their retry window parked for the sinks that
+        are not answering (one that answers takes its events back, and its lanes judge each).
+        Returns how many."""
+        intake = self._intake
+        count = 0
+        for sink_sid in list(self._waiting):
+            if sink_sid in self._drains or (intake is not None and intake.spare(sink_sid) is not None):
+                continue
+            try:
+                count += await self._expire(sink_sid, expiry)
+            except Exception as exc:  # the next round tries again
+                log.warning("sink %s: expiring parked events failed: %s", sink_sid, exc)
+        return count
+
+    async def _expire(self, sink_sid: str, expiry: Expiry) -> int:
+        count = 0
+        while True:
+            # A look at the oldest without taking it: an event taken is counted delivered
+            # once more, and for most of a window the oldest is not yet past it.
+            oldest = await self._oldest_stored_at(sink_sid)
+            if oldest is None or not expiry.expired(oldest):
+                return count
+            messages = await self._fetch(sink_sid, self._rules.fetch_batch)
+            if not messages:  # all taken elsewhere (a probe, another worker's sweep)
+                return count
+            envelopes = [Envelope.of(msg) for msg in messages]
+            old = [e for e in envelopes if expiry.expired(e.stored_at)]
+            young = [e for e in envelopes if not expiry.expired(e.stored_at)]
+            # Together: the delivery log writes their dead letters by group commit.
+            results = await asyncio.gather(*(expiry.expire(e) for e in old), return_exceptions=True)
+            failed = [e for e, result in zip(old, results, strict=True) if result is not True]
+            for envelope in young + failed:
+                with contextlib.suppress(Exception):
+                    await envelope.msg.nak()
+            count += len(old) - len(failed)
+            if failed:
+                raise next(r for r in results if isinstance(r, BaseException))
+            if young:  # the rest was parked later
+                return count
+
+    async def _oldest_stored_at(self, sink_sid: str) -> float | None:
+        """When the events stream stored the sink's oldest parked event; None: none parked."""
+        try:
+            raw = await self._js.get_msg(
+                self._spec.name, seq=1, subject=self._spec.sink_filter(sink_sid), next=True
+            )
+        except nats.js.errors.NotFoundError:
+            return None
+        stored = stream_codec.decode(raw.headers)
+        if stored.stored_at:
+            return stored.stored_at
+        return raw.time.timestamp() if raw.time is not None else None
 
     async def sweep(self) -> None:
         """Learn which sinks have events parked; drain those that answer, probe the others."""
@@ -173,19 +259,30 @@ class Parking:
                     await msg.nak(delay=self._rules.sweep_seconds)
 
     async def _fetch(self, sink_sid: str, count: int) -> list[Msg]:
-        subscription = self._subscriptions.get(sink_sid)
-        if subscription is None:
-            subscription = await self._js.pull_subscribe(
-                self._spec.sink_filter(sink_sid),
-                durable=f"parked_{sink_sid}",
-                stream=self._spec.name,
-                config=self._consumer_config(),
-            )
-            self._subscriptions[sink_sid] = subscription
-        try:
-            return await subscription.fetch(count, timeout=self._rules.fetch_wait_seconds)
-        except (TimeoutError, nats.errors.TimeoutError):
-            return []
+        for attempt in range(2):
+            subscription = self._subscriptions.get(sink_sid)
+            if subscription is None:
+                subscription = await self._js.pull_subscribe(
+                    self._spec.sink_filter(sink_sid),
+                    durable=f"parked_{sink_sid}",
+                    stream=self._spec.name,
+                    config=self._consumer_config(),
+                )
+                self._subscriptions[sink_sid] = subscription
+            try:
+                return await subscription.fetch(count, timeout=self._rules.fetch_wait_seconds)
+            except (TimeoutError, nats.errors.TimeoutError):
+                return []
+            except CONSUMER_GONE as exc:
+                # The server removed the consumer under us — idle past its threshold while
+                # the sink's own traffic did the probing, or deleted by an operator — and
+                # would answer every fetch so: made again, or the parked events would never
+                # come back and the stream's max_age would delete them unrecorded.
+                await self._unsubscribe(sink_sid)
+                if attempt:
+                    raise
+                log.info("sink %s: parking consumer gone (%s); making it again", sink_sid, type(exc).__name__)
+        return []  # not reached: the second attempt returns or raises
 
     def _consumer_config(self) -> ConsumerConfig:
         return ConsumerConfig(

@@ -20,6 +20,7 @@ from services.delivery.decision import (
     DeadLetter,
     Decision,
     Happened,
+    HeldBack,
     Park,
     Retry,
     RetryRules,
@@ -132,6 +133,19 @@ class Settler:
         for observer in self._observers:
             observer.settled(envelope.sink_sid, (envelope,), (happened,), (decision,))
         return decision
+
+    def expired(self, stored_at: float) -> bool:
+        """Whether an event stored at `stored_at` is past its retry window."""
+        return self._clock() - stored_at >= self._rules.max_age_seconds
+
+    async def expire(self, envelope: Envelope) -> bool:
+        """A parked event past its retry window that its down sink never took back: a dead
+        letter, as a worker would make it were it brought back (`decide` on an event held
+        back, past its window). False: not past it; the message is left as it is."""
+        if not self.expired(envelope.stored_at):
+            return False
+        await self.settle(envelope, HeldBack(), SinkState())
+        return True
 
     async def settle_call(
         self,

@@ -111,12 +111,13 @@ class Rig:
         self.directory.load(self.snapshot)
         retry = RetryRules(base_seconds=0.05, max_delay_seconds=0.2, max_age_seconds=max_retry_age_seconds)
         room = Room(512)
-        parking = Parking(self.nc.jetstream(), self.spec.parking(), ParkingRules(sweep_seconds=0.2))
+        parking_rules = ParkingRules(sweep_seconds=0.2, expiry_seconds=0.5)
+        parking = Parking(self.nc.jetstream(), self.spec.parking(), parking_rules)
         await parking.start()
         settler = Settler(self.journal, retry, parking, self.directory.owner, tracer=tracer)
         dispatcher = Dispatcher(self.directory, settler, room, LaneRules(retry=retry, **rules), parking)
         worker = Worker(self.nc, self.spec.name, self.consumer, dispatcher, room)
-        tasks = [asyncio.create_task(worker.run()), asyncio.create_task(parking.run(dispatcher))]
+        tasks = [asyncio.create_task(worker.run()), asyncio.create_task(parking.run(dispatcher, settler))]
         try:
             yield worker
         finally:
