@@ -207,30 +207,95 @@ async function sinksView() {
 
 // --- one sink: health, charts, delivery log, dead letters, replays ----------------------------
 
-function bars(counts, label) {
-  const width = 640, height = 120, max = Math.max(1, ...counts);
-  const step = width / Math.max(1, counts.length);
-  return h("figure", {},
-    svg("svg", { class: "chart", width, height, viewBox: `0 0 ${width} ${height}`, "data-chart": label },
-      counts.map((n, i) => svg("rect", { x: i * step + 1, y: height - (n / max) * (height - 10), width: Math.max(1, step - 2), height: (n / max) * (height - 10), fill: "#3d6bd8" }))),
-    h("figcaption", { class: "muted" }, `${label} (max ${max})`),
-  );
-}
+// The API lists a sink's attempts newest first; its outcomes, each with its colour (console.css).
+const OUTCOMES = ["delivered", "retrying", "failed"];
+const CHART = { width: 640, height: 140, left: 44, bottom: 22, top: 8 };
 
 function svg(tag, attrs, ...children) {
   const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
   for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
-  for (const child of children.flat()) node.append(child);
+  for (const child of children.flat()) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   return node;
 }
 
-function perMinute(attempts, minutes = 30) {
-  const now = Date.now(), counts = new Array(minutes).fill(0);
+// A bar chart with axes: `columns` are lists of [outcome, value] stacked bottom up, `xLabels`
+// [position 0..1, text] under the x axis, `unit` beside the y axis's top value.
+function chart(name, columns, xLabels, unit) {
+  const { width, height, left, bottom, top } = CHART;
+  const plotWidth = width - left - 4, plotHeight = height - bottom - top;
+  const max = Math.max(1, ...columns.map((stack) => stack.reduce((sum, [, n]) => sum + n, 0)));
+  const step = plotWidth / Math.max(1, columns.length);
+  const y = (n) => top + plotHeight - (n / max) * plotHeight;
+  const bars = columns.flatMap((stack, i) => {
+    let base = 0;
+    return stack.filter(([, n]) => n > 0).map(([outcome, n]) => {
+      const rect = svg("rect", { class: `bar ${outcome}`, "data-outcome": outcome, "data-value": n,
+        x: left + i * step + 1, y: y(base + n), width: Math.max(1, step - 2), height: y(base) - y(base + n) },
+      svg("title", {}, `${n} ${outcome}`));
+      base += n;
+      return rect;
+    });
+  });
+  const axes = [
+    svg("line", { class: "axis", x1: left, y1: top, x2: left, y2: top + plotHeight }),
+    svg("line", { class: "axis", x1: left, y1: top + plotHeight, x2: width - 4, y2: top + plotHeight }),
+    svg("text", { class: "tick", x: left - 4, y: top + 8, "text-anchor": "end", "data-y-max": max }, `${max}${unit}`),
+    svg("text", { class: "tick", x: left - 4, y: top + plotHeight, "text-anchor": "end" }, `0`),
+    xLabels.map(([at, text]) => svg("text", { class: "tick", x: left + at * plotWidth, y: height - 6,
+      "text-anchor": at === 0 ? "start" : at === 1 ? "end" : "middle" }, text)),
+  ];
+  return svg("svg", { class: "chart", width, height, viewBox: `0 0 ${width} ${height}`, "data-chart": name }, axes, bars);
+}
+
+function legend(totals) {
+  return h("p", { class: "legend" }, OUTCOMES.map((o) => h("span", { class: `key ${o}`, "data-total": o }, `${totals[o] || 0} ${o}`)));
+}
+
+// Attempts per minute over the last `minutes`, by outcome: a sink that fails shows it.
+function rateChart(attempts, minutes, partial) {
+  const now = Date.now(), counts = Array.from({ length: minutes }, () => ({})), totals = {};
   for (const a of attempts) {
     const age = Math.floor((now - Date.parse(a.date_created)) / 60000);
-    if (age >= 0 && age < minutes && a.outcome === "delivered") counts[minutes - 1 - age] += 1;
+    if (age < 0 || age >= minutes) continue;
+    const slot = counts[minutes - 1 - age];
+    slot[a.outcome] = (slot[a.outcome] || 0) + 1;
+    totals[a.outcome] = (totals[a.outcome] || 0) + 1;
   }
-  return counts;
+  return h("figure", {},
+    chart("rate", counts.map((slot) => OUTCOMES.map((o) => [o, slot[o] || 0])),
+      [[0, `${minutes} min ago`], [0.5, `${minutes / 2} min`], [1, "now"]], ""),
+    h("figcaption", { class: "muted" }, `attempts per minute, last ${minutes} minutes`,
+      partial ? ` (the newest ${attempts.length} attempts only)` : ""),
+    legend(totals),
+  );
+}
+
+function latencyChart(attempts, count) {
+  const recent = attempts.slice(0, count).reverse();
+  return h("figure", {},
+    chart("latency", recent.map((a) => [[a.outcome, a.latency_ms]]), [[0, "older"], [1, "newest"]], " ms"),
+    h("figcaption", { class: "muted" }, `latency of the last ${recent.length} attempts, ms`),
+  );
+}
+
+// A sink's attempts since `since` (ms), newest first, following the pages back; at most
+// `pages` pages (a busy sink's last half hour can be long): partial says it stopped early.
+async function attemptsSince(sid, since, pages = 3) {
+  const attempts = [];
+  let page = await api(`/v1/Sinks/${sid}/Deliveries?PageSize=1000`);
+  for (let read = 1; ; read += 1) {
+    attempts.push(...page.deliveries);
+    const oldest = attempts.length ? Date.parse(attempts[attempts.length - 1].date_created) : 0;
+    const next = page.meta.next_page_url;
+    if (!next || oldest < since) return { attempts, partial: false };
+    if (read >= pages) return { attempts, partial: true };
+    page = await api(next);
+  }
+}
+
+// "More than shown" for a list that shows its first page only.
+function more(page, what) {
+  return page.meta && page.meta.next_page_url ? h("p", { class: "muted more" }, `The newest ${what} are shown; there are more.`) : null;
 }
 
 async function sinkView(sid) {
@@ -253,19 +318,22 @@ async function sinkView(sid) {
     );
   }
 
-  async function refreshLog() {
-    const page = await api(`/v1/Sinks/${sid}/Deliveries?PageSize=200`);
-    const attempts = page.deliveries;
-    fill(charts, 
+  async function refreshCharts() {
+    const { attempts, partial } = await attemptsSince(sid, Date.now() - 30 * 60000);
+    fill(charts,
       h("h2", {}, "Delivery rate and latency"),
-      bars(perMinute(attempts), "events delivered per minute, last 30 minutes"),
-      bars(attempts.slice(0, 60).reverse().map((a) => a.latency_ms), "latency of the last 60 attempts, ms"),
+      rateChart(attempts, 30, partial),
+      latencyChart(attempts, 60),
     );
-    fill(log, h("h2", {}, "Delivery log (live)"), table([
+  }
+
+  async function refreshLog() {
+    const page = await api(`/v1/Sinks/${sid}/Deliveries?PageSize=25`);
+    fill(log, h("h2", {}, "Delivery log (live, newest first)"), table([
       ["When", (a) => a.date_created], ["Event", (a) => h("code", {}, a.event_id)], ["Attempt", (a) => a.attempt],
       ["Outcome", (a) => state(a.outcome)], ["Status", (a) => a.status_code ?? "-"], ["Latency", (a) => `${a.latency_ms} ms`],
       ["Error", (a) => a.error || ""],
-    ], attempts.slice(0, 25), "deliveries"));
+    ], page.deliveries, "deliveries"), more(page, `${page.deliveries.length} attempts`));
   }
 
   async function refreshLetters() {
@@ -280,6 +348,7 @@ async function sinkView(sid) {
             await refreshLetters();
           }) }, "Redrive")],
         ], found.dead_letters, "dead-letter-list"),
+        more(found, `${found.dead_letters.length} dead letters`),
         h("button", { type: "button", id: "redrive-all", onclick: () => guarded(async () => {
           const done = await api(`/v1/Sinks/${sid}/DeadLetters/Redrive`, { method: "POST", form: {} });
           toast(`${done.redriven} dead letter(s) redriven`);
@@ -307,14 +376,15 @@ async function sinkView(sid) {
         const total = Math.max(1, r.events_replayed + (r.events_remaining || 0));
         return [h("progress", { max: total, value: r.events_replayed }), ` ${r.events_replayed} / ${total}`];
       }],
-    ], found.replays, "replay-list"));
+    ], found.replays, "replay-list"), more(found, `${found.replays.length} replays`));
   }
 
   show(h("h1", {}, `Sink ${sink.sid} `, state(sink.status)),
     h("p", {}, sink.description, " · ", sink.sink_type, " · ", h("code", {}, JSON.stringify(sink.sink_configuration))),
     healthBox, charts, log, letters, replays);
-  await Promise.all([refreshHealth(), refreshLog(), refreshLetters(), refreshReplays()]);
+  await Promise.all([refreshHealth(), refreshLog(), refreshCharts(), refreshLetters(), refreshReplays()]);
   every(2, refreshLog);
+  every(5, refreshCharts);
   every(5, refreshHealth);
   every(3, refreshReplays);
   every(3, refreshLetters);

@@ -20,7 +20,14 @@ from aiohttp import web
 from devkit.receiver import Received, Receiver
 from devkit.suite import Suite
 from eventstreams.v1 import control_pb2, router_pb2_grpc
-from tests.helpers import import_or_missing, missing_tool, publish_when_routed, sample
+from tests.helpers import (
+    create_webhook_sink,
+    import_or_missing,
+    missing_tool,
+    publish_when_routed,
+    sample,
+    subscribe,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -160,3 +167,47 @@ async def test_the_console_drives_a_sink_end_to_end(
     await page.locator("#types tbody tr", has_text=TYPE).first.locator("a").click()
     await page.locator("#versions tbody tr").first.wait_for()
     await shot(page, "types", backend, full_page=False)  # the catalogue is long
+
+
+async def test_a_failing_sink_shows_its_failures_and_the_newest_attempts(
+    suite: Suite,
+    page: Any,
+    router: router_pb2_grpc.RouterAsyncStub,
+    receiver: Receiver,
+    account: control_pb2.Account,
+    rest: httpx.AsyncClient,
+) -> None:
+    """A sink that refuses every event: the rate chart shows the failures (by outcome, on
+    axes), and the live log shows the newest attempts, past the page it has room for."""
+    backend = "postgres" if "postgres" in suite.control_db else "sqlite"
+    receiver.responder = lambda _record: web.Response(status=400)  # refused for good: dead letters
+    sink = await create_webhook_sink(rest, f"http://127.0.0.1:{receiver.port}/refuses")
+    await subscribe(rest, sink["sid"], TYPE)
+    events = [sample(account.sid) for _ in range(30)]  # more than the log's 25 rows
+    await publish_when_routed(router, events)
+    await receiver.wait_for(lambda r: len(r.received) >= len(events), 60)
+
+    await page.goto(f"{suite.gateway_url}/console/")
+    await page.fill("#account-sid", account.sid)
+    await page.fill("#auth-token", account.auth_token)
+    await page.click("#sign-in-button")
+    await page.wait_for_selector("#create-sink")
+    await page.goto(f"{suite.gateway_url}/console/#/sinks/{sink['sid']}")
+
+    rate = page.locator("#charts svg[data-chart=rate]")
+    await rate.locator("rect[data-outcome=failed]").first.wait_for()
+    failed = page.locator("#charts [data-total=failed]", has_text=f"{len(events)} failed")
+    await failed.wait_for(timeout=30_000)
+    assert await rate.locator("rect[data-outcome=delivered]").count() == 0
+    assert await rate.locator("line.axis").count() == 2
+    assert int(await rate.locator("[data-y-max]").get_attribute("data-y-max")) >= 1
+    latency = page.locator("#charts svg[data-chart=latency]")
+    assert await latency.locator("rect[data-outcome=failed]").count() >= 1
+
+    # Newest first: the log shows the API's first page, and says there is more.
+    found = await rest.get(f"/v1/Sinks/{sink['sid']}/Deliveries", params={"PageSize": 25})
+    for attempt in found.json()["deliveries"][:3]:
+        await page.locator("#deliveries", has_text=attempt["event_id"]).wait_for(timeout=30_000)
+    assert await page.locator("#deliveries tbody tr").count() == 25
+    assert "there are more" in await page.inner_text("#delivery-log")
+    await shot(page, "failing-sink", backend)
