@@ -214,6 +214,7 @@ async def test_a_numeric_host_is_its_own_address_without_a_lookup() -> None:
     assert await Addresses(False, lookup=lookup)("[2606:4700::1111]", 443) == ["2606:4700::1111"]
     assert await Addresses(False, lookup=lookup)("8.8.8.8", 443) == ["8.8.8.8"]
     assert await Addresses(True, lookup=lookup)("127.0.0.1", 443) == ["127.0.0.1"]
+    assert await Addresses(True, lookup=lookup)("[fe80::1%eth0]", 443) == ["fe80::1%eth0"]
     # Judged as a name's answers are: documentation and loopback addresses are not public.
     for host in ("[2001:db8::1]", "203.0.113.9", "127.0.0.1"):
         with pytest.raises(DestinationRefused):

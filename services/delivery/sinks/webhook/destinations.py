@@ -52,7 +52,9 @@ class Addresses:
         address = addresses.numeric_host(host)
         if address is not None:
             check_host(host, self._allow_private)
-            return [str(address)]
+            # Connected to as checked: the address itself (an IPv6 link-local keeps its zone).
+            zone = host.strip("[]").partition("%")[2]
+            return [f"{address}%{zone}" if zone and address.version == 6 else str(address)]
         loop = asyncio.get_running_loop()
         known = self._known.get(host)
         if known is not None and known[0] > loop.time():
