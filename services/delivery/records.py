@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from runtime import sids
 from runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from runtime.paging import Cursor, Page, clamp_page_size, decode, encode
+from runtime.text import control_character
 from runtime.times import utcnow
 from services.delivery.health import Health, sink_health
 from services.delivery.models import AttemptRow, DeadLetterRow, ReplayRow
@@ -73,6 +74,8 @@ class Records:
     ) -> Page[AttemptRow]:
         if outcome and outcome not in OUTCOMES:
             raise InvalidArgument(f"Outcome must be one of {', '.join(OUTCOMES)}")
+        if event_id and (found := control_character(event_id)) is not None:
+            raise InvalidArgument(f"EventId must not contain control characters (found {found})")
         statement = select(AttemptRow).where(
             AttemptRow.account_sid == account_sid, AttemptRow.sink_sid == sink_sid
         )

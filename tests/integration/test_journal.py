@@ -20,10 +20,12 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from runtime import db
+from runtime.errors import InvalidArgument
 from runtime.times import utcnow
 from services.delivery.app import MIGRATIONS
 from services.delivery.journal import ROWS_PER_INSERT, Attempt, DeadLetter, Retention, SqlJournal, letter_row
 from services.delivery.models import AttemptRow, DeadLetterRow
+from services.delivery.records import Records
 from tests.conftest import BACKENDS, database_url
 
 pytestmark = pytest.mark.integration
@@ -269,3 +271,11 @@ async def test_a_dead_letter_the_database_refuses_fails_alone(any_engine: AsyncE
     else:  # SQLite holds both
         assert results == [None] * 5
         assert ids == {"EZ0", "EZ1\ufffd", "EZ2", "EZ3", "EZ4"}
+
+
+async def test_looking_up_an_event_id_with_a_control_character_is_bad_input(any_engine: AsyncEngine) -> None:
+    """No stored event id has one (the router refuses them); PostgreSQL cannot even compare
+    with a NUL: a 400, not a failed query."""
+    records = Records(db.sessionmaker(any_engine))
+    with pytest.raises(InvalidArgument):
+        await records.attempts("AC" + "a" * 32, "DG" + "b" * 32, "", "EZ\x00", 50, "")
