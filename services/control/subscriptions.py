@@ -154,6 +154,7 @@ class SubscriptionStore:
     ) -> tuple[Page[SubscriptionRow], list[SubscribedEventRow]]:
         statement = select(SubscriptionRow).where(SubscriptionRow.account_sid == account_sid)
         if sink_sid:
+            validation.plain(sink_sid, "SinkSid")
             statement = statement.where(SubscriptionRow.sink_sid == sink_sid)
         async with self._sessions() as session:
             page = await fetch_page(session, statement, SubscriptionRow.id, lambda r: r.id, page_size, token)

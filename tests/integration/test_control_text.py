@@ -77,6 +77,8 @@ async def test_sink_and_subscription_text_with_a_control_character_is_refused(
     for attempt in attempts:
         with pytest.raises(InvalidArgument):
             await attempt
+    with pytest.raises(InvalidArgument):
+        await subscriptions.find(owner.sid, f"DG{bad}", 50, "")
     page, _ = await subscriptions.find(owner.sid, "", 50, "")
     assert page.items == []
 
