@@ -40,6 +40,7 @@ def banner(suite: Suite) -> str:
 Event Streams is up.
 
   REST gateway (Twilio Events v1)  {url}
+  web console                      {url}/console/  (sign in with the account below)
   catalog / control / router gRPC  {grpc_addresses}
   NATS JetStream                   {suite.nats.url if suite.nats else "?"}
   Prometheus metrics               {metrics}
@@ -63,8 +64,14 @@ or by hand:
     --data-urlencode 'Types={{"type":"com.twilio.messaging.message.delivered","schema_version":7}}'
   make produce TYPE=com.twilio.messaging.message.delivered COUNT=3
 
-twilio-python: export TWILIO_ACCOUNT_SID={sid} TWILIO_AUTH_TOKEN={token}
-and point client.events at {url} (see README).
+The command line, evs (in .venv/bin; `evs --help`), and twilio-python read these:
+
+  export TWILIO_ACCOUNT_SID={sid} TWILIO_AUTH_TOKEN={token}
+  evs doctor                 # the gateway, your credentials, each service, NATS, the databases
+  evs sinks list
+  evs deliveries tail DG…    # a sink's attempts as they are recorded
+
+twilio-python: Client() with those two set, and client.events.base_url = "{url}" (README).
 
 Your own events (README, "For producers"): register a type with the catalog's gRPC registry
 ({suite.address("catalog")}), then publish with the SDK —

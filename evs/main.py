@@ -8,13 +8,14 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from evs import doctor as doctor_checks
 from evs.api import Api
-from evs.errors import CliError
+from evs.errors import CliError, NoCredentials
 from evs.output import emit
 from evs.profiles import DEFAULT_URL, Profile, Profiles, default_profiles
 from evs.progress import Progress
@@ -487,11 +488,25 @@ def publish(type_name: str, count: int, router: str, account_sid: str | None) ->
 )
 def doctor(nats_monitor: str, grpc_addresses: str) -> None:
     """Check a running suite: the gateway and your credentials, each service's health, NATS
-    JetStream, and the databases behind the API."""
+    JetStream, and the databases behind the API. With no profile and no credentials in the
+    environment, make run's development account (data/dev-account.json) is used."""
     st = state()
-    profile = st.profiles.resolve(st.profile_name, os.environ)
-    with st.api_factory(profile) as api:
-        results = doctor_checks.run(api, profile, nats_monitor, doctor_checks.parse_services(grpc_addresses))
+    services = doctor_checks.parse_services(grpc_addresses)
+    missing = ""
+    try:
+        profile: Profile | None = st.profiles.resolve(st.profile_name, os.environ)
+    except NoCredentials as exc:
+        profile = None if st.profile_name else doctor_checks.dev_account_profile(Path.cwd(), os.environ)
+        missing = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+        if profile is not None:
+            where = doctor_checks.dev_account_file(Path.cwd(), os.environ)
+            click.echo(f"no profile: using make run's development account ({where})", err=True)
+    if profile is None:
+        url = os.environ.get("EVS_URL", DEFAULT_URL)
+        results = doctor_checks.run(None, None, url, nats_monitor, services, missing)
+    else:
+        with st.api_factory(profile) as api:
+            results = doctor_checks.run(api, profile, profile.url, nats_monitor, services)
     if st.as_json:
         emit(True, [r.__dict__ for r in results])
     else:

@@ -90,6 +90,7 @@ def build(settings: Settings) -> Starlette:
     routes = [
         Route("/healthz", health, methods=["GET"]),
         # The web console: static files calling the same REST API (gateway/console/).
+        Route("/", lambda _request: RedirectResponse("/console/"), methods=["GET"]),
         Route("/console", lambda _request: RedirectResponse("/console/"), methods=["GET"]),
         Mount("/console", app=StaticFiles(directory=CONSOLE, html=True), name="console"),
         *openapi.routes(settings.public_url.rstrip("/")),

@@ -228,3 +228,44 @@ async def test_the_newest_attempts_are_listed_and_tailed_and_every_usage_day_sho
     today = datetime.now(UTC).date().isoformat()
     daily = await evs.json("usage", "--daily")  # the last 30 days: more than a page of records
     assert daily[-1]["start_date"] == today and len(daily) == 30 * 4
+
+
+async def test_doctor_checks_make_runs_suite_before_any_profile(
+    suite: Suite, account: control_pb2.Account, tmp_path: Path
+) -> None:
+    """No profile, no credentials in the environment: doctor uses make run's development
+    account (data/dev-account.json where it runs), and checks everything."""
+    (tmp_path / "data").mkdir()
+    dev_account = {"account_sid": account.sid, "auth_token": account.auth_token}
+    (tmp_path / "data" / "dev-account.json").write_text(json.dumps(dev_account))
+    evs = Evs(suite, tmp_path / "evs.json")
+    services = ",".join(f"{n}={suite.address(n)}" for n in ("catalog", "control", "router", "delivery"))
+    assert suite.nats is not None
+    monitor = f"http://127.0.0.1:{suite.nats.monitor_port}"
+    doctor = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "evs", "doctor", "--grpc", services, "--nats-monitor", monitor],
+        capture_output=True,
+        text=True,
+        env={**evs.env, "EVS_URL": suite.gateway_url, "PYTHONPATH": os.pathsep.join(sys.path)},
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert "FAIL" not in doctor.stdout and "development account" in doctor.stderr
+
+    # Nothing to go on at all: what needs no credentials is still checked, the rest says why.
+    (tmp_path / "data" / "dev-account.json").unlink()
+    bare = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "evs", "doctor", "--grpc", services, "--nats-monitor", monitor],
+        capture_output=True,
+        text=True,
+        env={**evs.env, "EVS_URL": suite.gateway_url, "PYTHONPATH": os.pathsep.join(sys.path)},
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert bare.returncode == 1 and bare.stdout.count("FAIL") == 3 and "no credentials" in bare.stdout
+    assert "ok" in bare.stdout.split("\n")[0]  # the gateway

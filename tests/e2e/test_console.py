@@ -211,3 +211,10 @@ async def test_a_failing_sink_shows_its_failures_and_the_newest_attempts(
     assert await page.locator("#deliveries tbody tr").count() == 25
     assert "there are more" in await page.inner_text("#delivery-log")
     await shot(page, "failing-sink", backend)
+
+
+async def test_the_root_leads_to_the_console(rest: httpx.AsyncClient) -> None:
+    """A person who opens the gateway's address finds the console, not a 404."""
+    found = await rest.get("/", follow_redirects=False)
+    assert found.status_code in (302, 307) and found.headers["location"] == "/console/"
+    assert (await rest.get("/", follow_redirects=True)).status_code == 200
