@@ -137,17 +137,29 @@ class Parking:
 
     async def run(self, intake: Intake, expiry: Expiry | None = None) -> None:
         self._intake = intake
-        loop = asyncio.get_running_loop()
-        expired_at = loop.time()
+        # Apart from the sweep: a long outage's backlog expiring at once must not hold up
+        # other sinks' probes and drains.
+        expiring = asyncio.create_task(self._expire_now_and_then(expiry)) if expiry is not None else None
+        try:
+            while True:
+                try:
+                    await self.sweep()
+                except Exception as exc:  # the broker is away: sweep again later
+                    log.warning("parking sweep failed: %s", exc)
+                await asyncio.sleep(self._rules.sweep_seconds)
+        finally:
+            if expiring is not None:
+                expiring.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await expiring
+
+    async def _expire_now_and_then(self, expiry: Expiry) -> None:
         while True:
+            await asyncio.sleep(self._rules.expiry_seconds)
             try:
-                await self.sweep()
-                if expiry is not None and loop.time() - expired_at >= self._rules.expiry_seconds:
-                    expired_at = loop.time()
-                    await self.expire(expiry)
-            except Exception as exc:  # the broker is away: sweep again later
-                log.warning("parking sweep failed: %s", exc)
-            await asyncio.sleep(self._rules.sweep_seconds)
+                await self.expire(expiry)
+            except Exception:  # the next round tries again
+                log.exception("expiring parked events failed")
 
     async def expire(self, expiry: Expiry) -> int:
         """Make dead letters of the events past their retry window parked for the sinks that
