@@ -95,6 +95,7 @@ class Parking:
         self._parked_since_sweep: set[str] = set()
         self._drains: dict[str, asyncio.Task[None]] = {}
         self._subscriptions: dict[str, JetStreamContext.PullSubscription] = {}
+        self._fetching: dict[str, asyncio.Lock] = {}
 
     async def start(self) -> None:
         await jetstream.ensure_stream(self._js, self._spec)
@@ -192,14 +193,15 @@ class Parking:
             young = [e for e in envelopes if not expiry.expired(e.stored_at)]
             # Together: the delivery log writes their dead letters by group commit.
             results = await asyncio.gather(*(expiry.expire(e) for e in old), return_exceptions=True)
-            failed = [e for e, result in zip(old, results, strict=True) if result is not True]
-            for envelope in young + failed:
+            kept = young + [e for e, result in zip(old, results, strict=True) if result is not True]
+            for envelope in kept:
                 with contextlib.suppress(Exception):
                     await envelope.msg.nak()
-            count += len(old) - len(failed)
-            if failed:
-                raise next(r for r in results if isinstance(r, BaseException))
-            if young:  # the rest was parked later
+            count += sum(result is True for result in results)
+            error = next((r for r in results if isinstance(r, BaseException)), None)
+            if error is not None:
+                raise error
+            if kept:  # the rest was parked later
                 return count
 
     async def _oldest_stored_at(self, sink_sid: str) -> float | None:
@@ -271,6 +273,13 @@ class Parking:
                     await msg.nak(delay=self._rules.sweep_seconds)
 
     async def _fetch(self, sink_sid: str, count: int) -> list[Msg]:
+        # One fetch at a time per sink (a probe, a drain, the expiry): fetches at once on one
+        # pull subscription would read each other's replies.
+        lock = self._fetching.setdefault(sink_sid, asyncio.Lock())
+        async with lock:
+            return await self._fetch_alone(sink_sid, count)
+
+    async def _fetch_alone(self, sink_sid: str, count: int) -> list[Msg]:
         for attempt in range(2):
             subscription = self._subscriptions.get(sink_sid)
             if subscription is None:
@@ -307,6 +316,9 @@ class Parking:
         )
 
     async def _unsubscribe(self, sink_sid: str) -> None:
+        lock = self._fetching.get(sink_sid)
+        if lock is not None and not lock.locked():
+            del self._fetching[sink_sid]
         subscription = self._subscriptions.pop(sink_sid, None)
         if subscription is not None:
             with contextlib.suppress(Exception):
