@@ -214,7 +214,7 @@ const CHART = { width: 640, height: 140, left: 44, bottom: 22, top: 8 };
 function svg(tag, attrs, ...children) {
   const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
   for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
-  for (const child of children.flat()) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  for (const child of children.flat(Infinity)) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   return node;
 }
 
@@ -318,13 +318,24 @@ async function sinkView(sid) {
     );
   }
 
-  async function refreshCharts() {
-    const { attempts, partial } = await attemptsSince(sid, Date.now() - 30 * 60000);
-    fill(charts,
-      h("h2", {}, "Delivery rate and latency"),
-      rateChart(attempts, 30, partial),
-      latencyChart(attempts, 60),
-    );
+  // Redrawn every few seconds (the minutes move on) and as soon as the log shows an attempt
+  // the charts have not counted; one read at a time.
+  let charted = null, charting = null;
+  function refreshCharts() {
+    charting = charting || (async () => {
+      try {
+        const { attempts, partial } = await attemptsSince(sid, Date.now() - 30 * 60000);
+        charted = attempts.length ? attempts[0].id : null;
+        fill(charts,
+          h("h2", {}, "Delivery rate and latency"),
+          rateChart(attempts, 30, partial),
+          latencyChart(attempts, 60),
+        );
+      } finally {
+        charting = null;
+      }
+    })();
+    return charting;
   }
 
   async function refreshLog() {
@@ -334,6 +345,7 @@ async function sinkView(sid) {
       ["Outcome", (a) => state(a.outcome)], ["Status", (a) => a.status_code ?? "-"], ["Latency", (a) => `${a.latency_ms} ms`],
       ["Error", (a) => a.error || ""],
     ], page.deliveries, "deliveries"), more(page, `${page.deliveries.length} attempts`));
+    if (page.deliveries.length && page.deliveries[0].id !== charted) await refreshCharts();
   }
 
   async function refreshLetters() {

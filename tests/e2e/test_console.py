@@ -143,6 +143,9 @@ async def test_the_console_drives_a_sink_end_to_end(
         await page.locator("#deliveries", has_text=event.id).wait_for()
     await page.locator("#health [data-state]").wait_for()
     assert await page.locator("#charts svg[data-chart]").count() == 2
+    # The charts follow the log: what it shows is counted at once, not at their next redraw.
+    delivered = page.locator("#charts svg[data-chart=rate] rect[data-outcome=delivered]")
+    await delivered.first.wait_for(timeout=3000)
 
     # A dead letter (the receiver refuses), redriven from the page once it accepts again.
     refusing["on"] = True
@@ -200,6 +203,7 @@ async def test_a_failing_sink_shows_its_failures_and_the_newest_attempts(
     await failed.wait_for(timeout=30_000)
     assert await rate.locator("rect[data-outcome=delivered]").count() == 0
     assert await rate.locator("line.axis").count() == 2
+    assert await rate.locator("text", has_text="now").count() == 1  # the time axis, labelled
     assert int(await rate.locator("[data-y-max]").get_attribute("data-y-max")) >= 1
     latency = page.locator("#charts svg[data-chart=latency]")
     assert await latency.locator("rect[data-outcome=failed]").count() >= 1
