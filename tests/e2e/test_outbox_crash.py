@@ -44,7 +44,9 @@ PUBLISHED = re.compile(r"positions (\d+)-(\d+)")
 def start_relay(suite: Suite, url: str, log_dir: Path, run: int, *extra: str) -> Child:
     argv = [sys.executable, "-m", "eventstreams_producer.relay", "--database-url", url]
     argv += ["--router", suite.target("router"), "--batch-size", str(BATCH), "--poll-seconds", "0.05", *extra]
-    return start(f"relay-{run}", argv, python_env({"ES_SERVICE_TOKEN": suite.credential("producer")}), log_dir)
+    return start(
+        f"relay-{run}", argv, python_env({"ES_SERVICE_TOKEN": suite.credential("producer")}), log_dir
+    )
 
 
 async def unsent(engine: AsyncEngine) -> int:

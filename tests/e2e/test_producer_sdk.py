@@ -56,7 +56,9 @@ async def test_batches_and_single_sends_reach_the_webhook(
     assert all(r.code == 0 and r.deliveries == 1 for r in singles)
 
     def sync_sends() -> list[EventResult]:
-        with Producer.connect(suite.target("router"), suite.credential("producer"), account_sid=account.sid) as sync:
+        with Producer.connect(
+            suite.target("router"), suite.credential("producer"), account_sid=account.sid
+        ) as sync:
             return [sync.send_and_wait(TYPE, payload, schema_version=version) for _ in range(3)]
 
     blocking = await asyncio.to_thread(sync_sends)
