@@ -200,9 +200,9 @@ async def test_5xx_is_retried_until_delivered(rig: Rig, receiver: Receiver) -> N
     assert all(signature_valid(TOKEN, record) for record in receiver.received)
     attempts = (await rig.records.attempts(ACCOUNT, SINK, "", "EZ0", 50, "")).items
     assert [(a.attempt, a.outcome, a.status_code, a.error_code) for a in attempts] == [
-        (1, "retrying", 500, 91306),
+        (3, "delivered", 200, None),  # newest first
         (2, "retrying", 503, 91306),
-        (3, "delivered", 200, None),
+        (1, "retrying", 500, 91306),
     ]
 
 
@@ -250,8 +250,8 @@ async def test_429_is_retried_and_throttles(rig: Rig, receiver: Receiver) -> Non
     assert state is not None and state.throttle_cap is not None
     attempts = (await rig.records.attempts(ACCOUNT, SINK, "", "EZ0", 50, "")).items
     assert [(a.attempt, a.outcome, a.status_code, a.error_code) for a in attempts] == [
+        (2, "delivered", 200, None),  # newest first
         (1, "retrying", 429, 91302),
-        (2, "delivered", 200, None),
     ]
 
 
@@ -269,8 +269,8 @@ async def test_timeout_is_retried(rig: Rig, receiver: Receiver) -> None:
         await settled(rig)
     attempts = (await rig.records.attempts(ACCOUNT, SINK, "", "EZ0", 50, "")).items
     assert [(a.attempt, a.outcome, a.error_code) for a in attempts] == [
+        (2, "delivered", None),  # newest first
         (1, "retrying", 91308),
-        (2, "delivered", None),
     ]
 
 
@@ -293,8 +293,9 @@ async def test_connection_refused_is_retried_then_delivered(rig: Rig, receiver: 
         finally:
             await late.stop()
     attempts = (await rig.records.attempts(ACCOUNT, SINK, "", "EZ0", 50, "")).items
-    assert attempts[0].outcome == "retrying" and attempts[0].error_code == 91307  # retried, unlike a refusal
-    assert attempts[-1].outcome == "delivered"
+    # Newest first: delivered after a retry, unlike a refusal.
+    assert attempts[-1].outcome == "retrying" and attempts[-1].error_code == 91307
+    assert attempts[0].outcome == "delivered"
 
 
 async def test_private_destination_is_a_recorded_dead_letter(rig: Rig, receiver: Receiver) -> None:
@@ -498,5 +499,5 @@ async def test_a_rolled_up_subaccounts_records_belong_to_the_sink_owner(rig: Rig
     assert (letter.account_sid, letter.source_account_sid, letter.error_code) == (ACCOUNT, subaccount, 91305)
     attempts = (await rig.records.attempts(ACCOUNT, SINK, "", "EZ0", 50, "")).items
     recorded = [(a.outcome, a.source_account_sid) for a in attempts]
-    assert recorded == [("retrying", subaccount), ("failed", subaccount)]
+    assert recorded == [("failed", subaccount), ("retrying", subaccount)]  # newest first
     assert (await rig.records.dead_letters(subaccount, SINK, None, 50, "")).items == []
