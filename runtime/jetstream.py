@@ -11,7 +11,16 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+    StreamSource,
+)
 from nats.js.errors import NotFoundError
 
 from runtime import nats_publish, stream_codec
@@ -23,6 +32,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class StreamSpec:
+    """A stream of events. The events stream itself is the *work*: an event stays only until
+    the shared consumer has acknowledged it (interest retention) and its archive (below) has
+    copied it, so its bytes are the undelivered backlog and nothing else."""
+
     name: str = "EVENTS"
     subject_prefix: str = "events"
     max_age_seconds: float = 7 * 24 * 3600
@@ -30,13 +43,20 @@ class StreamSpec:
     replicas: int = 1
     # A work queue keeps a message only until it is acknowledged (the parking stream).
     work_queue: bool = False
+    # Interest retention: kept while a consumer has not acknowledged it (the events stream).
+    interest: bool = True
     # At most this much stored (-1: no limit). When full, new messages are refused (discard
     # new): producers are told to retry, and no undelivered event is ever dropped to make
     # room — discarding the oldest would lose exactly the backlog of a sink that is down.
     max_bytes: int = -1
-    # Replays (copies of stored events) are refused, and a running one stops, once the
-    # stream holds this fraction of max_bytes: room is kept for live traffic.
+    # Replays and redrives (copies of stored events) are refused, and a running replay stops,
+    # once the backlog reaches this fraction of max_bytes: room is kept for live traffic.
     replay_high_water: float = 0.7
+    # The replay archive's byte cap (-1: none; its age cap is max_age_seconds).
+    archive_max_bytes: int = -1
+    # Streams whose messages this one copies (JetStream sources); such a stream takes no
+    # subjects of its own. Full, it forgets its oldest (discard old) and never refuses.
+    sources: tuple[str, ...] = ()
 
     @property
     def subjects(self) -> list[str]:
@@ -54,6 +74,22 @@ class StreamSpec:
     def sink_filter(self, sink_sid: str) -> str:
         return f"{self.subject_prefix}.*.{sink_sid}"
 
+    def archive(self) -> StreamSpec:
+        """The replay archive: every event this stream takes, copied as it is stored (a
+        JetStream source, same subjects), kept `max_age_seconds` under `archive_max_bytes`,
+        its oldest forgotten when full — the replay window shrinks, no publish is refused.
+        Replays read it; nothing delivers from it."""
+        return StreamSpec(
+            name=f"{self.name}_ARCHIVE",
+            subject_prefix=self.subject_prefix,
+            max_age_seconds=self.max_age_seconds,
+            duplicate_window_seconds=self.duplicate_window_seconds,
+            replicas=self.replicas,
+            interest=False,
+            max_bytes=self.archive_max_bytes,
+            sources=(self.name,),
+        )
+
     def parking(self) -> StreamSpec:
         """Where the delivery workers park the events of a sink that is down, until it
         answers again: a work queue beside this stream, its subjects this stream's under
@@ -65,19 +101,27 @@ class StreamSpec:
             duplicate_window_seconds=self.duplicate_window_seconds,
             replicas=self.replicas,
             work_queue=True,
+            interest=False,
             max_bytes=self.max_bytes // 2 if self.max_bytes > 0 else -1,
         )
 
     def ordered(self) -> StreamSpec:
         """Where the router puts the events of subscriptions ordered by key: a stream beside
         this one, its subjects this stream's under `ordered.`, each ordered sink read by a
-        consumer of its own (services/delivery/ordered.py) rather than the shared one."""
+        consumer of its own (services/delivery/ordered.py) rather than the shared one.
+
+        It keeps its events (limits retention), work and replay archive in one: an ordered
+        sink's consumer is made on demand, after its first events may be stored, and
+        interest retention would drop those at once. So when full of delivered events it
+        refuses ordered publishes — its own budget, apart from the events stream's, and no
+        other sink's publishes are refused for it (docs/capacity.md)."""
         return StreamSpec(
             name=f"{self.name}_ORDERED",
             subject_prefix=f"{stream_codec.ORDERED_PREFIX}{self.subject_prefix}",
             max_age_seconds=self.max_age_seconds,
             duplicate_window_seconds=self.duplicate_window_seconds,
             replicas=self.replicas,
+            interest=False,
             max_bytes=self.max_bytes // 4 if self.max_bytes > 0 else -1,
         )
 
@@ -94,14 +138,27 @@ class StreamSettings:
     nats_password: str = setting("", "NATS password of that user")
     stream_name: str = setting("EVENTS", "JetStream stream carrying events to delivery")
     subject_prefix: str = setting("events", "subject prefix of that stream")
-    stream_max_age_seconds: float = setting(7 * 24 * 3600.0, "JetStream retention (replay window)")
+    stream_max_age_seconds: float = setting(
+        7 * 24 * 3600.0, "JetStream retention: the replay window, and how long an undelivered event waits"
+    )
     stream_replicas: int = setting(1, "JetStream stream replicas (3 in production)")
     stream_max_bytes: int = setting(
         -1,
-        "JetStream: most bytes the events stream holds (the parking stream half as much, the "
-        "ordered stream a quarter; the server reserves all three from its store); when full, "
-        "publishes are refused (producers retry) and nothing stored is dropped; replays stop at "
-        "70 % of it. -1: no limit",
+        "JetStream work budget: most bytes of undelivered events (the events stream keeps an event "
+        "only until delivered); past it publishes, Test events, replays and redrives are refused as "
+        "retryable (UNAVAILABLE) and nothing stored is dropped; replays stop at 70 % of it. The "
+        "parking stream gets half as much, the key-ordered stream (work and archive in one) a "
+        "quarter; the server reserves all from its store. -1: no limit",
+    )
+    archive_max_bytes: int = setting(
+        -1,
+        "JetStream replay archive budget (stream <stream_name>_ARCHIVE): most bytes of delivered "
+        "events kept for replays; when full the oldest are dropped (the replay window shrinks), "
+        "no publish is ever refused for it. -1: no limit (only the retention)",
+    )
+    consumer_name: str = setting(
+        "delivery",
+        "durable consumer of the events stream shared by all workers (made by the first service to start)",
     )
 
     def stream_spec(self) -> StreamSpec:
@@ -111,6 +168,7 @@ class StreamSettings:
             max_age_seconds=self.stream_max_age_seconds,
             replicas=self.stream_replicas,
             max_bytes=self.stream_max_bytes,
+            archive_max_bytes=self.archive_max_bytes,
         )
 
 
@@ -331,21 +389,58 @@ async def subscribe_raw(nc: Client, subject: str, handler: RawHandler) -> Subscr
     return await nc.subscribe(subject, cb=callback, pending_msgs_limit=-1)
 
 
+def retention(spec: StreamSpec) -> RetentionPolicy:
+    if spec.work_queue:
+        return RetentionPolicy.WORK_QUEUE
+    return RetentionPolicy.INTEREST if spec.interest else RetentionPolicy.LIMITS
+
+
 async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
+    archive = bool(spec.sources)
     config = StreamConfig(
         name=spec.name,
-        subjects=spec.subjects,
-        retention=RetentionPolicy.WORK_QUEUE if spec.work_queue else RetentionPolicy.LIMITS,
+        # An archive takes no subjects: it copies its sources' messages, subjects kept.
+        subjects=None if archive else spec.subjects,
+        sources=[StreamSource(name=source) for source in spec.sources] or None,
+        retention=retention(spec),
         storage=StorageType.FILE,
         max_age=spec.max_age_seconds,
         duplicate_window=spec.duplicate_window_seconds,
         num_replicas=spec.replicas,
         max_bytes=spec.max_bytes,
-        discard=DiscardPolicy.NEW if spec.max_bytes > 0 else DiscardPolicy.OLD,
+        # Work is refused when full (never dropped); an archive forgets its oldest.
+        discard=DiscardPolicy.NEW if spec.max_bytes > 0 and not archive else DiscardPolicy.OLD,
     )
     try:
         await js.stream_info(spec.name)
         await js.update_stream(config)
     except NotFoundError:
         await js.add_stream(config)
-        log.info("created stream %s on %s", spec.name, spec.subjects)
+        log.info("created stream %s on %s", spec.name, spec.sources or spec.subjects)
+
+
+def shared_consumer(name: str) -> ConsumerConfig:
+    """The essentials of the workers' shared durable consumer on the events stream: every
+    subject, from the first stored event, each acknowledged explicitly. The workers bring
+    the rest of its configuration (services/delivery/app.py consumer_config)."""
+    return ConsumerConfig(durable_name=name, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL)
+
+
+async def ensure_event_streams(js: JetStreamContext, spec: StreamSpec, consumer: str) -> None:
+    """The streams the router and the workers both make at start: the events stream (the
+    work) with the shared consumer, its replay archive, the ordered stream.
+
+    The events stream keeps an event only while a consumer has not acknowledged it, and one
+    with no consumer at all is dropped once the archive has its copy: so the shared consumer
+    is made here with the stream — by whichever service starts first — and events taken
+    before any worker ran wait for the workers. It is made only when missing: a running
+    worker's configuration of it is never overwritten. (The archive copies from the events
+    stream's first stored message, whenever it is made.)"""
+    await ensure_stream(js, spec)
+    if spec.interest:
+        try:
+            await js.consumer_info(spec.name, consumer)
+        except NotFoundError:
+            await js.add_consumer(spec.name, shared_consumer(consumer))
+    await ensure_stream(js, spec.archive())
+    await ensure_stream(js, spec.ordered())

@@ -22,7 +22,6 @@ class Settings(StreamSettings, ServiceSettings):
         23 * 24 * 3600.0,
         "delivery: how long failed attempts and dead letters are kept (Twilio: error logs, 23 days)",
     )
-    consumer_name: str = setting("delivery", "delivery: durable consumer shared by all workers")
     max_buffered: int = setting(4096, "delivery: events one worker holds at once (queued or in flight)")
     sink_concurrency: int = setting(32, "delivery: requests in flight to one healthy sink")
     sink_batch_concurrency: int = setting(4, "delivery: requests in flight to one healthy batching sink")

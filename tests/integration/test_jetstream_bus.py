@@ -23,6 +23,12 @@ from services.router.bus import JetStreamBus, OutMessage
 pytestmark = pytest.mark.integration
 
 
+def kept(name: str, subject_prefix: str, max_bytes: int = -1) -> StreamSpec:
+    """A stream that keeps what it stores (limits retention), so a test reads it back: the
+    events stream itself lets go of what is delivered (tests/integration/test_replay_archive.py)."""
+    return StreamSpec(name=name, subject_prefix=subject_prefix, max_bytes=max_bytes, interest=False)
+
+
 def message(msg_id: str, sink: str = "DG" + "1" * 32) -> OutMessage:
     return OutMessage("AC" + "1" * 32, sink, "EZ1", "com.example", msg_id, b'{"x":1}')
 
@@ -36,7 +42,7 @@ async def until_connected(nc: Client, connected: bool, seconds: float = 10.0) ->
 
 
 async def test_publish_is_acknowledged_and_deduplicated(nats_server: NatsServer, unique: str) -> None:
-    spec = StreamSpec(name=f"EVENTS_{unique}", subject_prefix=f"events_{unique}")
+    spec = kept(name=f"EVENTS_{unique}", subject_prefix=f"events_{unique}")
     nc = await jetstream.connect(nats_server.url, "test")
     try:
         js = nc.jetstream()
@@ -75,7 +81,7 @@ async def test_publish_without_a_stream_fails_per_message(nats_server: NatsServe
 async def test_a_full_stream_refuses_new_events_and_keeps_every_stored_one(
     nats_server: NatsServer, unique: str
 ) -> None:
-    spec = StreamSpec(name=f"FULL_{unique}", subject_prefix=f"full_{unique}", max_bytes=4096)
+    spec = kept(name=f"FULL_{unique}", subject_prefix=f"full_{unique}", max_bytes=4096)
     nc = await jetstream.connect(nats_server.url, "test")
     try:
         js = nc.jetstream()
@@ -109,7 +115,7 @@ def small_payload_server(tmp_path: Path) -> Iterator[NatsServer]:
 async def test_oversized_events_are_refused_one_by_one_and_never_jam_the_window(
     small_payload_server: NatsServer, unique: str
 ) -> None:
-    spec = StreamSpec(name=f"BIG_{unique}", subject_prefix=f"big_{unique}")
+    spec = kept(name=f"BIG_{unique}", subject_prefix=f"big_{unique}")
     nc = await jetstream.connect(small_payload_server.url, "test")
     try:
         await jetstream.ensure_stream(nc.jetstream(), spec)
@@ -128,7 +134,7 @@ async def test_oversized_events_are_refused_one_by_one_and_never_jam_the_window(
 async def test_outages_that_overflow_the_reconnect_buffer_leak_no_slot(
     nats_server: NatsServer, unique: str
 ) -> None:
-    spec = StreamSpec(name=f"OUT_{unique}", subject_prefix=f"out_{unique}")
+    spec = kept(name=f"OUT_{unique}", subject_prefix=f"out_{unique}")
     # A small reconnect buffer: nc.publish raises OutboundBufferLimitError once it is full.
     nc = await nats.connect(
         nats_server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2, pending_size=64 * 1024
@@ -158,7 +164,7 @@ async def test_outages_that_overflow_the_reconnect_buffer_leak_no_slot(
 async def test_a_publish_unanswered_while_the_broker_is_away_is_sent_again_and_stored_once(
     nats_server: NatsServer, unique: str
 ) -> None:
-    spec = StreamSpec(name=f"BACK_{unique}", subject_prefix=f"back_{unique}")
+    spec = kept(name=f"BACK_{unique}", subject_prefix=f"back_{unique}")
     nc = await nats.connect(nats_server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.1)
     try:
         js = nc.jetstream()
@@ -185,7 +191,7 @@ async def test_every_publish_is_acknowledged_at_once_while_pings_are_answered(
     # A PONG (or PING) is a line nats-py's own parser reads, with the rest of that read: the
     # JetStream acks read behind it must still reach the bus (once they were lost, and each
     # such call waited out its attempt — 2 s — and sent its messages again).
-    spec = StreamSpec(name=f"PING_{unique}", subject_prefix=f"ping_{unique}")
+    spec = kept(name=f"PING_{unique}", subject_prefix=f"ping_{unique}")
     nc = jetstream.HeaderParsingClient()
     await nc.connect(nats_server.url, ping_interval=0.005, max_outstanding_pings=100_000)  # type: ignore[arg-type]
     try:

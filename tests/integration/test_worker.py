@@ -153,7 +153,7 @@ class Rig:
 async def rig(nats_server: NatsServer, unique: str, tmp_path: Path) -> AsyncIterator[Rig]:
     nc = await jetstream.connect(nats_server.url, "test")
     spec = StreamSpec(name=f"EV_{unique}", subject_prefix=f"ev_{unique}")
-    await jetstream.ensure_stream(nc.jetstream(), spec)
+    await jetstream.ensure_event_streams(nc.jetstream(), spec, f"delivery_{unique}")
     engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'delivery.db'}")
     await db.migrate(engine, MIGRATIONS, "delivery_alembic_version")
     sessions = db.sessionmaker(engine)
