@@ -1,7 +1,9 @@
 """The delivery log: every attempt, written in batches off the hot path; and dead letters,
 written before their message is terminated so nothing leaves without a record. A record the
 database refuses (`refused`) is found by halves and set aside, so it never holds back the
-others (`Apart`)."""
+others (`Apart`). Where the records go is a `LogStore`, chosen by the database: SQLite keeps
+one table per kind, purged row by row (`PlainLog`); PostgreSQL a table per day, written by
+COPY and forgotten by dropping days (`partitions.PartitionedLog`)."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from runtime import sids
 from runtime.times import sqlite_timestamp, utcnow
 from services.delivery.models import AttemptRow, DeadLetterRow
+from services.delivery.partitions import PartitionedLog, RecordRefused
 
 log = logging.getLogger(__name__)
 # The tables themselves: the journal writes with Core inserts (executemany), not the ORM.
@@ -34,6 +37,7 @@ DEAD_LETTER = "DL"
 LETTERS_PER_WRITE = 500
 ATTEMPTS_PER_WRITE = 5000
 PURGE_BATCH = 5000
+PURGE_SECONDS = 600.0
 
 
 # SQLSTATE classes of a statement's data, not of the database: 22 data exception (a NUL in
@@ -45,7 +49,7 @@ def refused(exc: BaseException) -> bool:
     """Whether the database refused what was written rather than being unable to write: the
     records' fault, so writing them again cannot help; anything else (a connection lost, the
     database away, a table missing) is an outage that passes, so the records wait for it."""
-    if isinstance(exc, DataError | IntegrityError):
+    if isinstance(exc, DataError | IntegrityError | RecordRefused):
         return True
     if isinstance(exc, DBAPIError):
         state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
@@ -245,6 +249,87 @@ class Journal(Protocol):
         ...
 
 
+class LogStore(Protocol):
+    """Where the journal's records are kept: written, made ready ahead, forgotten."""
+
+    async def write_attempts(self, attempts: Sequence[Attempt]) -> None:
+        """Write all of `attempts`, or none: a refused record fails the write (`refused`)."""
+        ...
+
+    async def write_letters(self, table: Table, rows: list[dict[str, Any]]) -> None: ...
+
+    async def maintain(self, now: datetime) -> None:
+        """Get ready for the records of the days ahead."""
+        ...
+
+    async def purge(self, now: datetime, batch: int = PURGE_BATCH) -> int:
+        """Forget what is past retention; returns the rows deleted one by one."""
+        ...
+
+
+def store_for(sessions: async_sessionmaker[AsyncSession], retention: Retention) -> LogStore:
+    """The log's store for the database `sessions` are bound to."""
+    bind = sessions.kw.get("bind")
+    if bind is not None and bind.dialect.name == "postgresql":
+        return PartitionedLog(sessions, retention)
+    return PlainLog(sessions, retention)
+
+
+class PlainLog:
+    """One table per kind, written by executemany (SQLite: many rows to an INSERT) and purged
+    row by row in batches: what SQLite (`make run`) needs, and the log before partitioning."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], retention: Retention) -> None:
+        self._sessions = sessions
+        self._retention = retention
+        self._rows: AttemptRows | None = None
+
+    async def write_attempts(self, attempts: Sequence[Attempt]) -> None:
+        async with self._sessions.begin() as session:
+            # One executemany of the driver's own SQL (AttemptRows), without the ORM's bulk
+            # machinery (15 % of a worker at full load) or Core's per-row parameter
+            # processing (another 8 %).
+            connection = await session.connection()
+            rows = self._rows
+            if rows is None:
+                rows = self._rows = AttemptRows(connection.dialect)
+            for sql, parameters in rows.writes(attempts):
+                await connection.exec_driver_sql(sql, parameters)
+
+    async def write_letters(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(insert(table), rows)
+
+    async def maintain(self, now: datetime) -> None:
+        return None
+
+    async def purge(self, now: datetime, batch: int = PURGE_BATCH) -> int:
+        """Delivered attempts after `retention.delivered`; failed and retrying ones, and dead
+        letters, after `retention.errors`. In batches by primary key, each its own short
+        transaction, so a large backlog of old rows never holds the database's writer for
+        long. Returns the rows removed."""
+        removed = 0
+        delivered = AttemptRow.outcome == "delivered"
+        for table, condition, before in (
+            (AttemptRow, delivered, now - self._retention.delivered),
+            (AttemptRow, ~delivered, now - self._retention.errors),
+            (DeadLetterRow, None, now - self._retention.errors),
+        ):
+            while True:
+                old = select(table.id).where(table.date_created < before)
+                if condition is not None:
+                    old = old.where(condition)
+                async with self._sessions.begin() as session:
+                    ids = list((await session.scalars(old.order_by(table.id).limit(batch))).all())
+                    if ids:
+                        await session.execute(delete(table).where(table.id.in_(ids)))
+                removed += len(ids)
+                if len(ids) < batch:
+                    break
+                await asyncio.sleep(0)  # let the hot path in between batches
+        return removed
+
+
 class SqlJournal:
     def __init__(
         self,
@@ -252,16 +337,16 @@ class SqlJournal:
         retention: Retention,
         max_pending: int = 200_000,
         flush_seconds: float = 0.25,
+        store: LogStore | None = None,
     ) -> None:
         self._sessions = sessions
-        self._retention = retention
+        self._store = store if store is not None else store_for(sessions, retention)
         self._pending: deque[Attempt] = deque(maxlen=max_pending)
         self._flush_seconds = flush_seconds
         self.dropped = 0
         self.quarantined = 0  # records the database refused, set aside (`_quarantine`)
         self._letters: deque[tuple[DeadLetter, asyncio.Future[None]]] = deque()
         self._writing_letters = False
-        self._rows: AttemptRows | None = None
 
     @property
     def pending(self) -> int:
@@ -319,8 +404,7 @@ class SqlJournal:
                     written.set_result(None)
 
     async def _insert_letters(self, batch: list[tuple[DeadLetter, asyncio.Future[None]]]) -> None:
-        async with self._sessions.begin() as session:
-            await session.execute(insert(LETTERS_TABLE), [letter_row(letter) for letter, _ in batch])
+        await self._store.write_letters(LETTERS_TABLE, [letter_row(letter) for letter, _ in batch])
 
     async def flush(self) -> int:
         taken: list[Attempt] = []
@@ -329,7 +413,7 @@ class SqlJournal:
         if taken:
             apart = Apart.of(taken)
             try:
-                await apart.write(self._insert_attempts)
+                await apart.write(self._store.write_attempts)
             except BaseException:
                 self._put_back(apart.remaining())
                 raise
@@ -337,18 +421,6 @@ class SqlJournal:
                 for record, refusal in apart.refused:
                     self._quarantine(record, refusal)
         return len(taken)
-
-    async def _insert_attempts(self, attempts: list[Attempt]) -> None:
-        async with self._sessions.begin() as session:
-            # One executemany of the driver's own SQL (AttemptRows), without the ORM's bulk
-            # machinery (15 % of a worker at full load) or Core's per-row parameter
-            # processing (another 8 %).
-            connection = await session.connection()
-            rows = self._rows
-            if rows is None:
-                rows = self._rows = AttemptRows(connection.dialect)
-            for sql, parameters in rows.writes(attempts):
-                await connection.exec_driver_sql(sql, parameters)
 
     def _quarantine(self, attempt: Attempt, exc: Exception) -> None:
         """A record the database refuses is written to the log instead, and counted: kept in
@@ -369,18 +441,19 @@ class SqlJournal:
         self._pending.extendleft(reversed(keep))
 
     async def run(self) -> None:
-        """Flush attempts until cancelled; purge what is past retention now and then."""
-        purged_at = 0.0
+        """Flush attempts until cancelled; now and then, get the days ahead ready and purge
+        what is past retention (first of all: today's records need today)."""
+        purged_at = -PURGE_SECONDS
         reported = 0  # of self.dropped, which counts every record ever dropped
         loop = asyncio.get_running_loop()
         try:
             while True:
                 try:
+                    if loop.time() - purged_at > PURGE_SECONDS:
+                        await self.maintain(utcnow())
+                        purged_at = loop.time()
                     while await self.flush():
                         pass
-                    if loop.time() - purged_at > 600:
-                        await self.purge(utcnow())
-                        purged_at = loop.time()
                 except Exception:
                     log.warning("delivery log: write failed; will retry", exc_info=True)
                 if self.dropped > reported:
@@ -395,32 +468,18 @@ class SqlJournal:
             except Exception:
                 log.warning("delivery log: %d attempt records not written at shutdown", len(self._pending))
 
+    async def maintain(self, now: datetime) -> None:
+        """The log's maintenance: the days ahead made ready, then what is past retention
+        forgotten (a failed purge does not keep the days ahead from being made)."""
+        await self._store.maintain(now)
+        await self.purge(now)
+
     async def purge(self, now: datetime, batch: int = PURGE_BATCH) -> int:
         """Forget what is past its retention (Twilio's: application events 7 days, error logs
         23 days): delivered attempts after `retention.delivered`; failed and retrying ones,
-        and dead letters, after `retention.errors`. In batches by primary key, each its own
-        short transaction, so a large backlog of old rows never holds the database's writer
-        for long. Returns the rows removed."""
-        removed = 0
-        delivered = AttemptRow.outcome == "delivered"
-        for table, condition, before in (
-            (AttemptRow, delivered, now - self._retention.delivered),
-            (AttemptRow, ~delivered, now - self._retention.errors),
-            (DeadLetterRow, None, now - self._retention.errors),
-        ):
-            while True:
-                old = select(table.id).where(table.date_created < before)
-                if condition is not None:
-                    old = old.where(condition)
-                async with self._sessions.begin() as session:
-                    ids = list((await session.scalars(old.order_by(table.id).limit(batch))).all())
-                    if ids:
-                        await session.execute(delete(table).where(table.id.in_(ids)))
-                removed += len(ids)
-                if len(ids) < batch:
-                    break
-                await asyncio.sleep(0)  # let the hot path in between batches
-        return removed
+        and dead letters, after `retention.errors` — on PostgreSQL by dropping whole days.
+        Returns the rows deleted one by one."""
+        return await self._store.purge(now, batch)
 
 
 def letter_row(letter: DeadLetter) -> dict[str, Any]:
