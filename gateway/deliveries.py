@@ -79,6 +79,8 @@ def replay_body(call: Call, r: delivery_pb2.Replay) -> dict[str, Any]:
         "status": r.status,
         "events_replayed": r.events_replayed,
         "events_remaining": r.events_remaining,
+        # How far back this sink's replays reach now (the archive forgets its oldest when full).
+        "archive_starts_at": r.archive_starts_at or None,
         "error": r.error or None,
         "date_created": r.date_created,
         "date_updated": r.date_updated,

@@ -21,11 +21,11 @@ from services.delivery.directory import SinkDirectory
 from services.delivery.health import HealthReporter
 from services.delivery.journal import Retention, SqlJournal
 from services.delivery.lanes import Dispatcher, LaneRules
-from services.delivery.metrics import ConsumerLag, DeliveryMetrics
+from services.delivery.metrics import ConsumerLag, DeliveryMetrics, StreamFill
 from services.delivery.ordered import OrderedDelivery, OrderedRules
 from services.delivery.parking import Parking, ParkingRules
 from services.delivery.records import Records
-from services.delivery.replay import ReplayRunner
+from services.delivery.replay import ArchiveReach, ReplayRunner
 from services.delivery.room import Room
 from services.delivery.servicer import DeliveryServicer
 from services.delivery.settings import Settings
@@ -140,6 +140,7 @@ async def build(settings: Settings) -> ServiceApp:
     )
     dispatcher = Dispatcher(directory, settler, room, lane_rules(settings), parking)
     ordered = OrderedDelivery(nc, js, spec.ordered(), directory, settler, ordered_rules(settings))
+    archive = ArchiveReach(nc, spec, ordered=lambda sink_sid: sink_sid in directory.ordered)
     measuring: list[Callable[[], Coroutine[Any, Any, None]]] = []
     if metrics is not None:
         delivery_metrics.lane_states(
@@ -150,6 +151,7 @@ async def build(settings: Settings) -> ServiceApp:
         )
         delivery_metrics.journal_queue(metrics, journal)
         measuring.append(ConsumerLag(metrics, js, spec.name, settings.consumer_name).run)
+        measuring.append(StreamFill(metrics, js, spec.name, archive.starts_at).run)
     health = HealthReporter(sessions, lambda: [*dispatcher.lane_reports(), *ordered.lane_reports()])
     worker = Worker(nc, spec.name, settings.consumer_name, dispatcher, room)
     replays = ReplayRunner(js, spec, records, ordered=lambda sink_sid: sink_sid in directory.ordered)
@@ -190,7 +192,7 @@ async def build(settings: Settings) -> ServiceApp:
             Registration(
                 delivery_pb2.DESCRIPTOR.services_by_name["Delivery"].full_name,
                 delivery_pb2_grpc.add_DeliveryServicer_to_server,
-                DeliveryServicer(records, directory, watcher, js, spec),
+                DeliveryServicer(records, directory, watcher, js, spec, archive),
             )
         ],
         readiness=[watcher.wait_ready],

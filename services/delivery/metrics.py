@@ -1,13 +1,15 @@
 """The delivery worker's Prometheus figures (runtime/metrics.py): what became of each event
 by sink type, outcome and error code; publish → first attempt and publish → success
-latencies; its lanes by state; the shared consumer's lag; the delivery log's queue."""
+latencies; its lanes by state; the shared consumer's lag; the work stream's backlog and
+the replay archive's reach; the delivery log's queue."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import UTC, datetime
 
 from nats.js import JetStreamContext
 
@@ -148,6 +150,43 @@ class ConsumerLag:
                 self._ack_pending = float(info.num_ack_pending or 0)
             except Exception as exc:  # the broker away: keep the last figures, try again
                 log.debug("consumer lag not read: %s", exc)
+            await asyncio.sleep(LAG_POLL_SECONDS)
+
+
+class StreamFill:
+    """The work stream's backlog against its budget, and how far back the replay archive
+    reaches: a shrinking archive age under heavy traffic says replays reach less far than
+    the retention (every worker reports the same streams: take the max, not the sum)."""
+
+    def __init__(
+        self,
+        metrics: Metrics,
+        js: JetStreamContext,
+        work: str,
+        oldest_archived: Callable[[], Awaitable[datetime | None]],
+    ) -> None:
+        self._js, self._work, self._oldest_archived = js, work, oldest_archived
+        self._work_bytes = 0.0
+        self._archive_age = 0.0
+        metrics.readings.gauge(
+            "es_events_work_bytes",
+            "bytes of undelivered events on the events stream (refused past ES_STREAM_MAX_BYTES)",
+            lambda: [({}, self._work_bytes)],
+        )
+        metrics.readings.gauge(
+            "es_replay_archive_oldest_seconds",
+            "age of the oldest event the replay archive holds: how far back replays reach (0: empty)",
+            lambda: [({}, self._archive_age)],
+        )
+
+    async def run(self) -> None:
+        while True:
+            try:
+                self._work_bytes = float((await self._js.stream_info(self._work)).state.bytes)
+                oldest = await self._oldest_archived()
+                self._archive_age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
+            except Exception as exc:  # the broker away: keep the last figures, try again
+                log.debug("stream fill not read: %s", exc)
             await asyncio.sleep(LAG_POLL_SECONDS)
 
 

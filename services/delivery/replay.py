@@ -1,7 +1,8 @@
 """Replays and redrives: events put back on the stream for one sink.
 
-A replay reads the sink's messages stored in a time window (an ephemeral consumer on the
-sink's subject, from the window's start) and publishes each again under a new message id,
+A replay reads the sink's messages stored in a time window from the replay archive (an
+ephemeral consumer on the sink's subject, from the window's start; for a key-ordered sink,
+the ordered stream, which keeps its events) and publishes each again under a new message id,
 so the ordinary delivery path delivers it once more. Copies made by a replay are marked and
 never replayed themselves. A redrive publishes a dead letter's event the same way.
 """
@@ -12,13 +13,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import UTC
+from datetime import UTC, datetime
 
+from nats.aio.client import Client
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from runtime import stream_codec
+from runtime import jetstream, stream_codec
 from runtime.jetstream import StreamSpec
 from services.delivery.models import DeadLetterRow, ReplayRow
 from services.delivery.records import Records
@@ -28,8 +30,44 @@ log = logging.getLogger(__name__)
 LIVE = ("running", "cancelling")
 
 
+# Why a replay or redrive is refused, or a running replay stops: the undelivered backlog
+# nears the work budget (ES_STREAM_MAX_BYTES); the rest is kept for live events.
+WORK_FULL = (
+    "the backlog of undelivered events is near its budget: replays and redrives wait until "
+    "the sinks drain it; try again later"
+)
+
+
 class ReplayStopped(Exception):
     pass
+
+
+async def work_too_full(js: JetStreamContext, spec: StreamSpec) -> bool:
+    """Whether copies (a replay, a redrive) are refused now: `spec` is the stream they go to."""
+    return spec.too_full_to_replay((await js.stream_info(spec.name)).state.bytes)
+
+
+class ArchiveReach:
+    """How far back replays reach now: the oldest event a sink's replay archive holds (the
+    archive forgets its oldest when full, so this moves forward, and replays say so)."""
+
+    def __init__(self, nc: Client, spec: StreamSpec, ordered: Callable[[str], bool]) -> None:
+        self._nc = nc
+        self._spec = spec
+        self._ordered = ordered
+
+    def archive_of(self, sink_sid: str) -> StreamSpec:
+        return self._spec.ordered() if self._ordered(sink_sid) else self._spec.archive()
+
+    async def starts_at(self, sink_sid: str = "") -> datetime | None:
+        """The oldest archived event's time (the events archive's, for no sink); None when
+        the archive holds nothing, or cannot be read now."""
+        archive = self.archive_of(sink_sid) if sink_sid else self._spec.archive()
+        try:
+            return await jetstream.oldest_stored(self._nc, archive.name)
+        except Exception as exc:  # the broker away: the answer leaves it out
+            log.debug("archive %s not read: %s", archive.name, exc)
+            return None
 
 
 async def redrive(js: JetStreamContext, letters: list[DeadLetterRow]) -> None:
@@ -94,11 +132,12 @@ class ReplayRunner:
         if row.position:  # taken over: go on after what was replayed already
             config.deliver_policy, config.opt_start_time = DeliverPolicy.BY_START_SEQUENCE, None
             config.opt_start_seq = row.position + 1
-        # The stream the sink takes its events from now: an ordered sink's copies go back to
-        # the ordered stream (their keys kept), behind its live events of the same key.
-        spec = self._spec.ordered() if self._ordered(row.sink_sid) else self._spec
+        # Read from the replay archive, copies put on the work stream; an ordered sink's
+        # stream is both (its copies go behind its live events of the same key, keys kept).
+        work = self._spec.ordered() if self._ordered(row.sink_sid) else self._spec
+        archive = work if self._ordered(row.sink_sid) else self._spec.archive()
         subscription = await self._js.pull_subscribe(
-            spec.sink_filter(row.sink_sid), stream=spec.name, config=config
+            archive.sink_filter(row.sink_sid), stream=archive.name, config=config
         )
         replayed, position = row.events_replayed, row.position
         try:
@@ -118,8 +157,8 @@ class ReplayRunner:
                     position = message.metadata.sequence.stream
                 if await self._records.status(row.sid) == "cancelling":
                     return "cancelled", replayed, position
-                if spec.too_full_to_replay((await self._js.stream_info(spec.name)).state.bytes):
-                    raise ReplayStopped("the event store is nearly full: stopped to keep room for events")
+                if work.too_full_to_replay((await self._js.stream_info(work.name)).state.bytes):
+                    raise ReplayStopped(WORK_FULL)
                 # Progress, and the lease renewed: no other worker takes this replay over.
                 remaining = messages[-1].metadata.num_pending if messages else None
                 await self._records.transition(

@@ -10,7 +10,7 @@ import grpc
 from nats.js import JetStreamContext
 
 from eventstreams.v1 import delivery_pb2, delivery_pb2_grpc
-from runtime.errors import InvalidArgument, LimitExceeded, NotFound
+from runtime.errors import InvalidArgument, NotFound, Unavailable
 from runtime.jetstream import StreamSpec
 from runtime.routing import RoutingWatcher
 from runtime.times import iso, iso_seconds, utcnow
@@ -64,7 +64,7 @@ def dead_letter_message(row: DeadLetterRow) -> delivery_pb2.DeadLetter:
     )
 
 
-def replay_message(row: ReplayRow) -> delivery_pb2.Replay:
+def replay_message(row: ReplayRow, archive_starts_at: datetime | None = None) -> delivery_pb2.Replay:
     return delivery_pb2.Replay(
         sid=row.sid,
         account_sid=row.account_sid,
@@ -77,6 +77,7 @@ def replay_message(row: ReplayRow) -> delivery_pb2.Replay:
         error=row.error or "",
         date_created=iso_seconds(row.date_created),
         date_updated=iso_seconds(row.date_updated),
+        archive_starts_at=iso(archive_starts_at) if archive_starts_at else "",
     )
 
 
@@ -98,12 +99,14 @@ class DeliveryServicer(delivery_pb2_grpc.DeliveryServicer):
         watcher: RoutingWatcher,
         js: JetStreamContext,
         spec: StreamSpec,
+        archive: replay.ArchiveReach | None = None,
     ) -> None:
         self._records = records
         self._directory = directory
         self._watcher = watcher
         self._js = js
         self._spec = spec
+        self._archive = archive
         self._retention = timedelta(seconds=spec.max_age_seconds)
 
     async def _own_sink(self, account_sid: str, sink_sid: str) -> None:
@@ -196,6 +199,10 @@ class DeliveryServicer(delivery_pb2_grpc.DeliveryServicer):
             page = await self._records.to_redrive(account_sid, sink_sid, named, after, REDRIVE_PAGE)
             if not page:
                 return delivery_pb2.RedriveResponse(redriven=redriven)
+            # Checked per page: a long redrive stops, what went out marked, before it fills
+            # the work budget that live events need (a retry redrives the rest).
+            if await replay.work_too_full(self._js, self._work_of(sink_sid)):
+                raise Unavailable(f"Redrive stopped after {redriven} dead letter(s): {replay.WORK_FULL}")
             await replay.redrive(self._js, page)
             await self._records.mark_redriven([letter.id for letter in page])
             redriven, after = redriven + len(page), page[-1].id
@@ -213,15 +220,21 @@ class DeliveryServicer(delivery_pb2_grpc.DeliveryServicer):
             raise InvalidArgument(f"StartTime is outside the replay window ({self._retention.days} days)")
         if start > now:
             raise InvalidArgument("StartTime is in the future")
-        stored = (await self._js.stream_info(self._spec.name)).state.bytes
-        if self._spec.too_full_to_replay(stored):
-            raise LimitExceeded("The event store is nearly full: replays are refused until it drains")
-        return replay_message(
-            await self._records.create_replay(request.account_sid, request.sink_sid, start, end)
-        )
+        if await replay.work_too_full(self._js, self._work_of(request.sink_sid)):
+            raise Unavailable(f"Replay refused: {replay.WORK_FULL}")
+        row = await self._records.create_replay(request.account_sid, request.sink_sid, start, end)
+        return replay_message(row, await self._archive_starts_at(request.sink_sid))
+
+    def _work_of(self, sink_sid: str) -> StreamSpec:
+        """The stream a sink's replayed and redriven copies go to."""
+        return self._spec.ordered() if sink_sid in self._directory.ordered else self._spec
+
+    async def _archive_starts_at(self, sink_sid: str) -> datetime | None:
+        return await self._archive.starts_at(sink_sid) if self._archive is not None else None
 
     async def GetReplay(self, request: delivery_pb2.ReplayRef, context: Ctx) -> delivery_pb2.Replay:
-        return replay_message(await self._records.replay(request.account_sid, request.sink_sid, request.sid))
+        row = await self._records.replay(request.account_sid, request.sink_sid, request.sid)
+        return replay_message(row, await self._archive_starts_at(request.sink_sid))
 
     async def ListReplays(
         self, request: delivery_pb2.ListReplaysRequest, context: Ctx
@@ -229,11 +242,13 @@ class DeliveryServicer(delivery_pb2_grpc.DeliveryServicer):
         page = await self._records.replays(
             request.account_sid, request.sink_sid, request.page_size, request.page_token
         )
+        reach = await self._archive_starts_at(request.sink_sid)
         return delivery_pb2.ListReplaysResponse(
-            replays=[replay_message(r) for r in page.items],
+            replays=[replay_message(r, reach) for r in page.items],
             next_page_token=page.next_token,
             previous_page_token=page.previous_token,
         )
 
     async def CancelReplay(self, request: delivery_pb2.ReplayRef, context: Ctx) -> delivery_pb2.Replay:
-        return replay_message(await self._records.cancel(request.account_sid, request.sink_sid, request.sid))
+        row = await self._records.cancel(request.account_sid, request.sink_sid, request.sid)
+        return replay_message(row, await self._archive_starts_at(request.sink_sid))

@@ -24,6 +24,7 @@ from runtime.errors import Unavailable
 from runtime.text import control_character
 from runtime.times import iso, iso_of
 from services.router import cloudevents
+from services.router import resend as resend_policy
 from services.router.acks import MessageTooLarge
 from services.router.bus import EventBus, OutMessage
 from services.router.projection import project
@@ -220,6 +221,14 @@ class Publisher:
         too_large = next((e for m in lost if isinstance(e := failed[m.msg_id], MessageTooLarge)), None)
         if too_large is not None:
             return _result(event.id, grpc.StatusCode.INVALID_ARGUMENT, str(too_large))
+        if any(resend_policy.store_full(failed[m.msg_id]) for m in lost):
+            return _result(
+                event.id,
+                grpc.StatusCode.UNAVAILABLE,
+                "The backlog of undelivered events is at its budget (a sink is down or slow) and "
+                f"{len(lost)} of {len(item.messages)} deliveries were not stored; publish again "
+                "later, once the sinks drain it",
+            )
         if lost:
             return _result(
                 event.id,

@@ -29,6 +29,12 @@ def worth_resending(failure: BaseException) -> bool:
     return False
 
 
+def store_full(failure: BaseException) -> bool:
+    """Whether JetStream refused to store it for want of room: the events stream's backlog of
+    undelivered events is at its budget (discard new) until the sinks drain it."""
+    return isinstance(failure, ServiceUnavailableError) and failure.err_code == STORE_FAILED
+
+
 def pause_before(resend: int) -> float:
     """Seconds to wait before resend number `resend` (1, 2, …): doubling, capped."""
     return min(FIRST_PAUSE_SECONDS * 2.0 ** (resend - 1), MAX_PAUSE_SECONDS)

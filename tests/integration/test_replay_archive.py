@@ -6,15 +6,20 @@ archive and say how far back it reaches."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig
 
 from devkit.nats_server import NatsServer
-from runtime import jetstream
+from runtime import db, jetstream, stream_codec
 from runtime.jetstream import StreamSpec
-from services.delivery.app import consumer_config
+from services.delivery.app import MIGRATIONS, consumer_config
+from services.delivery.records import Records
+from services.delivery.replay import ArchiveReach, ReplayRunner, work_too_full
 from services.delivery.settings import Settings
 from services.router.bus import JetStreamBus, OutMessage
 
@@ -32,9 +37,9 @@ def message(account: str, i: int) -> OutMessage:
     return OutMessage(account, SINK, event_id, "com.example", f"{event_id}:{SINK}", PAYLOAD)
 
 
-def small(unique: str) -> StreamSpec:
+def small(unique: str, work: int = CAP) -> StreamSpec:
     return StreamSpec(
-        name=f"EV_{unique}", subject_prefix=f"ev_{unique}", max_bytes=CAP, archive_max_bytes=CAP
+        name=f"EV_{unique}", subject_prefix=f"ev_{unique}", max_bytes=work, archive_max_bytes=CAP
     )
 
 
@@ -117,13 +122,13 @@ async def test_undelivered_work_past_its_budget_is_refused_until_the_sink_drains
         assert "maximum bytes" in str(refused[0]).lower()
         work = (await js.stream_info(spec.name)).state
         assert work.first_seq == 1  # discard new: no undelivered event was dropped for room
-        assert spec.too_full_to_replay(work.bytes)
+        assert await work_too_full(js, spec)  # replays and redrives wait too
         # Another account is refused too (the budget is the store's), with the same answer.
         assert (await bus.put([message(SECOND, 0)]))[0] is not None
         # The sink comes back and drains its backlog: publishing is taken again.
         assert await deliver_everything(js, spec) == outcomes.count(None)
         assert await bus.put([message(SECOND, 1)]) == [None]
-        assert not spec.too_full_to_replay((await js.stream_info(spec.name)).state.bytes)
+        assert not await work_too_full(js, spec)
     finally:
         await nc.close()
 
@@ -150,3 +155,52 @@ async def test_no_event_is_lost_to_interest_before_the_workers_start(
         assert await deliver_everything(js, spec) == 1
     finally:
         await nc.close()
+
+
+async def test_a_replay_reads_the_archive_and_says_how_far_back_it_reaches(
+    nats_server: NatsServer, unique: str, tmp_path: Path
+) -> None:
+    spec = small(unique, work=4 * CAP)  # room for the whole archive's copies
+    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'delivery.db'}")
+    await db.migrate(engine, MIGRATIONS, "delivery_alembic_version")
+    records = Records(db.sessionmaker(engine))
+    nc = await jetstream.connect(nats_server.url, "test")
+    try:
+        js = nc.jetstream()
+        await as_the_services_start(js, spec)
+        reach = ArchiveReach(nc, spec, ordered=lambda sink_sid: False)
+        assert await reach.starts_at(SINK) is None  # nothing archived yet
+        started = datetime.now(UTC) - timedelta(seconds=1)
+        bus = JetStreamBus(nc, spec, timeout_seconds=5)
+        # Past the archive's cap: its oldest are forgotten, the replay window starts later.
+        for start in range(0, 240, 40):
+            assert await bus.put([message(FIRST, i) for i in range(start, start + 40)]) == [None] * 40
+            await deliver_everything(js, spec)
+            await settled(js, spec)
+        oldest = await reach.starts_at(SINK)
+        assert oldest is not None and started < oldest < datetime.now(UTC)
+        archived = (await js.stream_info(spec.archive().name)).state.messages
+        assert 0 < archived < 240
+        # The work stream holds nothing: the replay's copies come from the archive.
+        assert (await js.stream_info(spec.name)).state.messages == 0
+        row = await records.create_replay(FIRST, SINK, started, datetime.now(UTC))
+        runner = ReplayRunner(js, spec, records, poll_seconds=0.1)
+        running = asyncio.create_task(runner.run())
+        try:
+            for _ in range(100):
+                done = await records.replay(FIRST, SINK, row.sid)
+                if done.status not in ("submitted", "running"):
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+        assert (done.status, done.events_replayed) == ("completed", archived), done.error
+        pull = await js.pull_subscribe_bind(Settings().consumer_name, stream=spec.name)
+        copies = await pull.fetch(archived, timeout=2)
+        assert len(copies) == archived
+        assert all((m.headers or {}).get(stream_codec.REPLAY) == row.sid for m in copies)
+    finally:
+        await nc.close()
+        await engine.dispose()

@@ -10,6 +10,7 @@ from typing import Any
 import grpc
 import orjson
 import pytest
+from nats.js.errors import ServiceUnavailableError
 
 from eventstreams.v1 import control_pb2, router_pb2
 from services.router.acks import MessageTooLarge
@@ -235,6 +236,22 @@ async def test_an_event_too_large_for_the_broker_is_refused_on_its_own() -> None
     [result] = (await router.publish([event({"name": "a", "size": 3})])).results
     assert result.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
     assert "broker takes 4096" in result.message
+
+
+class FullBus(MemoryBus):
+    """JetStream refuses every message: the backlog of undelivered events is at its budget."""
+
+    async def put(self, messages: list[OutMessage]) -> list[BaseException | None]:
+        full = ServiceUnavailableError(code=503, err_code=10077, description="maximum bytes exceeded")
+        return [full] * len(messages)
+
+
+async def test_an_event_refused_for_a_full_backlog_says_so_and_to_publish_again() -> None:
+    router, _ = publisher(FullBus())
+    [result] = (await router.publish([event({"name": "a", "size": 3})])).results
+    assert result.code == grpc.StatusCode.UNAVAILABLE.value[0]  # retryable: the sinks drain it
+    assert "backlog of undelivered events" in result.message
+    assert "publish again" in result.message
 
 
 class FailingBus(MemoryBus):
