@@ -14,7 +14,9 @@ class Base(DeclarativeBase):
 
 
 class AttemptRow(Base):
-    """One delivery attempt of one event to one sink."""
+    """One delivery attempt of one event to one sink. On PostgreSQL the table is partitioned by
+    day and outcome (services/delivery/partitions.py): `id` is unique by its sequence, not by a
+    constraint, and orders the log."""
 
     __tablename__ = "delivery_attempts"
 
@@ -65,7 +67,9 @@ class UsageRow(Base):
 
 
 class DeadLetterRow(Base):
-    """An event a sink will not get by retrying: why, and the event itself for a redrive."""
+    """An event a sink will not get by retrying: why, and the event itself for a redrive. On
+    PostgreSQL partitioned by day (its key (id, date_created)); `sid` is random, unique by
+    its size rather than by a constraint, which a partitioned table could only hold with the day."""
 
     __tablename__ = "delivery_dead_letters"
 

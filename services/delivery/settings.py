@@ -16,11 +16,14 @@ class Settings(StreamSettings, ServiceSettings):
         "delivery: database of the delivery log, dead letters, replays",
     )
     log_retention_seconds: float = setting(
-        7 * 24 * 3600.0, "delivery: how long delivered attempts are kept (Twilio: events, 7 days)"
+        7 * 24 * 3600.0,
+        "delivery: how long delivered attempts are kept (Twilio: events, 7 days); PostgreSQL drops "
+        "them by day, so up to a day longer",
     )
     error_log_retention_seconds: float = setting(
         23 * 24 * 3600.0,
-        "delivery: how long failed attempts and dead letters are kept (Twilio: error logs, 23 days)",
+        "delivery: how long failed and retrying attempts and dead letters are kept (Twilio: error logs, "
+        "23 days); PostgreSQL drops them by day, so up to a day longer",
     )
     max_buffered: int = setting(4096, "delivery: events one worker holds at once (queued or in flight)")
     sink_concurrency: int = setting(32, "delivery: requests in flight to one healthy sink")
