@@ -584,18 +584,21 @@ def nats_from_manifests(manifests: Rendered, tmp_path: Path) -> Iterator[tuple[l
 
 
 STREAMS_OF = {
-    "router": lambda spec: [spec, spec.ordered()],
-    "delivery": lambda spec: [spec, spec.ordered(), spec.parking()],
+    "router": lambda spec: [spec, spec.archive(), spec.ordered()],
+    "delivery": lambda spec: [spec, spec.archive(), spec.ordered(), spec.parking()],
 }
 
 
-async def created(js: Any, stream: jetstream.StreamSpec, seconds: float = 30.0) -> None:
+async def created(js: Any, stream: jetstream.StreamSpec, consumer: str, seconds: float = 30.0) -> None:
     """Create (or update) a stream as its service does, retrying while a fresh cluster elects
     its meta leader; a permissions violation keeps timing out, and fails at the end."""
     deadline = asyncio.get_running_loop().time() + seconds
     while True:
         try:
-            await jetstream.ensure_stream(js, stream)
+            if stream.interest:  # the work stream: made with the shared consumer, as the services do
+                await jetstream.ensure_event_streams(js, stream, consumer)
+            else:
+                await jetstream.ensure_stream(js, stream)
             return
         except Exception as exc:
             if asyncio.get_running_loop().time() > deadline:
@@ -617,7 +620,10 @@ async def test_nats_config_forms_a_cluster_that_holds_the_configured_stream(
     # The configured byte limits must fit each server's store (the server reserves them), and
     # the names are those the NATS users' permissions allow.
     max_bytes = int(router_env.get("ES_STREAM_MAX_BYTES", "-1"))
-    spec = jetstream.StreamSpec(replicas=replicas, max_bytes=max_bytes)
+    archive_max_bytes = int(router_env.get("ES_ARCHIVE_MAX_BYTES", "-1"))
+    assert router_env.get("ES_ARCHIVE_MAX_BYTES") == delivery_env.get("ES_ARCHIVE_MAX_BYTES")
+    spec = jetstream.StreamSpec(replicas=replicas, max_bytes=max_bytes, archive_max_bytes=archive_max_bytes)
+    shared = delivery_env.get("ES_CONSUMER_NAME", "delivery")
     servers = ",".join(clients)
     # Nobody connects without a user; the router may not consume.
     with pytest.raises(Exception):  # noqa: B017 - nats-py raises its own for an auth refusal
@@ -635,7 +641,7 @@ async def test_nats_config_forms_a_cluster_that_holds_the_configured_stream(
         # app.py), the workers the parking one (services/delivery/parking.py).
         for user, streams in ((nc, STREAMS_OF["router"](spec)), (delivery, STREAMS_OF["delivery"](spec))):
             for stream in streams:
-                await created(user.jetstream(timeout=2), stream)
+                await created(user.jetstream(timeout=2), stream, shared)
         # A replicated stream answers only once its own leader is elected (a few seconds on
         # a busy machine): wait for the leader, then publish, retrying a transient miss.
         for _ in range(150):
@@ -655,6 +661,15 @@ async def test_nats_config_forms_a_cluster_that_holds_the_configured_stream(
         ordered = spec.ordered()
         ordered_ack = await js.publish(ordered.subject("AC0", "DG0"), b"{}", timeout=5)
         assert ordered_ack.stream == ordered.name
+        # The archive copied the event (its source consumer is the server's own, no user's);
+        # the workers' shared consumer, made with the stream, holds it for them.
+        archive = spec.archive()
+        for _ in range(100):
+            if (await js.stream_info(archive.name)).state.messages:
+                break
+            await asyncio.sleep(0.1)
+        assert (await js.stream_info(archive.name)).state.messages == 1
+        assert (await js.consumer_info(spec.name, shared)).num_pending == 1
         info = await js.stream_info(spec.name)
         assert info.config.num_replicas == replicas
         followers = info.cluster.replicas if info.cluster and info.cluster.replicas else []
