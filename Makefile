@@ -95,6 +95,7 @@ bench: proto $(VENV)/.installed
 	$(PY) -m devkit.bench_publish_modes
 	$(PY) -m devkit.bench_router_python
 	$(PY) -m devkit.bench_worker_python
+	$(PY) -m devkit.bench_delivery_log
 
 clean:
 	rm -rf gen data bench-results
