@@ -3,9 +3,12 @@ one place names the stream, its subjects, its retention and the connection optio
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -419,6 +422,45 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
         log.info("created stream %s on %s", spec.name, spec.sources or spec.subjects)
 
 
+async def oldest_stored(nc: Client, stream: str, timeout: float = 5.0) -> datetime | None:
+    """When the oldest message `stream` holds was stored; None when it holds none. (The
+    server's `first_ts`, which nats-py's StreamState leaves out.)"""
+    reply = await nc.request(f"$JS.API.STREAM.INFO.{stream}", b"", timeout=timeout)
+    info = json.loads(reply.data)
+    if "error" in info:
+        raise NotFoundError(description=str(info["error"].get("description", "")))
+    state = info.get("state") or {}
+    if not state.get("messages") or not state.get("first_ts"):
+        return None
+    return parse_time(state["first_ts"])
+
+
+def parse_time(text: str) -> datetime:
+    """A JetStream time (RFC 3339, nanoseconds): to microseconds, which datetime holds."""
+    head, _, fraction = text.rstrip("Z").partition(".")
+    micros = int((fraction + "000000")[:6]) if fraction else 0
+    return datetime.fromisoformat(head).replace(microsecond=micros, tzinfo=UTC)
+
+
+async def _keeps_everything(js: JetStreamContext, name: str) -> bool:
+    try:
+        return (await js.stream_info(name)).config.retention == RetentionPolicy.LIMITS
+    except NotFoundError:
+        return False
+
+
+async def _caught_up(js: JetStreamContext, archive: str, seconds: float = 120.0) -> None:
+    """Until the archive has copied all its sources hold (bounded: a start is not held up
+    for long; what is not copied by then leaves the replay window early)."""
+    for _ in range(int(seconds / 0.2)):
+        info = await js.stream_info(archive)
+        # `active` is -1 until the source is set up, and its lag 0 meanwhile.
+        if info.sources and all(s.lag == 0 and s.active is not None and s.active >= 0 for s in info.sources):
+            return
+        await asyncio.sleep(0.2)
+    log.warning("archive %s has not caught up with its sources; going on", archive)
+
+
 def shared_consumer(name: str) -> ConsumerConfig:
     """The essentials of the workers' shared durable consumer on the events stream: every
     subject, from the first stored event, each acknowledged explicitly. The workers bring
@@ -436,6 +478,11 @@ async def ensure_event_streams(js: JetStreamContext, spec: StreamSpec, consumer:
     before any worker ran wait for the workers. It is made only when missing: a running
     worker's configuration of it is never overwritten. (The archive copies from the events
     stream's first stored message, whenever it is made.)"""
+    if spec.interest and await _keeps_everything(js, spec.name):
+        # An events stream from before the archive (limits retention): the archive copies
+        # what it holds — the replay history — before it lets go of everything delivered.
+        await ensure_stream(js, spec.archive())
+        await _caught_up(js, spec.archive().name)
     await ensure_stream(js, spec)
     if spec.interest:
         try:

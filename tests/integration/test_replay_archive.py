@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig
+from nats.js.api import ConsumerConfig, RetentionPolicy
 
 from devkit.nats_server import NatsServer
 from runtime import db, jetstream, stream_codec
@@ -204,3 +205,26 @@ async def test_a_replay_reads_the_archive_and_says_how_far_back_it_reaches(
     finally:
         await nc.close()
         await engine.dispose()
+
+
+async def test_an_events_stream_from_before_the_archive_hands_it_its_history(
+    nats_server: NatsServer, unique: str
+) -> None:
+    """Upgrading: the old events stream kept everything (limits retention). Made interest-
+    retained, it lets go of what was delivered — after the archive has copied it all."""
+    spec = small(unique, work=4 * CAP)
+    nc = await jetstream.connect(nats_server.url, "test")
+    try:
+        js = nc.jetstream()
+        before = replace(spec, interest=False)
+        await jetstream.ensure_stream(js, before)
+        await js.add_consumer(spec.name, consumer_config(Settings()))
+        bus = JetStreamBus(nc, before, timeout_seconds=5)
+        assert await bus.put([message(FIRST, i) for i in range(30)]) == [None] * 30
+        assert await deliver_everything(js, spec) == 30  # delivered: kept only for replays
+        await jetstream.ensure_event_streams(js, spec, Settings().consumer_name)
+        assert (await js.stream_info(spec.name)).config.retention == RetentionPolicy.INTEREST
+        await settled(js, spec)
+        assert (await js.stream_info(spec.archive().name)).state.messages == 30
+    finally:
+        await nc.close()
