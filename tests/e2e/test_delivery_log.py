@@ -84,6 +84,9 @@ async def test_dead_letters_redrive_and_replay(
     assert state["status"] == "completed", state
     # Three originals and three redriven copies lie in the window.
     assert state["events_replayed"] == 6
+    # How far back replays reach now: the oldest archived event, no later than this test's.
+    reach = datetime.fromisoformat(state["archive_starts_at"].replace("Z", "+00:00"))
+    assert datetime.now(UTC) - timedelta(days=7) < reach < datetime.now(UTC)
     await receiver.wait_for(lambda r: len(r.received) >= before + 6)
     replayed_ids = sorted(rec.events()[0]["id"] for rec in receiver.received[before:])
     assert replayed_ids == sorted(ids * 2)

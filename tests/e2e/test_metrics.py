@@ -130,6 +130,8 @@ async def test_every_process_exports_figures_that_follow_the_traffic(
         "es_delivery_consumer_pending",
         "es_delivery_consumer_ack_pending",
         "es_delivery_log_queue",
+        "es_events_work_bytes",
+        "es_replay_archive_oldest_seconds",
     ):
         assert (gauge, frozenset()) in after["delivery-0"], gauge
 
