@@ -162,22 +162,34 @@ async def test_days_ahead_are_made_by_every_worker_at_once(engine: AsyncEngine) 
 
 
 async def test_a_record_of_a_day_not_made_is_kept_not_refused(engine: AsyncEngine) -> None:
-    """A day nobody made ahead (a clock far off) is made for its first record; a record of a
-    day dropped already goes to the default partition: none is lost."""
+    """A day nobody made ahead (a clock far off) is made for its first record; a record no day
+    holds goes to the default partition, and a day whose records are there already stays
+    there: none is refused, none lost."""
     sessions = db.sessionmaker(engine)
     journal = SqlJournal(sessions, Retention())
-    far = datetime.now(UTC) + timedelta(days=40)
+    far, farther = datetime.now(UTC) + timedelta(days=40), datetime.now(UTC) + timedelta(days=50)
     journal.attempt(attempt("far", far))
     await journal.flush()
+    async with sessions.begin() as session:
+        for event_id, when in (("stray", datetime(2001, 1, 1, tzinfo=UTC)), ("farther-first", farther)):
+            await session.execute(
+                text(
+                    "INSERT INTO delivery_attempts (account_sid, sink_sid, event_id, type, attempt, "
+                    "outcome, latency_ms, date_created) VALUES (:a, :s, :e, 't', 1, 'failed', 1, :when)"
+                ),
+                {"a": ACCOUNT, "s": SINK, "e": event_id, "when": when},
+            )
+    journal.attempt(attempt("farther", farther))  # its day cannot be made: the default has its rows
+    await journal.flush()
     async with sessions() as session:
-        await session.execute(text("INSERT INTO delivery_attempts (account_sid, sink_sid, event_id, type, "
-                                   "attempt, outcome, latency_ms, date_created) VALUES "
-                                   "(:a, :s, 'stray', 't', 1, 'failed', 1, '2001-01-01')"),
-                              {"a": ACCOUNT, "s": SINK})  # fmt: skip
-        await session.commit()
-        assert set((await session.scalars(select(AttemptRow.event_id))).all()) == {"far", "stray"}
-    assert day_name("delivery_attempts", far.date()) in await partitions(engine)
-    assert journal.quarantined == 0
+        ids = set((await session.scalars(select(AttemptRow.event_id))).all())
+        defaulted = set((await session.scalars(text("SELECT event_id FROM delivery_attempts_default"))).all())
+    assert ids == {"far", "stray", "farther-first", "farther"}
+    assert defaulted == {"stray", "farther-first", "farther"}
+    names = await partitions(engine)
+    assert day_name("delivery_attempts", far.date()) in names
+    assert day_name("delivery_attempts", farther.date()) not in names
+    assert journal.quarantined == 0 and journal.pending == 0
 
 
 async def test_one_refused_record_of_a_copy_is_set_aside_alone(engine: AsyncEngine) -> None:
@@ -291,12 +303,12 @@ async def test_the_apis_list_queries_are_served_by_indexes(engine: AsyncEngine) 
 # A log from before partitioning, migrated.
 
 
-def upgrade_to(connection: Connection, revision: str) -> None:
+def upgrade_to(connection: Connection, revision: str, how: str = "upgrade") -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     config.attributes["version_table"] = VERSIONS
-    command.upgrade(config, revision)
+    getattr(command, how)(config, revision)
 
 
 async def test_a_log_from_before_partitioning_is_kept_and_read_on_in_order(
@@ -318,6 +330,16 @@ async def test_a_log_from_before_partitioning_is_kept_and_read_on_in_order(
                     )
                     for i in range(3)
                 )  # fmt: skip
+            for days in (30, 0):
+                session.add_all(
+                    DeadLetterRow(
+                        sid=f"DL{days:02d}{i:030d}", account_sid=ACCOUNT, sink_sid=SINK,
+                        event_id=f"old-{days}-letter-{i}", type="t", subject="s", payload="{}", attempts=1,
+                        reason="gone", error_code=91303, status_code=None,
+                        date_created=now - timedelta(days=days), date_redriven=None,
+                    )
+                    for i in range(2)
+                )  # fmt: skip
 
         await db.migrate(engine, MIGRATIONS, VERSIONS)
 
@@ -329,7 +351,10 @@ async def test_a_log_from_before_partitioning_is_kept_and_read_on_in_order(
         await journal.flush()
         names = await partitions(engine)
         assert "delivery_attempts_legacy" in names and "delivery_attempts_default" in names
-        assert "delivery_dead_letters_legacy" not in names  # it had no rows: simply replaced
+        assert "delivery_dead_letters_legacy" in names
+        await journal.dead_letter(letter("new-letter"))
+        letters = await Records(sessions).dead_letters(ACCOUNT, SINK, None, 50, "")
+        assert [r.event_id for r in letters.items] == ["new-letter", "old-0-letter-1", "old-0-letter-0"]
         page = await Records(sessions).attempts(ACCOUNT, SINK, "", "", 50, "")
         assert [r.event_id for r in page.items] == (
             [f"new-{i}" for i in (2, 1, 0)]
@@ -339,8 +364,29 @@ async def test_a_log_from_before_partitioning_is_kept_and_read_on_in_order(
         async with sessions() as session:
             count = await session.scalar(select(func.count()).select_from(AttemptRow))
         assert count == 9
+        async with engine.begin() as connection:  # and back, every row kept
+            await connection.run_sync(upgrade_to, "delivery_0006", "downgrade")
+        async with sessions() as session:
+            assert await session.scalar(select(func.count()).select_from(AttemptRow)) == 9
+            assert await session.scalar(select(func.count()).select_from(DeadLetterRow)) == 3
+            kinds = await session.execute(
+                text(
+                    "SELECT relname, relkind::text FROM pg_class "
+                    "WHERE relname IN ('delivery_attempts', 'delivery_dead_letters')"
+                )
+            )
+            assert {name: kind for name, kind in kinds} == {
+                "delivery_attempts": "r",
+                "delivery_dead_letters": "r",
+            }
     finally:
         await engine.dispose()
+
+
+async def test_a_log_with_no_rows_is_simply_replaced(engine: AsyncEngine) -> None:
+    names = await partitions(engine)
+    assert "delivery_attempts_legacy" not in names and "delivery_dead_letters_legacy" not in names
+    assert "delivery_attempts_default" in names and "delivery_dead_letters_default" in names
 
 
 async def test_sqlite_keeps_its_plain_tables(tmp_path: Path) -> None:
