@@ -38,6 +38,7 @@ LETTERS_PER_WRITE = 500
 ATTEMPTS_PER_WRITE = 5000
 PURGE_BATCH = 5000
 PURGE_SECONDS = 600.0
+MAINTENANCE_RETRY_SECONDS = 30.0
 
 
 # SQLSTATE classes of a statement's data, not of the database: 22 data exception (a NUL in
@@ -443,15 +444,21 @@ class SqlJournal:
     async def run(self) -> None:
         """Flush attempts until cancelled; now and then, get the days ahead ready and purge
         what is past retention (first of all: today's records need today)."""
-        purged_at = -PURGE_SECONDS
-        reported = 0  # of self.dropped, which counts every record ever dropped
         loop = asyncio.get_running_loop()
+        maintain_at = loop.time()
+        reported = 0  # of self.dropped, which counts every record ever dropped
         try:
             while True:
-                try:
-                    if loop.time() - purged_at > PURGE_SECONDS:
+                if loop.time() >= maintain_at:
+                    # Apart from the writing: a maintenance that fails (a day's drop waiting
+                    # on its lock, …) must not keep the records from being written.
+                    try:
                         await self.maintain(utcnow())
-                        purged_at = loop.time()
+                        maintain_at = loop.time() + PURGE_SECONDS
+                    except Exception:
+                        log.warning("delivery log: maintenance failed; will retry", exc_info=True)
+                        maintain_at = loop.time() + MAINTENANCE_RETRY_SECONDS
+                try:
                     while await self.flush():
                         pass
                 except Exception:

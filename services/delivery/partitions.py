@@ -60,10 +60,13 @@ DELIVERED, ERRORS = "delivered", "errors"
 AHEAD = 3  # days created before they start: a worker down for a weekend still finds its day
 EPOCH = date(1970, 1, 1)
 DAY_SECONDS = 86_400
-# Dropping a day waits for its lock (writes to the day's parent hold it briefly); it gives up
-# after this long rather than queue every writer behind it, and is tried again next round.
+# Dropping a partition takes its parent to itself for a moment (PostgreSQL locks the parent
+# table; DETACH … CONCURRENTLY, which would not, is refused beside a default partition), so it
+# waits for the statements running on the log: at most this long, rather than queue every
+# writer behind it; a day not dropped is tried again next round.
 DROP_LOCK_TIMEOUT = "2s"
 LEGACY_PURGE_BATCH = 5000
+LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout reached
 MAINTENANCE_LOCK = zlib.crc32(b"delivery log partitions")
 # A day as part of a partition's name.
 NAME = re.compile(r"_p(\d{8})(?:_(delivered|errors))?$")
@@ -294,7 +297,13 @@ class PartitionedLog:
         (a dropped table's rows are not counted: nothing counts them)."""
         self._legacy = None
         for name in expired(await self.tree(), now, self._retention):
-            await self._drop(name)
+            try:
+                await self._drop(name)
+            except DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                    raise
+                log.warning("delivery log: %s not dropped (its lock is busy); next round", name)
+                continue
             found = parse(ATTEMPTS, name) or parse(LETTERS, name)
             if found is not None:
                 day = day_number(start_of(found[0]).timestamp())

@@ -8,6 +8,7 @@ its plain tables."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -145,6 +146,31 @@ async def test_retention_drops_a_past_day_whole_and_no_other_days_row(
     assert day_name("delivery_attempts", week_old, "delivered") not in names
     assert day_name("delivery_attempts", week_old, "errors") in names
     assert day_name("delivery_dead_letters", week_old) in names
+
+
+async def test_a_day_whose_drop_waits_on_a_lock_is_left_for_the_next_round(engine: AsyncEngine) -> None:
+    """Dropping a day needs its table to itself: while a long reader holds it, retention gives
+    up on that day after its lock timeout, drops the others, and drops it next round."""
+    sessions = db.sessionmaker(engine)
+    journal = SqlJournal(sessions, Retention())
+    now = datetime.now(UTC)
+    held, free = (now - timedelta(days=40)).date(), (now - timedelta(days=41)).date()
+    for day in (held, free):
+        journal.attempt(attempt(f"{day}", datetime(day.year, day.month, day.day, 12, tzinfo=UTC)))
+    await journal.flush()
+    async with engine.connect() as reader:
+        await reader.execute(
+            text(f'LOCK TABLE "{day_name("delivery_attempts", held, "delivered")}" IN ACCESS SHARE MODE')
+        )
+        started = time.monotonic()
+        await journal.purge(now)
+        assert time.monotonic() - started < 20
+        names = await partitions(engine)
+        assert day_name("delivery_attempts", held) in names
+        assert day_name("delivery_attempts", free) not in names
+        await reader.rollback()
+    await journal.purge(now)
+    assert day_name("delivery_attempts", held) not in await partitions(engine)
 
 
 async def test_days_ahead_are_made_by_every_worker_at_once(engine: AsyncEngine) -> None:
