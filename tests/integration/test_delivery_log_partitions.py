@@ -187,6 +187,27 @@ async def test_days_ahead_are_made_by_every_worker_at_once(engine: AsyncEngine) 
         assert day_name("delivery_dead_letters", day) in names
 
 
+async def test_a_worker_makes_its_days_as_it_starts(engine: AsyncEngine) -> None:
+    """The journal's loop (run by every worker) makes today and the days ahead before its
+    first write, and writes."""
+    journal = SqlJournal(db.sessionmaker(engine), Retention(), flush_seconds=0.05)
+    journal.attempt(attempt("first", datetime.now(UTC)))
+    running = asyncio.create_task(journal.run())
+    try:
+        ahead = (datetime.now(UTC) + timedelta(days=3)).date()
+        for _ in range(200):
+            if journal.pending == 0 and day_name("delivery_dead_letters", ahead) in await partitions(engine):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the days ahead were not made")
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    async with engine.connect() as connection:
+        assert await connection.scalar(text("SELECT count(*) FROM delivery_attempts")) == 1
+
+
 async def test_a_record_of_a_day_not_made_is_kept_not_refused(engine: AsyncEngine) -> None:
     """A day nobody made ahead (a clock far off) is made for its first record; a record no day
     holds goes to the default partition, and a day whose records are there already stays
