@@ -449,9 +449,9 @@ async def _keeps_everything(js: JetStreamContext, name: str) -> bool:
         return False
 
 
-async def _caught_up(js: JetStreamContext, archive: str, seconds: float = 120.0) -> None:
-    """Until the archive has copied all its sources hold (bounded: a start is not held up
-    for long; what is not copied by then leaves the replay window early)."""
+async def _caught_up(js: JetStreamContext, archive: str, seconds: float = 60.0) -> None:
+    """Until the archive copies its sources and has all they hold (bounded: a start is not
+    held up for long; what is not copied by then is missing from the replay window)."""
     for _ in range(int(seconds / 0.2)):
         info = await js.stream_info(archive)
         # `active` is -1 until the source is set up, and its lag 0 meanwhile.
@@ -490,4 +490,7 @@ async def ensure_event_streams(js: JetStreamContext, spec: StreamSpec, consumer:
         except NotFoundError:
             await js.add_consumer(spec.name, shared_consumer(consumer))
     await ensure_stream(js, spec.archive())
+    # A new source takes a moment to start copying, and what the workers acknowledge
+    # meanwhile would never reach the archive: start serving once it copies.
+    await _caught_up(js, spec.archive().name)
     await ensure_stream(js, spec.ordered())

@@ -128,6 +128,7 @@ async def test_undelivered_work_past_its_budget_is_refused_until_the_sink_drains
         assert (await bus.put([message(SECOND, 0)]))[0] is not None
         # The sink comes back and drains its backlog: publishing is taken again.
         assert await deliver_everything(js, spec) == outcomes.count(None)
+        await settled(js, spec)  # within about a second (the archive's acknowledgements)
         assert await bus.put([message(SECOND, 1)]) == [None]
         assert not await work_too_full(js, spec)
     finally:
@@ -226,5 +227,25 @@ async def test_an_events_stream_from_before_the_archive_hands_it_its_history(
         assert (await js.stream_info(spec.name)).config.retention == RetentionPolicy.INTEREST
         await settled(js, spec)
         assert (await js.stream_info(spec.archive().name)).state.messages == 30
+    finally:
+        await nc.close()
+
+
+async def test_events_acknowledged_at_once_from_the_first_still_reach_the_archive(
+    nats_server: NatsServer, unique: str
+) -> None:
+    """A new archive's source takes a moment to start copying; what the workers acknowledge
+    meanwhile would leave the work stream uncopied — so the services start once it copies."""
+    spec = replace(small(unique), max_bytes=-1, archive_max_bytes=-1)
+    nc = await jetstream.connect(nats_server.url, "test")
+    try:
+        js = nc.jetstream()
+        await as_the_services_start(js, spec)
+        bus = JetStreamBus(nc, spec, timeout_seconds=5)
+        for start in range(0, 1000, 100):
+            assert await bus.put([message(FIRST, i) for i in range(start, start + 100)]) == [None] * 100
+            await deliver_everything(js, spec)
+        await settled(js, spec)
+        assert (await js.stream_info(spec.archive().name)).state.messages == 1000
     finally:
         await nc.close()
