@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, RetentionPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy
 
 from devkit.nats_server import NatsServer
 from runtime import db, jetstream, stream_codec
@@ -152,7 +152,7 @@ async def test_no_event_is_lost_to_interest_before_the_workers_start(
         assert await deliver_everything(js, spec) == 10
         # Another consumer made and removed (an operator's look) drops nothing undelivered.
         assert await bus.put([message(FIRST, 100)]) == [None]
-        await js.add_consumer(spec.name, ConsumerConfig(durable_name="look", ack_policy="explicit"))
+        await js.add_consumer(spec.name, ConsumerConfig(durable_name="look", ack_policy=AckPolicy.EXPLICIT))
         await js.delete_consumer(spec.name, "look")
         assert await deliver_everything(js, spec) == 1
     finally:
