@@ -449,16 +449,22 @@ async def _keeps_everything(js: JetStreamContext, name: str) -> bool:
         return False
 
 
-async def _caught_up(js: JetStreamContext, archive: str, seconds: float = 60.0) -> None:
-    """Until the archive copies its sources and has all they hold (bounded: a start is not
-    held up for long; what is not copied by then is missing from the replay window)."""
+async def _caught_up(js: JetStreamContext, spec: StreamSpec, seconds: float = 60.0) -> None:
+    """Until the archive copies from the events stream and has copied all it held when this
+    began — not until its lag is nil, which under live traffic it seldom is. Bounded: a start
+    is not held up for long; what is not copied by then is missing from the replay window."""
+    archive = spec.archive().name
+    held = (await js.stream_info(spec.name)).state.last_seq
     for _ in range(int(seconds / 0.2)):
         info = await js.stream_info(archive)
-        # `active` is -1 until the source is set up, and its lag 0 meanwhile.
-        if info.sources and all(s.lag == 0 and s.active is not None and s.active >= 0 for s in info.sources):
-            return
+        source = next((s for s in info.sources or [] if s.name == spec.name), None)
+        # `active` is -1 until the source is set up (its lag 0 meanwhile).
+        if source is not None and source.active is not None and source.active >= 0:
+            stored = (await js.stream_info(spec.name)).state.last_seq
+            if stored - (source.lag or 0) >= held:
+                return
         await asyncio.sleep(0.2)
-    log.warning("archive %s has not caught up with its sources; going on", archive)
+    log.warning("archive %s has not caught up with %s; going on", archive, spec.name)
 
 
 def shared_consumer(name: str) -> ConsumerConfig:
@@ -482,7 +488,7 @@ async def ensure_event_streams(js: JetStreamContext, spec: StreamSpec, consumer:
         # An events stream from before the archive (limits retention): the archive copies
         # what it holds — the replay history — before it lets go of everything delivered.
         await ensure_stream(js, spec.archive())
-        await _caught_up(js, spec.archive().name)
+        await _caught_up(js, spec)
     await ensure_stream(js, spec)
     if spec.interest:
         try:
@@ -492,5 +498,5 @@ async def ensure_event_streams(js: JetStreamContext, spec: StreamSpec, consumer:
     await ensure_stream(js, spec.archive())
     # A new source takes a moment to start copying, and what the workers acknowledge
     # meanwhile would never reach the archive: start serving once it copies.
-    await _caught_up(js, spec.archive().name)
+    await _caught_up(js, spec)
     await ensure_stream(js, spec.ordered())

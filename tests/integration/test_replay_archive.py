@@ -249,3 +249,35 @@ async def test_events_acknowledged_at_once_from_the_first_still_reach_the_archiv
         assert (await js.stream_info(spec.archive().name)).state.messages == 1000
     finally:
         await nc.close()
+
+
+async def test_a_service_starting_under_live_traffic_is_not_held_up(
+    nats_server: NatsServer, unique: str
+) -> None:
+    """The start waits for the archive to copy what was stored before it, not for a lag of
+    nil, which events arriving all the while never leave."""
+    spec = replace(small(unique), max_bytes=-1, archive_max_bytes=-1)
+    nc = await jetstream.connect(nats_server.url, "test")
+    try:
+        js = nc.jetstream()
+        await as_the_services_start(js, spec)
+        bus = JetStreamBus(nc, spec, timeout_seconds=5)
+        stop = asyncio.Event()
+
+        async def live() -> None:
+            i = 0
+            while not stop.is_set():
+                await bus.put([message(FIRST, n) for n in range(i, i + 20)])
+                i += 20
+
+        traffic = asyncio.create_task(live())
+        try:
+            await asyncio.sleep(0.5)
+            began = asyncio.get_running_loop().time()
+            await jetstream.ensure_event_streams(js, spec, Settings().consumer_name)  # a restart
+            assert asyncio.get_running_loop().time() - began < 10
+        finally:
+            stop.set()
+            await traffic
+    finally:
+        await nc.close()
