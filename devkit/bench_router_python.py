@@ -59,8 +59,8 @@ class FormattingBus:
 
     def __init__(self) -> None:
         self._bus = JetStreamBus.__new__(JetStreamBus)  # its _wire only: no connection
-        self._bus._spec = StreamSpec()
-        self._bus._ordered = StreamSpec().ordered()
+        self._bus._parts = [(StreamSpec(), StreamSpec().ordered())]
+        self._bus._partition = {}
 
     async def put(self, messages: list[OutMessage]) -> list[BaseException | None]:
         parts: list[bytes] = []

@@ -207,7 +207,7 @@ async def measure(trials: int, events: int, read: int, write_every: int = 2000) 
     dispatcher = Dispatcher(found, settler, room, LaneRules())
     nc = connected_client()
     worker = Worker(nc, "EVENTS", "delivery", dispatcher, room)
-    nc._direct[SID] = worker._puller._receive
+    nc._direct[SID] = worker._pullers[0]._receive
     factory = EventFactory(ACCOUNT)
     settle_garbage_collector()  # as the service does once started
     per_event = []

@@ -7,7 +7,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from nats.aio.client import Client
@@ -31,6 +31,26 @@ from runtime.config import setting
 from runtime.nats_parser import FastParser
 
 log = logging.getLogger(__name__)
+
+FNV_OFFSET = 0x811C9DC5
+FNV_PRIME = 0x01000193
+
+
+def fnv1a_32(data: bytes) -> int:
+    """32-bit FNV-1a: what NATS's subject mapping `partition(N, token)` hashes a token with."""
+    value = FNV_OFFSET
+    for byte in data:
+        value = ((value ^ byte) * FNV_PRIME) & 0xFFFFFFFF
+    return value
+
+
+def partition_of(sink_sid: str, partitions: int) -> int:
+    """The partition a sink's events go to: the same in every process and on every start
+    (never Python's salted hash()), and the one the server's own `partition(N, token)`
+    mapping of the sink SID would choose. All of a sink's events share one partition, so
+    its per-key order, its filter subjects and its Nats-Msg-Id deduplication stay within
+    one stream."""
+    return fnv1a_32(sink_sid.encode()) % partitions if partitions > 1 else 0
 
 
 @dataclass(frozen=True)
@@ -60,6 +80,35 @@ class StreamSpec:
     # Streams whose messages this one copies (JetStream sources); such a stream takes no
     # subjects of its own. Full, it forgets its oldest (discard old) and never refuses.
     sources: tuple[str, ...] = ()
+    # The events are spread over this many partitions, each a stream of its own (with its
+    # own archive, ordered and parking streams, and its own Raft leader): `partition(i)`.
+    # Budgets (max_bytes, archive_max_bytes) are each partition's.
+    partitions: int = 1
+
+    def __post_init__(self) -> None:
+        if self.partitions < 1:
+            raise ValueError(f"stream partitions must be at least 1, not {self.partitions}")
+
+    def partition(self, index: int) -> StreamSpec:
+        """The streams of partition `index`. The first keeps the unpartitioned names
+        (EVENTS, events.…), so one partition is today's layout and a split keeps the old
+        stream, with its backlog and history, as partition 0; the others are EVENTS_P<i>
+        on events_p<i>.… (subjects of their own: streams' subjects may not overlap)."""
+        if not 0 <= index < self.partitions:
+            raise ValueError(f"no partition {index} of {self.partitions}")
+        if index == 0:
+            return replace(self, partitions=1)
+        return replace(
+            self, name=f"{self.name}_P{index}", subject_prefix=f"{self.subject_prefix}_p{index}", partitions=1
+        )
+
+    def split(self) -> list[StreamSpec]:
+        """Every partition's streams, in order."""
+        return [self.partition(index) for index in range(self.partitions)]
+
+    def for_sink(self, sink_sid: str) -> StreamSpec:
+        """The partition a sink's events are published to, parked in, replayed from."""
+        return self.partition(partition_of(sink_sid, self.partitions)) if self.partitions > 1 else self
 
     @property
     def subjects(self) -> list[str]:
@@ -132,6 +181,16 @@ class StreamSpec:
         return self.max_bytes > 0 and stored_bytes >= self.max_bytes * self.replay_high_water
 
 
+def partitions_of(streams: StreamSpec | Sequence[StreamSpec]) -> list[StreamSpec]:
+    """One stream, or one per partition in partition order, as a list."""
+    return [streams] if isinstance(streams, StreamSpec) else list(streams)
+
+
+def stream_of_sink(partitions: Sequence[StreamSpec], sink_sid: str) -> StreamSpec:
+    """Of one stream per partition (`partitions`, in order), the sink's."""
+    return partitions[partition_of(sink_sid, len(partitions))]
+
+
 @dataclass(frozen=True)
 class StreamSettings:
     """The settings of every service that talks to the events stream (a base of theirs)."""
@@ -159,6 +218,13 @@ class StreamSettings:
         "events kept for replays; when full the oldest are dropped (the replay window shrinks), "
         "no publish is ever refused for it. -1: no limit (only the retention)",
     )
+    stream_partitions: int = setting(
+        1,
+        "partitions of the events: streams of their own (EVENTS, EVENTS_P1, …; each with its "
+        "archive, ordered and parking streams and its own Raft leader), a sink's events all in "
+        "one, chosen by a hash of its SID. 1: one stream, as before. Every router and worker "
+        "must agree; the byte budgets are each partition's",
+    )
     consumer_name: str = setting(
         "delivery",
         "durable consumer of the events stream shared by all workers (made by the first service to start)",
@@ -172,6 +238,7 @@ class StreamSettings:
             replicas=self.stream_replicas,
             max_bytes=self.stream_max_bytes,
             archive_max_bytes=self.archive_max_bytes,
+            partitions=self.stream_partitions,
         )
 
 
@@ -475,8 +542,14 @@ def shared_consumer(name: str) -> ConsumerConfig:
 
 
 async def ensure_event_streams(js: JetStreamContext, spec: StreamSpec, consumer: str) -> None:
-    """The streams the router and the workers both make at start: the events stream (the
-    work) with the shared consumer, its replay archive, the ordered stream.
+    """The streams the router and the workers both make at start, for every partition."""
+    for part in spec.split():
+        await _ensure_partition(js, part, consumer)
+
+
+async def _ensure_partition(js: JetStreamContext, spec: StreamSpec, consumer: str) -> None:
+    """One partition's streams: the events stream (the work) with the shared consumer, its
+    replay archive, the ordered stream.
 
     The events stream keeps an event only while a consumer has not acknowledged it, and one
     with no consumer at all is dropped once the archive has its copy: so the shared consumer

@@ -111,7 +111,10 @@ async def build(settings: Settings) -> ServiceApp:
     nc = await jetstream.connect(settings.nats_url, "delivery", settings.nats_user, settings.nats_password)
     js = nc.jetstream(timeout=10)
     await jetstream.ensure_event_streams(js, spec, settings.consumer_name)
-    await js.add_consumer(spec.name, consumer_config(settings))
+    partitions = spec.split()
+    streams = [part.name for part in partitions]
+    for stream in streams:
+        await js.add_consumer(stream, consumer_config(settings))
     control_channel = clients.channel(settings.control_target, settings.service_token)
     drivers = sink_drivers(settings)
     directory = SinkDirectory(drivers)
@@ -127,7 +130,9 @@ async def build(settings: Settings) -> ServiceApp:
     )
     records = Records(sessions)
     room = Room(settings.max_buffered)
-    parking = Parking(js, spec.parking(), ParkingRules(ack_wait_seconds=settings.ack_wait_seconds))
+    parking = Parking(
+        js, [part.parking() for part in partitions], ParkingRules(ack_wait_seconds=settings.ack_wait_seconds)
+    )
     await parking.start()
     metrics = Metrics.of("delivery", settings)
     usage = UsageMeter(sessions, directory.owner, directory.sink_type)
@@ -139,7 +144,9 @@ async def build(settings: Settings) -> ServiceApp:
         journal, retry_rules(settings), parking, directory.owner, observers=tuple(observers), tracer=tracer
     )
     dispatcher = Dispatcher(directory, settler, room, lane_rules(settings), parking)
-    ordered = OrderedDelivery(nc, js, spec.ordered(), directory, settler, ordered_rules(settings))
+    ordered = OrderedDelivery(
+        nc, js, [part.ordered() for part in partitions], directory, settler, ordered_rules(settings)
+    )
     archive = ArchiveReach(nc, spec, ordered=lambda sink_sid: sink_sid in directory.ordered)
     measuring: list[Callable[[], Coroutine[Any, Any, None]]] = []
     if metrics is not None:
@@ -150,10 +157,10 @@ async def build(settings: Settings) -> ServiceApp:
             ),
         )
         delivery_metrics.journal_queue(metrics, journal)
-        measuring.append(ConsumerLag(metrics, js, spec.name, settings.consumer_name).run)
-        measuring.append(StreamFill(metrics, js, spec.name, archive.starts_at).run)
+        measuring.append(ConsumerLag(metrics, js, streams, settings.consumer_name).run)
+        measuring.append(StreamFill(metrics, js, streams, archive.starts_at).run)
     health = HealthReporter(sessions, lambda: [*dispatcher.lane_reports(), *ordered.lane_reports()])
-    worker = Worker(nc, spec.name, settings.consumer_name, dispatcher, room)
+    worker = Worker(nc, streams, settings.consumer_name, dispatcher, room)
     replays = ReplayRunner(js, spec, records, ordered=lambda sink_sid: sink_sid in directory.ordered)
 
     async def run_worker() -> None:

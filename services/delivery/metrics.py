@@ -124,11 +124,14 @@ def journal_queue(metrics: Metrics, journal: SqlJournal) -> None:
 
 
 class ConsumerLag:
-    """The shared consumer's lag, as JetStream reports it (every worker reports the same
-    consumer: take the max across workers, not the sum)."""
+    """The shared consumer's lag, as JetStream reports it, summed over the partitions' (every
+    worker reports the same consumers: take the max across workers, not the sum)."""
 
-    def __init__(self, metrics: Metrics, js: JetStreamContext, stream: str, consumer: str) -> None:
-        self._js, self._stream, self._consumer = js, stream, consumer
+    def __init__(
+        self, metrics: Metrics, js: JetStreamContext, stream: str | Sequence[str], consumer: str
+    ) -> None:
+        self._js, self._consumer = js, consumer
+        self._streams = [stream] if isinstance(stream, str) else list(stream)
         self._pending = 0.0
         self._ack_pending = 0.0
         metrics.readings.gauge(
@@ -145,9 +148,9 @@ class ConsumerLag:
     async def run(self) -> None:
         while True:
             try:
-                info = await self._js.consumer_info(self._stream, self._consumer)
-                self._pending = float(info.num_pending or 0)
-                self._ack_pending = float(info.num_ack_pending or 0)
+                infos = [await self._js.consumer_info(stream, self._consumer) for stream in self._streams]
+                self._pending = float(sum(info.num_pending or 0 for info in infos))
+                self._ack_pending = float(sum(info.num_ack_pending or 0 for info in infos))
             except Exception as exc:  # the broker away: keep the last figures, try again
                 log.debug("consumer lag not read: %s", exc)
             await asyncio.sleep(LAG_POLL_SECONDS)
@@ -162,15 +165,17 @@ class StreamFill:
         self,
         metrics: Metrics,
         js: JetStreamContext,
-        work: str,
+        work: str | Sequence[str],
         oldest_archived: Callable[[], Awaitable[datetime | None]],
     ) -> None:
-        self._js, self._work, self._oldest_archived = js, work, oldest_archived
+        self._js, self._oldest_archived = js, oldest_archived
+        self._work = [work] if isinstance(work, str) else list(work)
         self._work_bytes = 0.0
         self._archive_age = 0.0
         metrics.readings.gauge(
             "es_events_work_bytes",
-            "bytes of undelivered events on the events stream (refused past ES_STREAM_MAX_BYTES)",
+            "bytes of undelivered events on the events stream — the fullest partition's, each "
+            "refusing past ES_STREAM_MAX_BYTES",
             lambda: [({}, self._work_bytes)],
         )
         metrics.readings.gauge(
@@ -182,7 +187,9 @@ class StreamFill:
     async def run(self) -> None:
         while True:
             try:
-                self._work_bytes = float((await self._js.stream_info(self._work)).state.bytes)
+                self._work_bytes = float(
+                    max([(await self._js.stream_info(work)).state.bytes for work in self._work])
+                )
                 oldest = await self._oldest_archived()
                 self._archive_age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
             except Exception as exc:  # the broker away: keep the last figures, try again

@@ -21,7 +21,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +31,7 @@ from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from runtime import stream_codec
+from runtime import jetstream, stream_codec
 from runtime.jetstream import StreamSpec
 from services.delivery.decision import Happened, Retry, SinkState, UnknownSink
 from services.delivery.directory import SinkDirectory
@@ -356,14 +356,16 @@ class OrderedDelivery:
         self,
         nc: Client,
         js: JetStreamContext,
-        spec: StreamSpec,
+        spec: StreamSpec | Sequence[StreamSpec],
         directory: SinkDirectory,
         settler: Settler,
         rules: OrderedRules,
     ) -> None:
+        """`spec`: the ordered stream, or each partition's in partition order (a sink's
+        consumer is on its own partition's)."""
         self._nc = nc
         self._js = js
-        self._spec = spec
+        self._parts = jetstream.partitions_of(spec)
         self._directory = directory
         self._settler = settler
         self._rules = rules
@@ -377,11 +379,12 @@ class OrderedDelivery:
 
     async def _existing(self) -> set[str]:
         prefix = consumer_name("")
-        try:
-            names = [c.name for c in await self._js.consumers_info(self._spec.name)]
-        except Exception as exc:
-            log.warning("ordered consumers: %s", exc)
-            return set()
+        names: list[str | None] = []
+        for part in self._parts:
+            try:
+                names += [c.name for c in await self._js.consumers_info(part.name)]
+            except Exception as exc:
+                log.warning("ordered consumers: %s", exc)
         return {n.removeprefix(prefix) for n in names if n and n.startswith(prefix)}
 
     async def run(self) -> None:
@@ -395,7 +398,7 @@ class OrderedDelivery:
                 lane = OrderedLane(
                     self._nc,
                     self._js,
-                    self._spec,
+                    jetstream.stream_of_sink(self._parts, sink_sid),
                     sink_sid,
                     self._directory,
                     self._settler,
@@ -418,9 +421,10 @@ class OrderedDelivery:
         if lane.held:
             return False
         name = consumer_name(sink_sid)
+        stream = jetstream.stream_of_sink(self._parts, sink_sid).name
         try:
             try:
-                info = await self._js.consumer_info(self._spec.name, name)
+                info = await self._js.consumer_info(stream, name)
             except NotFoundError:
                 info = None  # another worker retired it
             if info is not None and (info.num_pending or info.num_ack_pending):
@@ -429,7 +433,7 @@ class OrderedDelivery:
             self._runs.pop(sink_sid).cancel()
             del self._lanes[sink_sid]
             if info is not None:
-                await self._js.delete_consumer(self._spec.name, name)
+                await self._js.delete_consumer(stream, name)
         except Exception as exc:
             log.info("ordered sink %s: not retired yet: %s", sink_sid, exc)
             return False

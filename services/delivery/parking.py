@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -86,9 +87,14 @@ class ParkingRules:
 
 
 class Parking:
-    def __init__(self, js: JetStreamContext, spec: StreamSpec, rules: ParkingRules) -> None:
+    def __init__(
+        self, js: JetStreamContext, spec: StreamSpec | Sequence[StreamSpec], rules: ParkingRules
+    ) -> None:
+        """`spec`: the parking stream, or each partition's in partition order (a parked
+        event goes to its own partition's: its subject is its events stream's under
+        `parked.`)."""
         self._js = js
-        self._spec = spec
+        self._parts = jetstream.partitions_of(spec)
         self._rules = rules
         self._intake: Intake | None = None
         self._waiting: set[str] = set()  # sinks with events parked, as far as this worker knows
@@ -98,7 +104,11 @@ class Parking:
         self._fetching: dict[str, asyncio.Lock] = {}
 
     async def start(self) -> None:
-        await jetstream.ensure_stream(self._js, self._spec)
+        for part in self._parts:
+            await jetstream.ensure_stream(self._js, part)
+
+    def _of(self, sink_sid: str) -> StreamSpec:
+        return jetstream.stream_of_sink(self._parts, sink_sid)
 
     # What the settler and the lanes ask
 
@@ -206,10 +216,9 @@ class Parking:
 
     async def _oldest_stored_at(self, sink_sid: str) -> float | None:
         """When the events stream stored the sink's oldest parked event; None: none parked."""
+        spec = self._of(sink_sid)
         try:
-            raw = await self._js.get_msg(
-                self._spec.name, seq=1, subject=self._spec.sink_filter(sink_sid), next=True
-            )
+            raw = await self._js.get_msg(spec.name, seq=1, subject=spec.sink_filter(sink_sid), next=True)
         except nats.js.errors.NotFoundError:
             return None
         stored = stream_codec.decode(raw.headers)
@@ -223,8 +232,11 @@ class Parking:
         if intake is None:
             return
         self._parked_since_sweep = set()
-        info = await self._js.stream_info(self._spec.name, subjects_filter=">")
-        parked = {StreamSpec.addressee(s)[1] for s, count in (info.state.subjects or {}).items() if count}
+        parked: set[str] = set()
+        for part in self._parts:
+            info = await self._js.stream_info(part.name, subjects_filter=">")
+            subjects = info.state.subjects or {}
+            parked |= {StreamSpec.addressee(s)[1] for s, count in subjects.items() if count}
         self._waiting = parked | self._parked_since_sweep | set(self._drains)
         for sink_sid in list(self._subscriptions):
             if sink_sid not in self._waiting:
@@ -283,10 +295,11 @@ class Parking:
         for attempt in range(2):
             subscription = self._subscriptions.get(sink_sid)
             if subscription is None:
+                spec = self._of(sink_sid)
                 subscription = await self._js.pull_subscribe(
-                    self._spec.sink_filter(sink_sid),
+                    spec.sink_filter(sink_sid),
                     durable=f"parked_{sink_sid}",
-                    stream=self._spec.name,
+                    stream=spec.name,
                     config=self._consumer_config(),
                 )
                 self._subscriptions[sink_sid] = subscription

@@ -57,17 +57,24 @@ class ArchiveReach:
         self._ordered = ordered
 
     def archive_of(self, sink_sid: str) -> StreamSpec:
-        return self._spec.ordered() if self._ordered(sink_sid) else self._spec.archive()
+        """The sink's partition's archive (its ordered stream, for an ordered sink)."""
+        part = self._spec.for_sink(sink_sid)
+        return part.ordered() if self._ordered(sink_sid) else part.archive()
 
     async def starts_at(self, sink_sid: str = "") -> datetime | None:
-        """The oldest archived event's time (the events archive's, for no sink); None when
-        the archive holds nothing, or cannot be read now."""
-        archive = self.archive_of(sink_sid) if sink_sid else self._spec.archive()
-        try:
-            return await jetstream.oldest_stored(self._nc, archive.name)
-        except Exception as exc:  # the broker away: the answer leaves it out
-            log.debug("archive %s not read: %s", archive.name, exc)
-            return None
+        """The oldest archived event's time (for no sink, the oldest of every partition's
+        events archive); None when the archive holds nothing, or cannot be read now."""
+        archives = [self.archive_of(sink_sid)] if sink_sid else [p.archive() for p in self._spec.split()]
+        oldest: list[datetime] = []
+        for archive in archives:
+            try:
+                stored = await jetstream.oldest_stored(self._nc, archive.name)
+            except Exception as exc:  # the broker away: the answer leaves it out
+                log.debug("archive %s not read: %s", archive.name, exc)
+                return None
+            if stored is not None:
+                oldest.append(stored)
+        return min(oldest, default=None)
 
 
 async def redrive(js: JetStreamContext, letters: list[DeadLetterRow]) -> None:
@@ -134,8 +141,10 @@ class ReplayRunner:
             config.opt_start_seq = row.position + 1
         # Read from the replay archive, copies put on the work stream; an ordered sink's
         # stream is both (its copies go behind its live events of the same key, keys kept).
-        work = self._spec.ordered() if self._ordered(row.sink_sid) else self._spec
-        archive = work if self._ordered(row.sink_sid) else self._spec.archive()
+        # Both in the sink's partition: every one of its events went there.
+        part = self._spec.for_sink(row.sink_sid)
+        work = part.ordered() if self._ordered(row.sink_sid) else part
+        archive = work if self._ordered(row.sink_sid) else part.archive()
         subscription = await self._js.pull_subscribe(
             archive.sink_filter(row.sink_sid), stream=archive.name, config=config
         )

@@ -227,7 +227,8 @@ class DeliveryServicer(delivery_pb2_grpc.DeliveryServicer):
 
     def _work_of(self, sink_sid: str) -> StreamSpec:
         """The stream a sink's replayed and redriven copies go to."""
-        return self._spec.ordered() if sink_sid in self._directory.ordered else self._spec
+        part = self._spec.for_sink(sink_sid)
+        return part.ordered() if sink_sid in self._directory.ordered else part
 
     async def _archive_starts_at(self, sink_sid: str) -> datetime | None:
         return await self._archive.starts_at(sink_sid) if self._archive is not None else None

@@ -9,9 +9,12 @@ from typing import Protocol
 from nats.aio.client import Client
 
 from runtime import stream_codec
-from runtime.jetstream import StreamSpec
+from runtime.jetstream import StreamSpec, partition_of
 from services.router import resend as resend_policy
 from services.router.acks import Acks
+
+# Sinks whose partition the bus remembers, at most (forgotten all at once past it).
+MAX_REMEMBERED = 100_000
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs per field, per event
@@ -48,8 +51,10 @@ class JetStreamBus:
         attempt_seconds: float = 2.0,
     ) -> None:
         self._acks = Acks(nc, window)
-        self._spec = spec
-        self._ordered = spec.ordered()
+        # Each partition's events stream and ordered stream; a sink's partition looked up
+        # once (a hash of its SID) and remembered.
+        self._parts = [(part, part.ordered()) for part in spec.split()]
+        self._partition: dict[str, int] = {}
         self._timeout = timeout_seconds
         self._attempt = attempt_seconds
         self.resent = 0  # publishes sent again, over the bus's life
@@ -110,5 +115,12 @@ class JetStreamBus:
             message.order_key,
         )
         header_block = stream_codec.header_block(event, message.msg_id)
-        spec = self._spec if message.order_key is None else self._ordered
+        sink_sid = message.sink_sid
+        index = self._partition.get(sink_sid)
+        if index is None:
+            if len(self._partition) >= MAX_REMEMBERED:
+                self._partition.clear()
+            index = self._partition[sink_sid] = partition_of(sink_sid, len(self._parts))
+        work, ordered = self._parts[index]
+        spec = work if message.order_key is None else ordered
         return spec.subject(message.account_sid, message.sink_sid), header_block, message.payload

@@ -1,0 +1,203 @@
+"""Events spread over three partitions (a stream each) against a real nats-server and a real
+HTTP receiver: every sink's events land in its own partition and are all delivered, an
+ordered sink keeps its per-key order, a duplicate Nats-Msg-Id is stored once, and a replay
+finds a sink's events in its own partition's archive, whichever partition that is."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from nats.aio.client import Client
+
+from devkit.nats_server import NatsServer
+from devkit.receiver import Receiver
+from eventstreams.v1 import control_pb2
+from runtime import db, jetstream
+from runtime.jetstream import StreamSpec, partition_of
+from services.delivery.app import MIGRATIONS, consumer_config
+from services.delivery.decision import RetryRules
+from services.delivery.directory import SinkDirectory
+from services.delivery.journal import Retention, SqlJournal
+from services.delivery.lanes import Dispatcher, LaneRules
+from services.delivery.ordered import OrderedDelivery, OrderedRules
+from services.delivery.parking import Parking, ParkingRules
+from services.delivery.records import Records
+from services.delivery.replay import ArchiveReach, ReplayRunner
+from services.delivery.room import Room
+from services.delivery.settings import Settings
+from services.delivery.settle import Settler
+from services.delivery.sinks.webhook import WebhookDriver
+from services.delivery.worker import Worker
+from services.router.bus import JetStreamBus, OutMessage
+
+pytestmark = pytest.mark.integration
+
+ACCOUNT = "AC" + "a" * 32
+PARTITIONS = 3
+SINKS = [f"DG{i:032x}" for i in range(12)]
+ORDERED = "DG" + "f" * 32
+PER_SINK = 10
+KEYS = ("k0", "k1", "k2")
+
+
+def event(sink_sid: str, i: int, key: str | None = None) -> OutMessage:
+    event_id = f"EZ{sink_sid[-4:]}{i:04d}"
+    body = {"id": event_id, "data": {"sink": sink_sid, "n": i, "key": key}}
+    return OutMessage(
+        ACCOUNT,
+        sink_sid,
+        event_id,
+        "com.example",
+        f"{event_id}:{sink_sid}",
+        json.dumps(body).encode(),
+        order_key=key,
+    )
+
+
+def snapshot(url: str) -> control_pb2.RoutingSnapshot:
+    def sink(sid: str) -> control_pb2.RoutedSink:
+        configuration = json.dumps({"destination": f"{url}/{sid}", "method": "POST", "batch_events": False})
+        return control_pb2.RoutedSink(
+            sid=sid,
+            account_sid=ACCOUNT,
+            sink_type="webhook",
+            status="active",
+            configuration_json=configuration,
+        )
+
+    return control_pb2.RoutingSnapshot(
+        revision=1,
+        accounts=[control_pb2.RoutedAccount(sid=ACCOUNT, auth_token="t" * 32)],
+        sinks=[sink(sid) for sid in [*SINKS, ORDERED]],
+        subscriptions=[
+            control_pb2.RoutedSubscription(
+                sid="DF" + "1" * 32, account_sid=ACCOUNT, sink_sid=ORDERED, ordering_key="key"
+            )
+        ],
+    )
+
+
+@contextlib.asynccontextmanager
+async def workers(
+    nc: Client, spec: StreamSpec, directory: SinkDirectory, journal: SqlJournal
+) -> AsyncIterator[None]:
+    """One delivery worker as app.build wires it: a puller per partition, one room."""
+    js = nc.jetstream()
+    parts = spec.split()
+    consumer = Settings().consumer_name
+    for part in parts:
+        await js.add_consumer(part.name, consumer_config(Settings(ack_wait_seconds=30)))
+    retry = RetryRules(base_seconds=0.05, max_delay_seconds=0.2, max_age_seconds=3600)
+    room = Room(512)
+    parking = Parking(js, [part.parking() for part in parts], ParkingRules(sweep_seconds=0.2))
+    await parking.start()
+    settler = Settler(journal, retry, parking, directory.owner)
+    dispatcher = Dispatcher(directory, settler, room, LaneRules(retry=retry), parking)
+    worker = Worker(nc, [part.name for part in parts], consumer, dispatcher, room)
+    ordered = OrderedDelivery(nc, js, [part.ordered() for part in parts], directory, settler, OrderedRules())
+    tasks = [
+        asyncio.create_task(worker.run()),
+        asyncio.create_task(parking.run(dispatcher, settler)),
+        asyncio.create_task(ordered.run()),
+    ]
+    try:
+        yield
+    finally:
+        await parking.stop()
+        await asyncio.gather(worker.drain(), ordered.drain(timeout=5))
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await journal.flush()
+
+
+def delivered(receiver: Receiver) -> dict[str, list[dict[str, object]]]:
+    by_sink: dict[str, list[dict[str, object]]] = defaultdict(list)
+    for record in receiver.received:
+        by_sink[record.url.split("?")[0].rsplit("/", 1)[-1]] += record.events()
+    return by_sink
+
+
+async def test_events_of_many_sinks_spread_over_three_partitions_and_all_arrive(
+    nats_server: NatsServer, unique: str, tmp_path: Path
+) -> None:
+    spec = StreamSpec(name=f"EV_{unique}", subject_prefix=f"ev_{unique}", partitions=PARTITIONS)
+    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'delivery.db'}")
+    await db.migrate(engine, MIGRATIONS, "delivery_alembic_version")
+    sessions = db.sessionmaker(engine)
+    receiver = Receiver()
+    url = await receiver.start()
+    nc = await jetstream.connect(nats_server.url, "test")
+    driver = WebhookDriver(5.0, True, "test-agent")
+    try:
+        js = nc.jetstream()
+        await jetstream.ensure_event_streams(js, spec, Settings().consumer_name)
+        directory = SinkDirectory({"webhook": driver})
+        directory.load(snapshot(url))
+        started = datetime.now(UTC) - timedelta(seconds=1)
+        bus = JetStreamBus(nc, spec, timeout_seconds=5)
+        plain = [event(sink, i) for sink in SINKS for i in range(PER_SINK)]
+        ordered = [event(ORDERED, i, KEYS[i % len(KEYS)]) for i in range(60)]
+        assert await bus.put(plain + ordered) == [None] * (len(plain) + len(ordered))
+        # Sent again, the same Nats-Msg-Id: the same partition, which keeps it once.
+        assert await bus.put([plain[0], ordered[0]]) == [None, None]
+
+        stored = {part.name: (await js.stream_info(part.name)).state.last_seq for part in spec.split()}
+        assert all(count > 0 for count in stored.values()), stored  # every partition took some
+        assert sum(stored.values()) == len(plain)  # and none twice
+        expected = defaultdict(int)
+        for sink in SINKS:
+            expected[spec.partition(partition_of(sink, PARTITIONS)).name] += PER_SINK
+        assert stored == expected
+        ordered_stream = spec.for_sink(ORDERED).ordered().name
+        assert (await js.stream_info(ordered_stream)).state.messages == len(ordered)
+
+        async with workers(nc, spec, directory, SqlJournal(sessions, Retention())):
+            await receiver.wait_for(lambda r: len(r.events()) >= len(plain) + len(ordered), timeout=30)
+        got = delivered(receiver)
+        for sink in SINKS:
+            assert sorted(e["data"]["n"] for e in got[sink]) == list(range(PER_SINK))  # type: ignore[index]
+        for key in KEYS:
+            sequence = [e["data"]["n"] for e in got[ORDERED] if e["data"]["key"] == key]  # type: ignore[index]
+            assert sequence == [i for i in range(60) if KEYS[i % len(KEYS)] == key]
+
+        # Replays: each partition's archive holds its sinks' events, and a replay of one
+        # sink of each partition finds all of that sink's.
+        records = Records(sessions)
+        reach = ArchiveReach(nc, spec, ordered=lambda sink_sid: sink_sid == ORDERED)
+        oldest = await reach.starts_at()
+        assert oldest is not None and started < oldest
+        one_per_partition = {partition_of(sink, PARTITIONS): sink for sink in SINKS}
+        assert len(one_per_partition) == PARTITIONS
+        runner = ReplayRunner(js, spec, records, poll_seconds=0.1)
+        running = asyncio.create_task(runner.run())
+        try:
+            for sink in one_per_partition.values():
+                assert await reach.starts_at(sink) is not None
+                row = await records.create_replay(ACCOUNT, sink, started, datetime.now(UTC))
+                for _ in range(100):
+                    done = await records.replay(ACCOUNT, sink, row.sid)
+                    if done.status not in ("submitted", "running"):
+                        break
+                    await asyncio.sleep(0.1)
+                assert (done.status, done.events_replayed) == ("completed", PER_SINK), done.error
+                # The copies went to the sink's own partition, for its consumer there.
+                info = await js.consumer_info(spec.for_sink(sink).name, Settings().consumer_name)
+                assert info.num_pending == PER_SINK
+        finally:
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+    finally:
+        await nc.close()
+        await driver.close()
+        await receiver.stop()
+        await engine.dispose()
