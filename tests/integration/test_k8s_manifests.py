@@ -584,8 +584,10 @@ def nats_from_manifests(manifests: Rendered, tmp_path: Path) -> Iterator[tuple[l
 
 
 STREAMS_OF = {
-    "router": lambda spec: [spec, spec.archive(), spec.ordered()],
-    "delivery": lambda spec: [spec, spec.archive(), spec.ordered(), spec.parking()],
+    "router": lambda spec: [s for part in spec.split() for s in (part, part.archive(), part.ordered())],
+    "delivery": lambda spec: [
+        s for part in spec.split() for s in (part, part.archive(), part.ordered(), part.parking())
+    ],
 }
 
 
@@ -595,7 +597,7 @@ async def created(js: Any, stream: jetstream.StreamSpec, consumer: str, seconds:
     deadline = asyncio.get_running_loop().time() + seconds
     while True:
         try:
-            if stream.interest:  # the work stream: made with the shared consumer, as the services do
+            if stream.interest:  # a work stream: made with the shared consumer, as the services do
                 await jetstream.ensure_event_streams(js, stream, consumer)
             else:
                 await jetstream.ensure_stream(js, stream)
@@ -604,6 +606,39 @@ async def created(js: Any, stream: jetstream.StreamSpec, consumer: str, seconds:
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"could not create {stream.name}: {exc!r}") from exc
             await asyncio.sleep(0.2)
+
+
+async def published_to_partition(js: Any, part: jetstream.StreamSpec, shared: str, replicas: int) -> None:
+    for _ in range(150):
+        info = await js.stream_info(part.name)
+        if info.cluster is None or info.cluster.leader:
+            break
+        await asyncio.sleep(0.2)
+    for attempt in range(20):
+        try:
+            ack = await js.publish(part.subject("AC0", "DG0"), b"{}", timeout=5)
+            break
+        except Exception:
+            if attempt == 19:
+                raise
+            await asyncio.sleep(0.5)
+    assert ack.stream == part.name
+    ordered = part.ordered()
+    ordered_ack = await js.publish(ordered.subject("AC0", "DG0"), b"{}", timeout=5)
+    assert ordered_ack.stream == ordered.name
+    # The archive copied the event (its source consumer is the server's own, no user's);
+    # the workers' shared consumer, made with the stream, holds it for them.
+    archive = part.archive()
+    for _ in range(100):
+        if (await js.stream_info(archive.name)).state.messages:
+            break
+        await asyncio.sleep(0.1)
+    assert (await js.stream_info(archive.name)).state.messages == 1
+    assert (await js.consumer_info(part.name, shared)).num_pending == 1
+    info = await js.stream_info(part.name)
+    assert info.config.num_replicas == replicas
+    followers = info.cluster.replicas if info.cluster and info.cluster.replicas else []
+    assert len(followers) == replicas - 1
 
 
 async def test_nats_config_forms_a_cluster_that_holds_the_configured_stream(
@@ -622,7 +657,11 @@ async def test_nats_config_forms_a_cluster_that_holds_the_configured_stream(
     max_bytes = int(router_env.get("ES_STREAM_MAX_BYTES", "-1"))
     archive_max_bytes = int(router_env.get("ES_ARCHIVE_MAX_BYTES", "-1"))
     assert router_env.get("ES_ARCHIVE_MAX_BYTES") == delivery_env.get("ES_ARCHIVE_MAX_BYTES")
-    spec = jetstream.StreamSpec(replicas=replicas, max_bytes=max_bytes, archive_max_bytes=archive_max_bytes)
+    partitions = int(router_env.get("ES_STREAM_PARTITIONS", "1"))
+    assert router_env.get("ES_STREAM_PARTITIONS") == delivery_env.get("ES_STREAM_PARTITIONS")
+    spec = jetstream.StreamSpec(
+        replicas=replicas, max_bytes=max_bytes, archive_max_bytes=archive_max_bytes, partitions=partitions
+    )
     shared = delivery_env.get("ES_CONSUMER_NAME", "delivery")
     servers = ",".join(clients)
     # Nobody connects without a user; the router may not consume.
@@ -642,38 +681,15 @@ async def test_nats_config_forms_a_cluster_that_holds_the_configured_stream(
         for user, streams in ((nc, STREAMS_OF["router"](spec)), (delivery, STREAMS_OF["delivery"](spec))):
             for stream in streams:
                 await created(user.jetstream(timeout=2), stream, shared)
-        # A replicated stream answers only once its own leader is elected (a few seconds on
-        # a busy machine): wait for the leader, then publish, retrying a transient miss.
-        for _ in range(150):
-            info = await js.stream_info(spec.name)
-            if info.cluster is None or info.cluster.leader:
-                break
-            await asyncio.sleep(0.2)
-        for attempt in range(20):
-            try:
-                ack = await js.publish(spec.subject("AC0", "DG0"), b"{}", timeout=5)
-                break
-            except Exception:
-                if attempt == 19:
-                    raise
-                await asyncio.sleep(0.5)
-        assert ack.stream == spec.name
-        ordered = spec.ordered()
-        ordered_ack = await js.publish(ordered.subject("AC0", "DG0"), b"{}", timeout=5)
-        assert ordered_ack.stream == ordered.name
-        # The archive copied the event (its source consumer is the server's own, no user's);
-        # the workers' shared consumer, made with the stream, holds it for them.
-        archive = spec.archive()
-        for _ in range(100):
-            if (await js.stream_info(archive.name)).state.messages:
-                break
-            await asyncio.sleep(0.1)
-        assert (await js.stream_info(archive.name)).state.messages == 1
-        assert (await js.consumer_info(spec.name, shared)).num_pending == 1
-        info = await js.stream_info(spec.name)
-        assert info.config.num_replicas == replicas
-        followers = info.cluster.replicas if info.cluster and info.cluster.replicas else []
-        assert len(followers) == replicas - 1
+        # Every partition: its events stream takes a publish (a replicated stream answers
+        # only once its own leader is elected, a few seconds on a busy machine: wait for the
+        # leader, then publish, retrying a transient miss), its archive copies it, its shared
+        # consumer holds it for the workers, its ordered stream takes an ordered one.
+        for part in spec.split():
+            await published_to_partition(js, part, shared, replicas)
+            # The workers put replays and redrives back on the sink's own partition.
+            again = await delivery.jetstream().publish(part.subject("AC0", "DG1"), b"{}", timeout=5)
+            assert again.stream == part.name
         # The workers consume what the router stored; the router itself may not.
         consumer = ConsumerConfig(durable_name="k8s_check", ack_policy=AckPolicy.EXPLICIT)
         await delivery.jetstream().add_consumer(spec.name, consumer)
@@ -811,14 +827,19 @@ def test_keda_component_scales_delivery_on_consumer_lag_instead_of_cpu(tmp_path:
     assert scaled["metadata"]["namespace"] == NAMESPACE
     ref = scaled["spec"]["scaleTargetRef"]
     assert rendered.one(ref["kind"], ref["name"]) is rendered.one("Deployment", "delivery")
-    [trigger] = scaled["spec"]["triggers"]
-    assert trigger["type"] == "nats-jetstream"
-    meta = trigger["metadata"]
-    # The names the services really use, and the port the NATS Service really exposes.
+    triggers = scaled["spec"]["triggers"]
+    assert {trigger["type"] for trigger in triggers} == {"nats-jetstream"}
+    # The names the services really use — a trigger for every partition's shared consumer —
+    # and the port the NATS Service really exposes.
     router_env = container_env(rendered, only_container(rendered.one("Deployment", "router")))
     delivery_env = container_env(rendered, only_container(rendered.one("Deployment", "delivery")))
-    assert meta["stream"] == router_env.get("ES_STREAM_NAME", "EVENTS")
-    assert meta["consumer"] == delivery_env.get("ES_CONSUMER_NAME", "delivery")
+    spec = jetstream.StreamSpec(
+        name=router_env.get("ES_STREAM_NAME", "EVENTS"),
+        partitions=int(router_env.get("ES_STREAM_PARTITIONS", "1")),
+    )
+    assert [t["metadata"]["stream"] for t in triggers] == [part.name for part in spec.split()]
+    assert {t["metadata"]["consumer"] for t in triggers} == {delivery_env.get("ES_CONSUMER_NAME", "delivery")}
+    meta = triggers[0]["metadata"]
     host, port = meta["natsServerMonitoringEndpoint"].rsplit(":", 1)
     assert host.split(".")[:2] == ["nats", NAMESPACE]
     nats_ports = {p["name"]: p["port"] for p in rendered.one("Service", "nats")["spec"]["ports"]}
