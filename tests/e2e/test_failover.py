@@ -100,15 +100,23 @@ def revive_all(suite: Suite) -> None:
     suite.cluster.wait_healthy()
 
 
-async def stored_on_subject(suite: Suite, subject: str) -> int:
-    """How many messages the events stream holds on one subject (one sink's)."""
+async def stored_on_subject(suite: Suite, subject: str, expected: int) -> int:
+    """How many messages the replay archive holds on one subject (one sink's): every event
+    the events stream stored, each once (the events stream itself lets go of what is
+    delivered). The archive copies asynchronously: waits a little for `expected`."""
     assert suite.cluster is not None
     nc = await jetstream.connect(
         suite.nats_url, "failover-test", "delivery", suite.cluster.passwords["delivery"]
     )
     try:
-        info = await nc.jetstream(timeout=10).stream_info("EVENTS", subjects_filter=subject)
-        return int((info.state.subjects or {}).get(subject, 0))
+        js = nc.jetstream(timeout=10)
+        for _ in range(50):
+            info = await js.stream_info("EVENTS_ARCHIVE", subjects_filter=subject)
+            stored = int((info.state.subjects or {}).get(subject, 0))
+            if stored >= expected:
+                break
+            await asyncio.sleep(0.2)
+        return stored
     finally:
         await nc.close()
 
@@ -137,7 +145,7 @@ async def lose(
                 fault, inject, router_pb2_grpc.RouterStub(channel), factory, receiver, path, PLAN
             )
         distinct = (await receiver.path(path)).events
-        stored = await stored_on_subject(suite, f"events.{account.sid}.{sink}")
+        stored = await stored_on_subject(suite, f"events.{account.sid}.{sink}", distinct)
     finally:
         await asyncio.to_thread(revive_all, suite)
     report = figures.report()
