@@ -21,6 +21,7 @@ from services.delivery.directory import SinkDirectory
 from services.delivery.health import HealthReporter
 from services.delivery.journal import Retention, SqlJournal
 from services.delivery.lanes import Dispatcher, LaneRules
+from services.delivery.leaders import LeaderSpread
 from services.delivery.metrics import ConsumerLag, DeliveryMetrics, StreamFill
 from services.delivery.ordered import OrderedDelivery, OrderedRules
 from services.delivery.parking import Parking, ParkingRules
@@ -161,6 +162,10 @@ async def build(settings: Settings) -> ServiceApp:
         measuring.append(StreamFill(metrics, js, streams, archive.starts_at).run)
     health = HealthReporter(sessions, lambda: [*dispatcher.lane_reports(), *ordered.lane_reports()])
     worker = Worker(nc, streams, settings.consumer_name, dispatcher, room)
+    # Partitions spread the writes only while their leaders sit on different servers.
+    leaders = LeaderSpread(
+        nc, [streams, [p.archive().name for p in partitions], [p.ordered().name for p in partitions]]
+    )
     replays = ReplayRunner(js, spec, records, ordered=lambda sink_sid: sink_sid in directory.ordered)
 
     async def run_worker() -> None:
@@ -211,6 +216,7 @@ async def build(settings: Settings) -> ServiceApp:
             dispatcher.run_hold_watch,
             journal.run,
             replays.run,
+            leaders.run,
             health.run,
             usage.run,
             *measuring,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 from nats.aio.client import Client
 
+from devkit.nats_cluster import NatsCluster
 from devkit.nats_server import NatsServer
 from devkit.receiver import Receiver
 from eventstreams.v1 import control_pb2
@@ -26,6 +28,7 @@ from services.delivery.decision import RetryRules
 from services.delivery.directory import SinkDirectory
 from services.delivery.journal import Retention, SqlJournal
 from services.delivery.lanes import Dispatcher, LaneRules
+from services.delivery.leaders import placements, spread
 from services.delivery.ordered import OrderedDelivery, OrderedRules
 from services.delivery.parking import Parking, ParkingRules
 from services.delivery.records import Records
@@ -153,7 +156,7 @@ async def test_events_of_many_sinks_spread_over_three_partitions_and_all_arrive(
         stored = {part.name: (await js.stream_info(part.name)).state.last_seq for part in spec.split()}
         assert all(count > 0 for count in stored.values()), stored  # every partition took some
         assert sum(stored.values()) == len(plain)  # and none twice
-        expected = defaultdict(int)
+        expected: dict[str, int] = defaultdict(int)
         for sink in SINKS:
             expected[spec.partition(partition_of(sink, PARTITIONS)).name] += PER_SINK
         assert stored == expected
@@ -201,3 +204,43 @@ async def test_events_of_many_sinks_spread_over_three_partitions_and_all_arrive(
         await driver.close()
         await receiver.stop()
         await engine.dispose()
+
+
+async def test_partition_leaders_bunched_on_one_server_are_spread_over_the_three(tmp_path: Path) -> None:
+    """As a server's restart leaves them: every partition led by one server. The workers'
+    spreading moves them, one step-down at a time, until each server leads one."""
+    cluster = NatsCluster(tmp_path, tmp_path / "logs", 3)
+    cluster.start()
+    try:
+        nc = await jetstream.connect(cluster.url, "test", "delivery", cluster.passwords["delivery"])
+        try:
+            js = nc.jetstream(timeout=10)
+            spec = StreamSpec(replicas=3, partitions=PARTITIONS)
+            deadline = time.monotonic() + 60
+            while True:  # a fresh cluster elects its meta leader first
+                try:
+                    await jetstream.ensure_event_streams(js, spec, Settings().consumer_name)
+                    break
+                except Exception:
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.3)
+            names = [part.name for part in spec.split()]
+            body = json.dumps({"placement": {"preferred": "nats-0"}}).encode()
+            for name in names:
+                await nc.request(f"$JS.API.STREAM.LEADER.STEPDOWN.{name}", body, timeout=10)
+            for _ in range(50):
+                if {p.leader for p in (await placements(nc, names)).values()} == {"nats-0"}:
+                    break
+                await asyncio.sleep(0.2)
+            for _ in range(50):
+                led = sorted(p.leader for p in (await placements(nc, names)).values())
+                if led == ["nats-0", "nats-1", "nats-2"]:
+                    break
+                await spread(nc, [names])
+                await asyncio.sleep(0.5)
+            assert led == ["nats-0", "nats-1", "nats-2"]
+        finally:
+            await nc.close()
+    finally:
+        cluster.stop()

@@ -1,0 +1,54 @@
+"""Which partition leader moves where: a pure choice over where the leaders sit."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.delivery.leaders import Placement, next_move
+
+ALL = frozenset({"n0", "n1", "n2"})
+
+
+def led(*leaders: str, servers: frozenset[str] = ALL) -> dict[str, Placement]:
+    return {f"P{i}": Placement(leader, servers) for i, leader in enumerate(leaders)}
+
+
+@pytest.mark.parametrize(
+    ("placements", "expected"),
+    [
+        (led("n0", "n1", "n2"), None),  # spread: nothing to do
+        (led("n0", "n0", "n1"), ("P0", "n2")),  # n0 leads two, n2 none
+        (led("n0", "n0", "n1", "n2"), None),  # two against one: as even as four go
+        (led("n0", "n0", "n0"), ("P0", "n1")),  # all on one: the first to the idlest
+        (led("n1", "n1", "n1"), ("P0", "n0")),
+        (led("n0", "n0"), ("P0", "n1")),  # fewer streams than servers
+        (led("n0"), None),
+        (led("n0", "n0", "n0", servers=frozenset({"n0"})), None),  # nowhere else to go
+        ({}, None),
+    ],
+)
+def test_the_busiest_server_hands_a_stream_to_the_idlest(
+    placements: dict[str, Placement], expected: tuple[str, str] | None
+) -> None:
+    assert next_move(placements) == expected
+
+
+def test_only_a_server_holding_a_replica_takes_the_lead() -> None:
+    placements = {
+        "P0": Placement("n0", frozenset({"n0", "n1"})),
+        "P1": Placement("n0", frozenset({"n0", "n2"})),
+        "P2": Placement("n1", frozenset({"n1", "n2"})),
+    }
+    # n0 leads 2, n2 none: P0's replicas are n0, n1 (n1 leads one: 2 - 1 < 2); P1 can go to n2.
+    assert next_move(placements) == ("P1", "n2")
+
+
+def test_moves_until_spread() -> None:
+    placements = led("n0", "n0", "n0")
+    for _ in range(3):
+        move = next_move(placements)
+        if move is None:
+            break
+        stream, server = move
+        placements[stream] = Placement(server, ALL)
+    assert sorted(p.leader for p in placements.values()) == ["n0", "n1", "n2"]
