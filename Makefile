@@ -96,6 +96,7 @@ bench: proto $(VENV)/.installed
 	$(PY) -m devkit.bench_router_python
 	$(PY) -m devkit.bench_worker_python
 	$(PY) -m devkit.bench_delivery_log
+	$(PY) -m devkit.bench_partitions
 
 clean:
 	rm -rf gen data bench-results

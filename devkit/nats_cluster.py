@@ -21,7 +21,7 @@ from devkit.processes import ROOT, Child, free_port, start, wait_until
 
 K8S_BASE = ROOT / "deploy" / "k8s" / "base"
 # The settings of the k8s base that shape the stream: the topology runs with the same.
-STREAM_SETTINGS = ("ES_STREAM_REPLICAS", "ES_STREAM_MAX_BYTES")
+STREAM_SETTINGS = ("ES_STREAM_REPLICAS", "ES_STREAM_MAX_BYTES", "ES_STREAM_PARTITIONS")
 
 
 def manifest_settings(names: tuple[str, ...] = STREAM_SETTINGS) -> dict[str, str]:
@@ -166,6 +166,10 @@ class NatsCluster:
                         if leader:
                             return str(leader)
         return None
+
+    def stream_leaders(self, streams: list[str]) -> dict[str, str | None]:
+        """Each of `streams`' leader (None: none now), as a running node reports it."""
+        return {stream: self.stream_leader(stream) for stream in streams}
 
     def index_of(self, name: str) -> int:
         return next(i for i, node in enumerate(self.nodes) if node.name == name)

@@ -2,8 +2,10 @@
 deploy/k8s's nats.conf (R3 stream, its users), PostgreSQL, two replicas each of gateway,
 control and router, two delivery workers — losing one process at a time under steady load.
 
-For each fault (SIGKILL of the stream's leader node, of a node leading nothing of the stream,
-of a router replica, of a control replica, of a worker): every event the router acknowledged
+The events are in the deployment's partitions (ES_STREAM_PARTITIONS, a stream each, their
+leaders spread over the nodes). For each fault (SIGKILL of the node leading the load's
+partition, of the first partition's stream's leader node, of a node leading nothing of that
+stream, of a router replica, of a control replica, of a worker): every event the router acknowledged
 reaches the receiver, delivery resumes by itself, and the stream holds each event once (a
 publish the router or the producer sent again carried the same Nats-Msg-Id). The gap — the
 longest time after the kill without a delivery — is printed and recorded (junit property);
@@ -35,6 +37,7 @@ from devkit.receiver import Received, Receiver
 from devkit.suite import Suite
 from eventstreams.v1 import router_pb2_grpc
 from runtime import jetstream
+from runtime.jetstream import StreamSpec
 from tests.traffic import Tally, worker_agent, worker_tag
 
 pytestmark = [pytest.mark.e2e, pytest.mark.failover]
@@ -100,8 +103,13 @@ def revive_all(suite: Suite) -> None:
     suite.cluster.wait_healthy()
 
 
-async def stored_on_subject(suite: Suite, subject: str, expected: int) -> int:
-    """How many messages the replay archive holds on one subject (one sink's): every event
+def partition(suite: Suite, sink_sid: str) -> StreamSpec:
+    """The streams of the sink's partition, as the topology's services see them."""
+    return StreamSpec(partitions=int(suite.env.get("ES_STREAM_PARTITIONS", "1"))).for_sink(sink_sid)
+
+
+async def stored_on_subject(suite: Suite, archive: str, subject: str, expected: int) -> int:
+    """How many messages a replay archive holds on one subject (one sink's): every event
     the events stream stored, each once (the events stream itself lets go of what is
     delivered). The archive copies asynchronously: waits a little for `expected`."""
     assert suite.cluster is not None
@@ -111,7 +119,7 @@ async def stored_on_subject(suite: Suite, subject: str, expected: int) -> int:
     try:
         js = nc.jetstream(timeout=10)
         for _ in range(50):
-            info = await js.stream_info("EVENTS_ARCHIVE", subjects_filter=subject)
+            info = await js.stream_info(archive, subjects_filter=subject)
             stored = int((info.state.subjects or {}).get(subject, 0))
             if stored >= expected:
                 break
@@ -127,13 +135,17 @@ async def lose(
     fault: str,
     inject: Callable[[], None],
     record_property: Callable[[str, object], None],
+    on_sink: Callable[[str], None] | None = None,
 ) -> FailoverFigures:
+    """`on_sink` is told the load's sink SID before the load starts."""
     account: Account = await create_account(suite, f"failover {fault}")
     path = f"/failover/{fault}/{time.time_ns()}"
     try:
         async with Rest(suite, account) as rest, suite.channel("router") as channel:
             sink = await rest.webhook_sink(fault, receiver.url(path), batch_events=True)
             await rest.subscribe(fault, sink, [EVENT_TYPE])
+            if on_sink is not None:
+                on_sink(sink)
             factory = EventFactory(account.sid)
             replicas = [suite.channel("router", i) for i in range(suite.replicas)]
             try:
@@ -145,7 +157,10 @@ async def lose(
                 fault, inject, router_pb2_grpc.RouterStub(channel), factory, receiver, path, PLAN
             )
         distinct = (await receiver.path(path)).events
-        stored = await stored_on_subject(suite, f"events.{account.sid}.{sink}", distinct)
+        part = partition(suite, sink)
+        stored = await stored_on_subject(
+            suite, part.archive().name, part.subject(account.sid, sink), distinct
+        )
     finally:
         await asyncio.to_thread(revive_all, suite)
     report = figures.report()
@@ -158,6 +173,34 @@ async def lose(
     # by the producer after a failed call) was deduplicated on its Nats-Msg-Id.
     assert stored == distinct, explain
     return figures
+
+
+async def test_losing_the_node_leading_the_loads_partition(
+    topology: Suite, fast_receiver: ReceiverClient, record_property: Callable[[str, object], None]
+) -> None:
+    """The load's sink's partition loses its leader: its events wait out the election while
+    the other partitions' go on; nothing acknowledged is lost."""
+    cluster = topology.cluster
+    assert cluster is not None
+    parts = [
+        p.name for p in StreamSpec(partitions=int(topology.env.get("ES_STREAM_PARTITIONS", "1"))).split()
+    ]
+    leaders = cluster.stream_leaders(parts)
+    print(f"partition leaders: {leaders}")
+    assert None not in leaders.values(), leaders
+    chosen: dict[str, str] = {}
+
+    def note(sink_sid: str) -> None:
+        chosen["stream"] = partition(topology, sink_sid).name
+        leader = cluster.stream_leader(chosen["stream"])
+        assert leader is not None
+        chosen["leader"] = leader
+
+    def kill_leader() -> None:
+        cluster.kill(cluster.index_of(chosen["leader"]))
+
+    await lose(topology, fast_receiver, "partition-leader", kill_leader, record_property, on_sink=note)
+    assert cluster.stream_leader(chosen["stream"]) not in (None, chosen["leader"])
 
 
 async def test_losing_the_stream_leader_node(
