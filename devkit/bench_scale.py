@@ -9,10 +9,11 @@ process used meanwhile (router, the workers together, the NATS servers together,
 the machine), so the reader sees whether the box or the design is the limit. Ratios (2 and 4
 workers over 1; 3 nodes over 1) are taken between medians of this one run.
 
-On each 3-node topology the stream leader's node is then SIGKILLed under 200 events/s
-(devkit/failover.py), --failover-trials times: the gap (the longest time after the kill with
-no delivery; likewise with no acknowledged publish), the events delivered twice, and whether
-any acknowledged event went missing. The node is started again between trials.
+On each 3-node topology the node leading the load's stream (its sink's partition's) is then
+SIGKILLed under 200 events/s (devkit/failover.py), --failover-trials times: the gap (the
+longest time after the kill with no delivery; likewise with no acknowledged publish), the
+events delivered twice, and whether any acknowledged event went missing. The node is started
+again between trials.
 
     python -m devkit.bench_scale                       # ≈ 9 minutes
     python -m devkit.bench_scale --quick               # ≈ 3 minutes
@@ -43,6 +44,7 @@ from devkit.postgres import PostgresCluster
 from devkit.processes import free_port
 from devkit.suite import Suite
 from eventstreams.v1 import router_pb2_grpc
+from runtime.jetstream import StreamSpec
 
 TYPE = "com.twilio.messaging.message.delivered"
 
@@ -204,22 +206,30 @@ async def leader_kill(
     assert cluster is not None
     account = await create_account(suite, "leader kill")
     path = f"/leader-kill/{trial}"
-    leader = cluster.stream_leader(suite.env.get("ES_STREAM_NAME", "EVENTS"))
-    assert leader is not None
+    spec = StreamSpec(
+        name=suite.env.get("ES_STREAM_NAME", "EVENTS"),
+        partitions=int(suite.env.get("ES_STREAM_PARTITIONS", "1")),
+    )
+    killed: list[str] = []
 
     def kill() -> None:
-        cluster.kill(cluster.index_of(leader))
+        cluster.kill(cluster.index_of(killed[0]))
 
     try:
         async with Rest(suite, account) as rest, suite.channel("router") as channel:
             sid = await rest.webhook_sink("leader kill", receiver.url(path), batch_events=True)
             await rest.subscribe("leader kill", sid, [failover.EVENT_TYPE])
+            # The leader of the stream the sink's events go to (its partition's).
+            leader = cluster.stream_leader(spec.for_sink(sid).name)
+            assert leader is not None
+            killed.append(leader)
             router = router_pb2_grpc.RouterStub(channel)
             factory = EventFactory(account.sid)
             await failover.wait_routed([router], factory)
             figures = await failover.under_load("stream-leader", kill, router, factory, receiver, path, plan)
     finally:
-        await asyncio.to_thread(restart_node, cluster, leader)
+        if killed:
+            await asyncio.to_thread(restart_node, cluster, killed[0])
     found = figures.report()
     found["killed"] = leader
     print(

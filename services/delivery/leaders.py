@@ -87,14 +87,24 @@ class LeaderSpread:
     the jitter keeps two from moving the same stream at once, and a move already made
     leaves nothing for the next)."""
 
-    def __init__(self, nc: Client, groups: Sequence[Sequence[str]], every_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        nc: Client,
+        groups: Sequence[Sequence[str]],
+        every_seconds: float = 30.0,
+        first_seconds: float = 3.0,
+    ) -> None:
         self._nc = nc
         self._groups = [list(group) for group in groups if len(group) > 1]
         self._every = every_seconds
+        # Soon after start (streams just made have elected their leaders by then): a new
+        # deployment's leaders are where JetStream put them, often two on one server.
+        self._first = first_seconds
 
     async def run(self) -> None:
         if not self._groups:
             return
+        await asyncio.sleep(self._first * random.uniform(1.0, 2.0))
         while True:
             try:
                 await spread(self._nc, self._groups)
