@@ -13,8 +13,11 @@ With 3 partitions the leader of one sink's partition is then SIGKILLed under 200
 likewise with no acknowledged publish), events delivered twice, acknowledged events missing.
 The node is started again between kills.
 
-    python -m devkit.bench_partitions                 # ≈ 6 minutes
-    python -m devkit.bench_partitions --trials 3 --events 1500 --kills 3
+    python -m devkit.bench_partitions                 # ≈ 4 minutes
+    python -m devkit.bench_partitions --rounds 2 --trials 2 --events 1500 --kills 3
+
+Each count runs `--rounds` fresh suites of `--trials` trials, the counts' order alternating
+round by round: on this machine the first suite of a run is the slowest whatever it runs.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ NODES = ("nats-0", "nats-1", "nats-2")
 @dataclass(frozen=True)
 class Plan:
     partitions: tuple[int, ...]
+    rounds: int
     trials: int
     events: int
     sinks: int
@@ -65,7 +69,14 @@ def parse_args() -> tuple[Plan, Path]:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--partitions", type=int, nargs="+", default=[1, 3])
-    parser.add_argument("--trials", type=int, default=3)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="fresh suites per partition count, the counts' order alternating round by round "
+        "(the first suite of a run is the slowest on this machine, whatever it runs)",
+    )
+    parser.add_argument("--trials", type=int, default=2, help="trials per suite")
     parser.add_argument("--events", type=int, default=1500, help="events per trial, each to every sink")
     parser.add_argument("--sinks", type=int, default=6)
     parser.add_argument("--workers", type=int, default=1)
@@ -74,23 +85,26 @@ def parse_args() -> tuple[Plan, Path]:
     )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args()
-    plan = Plan(tuple(args.partitions), args.trials, args.events, args.sinks, args.workers, args.kills)
+    plan = Plan(
+        tuple(args.partitions), args.rounds, args.trials, args.events, args.sinks, args.workers, args.kills
+    )
     return plan, args.out
 
 
 def leaders(suite: Suite, spec: StreamSpec) -> dict[str, str | None]:
+    """Where each partition's events stream and archive are led."""
     assert suite.cluster is not None
-    return suite.cluster.stream_leaders([part.name for part in spec.split()])
+    return suite.cluster.stream_leaders([s for p in spec.split() for s in (p.name, p.archive().name)])
 
 
 async def measure(
-    suite: Suite, spec: StreamSpec, receiver_port: int, procs: ProcessWatch, plan: Plan
+    suite: Suite, spec: StreamSpec, receiver_port: int, procs: ProcessWatch, plan: Plan, kills: int
 ) -> dict[str, Any]:
     receiver = ReceiverClient(receiver_port)
     account = await create_account(suite, "partitions")
     paths = [f"/partitions/{i}" for i in range(plan.sinks)]
     trials: list[dict[str, Any]] = []
-    kills: list[dict[str, Any]] = []
+    killed: list[dict[str, Any]] = []
     placed: dict[str, int] = {}
     try:
         async with Rest(suite, account) as rest, suite.channel("router") as channel:
@@ -135,12 +149,11 @@ async def measure(
                     flush=True,
                 )
         after = leaders(suite, spec)
-        if spec.partitions > 1:
-            for trial in range(plan.kills):
-                kills.append(await partition_leader_kill(suite, spec, receiver, trial, plan.failover))
+        for trial in range(kills):
+            killed.append(await partition_leader_kill(suite, spec, receiver, trial, plan.failover))
     finally:
         await receiver.close()
-    return {"sinks_by_stream": placed, "trials": trials, "leaders_after_trials": after, "leader_kill": kills}
+    return {"sinks_by_stream": placed, "trials": trials, "leaders_after_trials": after, "leader_kill": killed}
 
 
 async def partition_leader_kill(
@@ -184,13 +197,15 @@ async def partition_leader_kill(
     return found
 
 
-def run_topology(partitions: int, plan: Plan, pg: PostgresCluster, data: Path) -> dict[str, Any]:
-    directory = data / f"p{partitions}"
+def run_topology(
+    partitions: int, plan: Plan, pg: PostgresCluster, data: Path, round_: int, kills: int
+) -> dict[str, Any]:
+    directory = data / f"p{partitions}-r{round_}"
     suite = Suite(
         data_dir=directory,
-        catalog_db=pg.create_database(f"catalog_p{partitions}"),
-        control_db=pg.create_database(f"control_p{partitions}"),
-        delivery_db=pg.create_database(f"delivery_p{partitions}"),
+        catalog_db=pg.create_database(f"catalog_p{partitions}_r{round_}"),
+        control_db=pg.create_database(f"control_p{partitions}_r{round_}"),
+        delivery_db=pg.create_database(f"delivery_p{partitions}_r{round_}"),
         nats_nodes=3,
         workers=plan.workers,
         log_dir=directory / "logs",
@@ -217,23 +232,25 @@ def run_topology(partitions: int, plan: Plan, pg: PostgresCluster, data: Path) -
         procs.watch("fast receiver", receiver.process.pid)
         procs.watch("bench driver", os.getpid())
         procs.start()
-        measured = asyncio.run(measure(suite, spec, receiver_port, procs, plan))
-        return {"partitions": partitions, "leaders_at_start": start_leaders, **measured}
+        measured = asyncio.run(measure(suite, spec, receiver_port, procs, plan, kills))
+        return {"partitions": partitions, "round": round_, "leaders_at_start": start_leaders, **measured}
     finally:
         procs.stop()
         suite.stop()
         receiver.stop()
 
 
-def summarise(topology: dict[str, Any]) -> dict[str, Any]:
-    trials = topology["trials"]
-    kills = topology["leader_kill"]
+def summarise(partitions: int, topologies: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every suite's trials of one partition count together."""
+    trials = [t for topology in topologies for t in topology["trials"]]
+    kills = [k for topology in topologies for k in topology["leader_kill"]]
     summary: dict[str, Any] = {
-        "partitions": topology["partitions"],
+        "partitions": partitions,
+        "trials": len(trials),
         "deliveries_per_second": spread([t["deliveries_per_second"] for t in trials]),
         "node_us_per_delivery": {n: spread([t["node_us_per_delivery"][n] for t in trials]) for n in NODES},
-        "leaders_at_start": topology["leaders_at_start"],
-        "leaders_after_trials": topology["leaders_after_trials"],
+        "leaders_at_start": [t["leaders_at_start"] for t in topologies],
+        "leaders_after_trials": [t["leaders_after_trials"] for t in topologies],
         "incomplete_trials": sum(1 for t in trials if not t["complete"]),
     }
     if kills:
@@ -253,7 +270,10 @@ def table(rows: list[dict[str, Any]]) -> str:
     ]
     for row in rows:
         per_node = " / ".join(show(row["node_us_per_delivery"][n], 1) for n in NODES)
-        where = f"{row['leaders_at_start']} → {row['leaders_after_trials']}"
+        where = "; ".join(
+            f"{start} → {after}"
+            for start, after in zip(row["leaders_at_start"], row["leaders_after_trials"], strict=True)
+        )
         lines.append(
             f"| {row['partitions']} | {show(row['deliveries_per_second'], 0)} | {per_node} | {where} |"
         )
@@ -280,14 +300,24 @@ def main() -> None:
             pg = PostgresCluster(Path(tmp) / "postgres")
             pg.start()
             try:
-                for partitions in plan.partitions:
-                    print(f"  {partitions} partition(s)", flush=True)
-                    results["topologies"].append(run_topology(partitions, plan, pg, Path(tmp)))
+                kills_left = plan.kills
+                for round_ in range(plan.rounds):
+                    order = plan.partitions if round_ % 2 == 0 else tuple(reversed(plan.partitions))
+                    for partitions in order:
+                        kills = kills_left if partitions > 1 else 0  # all in the first partitioned suite
+                        kills_left -= kills
+                        print(f"  round {round_ + 1}: {partitions} partition(s)", flush=True)
+                        results["topologies"].append(
+                            run_topology(partitions, plan, pg, Path(tmp), round_, kills)
+                        )
             finally:
                 pg.stop()
     finally:
         results["duration_seconds"] = round(time.monotonic() - started, 1)
-        results["summary"] = [summarise(t) for t in results["topologies"]]
+        results["summary"] = [
+            summarise(count, [t for t in results["topologies"] if t["partitions"] == count])
+            for count in plan.partitions
+        ]
         out.mkdir(parents=True, exist_ok=True)
         (out / "partitions.json").write_text(json.dumps(results, indent=2, default=str))
         print()
