@@ -6,6 +6,8 @@ import pytest
 
 from services.delivery.leaders import Placement, next_move
 
+pytestmark = pytest.mark.unit
+
 ALL = frozenset({"n0", "n1", "n2"})
 
 

@@ -12,6 +12,8 @@ import pytest
 
 from runtime.jetstream import StreamSettings, StreamSpec, fnv1a_32, partition_of
 
+pytestmark = pytest.mark.unit
+
 SINKS = [f"DG{i:032x}" for i in range(3000)]
 
 
