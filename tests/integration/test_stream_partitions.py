@@ -13,13 +13,15 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import web
 from nats.aio.client import Client
 
 from devkit.nats_cluster import NatsCluster
 from devkit.nats_server import NatsServer
-from devkit.receiver import Receiver
+from devkit.receiver import Received, Receiver
 from eventstreams.v1 import control_pb2
 from runtime import db, jetstream
 from runtime.jetstream import StreamSpec, partition_of
@@ -89,7 +91,7 @@ def snapshot(url: str) -> control_pb2.RoutingSnapshot:
 
 @contextlib.asynccontextmanager
 async def workers(
-    nc: Client, spec: StreamSpec, directory: SinkDirectory, journal: SqlJournal
+    nc: Client, spec: StreamSpec, directory: SinkDirectory, journal: SqlJournal, **rules: Any
 ) -> AsyncIterator[None]:
     """One delivery worker as app.build wires it: a puller per partition, one room."""
     js = nc.jetstream()
@@ -102,7 +104,7 @@ async def workers(
     parking = Parking(js, [part.parking() for part in parts], ParkingRules(sweep_seconds=0.2))
     await parking.start()
     settler = Settler(journal, retry, parking, directory.owner)
-    dispatcher = Dispatcher(directory, settler, room, LaneRules(retry=retry), parking)
+    dispatcher = Dispatcher(directory, settler, room, LaneRules(retry=retry, **rules), parking)
     worker = Worker(nc, [part.name for part in parts], consumer, dispatcher, room)
     ordered = OrderedDelivery(nc, js, [part.ordered() for part in parts], directory, settler, OrderedRules())
     tasks = [
@@ -244,3 +246,56 @@ async def test_partition_leaders_bunched_on_one_server_are_spread_over_the_three
             await nc.close()
     finally:
         cluster.stop()
+
+
+async def test_a_down_sink_is_parked_in_its_own_partition_and_comes_back(
+    nats_server: NatsServer, unique: str, tmp_path: Path
+) -> None:
+    spec = StreamSpec(name=f"EV_{unique}", subject_prefix=f"ev_{unique}", partitions=PARTITIONS)
+    sink = next(s for s in SINKS if partition_of(s, PARTITIONS) != 0)  # not the unpartitioned names
+    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'delivery.db'}")
+    await db.migrate(engine, MIGRATIONS, "delivery_alembic_version")
+    down = True
+    taken: set[int] = set()  # events the sink answered 200 for
+
+    def respond(record: Received) -> web.Response:
+        if down:
+            return web.Response(status=500)
+        taken.update(e["data"]["n"] for e in record.events())
+        return web.Response(status=200)
+
+    receiver = Receiver(responder=respond)
+    url = await receiver.start()
+    nc = await jetstream.connect(nats_server.url, "test")
+    driver = WebhookDriver(5.0, True, "test-agent")
+    try:
+        js = nc.jetstream()
+        await jetstream.ensure_event_streams(js, spec, Settings().consumer_name)
+        directory = SinkDirectory({"webhook": driver})
+        directory.load(snapshot(url))
+        bus = JetStreamBus(nc, spec, timeout_seconds=5)
+        assert await bus.put([event(sink, i) for i in range(30)]) == [None] * 30
+        parking = spec.for_sink(sink).parking().name
+        assert parking == f"{spec.name}_P{partition_of(sink, PARTITIONS)}_PARKED"
+        async with workers(
+            nc, spec, directory, SqlJournal(db.sessionmaker(engine), Retention()), failing_buffer=1
+        ):
+            for _ in range(200):
+                if (await js.stream_info(parking)).state.messages >= 25:
+                    break
+                await asyncio.sleep(0.05)
+            assert (await js.stream_info(parking)).state.messages >= 25
+            down = False
+            await receiver.wait_for(lambda _r: taken == set(range(30)), timeout=30)
+            for _ in range(100):  # the last acknowledgements
+                if (await js.stream_info(parking)).state.messages == 0:
+                    break
+                await asyncio.sleep(0.05)
+        assert (await js.stream_info(parking)).state.messages == 0
+        others = [p.parking().name for p in spec.split() if p.parking().name != parking]
+        assert [(await js.stream_info(name)).state.last_seq for name in others] == [0, 0]
+    finally:
+        await nc.close()
+        await driver.close()
+        await receiver.stop()
+        await engine.dispose()
