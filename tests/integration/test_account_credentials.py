@@ -4,24 +4,19 @@ and on a real PostgreSQL."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from runtime import db
 from runtime.change_signal import ChangeSignal
 from runtime.errors import AlreadyExists, FailedPrecondition, NotFound, PermissionDenied, Unauthenticated
 from runtime.token_cipher import TokenCipher, new_key
 from services.control.accounts import AccountStore
-from services.control.app import MIGRATIONS
 from services.control.routing_feed import RoutingFeed
 from services.control.sinks import SinkStore
 from services.control.subscriptions import Selector, SubscriptionStore
-from tests.conftest import BACKENDS, database_url
 
 pytestmark = pytest.mark.integration
 
@@ -42,16 +37,6 @@ class AnyType:
         return {"type": "object"}
 
 
-@pytest.fixture(params=BACKENDS)
-async def sessions(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = db.create_engine(database_url(request.param, request, tmp_path, "control"))
-    await db.migrate(engine, MIGRATIONS, "control_alembic_version")
-    yield db.sessionmaker(engine)
-    await engine.dispose()
-
-
 async def refused(accounts: AccountStore, username: str, password: str) -> bool:
     try:
         await accounts.authenticate(username, password)
@@ -61,11 +46,11 @@ async def refused(accounts: AccountStore, username: str, password: str) -> bool:
 
 
 async def test_a_secondary_auth_token_authenticates_until_promoted_or_deleted(
-    sessions: async_sessionmaker[AsyncSession],
+    control_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     cipher = TokenCipher(new_key())
-    accounts = AccountStore(sessions, cipher=cipher)
-    feed = RoutingFeed(sessions, ChangeSignal(), 0.1, cipher)
+    accounts = AccountStore(control_sessions, cipher=cipher)
+    feed = RoutingFeed(control_sessions, ChangeSignal(), 0.1, cipher)
     account = await accounts.create("acme")
     old = account.auth_token
     with pytest.raises(FailedPrecondition):
@@ -76,7 +61,7 @@ async def test_a_secondary_auth_token_authenticates_until_promoted_or_deleted(
     made = await accounts.create_secondary(account.sid)
     new = made.secondary_auth_token
     assert new and new != old and made.secondary_auth_token_created is not None
-    async with sessions() as session:
+    async with control_sessions() as session:
         stored = await session.scalar(
             text("SELECT secondary_auth_token FROM control_accounts WHERE sid = :sid"), {"sid": account.sid}
         )
@@ -106,9 +91,9 @@ async def test_a_secondary_auth_token_authenticates_until_promoted_or_deleted(
 
 
 async def test_only_a_parent_changes_a_subaccounts_status(
-    sessions: async_sessionmaker[AsyncSession],
+    control_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    accounts = AccountStore(sessions)
+    accounts = AccountStore(control_sessions)
     parent = await accounts.create("parent")
     sub = await accounts.create("sub", owner_sid=parent.sid)
     stranger = await accounts.create("stranger")
@@ -124,11 +109,11 @@ async def test_only_a_parent_changes_a_subaccounts_status(
     assert (renamed.friendly_name, renamed.status) == ("tenant", "active")
 
 
-async def test_suspended_and_closed_subaccounts(sessions: async_sessionmaker[AsyncSession]) -> None:
-    accounts = AccountStore(sessions)
-    sinks = SinkStore(sessions, 10, NoTests())
-    subscriptions = SubscriptionStore(sessions, 10, AnyType())
-    feed = RoutingFeed(sessions, ChangeSignal(), 0.1)
+async def test_suspended_and_closed_subaccounts(control_sessions: async_sessionmaker[AsyncSession]) -> None:
+    accounts = AccountStore(control_sessions)
+    sinks = SinkStore(control_sessions, 10, NoTests())
+    subscriptions = SubscriptionStore(control_sessions, 10, AnyType())
+    feed = RoutingFeed(control_sessions, ChangeSignal(), 0.1)
     parent = await accounts.create("parent")
     sub = await accounts.create("sub", owner_sid=parent.sid)
     key, secret = await accounts.create_key(sub.sid, "ci")

@@ -5,20 +5,15 @@ the REST edge — never a failed write (a 500), and nothing is stored."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from runtime import db
 from runtime.errors import InvalidArgument, NotFound, Unauthenticated
 from services.control.accounts import AccountStore
-from services.control.app import MIGRATIONS
 from services.control.sinks import SinkStore
 from services.control.subscriptions import Selector, SubscriptionStore
-from tests.conftest import BACKENDS, database_url
 
 pytestmark = pytest.mark.integration
 
@@ -41,22 +36,12 @@ class NoTypesExpected:
         raise AssertionError(f"no type looked up: {type_name!r}")
 
 
-@pytest.fixture(params=BACKENDS)
-async def sessions(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = db.create_engine(database_url(request.param, request, tmp_path, "control"))
-    await db.migrate(engine, MIGRATIONS, "control_alembic_version")
-    yield db.sessionmaker(engine)
-    await engine.dispose()
-
-
 @pytest.mark.parametrize("bad", BAD)
 async def test_sink_and_subscription_text_with_a_control_character_is_refused(
-    sessions: async_sessionmaker[AsyncSession], bad: str
+    control_sessions: async_sessionmaker[AsyncSession], bad: str
 ) -> None:
-    owner = await AccountStore(sessions).create("owner")
-    sinks = SinkStore(sessions, 10, NoTestsExpected())
+    owner = await AccountStore(control_sessions).create("owner")
+    sinks = SinkStore(control_sessions, 10, NoTestsExpected())
     with pytest.raises(InvalidArgument) as refused:
         await sinks.create(owner.sid, f"sink {bad}", "webhook", WEBHOOK)
     assert refused.value.twilio_code == 91000
@@ -66,7 +51,7 @@ async def test_sink_and_subscription_text_with_a_control_character_is_refused(
         await sinks.update(owner.sid, sink.sid, bad)
     assert (await sinks.get(owner.sid, sink.sid)).description == "good"
 
-    subscriptions = SubscriptionStore(sessions, 10, NoTypesExpected())
+    subscriptions = SubscriptionStore(control_sessions, 10, NoTypesExpected())
     selectors = [Selector("com.example.thing", 1)]
     attempts = [
         subscriptions.create(owner.sid, bad, sink.sid, selectors),
@@ -83,10 +68,14 @@ async def test_sink_and_subscription_text_with_a_control_character_is_refused(
     assert page.items == []
 
 
-async def test_a_filter_may_be_laid_out_over_lines(sessions: async_sessionmaker[AsyncSession]) -> None:
-    owner = await AccountStore(sessions).create("owner")
-    sink = await SinkStore(sessions, 10, NoTestsExpected()).create(owner.sid, "good", "webhook", WEBHOOK)
-    subscriptions = SubscriptionStore(sessions, 10, NoTypesExpected())
+async def test_a_filter_may_be_laid_out_over_lines(
+    control_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    owner = await AccountStore(control_sessions).create("owner")
+    sink = await SinkStore(control_sessions, 10, NoTestsExpected()).create(
+        owner.sid, "good", "webhook", WEBHOOK
+    )
+    subscriptions = SubscriptionStore(control_sessions, 10, NoTypesExpected())
     with pytest.raises(AssertionError, match="no type looked up"):  # past the text checks
         await subscriptions.create(
             owner.sid, "good", sink.sid, [Selector("com.example.thing", 1)], filter_text="a == 1\n\tor b == 2"
@@ -95,9 +84,9 @@ async def test_a_filter_may_be_laid_out_over_lines(sessions: async_sessionmaker[
 
 @pytest.mark.parametrize("bad", BAD)
 async def test_account_and_key_names_with_a_control_character_are_refused(
-    sessions: async_sessionmaker[AsyncSession], bad: str
+    control_sessions: async_sessionmaker[AsyncSession], bad: str
 ) -> None:
-    accounts = AccountStore(sessions)
+    accounts = AccountStore(control_sessions)
     with pytest.raises(InvalidArgument):
         await accounts.create(bad)
     owner = await accounts.create("owner")
@@ -112,18 +101,18 @@ async def test_account_and_key_names_with_a_control_character_are_refused(
 
 
 async def test_a_username_no_account_can_have_is_refused_as_a_bad_credential(
-    sessions: async_sessionmaker[AsyncSession],
+    control_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    accounts = AccountStore(sessions)
+    accounts = AccountStore(control_sessions)
     for username in ("AC\x00" + "0" * 31, "SK\x00" + "0" * 31):
         with pytest.raises(Unauthenticated):
             await accounts.authenticate(username, "secret")
 
 
 async def test_a_subscribed_type_with_a_control_character_is_not_found(
-    sessions: async_sessionmaker[AsyncSession],
+    control_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    owner = await AccountStore(sessions).create("owner")
-    subscriptions = SubscriptionStore(sessions, 10, NoTypesExpected())
+    owner = await AccountStore(control_sessions).create("owner")
+    subscriptions = SubscriptionStore(control_sessions, 10, NoTypesExpected())
     with pytest.raises(NotFound):
         await subscriptions.get_event(owner.sid, "DF" + "0" * 32, "com.\x00")
