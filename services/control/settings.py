@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from runtime.config import setting
 from runtime.service_settings import ServiceSettings
+from services.control.limits import TreeLimits
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,28 @@ class Settings(ServiceSettings):
     max_sinks_per_account: int = setting(100, "control: sink limit per account (Twilio: 100)")
     max_subaccounts_per_account: int = setting(1000, "control: subaccount limit per account (Twilio: 1,000)")
     max_subscriptions_per_account: int = setting(100, "control: subscription limit per account (Twilio: 100)")
+    max_sinks_per_tree: int = setting(
+        2000,
+        "control: sink limit across a main account and its subaccounts (two per account of a full tree)",
+    )
+    max_subscriptions_per_tree: int = setting(
+        2000,
+        "control: subscription limit across a main account and its subaccounts (two per account of "
+        "a full tree)",
+    )
+    max_types_per_subscription: int = setting(
+        200,
+        "control: event types per subscription (Twilio names none; above the catalog's subscribable types)",
+    )
+    max_filter_chars: int = setting(
+        1024, "control: characters in a subscription's Filter (the filter language's own bound is 1,024)"
+    )
+    max_routing_bytes_per_tree: int = setting(
+        4 * 1024 * 1024,
+        "control: routing state a main account and its subaccounts may cost, estimated as the "
+        "serialized subscriptions (SIDs, types, filters, ordering keys); keeps a tree far within "
+        "one gRPC message",
+    )
     routing_poll_seconds: float = setting(
         0.25, "control: how often a watch checks the database for changes made by other replicas"
     )
@@ -47,3 +70,13 @@ class Settings(ServiceSettings):
         "control and delivery: allow loopback/private/link-local webhook destinations (dev profile); "
         "refused at sink creation and at delivery otherwise",
     )
+
+    def tree_limits(self) -> TreeLimits:
+        return TreeLimits(
+            subaccounts=self.max_subaccounts_per_account,
+            sinks=self.max_sinks_per_tree,
+            subscriptions=self.max_subscriptions_per_tree,
+            types_per_subscription=self.max_types_per_subscription,
+            filter_chars=self.max_filter_chars,
+            routing_bytes=self.max_routing_bytes_per_tree,
+        )
