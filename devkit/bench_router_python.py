@@ -24,6 +24,7 @@ import time
 from devkit.bench_load import EventFactory
 from eventstreams.v1 import control_pb2, router_pb2
 from runtime.jetstream import StreamSpec
+from runtime.routing import whole_table
 from services.catalog import catalogue
 from services.router.bus import JetStreamBus, OutMessage
 from services.router.publishing import Publisher
@@ -75,8 +76,8 @@ class FormattingBus:
 
 def routing_table() -> RoutingTable:
     table = RoutingTable()
-    table.load(
-        control_pb2.RoutingSnapshot(
+    table.apply(
+        whole_table(
             revision=1,
             accounts=[control_pb2.RoutedAccount(sid=ACCOUNT)],
             sinks=[

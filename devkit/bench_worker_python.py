@@ -38,6 +38,7 @@ from runtime import db, stream_codec
 from runtime.grpc_server import settle_garbage_collector
 from runtime.jetstream import HeaderParsingClient, StreamSpec
 from runtime.metrics import Metrics
+from runtime.routing import whole_table
 from runtime.sink_configs import WebhookConfig
 from runtime.sink_configs import parse as parse_config
 from services.delivery.app import MIGRATIONS
@@ -100,8 +101,8 @@ def directory() -> SinkDirectory:
     assert isinstance(config, WebhookConfig)
     driver = AnsweringDriver(limits_for(config))
     found = SinkDirectory({"webhook": driver})
-    found.load(
-        control_pb2.RoutingSnapshot(
+    found.apply(
+        whole_table(
             revision=1,
             accounts=[control_pb2.RoutedAccount(sid=ACCOUNT, auth_token="t")],
             sinks=[

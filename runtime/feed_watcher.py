@@ -1,6 +1,10 @@
 """Following a server's revision feed (a server stream that sends a message per new revision):
 keep the newest revision, reconnect forever with backoff, hand every message to its owner.
-Control's routing feed (runtime/routing.py) and catalog's WatchCatalog both run on it."""
+Control's routing feed (runtime/routing.py) and catalog's WatchCatalog both run on it.
+
+A message may bring no revision yet (`revision_of` is 0: a page of a cold start, or a part of
+a large change): its owner applies it, and the watcher still holds — and on reconnect asks
+from — the revision it held before."""
 
 from __future__ import annotations
 
@@ -61,7 +65,10 @@ class FeedWatcher(Generic[M]):
             try:
                 async for message in self._open(self._revision):
                     self._on_message(message)
-                    self._revision = self._revision_of(message)
+                    revision = self._revision_of(message)
+                    if not revision:
+                        continue
+                    self._revision = revision
                     self._ready.set()
                     self._changed.set()
                     self._changed = asyncio.Event()

@@ -161,7 +161,7 @@ class AccountStore:
                     most = self._max_subaccounts
                     raise LimitExceeded(f"Account reached the maximum number of subaccounts ({most})")
             session.add(row)
-            await revision.bump(session)
+            await revision.bump(session, new_sid)
         row.auth_token = token  # the caller's copy, after the sealed one is stored
         return row
 
@@ -192,7 +192,7 @@ class AccountStore:
                         await self._delete_resources(session, sid)
                         row.secondary_auth_token = None
                         row.secondary_auth_token_created = None
-                    await revision.bump(session)
+                    await revision.bump(session, sid)
             row.date_updated = utcnow()
         return self._revealed(row)
 
@@ -244,7 +244,7 @@ class AccountStore:
             row.secondary_auth_token = None
             row.secondary_auth_token_created = None
             row.date_updated = utcnow()
-            await revision.bump(session)
+            await revision.bump(session, sid)
         return self._revealed(row)
 
     async def get(self, sid: str) -> AccountRow | None:

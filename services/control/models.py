@@ -89,3 +89,14 @@ class RevisionRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     revision: Mapped[int] = mapped_column(BigInteger)
+
+
+class RoutingChangeRow(Base):
+    """The revision at which each account's routing state last changed: what the routing feed
+    sends a watcher that holds an older revision. One row per account, so it never grows with
+    the number of changes."""
+
+    __tablename__ = "control_routing_changes"
+
+    account_sid: Mapped[str] = mapped_column(String(34), primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger, index=True)

@@ -1,20 +1,24 @@
-"""The routing feed: whole snapshots of what routing and delivery need, sent on change.
+"""The routing feed: what routing and delivery need, sent by change.
 
-Snapshots are whole rather than incremental: at this project's scale (hundreds of accounts,
-≤100 sinks and subscriptions each) a snapshot is small and a watcher can never miss a
-change. The revision row tells when to build one — once per revision, shared by every
-watcher (with or without the accounts' auth tokens: only delivery workers sign).
+An account is the unit of change: every change bumps the routing revision and records the
+revision at which its account last changed (services/control/revision.py). A watcher holding
+revision R is sent the whole routing state of each account changed since R — work
+proportional to the change, not to the table. A watcher starting cold gets every account in
+pages read after it is told the revision they bring it to; changes made while it pages come
+again as changes after, and an account's state replaces whatever was held for it, so it
+converges to the revision. Many changes by one tenant between two reads are one account's
+state, sent once.
 
-Accounts' statuses shape it: a closed account is left out; a suspended one is in, marked,
-with its subscriptions left out — its events are accepted and routed nowhere, its sinks
-receive nothing new, and events accepted before the suspension are still delivered (signed).
+Accounts' statuses shape it: a closed account is gone; a suspended one is in, marked, with its
+subscriptions left out — its events are accepted and routed nowhere, its sinks receive nothing
+new, and events accepted before the suspension are still delivered (signed). Auth tokens go
+only to watchers that sign deliveries (delivery workers).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,8 +28,11 @@ from runtime.change_signal import ChangeSignal
 from runtime.token_cipher import TokenCipher
 from services.control import revision
 from services.control.accounts import ACTIVE, SUSPENDED
-from services.control.models import AccountRow, SinkRow, SubscribedEventRow, SubscriptionRow
+from services.control.models import AccountRow, RoutingChangeRow, SinkRow, SubscribedEventRow, SubscriptionRow
 from services.control.sinks import KinesisTrust
+
+# Accounts per message: a cold start's page, and the most a change message carries.
+PAGE_ACCOUNTS = 500
 
 
 class RoutingFeed:
@@ -36,66 +43,53 @@ class RoutingFeed:
         poll_seconds: float,
         cipher: TokenCipher | None = None,
         kinesis: KinesisTrust | None = None,
+        page_accounts: int = PAGE_ACCOUNTS,
     ) -> None:
         self._sessions = sessions
         self._cipher = cipher or TokenCipher("")
         self._kinesis = kinesis or KinesisTrust()
         self._signal = signal
         self._poll = poll_seconds
-        self._lock = asyncio.Lock()
-        self._built: dict[bool, control_pb2.RoutingSnapshot] = {}
+        self._page = page_accounts
 
-    async def snapshot(self, with_auth_tokens: bool = True) -> control_pb2.RoutingSnapshot:
-        """The snapshot of the current revision, built once for all watchers."""
-        async with self._lock:
-            async with self._sessions() as session:
-                latest = await revision.current(session)
-            built = self._built.get(with_auth_tokens)
-            if built is None or built.revision != latest:
-                full = await self._build()
-                bare = control_pb2.RoutingSnapshot()
-                bare.CopyFrom(full)
-                for account in bare.accounts:
-                    account.auth_token = ""
-                self._built = {True: full, False: bare}
-            return self._built[with_auth_tokens]
-
-    async def _build(self) -> control_pb2.RoutingSnapshot:
+    async def accounts(self, sids: Sequence[str], with_auth_tokens: bool) -> list[control_pb2.AccountRouting]:
+        """The routing state of these accounts, read in one transaction (gone: closed or unknown)."""
         async with self._sessions.begin() as session:
-            rev = await revision.current(session)
-            accounts = (await session.scalars(select(AccountRow))).all()
-            sinks = (await session.scalars(select(SinkRow))).all()
-            subscriptions = (await session.scalars(select(SubscriptionRow))).all()
-            events = (await session.scalars(select(SubscribedEventRow))).all()
-        held = {a.sid for a in accounts if a.status != ACTIVE}  # their subscriptions route nothing
+            accounts = (await session.scalars(select(AccountRow).where(AccountRow.sid.in_(sids)))).all()
+            sinks = (await session.scalars(select(SinkRow).where(SinkRow.account_sid.in_(sids)))).all()
+            subscriptions = (
+                await session.scalars(select(SubscriptionRow).where(SubscriptionRow.account_sid.in_(sids)))
+            ).all()
+            events = (
+                await session.scalars(
+                    select(SubscribedEventRow).where(
+                        SubscribedEventRow.subscription_sid.in_(
+                            select(SubscriptionRow.sid).where(SubscriptionRow.account_sid.in_(sids))
+                        )
+                    )
+                )
+            ).all()
         by_subscription: dict[str, list[control_pb2.TypeSelector]] = defaultdict(list)
         for event in events:
             by_subscription[event.subscription_sid].append(
                 control_pb2.TypeSelector(type=event.type, schema_version=event.schema_version)
             )
-        return control_pb2.RoutingSnapshot(
-            revision=rev,
-            accounts=[
-                control_pb2.RoutedAccount(
-                    sid=a.sid,
-                    auth_token=self._cipher.reveal(a.auth_token),
-                    owner_account_sid=a.owner_account_sid or "",
-                    suspended=a.status == SUSPENDED,
-                )
-                for a in accounts
-                if a.status in (ACTIVE, SUSPENDED)
-            ],
-            sinks=[
+        sinks_of: dict[str, list[control_pb2.RoutedSink]] = defaultdict(list)
+        for sink in sinks:
+            sinks_of[sink.account_sid].append(
                 control_pb2.RoutedSink(
-                    sid=s.sid,
-                    account_sid=s.account_sid,
-                    sink_type=s.sink_type,
-                    configuration_json=self._kinesis.routed(s.sink_type, s.account_sid, s.configuration),
-                    status=s.status,
+                    sid=sink.sid,
+                    account_sid=sink.account_sid,
+                    sink_type=sink.sink_type,
+                    configuration_json=self._kinesis.routed(
+                        sink.sink_type, sink.account_sid, sink.configuration
+                    ),
+                    status=sink.status,
                 )
-                for s in sinks
-            ],
-            subscriptions=[
+            )
+        subscriptions_of: dict[str, list[control_pb2.RoutedSubscription]] = defaultdict(list)
+        for s in subscriptions:
+            subscriptions_of[s.account_sid].append(
                 control_pb2.RoutedSubscription(
                     sid=s.sid,
                     account_sid=s.account_sid,
@@ -105,20 +99,112 @@ class RoutingFeed:
                     receive_events_from_subaccounts=s.receive_events_from_subaccounts,
                     ordering_key=s.ordering_key or "",
                 )
-                for s in subscriptions
-                if s.account_sid not in held
-            ],
-        )
+            )
+        found = {a.sid: a for a in accounts}
+        routed = []
+        for sid in sids:
+            a = found.get(sid)
+            if a is None or a.status not in (ACTIVE, SUSPENDED):
+                routed.append(
+                    control_pb2.AccountRouting(account=control_pb2.RoutedAccount(sid=sid), gone=True)
+                )
+                continue
+            routed.append(
+                control_pb2.AccountRouting(
+                    account=control_pb2.RoutedAccount(
+                        sid=a.sid,
+                        auth_token=self._cipher.reveal(a.auth_token) if with_auth_tokens else "",
+                        owner_account_sid=a.owner_account_sid or "",
+                        suspended=a.status == SUSPENDED,
+                    ),
+                    sinks=sinks_of.get(sid, []),
+                    # A suspended account's subscriptions route nothing.
+                    subscriptions=subscriptions_of.get(sid, []) if a.status == ACTIVE else [],
+                )
+            )
+        return routed
+
+    async def _latest(self) -> int:
+        async with self._sessions() as session:
+            return await revision.current(session)
+
+    async def _cold(self, with_auth_tokens: bool) -> AsyncIterator[control_pb2.RoutingChanges]:
+        latest = await self._latest()
+        after = ""
+        first = True
+        while True:
+            async with self._sessions() as session:
+                page = list(
+                    (
+                        await session.scalars(
+                            select(AccountRow.sid)
+                            .where(AccountRow.sid > after, AccountRow.status.in_((ACTIVE, SUSPENDED)))
+                            .order_by(AccountRow.sid)
+                            .limit(self._page)
+                        )
+                    ).all()
+                )
+            last = len(page) < self._page
+            yield control_pb2.RoutingChanges(
+                revision=latest if last else 0,
+                accounts=await self.accounts(page, with_auth_tokens) if page else [],
+                reset=first,
+            )
+            if last:
+                return
+            first = False
+            after = page[-1]
+
+    async def snapshot(self, with_auth_tokens: bool = True) -> control_pb2.RoutingChanges:
+        """Every account's routing state as one message: what a watcher holds once it has
+        followed the feed (for comparisons; the feed itself sends it in pages)."""
+        whole = control_pb2.RoutingChanges(reset=True)
+        async for page in self._cold(with_auth_tokens):
+            whole.accounts.extend(page.accounts)
+            whole.revision = page.revision or whole.revision
+        return whole
+
+    async def changes(
+        self, known_revision: int, with_auth_tokens: bool = True
+    ) -> AsyncIterator[control_pb2.RoutingChanges]:
+        """The messages that bring a watcher from `known_revision` to the latest one (none
+        when it holds the latest): a cold start's pages, or the changed accounts."""
+        latest = await self._latest()
+        if known_revision == latest:
+            return
+        if known_revision <= 0 or known_revision > latest:
+            async for page in self._cold(with_auth_tokens):
+                yield page
+            return
+        async with self._sessions() as session:
+            changed = list(
+                (
+                    await session.scalars(
+                        select(RoutingChangeRow.account_sid)
+                        .where(
+                            RoutingChangeRow.revision > known_revision, RoutingChangeRow.revision <= latest
+                        )
+                        .order_by(RoutingChangeRow.revision)
+                    )
+                ).all()
+            )
+        for start in range(0, max(len(changed), 1), self._page):
+            chunk = changed[start : start + self._page]
+            done = start + self._page >= len(changed)
+            yield control_pb2.RoutingChanges(
+                # Only the last chunk brings the watcher to the revision: one cut off
+                # before it asks again from the revision it held.
+                revision=latest if done else 0,
+                accounts=await self.accounts(chunk, with_auth_tokens) if chunk else [],
+            )
 
     async def watch(
         self, known_revision: int, with_auth_tokens: bool = True
-    ) -> AsyncIterator[control_pb2.RoutingSnapshot]:
-        sent = known_revision
+    ) -> AsyncIterator[control_pb2.RoutingChanges]:
+        held = known_revision
         while True:
-            async with self._sessions() as session:
-                latest = await revision.current(session)
-            if latest != sent:
-                snapshot = await self.snapshot(with_auth_tokens)
-                sent = snapshot.revision
-                yield snapshot
+            async for message in self.changes(held, with_auth_tokens):
+                if message.revision:
+                    held = message.revision
+                yield message
             await self._signal.wait(self._poll)

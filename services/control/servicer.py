@@ -365,9 +365,9 @@ class ControlServicer(control_pb2_grpc.ControlServicer):
 
     async def WatchRouting(
         self, request: control_pb2.WatchRoutingRequest, context: Ctx
-    ) -> AsyncIterator[control_pb2.RoutingSnapshot]:
+    ) -> AsyncIterator[control_pb2.RoutingChanges]:
         who = caller(context)
         if request.with_auth_tokens and not may_read_auth_tokens(who):
             raise PermissionDenied(f"{who.name} ({who.role}) may not read accounts' auth tokens")
-        async for snapshot in self._feed.watch(request.known_revision, request.with_auth_tokens):
-            yield snapshot
+        async for changes in self._feed.watch(request.known_revision, request.with_auth_tokens):
+            yield changes

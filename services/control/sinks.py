@@ -111,7 +111,7 @@ class SinkStore:
                     f"Account reached the maximum number of sinks ({self._max})", twilio_code=91003
                 )
             session.add(row)
-            await revision.bump(session)
+            await revision.bump(session, account_sid)
         return row
 
     def _check_policy(self, account_sid: str, config: sink_configs.SinkConfig) -> None:
@@ -186,7 +186,7 @@ class SinkStore:
                     twilio_code=91002,
                 )
             await session.delete(row)
-            await revision.bump(session)
+            await revision.bump(session, account_sid)
 
     async def test(self, account_sid: str, sid: str) -> str:
         """Send a fresh test event and make its id the one Validate accepts."""
@@ -199,7 +199,7 @@ class SinkStore:
             row.test_id = test_id
             row.status = "validating"
             row.date_updated = utcnow()
-            await revision.bump(session)
+            await revision.bump(session, account_sid)
         return test_id
 
     async def validate(self, account_sid: str, sid: str, test_id: str) -> None:
@@ -214,7 +214,7 @@ class SinkStore:
                 )
             row.status = "active"
             row.date_updated = utcnow()
-            await revision.bump(session)
+            await revision.bump(session, account_sid)
 
     async def _locked(self, session: Any, account_sid: str, sid: str) -> SinkRow:
         validation.sid_or_not_found(sid, sids.SINK, "/Sinks")

@@ -141,7 +141,7 @@ class SubscriptionStore:
                 for p in pinned
             ]
             session.add_all(events)
-            await revision.bump(session)
+            await revision.bump(session, account_sid)
         return row, events
 
     async def get(self, account_sid: str, sid: str) -> tuple[SubscriptionRow, list[SubscribedEventRow]]:
@@ -183,10 +183,10 @@ class SubscriptionStore:
             row.description = text
             if filter_text is not None:
                 row.filter = checked_filter
-                await revision.bump(session)
+                await revision.bump(session, account_sid)
             if ordering_key is not None:
                 row.ordering_key = key
-                await revision.bump(session)
+                await revision.bump(session, account_sid)
             row.date_updated = utcnow()
             return row, await self._events(session, [row.sid])
 
@@ -196,7 +196,7 @@ class SubscriptionStore:
             for event in await self._events(session, [row.sid]):
                 await session.delete(event)
             await session.delete(row)
-            await revision.bump(session)
+            await revision.bump(session, account_sid)
 
     async def add_event(self, account_sid: str, sid: str, type_name: str, version: int) -> SubscribedEventRow:
         pinned = (await self._pin_all([Selector(type_name, version)]))[0]
@@ -211,7 +211,7 @@ class SubscriptionStore:
                 subscription_sid=sid, type=pinned.type, schema_version=pinned.schema_version
             )
             session.add(row)
-            await revision.bump(session)
+            await revision.bump(session, account_sid)
         return row
 
     async def get_event(self, account_sid: str, sid: str, type_name: str) -> SubscribedEventRow:
@@ -246,7 +246,7 @@ class SubscriptionStore:
             if row is None:
                 raise event_not_found(sid, type_name)
             row.schema_version = pinned.schema_version
-            await revision.bump(session)
+            await revision.bump(session, account_sid)
         return row
 
     async def remove_event(self, account_sid: str, sid: str, type_name: str) -> None:
@@ -266,7 +266,7 @@ class SubscriptionStore:
                     twilio_code=91103,
                 )
             await session.delete(row)
-            await revision.bump(session)
+            await revision.bump(session, account_sid)
 
     async def _keep_ordering(self, account_sid: str, sid: str, pinned: Selector) -> None:
         """A type added to (or re-pinned in) an ordered subscription must have its key."""

@@ -120,7 +120,7 @@ async def build(settings: Settings) -> ServiceApp:
     drivers = sink_drivers(settings)
     directory = SinkDirectory(drivers)
     watcher = RoutingWatcher(
-        control_pb2_grpc.ControlStub(control_channel), directory.load, with_auth_tokens=True
+        control_pb2_grpc.ControlStub(control_channel), directory.apply, with_auth_tokens=True
     )
     journal = SqlJournal(
         sessions,

@@ -1,11 +1,13 @@
-"""The workers' index over control's routing snapshot: each sink opened by its driver, bound
-to its configuration parsed once — and closed when the sink is deleted or changed."""
+"""The workers' index over control's routing feed, held by account: each sink opened by its
+driver, bound to its configuration parsed once — and closed when the sink is deleted or
+changed, or its account is gone."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from eventstreams.v1 import control_pb2
@@ -34,37 +36,72 @@ class SinkDirectory:
         self._drivers = drivers
         self._routes: dict[str, Route] = {}
         self._closing: set[asyncio.Task[None]] = set()
-        # Sinks a snapshot took away (deleted, or their account gone), latest last: their
+        # Sinks the feed took away (deleted, or their account gone), latest last: their
         # events are dead letters at once, not asked about again like a sink not seen yet.
         self._removed: dict[str, None] = {}
         self.revision = 0
-        # Sinks with a subscription ordered by key (their events come by the ordered stream).
-        self.ordered: frozenset[str] = frozenset()
+        self._sinks_of: dict[str, tuple[str, ...]] = {}  # by account
+        self._ordered_of: dict[str, frozenset[str]] = {}  # by account
+        self._ordered: set[str] = set()
+        self._unconfirmed: set[str] = set()
 
-    def load(self, snapshot: control_pb2.RoutingSnapshot) -> None:
-        tokens = {a.sid: a.auth_token for a in snapshot.accounts}
-        routes: dict[str, Route] = {}
-        for routed in snapshot.sinks:
-            token = tokens.get(routed.account_sid)
-            if token is None:
-                continue
-            key = (routed.sink_type, routed.configuration_json, token)
-            known = self._routes.get(routed.sid)
-            routes[routed.sid] = (
-                known if known is not None and known.opened_from == key else self._open(routed, token, key)
-            )
-        for sid, route in self._routes.items():
-            if routes.get(sid) is not route and route.sink is not None:
-                self._close_later(route.sink)
-            if sid not in routes:
-                self._removed[sid] = None
-        for sid in routes:
-            self._removed.pop(sid, None)
+    def apply(self, changes: control_pb2.RoutingChanges) -> None:
+        """Replace the accounts the message carries: their sinks opened anew where their
+        type, configuration or account token changed, closed where they are gone."""
+        if changes.reset:
+            # Accounts held before a cold start stay until its last page: those it did not
+            # bring back are gone then, never in between (their sinks would look deleted).
+            self._unconfirmed = set(self._sinks_of)
+        for routing in changes.accounts:
+            self._unconfirmed.discard(routing.account.sid)
+            self._replace(routing)
         while len(self._removed) > MAX_REMEMBERED_REMOVALS:
             del self._removed[next(iter(self._removed))]
-        self._routes = routes
-        self.ordered = frozenset(s.sink_sid for s in snapshot.subscriptions if s.ordering_key)
-        self.revision = snapshot.revision
+        if changes.revision:
+            for sid in self._unconfirmed:
+                self._replace(
+                    control_pb2.AccountRouting(account=control_pb2.RoutedAccount(sid=sid), gone=True)
+                )
+            self._unconfirmed = set()
+            self.revision = changes.revision
+
+    def _replace(self, routing: control_pb2.AccountRouting) -> None:
+        sid = routing.account.sid
+        token = routing.account.auth_token
+        sinks = {} if routing.gone else {s.sid: s for s in routing.sinks}
+        for sink_sid in self._sinks_of.pop(sid, ()):
+            route = self._routes[sink_sid]
+            routed = sinks.get(sink_sid)
+            if routed is not None and route.opened_from == (
+                routed.sink_type,
+                routed.configuration_json,
+                token,
+            ):
+                continue
+            del self._routes[sink_sid]
+            if route.sink is not None:
+                self._close_later(route.sink)
+            if routed is None:
+                self._removed[sink_sid] = None
+        for sink_sid, routed in sinks.items():
+            if sink_sid not in self._routes:
+                self._routes[sink_sid] = self._open(
+                    routed, token, (routed.sink_type, routed.configuration_json, token)
+                )
+            self._removed.pop(sink_sid, None)
+        self._ordered.difference_update(self._ordered_of.pop(sid, ()))
+        if routing.gone:
+            return
+        self._sinks_of[sid] = tuple(sinks)
+        ordered = frozenset(s.sink_sid for s in routing.subscriptions if s.ordering_key)
+        if ordered:
+            self._ordered_of[sid] = ordered
+            self._ordered.update(ordered)
+
+    @property
+    def ordered(self) -> AbstractSet[str]:
+        """Sinks with a subscription ordered by key (their events come by the ordered stream)."""
+        return self._ordered
 
     def _open(self, routed: control_pb2.RoutedSink, token: str, key: tuple[str, str, str]) -> Route:
         def unusable(problem: DeliveryError) -> Route:
@@ -83,7 +120,7 @@ class SinkDirectory:
     def _close_later(self, sink: Sink) -> None:
         try:
             task = asyncio.get_running_loop().create_task(sink.close())
-        except RuntimeError:  # no loop (a test loading snapshots synchronously): nothing held
+        except RuntimeError:  # no loop (a test applying changes synchronously): nothing held
             return
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
@@ -101,7 +138,7 @@ class SinkDirectory:
         return route.account_sid if route is not None else None
 
     def removed(self, sink_sid: str) -> bool:
-        """The sink was in an earlier snapshot and is in this one no more."""
+        """The sink was routed before and is no more (deleted, or its account gone)."""
         return sink_sid in self._removed
 
     async def close(self) -> None:

@@ -25,7 +25,7 @@ async def build(settings: Settings) -> ServiceApp:
     catalog_channel = clients.channel(settings.catalog_target, settings.service_token)
     control_channel = clients.channel(settings.control_target, settings.service_token)
     table = RoutingTable()
-    watcher = RoutingWatcher(control_pb2_grpc.ControlStub(control_channel), table.load)
+    watcher = RoutingWatcher(control_pb2_grpc.ControlStub(control_channel), table.apply)
     catalog = catalog_pb2_grpc.CatalogStub(catalog_channel)
     schemas = SchemaCache(GrpcCatalogSource(catalog), settings.type_cache_seconds)
     # Registry changes reach this router within a second; the cache's TTL is the fallback.
@@ -56,7 +56,7 @@ async def build(settings: Settings) -> ServiceApp:
                 RouterServicer(publisher, settings.max_batch),
             )
         ],
-        # Publishing before the first routing snapshot would silently route nothing.
+        # Publishing before the routing state is held would silently route nothing.
         readiness=[watcher.wait_ready],
         tasks=[watcher.run, catalog_changes.run],
         closers=[close],

@@ -1,4 +1,4 @@
-"""The router's index over control's routing snapshot: who wants which event."""
+"""The router's index over control's routing feed: who wants which event."""
 
 from __future__ import annotations
 
@@ -55,6 +55,7 @@ def _ordering_path(text: str) -> tuple[str, ...] | None:
 # Sinks that receive subscribed events. A sink under re-validation keeps receiving: only
 # an active sink can gain a subscription, so a validating one with subscriptions was active.
 RECEIVING_STATUSES = frozenset({"active", "validating"})
+MAX_COMPILED_FILTERS = 100_000
 
 
 @dataclass(frozen=True)
@@ -71,50 +72,80 @@ class Target:
         return not self.filters or any(matches(data) for matches in self.filters)
 
 
-class RoutingTable:
-    def __init__(self) -> None:
-        self._targets: dict[tuple[str, str], list[Target]] = {}
-        # Subscriptions that also take their account's subaccounts' events, by (owner, type).
-        self._rollup: dict[tuple[str, str], list[Target]] = {}
-        self._owners: dict[str, str] = {}
-        self._sinks: dict[str, control_pb2.RoutedSink] = {}
-        self._accounts: set[str] = set()
-        self.revision = 0
-        # Compiled once per filter text: snapshots repeat the same filters every time.
-        self._compiled: dict[str, Predicate] = {}
+@dataclass(frozen=True)
+class AccountRoutes:
+    """One account's part of the table, rebuilt whole when the account changes."""
 
-    def load(self, snapshot: control_pb2.RoutingSnapshot) -> None:
-        sinks = {s.sid: s for s in snapshot.sinks}
-        targets: dict[tuple[str, str], dict[str, Target]] = defaultdict(dict)
-        rollup: dict[tuple[str, str], dict[str, Target]] = defaultdict(dict)
-        compiled: dict[str, Predicate] = {}
-        for subscription in snapshot.subscriptions:
+    owner: str  # empty for a main account, and for a suspended subaccount (nothing rolls up)
+    targets: dict[str, list[Target]]  # by type: the account's own subscriptions
+    rollup: dict[str, list[Target]]  # by type: those that also take its subaccounts' events
+    sinks: tuple[control_pb2.RoutedSink, ...]
+
+
+class RoutingTable:
+    """Held by account: a message of the routing feed replaces the accounts it carries, so
+    applying a change costs that account's size, whatever the number of accounts."""
+
+    def __init__(self) -> None:
+        self._accounts: dict[str, AccountRoutes] = {}
+        self._sinks: dict[str, control_pb2.RoutedSink] = {}
+        self.revision = 0
+        # Compiled once per filter text, shared by the accounts that use it.
+        self._compiled: dict[str, Predicate] = {}
+        self._unconfirmed: set[str] = set()
+
+    def apply(self, changes: control_pb2.RoutingChanges) -> None:
+        if changes.reset:
+            # Accounts held before a cold start stay until its last page: those it did not
+            # bring back are gone then, never in between.
+            self._unconfirmed = set(self._accounts)
+        for routing in changes.accounts:
+            self._unconfirmed.discard(routing.account.sid)
+            self._replace(routing)
+        if changes.revision:
+            for sid in self._unconfirmed:
+                self._replace(
+                    control_pb2.AccountRouting(account=control_pb2.RoutedAccount(sid=sid), gone=True)
+                )
+            self._unconfirmed = set()
+            self.revision = changes.revision
+
+    def _replace(self, routing: control_pb2.AccountRouting) -> None:
+        sid = routing.account.sid
+        held = self._accounts.pop(sid, None)
+        if held is not None:
+            for gone in held.sinks:
+                self._sinks.pop(gone.sid, None)
+        if routing.gone:
+            return
+        sinks = {s.sid: s for s in routing.sinks}
+        targets: dict[str, dict[str, Target]] = defaultdict(dict)
+        rollup: dict[str, dict[str, Target]] = defaultdict(dict)
+        for subscription in routing.subscriptions:
             sink = sinks.get(subscription.sink_sid)
             if sink is None or sink.status not in RECEIVING_STATUSES:
                 continue
-            predicate = self._predicate(subscription.filter, compiled)
+            predicate = self._predicate(subscription.filter)
             path = _ordering_path(subscription.ordering_key)
             for selector in subscription.types:
-                key = (subscription.account_sid, selector.type)
-                _merge(targets[key], sink.sid, selector.schema_version, predicate, path)
+                _merge(targets[selector.type], sink.sid, selector.schema_version, predicate, path)
                 if subscription.receive_events_from_subaccounts:
-                    _merge(rollup[key], sink.sid, selector.schema_version, predicate, path)
-        self._compiled = compiled
-        self._rollup = {key: list(by_sink.values()) for key, by_sink in rollup.items()}
-        # A suspended subaccount's events roll up to no sink (the snapshot already holds no
-        # subscription of a suspended account's own): accepted, routed nowhere.
-        self._owners = {
-            a.sid: a.owner_account_sid for a in snapshot.accounts if a.owner_account_sid and not a.suspended
-        }
-        self._targets = {key: list(by_sink.values()) for key, by_sink in targets.items()}
-        self._sinks = sinks
-        self._accounts = {a.sid for a in snapshot.accounts}
-        self.revision = snapshot.revision
+                    _merge(rollup[selector.type], sink.sid, selector.schema_version, predicate, path)
+        account = routing.account
+        self._accounts[sid] = AccountRoutes(
+            # A suspended subaccount's events roll up to no sink (its own subscriptions are
+            # already left out): accepted, routed nowhere.
+            owner="" if account.suspended else account.owner_account_sid,
+            targets={t: list(by_sink.values()) for t, by_sink in targets.items()},
+            rollup={t: list(by_sink.values()) for t, by_sink in rollup.items()},
+            sinks=tuple(routing.sinks),
+        )
+        self._sinks.update(sinks)
 
-    def _predicate(self, text: str, compiled: dict[str, Predicate]) -> Predicate | None:
+    def _predicate(self, text: str) -> Predicate | None:
         if not text:
             return None
-        predicate = compiled.get(text) or self._compiled.get(text)
+        predicate = self._compiled.get(text)
         if predicate is None:
             try:
                 predicate = compile_filter(text)
@@ -123,7 +154,10 @@ class RoutingTable:
                 # nothing rather than everything.
                 log.warning("subscription filter does not compile: %r", text)
                 predicate = never
-        compiled[text] = predicate
+            if len(self._compiled) >= MAX_COMPILED_FILTERS:
+                # Filters edited away are never pruned one by one; starting over is cheap.
+                self._compiled = {}
+            self._compiled[text] = predicate
         return predicate
 
     def has_account(self, account_sid: str) -> bool:
@@ -132,9 +166,12 @@ class RoutingTable:
     def targets(self, account_sid: str, type_name: str) -> list[Target]:
         """The account's own subscriptions' targets, and its owner's that roll subaccounts up
         (a sink already a target of the account's own keeps that one)."""
-        own = self._targets.get((account_sid, type_name), [])
-        owner = self._owners.get(account_sid)
-        rolled = self._rollup.get((owner, type_name), []) if owner else []
+        account = self._accounts.get(account_sid)
+        if account is None:
+            return []
+        own = account.targets.get(type_name, [])
+        owner = self._accounts.get(account.owner) if account.owner else None
+        rolled = owner.rollup.get(type_name, []) if owner is not None else []
         if not rolled:
             return own
         taken = {t.sink_sid for t in own}

@@ -25,15 +25,20 @@ from tests.helpers import sample
 pytestmark = pytest.mark.e2e
 
 
-async def first_snapshot(suite: Suite, caller: str, with_auth_tokens: bool) -> control_pb2.RoutingSnapshot:
+async def first_snapshot(suite: Suite, caller: str, with_auth_tokens: bool) -> control_pb2.RoutingChanges:
     async with suite.channel("control", as_caller=caller) as channel:
         stream = control_pb2_grpc.ControlStub(channel).WatchRouting(
             control_pb2.WatchRoutingRequest(with_auth_tokens=with_auth_tokens)
         )
-        snapshot = await stream.read()
+        # A cold start's pages, up to the one that brings the revision.
+        whole = control_pb2.RoutingChanges()
+        while not whole.revision:
+            page = await stream.read()
+            assert isinstance(page, control_pb2.RoutingChanges)
+            whole.accounts.extend(page.accounts)
+            whole.revision = page.revision
         stream.cancel()
-        assert isinstance(snapshot, control_pb2.RoutingSnapshot)
-        return snapshot
+        return whole
 
 
 async def refused(call: Callable[[], Awaitable[Any]]) -> grpc.StatusCode:
@@ -70,10 +75,11 @@ async def test_only_delivery_reads_the_accounts_auth_tokens(
     suite: Suite, account: control_pb2.Account
 ) -> None:
     signing = await first_snapshot(suite, "delivery", with_auth_tokens=True)
-    assert {routed.sid: routed.auth_token for routed in signing.accounts}[account.sid] == account.auth_token
+    tokens = {routed.account.sid: routed.account.auth_token for routed in signing.accounts}
+    assert tokens[account.sid] == account.auth_token
     routing = await first_snapshot(suite, "router", with_auth_tokens=False)
-    assert account.sid in {routed.sid for routed in routing.accounts}
-    assert all(not routed.auth_token for routed in routing.accounts)
+    assert account.sid in {routed.account.sid for routed in routing.accounts}
+    assert all(not routed.account.auth_token for routed in routing.accounts)
     for caller in ("router", "gateway", "control", "admin"):
         code = await refused(functools.partial(first_snapshot, suite, caller, with_auth_tokens=True))
         assert code == grpc.StatusCode.PERMISSION_DENIED, caller

@@ -71,7 +71,9 @@ async def test_a_secondary_auth_token_authenticates_until_promoted_or_deleted(
     for token in (old, new):
         assert (await accounts.authenticate(account.sid, token))[0].sid == account.sid
     before = await feed.snapshot()
-    assert {a.sid: a.auth_token for a in before.accounts}[account.sid] == old  # the primary signs
+    assert {a.account.sid: a.account.auth_token for a in before.accounts}[
+        account.sid
+    ] == old  # the primary signs
 
     promoted = await accounts.promote(account.sid)
     assert (promoted.auth_token, promoted.secondary_auth_token) == (new, None)
@@ -79,7 +81,7 @@ async def test_a_secondary_auth_token_authenticates_until_promoted_or_deleted(
     assert (await accounts.authenticate(account.sid, new))[0].auth_token == new
     after = await feed.snapshot()
     assert after.revision > before.revision  # workers learn the new signing token
-    assert {a.sid: a.auth_token for a in after.accounts}[account.sid] == new
+    assert {a.account.sid: a.account.auth_token for a in after.accounts}[account.sid] == new
 
     spare = (await accounts.create_secondary(account.sid)).secondary_auth_token
     assert spare is not None
@@ -125,16 +127,18 @@ async def test_suspended_and_closed_subaccounts(control_sessions: async_sessionm
     assert await refused(accounts, sub.sid, sub.auth_token)
     assert await refused(accounts, key.sid, secret)
     snapshot = await feed.snapshot(with_auth_tokens=False)
-    routed = {a.sid: a for a in snapshot.accounts}
+    routed = {a.account.sid: a.account for a in snapshot.accounts}
     assert routed[sub.sid].suspended and not routed[parent.sid].suspended
-    assert subscription.sid not in {s.sid for s in snapshot.subscriptions}  # routes nothing
-    assert sink.sid in {s.sid for s in snapshot.sinks}  # events accepted before still go
+    assert subscription.sid not in {
+        s.sid for a in snapshot.accounts for s in a.subscriptions
+    }  # routes nothing
+    assert sink.sid in {s.sid for a in snapshot.accounts for s in a.sinks}  # events accepted before still go
 
     active = await accounts.update(parent.sid, sub.sid, None, "active")
     assert active.status == "active"
     assert (await accounts.authenticate(sub.sid, sub.auth_token))[0].sid == sub.sid
     snapshot = await feed.snapshot(with_auth_tokens=False)
-    assert subscription.sid in {s.sid for s in snapshot.subscriptions}
+    assert subscription.sid in {s.sid for a in snapshot.accounts for s in a.subscriptions}
 
     closed = await accounts.update(parent.sid, sub.sid, None, "closed")
     assert closed.status == "closed"
@@ -146,5 +150,5 @@ async def test_suspended_and_closed_subaccounts(control_sessions: async_sessionm
     assert (await subscriptions.find(sub.sid, "", 50, ""))[0].items == []
     assert (await accounts.list_keys(sub.sid, 50, "")).items == []
     snapshot = await feed.snapshot(with_auth_tokens=False)
-    assert sub.sid not in {a.sid for a in snapshot.accounts}
+    assert sub.sid not in {a.account.sid for a in snapshot.accounts}
     assert (await accounts.get_visible(parent.sid, sub.sid)).status == "closed"

@@ -16,6 +16,7 @@ from runtime import db
 from runtime.change_signal import ChangeSignal
 from runtime.errors import InvalidArgument, LimitExceeded, NotFound, Unauthenticated
 from runtime.token_cipher import TokenCipher, new_key
+from services.control import revision
 from services.control.accounts import AccountStore
 from services.control.app import MIGRATIONS
 from services.control.routing_feed import RoutingFeed
@@ -193,13 +194,41 @@ async def test_routing_snapshots_carry_tokens_only_for_those_that_sign(
     feed = RoutingFeed(sessions, ChangeSignal(), poll_seconds=0.1)
     signing = await feed.snapshot(with_auth_tokens=True)
     routing = await feed.snapshot(with_auth_tokens=False)
-    assert {a.sid: a.auth_token for a in signing.accounts}[owner.sid] == owner.auth_token
-    assert all(a.auth_token == "" for a in routing.accounts)
-    assert [a.sid for a in routing.accounts] == [a.sid for a in signing.accounts]
-    # Built once per revision, whoever asks.
-    assert await feed.snapshot(with_auth_tokens=True) is signing
-    await AccountStore(sessions).create("another")
-    assert (await feed.snapshot(with_auth_tokens=True)).revision > signing.revision
+    assert {a.account.sid: a.account.auth_token for a in signing.accounts}[owner.sid] == owner.auth_token
+    assert all(a.account.auth_token == "" for a in routing.accounts)
+    assert [a.account.sid for a in routing.accounts] == [a.account.sid for a in signing.accounts]
+
+
+async def test_the_routing_feed_sends_the_accounts_changed_since_a_revision(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    accounts = AccountStore(sessions)
+    for i in range(5):
+        await accounts.create(f"quiet {i}")
+    feed = RoutingFeed(sessions, ChangeSignal(), poll_seconds=0.1, page_accounts=2)
+    cold = [m async for m in feed.changes(0, with_auth_tokens=False)]
+    # A cold start in pages: the first resets, only the last brings the revision.
+    assert cold[0].reset and not any(m.reset for m in cold[1:]) and len(cold) >= 3
+    assert [m.revision for m in cold[:-1]] == [0] * (len(cold) - 1) and cold[-1].revision > 0
+    held = cold[-1].revision
+    assert [m async for m in feed.changes(held, with_auth_tokens=False)] == []  # nothing changed
+    busy = await accounts.create("busy")
+    for _ in range(3):
+        async with sessions.begin() as session:
+            await revision.bump(session, busy.sid)
+    await accounts.create_key(busy.sid, "no routing change")
+    suspended = await accounts.create("to suspend")
+    [change] = [m async for m in feed.changes(held, with_auth_tokens=False)]
+    assert not change.reset and change.revision > held
+    # The changed accounts alone, each once however often it changed.
+    assert sorted(a.account.sid for a in change.accounts) == sorted([busy.sid, suspended.sid])
+    async with sessions.begin() as session:
+        await session.execute(
+            text("UPDATE control_accounts SET status = 'closed' WHERE sid = :sid"), {"sid": suspended.sid}
+        )
+        await revision.bump(session, suspended.sid)
+    [gone] = [m async for m in feed.changes(change.revision, with_auth_tokens=False)]
+    assert [(a.account.sid, a.gone) for a in gone.accounts] == [(suspended.sid, True)]
 
 
 async def test_subaccounts_are_limited(sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -235,5 +264,5 @@ async def test_auth_tokens_are_sealed_at_rest_and_work_everywhere(
     with pytest.raises(Unauthenticated):
         await accounts.authenticate(account.sid, stored[account.sid])  # the sealed value is no password
     snapshot = await RoutingFeed(sessions, ChangeSignal(), 0.1, cipher).snapshot(with_auth_tokens=True)
-    tokens = {a.sid: a.auth_token for a in snapshot.accounts}
+    tokens = {a.account.sid: a.account.auth_token for a in snapshot.accounts}
     assert tokens[account.sid] == account.auth_token and tokens[legacy.sid] == legacy.auth_token

@@ -166,5 +166,5 @@ async def test_a_sink_stored_with_a_chosen_external_id_is_routed_with_the_issued
         )
     trust = KinesisTrust(SECRET)
     snapshot = await RoutingFeed(sessions, ChangeSignal(), 0.1, kinesis=trust).snapshot()
-    [routed] = snapshot.sinks
+    [routed] = [s for a in snapshot.accounts for s in a.sinks]
     assert json.loads(routed.configuration_json) == {**chosen, "external_id": trust.external_id(owner.sid)}

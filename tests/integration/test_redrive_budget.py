@@ -32,7 +32,7 @@ class Ready:
 
 async def test_redrive_and_replay_wait_while_the_backlog_is_near_its_budget(rig: Rig) -> None:  # noqa: F811
     rig.point_sink_at("http://127.0.0.1:9/down")
-    rig.directory.load(rig.snapshot)
+    rig.directory.apply(rig.snapshot)
     spec = replace(rig.spec, max_bytes=BUDGET)
     js = rig.nc.jetstream()
     await jetstream.ensure_event_streams(js, spec, rig.consumer)  # the budget set

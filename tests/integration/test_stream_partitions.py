@@ -25,6 +25,7 @@ from devkit.receiver import Received, Receiver
 from eventstreams.v1 import control_pb2
 from runtime import db, jetstream
 from runtime.jetstream import StreamSpec, partition_of
+from runtime.routing import whole_table
 from services.delivery.app import MIGRATIONS, consumer_config
 from services.delivery.decision import RetryRules
 from services.delivery.directory import SinkDirectory
@@ -66,7 +67,7 @@ def event(sink_sid: str, i: int, key: str | None = None) -> OutMessage:
     )
 
 
-def snapshot(url: str) -> control_pb2.RoutingSnapshot:
+def snapshot(url: str) -> control_pb2.RoutingChanges:
     def sink(sid: str) -> control_pb2.RoutedSink:
         configuration = json.dumps({"destination": f"{url}/{sid}", "method": "POST", "batch_events": False})
         return control_pb2.RoutedSink(
@@ -77,7 +78,7 @@ def snapshot(url: str) -> control_pb2.RoutingSnapshot:
             configuration_json=configuration,
         )
 
-    return control_pb2.RoutingSnapshot(
+    return whole_table(
         revision=1,
         accounts=[control_pb2.RoutedAccount(sid=ACCOUNT, auth_token="t" * 32)],
         sinks=[sink(sid) for sid in [*SINKS, ORDERED]],
@@ -146,7 +147,7 @@ async def test_events_of_many_sinks_spread_over_three_partitions_and_all_arrive(
         js = nc.jetstream()
         await jetstream.ensure_event_streams(js, spec, Settings().consumer_name)
         directory = SinkDirectory({"webhook": driver})
-        directory.load(snapshot(url))
+        directory.apply(snapshot(url))
         started = datetime.now(UTC) - timedelta(seconds=1)
         bus = JetStreamBus(nc, spec, timeout_seconds=5)
         plain = [event(sink, i) for sink in SINKS for i in range(PER_SINK)]
@@ -272,7 +273,7 @@ async def test_a_down_sink_is_parked_in_its_own_partition_and_comes_back(
         js = nc.jetstream()
         await jetstream.ensure_event_streams(js, spec, Settings().consumer_name)
         directory = SinkDirectory({"webhook": driver})
-        directory.load(snapshot(url))
+        directory.apply(snapshot(url))
         bus = JetStreamBus(nc, spec, timeout_seconds=5)
         assert await bus.put([event(sink, i) for i in range(30)]) == [None] * 30
         parking = spec.for_sink(sink).parking().name

@@ -26,10 +26,10 @@ from tests.unit.test_router_publishing import TYPE, MemoryCatalog
 pytestmark = pytest.mark.integration
 
 
-def routing(on: Rig, destination: str) -> control_pb2.RoutingSnapshot:
+def routing(on: Rig, destination: str) -> control_pb2.RoutingChanges:
     """The rig's webhook sink at `destination`, subscribed to the test type at version 1."""
     on.point_sink_at(destination)
-    on.snapshot.subscriptions.append(
+    on.snapshot.accounts[0].subscriptions.append(
         control_pb2.RoutedSubscription(
             sid="DF" + "1" * 32,
             account_sid=ACCOUNT,
@@ -48,7 +48,7 @@ async def test_each_event_is_one_trace_from_publish_to_delivery(rig: Rig, receiv
 
     snapshot = routing(rig, f"http://127.0.0.1:{receiver.port}/traced")
     table = RoutingTable()
-    table.load(snapshot)
+    table.apply(snapshot)
     publisher = Publisher(
         SchemaCache(MemoryCatalog(), 30), table, JetStreamBus(rig.nc, rig.spec, 5), tracer=router_tracer
     )
@@ -107,7 +107,7 @@ async def test_an_unsampled_call_costs_no_span_and_no_header(rig: Rig, receiver:
     provider = TracerProvider(sampler=ALWAYS_OFF)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     table = RoutingTable()
-    table.load(routing(rig, f"http://127.0.0.1:{receiver.port}/untraced"))
+    table.apply(routing(rig, f"http://127.0.0.1:{receiver.port}/untraced"))
     bus = JetStreamBus(rig.nc, rig.spec, 5)
     publisher = Publisher(SchemaCache(MemoryCatalog(), 30), table, bus, tracer=provider.get_tracer("router"))
     event = router_pb2.Event(

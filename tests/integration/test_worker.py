@@ -23,6 +23,7 @@ from devkit.receiver import Received, Receiver, signature_valid
 from eventstreams.v1 import control_pb2
 from runtime import db, jetstream
 from runtime.jetstream import StreamSpec
+from runtime.routing import whole_table
 from services.delivery.app import MIGRATIONS, consumer_config
 from services.delivery.decision import RetryRules
 from services.delivery.directory import SinkDirectory
@@ -53,12 +54,12 @@ class Rig:
     directory: SinkDirectory
     journal: SqlJournal
     records: Records
-    snapshot: control_pb2.RoutingSnapshot = field(default_factory=control_pb2.RoutingSnapshot)
+    snapshot: control_pb2.RoutingChanges = field(default_factory=whole_table)
 
     def point_sink_at(
         self, destination: str, batch: bool = False, method: str = "POST", revision: int = 1
     ) -> None:
-        self.snapshot = control_pb2.RoutingSnapshot(
+        self.snapshot = whole_table(
             revision=revision,
             accounts=[control_pb2.RoutedAccount(sid=ACCOUNT, auth_token=TOKEN)],
             sinks=[
@@ -77,7 +78,7 @@ class Rig:
     def drop_sink(self, revision: int) -> None:
         """A snapshot at `revision` with the account and without the sink."""
         accounts = [control_pb2.RoutedAccount(sid=ACCOUNT, auth_token=TOKEN)]
-        self.snapshot = control_pb2.RoutingSnapshot(revision=revision, accounts=accounts)
+        self.snapshot = whole_table(revision=revision, accounts=accounts)
 
     async def publish(self, count: int, padding: int = 0, revision: int = 0, account: str = ACCOUNT) -> None:
         bus = JetStreamBus(self.nc, self.spec, 5)
@@ -108,7 +109,7 @@ class Rig:
         await self.nc.jetstream().add_consumer(self.spec.name, consumer_config(settings))
         driver = WebhookDriver(timeout, allow_private, "test-agent")
         self.directory = SinkDirectory({"webhook": driver})
-        self.directory.load(self.snapshot)
+        self.directory.apply(self.snapshot)
         retry = RetryRules(base_seconds=0.05, max_delay_seconds=0.2, max_age_seconds=max_retry_age_seconds)
         room = Room(512)
         parking_rules = ParkingRules(sweep_seconds=0.2, expiry_seconds=0.5)
@@ -471,7 +472,7 @@ async def test_a_sink_newer_than_the_workers_snapshot_is_waited_for_not_dead_let
         await asyncio.sleep(7)
         assert (await rig.records.dead_letters(ACCOUNT, SINK, None, 50, "")).items == []
         rig.point_sink_at(f"http://127.0.0.1:{receiver.port}/hook", revision=2)
-        rig.directory.load(rig.snapshot)  # the feed catches up
+        rig.directory.apply(rig.snapshot)  # the feed catches up
         await receiver.wait_for(lambda r: len(r.received) >= 3)
         await settled(rig)
     assert sorted(e["id"] for e in receiver.events()) == ["EZ0", "EZ1", "EZ2"]

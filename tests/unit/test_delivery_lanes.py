@@ -16,6 +16,7 @@ import pytest
 from nats.aio.msg import Msg
 
 from eventstreams.v1 import control_pb2
+from runtime.routing import whole_table
 from runtime.stream_codec import StreamEvent, headers
 from services.delivery.decision import RetryRules, SinkState
 from services.delivery.directory import SinkDirectory
@@ -138,9 +139,9 @@ class World:
         return [m for m in self.messages if m.settled and m.settled[-1][0] == kind]
 
 
-def snapshot(revision: int = 1) -> control_pb2.RoutingSnapshot:
+def snapshot(revision: int = 1) -> control_pb2.RoutingChanges:
     config = json.dumps({"destination": "https://example.com/", "method": "POST"})
-    return control_pb2.RoutingSnapshot(
+    return whole_table(
         revision=revision,
         accounts=[control_pb2.RoutedAccount(sid=ACCOUNT, auth_token="t")],
         sinks=[
@@ -153,7 +154,7 @@ def snapshot(revision: int = 1) -> control_pb2.RoutingSnapshot:
 
 def world(sink: FakeSink, **rules: Any) -> World:
     directory = SinkDirectory({"webhook": FakeDriver(sink)})  # type: ignore[dict-item]
-    directory.load(snapshot())
+    directory.apply(snapshot())
     journal = FakeJournal()
     room = Room(4096)
     retry = RetryRules(base_seconds=1.0, max_delay_seconds=300.0)
@@ -323,7 +324,7 @@ async def test_a_sink_that_said_429_while_down_stays_throttled() -> None:
 
 async def test_events_of_a_deleted_sink_are_dead_letters_at_once() -> None:
     w = world(FakeSink(ONE))
-    w.dispatcher._directory.load(control_pb2.RoutingSnapshot(revision=2))  # the sink is deleted
+    w.dispatcher._directory.apply(whole_table(revision=2))  # the sink is deleted
     w.offer(3)
     await settle_all(w)
     assert [m.settled for m in w.messages] == [[("term", None)]] * 3
@@ -333,7 +334,7 @@ async def test_events_of_a_deleted_sink_are_dead_letters_at_once() -> None:
 async def test_events_of_a_sink_not_seen_yet_are_asked_about_again() -> None:
     w = world(FakeSink(ONE))
     w.dispatcher._directory = SinkDirectory({})  # a worker whose snapshot lags the router's
-    w.dispatcher._directory.load(control_pb2.RoutingSnapshot(revision=1))
+    w.dispatcher._directory.apply(whole_table(revision=1))
     w.offer(2)
     await settle_all(w)
     assert [m.settled for m in w.messages] == [[("nak", 1.0)]] * 2
@@ -431,7 +432,7 @@ def test_a_lane_is_over_capacity_exactly_when_its_capacity_worked_out_afresh_say
             # A sink's limits change with its configuration: a new sink, a new route.
             opened = FakeSink(rng.choice(limits))
             w.dispatcher._directory = SinkDirectory({"webhook": FakeDriver(opened)})  # type: ignore[dict-item]
-            w.dispatcher._directory.load(snapshot(step + 2))
+            w.dispatcher._directory.apply(snapshot(step + 2))
         elif change < 8:
             for _ in range(rng.randrange(1, 150)):
                 lane.queue.append(None)  # type: ignore[arg-type]  # only its length counts

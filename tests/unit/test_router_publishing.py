@@ -13,6 +13,7 @@ import pytest
 from nats.js.errors import ServiceUnavailableError
 
 from eventstreams.v1 import control_pb2, router_pb2
+from runtime.routing import whole_table
 from services.router.acks import MessageTooLarge
 from services.router.bus import OutMessage
 from services.router.publishing import Publisher
@@ -66,8 +67,8 @@ class MemoryBus:
 
 def publisher(bus: MemoryBus | None = None) -> tuple[Publisher, MemoryBus]:
     table = RoutingTable()
-    table.load(
-        control_pb2.RoutingSnapshot(
+    table.apply(
+        whole_table(
             revision=1,
             accounts=[control_pb2.RoutedAccount(sid=ACCOUNT, auth_token="t" * 32)],
             sinks=[
@@ -194,8 +195,8 @@ async def test_two_subaccounts_rolled_up_to_one_sink_never_share_a_dedupe_id() -
     # the dedupe window, and the parent's sink must get both.
     sub_a, sub_b = "AC" + "a" * 32, "AC" + "b" * 32
     table = RoutingTable()
-    table.load(
-        control_pb2.RoutingSnapshot(
+    table.apply(
+        whole_table(
             revision=1,
             accounts=[
                 control_pb2.RoutedAccount(sid=ACCOUNT, auth_token="t" * 32),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from eventstreams.v1 import control_pb2
+from runtime.routing import whole_table
 from services.router.routing_table import RoutingTable
 
 pytestmark = pytest.mark.unit
@@ -17,8 +18,8 @@ TYPE = "com.twilio.messaging.message.failed"
 
 def table(*filters: str) -> RoutingTable:
     routing = RoutingTable()
-    routing.load(
-        control_pb2.RoutingSnapshot(
+    routing.apply(
+        whole_table(
             revision=1,
             accounts=[control_pb2.RoutedAccount(sid=ACCOUNT, auth_token="t")],
             sinks=[
@@ -60,8 +61,8 @@ def test_filters_combine_per_sink(filters: tuple[str, ...], data: dict[str, int]
 def rollup_table(from_subaccounts: bool) -> RoutingTable:
     child, other = "AC" + "2" * 32, "AC" + "3" * 32
     routing = RoutingTable()
-    routing.load(
-        control_pb2.RoutingSnapshot(
+    routing.apply(
+        whole_table(
             revision=1,
             accounts=[
                 control_pb2.RoutedAccount(sid=ACCOUNT, auth_token="t"),

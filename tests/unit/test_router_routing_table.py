@@ -1,10 +1,11 @@
-"""Unit tests for services.router.routing_table, fed hand-built RoutingSnapshot messages."""
+"""Unit tests for services.router.routing_table, fed whole tables (runtime.routing.whole_table)."""
 
 from __future__ import annotations
 
 import pytest
 
 from eventstreams.v1 import control_pb2
+from runtime.routing import whole_table
 from services.router.routing_table import RECEIVING_STATUSES, RoutingTable, Target
 
 pytestmark = pytest.mark.unit
@@ -39,7 +40,7 @@ def _sub(
 
 def _table(**fields: object) -> RoutingTable:
     table = RoutingTable()
-    table.load(control_pb2.RoutingSnapshot(**fields))  # type: ignore[arg-type]
+    table.apply(whole_table(**fields))  # type: ignore[arg-type]
     return table
 
 
@@ -164,8 +165,8 @@ def test_reload_replaces_everything() -> None:
         sinks=[_sink("DG1")],
         subscriptions=[_sub("DF1", "DG1", [(SENT, 1)])],
     )
-    table.load(
-        control_pb2.RoutingSnapshot(
+    table.apply(
+        whole_table(
             revision=2,
             accounts=[control_pb2.RoutedAccount(sid=AC2)],
             sinks=[_sink("DG2", account=AC2)],
@@ -181,15 +182,13 @@ def test_reload_replaces_everything() -> None:
 
 
 def test_reload_sink_status_change_stops_routing() -> None:
-    snapshot = control_pb2.RoutingSnapshot(
-        revision=1, sinks=[_sink("DG1")], subscriptions=[_sub("DF1", "DG1", [(SENT, 1)])]
-    )
+    snapshot = whole_table(revision=1, sinks=[_sink("DG1")], subscriptions=[_sub("DF1", "DG1", [(SENT, 1)])])
     table = RoutingTable()
-    table.load(snapshot)
+    table.apply(snapshot)
     assert table.targets(AC1, SENT) == [Target("DG1", 1)]
     snapshot.revision = 2
-    snapshot.sinks[0].status = "failed"
-    table.load(snapshot)
+    snapshot.accounts[0].sinks[0].status = "failed"
+    table.apply(snapshot)
     assert table.targets(AC1, SENT) == []
     assert table.revision == 2
 
@@ -198,7 +197,7 @@ def test_a_suspended_subaccounts_events_roll_up_nowhere() -> None:
     """Known (its events are accepted) but routed to no sink, not its parent's either."""
     rollup = _sub("DF1", "DG1", [(SENT, 1)])
     rollup.receive_events_from_subaccounts = True
-    snapshot = control_pb2.RoutingSnapshot(
+    snapshot = whole_table(
         revision=1,
         accounts=[
             control_pb2.RoutedAccount(sid=AC1),
@@ -208,11 +207,76 @@ def test_a_suspended_subaccounts_events_roll_up_nowhere() -> None:
         subscriptions=[rollup],
     )
     table = RoutingTable()
-    table.load(snapshot)
+    table.apply(snapshot)
     assert table.targets(AC2, SENT) == [Target("DG1", 1)]
     snapshot.revision = 2
-    snapshot.accounts[1].suspended = True
-    table.load(snapshot)
+    snapshot.accounts[1].account.suspended = True
+    table.apply(snapshot)
     assert table.has_account(AC2) is True
     assert table.targets(AC2, SENT) == []
     assert table.targets(AC1, SENT) == [Target("DG1", 1)]
+
+
+def _account(
+    sid: str, *subscriptions: control_pb2.RoutedSubscription, owner: str = ""
+) -> control_pb2.AccountRouting:
+    sinks = [_sink(s.sink_sid, account=sid) for s in subscriptions]
+    return control_pb2.AccountRouting(
+        account=control_pb2.RoutedAccount(sid=sid, owner_account_sid=owner),
+        sinks=sinks,
+        subscriptions=subscriptions,
+    )
+
+
+def test_a_change_replaces_only_the_accounts_it_carries() -> None:
+    table = RoutingTable()
+    table.apply(
+        control_pb2.RoutingChanges(
+            revision=1,
+            reset=True,
+            accounts=[
+                _account(AC1, _sub("DF1", "DG1", [(SENT, 1)])),
+                _account(AC2, _sub("DF2", "DG2", [(SENT, 1)], account=AC2)),
+            ],
+        )
+    )
+    table.apply(
+        control_pb2.RoutingChanges(revision=2, accounts=[_account(AC1, _sub("DF3", "DG3", [(SENT, 2)]))])
+    )
+    assert table.revision == 2
+    assert table.targets(AC1, SENT) == [Target("DG3", 2)]
+    assert table.sink("DG1") is None
+    assert table.targets(AC2, SENT) == [Target("DG2", 1)]
+    table.apply(
+        control_pb2.RoutingChanges(
+            revision=3,
+            accounts=[control_pb2.AccountRouting(account=control_pb2.RoutedAccount(sid=AC1), gone=True)],
+        )
+    )
+    assert table.has_account(AC1) is False
+    assert table.sink("DG3") is None
+    assert table.has_account(AC2) is True
+
+
+def test_an_owners_change_reaches_its_subaccounts_roll_up() -> None:
+    rollup = _sub("DF1", "DG1", [(SENT, 1)])
+    rollup.receive_events_from_subaccounts = True
+    table = RoutingTable()
+    table.apply(
+        control_pb2.RoutingChanges(revision=1, reset=True, accounts=[_account(AC1), _account(AC2, owner=AC1)])
+    )
+    assert table.targets(AC2, SENT) == []
+    table.apply(control_pb2.RoutingChanges(revision=2, accounts=[_account(AC1, rollup)]))
+    assert table.targets(AC2, SENT) == [Target("DG1", 1)]
+
+
+def test_a_cold_starts_pages_keep_held_accounts_until_the_last() -> None:
+    table = RoutingTable()
+    table.apply(control_pb2.RoutingChanges(revision=5, reset=True, accounts=[_account(AC1), _account(AC2)]))
+    table.apply(control_pb2.RoutingChanges(revision=0, reset=True, accounts=[_account(AC2)]))
+    assert table.has_account(AC1) is True  # a later page may bring it back
+    assert table.revision == 5
+    table.apply(control_pb2.RoutingChanges(revision=7, accounts=[]))
+    assert table.has_account(AC1) is False
+    assert table.has_account(AC2) is True
+    assert table.revision == 7
