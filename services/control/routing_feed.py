@@ -177,17 +177,20 @@ class RoutingFeed:
                 yield page
             return
         async with self._sessions() as session:
-            changed = list(
-                (
-                    await session.scalars(
-                        select(RoutingChangeRow.account_sid)
-                        .where(
-                            RoutingChangeRow.revision > known_revision, RoutingChangeRow.revision <= latest
-                        )
-                        .order_by(RoutingChangeRow.revision)
-                    )
-                ).all()
-            )
+            rows = (
+                await session.execute(
+                    select(RoutingChangeRow.account_sid, RoutingChangeRow.revision)
+                    .where(RoutingChangeRow.revision > known_revision, RoutingChangeRow.revision <= latest)
+                    .order_by(RoutingChangeRow.revision)
+                )
+            ).all()
+        if not rows or rows[-1].revision != latest:
+            # The newest bump named no account (a bump without one, or a control from before
+            # change rows): what changed is unknown, so the watcher starts cold.
+            async for page in self._cold(with_auth_tokens):
+                yield page
+            return
+        changed = [row.account_sid for row in rows]
         for start in range(0, max(len(changed), 1), self._page):
             chunk = changed[start : start + self._page]
             done = start + self._page >= len(changed)

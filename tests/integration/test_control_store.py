@@ -229,6 +229,10 @@ async def test_the_routing_feed_sends_the_accounts_changed_since_a_revision(
         await revision.bump(session, suspended.sid)
     [gone] = [m async for m in feed.changes(change.revision, with_auth_tokens=False)]
     assert [(a.account.sid, a.gone) for a in gone.accounts] == [(suspended.sid, True)]
+    async with sessions.begin() as session:
+        await revision.bump(session)  # names no account: what changed is unknown
+    unknown = [m async for m in feed.changes(gone.revision, with_auth_tokens=False)]
+    assert unknown[0].reset and unknown[-1].revision == gone.revision + 1
 
 
 async def test_subaccounts_are_limited(sessions: async_sessionmaker[AsyncSession]) -> None:
