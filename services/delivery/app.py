@@ -18,6 +18,7 @@ from runtime.routing import RoutingWatcher
 from services.delivery import metrics as delivery_metrics
 from services.delivery.decision import RetryRules
 from services.delivery.directory import SinkDirectory
+from services.delivery.fleet import Fleet
 from services.delivery.health import HealthReporter
 from services.delivery.journal import Retention, SqlJournal
 from services.delivery.lanes import Dispatcher, LaneRules
@@ -76,6 +77,11 @@ def lane_rules(settings: Settings) -> LaneRules:
             quiet_seconds=settings.throttle_quiet_seconds,
         ),
     )
+
+
+def fleet_subject(settings: Settings) -> str:
+    """Where the workers of one consumer announce the sinks they hold throttled (core NATS)."""
+    return f"delivery_fleet.{settings.consumer_name}"
 
 
 def ordered_rules(settings: Settings) -> OrderedRules:
@@ -144,7 +150,9 @@ async def build(settings: Settings) -> ServiceApp:
     settler = Settler(
         journal, retry_rules(settings), parking, directory.owner, observers=tuple(observers), tracer=tracer
     )
-    dispatcher = Dispatcher(directory, settler, room, lane_rules(settings), parking)
+    # The workers sharing the consumer share each throttled sink's cap.
+    fleet = Fleet(nc, fleet_subject(settings))
+    dispatcher = Dispatcher(directory, settler, room, lane_rules(settings), parking, fleet=fleet)
     ordered = OrderedDelivery(
         nc, js, [part.ordered() for part in partitions], directory, settler, ordered_rules(settings)
     )
@@ -210,6 +218,7 @@ async def build(settings: Settings) -> ServiceApp:
         readiness=[watcher.wait_ready],
         tasks=[
             watcher.run,
+            fleet.run,
             run_worker,
             run_parking,
             run_ordered,

@@ -6,6 +6,8 @@ declares), so a sink that times out, fails or is throttled only ever slows itsel
 cannot take soon is handed back to JetStream (held back) instead of sitting in memory, and
 a failing sink is probed by one call at a time, paced, until it answers again. What a sink
 that is down cannot take is parked (parking.py), and pulled back in as it answers again.
+A throttled sink's cap is the fleet's: a lane paces its calls at this worker's share of it
+and adopts a cap another worker set (fleet.py).
 
 What happens to each event afterwards is `decision.decide`'s to say and `Settler`'s to do.
 """
@@ -26,6 +28,7 @@ from services.delivery import batching, decision, throttle
 from services.delivery.decision import HeldBack, RetryRules, SinkState, UnknownSink
 from services.delivery.directory import Route, SinkDirectory
 from services.delivery.errors import DeliveryError, InternalError, SchemaMismatch, SinkGone, TooLarge
+from services.delivery.fleet import Alone, FleetView
 from services.delivery.room import Room
 from services.delivery.settle import Envelope, Settler
 from services.delivery.sinks.base import Outcome, Sink
@@ -143,7 +146,10 @@ class Dispatcher:
         rules: LaneRules,
         parked: ParkedEvents | None = None,
         clock: Callable[[], float] = time.time,
+        fleet: FleetView | None = None,
     ) -> None:
+        self._fleet: FleetView = fleet or Alone()
+        self._fleet_seen = self._fleet.version
         self._directory = directory
         self._loop: asyncio.AbstractEventLoop | None = None
         self._parked = parked or NothingParked()
@@ -164,6 +170,7 @@ class Dispatcher:
         lane = self._lanes.get(envelope.sink_sid)
         if lane is None:
             lane = self._lanes[envelope.sink_sid] = Lane(envelope.sink_sid)
+            self._adopt(lane)
         lane.queue.append(envelope)
         if self._over_capacity(lane):
             lane.queue.pop()
@@ -182,6 +189,7 @@ class Dispatcher:
         inputs = (
             self._directory.route(lane.sink_sid),
             lane.limiter,
+            self._fleet_seen,
             lane.failing_since,
             lane.latency,
             lane.done.rate,
@@ -203,8 +211,9 @@ class Dispatcher:
         if lane.failing:
             return self._rules.failing_buffer
         route = self._directory.route(lane.sink_sid)
-        if lane.limiter.cap is not None:
-            pace = lane.limiter.cap * self._per_call(lane, route)
+        cap = self._cap(lane)
+        if cap is not None:
+            pace = cap * self._per_call(lane, route)
         elif lane.latency > 0.0:
             pace = max(
                 lane.done.rate, self._concurrency(lane, route) * self._per_call(lane, route) / lane.latency
@@ -226,7 +235,7 @@ class Dispatcher:
             LaneReport(
                 lane.sink_sid,
                 "failing" if lane.failing else "throttled" if lane.limiter.cap is not None else "healthy",
-                lane.limiter.cap,
+                self._cap(lane),
                 lane.failing_since,
                 len(lane.queue) + lane.in_flight,
             )
@@ -277,11 +286,34 @@ class Dispatcher:
             return self._rules.batch_concurrency
         return self._rules.concurrency
 
+    def _cap(self, lane: Lane) -> float | None:
+        """This worker's part of the sink's cap (calls/s; None: not throttled). The workers'
+        parts add up to the sink's cap, as the health rows that merge them do."""
+        cap = lane.limiter.cap
+        return None if cap is None else cap * self._fleet.share(lane.sink_sid)
+
+    def _limit(self, lane: Lane, limiter: throttle.Throttle) -> None:
+        """Set the lane's throttle; the fleet hears of a new cap, or of none."""
+        before, lane.limiter = lane.limiter, limiter
+        if limiter is not before and (limiter.cap, limiter.last_error) != (before.cap, before.last_error):
+            self._fleet.report(lane.sink_sid, limiter)
+
+    def _adopt(self, lane: Lane) -> None:
+        newest = self._fleet.newest(lane.sink_sid)
+        if newest is not None:
+            self._limit(lane, throttle.adopt(lane.limiter, *newest, self._clock()))
+
+    def _adopt_all(self) -> None:
+        """The others announced something new: a cap one of them set holds here too."""
+        self._fleet_seen = self._fleet.version
+        for lane in self._lanes.values():
+            self._adopt(lane)
+
     def state(self, lane: Lane) -> SinkState:
         now = self._clock()
         return SinkState(
             outage_seconds=now - lane.failing_since if lane.failing_since is not None else 0.0,
-            throttle_cap=lane.limiter.cap,
+            throttle_cap=self._cap(lane),
             queued=len(lane.queue),
             per_call=self._per_call(lane),
             call_seconds=lane.latency,
@@ -315,6 +347,8 @@ class Dispatcher:
     # Sending
 
     def _pump(self, lane: Lane) -> None:
+        if self._fleet.version != self._fleet_seen:
+            self._adopt_all()
         route = self._directory.route(lane.sink_sid)
         if route is None or route.sink is None:
             envelopes = list(lane.queue)
@@ -339,10 +373,11 @@ class Dispatcher:
             batch = self._take(lane, sink)
             if not batch:
                 continue
-            lane.limiter = throttle.relax(lane.limiter, now, self._rules.throttle)
+            self._limit(lane, throttle.relax(lane.limiter, now, self._rules.throttle))
             # The throttle counts calls: one event per call is Twilio's events/s, and a
             # batch under a cap still carries a full batch.
-            lane.limiter, granted, wait = throttle.acquire(lane.limiter, 1, now)
+            share = self._fleet.share(lane.sink_sid) if lane.limiter.cap is not None else 1.0
+            lane.limiter, granted, wait = throttle.acquire(lane.limiter, 1, now, share)
             if granted == 0:
                 lane.queue.extendleft(reversed(batch))
                 self._sleep(lane, wait)
@@ -466,10 +501,10 @@ class Dispatcher:
         overloaded = any(o.error is not None and o.error.slows_sink for o in outcomes)
         asked_to_slow = any(o.error is not None and o.error.asks_to_slow_down for o in outcomes)
         if overloaded and not lane.failing:
-            lane.limiter = throttle.on_error(lane.limiter, now, self._rules.throttle)
+            self._limit(lane, throttle.on_error(lane.limiter, now, self._rules.throttle))
         if answering:
             if lane.failing and lane.before_outage is not None:
-                lane.limiter = lane.before_outage
+                self._limit(lane, lane.before_outage)
             lane.failing_since = lane.before_outage = None
             if self._parked.waiting(lane.sink_sid):
                 self._parked.answering(lane.sink_sid)

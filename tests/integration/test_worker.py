@@ -27,6 +27,7 @@ from runtime.routing import whole_table
 from services.delivery.app import MIGRATIONS, consumer_config
 from services.delivery.decision import RetryRules
 from services.delivery.directory import SinkDirectory
+from services.delivery.fleet import FleetView
 from services.delivery.journal import Retention, SqlJournal
 from services.delivery.lanes import Dispatcher, LaneRules
 from services.delivery.parking import Parking, ParkingRules
@@ -103,6 +104,7 @@ class Rig:
         allow_private: bool = True,
         max_retry_age_seconds: float = 4 * 3600.0,
         tracer: Tracer | None = None,
+        fleet: FleetView | None = None,
         **rules: Any,
     ) -> AsyncIterator[Worker]:
         settings = Settings(consumer_name=self.consumer, ack_wait_seconds=30)
@@ -116,7 +118,9 @@ class Rig:
         parking = Parking(self.nc.jetstream(), self.spec.parking(), parking_rules)
         await parking.start()
         settler = Settler(self.journal, retry, parking, self.directory.owner, tracer=tracer)
-        dispatcher = Dispatcher(self.directory, settler, room, LaneRules(retry=retry, **rules), parking)
+        dispatcher = Dispatcher(
+            self.directory, settler, room, LaneRules(retry=retry, **rules), parking, fleet=fleet
+        )
         worker = Worker(self.nc, self.spec.name, self.consumer, dispatcher, room)
         tasks = [asyncio.create_task(worker.run()), asyncio.create_task(parking.run(dispatcher, settler))]
         try:
