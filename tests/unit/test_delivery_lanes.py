@@ -21,6 +21,7 @@ from runtime.stream_codec import StreamEvent, headers
 from services.delivery.decision import RetryRules, SinkState
 from services.delivery.directory import SinkDirectory
 from services.delivery.errors import ServerError, Throttled
+from services.delivery.fleet import Cap, FleetView
 from services.delivery.journal import Attempt, DeadLetter
 from services.delivery.lanes import Dispatcher, Lane, LaneRules
 from services.delivery.room import Room
@@ -152,13 +153,15 @@ def snapshot(revision: int = 1) -> control_pb2.RoutingChanges:
     )
 
 
-def world(sink: FakeSink, **rules: Any) -> World:
+def world(sink: FakeSink, fleet: FleetView | None = None, **rules: Any) -> World:
     directory = SinkDirectory({"webhook": FakeDriver(sink)})  # type: ignore[dict-item]
     directory.apply(snapshot())
     journal = FakeJournal()
     room = Room(4096)
     retry = RetryRules(base_seconds=1.0, max_delay_seconds=300.0)
-    dispatcher = Dispatcher(directory, Settler(journal, retry), room, LaneRules(retry=retry, **rules))
+    dispatcher = Dispatcher(
+        directory, Settler(journal, retry), room, LaneRules(retry=retry, **rules), fleet=fleet
+    )
     return World(sink, journal, room, dispatcher)
 
 
@@ -320,6 +323,50 @@ async def test_a_sink_that_said_429_while_down_stays_throttled() -> None:
     await asyncio.sleep(0.1)
     lane = w.dispatcher._lanes[SINK]
     assert not lane.failing and lane.limiter.cap == pytest.approx(100.0)  # Twilio's cap
+
+
+@dataclass
+class FakeFleet:
+    """Three other workers; what they announce is set by the test."""
+
+    others: int = 3
+    version: int = 0
+    announced: dict[str, Cap] = field(default_factory=dict)
+    reported: list[tuple[str, float | None]] = field(default_factory=list)
+
+    def share(self, sink_sid: str) -> float:
+        return 1 / (1 + self.others)
+
+    def newest(self, sink_sid: str) -> Cap | None:
+        return self.announced.get(sink_sid)
+
+    def report(self, sink_sid: str, limiter: Throttle) -> None:
+        self.reported.append((sink_sid, limiter.cap))
+
+
+async def test_a_cap_another_worker_set_holds_here_at_this_workers_share() -> None:
+    fleet = FakeFleet()
+    w = world(FakeSink(ONE), fleet)
+    w.offer(1)
+    await settle_all(w)
+    before = w.dispatcher.sink_state(SINK)
+    assert before is not None and before.throttle_cap is None
+    fleet.announced[SINK], fleet.version = (100.0, time.time()), 1  # another worker met a 429
+    started = time.monotonic()
+    w.offer(10, first=1)
+    await settle_all(w)
+    state = w.dispatcher.sink_state(SINK)
+    assert state is not None and state.throttle_cap == pytest.approx(25.0)  # 100/s over 4 workers
+    assert time.monotonic() - started >= 0.3  # 10 calls at 25/s (a burst of 2.5 first)
+    assert fleet.reported == [(SINK, 100.0)]  # it now holds the sink throttled too
+
+
+async def test_a_429_here_is_announced_to_the_fleet() -> None:
+    fleet = FakeFleet()
+    w = world(FakeSink(ONE, flaky([time.monotonic() + 0.2], Throttled("slow down", status=429))), fleet)
+    w.offer(1)
+    await asyncio.sleep(0.1)
+    assert fleet.reported == [(SINK, 100.0)]
 
 
 async def test_events_of_a_deleted_sink_are_dead_letters_at_once() -> None:

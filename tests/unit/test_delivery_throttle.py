@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.delivery.throttle import Throttle, ThrottleRules, acquire, on_error, relax
+from services.delivery.throttle import Throttle, ThrottleRules, acquire, adopt, on_error, relax
 
 pytestmark = pytest.mark.unit
 
@@ -110,3 +110,71 @@ def test_acquire_over_time_holds_the_rate() -> None:
         assert granted > 0 or wait > 0
         now += wait if granted == 0 else 0.001
     assert 990 <= sent <= 1011
+
+
+@pytest.mark.parametrize(
+    ("state", "wanted", "now", "share", "granted", "wait"),
+    [
+        (Throttle(), 50, 0.0, 0.25, 50, 0.0),  # not throttled: no share asked, everything goes
+        (Throttle(cap=100.0, tokens=0.0, refilled_at=0.0), 5, 0.0, 0.25, 0, 0.04),  # 25/s: a token in 40 ms
+        (Throttle(cap=100.0, tokens=0.0, refilled_at=0.0), 5, 0.08, 0.25, 2, 0.0),  # 80 ms at 25/s = 2
+        (Throttle(cap=100.0, tokens=0.0, refilled_at=0.0), 50, 1.0, 0.25, 2, 0.0),  # burst: 0.1 s of 25/s
+        (Throttle(cap=100.0, tokens=0.0, refilled_at=0.0), 50, 1.0, 1.0, 10, 0.0),  # alone: the whole cap
+    ],
+)
+def test_acquire_paces_at_this_workers_share_of_the_cap(
+    state: Throttle, wanted: int, now: float, share: float, granted: int, wait: float
+) -> None:
+    _, got, wait_for = acquire(state, wanted, now, share)
+    assert got == granted
+    assert wait_for == pytest.approx(wait)
+
+
+@pytest.mark.parametrize("workers", [1, 2, 4, 7])
+def test_the_workers_shares_add_up_to_the_cap(workers: int) -> None:
+    sent = 0
+    for _ in range(workers):
+        state, now = on_error(Throttle(), now=0.0, rules=RULES), 0.0
+        while now < 10.0:
+            state, granted, wait = acquire(state, 1000, now, 1 / workers)
+            sent += granted
+            now += wait if granted == 0 else 0.001
+    assert 990 <= sent <= 1000 + workers * 10
+
+
+@pytest.mark.parametrize(
+    ("state", "cap", "last_error", "expected"),
+    [
+        # Not throttled here: another worker's cap holds from its error on.
+        (
+            Throttle(),
+            100.0,
+            5.0,
+            Throttle(cap=100.0, last_error=5.0, last_ramp=5.0, tokens=1.0, refilled_at=9.0),
+        ),
+        # A newer error's cap (a further cut) wins; the tokens stay within its burst.
+        (
+            Throttle(cap=100.0, last_error=1.0, last_ramp=1.0, tokens=10.0, refilled_at=8.0),
+            50.0,
+            5.0,
+            Throttle(cap=50.0, last_error=5.0, last_ramp=5.0, tokens=5.0, refilled_at=8.0),
+        ),
+        # An older error (or the same one, heard back) changes nothing.
+        (
+            Throttle(cap=99.0, last_error=6.0, last_ramp=6.0),
+            100.0,
+            5.0,
+            Throttle(cap=99.0, last_error=6.0, last_ramp=6.0),
+        ),
+        (
+            Throttle(cap=99.0, last_error=5.0, last_ramp=5.0),
+            80.0,
+            5.0,
+            Throttle(cap=99.0, last_error=5.0, last_ramp=5.0),
+        ),
+    ],
+)
+def test_adopt_takes_the_newest_cap_another_worker_set(
+    state: Throttle, cap: float, last_error: float, expected: Throttle
+) -> None:
+    assert adopt(state, cap, last_error, now=9.0) == expected
