@@ -38,6 +38,8 @@ from sqlalchemy.engine import make_url
 from devkit.nats_cluster import NatsCluster
 from devkit.processes import wait_until
 from runtime import config, jetstream, service_auth
+from services.delivery.app import fleet_subject
+from services.delivery.settings import Settings as DeliverySettings
 from tests.helpers import import_or_missing, missing_tool
 
 pytestmark = pytest.mark.integration
@@ -695,6 +697,12 @@ async def test_nats_config_forms_a_cluster_that_holds_the_configured_stream(
         await delivery.jetstream().add_consumer(spec.name, consumer)
         with pytest.raises(Exception):  # noqa: B017 - a permissions violation times the request out
             await nc.jetstream(timeout=2).add_consumer(spec.name, ConsumerConfig(durable_name="sneaky"))
+        # The workers hear each other's throttled sinks (services/delivery/fleet.py).
+        subject = fleet_subject(DeliverySettings(consumer_name=shared))
+        heard = await delivery.subscribe(subject)
+        await delivery.flush()
+        await delivery.publish(subject, b"{}")
+        assert (await heard.next_msg(timeout=5)).data == b"{}"
     finally:
         await nc.close()
         await delivery.close()
