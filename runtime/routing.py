@@ -5,10 +5,13 @@ message to its owner through a callback; the owner keeps the index it needs by a
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from eventstreams.v1 import control_pb2, control_pb2_grpc
 from runtime.feed_watcher import FeedWatcher
+from runtime.metrics import Metrics
 
 OnChanges = Callable[[control_pb2.RoutingChanges], None]
 
@@ -54,3 +57,43 @@ def whole_table(
     for subscription in subscriptions:
         of(subscription.account_sid).subscriptions.append(subscription)
     return control_pb2.RoutingChanges(revision=revision, accounts=list(by_account.values()), reset=True)
+
+
+DIGEST_BITS = 48  # exact in a float: a Prometheus gauge carries it unchanged
+
+
+def account_digest(routing: control_pb2.AccountRouting) -> int:
+    """A fingerprint of one account's routing state (0: gone). Held states combine by XOR,
+    so a holder keeps its table's digest as it replaces accounts, and two holders of the
+    same states — a router and control — have the same digest whatever the order."""
+    if routing.gone:
+        return 0
+    raw = hashlib.blake2b(routing.SerializeToString(deterministic=True), digest_size=8).digest()
+    return int.from_bytes(raw, "big") >> (64 - DIGEST_BITS)
+
+
+def table_digest(accounts: Iterable[control_pb2.AccountRouting]) -> int:
+    combined = 0
+    for routing in accounts:
+        combined ^= account_digest(routing)
+    return combined
+
+
+class HeldRouting(Protocol):
+    revision: int
+    digest: int
+
+
+def report_held_routing(metrics: Metrics, service: str, held: HeldRouting) -> None:
+    """The revision and digest of the routing a process holds, as gauges: a process whose
+    pair equals control's (runtime.routing.table_digest of its feed) missed no change."""
+    metrics.readings.gauge(
+        f"es_{service}_routing_revision",
+        "the routing revision this process holds",
+        lambda: [({}, float(held.revision))],
+    )
+    metrics.readings.gauge(
+        f"es_{service}_routing_digest",
+        "the XOR of the held accounts' routing digests (48 bits)",
+        lambda: [({}, float(held.digest))],
+    )

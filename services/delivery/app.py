@@ -14,7 +14,7 @@ from eventstreams.v1 import control_pb2_grpc, delivery_pb2, delivery_pb2_grpc
 from runtime import clients, db, jetstream, tracing
 from runtime.grpc_server import Registration, ServiceApp
 from runtime.metrics import Metrics
-from runtime.routing import RoutingWatcher
+from runtime.routing import RoutingWatcher, report_held_routing
 from services.delivery import metrics as delivery_metrics
 from services.delivery.decision import RetryRules
 from services.delivery.directory import SinkDirectory
@@ -146,6 +146,7 @@ async def build(settings: Settings) -> ServiceApp:
     observers: list[SettleObserver] = [usage]
     if metrics is not None:
         observers.append(DeliveryMetrics(metrics, directory.sink_type))
+        report_held_routing(metrics, "delivery", directory)
     tracer, traces = tracing.tracer_for("delivery", settings.otlp_endpoint, settings.trace_sample_ratio)
     settler = Settler(
         journal, retry_rules(settings), parking, directory.owner, observers=tuple(observers), tracer=tracer

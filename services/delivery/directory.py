@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from eventstreams.v1 import control_pb2
 from runtime import sink_configs
 from runtime.errors import InvalidArgument
+from runtime.routing import account_digest
 from services.delivery.errors import DeliveryError, Misconfigured
 from services.delivery.sinks.base import Sink, SinkDriver, SinkSpec
 
@@ -44,6 +45,9 @@ class SinkDirectory:
         self._ordered_of: dict[str, frozenset[str]] = {}  # by account
         self._ordered: set[str] = set()
         self._unconfirmed: set[str] = set()
+        # The XOR of the held accounts' digests: equal to control's when the directory is.
+        self.digest = 0
+        self._digests: dict[str, int] = {}
 
     def apply(self, changes: control_pb2.RoutingChanges) -> None:
         """Replace the accounts the message carries: their sinks opened anew where their
@@ -90,8 +94,11 @@ class SinkDirectory:
                 )
             self._removed.pop(sink_sid, None)
         self._ordered.difference_update(self._ordered_of.pop(sid, ()))
+        self.digest ^= self._digests.pop(sid, 0)
         if routing.gone:
             return
+        self._digests[sid] = account_digest(routing)
+        self.digest ^= self._digests[sid]
         self._sinks_of[sid] = tuple(sinks)
         ordered = frozenset(s.sink_sid for s in routing.subscriptions if s.ordering_key)
         if ordered:

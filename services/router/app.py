@@ -6,7 +6,7 @@ from eventstreams.v1 import catalog_pb2_grpc, control_pb2_grpc, router_pb2, rout
 from runtime import clients, jetstream, tracing
 from runtime.grpc_server import Registration, ServiceApp
 from runtime.metrics import Metrics
-from runtime.routing import RoutingWatcher
+from runtime.routing import RoutingWatcher, report_held_routing
 from services.router.bus import JetStreamBus
 from services.router.catalog_source import GrpcCatalogSource, catalog_watcher
 from services.router.metrics import RouterMetrics
@@ -36,6 +36,8 @@ async def build(settings: Settings) -> ServiceApp:
     metrics = Metrics.of("router", settings)
     tracer, traces = tracing.tracer_for("router", settings.otlp_endpoint, settings.trace_sample_ratio)
     observer = RouterMetrics(metrics, bus) if metrics is not None else None
+    if metrics is not None:
+        report_held_routing(metrics, "router", table)
     publisher = Publisher(schemas, table, bus, watcher.wait_for, observer, tracer)
 
     async def close() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from eventstreams.v1 import control_pb2
 from runtime import ordering
 from runtime.filters import FilterError, Predicate, compile_filter
+from runtime.routing import account_digest
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class AccountRoutes:
     targets: dict[str, list[Target]]  # by type: the account's own subscriptions
     rollup: dict[str, list[Target]]  # by type: those that also take its subaccounts' events
     sinks: tuple[control_pb2.RoutedSink, ...]
+    digest: int  # runtime.routing.account_digest of the state it was built from
 
 
 class RoutingTable:
@@ -90,6 +92,8 @@ class RoutingTable:
         self._accounts: dict[str, AccountRoutes] = {}
         self._sinks: dict[str, control_pb2.RoutedSink] = {}
         self.revision = 0
+        # The XOR of the held accounts' digests: equal to control's when the table is.
+        self.digest = 0
         # Compiled once per filter text, shared by the accounts that use it.
         self._compiled: dict[str, Predicate] = {}
         self._unconfirmed: set[str] = set()
@@ -114,6 +118,7 @@ class RoutingTable:
         sid = routing.account.sid
         held = self._accounts.pop(sid, None)
         if held is not None:
+            self.digest ^= held.digest
             for gone in held.sinks:
                 self._sinks.pop(gone.sid, None)
         if routing.gone:
@@ -139,7 +144,9 @@ class RoutingTable:
             targets={t: list(by_sink.values()) for t, by_sink in targets.items()},
             rollup={t: list(by_sink.values()) for t, by_sink in rollup.items()},
             sinks=tuple(routing.sinks),
+            digest=account_digest(routing),
         )
+        self.digest ^= self._accounts[sid].digest
         self._sinks.update(sinks)
 
     def _predicate(self, text: str) -> Predicate | None:

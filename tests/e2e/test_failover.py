@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from urllib.parse import urlsplit
@@ -25,6 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
 
 from devkit import failover
 from devkit.bench import start_receiver
@@ -35,9 +37,10 @@ from devkit.postgres import PostgresCluster
 from devkit.processes import free_port
 from devkit.receiver import Received, Receiver
 from devkit.suite import Suite
-from eventstreams.v1 import router_pb2_grpc
+from eventstreams.v1 import control_pb2, control_pb2_grpc, router_pb2_grpc
 from runtime import jetstream
 from runtime.jetstream import StreamSpec
+from runtime.routing import table_digest
 from tests.traffic import Tally, worker_agent, worker_tag
 
 pytestmark = [pytest.mark.e2e, pytest.mark.failover]
@@ -351,3 +354,101 @@ async def test_a_key_revoked_through_one_gateway_stops_working_on_the_others(top
             assert time.monotonic() - revoked_at <= 5.0 + 1.0, "the other gateway still takes the key"
             await asyncio.sleep(0.1)
     print(f"the revoked key stopped working on the other gateway after {time.monotonic() - revoked_at:.2f} s")
+
+
+async def control_routing(suite: Suite, caller: str) -> tuple[int, int]:
+    """Control's routing revision and digest, as a process holding everything would see them."""
+    async with suite.channel("control", as_caller=caller) as channel:
+        stream = control_pb2_grpc.ControlStub(channel).WatchRouting(
+            control_pb2.WatchRoutingRequest(with_auth_tokens=caller == "delivery")
+        )
+        accounts: list[control_pb2.AccountRouting] = []
+        revision = 0
+        while not revision:
+            page = await stream.read()
+            assert isinstance(page, control_pb2.RoutingChanges)
+            accounts.extend(page.accounts)
+            revision = page.revision
+        stream.cancel()
+    return revision, table_digest(accounts)
+
+
+def held_routing(suite: Suite, name: str, service: str) -> tuple[int, int]:
+    with urllib.request.urlopen(suite.metrics_url(name), timeout=5) as response:
+        text = response.read().decode()
+    values = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name.startswith(f"es_{service}_routing_")
+    }
+    return int(values[f"es_{service}_routing_revision"]), int(values[f"es_{service}_routing_digest"])
+
+
+async def test_no_router_or_worker_misses_a_change_when_a_control_replica_dies(topology: Suite) -> None:
+    """A burst of changes through both gateways; a control replica killed in its middle and
+    started again. At the end every router and worker holds control's routing exactly: the
+    same revision and the same digest of every account's state."""
+    accounts = [await create_account(topology, f"burst {i}") for i in range(4)]
+    failed = made = 0
+    made_at_kill = -1
+
+    async def changes(account: Account, gateway: int) -> None:
+        nonlocal failed, made
+        async with httpx.AsyncClient(
+            base_url=topology.gateway_urls[gateway], auth=(account.sid, account.auth_token), timeout=30
+        ) as rest:
+            for i in range(12):
+                response = await rest.post(
+                    "/v1/Sinks",
+                    data={
+                        "Description": f"burst {i}",
+                        "SinkType": "webhook",
+                        "SinkConfiguration": json.dumps(
+                            {"destination": f"http://127.0.0.1:9/{i}", "method": "POST"}
+                        ),
+                    },
+                )
+                if response.status_code != 201:
+                    failed += 1  # refused while its control replica died: not a change
+                    continue
+                response = await rest.post(
+                    "/v1/Subscriptions",
+                    data={
+                        "Description": f"burst {i}",
+                        "SinkSid": response.json()["sid"],
+                        "Types": [json.dumps({"type": EVENT_TYPE})],
+                    },
+                )
+                failed += response.status_code != 201
+                made += 2
+
+    async def kill_midway() -> None:
+        nonlocal made_at_kill
+        await asyncio.sleep(0.5)
+        topology.children["control"].kill()
+        made_at_kill = made
+
+    try:
+        await asyncio.gather(
+            kill_midway(),
+            *(changes(account, i % len(topology.gateway_urls)) for i, account in enumerate(accounts)),
+        )
+    finally:
+        revive_all(topology)
+    holders = [(topology.replica_name("router", i), "router") for i in range(topology.replicas)]
+    holders += [(f"delivery-{i}", "delivery") for i in range(WORKERS)]
+    deadline = time.monotonic() + 15
+    while True:
+        expected = {
+            "router": await control_routing(topology, "router"),
+            "delivery": await control_routing(topology, "delivery"),
+        }
+        held = {name: held_routing(topology, name, service) for name, service in holders}
+        behind = {name: held[name] for name, service in holders if held[name] != expected[service]}
+        if not behind or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.25)
+    print(f"{made} changes, {made_at_kill} before the kill, {failed} refused; {expected}, behind {behind}")
+    assert 0 < made_at_kill < made  # the replica died in the middle of the burst
+    assert not behind, (expected, held)

@@ -64,6 +64,7 @@ def test_a_gone_account_takes_its_sinks_away() -> None:
     gone = control_pb2.AccountRouting(account=control_pb2.RoutedAccount(sid=AC1), gone=True)
     directory.apply(control_pb2.RoutingChanges(revision=2, accounts=[gone]))
     assert directory.route("DG1") is None and directory.removed("DG1")
+    assert directory.digest == 0
 
 
 def test_a_cold_starts_pages_keep_held_sinks_until_the_last() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from eventstreams.v1 import control_pb2
-from runtime.routing import whole_table
+from runtime.routing import table_digest, whole_table
 from services.router.routing_table import RECEIVING_STATUSES, RoutingTable, Target
 
 pytestmark = pytest.mark.unit
@@ -256,6 +256,7 @@ def test_a_change_replaces_only_the_accounts_it_carries() -> None:
     assert table.has_account(AC1) is False
     assert table.sink("DG3") is None
     assert table.has_account(AC2) is True
+    assert table.digest == table_digest([_account(AC2, _sub("DF2", "DG2", [(SENT, 1)], account=AC2))])
 
 
 def test_an_owners_change_reaches_its_subaccounts_roll_up() -> None:
