@@ -19,6 +19,8 @@ from eventstreams.v1 import control_pb2, control_pb2_grpc, router_pb2_grpc
 
 BACKENDS = ["sqlite", "postgres"]
 MAX_SINKS = 260
+# Small enough that the tree limit test reaches it with a few dozen subscriptions.
+MAX_ROUTING_BYTES_PER_TREE = 64 * 1024
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +54,7 @@ def suite(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             "ES_RETRY_MAX_DELAY_SECONDS": "1",
             # Raised so one account can hold the 250 sinks of the paging test.
             "ES_MAX_SINKS_PER_ACCOUNT": str(MAX_SINKS),
+            "ES_MAX_ROUTING_BYTES_PER_TREE": str(MAX_ROUTING_BYTES_PER_TREE),
         },
     )
     running.start()

@@ -30,7 +30,7 @@ from runtime.paging import Page, fetch_page
 from runtime.text import control_character
 from runtime.times import utcnow
 from runtime.token_cipher import TokenCipher
-from services.control import revision, validation
+from services.control import revision, trees, validation
 from services.control.models import (
     AccountRow,
     ApiKeyRow,
@@ -155,6 +155,7 @@ class AccountStore:
             if await session.scalar(select(AccountRow.id).where(AccountRow.sid == new_sid)):
                 raise InvalidArgument(f"Account {new_sid} already exists")
             if owner_sid:
+                await trees.lock(session, owner_sid)  # two creates at the limit: one passes
                 owned = AccountRow.owner_account_sid == owner_sid
                 count = await session.scalar(select(func.count()).select_from(AccountRow).where(owned))
                 if (count or 0) >= self._max_subaccounts:

@@ -64,11 +64,13 @@ async def build(settings: Settings) -> ServiceApp:
         RouterTestEventPublisher(router_pb2_grpc.RouterStub(router_channel)),
         settings.allow_private_destinations,
         kinesis,
+        tree=settings.tree_limits(),
     )
     subscriptions = SubscriptionStore(
         sessions,
         settings.max_subscriptions_per_account,
         CatalogTypeResolver(catalog_pb2_grpc.CatalogStub(catalog_channel)),
+        tree=settings.tree_limits(),
     )
     if settings.dev_account:
         await ensure_dev_account(accounts, settings)

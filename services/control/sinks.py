@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import exists, func, select
@@ -14,7 +14,7 @@ from runtime import addresses, sids, sink_configs
 from runtime.errors import FailedPrecondition, InvalidArgument, LimitExceeded, NotFound
 from runtime.paging import Page, fetch_page
 from runtime.times import utcnow
-from services.control import revision, validation
+from services.control import limits, revision, trees, validation
 from services.control.models import SinkRow, SubscriptionRow
 from services.control.ports import TestEventPublisher
 
@@ -77,8 +77,11 @@ class SinkStore:
         tests: TestEventPublisher,
         allow_private_destinations: bool = False,
         kinesis: KinesisTrust | None = None,
+        *,
+        tree: limits.TreeLimits | None = None,
     ) -> None:
         self._sessions = sessions
+        self._tree = tree or limits.TreeLimits()
         self._max = max_per_account
         self._tests = tests
         self._allow_private = allow_private_destinations
@@ -103,6 +106,7 @@ class SinkStore:
             date_updated=now,
         )
         async with self._sessions.begin() as session:
+            root = await trees.lock(session, account_sid)
             count = await session.scalar(
                 select(func.count()).select_from(SinkRow).where(SinkRow.account_sid == account_sid)
             )
@@ -110,6 +114,10 @@ class SinkStore:
                 raise LimitExceeded(
                     f"Account reached the maximum number of sinks ({self._max})", twilio_code=91003
                 )
+            before = await trees.usage(session, root)
+            refusal = limits.tree_refusal(self._tree, before, replace(before, sinks=before.sinks + 1))
+            if refusal is not None:
+                raise refusal
             session.add(row)
             await revision.bump(session, account_sid)
         return row

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,7 +13,7 @@ from runtime.errors import FailedPrecondition, InvalidArgument, LimitExceeded, N
 from runtime.paging import Page, fetch_page
 from runtime.text import control_character
 from runtime.times import utcnow
-from services.control import revision, validation
+from services.control import limits, revision, trees, validation
 from services.control.models import SinkRow, SubscribedEventRow, SubscriptionRow
 from services.control.ports import TypeResolver
 
@@ -40,9 +40,15 @@ def not_found(sid: str) -> NotFound:
 
 class SubscriptionStore:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], max_per_account: int, types: TypeResolver
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        max_per_account: int,
+        types: TypeResolver,
+        *,
+        tree: limits.TreeLimits | None = None,
     ) -> None:
         self._sessions = sessions
+        self._tree = tree or limits.TreeLimits()
         self._max = max_per_account
         self._types = types
 
@@ -96,7 +102,10 @@ class SubscriptionStore:
         ordering_key: str = "",
     ) -> tuple[SubscriptionRow, list[SubscribedEventRow]]:
         text = validation.description(description, 91101, "Subscription")
-        checked_filter = validation.event_filter(filter_text)
+        checked_filter = self._filter(filter_text)
+        refusal = limits.types_refusal(self._tree, len(selectors))
+        if refusal is not None:
+            raise refusal
         if not sids.is_sid(sink_sid, sids.SINK):
             raise InvalidArgument(f"Sink could not be found: {sink_sid}", twilio_code=91001)
         pinned = await self._pin_all(selectors)
@@ -114,6 +123,7 @@ class SubscriptionStore:
             date_updated=now,
         )
         async with self._sessions.begin() as session:
+            root = await trees.lock(session, account_sid)
             sink = await session.scalar(
                 select(SinkRow).where(SinkRow.sid == sink_sid, SinkRow.account_sid == account_sid)
             )
@@ -134,6 +144,12 @@ class SubscriptionStore:
                     f"Account reached the maximum number of subscriptions ({self._max})",
                     twilio_code=91003,
                 )
+            await self._check_tree(
+                session,
+                root,
+                subscriptions=1,
+                routing_bytes=limits.routing_bytes([p.type for p in pinned], checked_filter, key),
+            )
             session.add(row)
             await session.flush()
             events = [
@@ -169,7 +185,7 @@ class SubscriptionStore:
         ordering_key: str | None = None,
     ) -> tuple[SubscriptionRow, list[SubscribedEventRow]]:
         text = validation.description(description, 91101, "Subscription")
-        checked_filter = validation.event_filter(filter_text) if filter_text is not None else None
+        checked_filter = self._filter(filter_text) if filter_text is not None else None
         key = None
         if ordering_key is not None:
             async with self._sessions() as session:
@@ -179,7 +195,14 @@ class SubscriptionStore:
                 ordering_key, [Selector(e.type, e.schema_version) for e in current]
             )
         async with self._sessions.begin() as session:
+            root = await trees.lock(session, account_sid)
             row = await self._owned(session, account_sid, sid)
+            new_filter = checked_filter if filter_text is not None else row.filter
+            new_key = key if ordering_key is not None else row.ordering_key
+            grown = len((new_filter or "").encode()) + len((new_key or "").encode())
+            grown -= len((row.filter or "").encode()) + len((row.ordering_key or "").encode())
+            if grown > 0:
+                await self._check_tree(session, root, routing_bytes=grown)
             row.description = text
             if filter_text is not None:
                 row.filter = checked_filter
@@ -202,11 +225,25 @@ class SubscriptionStore:
         pinned = (await self._pin_all([Selector(type_name, version)]))[0]
         await self._keep_ordering(account_sid, sid, pinned)
         async with self._sessions.begin() as session:
+            root = await trees.lock(session, account_sid)
             await self._owned(session, account_sid, sid)
             if await self._event(session, sid, type_name) is not None:
                 raise InvalidArgument(
                     f"Subscription {sid} already subscribes to {type_name}", twilio_code=91101
                 )
+            subscribed = await session.scalar(
+                select(func.count())
+                .select_from(SubscribedEventRow)
+                .where(SubscribedEventRow.subscription_sid == sid)
+            )
+            refusal = limits.types_refusal(self._tree, (subscribed or 0) + 1)
+            if refusal is not None:
+                raise refusal
+            await self._check_tree(
+                session,
+                root,
+                routing_bytes=limits.routing_bytes([pinned.type], None, None) - limits.SUBSCRIPTION_OVERHEAD,
+            )
             row = SubscribedEventRow(
                 subscription_sid=sid, type=pinned.type, schema_version=pinned.schema_version
             )
@@ -267,6 +304,27 @@ class SubscriptionStore:
                 )
             await session.delete(row)
             await revision.bump(session, account_sid)
+
+    def _filter(self, text: str) -> str | None:
+        # The length first: a filter past it is refused as too long whatever it holds.
+        refusal = limits.filter_refusal(self._tree, text.strip())
+        if refusal is not None:
+            raise refusal
+        return validation.event_filter(text)
+
+    async def _check_tree(
+        self, session: AsyncSession, root: str, *, subscriptions: int = 0, routing_bytes: int = 0
+    ) -> None:
+        """Refuse a change that would take the (locked) tree past one of its limits."""
+        before = await trees.usage(session, root)
+        after = replace(
+            before,
+            subscriptions=before.subscriptions + subscriptions,
+            routing_bytes=before.routing_bytes + routing_bytes,
+        )
+        refusal = limits.tree_refusal(self._tree, before, after)
+        if refusal is not None:
+            raise refusal
 
     async def _keep_ordering(self, account_sid: str, sid: str, pinned: Selector) -> None:
         """A type added to (or re-pinned in) an ordered subscription must have its key."""
