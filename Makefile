@@ -97,6 +97,7 @@ bench: proto $(VENV)/.installed
 	$(PY) -m devkit.bench_worker_python
 	$(PY) -m devkit.bench_delivery_log
 	$(PY) -m devkit.bench_partitions
+	$(PY) -m devkit.bench_control_scale
 
 clean:
 	rm -rf gen data bench-results
