@@ -41,6 +41,7 @@ from typing import Protocol
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 
 from services.delivery.throttle import Throttle
 
@@ -173,7 +174,12 @@ class Fleet:
         try:
             while True:
                 self._changed.clear()
-                await self._nc.publish(self._subject, Announcement(self._peers.me, dict(self._mine)).encode())
+                announcement = Announcement(self._peers.me, dict(self._mine))
+                try:
+                    await self._nc.publish(self._subject, announcement.encode())
+                except NatsError as exc:
+                    # A lost announcement is renewed next period; deliveries never wait on it.
+                    log.warning("fleet: announcement not sent: %s", exc)
                 self._peers.expire(time.monotonic())
                 # A burst of 429s cuts the cap on each: announce the cuts together.
                 await asyncio.sleep(self._period / 10)

@@ -1,20 +1,24 @@
 """A throttled sink's cap holds across the fleet: four workers on one shared consumer, a
 real nats-server and a real receiver that answers 429 at first, then 200. Twilio's cap is
-per sink (100 events/s), so the receiver sees ~100 events/s, not 100 per worker."""
+per sink (100 events/s), so the receiver sees ~100 events/s, not 100 per worker. And the
+workers' announcements themselves, over a real nats-server."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 
 import pytest
 from aiohttp import web
 
+from devkit.nats_server import NatsServer
 from devkit.receiver import Received, Receiver
+from runtime import jetstream
 from services.delivery.fleet import Fleet
-from services.delivery.throttle import ThrottleRules
-from tests.integration.test_worker import Rig, rig  # noqa: F401 (rig: the fixture)
+from services.delivery.throttle import Throttle, ThrottleRules
+from tests.integration.test_worker import SINK, Rig, rig  # noqa: F401 (rig: the fixture)
 
 pytestmark = pytest.mark.integration
 
@@ -58,3 +62,35 @@ async def test_a_throttled_sinks_cap_holds_across_four_workers(
             await task
     rate = len(delivered) / (WINDOW[1] - WINDOW[0])
     assert CAP * 0.9 <= rate <= CAP * 1.1, f"{rate:.0f} events/s across {WORKERS} workers, cap {CAP:.0f}"
+
+
+async def test_workers_hear_each_others_throttled_sinks_and_a_silent_one_gives_its_share_back(
+    nats_server: NatsServer,
+) -> None:
+    nc = await jetstream.connect(nats_server.url, "test")
+    subject = "delivery_fleet.test"
+    here, there = Fleet(nc, subject, period=0.1), Fleet(nc, subject, period=0.1)
+    tasks = {fleet: asyncio.create_task(fleet.run()) for fleet in (here, there)}
+
+    async def until(condition: Callable[[], bool]) -> None:
+        for _ in range(100):
+            if condition():
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError("the fleet did not hear it")
+
+    try:
+        there.report(SINK, Throttle(cap=99.0, last_error=5.0))
+        await until(lambda: here.newest(SINK) == (99.0, 5.0) and here.share(SINK) == 0.5)
+        there.report(SINK, Throttle())  # uncapped again
+        await until(lambda: here.newest(SINK) is None and here.share(SINK) == 1.0)
+        there.report(SINK, Throttle(cap=98.0, last_error=6.0))
+        await until(lambda: here.share(SINK) == 0.5)
+        tasks[there].cancel()  # that worker is gone: no word from it for three periods
+        await until(lambda: here.share(SINK) == 1.0)
+    finally:
+        for task in tasks.values():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await nc.close()
