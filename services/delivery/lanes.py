@@ -301,7 +301,11 @@ class Dispatcher:
     def _adopt(self, lane: Lane) -> None:
         newest = self._fleet.newest(lane.sink_sid)
         if newest is not None:
-            self._limit(lane, throttle.adopt(lane.limiter, *newest, self._clock()))
+            now = self._clock()
+            # Relaxed at once: a cap whose quiet time has passed (this worker lifted it a
+            # moment before another did) grows back here as it does there.
+            adopted = throttle.adopt(lane.limiter, *newest, now)
+            self._limit(lane, throttle.relax(adopted, now, self._rules.throttle))
 
     def _adopt_all(self) -> None:
         """The others announced something new: a cap one of them set holds here too."""

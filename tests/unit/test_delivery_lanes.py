@@ -361,6 +361,16 @@ async def test_a_cap_another_worker_set_holds_here_at_this_workers_share() -> No
     assert fleet.reported == [(SINK, 100.0)]  # it now holds the sink throttled too
 
 
+async def test_a_cap_another_worker_still_announces_past_its_quiet_time_is_not_taken_up() -> None:
+    fleet = FakeFleet(announced={SINK: (100.0, time.time() - 3600.0)})  # an hour-old 429
+    w = world(FakeSink(ONE), fleet)
+    w.offer(3)
+    await settle_all(w)
+    state = w.dispatcher.sink_state(SINK)
+    assert state is not None and state.throttle_cap is None
+    assert fleet.reported == []  # never held throttled here, so never announced
+
+
 async def test_a_429_here_is_announced_to_the_fleet() -> None:
     fleet = FakeFleet()
     w = world(FakeSink(ONE, flaky([time.monotonic() + 0.2], Throttled("slow down", status=429))), fleet)
