@@ -28,7 +28,14 @@ from runtime.change_signal import ChangeSignal
 from runtime.token_cipher import TokenCipher
 from services.control import revision
 from services.control.accounts import ACTIVE, SUSPENDED
-from services.control.models import AccountRow, RoutingChangeRow, SinkRow, SubscribedEventRow, SubscriptionRow
+from services.control.models import (
+    AccountRow,
+    RevisionRow,
+    RoutingChangeRow,
+    SinkRow,
+    SubscribedEventRow,
+    SubscriptionRow,
+)
 from services.control.sinks import KinesisTrust
 
 # Accounts per message: a cold start's page, and the most a change message carries.
@@ -176,20 +183,25 @@ class RoutingFeed:
             async for page in self._cold(with_auth_tokens):
                 yield page
             return
+        # One statement, so one snapshot: the change rows and the revision they bring. An
+        # account changed again after `latest` was read has a newer row, and its revision
+        # is the one to send (writers commit in revision order, so all before it are in).
+        newest = select(RevisionRow.revision).where(RevisionRow.id == 1).scalar_subquery()
         async with self._sessions() as session:
             rows = (
                 await session.execute(
-                    select(RoutingChangeRow.account_sid, RoutingChangeRow.revision)
-                    .where(RoutingChangeRow.revision > known_revision, RoutingChangeRow.revision <= latest)
+                    select(RoutingChangeRow.account_sid, RoutingChangeRow.revision, newest.label("latest"))
+                    .where(RoutingChangeRow.revision > known_revision)
                     .order_by(RoutingChangeRow.revision)
                 )
             ).all()
-        if not rows or rows[-1].revision != latest:
+        if not rows or rows[-1].revision != rows[-1].latest:
             # The newest bump named no account (a bump without one, or a control from before
             # change rows): what changed is unknown, so the watcher starts cold.
             async for page in self._cold(with_auth_tokens):
                 yield page
             return
+        latest = rows[-1].revision
         changed = [row.account_sid for row in rows]
         for start in range(0, max(len(changed), 1), self._page):
             chunk = changed[start : start + self._page]

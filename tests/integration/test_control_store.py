@@ -270,3 +270,27 @@ async def test_auth_tokens_are_sealed_at_rest_and_work_everywhere(
     snapshot = await RoutingFeed(sessions, ChangeSignal(), 0.1, cipher).snapshot(with_auth_tokens=True)
     tokens = {a.account.sid: a.account.auth_token for a in snapshot.accounts}
     assert tokens[account.sid] == account.auth_token and tokens[legacy.sid] == legacy.auth_token
+
+
+async def test_an_account_changed_again_while_the_feed_reads_is_a_change_not_a_cold_start(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    accounts = AccountStore(sessions)
+    busy = await accounts.create("busy")
+
+    class Interleaved(RoutingFeed):
+        async def _latest(self) -> int:
+            latest = await super()._latest()
+            async with sessions.begin() as session:  # the tenant changes again meanwhile
+                await revision.bump(session, busy.sid)
+            return latest
+
+    feed = Interleaved(sessions, ChangeSignal(), poll_seconds=0.1)
+    async with sessions() as session:
+        held = await revision.current(session)
+    async with sessions.begin() as session:
+        await revision.bump(session, busy.sid)
+    sent = [m async for m in feed.changes(held, with_auth_tokens=False)]
+    assert not any(m.reset for m in sent)  # a cold start would resend every account
+    assert [a.account.sid for m in sent for a in m.accounts] == [busy.sid]
+    assert sent[-1].revision >= held + 1
