@@ -111,23 +111,26 @@ def partition(suite: Suite, sink_sid: str) -> StreamSpec:
     return StreamSpec(partitions=int(suite.env.get("ES_STREAM_PARTITIONS", "1"))).for_sink(sink_sid)
 
 
-async def stored_on_subject(suite: Suite, archive: str, subject: str, expected: int) -> int:
+async def stored_on_subject(suite: Suite, archive: str, subject: str, expected: int) -> tuple[int, float]:
     """How many messages a replay archive holds on one subject (one sink's): every event
     the events stream stored, each once (the events stream itself lets go of what is
-    delivered). The archive copies asynchronously: waits a little for `expected`."""
+    delivered); and how long it took to get there. The archive copies asynchronously, and
+    after a node is lost the server re-establishes its source on a back-off (seen taking
+    half a minute): waits up to 90 s for `expected`."""
     assert suite.cluster is not None
     nc = await jetstream.connect(
         suite.nats_url, "failover-test", "delivery", suite.cluster.passwords["delivery"]
     )
     try:
         js = nc.jetstream(timeout=10)
-        for _ in range(50):
+        began = time.monotonic()
+        for _ in range(450):
             info = await js.stream_info(archive, subjects_filter=subject)
             stored = int((info.state.subjects or {}).get(subject, 0))
             if stored >= expected:
                 break
             await asyncio.sleep(0.2)
-        return stored
+        return stored, time.monotonic() - began
     finally:
         await nc.close()
 
@@ -161,13 +164,16 @@ async def lose(
             )
         distinct = (await receiver.path(path)).events
         part = partition(suite, sink)
-        stored = await stored_on_subject(
-            suite, part.archive().name, part.subject(account.sid, sink), distinct
-        )
     finally:
         await asyncio.to_thread(revive_all, suite)
+    stored, copied_in = await stored_on_subject(
+        suite, part.archive().name, part.subject(account.sid, sink), distinct
+    )
     report = figures.report()
-    print(f"failover {fault}: {json.dumps(report)}; stored {stored}, received {distinct} distinct")
+    print(
+        f"failover {fault}: {json.dumps(report)}; stored {stored}, received {distinct} distinct;"
+        f" archive complete {copied_in:.1f} s after the node came back"
+    )
     record_property(f"failover_{fault}", json.dumps(report))
     explain = f"{report}\n{suite.logs()}"
     assert figures.acknowledged >= PLAN.rate * (PLAN.before + PLAN.after) * 0.5, explain
