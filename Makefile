@@ -45,7 +45,7 @@ $(GEN_STAMP): $(PROTOS) $(VENV)/.runtime
 	touch $@
 
 run: proto
-	$(PY) -m devkit.run
+	$(BIN)/eventstreams-up
 
 # With `make run` up, in another terminal:
 demo: proto $(VENV)/.installed
@@ -71,7 +71,7 @@ $(CHROMIUM):
 
 test: proto $(VENV)/.installed $(CHROMIUM)
 	$(PY) -m ruff check .
-	$(PY) -m mypy runtime services gateway devkit evs eventstreams_producer
+	$(PY) -m mypy runtime services gateway launcher devkit evs eventstreams_producer
 	$(PY) -m pytest -q
 
 test-unit: proto $(VENV)/.installed
@@ -82,7 +82,7 @@ test-failover: proto $(VENV)/.installed
 
 lint: proto $(VENV)/.installed
 	$(PY) -m ruff check .
-	$(PY) -m mypy runtime services gateway devkit evs eventstreams_producer
+	$(PY) -m mypy runtime services gateway launcher devkit evs eventstreams_producer
 
 bench: proto $(VENV)/.installed
 	$(PY) -m devkit.bench

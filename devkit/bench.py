@@ -64,10 +64,10 @@ from devkit.bench_outage import OutagePlan
 from devkit.bench_procs import ProcessWatch
 from devkit.bench_setup import Account, ReceiverClient, Rest, create_account
 from devkit.moto_server import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, MotoServer
-from devkit.processes import ROOT, Child, free_port, python_env, start, wait_until
 from devkit.produce import publish_when_routed
 from devkit.suite import Suite
 from eventstreams.v1 import router_pb2_grpc
+from launcher.processes import ROOT, Child, free_port, python_env, start, wait_until
 
 TYPE_BATCHED = "com.twilio.messaging.message.sent"
 TYPE_SINGLE = "com.twilio.messaging.message.delivered"

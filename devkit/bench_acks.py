@@ -24,8 +24,8 @@ from devkit.bench_procs import ProcessWatch
 from devkit.bench_report import per_event_us
 from devkit.bench_setup import ReceiverClient
 from devkit.bench_stats import show, spread
-from devkit.nats_server import NatsServer
-from devkit.processes import Child, free_port
+from launcher.nats_server import NatsServer
+from launcher.processes import Child, free_port
 
 TYPE = "com.twilio.messaging.message.delivered"
 ACCOUNT = "AC" + "0" * 32

@@ -22,7 +22,7 @@ from nats.js import JetStreamContext
 
 from devkit.bench_procs import proc_cpu_seconds
 from devkit.bench_stats import show, spread
-from devkit.nats_server import NatsServer
+from launcher.nats_server import NatsServer
 from runtime import jetstream
 from runtime.jetstream import StreamSpec
 from services.router.bus import JetStreamBus, OutMessage

@@ -28,7 +28,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
 from nats.js.errors import NotFoundError
 
 from devkit.bench_setup import ReceiverClient
-from devkit.processes import Child, python_env, start
+from launcher.processes import Child, python_env, start
 from runtime.times import iso
 from services.router import cloudevents
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from devkit.bench import start_receiver
 from devkit.bench_stats import show, spread
-from devkit.processes import free_port, python_env
+from launcher.processes import free_port, python_env
 
 CLIENTS = ("aiohttp", "http1")
 BODY = json.dumps({"specversion": "1.0", "type": "bench", "id": "x", "data": {"pad": "x" * 900}}).encode()

@@ -58,7 +58,7 @@ from devkit.moto_server import (
     MotoServer,
     create_stream,
 )
-from devkit.processes import Child, free_port, python_env, start, wait_until
+from launcher.processes import Child, free_port, python_env, start, wait_until
 
 if TYPE_CHECKING:
     from mypy_boto3_kinesis.type_defs import PutRecordsRequestEntryTypeDef as BotoEntry

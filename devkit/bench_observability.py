@@ -38,9 +38,9 @@ from devkit.bench_procs import ProcessWatch
 from devkit.bench_report import cpu_spreads, per_event_us
 from devkit.bench_setup import ReceiverClient, Rest, create_account, sqlite_suite
 from devkit.bench_stats import show, spread
-from devkit.processes import Child, free_port, python_env, start, wait_until
 from devkit.suite import Suite
 from eventstreams.v1 import router_pb2_grpc
+from launcher.processes import Child, free_port, python_env, start, wait_until
 
 MODES = ("off", "metrics", "metrics+tracing", "metrics+tracing 1%")
 KINDS = (

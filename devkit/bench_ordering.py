@@ -28,9 +28,9 @@ from devkit.bench_procs import ProcessWatch
 from devkit.bench_report import per_event_us
 from devkit.bench_setup import ReceiverClient, Rest, create_account, sqlite_suite
 from devkit.bench_stats import show, spread
-from devkit.processes import free_port
 from devkit.suite import Suite
 from eventstreams.v1 import router_pb2, router_pb2_grpc
+from launcher.processes import free_port
 
 # (row, event type, keys: 0 unordered)
 ROWS = (

@@ -63,11 +63,11 @@ from devkit.bench_procs import ProcessWatch
 from devkit.bench_report import cpu_spreads, per_event_us
 from devkit.bench_setup import Rest, create_account
 from devkit.bench_stats import show, spread
-from devkit.processes import free_port, python_env, start
 from devkit.suite import Suite
 from eventstreams.v1 import router_pb2, router_pb2_grpc
 from eventstreams_producer import AsyncProducer, Event
 from eventstreams_producer.grpc_transport import GrpcTransport
+from launcher.processes import free_port, python_env, start
 
 TYPE = "com.twilio.messaging.message.delivered"
 RAW_TWICE = "raw, twice the calls"

@@ -33,9 +33,9 @@ from devkit.bench import start_receiver
 from devkit.bench_load import EventFactory, measure_throughput, publish_until_routed
 from devkit.bench_procs import proc_cpu_seconds
 from devkit.bench_setup import ReceiverClient, Rest, create_account, sqlite_suite
-from devkit.processes import free_port
 from devkit.suite import Suite
 from eventstreams.v1 import router_pb2_grpc
+from launcher.processes import free_port
 
 KINDS = {
     "one_per_request": ("com.twilio.messaging.message.delivered", False),

@@ -30,7 +30,7 @@ from nats.aio.msg import Msg
 
 from devkit.bench_procs import proc_cpu_seconds
 from devkit.bench_stats import show, spread
-from devkit.nats_server import NatsServer
+from launcher.nats_server import NatsServer
 from runtime import nats_publish
 
 MODES = ("pub-ack per message", "fast-ingest batch")

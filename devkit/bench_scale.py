@@ -41,9 +41,9 @@ from devkit.bench_setup import ReceiverClient, Rest, create_account
 from devkit.bench_stats import show, spread
 from devkit.nats_cluster import NatsCluster
 from devkit.postgres import PostgresCluster
-from devkit.processes import free_port
 from devkit.suite import Suite
 from eventstreams.v1 import router_pb2_grpc
+from launcher.processes import free_port
 from runtime.jetstream import StreamSpec
 
 TYPE = "com.twilio.messaging.message.delivered"

@@ -24,8 +24,8 @@ import httpx
 
 from devkit.bench_load import EventFactory, arrival_timeline, publish_fixed, publish_until_routed
 from devkit.bench_setup import Rest
-from devkit.processes import Child, python_env, start, wait_until
 from eventstreams.v1 import router_pb2_grpc
+from launcher.processes import Child, python_env, start, wait_until
 
 TYPE_SEGMENT = "com.twilio.messaging.message.undelivered"
 TEST_TYPE = "com.twilio.eventstreams.test-event"

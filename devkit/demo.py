@@ -10,11 +10,11 @@ import sys
 
 import httpx
 
-from devkit import service_token
-from devkit.processes import ROOT
 from devkit.produce import publish_when_routed, sample_event
 from devkit.receiver import Receiver, signature_valid
 from eventstreams.v1 import router_pb2_grpc
+from launcher import service_token
+from launcher.processes import ROOT
 from runtime import clients
 
 TYPE = "com.twilio.messaging.message.delivered"

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import boto3
 from botocore.config import Config
 
-from devkit.processes import Child, free_port, python_env, start, wait_until
+from launcher.processes import Child, free_port, python_env, start, wait_until
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient

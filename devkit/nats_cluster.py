@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from devkit.nats_server import MEMORY_LIMIT, binary
-from devkit.processes import ROOT, Child, free_port, start, wait_until
+from launcher.nats_server import MEMORY_LIMIT, binary
+from launcher.processes import ROOT, Child, free_port, start, wait_until
 
 K8S_BASE = ROOT / "deploy" / "k8s" / "base"
 # The settings of the k8s base that shape the stream: the topology runs with the same.

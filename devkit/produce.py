@@ -16,8 +16,8 @@ from pathlib import Path
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from devkit import service_token
 from eventstreams.v1 import router_pb2, router_pb2_grpc
+from launcher import service_token
 from runtime import clients
 from services.catalog import catalogue
 

@@ -34,10 +34,10 @@ from devkit.bench_load import EventFactory, publish_fixed, publish_until_routed
 from devkit.bench_setup import Account, ReceiverClient, Rest, create_account
 from devkit.failover import EVENT_TYPE, FailoverFigures, LoadPlan
 from devkit.postgres import PostgresCluster
-from devkit.processes import free_port
 from devkit.receiver import Received, Receiver
 from devkit.suite import Suite
 from eventstreams.v1 import control_pb2, control_pb2_grpc, router_pb2_grpc
+from launcher.processes import free_port
 from runtime import jetstream
 from runtime.jetstream import StreamSpec
 from runtime.routing import table_digest

@@ -23,10 +23,10 @@ import grpc
 import httpx
 import pytest
 
-from devkit.processes import grpc_serving
 from devkit.receiver import Receiver
 from devkit.suite import Suite
 from eventstreams.v1 import control_pb2, control_pb2_grpc, router_pb2_grpc
+from launcher.processes import grpc_serving
 from tests.helpers import create_webhook_sink, sample, subscribe
 from tests.traffic import (
     Producer,

@@ -10,8 +10,8 @@ import httpx
 import pytest
 import yaml
 
-from devkit.processes import python_env
 from devkit.suite import Suite
+from launcher.processes import python_env
 
 pytestmark = pytest.mark.e2e
 

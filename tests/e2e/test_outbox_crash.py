@@ -21,12 +21,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from devkit.processes import Child, python_env, start
 from devkit.receiver import Receiver
 from devkit.suite import Suite
 from eventstreams.v1 import control_pb2, router_pb2_grpc
 from eventstreams_producer.outbox import Outbox, unsent_count
 from eventstreams_producer.outbox_table import create_outbox, outbox
+from launcher.processes import Child, python_env, start
 from runtime import db
 from tests.conftest import database_url
 from tests.producers import TYPE, all_arrived, data, subscribed

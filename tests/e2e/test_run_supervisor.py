@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from devkit.processes import ROOT, python_env
-from devkit.run import supervise
 from devkit.suite import Suite
 from eventstreams.v1 import control_pb2, router_pb2, router_pb2_grpc
+from launcher.processes import ROOT, python_env
+from launcher.run import supervise
 from tests.helpers import sample
 
 pytestmark = pytest.mark.e2e
@@ -78,7 +78,7 @@ def test_make_run_started_in_the_background_stops_on_a_signal(
     """A script's `make run &` (SIGINT ignored when it starts) stops, whole, on SIGINT or
     SIGTERM: no service restarted while stopping, no process left behind."""
     run = subprocess.Popen(
-        [sys.executable, "-m", "devkit.run", "--data", str(tmp_path / "data"), "--free-ports"],
+        [sys.executable, "-m", "launcher", "--data", str(tmp_path / "data"), "--free-ports"],
         env=python_env({}),
         cwd=ROOT,
         stdout=subprocess.PIPE,

@@ -10,7 +10,7 @@ import nats
 import pytest
 from nats.aio.msg import Msg
 
-from devkit.nats_server import NatsServer
+from launcher.nats_server import NatsServer
 from runtime import jetstream
 
 pytestmark = pytest.mark.integration

@@ -13,8 +13,8 @@ from collections.abc import Callable
 import pytest
 from aiohttp import web
 
-from devkit.nats_server import NatsServer
 from devkit.receiver import Received, Receiver
+from launcher.nats_server import NatsServer
 from runtime import jetstream
 from services.delivery.fleet import Fleet
 from services.delivery.throttle import Throttle, ThrottleRules

@@ -14,7 +14,7 @@ import pytest
 from nats.aio.client import Client
 from nats.js.errors import NoStreamResponseError
 
-from devkit.nats_server import NatsServer
+from launcher.nats_server import NatsServer
 from runtime import jetstream, stream_codec
 from runtime.jetstream import StreamSpec
 from services.router.acks import MessageTooLarge

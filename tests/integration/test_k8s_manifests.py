@@ -36,7 +36,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from sqlalchemy.engine import make_url
 
 from devkit.nats_cluster import NatsCluster
-from devkit.processes import wait_until
+from launcher.processes import wait_until
 from runtime import config, jetstream, service_auth
 from services.delivery.app import fleet_subject
 from services.delivery.settings import Settings as DeliverySettings

@@ -13,8 +13,8 @@ from typing import Any
 import grpc
 import pytest
 
-from devkit.processes import Child, free_port, grpc_serving, start_python, wait_until
 from eventstreams.v1 import catalog_pb2, catalog_pb2_grpc
+from launcher.processes import Child, free_port, grpc_serving, start_python, wait_until
 from runtime import clients, service_auth
 
 pytestmark = pytest.mark.integration

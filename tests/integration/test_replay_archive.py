@@ -15,7 +15,7 @@ import pytest
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy
 
-from devkit.nats_server import NatsServer
+from launcher.nats_server import NatsServer
 from runtime import db, jetstream, stream_codec
 from runtime.jetstream import StreamSpec
 from services.delivery.app import MIGRATIONS, consumer_config

@@ -20,9 +20,9 @@ from aiohttp import web
 from nats.aio.client import Client
 
 from devkit.nats_cluster import NatsCluster
-from devkit.nats_server import NatsServer
 from devkit.receiver import Received, Receiver
 from eventstreams.v1 import control_pb2
+from launcher.nats_server import NatsServer
 from runtime import db, jetstream
 from runtime.jetstream import StreamSpec, partition_of
 from runtime.routing import whole_table

@@ -17,10 +17,10 @@ from aiohttp import web
 from nats.aio.client import Client
 from opentelemetry.trace import Tracer
 
-from devkit.nats_server import NatsServer
-from devkit.processes import free_port
 from devkit.receiver import Received, Receiver, signature_valid
 from eventstreams.v1 import control_pb2
+from launcher.nats_server import NatsServer
+from launcher.processes import free_port
 from runtime import db, jetstream
 from runtime.jetstream import StreamSpec
 from runtime.routing import whole_table

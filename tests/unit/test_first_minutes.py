@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from devkit.run import banner
-from devkit.suite import Ports, Suite
 from evs.doctor import dev_account_profile
 from evs.profiles import DEFAULT_URL, Profile
+from launcher.run import banner
+from launcher.suite import Ports, Suite
 
 pytestmark = pytest.mark.unit
 

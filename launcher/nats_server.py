@@ -6,7 +6,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from devkit.processes import Child, free_port, installed, start, wait_until
+from launcher.processes import Child, free_port, installed, start, wait_until
 
 
 def binary() -> str:

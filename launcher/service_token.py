@@ -19,7 +19,8 @@ from runtime import service_auth, token_cipher
 
 KEY_FILE = "token-key"
 CREDENTIALS = "credentials"
-DEFAULT_DATA = Path(__file__).resolve().parents[1] / "data"
+# Where `make run` keeps them: data/ where it was started (the checkout, under make).
+DEFAULT_DATA = Path("data")
 
 # Each credential of a suite and its role (the name is the role but for extra producers).
 ROLES: Mapping[str, str] = {

@@ -1,5 +1,6 @@
-"""`make run`: the whole suite on this machine with embedded defaults — SQLite files and a
-local nats-server under ./data — until Ctrl-C, which stops every process it started."""
+"""`eventstreams-up` (what `make run` runs): the whole suite on this machine with embedded
+defaults — SQLite files and a local nats-server under ./data — supervised (a process that dies
+is started again, short of a crash loop) until Ctrl-C, which stops every process it started."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-from devkit.processes import ROOT
-from devkit.suite import Ports, Suite
+from launcher.suite import Ports, Suite
 
-DATA = ROOT / "data"
+# Beside where it is started, as `evs doctor` and `evs publish` look for it (data/ of the
+# checkout under `make run`).
+DATA = Path("data")
 # Prometheus /metrics of each process under `make run` (further workers take free ports).
 METRICS_PORTS = {"catalog": 9101, "control": 9102, "router": 9103, "delivery-0": 9104, "gateway": 9105}
 
@@ -27,8 +29,9 @@ def port_taken(port: int) -> bool:
 
 
 def shown(path: Path) -> str:
-    """A path as the banner says it: relative to the checkout when inside it."""
-    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+    """A path as the banner says it: relative to where the suite was started when inside it."""
+    here = Path.cwd()
+    return str(path.relative_to(here)) if path.is_relative_to(here) else str(path)
 
 
 def banner(suite: Suite) -> str:
@@ -49,7 +52,7 @@ Event Streams is up.
   Account SID  {sid}
   Auth token   {token}
 
-Try it (in another terminal, from {ROOT}):
+Try it (in another terminal, from {Path.cwd()}):
 
   make demo          # a receiver, a webhook sink, a subscription, three events, signatures checked
 
@@ -154,7 +157,7 @@ def supervise(suite: Suite, stop: StopFlag | None = None) -> None:
 
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m devkit.run", description=__doc__)
+    parser = argparse.ArgumentParser(prog="eventstreams-up", description=__doc__)
     parser.add_argument("--data", type=Path, default=DATA, help="SQLite files, JetStream store, logs")
     parser.add_argument(
         "--free-ports",
@@ -166,7 +169,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = arguments(argv)
-    data: Path = args.data
+    data: Path = args.data.resolve()
     ports = Ports.free() if args.free_ports else Ports.defaults()
     fixed = {
         "nats": 4222,
