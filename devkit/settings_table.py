@@ -1,6 +1,7 @@
-"""The settings reference table in README.md, generated from the services' settings classes
-(`python -m devkit.settings_table` prints it, `… README.md` rewrites it there; a unit test
-keeps the README in step)."""
+"""The settings reference table of docs/reference/settings.md, generated from the services'
+settings classes (`python -m devkit.settings_table` prints it,
+`python -m devkit.settings_table docs/reference/settings.md` rewrites it there; a unit test
+keeps the page in step)."""
 
 from __future__ import annotations
 

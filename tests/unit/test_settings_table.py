@@ -1,4 +1,4 @@
-"""The README's settings table is the generated one: documentation cannot drift."""
+"""The settings reference page's table is the generated one: documentation cannot drift."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from devkit.settings_table import table
 
 pytestmark = pytest.mark.unit
 
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "reference" / "settings.md"
 
-def test_readme_settings_table_is_current() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    documented = readme.split("<!-- settings:start -->\n", 1)[1].split("\n<!-- settings:end -->", 1)[0]
-    assert documented == table()
+
+def test_settings_reference_table_is_current() -> None:
+    documented = PAGE.read_text().split("<!-- settings:start -->\n", 1)[1].split("\n<!-- settings:end -->", 1)[0]
+    assert documented == table(), (
+        "the settings table is out of date: python -m devkit.settings_table docs/reference/settings.md"
+    )
