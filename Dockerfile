@@ -1,5 +1,8 @@
 # One image for every service; the Deployment's command picks the service
 # (python -m services.catalog | services.control | services.router | services.delivery | gateway).
+# It carries the whole product and no more: the outbox relay (python -m
+# eventstreams_producer.relay), the command line (evs) and the one-machine launcher
+# (eventstreams-up); the dev kit (benches, make demo) and the tests stay out.
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md requirements.lock ./
@@ -7,8 +10,9 @@ COPY proto proto
 COPY runtime runtime
 COPY services services
 COPY gateway gateway
-COPY devkit devkit
+COPY launcher launcher
 COPY evs evs
+COPY eventstreams_producer eventstreams_producer
 # The locked runtime set (and the code generator, removed after use): what make run installs.
 RUN pip install --no-cache-dir -r requirements.lock \
  && pip install --no-cache-dir --no-deps . \

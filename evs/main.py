@@ -465,14 +465,27 @@ def usage(start_date: str | None, end_date: str | None, daily: bool) -> None:
 @click.option("--router", default="127.0.0.1:50053", show_default=True, help="the router's gRPC address")
 @click.option("--account-sid", help="whose events (default: the profile's account)")
 def publish(type_name: str, count: int, router: str, account_sid: str | None) -> None:
-    """Publish sample events of a type through the router (a producer's way in: gRPC, with the
-    producer's credential from ES_SERVICE_TOKEN or make run's data/credentials/producer)."""
+    """Publish sample events of a type through the router (a producer's way in: the producer
+    SDK over gRPC, with the producer's credential from ES_SERVICE_TOKEN or make run's
+    data/credentials/producer)."""
     import asyncio
 
-    from devkit.produce import produce
+    from eventstreams_producer import ProducerError
+    from evs import publishing
 
     account = account_sid or state().profiles.resolve(state().profile_name, os.environ).account_sid
-    failures = asyncio.run(produce(router, account, type_name, count, 0))
+    try:
+        events = publishing.sample_events(account, type_name, count)
+    except LookupError as exc:
+        raise CliError(str(exc), "evs types list names them") from exc
+    credential = publishing.producer_credential(Path.cwd(), os.environ)
+    try:
+        results = asyncio.run(publishing.publish(router, credential, events))
+    except ProducerError as exc:
+        raise CliError(str(exc)) from exc
+    for result in results:
+        click.echo(publishing.describe(result))
+    failures = sum(result.code != 0 for result in results)
     if failures:
         raise CliError(f"{failures} of {count} event(s) were not accepted")
 
