@@ -12,11 +12,12 @@ GEN_STAMP := gen/.stamp
 LOCK := requirements.lock
 DEV_LOCK := requirements-dev.lock
 
-.PHONY: setup proto run demo receiver produce test test-unit test-failover lint bench clean lock
+.PHONY: setup proto run demo receiver produce test test-unit test-failover lint bench clean lock docs
 
 setup: $(VENV)/.installed
 
 $(VENV)/.runtime: pyproject.toml $(LOCK)
+	@echo "installing the runtime set ($(LOCK)) into $(VENV) …"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r $(LOCK)
@@ -24,6 +25,7 @@ $(VENV)/.runtime: pyproject.toml $(LOCK)
 	touch $@
 
 $(VENV)/.installed: $(VENV)/.runtime $(DEV_LOCK)
+	@echo "installing the dev set ($(DEV_LOCK): tests, lint, types, bench tools; ~1.2 GB, minutes) …"
 	$(PY) -m pip install -q -r $(DEV_LOCK)
 	touch $@
 
@@ -47,11 +49,19 @@ $(GEN_STAMP): $(PROTOS) $(VENV)/.runtime
 run: proto
 	$(BIN)/eventstreams-up
 
+# make demo and make receiver check each delivery's signature with twilio-python's
+# RequestValidator, as a Twilio customer would: that package alone (at the dev lock's
+# version), not the whole dev set.
+$(VENV)/.twilio: $(VENV)/.runtime
+	@echo "installing twilio-python alone (its RequestValidator checks the demo's signatures) …"
+	$(PY) -m pip install -q -c $(DEV_LOCK) twilio
+	touch $@
+
 # With `make run` up, in another terminal:
-demo: proto $(VENV)/.installed
+demo: proto $(VENV)/.twilio
 	$(PY) -m devkit.demo
 
-receiver: proto $(VENV)/.installed
+receiver: proto $(VENV)/.twilio
 	$(PY) -m devkit.receiver --port 9000
 
 TYPE ?= com.twilio.messaging.message.delivered
@@ -83,6 +93,10 @@ test-failover: proto $(VENV)/.installed
 lint: proto $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m mypy runtime services gateway launcher devkit evs eventstreams_producer
+
+# The documentation site (mkdocs.yml, docs/) into site/; make test builds it strictly too.
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 bench: proto $(VENV)/.installed
 	$(PY) -m devkit.bench

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from pathlib import Path
 
 import httpx
 
@@ -14,14 +15,16 @@ from devkit.produce import publish_when_routed, sample_event
 from devkit.receiver import Receiver, signature_valid
 from eventstreams.v1 import router_pb2_grpc
 from launcher import service_token
-from launcher.processes import ROOT
 from runtime import clients
 
 TYPE = "com.twilio.messaging.message.delivered"
 
 
 async def demo(gateway: str, router: str) -> int:
-    saved = json.loads((ROOT / "data" / "dev-account.json").read_text())
+    account = Path("data") / "dev-account.json"  # make run's, where it was started
+    if not account.exists():
+        raise SystemExit(f"no {account}: start the suite first (make run), then make demo beside it")
+    saved = json.loads(account.read_text())
     sid, token = saved["account_sid"], saved["auth_token"]
     receiver = Receiver()
     await receiver.start()
