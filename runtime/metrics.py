@@ -5,7 +5,7 @@ dashboards and alerts read them.
 
 Labels are bounded by design: sink type, outcome, error code, gRPC method and code, HTTP
 route template — never a sink, account or event id (a label per sink is a time series per
-sink: unbounded at scale; per-sink figures are the REST API's, see issue 10's health).
+sink: unbounded at scale; per-sink figures are the REST API's: GET /v1/Sinks/{Sid}/Health).
 """
 
 from __future__ import annotations

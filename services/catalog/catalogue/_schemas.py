@@ -38,7 +38,7 @@ TEST_SINK: dict[str, Any] = {"test_id*": uuid("cae2f9e2-c277-4612-8ad3-93c1a7a3e
 # [md] MS7. Version history (our design, so projection between versions is meaningful):
 #   v1-v4: core fields; v5 adds mnc, mcc, rawDlrDoneDate, numberOfSegments;
 #   v6 adds tags and dateUpdated; v7 is a metadata-only change.
-# NB: Twilio's published v4 already carries `tags`; the v6 placement follows the brief.
+# NB: Twilio's published v4 already carries `tags`; this catalogue adds it in v6 on purpose.
 MESSAGE_STATUS: dict[str, Any] = {
     "messageSid*": sid("SM", "outbound"),
     "timestamp*": TS,

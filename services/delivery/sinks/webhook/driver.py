@@ -1,9 +1,8 @@
 """The webhook sink: signed HTTP requests with connection reuse.
 
-The client is services/delivery/sinks/http1.py, not aiohttp (which the webhook sink used
-until issue 12) nor httpx: per request it costs the worker a third of aiohttp's CPU
-(devkit/bench_http_clients.py), and httpx.AsyncClient does ≈ 450 POSTs/s under 50
-concurrent requests here (../shared/reference/environment.md).
+The client is services/delivery/sinks/http1.py, neither aiohttp nor httpx: per request it
+costs the worker a third of aiohttp's CPU (devkit/bench_http_clients.py), and
+httpx.AsyncClient does ≈ 450 POSTs/s under 50 concurrent requests on a 2-core machine.
 """
 
 from __future__ import annotations
