@@ -19,8 +19,8 @@ waits for the suite to go idle (a previous one's retries and dead letters would 
   5. kinesis: a Kinesis sink into a real moto_server (fresh stream of 4 shards per trial;
      created, tested, validated through REST), end to end, beside moto's own ceiling (a
      direct boto3 PutRecords loop of the same records); moto runs with its Kinesis calls
-     serialised (devkit/moto_server.py: concurrent PutRecords lose records in moto 5);
-  6. segment: a Segment sink into devkit/segment_receiver.py (own process), end to end;
+     serialised (tests/support/moto_server.py: concurrent PutRecords lose records in moto 5);
+  6. segment: a Segment sink into tests/support/segment_receiver.py (own process), end to end;
   7. outage: 500 events/s to a webhook sink (batched, and one per request) whose receiver
      answers 500 for 20 s: how long after recovery the backlog arrives, and what went missing;
   8. the CPU each process used during each measurement (and the rest of the machine: other
@@ -63,11 +63,11 @@ from devkit.bench_load import (
 from devkit.bench_outage import OutagePlan
 from devkit.bench_procs import ProcessWatch
 from devkit.bench_setup import Account, ReceiverClient, Rest, create_account
-from devkit.moto_server import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, MotoServer
 from devkit.produce import publish_when_routed
 from devkit.suite import Suite
 from eventstreams.v1 import router_pb2_grpc
 from launcher.processes import ROOT, Child, free_port, python_env, start, wait_until
+from tests.support.moto_server import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, MotoServer
 
 TYPE_BATCHED = "com.twilio.messaging.message.sent"
 TYPE_SINGLE = "com.twilio.messaging.message.delivered"

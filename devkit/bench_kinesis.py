@@ -9,7 +9,7 @@ make every trial slower than the one before. So each trial also gets a fresh sin
 flow: create, Test, read the test event back from the stream, Validate, subscribe), deleted
 afterwards with its stream.
 
-moto is devkit/moto_server.py's: moto_server with each Kinesis call serialised, because moto 5
+moto is tests/support/moto_server.py's: moto_server with each Kinesis call serialised, because moto 5
 loses records when PutRecords calls run concurrently (two records get one sequence number),
 which would look like events our sink lost.
 
@@ -30,10 +30,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from devkit import moto_server
 from devkit.bench_load import EventFactory, arrival_timeline, publish_fixed, publish_until_routed
 from devkit.bench_setup import Rest
 from eventstreams.v1 import router_pb2_grpc
+from tests.support import moto_server
 
 if TYPE_CHECKING:
     from mypy_boto3_kinesis import KinesisClient

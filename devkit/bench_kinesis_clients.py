@@ -50,7 +50,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from devkit.moto_server import (
+from launcher.processes import Child, free_port, python_env, start, wait_until
+from tests.support.moto_server import (
     ACCOUNT_ID,
     DEFAULT_REGION,
     DUMMY_ACCESS_KEY_ID,
@@ -58,7 +59,6 @@ from devkit.moto_server import (
     MotoServer,
     create_stream,
 )
-from launcher.processes import Child, free_port, python_env, start, wait_until
 
 if TYPE_CHECKING:
     from mypy_boto3_kinesis.type_defs import PutRecordsRequestEntryTypeDef as BotoEntry

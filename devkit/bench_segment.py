@@ -1,4 +1,4 @@
-"""The bench's Segment phase: a Segment sink delivering to devkit/segment_receiver.py (a local
+"""The bench's Segment phase: a Segment sink delivering to tests/support/segment_receiver.py (a local
 stand-in for Segment's HTTP Tracking API that checks what Segment documents) in its own
 process, end to end: first publish → the last message accepted.
 
@@ -42,7 +42,7 @@ def _up(port: int) -> bool:
 
 
 def start_receiver(port: int, write_key: str, log_dir: Path) -> Child:
-    argv = [sys.executable, "-m", "devkit.segment_receiver", "--port", str(port)]
+    argv = [sys.executable, "-m", "tests.support.segment_receiver", "--port", str(port)]
     argv += ["--write-key", write_key, "--quiet"]
     child = start("segment-receiver", argv, python_env({}), log_dir)
     wait_until(lambda: _up(port), child, "segment receiver")

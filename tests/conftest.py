@@ -9,13 +9,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devkit.moto_server import MotoServer
 from devkit.postgres import PostgresCluster
 from devkit.receiver import Receiver
-from devkit.segment_receiver import DEV_WRITE_KEY, SegmentReceiver
 from devkit.suite import Suite
 from eventstreams.v1 import control_pb2, control_pb2_grpc, router_pb2_grpc
 from launcher.nats_server import NatsServer
+from tests.support.moto_server import MotoServer
+from tests.support.segment_receiver import DEV_WRITE_KEY, SegmentReceiver
 
 BACKENDS = ["sqlite", "postgres"]
 MAX_SINKS = 260

@@ -10,12 +10,12 @@ from typing import Any, NamedTuple
 import httpx
 import pytest
 
-from devkit.kinesis_proxy import KinesisProxy
-from devkit.moto_server import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, MotoServer
-from devkit.segment_receiver import SegmentReceiver
 from devkit.suite import Suite
 from eventstreams.v1 import control_pb2, control_pb2_grpc, router_pb2_grpc
 from tests.conformance.harness import Harness, KinesisHarness, SegmentHarness, WebhookHarness
+from tests.support.kinesis_proxy import KinesisProxy
+from tests.support.moto_server import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, MotoServer
+from tests.support.segment_receiver import SegmentReceiver
 
 SINKS = ["webhook", "webhook-batch", "segment", "kinesis"]
 

@@ -11,11 +11,11 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from devkit import moto_server
-from devkit.kinesis_proxy import KinesisProxy
-from devkit.moto_server import MotoServer
 from devkit.receiver import Received, Receiver
-from devkit.segment_receiver import SegmentReceiver
+from tests.support import moto_server
+from tests.support.kinesis_proxy import KinesisProxy
+from tests.support.moto_server import MotoServer
+from tests.support.segment_receiver import SegmentReceiver
 
 # The stream's own message limit (nats-server's max_payload): nothing larger reaches a worker.
 STREAM_LIMIT = 1024 * 1024

@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from devkit import moto_server
-from devkit.kinesis_proxy import KinesisProxy
-from devkit.moto_server import MotoServer
 from runtime.sink_configs import KinesisConfig
 from services.delivery.errors import DeliveryError, StreamUnresolvable
 from services.delivery.sinks.base import SinkEvent, SinkSpec
 from services.delivery.sinks.kinesis import KinesisDriver, KinesisOptions
+from tests.support import moto_server
+from tests.support.kinesis_proxy import KinesisProxy
+from tests.support.moto_server import MotoServer
 
 pytestmark = pytest.mark.integration
 

@@ -14,9 +14,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from devkit import moto_server
-from devkit.kinesis_proxy import KinesisProxy
-from devkit.moto_server import MotoServer
 from runtime import db, sids, sink_configs
 from runtime.change_signal import ChangeSignal
 from runtime.errors import InvalidArgument
@@ -28,6 +25,9 @@ from services.control.routing_feed import RoutingFeed
 from services.control.sinks import EXTERNAL_ID_PATH, KinesisTrust, SinkStore
 from services.delivery.sinks.base import SinkEvent, SinkSpec
 from services.delivery.sinks.kinesis import KinesisDriver, KinesisOptions
+from tests.support import moto_server
+from tests.support.kinesis_proxy import KinesisProxy
+from tests.support.moto_server import MotoServer
 
 pytestmark = pytest.mark.integration
 

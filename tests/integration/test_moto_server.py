@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from devkit.moto_server import (
+from tests.support.moto_server import (
     MotoServer,
     create_role,
     create_stream,

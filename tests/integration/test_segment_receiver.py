@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from devkit.segment_receiver import (
+from tests.support.segment_receiver import (
     DEV_WRITE_KEY,
     MAX_MESSAGE_BYTES,
     MAX_REQUEST_BYTES,

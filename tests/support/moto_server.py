@@ -66,7 +66,7 @@ class MotoServer:
 
     def start(self) -> None:
         # This module as the server: moto_server with each Kinesis call serialised (below).
-        argv = [sys.executable, "-m", "devkit.moto_server", "-H", "127.0.0.1", "-p", str(self.port)]
+        argv = [sys.executable, "-m", "tests.support.moto_server", "-H", "127.0.0.1", "-p", str(self.port)]
         self.child = start("moto-server", argv, python_env(self.env), self.log_dir)
         wait_until(self._ready, self.child, "moto_server", timeout=30)
 

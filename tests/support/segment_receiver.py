@@ -2,7 +2,7 @@
 for tests and the bench: it checks what Segment documents, records what it accepts, and
 misbehaves on demand.
 
-    python -m devkit.segment_receiver --port 9100 --write-key KEY [--write-key KEY2]
+    python -m tests.support.segment_receiver --port 9100 --write-key KEY [--write-key KEY2]
 
 What it checks, as Segment documents it:
 - HTTP Basic auth, the write key as the username and an empty password (the password is not
