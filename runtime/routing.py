@@ -6,14 +6,47 @@ message to its owner through a callback; the owner keeps the index it needs by a
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from eventstreams.v1 import control_pb2, control_pb2_grpc
+from runtime.config import setting
 from runtime.feed_watcher import FeedWatcher
 from runtime.metrics import Metrics
+from runtime.routing_demand import AccountsOnDemand, Holder
 
 OnChanges = Callable[[control_pb2.RoutingChanges], None]
+FETCH_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class RoutingSettings:
+    """The settings of the services that hold routing (router, delivery; a base of theirs)."""
+
+    routing_on_demand: bool = setting(
+        True,
+        "router and delivery: hold the routing of the accounts a process needs, each read from "
+        "control when first needed (false: every account's, read whole at start)",
+    )
+
+
+def follow_routing(
+    control: control_pb2_grpc.ControlAsyncStub,
+    holder: Holder,
+    on_demand: bool,
+    with_auth_tokens: bool = False,
+) -> tuple[RoutingWatcher, AccountsOnDemand | None]:
+    """The feed that keeps `holder` current and, on demand, what fetches its accounts."""
+    if not on_demand:
+        return RoutingWatcher(control, holder.apply, with_auth_tokens), None
+
+    async def fetch(sids: Sequence[str]) -> control_pb2.RoutingChanges:
+        request = control_pb2.GetRoutingRequest(account_sids=sids, with_auth_tokens=with_auth_tokens)
+        return await control.GetRouting(request, timeout=FETCH_TIMEOUT_SECONDS)
+
+    accounts = AccountsOnDemand(holder, fetch)
+    return RoutingWatcher(control, accounts.apply, with_auth_tokens, on_demand=True), accounts
 
 
 class RoutingWatcher(FeedWatcher[control_pb2.RoutingChanges]):
@@ -22,12 +55,15 @@ class RoutingWatcher(FeedWatcher[control_pb2.RoutingChanges]):
         control: control_pb2_grpc.ControlAsyncStub,
         on_changes: OnChanges,
         with_auth_tokens: bool = False,
+        on_demand: bool = False,
     ) -> None:
         # Only a watcher that signs deliveries needs the accounts' auth tokens.
         super().__init__(
             "routing feed",
             lambda known: control.WatchRouting(
-                control_pb2.WatchRoutingRequest(known_revision=known, with_auth_tokens=with_auth_tokens)
+                control_pb2.WatchRoutingRequest(
+                    known_revision=known, with_auth_tokens=with_auth_tokens, on_demand=on_demand
+                )
             ),
             on_changes,
             lambda changes: changes.revision,
@@ -84,9 +120,18 @@ class HeldRouting(Protocol):
     digest: int
 
 
-def report_held_routing(metrics: Metrics, service: str, held: HeldRouting) -> None:
+def report_held_routing(
+    metrics: Metrics, service: str, held: HeldRouting, accounts: AccountsOnDemand | None = None
+) -> None:
     """The revision and digest of the routing a process holds, as gauges: a process whose
-    pair equals control's (runtime.routing.table_digest of its feed) missed no change."""
+    pair equals control's (runtime.routing.table_digest of its feed, or of the accounts it
+    holds on demand) missed no change."""
+    if accounts is not None:
+        metrics.readings.gauge(
+            f"es_{service}_routing_accounts",
+            "the accounts whose routing this process holds (read on demand)",
+            lambda: [({}, float(accounts.held))],
+        )
     metrics.readings.gauge(
         f"es_{service}_routing_revision",
         "the routing revision this process holds",

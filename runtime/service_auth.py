@@ -77,7 +77,8 @@ CATALOG_REGISTRY = CATALOG_READS | _methods(
     "DiscontinueEventType",
 )
 CATALOG_ALL = CATALOG_REGISTRY | _methods("Catalog", "WatchCatalog")
-WATCH_ROUTING = _methods("Control", "WatchRouting")
+WATCH_ROUTING = _methods("Control", "WatchRouting", "GetRouting")
+HELD_ROUTING = _methods("HeldRouting", "Describe")
 CONTROL_API = _methods(
     "Control",
     "Authenticate",
@@ -137,7 +138,7 @@ ALLOWED: Mapping[str, frozenset[str]] = {
     # Sends sinks' test events and resolves the types subscriptions name.
     "control": PUBLISH | CATALOG_READS,
     # The operator (services.control.admin, tests' setup): everything.
-    "admin": CONTROL_API | WATCH_ROUTING | CATALOG_ALL | DELIVERY_API | PUBLISH,
+    "admin": CONTROL_API | WATCH_ROUTING | CATALOG_ALL | DELIVERY_API | PUBLISH | HELD_ROUTING,
 }
 
 # The roles that may ask WatchRouting for accounts' auth tokens: the workers sign deliveries

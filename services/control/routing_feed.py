@@ -60,8 +60,17 @@ class RoutingFeed:
         self._page = page_accounts
 
     async def accounts(self, sids: Sequence[str], with_auth_tokens: bool) -> list[control_pb2.AccountRouting]:
-        """The routing state of these accounts, read in one transaction (gone: closed or unknown)."""
+        """The routing state of these accounts (gone: closed or unknown)."""
+        return (await self.read(sids, with_auth_tokens))[1]
+
+    async def read(
+        self, sids: Sequence[str], with_auth_tokens: bool
+    ) -> tuple[int, list[control_pb2.AccountRouting]]:
+        """The routing state of these accounts, read in one transaction, and the revision
+        read first: every change up to it is in the states (writers commit a change and its
+        revision together), and perhaps some after it."""
         async with self._sessions.begin() as session:
+            as_of = await revision.current(session)
             accounts = (await session.scalars(select(AccountRow).where(AccountRow.sid.in_(sids)))).all()
             sinks = (await session.scalars(select(SinkRow).where(SinkRow.account_sid.in_(sids)))).all()
             subscriptions = (
@@ -129,14 +138,54 @@ class RoutingFeed:
                     subscriptions=subscriptions_of.get(sid, []) if a.status == ACTIVE else [],
                 )
             )
-        return routed
+        return as_of, routed
+
+    async def fetch(self, sids: Sequence[str], with_auth_tokens: bool) -> control_pb2.RoutingChanges:
+        """What a watcher holding accounts on demand asks for: these accounts' states and
+        their owners' (a subaccount's events may go to its owner's subscriptions)."""
+        as_of, states = await self.read(sids, with_auth_tokens)
+        asked = set(sids)
+        owners = sorted({s.account.owner_account_sid for s in states if s.account.owner_account_sid} - asked)
+        if owners:
+            # Read a moment later: the older of the two revisions is true of both.
+            _, more = await self.read(owners, with_auth_tokens)
+            states += more
+        return control_pb2.RoutingChanges(accounts=states, as_of=as_of)
+
+    async def _ordered_accounts(self) -> list[str]:
+        async with self._sessions() as session:
+            return list(
+                (
+                    await session.scalars(
+                        select(SubscriptionRow.account_sid)
+                        .where(SubscriptionRow.ordering_key.is_not(None), SubscriptionRow.ordering_key != "")
+                        .distinct()
+                        .order_by(SubscriptionRow.account_sid)
+                    )
+                ).all()
+            )
 
     async def _latest(self) -> int:
         async with self._sessions() as session:
             return await revision.current(session)
 
-    async def _cold(self, with_auth_tokens: bool) -> AsyncIterator[control_pb2.RoutingChanges]:
+    async def _cold(
+        self, with_auth_tokens: bool, on_demand: bool = False
+    ) -> AsyncIterator[control_pb2.RoutingChanges]:
         latest = await self._latest()
+        if on_demand:
+            # Such a watcher reads the accounts it needs when it needs them — but a worker
+            # learns of an ordered sink only from its routing (its events come by a stream
+            # of their own): the accounts with one are sent.
+            ordered = await self._ordered_accounts()
+            chunks = [ordered[i : i + self._page] for i in range(0, len(ordered), self._page)] or [[]]
+            for index, chunk in enumerate(chunks):
+                as_of, states = await self.read(chunk, with_auth_tokens) if chunk else (latest, [])
+                last = index == len(chunks) - 1
+                yield control_pb2.RoutingChanges(
+                    revision=latest if last else 0, accounts=states, reset=index == 0, as_of=as_of
+                )
+            return
         after = ""
         first = True
         while True:
@@ -152,10 +201,9 @@ class RoutingFeed:
                     ).all()
                 )
             last = len(page) < self._page
+            as_of, states = await self.read(page, with_auth_tokens) if page else (latest, [])
             yield control_pb2.RoutingChanges(
-                revision=latest if last else 0,
-                accounts=await self.accounts(page, with_auth_tokens) if page else [],
-                reset=first,
+                revision=latest if last else 0, accounts=states, reset=first, as_of=as_of
             )
             if last:
                 return
@@ -172,7 +220,7 @@ class RoutingFeed:
         return whole
 
     async def changes(
-        self, known_revision: int, with_auth_tokens: bool = True
+        self, known_revision: int, with_auth_tokens: bool = True, on_demand: bool = False
     ) -> AsyncIterator[control_pb2.RoutingChanges]:
         """The messages that bring a watcher from `known_revision` to the latest one (none
         when it holds the latest): a cold start's pages, or the changed accounts."""
@@ -180,7 +228,7 @@ class RoutingFeed:
         if known_revision == latest:
             return
         if known_revision <= 0 or known_revision > latest:
-            async for page in self._cold(with_auth_tokens):
+            async for page in self._cold(with_auth_tokens, on_demand):
                 yield page
             return
         # One statement, so one snapshot: the change rows and the revision they bring. An
@@ -198,7 +246,7 @@ class RoutingFeed:
         if not rows or rows[-1].revision != rows[-1].latest:
             # The newest bump named no account (a bump without one, or a control from before
             # change rows): what changed is unknown, so the watcher starts cold.
-            async for page in self._cold(with_auth_tokens):
+            async for page in self._cold(with_auth_tokens, on_demand):
                 yield page
             return
         latest = rows[-1].revision
@@ -206,19 +254,21 @@ class RoutingFeed:
         for start in range(0, max(len(changed), 1), self._page):
             chunk = changed[start : start + self._page]
             done = start + self._page >= len(changed)
+            as_of, states = await self.read(chunk, with_auth_tokens) if chunk else (latest, [])
             yield control_pb2.RoutingChanges(
                 # Only the last chunk brings the watcher to the revision: one cut off
                 # before it asks again from the revision it held.
                 revision=latest if done else 0,
-                accounts=await self.accounts(chunk, with_auth_tokens) if chunk else [],
+                accounts=states,
+                as_of=as_of,
             )
 
     async def watch(
-        self, known_revision: int, with_auth_tokens: bool = True
+        self, known_revision: int, with_auth_tokens: bool = True, on_demand: bool = False
     ) -> AsyncIterator[control_pb2.RoutingChanges]:
         held = known_revision
         while True:
-            async for message in self.changes(held, with_auth_tokens):
+            async for message in self.changes(held, with_auth_tokens, on_demand):
                 if message.revision:
                     held = message.revision
                 yield message

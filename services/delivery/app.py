@@ -13,8 +13,9 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from eventstreams.v1 import control_pb2_grpc, delivery_pb2, delivery_pb2_grpc
 from runtime import clients, db, jetstream, tracing
 from runtime.grpc_server import Registration, ServiceApp
+from runtime.held_routing import held_routing_service
 from runtime.metrics import Metrics
-from runtime.routing import RoutingWatcher, report_held_routing
+from runtime.routing import follow_routing, report_held_routing
 from services.delivery import metrics as delivery_metrics
 from services.delivery.decision import RetryRules
 from services.delivery.directory import SinkDirectory
@@ -125,8 +126,11 @@ async def build(settings: Settings) -> ServiceApp:
     control_channel = clients.channel(settings.control_target, settings.service_token)
     drivers = sink_drivers(settings)
     directory = SinkDirectory(drivers)
-    watcher = RoutingWatcher(
-        control_pb2_grpc.ControlStub(control_channel), directory.apply, with_auth_tokens=True
+    watcher, accounts = follow_routing(
+        control_pb2_grpc.ControlStub(control_channel),
+        directory,
+        settings.routing_on_demand,
+        with_auth_tokens=True,
     )
     journal = SqlJournal(
         sessions,
@@ -146,16 +150,24 @@ async def build(settings: Settings) -> ServiceApp:
     observers: list[SettleObserver] = [usage]
     if metrics is not None:
         observers.append(DeliveryMetrics(metrics, directory.sink_type))
-        report_held_routing(metrics, "delivery", directory)
+        report_held_routing(metrics, "delivery", directory, accounts)
     tracer, traces = tracing.tracer_for("delivery", settings.otlp_endpoint, settings.trace_sample_ratio)
     settler = Settler(
         journal, retry_rules(settings), parking, directory.owner, observers=tuple(observers), tracer=tracer
     )
     # The workers sharing the consumer share each throttled sink's cap.
     fleet = Fleet(nc, fleet_subject(settings))
-    dispatcher = Dispatcher(directory, settler, room, lane_rules(settings), parking, fleet=fleet)
+    dispatcher = Dispatcher(
+        directory, settler, room, lane_rules(settings), parking, fleet=fleet, accounts=accounts
+    )
     ordered = OrderedDelivery(
-        nc, js, [part.ordered() for part in partitions], directory, settler, ordered_rules(settings)
+        nc,
+        js,
+        [part.ordered() for part in partitions],
+        directory,
+        settler,
+        ordered_rules(settings),
+        accounts=accounts,
     )
     archive = ArchiveReach(nc, spec, ordered=lambda sink_sid: sink_sid in directory.ordered)
     measuring: list[Callable[[], Coroutine[Any, Any, None]]] = []
@@ -213,8 +225,9 @@ async def build(settings: Settings) -> ServiceApp:
             Registration(
                 delivery_pb2.DESCRIPTOR.services_by_name["Delivery"].full_name,
                 delivery_pb2_grpc.add_DeliveryServicer_to_server,
-                DeliveryServicer(records, directory, watcher, js, spec, archive),
-            )
+                DeliveryServicer(records, directory, watcher, js, spec, archive, accounts),
+            ),
+            held_routing_service(directory, accounts),
         ],
         readiness=[watcher.wait_ready],
         tasks=[

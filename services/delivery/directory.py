@@ -132,6 +132,10 @@ class SinkDirectory:
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
+    def account_digest(self, account_sid: str) -> int:
+        """runtime.routing.account_digest of the account's state held (0: none, or gone)."""
+        return self._digests.get(account_sid, 0)
+
     def route(self, sink_sid: str) -> Route | None:
         return self._routes.get(sink_sid)
 

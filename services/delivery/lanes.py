@@ -24,6 +24,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from runtime.routing_demand import AccountReach, EveryAccountHeld
 from services.delivery import batching, decision, throttle
 from services.delivery.decision import HeldBack, RetryRules, SinkState, UnknownSink
 from services.delivery.directory import Route, SinkDirectory
@@ -147,8 +148,12 @@ class Dispatcher:
         parked: ParkedEvents | None = None,
         clock: Callable[[], float] = time.time,
         fleet: FleetView | None = None,
+        accounts: AccountReach | None = None,
     ) -> None:
         self._fleet: FleetView = fleet or Alone()
+        self._accounts: AccountReach = accounts or EveryAccountHeld()
+        # Sinks whose lanes wait for their account's routing to be read.
+        self._reading: set[str] = set()
         self._fleet_seen = self._fleet.version
         self._directory = directory
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -353,7 +358,13 @@ class Dispatcher:
     def _pump(self, lane: Lane) -> None:
         if self._fleet.version != self._fleet_seen:
             self._adopt_all()
+        if lane.sink_sid in self._reading:
+            return
         route = self._directory.route(lane.sink_sid)
+        if route is None and lane.queue and not self._accounts.holds(lane.queue[0].event.account_sid):
+            self._reading.add(lane.sink_sid)
+            self._spawn(self._read_account(lane, lane.queue[0].event.account_sid))
+            return
         if route is None or route.sink is None:
             envelopes = list(lane.queue)
             lane.queue.clear()
@@ -389,6 +400,21 @@ class Dispatcher:
             lane.in_flight += 1
             lane.flying.append(batch)
             self._spawn(self._deliver(lane, sink, batch))
+        self._forget_if_idle(lane)
+
+    async def _read_account(self, lane: Lane, account_sid: str) -> None:
+        """The lane's events wait while their account's routing is read (held on demand)."""
+        try:
+            found = await self._accounts.ensure([account_sid])
+        finally:
+            self._reading.discard(lane.sink_sid)
+        if found:
+            self._pump(lane)
+            return
+        # Control could not be asked: the events come back, as for a sink not seen yet.
+        envelopes = list(lane.queue)
+        lane.queue.clear()
+        self._settle_later(envelopes, UnknownSink(True), lane)
         self._forget_if_idle(lane)
 
     def _by_revision(self, envelopes: list[Envelope]) -> dict[bool | None, list[Envelope]]:

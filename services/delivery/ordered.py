@@ -33,6 +33,7 @@ from nats.js.errors import NotFoundError
 
 from runtime import jetstream, stream_codec
 from runtime.jetstream import StreamSpec
+from runtime.routing_demand import AccountReach, EveryAccountHeld
 from services.delivery.decision import Happened, Retry, SinkState, UnknownSink
 from services.delivery.directory import SinkDirectory
 from services.delivery.errors import DeliveryError, InternalError, SchemaMismatch, SinkGone
@@ -105,8 +106,10 @@ class OrderedLane:
         settler: Settler,
         rules: OrderedRules,
         create: bool = True,
+        accounts: AccountReach | None = None,
     ) -> None:
         self.sink_sid = sink_sid
+        self._accounts: AccountReach = accounts or EveryAccountHeld()
         self._create = create
         self._nc = nc
         self._js = js
@@ -305,6 +308,9 @@ class OrderedLane:
         if envelope.failure:
             return Outcome(error=SchemaMismatch(f"event {envelope.failure}"))
         route = self._directory.route(self.sink_sid)
+        if route is None and not self._accounts.holds(envelope.event.account_sid):
+            await self._accounts.ensure([envelope.event.account_sid])
+            route = self._directory.route(self.sink_sid)
         if route is None:
             if self._directory.removed(self.sink_sid):
                 return Outcome(error=SinkGone(f"sink {self.sink_sid} was deleted"))
@@ -360,6 +366,7 @@ class OrderedDelivery:
         directory: SinkDirectory,
         settler: Settler,
         rules: OrderedRules,
+        accounts: AccountReach | None = None,
     ) -> None:
         """`spec`: the ordered stream, or each partition's in partition order (a sink's
         consumer is on its own partition's)."""
@@ -367,6 +374,7 @@ class OrderedDelivery:
         self._js = js
         self._parts = jetstream.partitions_of(spec)
         self._directory = directory
+        self._accounts = accounts
         self._settler = settler
         self._rules = rules
         self._lanes: dict[str, OrderedLane] = {}
@@ -404,6 +412,7 @@ class OrderedDelivery:
                     self._settler,
                     self._rules,
                     create=sink_sid in ordered,
+                    accounts=self._accounts,
                 )
                 self._lanes[sink_sid] = lane
                 self._runs[sink_sid] = asyncio.create_task(self._keep(lane))

@@ -13,6 +13,7 @@ from eventstreams.v1 import delivery_pb2, delivery_pb2_grpc
 from runtime.errors import InvalidArgument, NotFound, Unavailable
 from runtime.jetstream import StreamSpec
 from runtime.routing import RoutingWatcher
+from runtime.routing_demand import AccountReach, EveryAccountHeld
 from runtime.times import iso, iso_seconds, utcnow
 from services.delivery import replay
 from services.delivery.directory import SinkDirectory
@@ -100,7 +101,9 @@ class DeliveryServicer(delivery_pb2_grpc.DeliveryServicer):
         js: JetStreamContext,
         spec: StreamSpec,
         archive: replay.ArchiveReach | None = None,
+        accounts: AccountReach | None = None,
     ) -> None:
+        self._accounts: AccountReach = accounts or EveryAccountHeld()
         self._records = records
         self._directory = directory
         self._watcher = watcher
@@ -110,6 +113,8 @@ class DeliveryServicer(delivery_pb2_grpc.DeliveryServicer):
         self._retention = timedelta(seconds=spec.max_age_seconds)
 
     async def _own_sink(self, account_sid: str, sink_sid: str) -> None:
+        if not await self._accounts.ensure([account_sid]):
+            raise Unavailable("the sink's routing could not be read; try again")
         deadline = asyncio.get_running_loop().time() + 1.0
         await self._watcher.wait_for(lambda: self._directory.route(sink_sid) is not None, deadline)
         route = self._directory.route(sink_sid)

@@ -4,11 +4,12 @@ from dataclasses import dataclass
 
 from runtime.config import setting
 from runtime.jetstream import StreamSettings
+from runtime.routing import RoutingSettings
 from runtime.service_settings import ServiceSettings
 
 
 @dataclass(frozen=True)
-class Settings(StreamSettings, ServiceSettings):
+class Settings(StreamSettings, RoutingSettings, ServiceSettings):
     delivery_address: str = setting("127.0.0.1:50054", "delivery: gRPC listen address (health, admin)")
     control_target: str = setting("127.0.0.1:50052", "where services reach control (gRPC)")
     delivery_database_url: str = setting(

@@ -5,12 +5,13 @@ from __future__ import annotations
 from eventstreams.v1 import catalog_pb2_grpc, control_pb2_grpc, router_pb2, router_pb2_grpc
 from runtime import clients, jetstream, tracing
 from runtime.grpc_server import Registration, ServiceApp
+from runtime.held_routing import held_routing_service
 from runtime.metrics import Metrics
-from runtime.routing import RoutingWatcher, report_held_routing
+from runtime.routing import follow_routing, report_held_routing
 from services.router.bus import JetStreamBus
 from services.router.catalog_source import GrpcCatalogSource, catalog_watcher
 from services.router.metrics import RouterMetrics
-from services.router.publishing import Publisher
+from services.router.publishing import Publisher, held_already
 from services.router.routing_table import RoutingTable
 from services.router.schemas import SchemaCache
 from services.router.servicer import RouterServicer
@@ -25,7 +26,9 @@ async def build(settings: Settings) -> ServiceApp:
     catalog_channel = clients.channel(settings.catalog_target, settings.service_token)
     control_channel = clients.channel(settings.control_target, settings.service_token)
     table = RoutingTable()
-    watcher = RoutingWatcher(control_pb2_grpc.ControlStub(control_channel), table.apply)
+    watcher, accounts = follow_routing(
+        control_pb2_grpc.ControlStub(control_channel), table, settings.routing_on_demand
+    )
     catalog = catalog_pb2_grpc.CatalogStub(catalog_channel)
     schemas = SchemaCache(GrpcCatalogSource(catalog), settings.type_cache_seconds)
     # Registry changes reach this router within a second; the cache's TTL is the fallback.
@@ -37,8 +40,9 @@ async def build(settings: Settings) -> ServiceApp:
     tracer, traces = tracing.tracer_for("router", settings.otlp_endpoint, settings.trace_sample_ratio)
     observer = RouterMetrics(metrics, bus) if metrics is not None else None
     if metrics is not None:
-        report_held_routing(metrics, "router", table)
-    publisher = Publisher(schemas, table, bus, watcher.wait_for, observer, tracer)
+        report_held_routing(metrics, "router", table, accounts)
+    ensure = accounts.ensure if accounts is not None else held_already
+    publisher = Publisher(schemas, table, bus, watcher.wait_for, observer, tracer, ensure)
 
     async def close() -> None:
         if traces is not None:
@@ -56,7 +60,8 @@ async def build(settings: Settings) -> ServiceApp:
                 router_pb2.DESCRIPTOR.services_by_name["Router"].full_name,
                 router_pb2_grpc.add_RouterServicer_to_server,
                 RouterServicer(publisher, settings.max_batch),
-            )
+            ),
+            held_routing_service(table, accounts),
         ],
         # Publishing before the routing state is held would silently route nothing.
         readiness=[watcher.wait_ready],

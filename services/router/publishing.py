@@ -83,6 +83,15 @@ async def no_wait(condition: Callable[[], bool], deadline: float) -> bool:
     return condition()
 
 
+# Reads the accounts' routing when it is not held yet (runtime/routing_demand.py); False:
+# control could not be asked.
+Ensure = Callable[[Sequence[str]], Awaitable[bool]]
+
+
+async def held_already(account_sids: Sequence[str]) -> bool:
+    return True
+
+
 class PublishObserver(Protocol):
     def published(self, results: Sequence[router_pb2.EventResult]) -> None: ...
 
@@ -98,8 +107,10 @@ class Publisher:
         wait_for: WaitFor = no_wait,
         observer: PublishObserver | None = None,
         tracer: Tracer | None = None,
+        ensure: Ensure = held_already,
     ) -> None:
         self._tracer = tracer
+        self._ensure = ensure
         self._schemas = schemas
         self._table = table
         self._bus = bus
@@ -366,6 +377,10 @@ class Publisher:
         if not self._table.has_account(account):
             if not sids.is_sid(account, sids.ACCOUNT):
                 raise Rejected(invalid, f"account_sid {account!r} is not an Account SID")
+            if not await self._ensure([account]):
+                raise Rejected(
+                    grpc.StatusCode.UNAVAILABLE, f"the routing of account {account} could not be read; retry"
+                )
             if not await self._known(lambda: self._table.has_account(account), account, deadline):
                 raise Rejected(grpc.StatusCode.NOT_FOUND, f"account {account} not found")
         if not source or len(source) > MAX_SOURCE:

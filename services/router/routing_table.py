@@ -167,6 +167,11 @@ class RoutingTable:
             self._compiled[text] = predicate
         return predicate
 
+    def account_digest(self, account_sid: str) -> int:
+        """runtime.routing.account_digest of the account's state held (0: none, or gone)."""
+        held = self._accounts.get(account_sid)
+        return held.digest if held is not None else 0
+
     def has_account(self, account_sid: str) -> bool:
         return account_sid in self._accounts
 

@@ -4,11 +4,12 @@ from dataclasses import dataclass
 
 from runtime.config import setting
 from runtime.jetstream import StreamSettings
+from runtime.routing import RoutingSettings
 from runtime.service_settings import ServiceSettings
 
 
 @dataclass(frozen=True)
-class Settings(StreamSettings, ServiceSettings):
+class Settings(StreamSettings, RoutingSettings, ServiceSettings):
     router_address: str = setting("127.0.0.1:50053", "router: gRPC listen address")
     catalog_target: str = setting("127.0.0.1:50051", "where services reach catalog (gRPC)")
     control_target: str = setting("127.0.0.1:50052", "where services reach control (gRPC)")

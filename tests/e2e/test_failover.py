@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from urllib.parse import urlsplit
@@ -26,7 +25,6 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from aiohttp import web
-from prometheus_client.parser import text_string_to_metric_families
 
 from devkit import failover
 from devkit.bench import start_receiver
@@ -36,11 +34,17 @@ from devkit.failover import EVENT_TYPE, FailoverFigures, LoadPlan
 from devkit.postgres import PostgresCluster
 from devkit.receiver import Received, Receiver
 from devkit.suite import Suite
-from eventstreams.v1 import control_pb2, control_pb2_grpc, router_pb2_grpc
+from eventstreams.v1 import (
+    control_pb2,
+    control_pb2_grpc,
+    held_routing_pb2,
+    held_routing_pb2_grpc,
+    router_pb2_grpc,
+)
 from launcher.processes import free_port
 from runtime import jetstream
 from runtime.jetstream import StreamSpec
-from runtime.routing import table_digest
+from runtime.routing import account_digest
 from tests.traffic import Tally, worker_agent, worker_tag
 
 pytestmark = [pytest.mark.e2e, pytest.mark.failover]
@@ -362,40 +366,42 @@ async def test_a_key_revoked_through_one_gateway_stops_working_on_the_others(top
     print(f"the revoked key stopped working on the other gateway after {time.monotonic() - revoked_at:.2f} s")
 
 
-async def control_routing(suite: Suite, caller: str) -> tuple[int, int]:
-    """Control's routing revision and digest, as a process holding everything would see them."""
+async def control_routing(suite: Suite, caller: str, sids: list[str]) -> tuple[int, dict[str, int]]:
+    """Control's routing revision, and the digest of each of these accounts' state, as a
+    process of `caller`'s kind would hold them."""
     async with suite.channel("control", as_caller=caller) as channel:
-        stream = control_pb2_grpc.ControlStub(channel).WatchRouting(
-            control_pb2.WatchRoutingRequest(with_auth_tokens=caller == "delivery")
+        fetched = await control_pb2_grpc.ControlStub(channel).GetRouting(
+            control_pb2.GetRoutingRequest(account_sids=sids, with_auth_tokens=caller == "delivery")
         )
-        accounts: list[control_pb2.AccountRouting] = []
-        revision = 0
-        while not revision:
-            page = await stream.read()
-            assert isinstance(page, control_pb2.RoutingChanges)
-            accounts.extend(page.accounts)
-            revision = page.revision
-        stream.cancel()
-    return revision, table_digest(accounts)
-
-
-def held_routing(suite: Suite, name: str, service: str) -> tuple[int, int]:
-    with urllib.request.urlopen(suite.metrics_url(name), timeout=5) as response:
-        text = response.read().decode()
-    values = {
-        sample.name: sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name.startswith(f"es_{service}_routing_")
+    return fetched.as_of, {
+        a.account.sid: account_digest(a) for a in fetched.accounts if a.account.sid in sids
     }
-    return int(values[f"es_{service}_routing_revision"]), int(values[f"es_{service}_routing_digest"])
+
+
+async def held_routing(
+    suite: Suite, service: str, index: int, sids: list[str], hold: bool = False
+) -> tuple[int, dict[str, int]]:
+    """A router's or worker's routing revision and its held states' digests (-1: not held);
+    `hold`: it reads them from control first if it does not hold them."""
+    async with suite.channel(service, index) as channel:
+        state = await held_routing_pb2_grpc.HeldRoutingStub(channel).Describe(
+            held_routing_pb2.DescribeHeldRoutingRequest(account_sids=sids, hold=hold)
+        )
+    return state.revision, {a.sid: a.digest if a.held else -1 for a in state.accounts}
 
 
 async def test_no_router_or_worker_misses_a_change_when_a_control_replica_dies(topology: Suite) -> None:
     """A burst of changes through both gateways; a control replica killed in its middle and
     started again. At the end every router and worker holds control's routing exactly: the
-    same revision and the same digest of every account's state."""
+    same revision and the same digest of every account's state. (Each holds the accounts
+    before the burst, as a first event of theirs would make it: from then on only the feed
+    brings their changes.)"""
     accounts = [await create_account(topology, f"burst {i}") for i in range(4)]
+    sids = [account.sid for account in accounts]
+    holders = [("router", i) for i in range(topology.replicas)] + [("delivery", i) for i in range(WORKERS)]
+    for service, index in holders:
+        _, held = await held_routing(topology, service, index, sids, hold=True)
+        assert -1 not in held.values(), (service, index, held)
     failed = made = 0
     made_at_kill = -1
 
@@ -442,16 +448,14 @@ async def test_no_router_or_worker_misses_a_change_when_a_control_replica_dies(t
         )
     finally:
         revive_all(topology)
-    holders = [(topology.replica_name("router", i), "router") for i in range(topology.replicas)]
-    holders += [(f"delivery-{i}", "delivery") for i in range(WORKERS)]
     deadline = time.monotonic() + 15
     while True:
         expected = {
-            "router": await control_routing(topology, "router"),
-            "delivery": await control_routing(topology, "delivery"),
+            "router": await control_routing(topology, "router", sids),
+            "delivery": await control_routing(topology, "delivery", sids),
         }
-        held = {name: held_routing(topology, name, service) for name, service in holders}
-        behind = {name: held[name] for name, service in holders if held[name] != expected[service]}
+        held = {(service, i): await held_routing(topology, service, i, sids) for service, i in holders}
+        behind = {h: held[h] for h in holders if held[h] != expected[h[0]]}
         if not behind or time.monotonic() > deadline:
             break
         await asyncio.sleep(0.25)
