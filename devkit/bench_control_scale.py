@@ -6,17 +6,22 @@ feed sends them, and a router's RoutingTable and a worker's SinkDirectory (its w
 follow it — in one process, over the feed's async iterator rather than gRPC, so the figures
 are the routing work itself without the network. For each size, trials of:
 
-- cold start: every account in pages → a router's table / a worker's directory: seconds and
-  the memory it holds (RSS growth);
+- cold start, holding on demand (the default): the feed's cold start, then 1,000 accounts that
+  send events each read as its first event would read it — seconds to ready, each read's p99,
+  and the memory held (RSS growth);
+- cold start holding everything (ES_ROUTING_ON_DEMAND=false; sizes up to --whole-up-to):
+  every account in pages → a router's table / a worker's directory: seconds and memory;
 - a change → the router's and the worker's table: latency p99 over the trial's changes;
 - control CPU per change (process time of sending one changed account to one watcher);
 - a tenant making 1,000 changes in a burst while another makes its own: the accounts the
   message after it carries (coalesced: 2, the two tenants, whatever the burst's length) and
   the other tenant's change latency p99 meanwhile (the burst runs in this same process);
-- routing lookups per second (RoutingTable.targets over random accounts: the part of
+- routing lookups per second (RoutingTable.targets over the accounts held: the part of
   Publish that depends on the number of accounts).
 
-    python -m devkit.bench_control_scale [--accounts 1000 100000] [--trials 3]
+The changes are followed by the on-demand holders, holding the changed accounts.
+
+    python -m devkit.bench_control_scale [--accounts 1000 100000] [--trials 3] [--whole-up-to 100000]
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from devkit import seed_control
 from devkit.postgres import PostgresCluster
 from runtime import db
 from runtime.change_signal import ChangeSignal
+from runtime.routing_demand import AccountsOnDemand
 from services.control.routing_feed import RoutingFeed
 from services.control.sinks import SinkStore
 from services.delivery.directory import SinkDirectory
@@ -44,6 +50,7 @@ from services.router.routing_table import RoutingTable
 
 CHANGES = 50
 BURST = 1000
+ACTIVE = 1000  # accounts that send events during a trial
 CONFIG = json.dumps({"destination": "https://example.com/hook", "method": "POST", "batch_events": False})
 TYPE = seed_control.TYPES[0]
 
@@ -72,7 +79,7 @@ def spread(values: list[float], unit: str, digits: int = 3) -> str:
 
 
 async def follow(feed: RoutingFeed, apply: Callable[..., None], tokens: bool, held: list[int]) -> None:
-    async for message in feed.watch(held[0], tokens):
+    async for message in feed.watch(held[0], tokens, on_demand=True):
         apply(message)
         if message.revision:
             held[0] = message.revision
@@ -83,37 +90,75 @@ async def until(condition: Callable[[], bool]) -> None:
         await asyncio.sleep(0.001)
 
 
-async def trial(url: str, accounts: int) -> dict[str, float]:
-    engine = db.create_engine(url)
-    sessions = db.sessionmaker(engine)
-    signal = ChangeSignal()
-    feed = RoutingFeed(sessions, signal, poll_seconds=1.0)
-    figures: dict[str, float] = {}
-
+async def whole(feed: RoutingFeed, figures: dict[str, float]) -> None:
+    """Starting cold holding every account (ES_ROUTING_ON_DEMAND=false)."""
     gc.collect()
     before, started = rss_mib(), time.monotonic()
     table = RoutingTable()
     async for page in feed.changes(0, with_auth_tokens=False):
         table.apply(page)
-    figures["router_cold_s"] = time.monotonic() - started
+    figures["whole_router_cold_s"] = time.monotonic() - started
     gc.collect()
-    figures["router_mib"] = rss_mib() - before
-
+    figures["whole_router_mib"] = rss_mib() - before
+    del table
+    gc.collect()
     before, started = rss_mib(), time.monotonic()
     directory = SinkDirectory({"webhook": WebhookDriver(5.0, True, "bench")})
     async for page in feed.changes(0, with_auth_tokens=True):
         directory.apply(page)
-    figures["worker_cold_s"] = time.monotonic() - started
+    figures["whole_worker_cold_s"] = time.monotonic() - started
     gc.collect()
-    figures["worker_mib"] = rss_mib() - before
+    figures["whole_worker_mib"] = rss_mib() - before
+    await directory.close()
+
+
+async def on_demand(
+    feed: RoutingFeed, holder: RoutingTable | SinkDirectory, tokens: bool, active: list[str]
+) -> tuple[AccountsOnDemand, float, float, list[float]]:
+    """The feed's cold start, then each active account read as its first event reads it:
+    (the holder's feed, seconds to ready, MiB held, each read's seconds)."""
+    gc.collect()
+    before, started = rss_mib(), time.monotonic()
+    held = AccountsOnDemand(holder, lambda sids: feed.fetch(sids, tokens))
+    async for page in feed.changes(0, with_auth_tokens=tokens, on_demand=True):
+        held.apply(page)
+    ready = time.monotonic() - started
+    reads = []
+    for sid in active:
+        began = time.monotonic()
+        assert await held.ensure([sid])
+        reads.append(time.monotonic() - began)
+    gc.collect()
+    return held, ready, rss_mib() - before, reads
+
+
+async def trial(url: str, accounts: int, whole_up_to: int) -> dict[str, float]:
+    engine = db.create_engine(url)
+    sessions = db.sessionmaker(engine)
+    signal = ChangeSignal()
+    feed = RoutingFeed(sessions, signal, poll_seconds=1.0)
+    figures: dict[str, float] = {}
+    quiet, busy = seed_control.account_sid(1), seed_control.account_sid(2)
+    active = [quiet, busy, *(seed_control.account_sid(random.randrange(accounts)) for _ in range(ACTIVE - 2))]
+
+    table = RoutingTable()
+    held_table, figures["router_cold_s"], figures["router_mib"], reads = await on_demand(
+        feed, table, False, active
+    )
+    directory = SinkDirectory({"webhook": WebhookDriver(5.0, True, "bench")})
+    held_directory, figures["worker_cold_s"], figures["worker_mib"], more = await on_demand(
+        feed, directory, True, active
+    )
+    figures["first_event_read_p99_s"] = p99(reads + more)
+    if accounts <= whole_up_to:
+        await whole(feed, figures)
 
     held_router, held_worker = [table.revision], [directory.revision]
     watchers = [
-        asyncio.create_task(follow(feed, table.apply, False, held_router)),
-        asyncio.create_task(follow(feed, directory.apply, True, held_worker)),
+        asyncio.create_task(follow(feed, held_table.apply, False, held_router)),
+        asyncio.create_task(follow(feed, held_directory.apply, True, held_worker)),
     ]
     sinks = SinkStore(sessions, 100, NoTests(), allow_private_destinations=True)
-    quiet, busy = seed_control.account_sid(1), seed_control.account_sid(2)
 
     async def change(account: str) -> float:
         """A sink created and deleted (two changes); seconds until both followers hold them."""
@@ -164,7 +209,7 @@ async def trial(url: str, accounts: int) -> dict[str, float]:
     for task in watchers:
         task.cancel()
 
-    sample = [seed_control.account_sid(random.randrange(accounts)) for _ in range(20_000)]
+    sample = [random.choice(active) for _ in range(20_000)]
     started = time.perf_counter()
     for sid in sample:
         table.targets(sid, TYPE)
@@ -174,13 +219,15 @@ async def trial(url: str, accounts: int) -> dict[str, float]:
     return figures
 
 
-async def measure(cluster: PostgresCluster, accounts: int, trials: int) -> dict[str, list[float]]:
+async def measure(
+    cluster: PostgresCluster, accounts: int, trials: int, whole_up_to: int
+) -> dict[str, list[float]]:
     url = cluster.create_database("scale")
     seeded = await seed_control.seed(url, accounts)
     print(f"seeded {json.dumps(seeded)}")
     results: dict[str, list[float]] = {}
     for _ in range(trials):
-        for name, value in (await trial(url, accounts)).items():
+        for name, value in (await trial(url, accounts, whole_up_to)).items():
             results.setdefault(name, []).append(value)
     return results
 
@@ -191,19 +238,27 @@ def main() -> None:
     )
     parser.add_argument("--accounts", type=int, nargs="+", default=[1000, 100_000])
     parser.add_argument("--trials", type=int, default=3)
+    parser.add_argument(
+        "--whole-up-to", type=int, default=100_000, help="measure holding every account up to this size"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-control-scale-") as root:
         cluster = PostgresCluster(Path(root))
         cluster.start()
         try:
-            by_size = {n: asyncio.run(measure(cluster, n, args.trials)) for n in args.accounts}
+            by_size = {
+                n: asyncio.run(measure(cluster, n, args.trials, args.whole_up_to)) for n in args.accounts
+            }
         finally:
             cluster.stop()
     units = {"_per_s": "/s", "_s": "s", "_mib": "MiB", "_ms_per_change": "ms", "_sent": "accounts"}
     print(f"\nrouting at scale, {args.trials} trials each: median (min–max)")
-    for name in next(iter(by_size.values())):
+    for name in dict.fromkeys(name for v in by_size.values() for name in v):
         unit = next((u for suffix, u in units.items() if name.endswith(suffix)), "")
-        row = "; ".join(f"{n:,} accounts {spread(v[name], unit)}" for n, v in by_size.items())
+        row = "; ".join(
+            f"{n:,} accounts {spread(v[name], unit) if name in v else 'not measured'}"
+            for n, v in by_size.items()
+        )
         print(f"  {name}: {row}")
 
 
