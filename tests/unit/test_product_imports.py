@@ -76,3 +76,23 @@ def test_every_library_the_product_imports_is_a_runtime_dependency() -> None:
             if not providers & wanted:
                 missing.append(f"{path.relative_to(ROOT)}:{line} imports {name} ({sorted(providers)})")
     assert missing == []
+
+
+def test_the_files_the_product_reads_are_shipped() -> None:
+    """The files beside the code (the console, the OpenAPI document) are package data: an
+    install without the checkout serves them too."""
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    globs: dict[str, list[str]] = setuptools.get("package-data", {})
+    missing = []
+    for package in PRODUCT:
+        for path in sorted((ROOT / package).rglob("*")):
+            if not path.is_file() or path.suffix in {".py", ".pyc"} or "__pycache__" in path.parts:
+                continue
+            owner = path.parent
+            while not (owner / "__init__.py").exists():
+                owner = owner.parent
+            name = ".".join(owner.relative_to(ROOT).parts)
+            inside = path.relative_to(owner)
+            if not any(inside.match(pattern) for pattern in globs.get(name, [])):
+                missing.append(str(path.relative_to(ROOT)))
+    assert missing == []
