@@ -58,6 +58,11 @@ class AccountsOnDemand:
     def held_accounts(self) -> list[str]:
         return list(self._as_of)
 
+    def known_at(self, account_sid: str) -> int:
+        """The revision the account's held state was read at (0: not held); the feed keeps it
+        current after that."""
+        return self._as_of.get(account_sid, 0)
+
     def _admit(self, routing: control_pb2.AccountRouting, as_of: int, fetched: bool) -> bool:
         sid = routing.account.sid
         if not (fetched or sid in self._as_of or sid in self._fetching or has_ordered(routing)):
@@ -140,6 +145,8 @@ class AccountReach(Protocol):
 
     async def ensure(self, account_sids: Sequence[str]) -> bool: ...
 
+    def known_at(self, account_sid: str) -> int: ...
+
 
 class EveryAccountHeld:
     """A holder of every account (the whole feed): nothing to read on demand."""
@@ -149,3 +156,6 @@ class EveryAccountHeld:
 
     async def ensure(self, account_sids: Sequence[str]) -> bool:
         return True
+
+    def known_at(self, account_sid: str) -> int:
+        return 0  # the feed's revision says it all

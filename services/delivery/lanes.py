@@ -422,7 +422,8 @@ class Dispatcher:
         router's at routing time (None: the event does not say)."""
         groups: dict[bool | None, list[Envelope]] = {}
         for envelope in envelopes:
-            behind = envelope.revision > self._directory.revision if envelope.revision else None
+            known = max(self._directory.revision, self._accounts.known_at(envelope.event.account_sid))
+            behind = envelope.revision > known if envelope.revision else None
             groups.setdefault(behind, []).append(envelope)
         return groups
 

@@ -314,7 +314,8 @@ class OrderedLane:
         if route is None:
             if self._directory.removed(self.sink_sid):
                 return Outcome(error=SinkGone(f"sink {self.sink_sid} was deleted"))
-            behind = envelope.revision > self._directory.revision if envelope.revision else None
+            known = max(self._directory.revision, self._accounts.known_at(envelope.event.account_sid))
+            behind = envelope.revision > known if envelope.revision else None
             return UnknownSink(behind)
         if route.sink is None:
             assert route.problem is not None

@@ -11,7 +11,7 @@ from runtime.routing import follow_routing, report_held_routing
 from services.router.bus import JetStreamBus
 from services.router.catalog_source import GrpcCatalogSource, catalog_watcher
 from services.router.metrics import RouterMetrics
-from services.router.publishing import Publisher, held_already
+from services.router.publishing import Publisher
 from services.router.routing_table import RoutingTable
 from services.router.schemas import SchemaCache
 from services.router.servicer import RouterServicer
@@ -41,8 +41,7 @@ async def build(settings: Settings) -> ServiceApp:
     observer = RouterMetrics(metrics, bus) if metrics is not None else None
     if metrics is not None:
         report_held_routing(metrics, "router", table, accounts)
-    ensure = accounts.ensure if accounts is not None else held_already
-    publisher = Publisher(schemas, table, bus, watcher.wait_for, observer, tracer, ensure)
+    publisher = Publisher(schemas, table, bus, watcher.wait_for, observer, tracer, accounts)
 
     async def close() -> None:
         if traces is not None:

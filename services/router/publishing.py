@@ -21,6 +21,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from eventstreams.v1 import router_pb2
 from runtime import ordering, sids, stream_codec, tracing
 from runtime.errors import Unavailable
+from runtime.routing_demand import AccountReach, EveryAccountHeld
 from runtime.text import control_character
 from runtime.times import iso, iso_of
 from services.router import cloudevents
@@ -83,15 +84,6 @@ async def no_wait(condition: Callable[[], bool], deadline: float) -> bool:
     return condition()
 
 
-# Reads the accounts' routing when it is not held yet (runtime/routing_demand.py); False:
-# control could not be asked.
-Ensure = Callable[[Sequence[str]], Awaitable[bool]]
-
-
-async def held_already(account_sids: Sequence[str]) -> bool:
-    return True
-
-
 class PublishObserver(Protocol):
     def published(self, results: Sequence[router_pb2.EventResult]) -> None: ...
 
@@ -107,10 +99,11 @@ class Publisher:
         wait_for: WaitFor = no_wait,
         observer: PublishObserver | None = None,
         tracer: Tracer | None = None,
-        ensure: Ensure = held_already,
+        accounts: AccountReach | None = None,
     ) -> None:
         self._tracer = tracer
-        self._ensure = ensure
+        # Reads an account's routing when it is not held yet (runtime/routing_demand.py).
+        self._accounts: AccountReach = accounts or EveryAccountHeld()
         self._schemas = schemas
         self._table = table
         self._bus = bus
@@ -323,6 +316,9 @@ class Publisher:
             targets = route.targets = await self._targets(account, type_name, sink_sid, schema, deadline)
 
         stamp = self._time_of(event)
+        # What the targets were read from: the feed's revision, or the account's own state's
+        # when it was read later (a worker that knows less waits for the sink, never drops it).
+        revision = max(self._table.revision, self._accounts.known_at(account))
         messages, failures = [], []
         for target, shape in targets:
             shaped = self._shape(data_json, data, schema, shape)
@@ -361,7 +357,7 @@ class Publisher:
                     self._msg_id(account, event_id, target.sink_sid, data_json if sink_sid else None),
                     cloudevents.encode(envelope),  # payload
                     failure,
-                    self._table.revision,
+                    revision,
                     self._trace_header(),
                     order_key,
                 )
@@ -377,7 +373,7 @@ class Publisher:
         if not self._table.has_account(account):
             if not sids.is_sid(account, sids.ACCOUNT):
                 raise Rejected(invalid, f"account_sid {account!r} is not an Account SID")
-            if not await self._ensure([account]):
+            if not await self._accounts.ensure([account]):
                 raise Rejected(
                     grpc.StatusCode.UNAVAILABLE, f"the routing of account {account} could not be read; retry"
                 )

@@ -5,6 +5,7 @@ becoming a recorded failure for that sink rather than a silent drop."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import grpc
@@ -14,6 +15,7 @@ from nats.js.errors import ServiceUnavailableError
 
 from eventstreams.v1 import control_pb2, router_pb2
 from runtime.routing import whole_table
+from runtime.routing_demand import AccountsOnDemand
 from services.router.acks import MessageTooLarge
 from services.router.bus import OutMessage
 from services.router.publishing import Publisher
@@ -282,3 +284,41 @@ async def test_one_event_unacknowledged_leaves_the_others_of_its_call_accepted()
         ("EZafter", grpc.StatusCode.OK.value[0], 2),
     ]
     assert "publish again" in response.results[1].message
+
+
+async def test_on_demand_events_carry_the_revision_their_account_was_read_at() -> (
+    None
+):
+    """The router read the account at revision 7 while its feed holds 1: a worker whose feed
+    holds 3 must wait for a sink created at 5, not take it for deleted — so the events say 7."""
+    account = control_pb2.AccountRouting(
+        account=control_pb2.RoutedAccount(sid=ACCOUNT),
+        sinks=[
+            control_pb2.RoutedSink(sid=sid, account_sid=ACCOUNT, sink_type="webhook", status="active")
+            for sid in (SINK_V1, SINK_V2)
+        ],
+        subscriptions=[
+            control_pb2.RoutedSubscription(
+                sid="DF" + "2" * 32,
+                account_sid=ACCOUNT,
+                sink_sid=SINK_V2,
+                types=[control_pb2.TypeSelector(type=TYPE, schema_version=2)],
+            )
+        ],
+    )
+    asked: list[list[str]] = []
+
+    async def fetch(sids: Sequence[str]) -> control_pb2.RoutingChanges:
+        asked.append(list(sids))
+        return control_pb2.RoutingChanges(accounts=[account], as_of=7)
+
+    table = RoutingTable()
+    accounts = AccountsOnDemand(table, fetch)
+    accounts.apply(control_pb2.RoutingChanges(revision=1, reset=True, as_of=1))  # the feed's cold start
+    bus = MemoryBus()
+    router = Publisher(SchemaCache(MemoryCatalog(), 30.0), table, bus, accounts=accounts)
+    for event_id in ("EZ1", "EZ2"):
+        [result] = (await router.publish([event({"name": "a"}, event_id=event_id)])).results
+        assert result.code == grpc.StatusCode.OK.value[0], result.message
+    assert asked == [[ACCOUNT]]  # read once
+    assert [(m.sink_sid, m.revision) for m in bus.messages] == [(SINK_V2, 7), (SINK_V2, 7)]
