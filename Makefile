@@ -112,6 +112,7 @@ bench: proto $(VENV)/.installed
 	$(PY) -m devkit.bench_delivery_log
 	$(PY) -m devkit.bench_partitions
 	$(PY) -m devkit.bench_control_scale
+	$(PY) -m devkit.bench_publish_scale
 
 clean:
 	rm -rf gen data bench-results
