@@ -25,6 +25,7 @@ from devkit.bench_stats import show, spread
 from launcher.nats_server import NatsServer
 from runtime import jetstream
 from runtime.jetstream import StreamSpec
+from runtime.natsio import acks
 from services.router.bus import JetStreamBus, OutMessage
 
 LAYOUTS = ("before", "after")
@@ -45,7 +46,7 @@ async def consume(js: JetStreamContext, spec: StreamSpec, events: int) -> None:
                 messages = await pull.fetch(500, timeout=1.0)
             except TimeoutError:
                 continue
-            await jetstream.ack_all(messages)
+            await acks.ack_all(messages)
             taken += len(messages)
     finally:
         await pull.unsubscribe()

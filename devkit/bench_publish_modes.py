@@ -31,7 +31,8 @@ from nats.aio.msg import Msg
 from devkit.bench_procs import proc_cpu_seconds
 from devkit.bench_stats import show, spread
 from launcher.nats_server import NatsServer
-from runtime import nats_publish
+from runtime import stream_codec
+from runtime.natsio import publish
 
 MODES = ("pub-ack per message", "fast-ingest batch")
 STREAM = "PUBMODES"
@@ -44,7 +45,7 @@ Batch = Callable[[str], Awaitable[None]]
 
 
 def header_block(msg_id: str) -> bytes:
-    return nats_publish.encode_headers({"Nats-Msg-Id": msg_id})
+    return stream_codec.header_block(stream_codec.StreamEvent(msg_id, "com.example"), msg_id)
 
 
 class BatchFailed(Exception):
@@ -75,7 +76,7 @@ async def acked_batches(nc: Client, size: int) -> Batch:
             reply = f"{inbox}.{next(tokens)}"
             future = waiting[reply] = loop.create_future()
             futures.append(future)
-            await nats_publish.publish(nc, f"pm.{index % 4}", reply, header_block(f"{ids}-{index}"), PAYLOAD)
+            await publish.publish(nc, f"pm.{index % 4}", reply, header_block(f"{ids}-{index}"), PAYLOAD)
         await asyncio.gather(*futures)
 
     return batch
@@ -119,7 +120,7 @@ async def fast_batches(nc: Client, size: int, answers: list[dict[str, Any]] | No
                     take(replies.get_nowait())
                 reply = f"{inbox}.{FLOW}.fail.{sequence}.{operation}.$FI"
                 block = header_block(f"{ids}-{sequence}")
-                await nats_publish.publish(nc, f"pm.{sequence % 4}", reply, block, PAYLOAD)
+                await publish.publish(nc, f"pm.{sequence % 4}", reply, block, PAYLOAD)
                 if sequence == 1 and size > 1:
                     take(await asyncio.wait_for(replies.get(), 5.0))
             while not done:

@@ -24,6 +24,7 @@ import time
 from devkit.bench_load import EventFactory
 from eventstreams.v1 import control_pb2, router_pb2
 from runtime.jetstream import StreamSpec
+from runtime.natsio import publish
 from runtime.routing import whole_table
 from services.catalog import catalogue
 from services.router.bus import JetStreamBus, OutMessage
@@ -64,13 +65,11 @@ class FormattingBus:
         self._bus._partition = {}
 
     async def put(self, messages: list[OutMessage]) -> list[BaseException | None]:
-        parts: list[bytes] = []
+        frames = publish.Frames()
         for message in messages:
             subject, header_block, payload = self._bus._wire(message)
-            total = len(header_block) + len(payload)
-            parts += [f"HPUB {subject} {REPLY} {len(header_block)} {total}\r\n".encode(), header_block]
-            parts += [payload, b"\r\n"]
-        b"".join(parts)
+            frames.add(subject, REPLY, header_block, payload)
+        frames.wire()
         return [None] * len(messages)
 
 

@@ -36,8 +36,9 @@ from devkit.bench_stats import show, spread
 from eventstreams.v1 import control_pb2
 from runtime import db, stream_codec
 from runtime.grpc_server import settle_garbage_collector
-from runtime.jetstream import HeaderParsingClient, StreamSpec
+from runtime.jetstream import StreamSpec
 from runtime.metrics import Metrics
+from runtime.natsio.client import HeaderParsingClient
 from runtime.routing import whole_table
 from runtime.sink_configs import WebhookConfig
 from runtime.sink_configs import parse as parse_config

@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from runtime.nats_publish import clean
+from runtime.natsio.headers import CLOSE, OPEN, clean
 
 MSG_ID = "Nats-Msg-Id"
 EVENT_TYPE = "Es-Event-Type"
@@ -84,12 +84,13 @@ def headers(event: StreamEvent, msg_id: str) -> dict[str, str]:
 
 
 def header_block(event: StreamEvent, msg_id: str) -> bytes:
-    """`headers(event, msg_id)` as the NATS header block `nats_publish.encode_headers` makes of
-    them, formatted in one pass: the router writes one per message, and the dict and the
-    generic encoder cost it ~5 µs of its ~30 per event (tests/unit/test_fast_encodings.py
-    holds the two to the same bytes)."""
+    """`headers(event, msg_id)` as the NATS header block nats-py would send for them (the
+    one header encoder the services have; runtime/natsio/headers.py), formatted in one pass:
+    the router writes one per message, and a dict and a generic encoder cost it nearly twice
+    as much (tests/unit/test_fast_encodings.py holds it to nats-py's bytes, and
+    tests/integration/test_jetstream_bus.py to what a server hands a reader)."""
     block = (
-        f"NATS/1.0\r\n{MSG_ID}: {clean(msg_id)}\r\n{EVENT_TYPE}: {clean(event.type_name)}\r\n"
+        f"{OPEN}{MSG_ID}: {clean(msg_id)}\r\n{EVENT_TYPE}: {clean(event.type_name)}\r\n"
         f"{EVENT_ID}: {clean(event.event_id)}\r\n"
     )
     if event.failure:
@@ -104,7 +105,7 @@ def header_block(event: StreamEvent, msg_id: str) -> bytes:
         block += f"{TRACEPARENT}: {clean(event.trace)}\r\n"
     if event.order_key is not None:
         block += f"{ORDER_KEY}: {clean(event.order_key)}\r\n"
-    return (block + "\r\n").encode()
+    return (block + CLOSE).encode()
 
 
 def decode(message_headers: Mapping[str, str] | None) -> StreamEvent:
@@ -175,23 +176,3 @@ def replay_copy(stored: Mapping[str, str] | None, replay_sid: str) -> dict[str, 
     original = (stored or {}).get(MSG_ID, "")
     copy = dataclasses.replace(event, replay_sid=replay_sid, stored_at=0.0, delivered=0)
     return headers(copy, f"{original}:replay:{replay_sid}")
-
-
-def ack_fields(reply: str) -> tuple[int, int, float] | None:
-    """(times delivered, stream sequence, stored at — epoch seconds) of a JetStream message,
-    read from its reply subject without building nats-py's Metadata (two datetimes and a few
-    objects per message, 7 % of a worker at full load). `$JS.ACK.<stream>.<consumer>.
-    <delivered>.<stream seq>.<consumer seq>.<ns>.<pending>`, or the newer form with a domain
-    and an account hash after `$JS.ACK` (and a random token at the end); None for anything
-    else."""
-    tokens = reply.split(".")
-    if len(tokens) == 9 and tokens[0] == "$JS" and tokens[1] == "ACK":
-        offset = 4
-    elif len(tokens) >= 12 and tokens[0] == "$JS" and tokens[1] == "ACK":
-        offset = 6
-    else:
-        return None
-    try:
-        return int(tokens[offset]), int(tokens[offset + 1]), int(tokens[offset + 3]) / 1e9
-    except ValueError:
-        return None

@@ -18,7 +18,6 @@ each key's events are all in its hands and go in stream order.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Coroutine, Sequence
@@ -33,6 +32,8 @@ from nats.js.errors import NotFoundError
 
 from runtime import jetstream, stream_codec
 from runtime.jetstream import StreamSpec
+from runtime.natsio import pull
+from runtime.natsio.pull import PullStatus
 from runtime.routing_demand import AccountReach, EveryAccountHeld
 from services.delivery.decision import Happened, Retry, SinkState, UnknownSink
 from services.delivery.directory import SinkDirectory
@@ -45,8 +46,6 @@ from services.delivery.sinks.base import Outcome, Sink
 log = logging.getLogger(__name__)
 
 GROUP = "ordered"
-PIN_HEADER = "Nats-Pin-Id"
-STATUS = "Status"
 
 
 @dataclass(frozen=True)
@@ -143,13 +142,10 @@ class OrderedLane:
         return LaneReport(self.sink_sid, state, None, self._failing_since, self._queues.held)
 
     async def ensure_consumer(self) -> None:
-        body = json.dumps(consumer_request(self._spec, self.sink_sid, self._rules, self._create)).encode()
-        reply = await self._nc.request(
-            f"$JS.API.CONSUMER.CREATE.{self._spec.name}.{self._name}", body, timeout=10
-        )
-        answer = json.loads(reply.data)
-        if "error" in answer:
-            raise RuntimeError(f"ordered consumer {self._name}: {answer['error']}")
+        request = consumer_request(self._spec, self.sink_sid, self._rules, self._create)
+        error = await pull.create_consumer(self._nc, self._spec.name, self._name, request)
+        if error is not None:
+            raise RuntimeError(f"ordered consumer {self._name}: {error}")
 
     async def run(self) -> None:
         await self.ensure_consumer()
@@ -178,19 +174,9 @@ class OrderedLane:
         # max_ack_pending): a pinned worker that stops asking for pin_seconds loses its pin,
         # and the sink stalls until its held events are handed over.
         room = max(1, self._rules.max_pending - self._queues.held)
-        request: dict[str, object] = {
-            "batch": room,
-            "expires": int(self._rules.expires_seconds * 1e9),
-            "group": GROUP,
-        }
-        if self._pin:
-            request["id"] = self._pin
+        body = pull.request_body(room, self._rules.expires_seconds, GROUP, self._pin)
         try:
-            await self._nc.publish(
-                f"$JS.API.CONSUMER.MSG.NEXT.{self._spec.name}.{self._name}",
-                json.dumps(request).encode(),
-                reply=self._inbox,
-            )
+            await pull.request(self._nc, pull.next_subject(self._spec.name, self._name), self._inbox, body)
         except Exception as exc:  # disconnected: ask again when reconnected
             log.warning("ordered sink %s: pull request failed: %s", self.sink_sid, exc)
             return
@@ -198,12 +184,11 @@ class OrderedLane:
         self._asked_until = time.monotonic() + self._rules.expires_seconds
 
     async def _receive(self, msg: Msg) -> None:
-        headers = msg.headers or {}
-        status = headers.get(STATUS)
+        status = pull.status_of(msg)
         if status is not None:
-            if status in ("408", "409"):  # the request expired, or was reset
+            if status in (PullStatus.EXPIRED, PullStatus.RESET):
                 self._asked = 0
-            elif status == "423":  # our pin is no more: another worker has this sink
+            elif status is PullStatus.PIN_LOST:  # another worker has this sink
                 self._asked = 0
                 await self._lose_pin()
             self._wake.set()
@@ -212,7 +197,7 @@ class OrderedLane:
         if self._stopping:
             await msg.nak()
             return
-        pin = headers.get(PIN_HEADER, "")
+        pin = pull.pin_of(msg)
         if pin and pin != self._pin:
             if self._pin:
                 await self._lose_pin()

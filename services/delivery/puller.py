@@ -4,15 +4,14 @@ nats-py's `fetch(n)` waits, once a first message has come, until n have come or 
 times out: at a modest rate that holds events back for up to the whole timeout. Instead we
 keep pull requests outstanding for as many messages as the worker has room for, so
 JetStream pushes each message the moment it is stored, and top the requests up as room
-frees (the pattern of nats.go's `Consume`). Requests expire; JetStream says so (408) and
-the credit is dropped, and a request whose expiry notice was lost (a reconnect) is
+frees (the pattern of nats.go's `Consume`). Requests expire; JetStream says so and the
+credit is dropped, and a request whose expiry notice was lost (a reconnect) is
 forgotten a little after it must have expired.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections import deque
@@ -23,12 +22,10 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from runtime import jetstream
+from runtime.natsio import client, pull
+from runtime.natsio.pull import PullStatus
 
 log = logging.getLogger(__name__)
-
-STATUS = "Status"
-PENDING = "Nats-Pending-Messages"
 
 
 @dataclass
@@ -49,7 +46,7 @@ class Puller:
         min_request: int = 32,
     ) -> None:
         self._nc = nc
-        self._subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"
+        self._subject = pull.next_subject(stream, consumer)
         self._on_message = on_message
         self._room = room
         self._expires = expires_seconds
@@ -70,7 +67,7 @@ class Puller:
 
     async def run(self) -> None:
         self._inbox = self._nc.new_inbox()
-        self._subscription = await jetstream.subscribe_direct(self._nc, self._inbox, self._receive)
+        self._subscription = await client.subscribe_direct(self._nc, self._inbox, self._receive)
         while not self._stopping:
             self._forget_expired(time.monotonic())
             room = self._room()
@@ -84,9 +81,8 @@ class Puller:
                 pass
 
     async def _request(self, batch: int) -> None:
-        body = {"batch": batch, "expires": int(self._expires * 1e9)}
         try:
-            await self._nc.publish(self._subject, json.dumps(body).encode(), reply=self._inbox)
+            await pull.request(self._nc, self._subject, self._inbox, pull.request_body(batch, self._expires))
         except Exception as exc:  # disconnected: ask again when reconnected
             log.warning("pull request failed: %s", exc)
             await asyncio.sleep(0.5)
@@ -98,7 +94,7 @@ class Puller:
             self._requests.popleft()
 
     def _receive(self, msg: Msg) -> None:
-        status = msg.headers.get(STATUS) if msg.headers else None
+        status = pull.status_of(msg)
         if status is not None:
             self._on_status(status, msg)
             return
@@ -115,15 +111,15 @@ class Puller:
             return
         self._on_message(msg)
 
-    def _on_status(self, status: str, msg: Msg) -> None:
-        if status == "100":  # idle heartbeat / flow control
+    def _on_status(self, status: PullStatus, msg: Msg) -> None:
+        if status is PullStatus.HEARTBEAT:
             return
-        if status == "408" and self._requests:
-            # A request expired; JetStream served requests in order, so it is the oldest.
+        if status is PullStatus.EXPIRED and self._requests:
+            # JetStream serves requests in order: the one expired is the oldest.
             self._requests.popleft()
-        elif status == "409":
+        elif status is PullStatus.RESET:
             # Leadership change, consumer deleted, too many waiting requests: start afresh.
-            log.info("pull requests reset: %s", (msg.headers or {}).get("Description", status))
+            log.info("pull requests reset: %s", pull.description(msg))
             self._requests.clear()
         self._wake.set()
 

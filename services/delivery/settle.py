@@ -14,7 +14,8 @@ from nats.aio.msg import Msg
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
 from runtime import stream_codec, tracing
-from runtime.jetstream import StreamSpec, ack_all
+from runtime.jetstream import StreamSpec
+from runtime.natsio.acks import ack_all, ack_fields
 from services.delivery.decision import (
     Ack,
     DeadLetter,
@@ -54,7 +55,7 @@ class Envelope:
     def of(cls, msg: Msg) -> Envelope:
         stored = stream_codec.decode(msg.headers)
         account_sid, sink_sid = StreamSpec.addressee(msg.subject)
-        fields = stream_codec.ack_fields(msg.reply)
+        fields = ack_fields(msg.reply)
         if fields is not None:
             delivered, _, first_stored = fields
         else:  # not a form we read: nats-py's own reading

@@ -1,8 +1,8 @@
 """Publishing to JetStream a call's messages at once, with our own acknowledgement tracking
 and window.
 
-A put's messages go out as one write (HPUB commands joined), each with a reply subject of
-its own; JetStream's answer to each lands in the put's `Pending` by its index, and the put
+A put's messages go out as one write (runtime/natsio/publish.py `Frames`), each with a
+reply subject of its own; JetStream's answer to each lands in the put's `Pending` by its index, and the put
 waits on one future for all of them — not a future, a done-callback and a semaphore slot
 per message (together ~12 % of the router at full load: they were most of what it did per
 message besides building it).
@@ -19,15 +19,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Sequence
-from typing import Any
 
-import orjson
 from nats.aio.client import Client
-from nats.js.errors import APIError, NoStreamResponseError
 
-from runtime import jetstream, nats_publish
-
-NO_RESPONDERS = b"NATS/1.0 503"  # the status line of "no stream takes this subject"
+from runtime.natsio import client, publish
 
 
 class MessageTooLarge(ValueError):
@@ -93,7 +88,7 @@ class Acks:
     async def _start(self) -> None:
         self._loop = asyncio.get_running_loop()
         prefix = f"{self._nc.new_inbox()}."
-        await jetstream.subscribe_raw(self._nc, f"{prefix}*", self._on_reply)
+        await client.subscribe_raw(self._nc, f"{prefix}*", self._on_reply)
         self._prefix = prefix
 
     async def send(self, messages: Sequence[tuple[str, bytes, bytes]], pending: Pending) -> None:
@@ -112,9 +107,8 @@ class Acks:
                 await self._room.wait()
                 continue
             end = min(count, index + room)
-            parts: list[bytes] = []
+            frames = publish.Frames()
             tokens: list[str] = []
-            size = payload_bytes = 0
             for position in range(index, end):
                 subject, header_block, payload = messages[position]
                 # The server counts headers and payload together against max_payload.
@@ -130,18 +124,13 @@ class Acks:
                 token = self._prefix + str(next(self._tokens))
                 self._waiting[token] = (pending, position)
                 tokens.append(token)
-                parts.append(f"HPUB {subject} {token} {len(header_block)} {total}\r\n".encode())
-                parts.append(header_block)
-                parts.append(payload)
-                parts.append(b"\r\n")
-                size += total
-                payload_bytes += len(payload)
+                frames.add(subject, token, header_block, payload)
             index = end
             if not tokens:
                 continue
             pending.tokens.extend(tokens)
             try:
-                await nats_publish.send_many(self._nc, b"".join(parts), size, len(tokens), payload_bytes)
+                await publish.send_frames(self._nc, frames)
             except Exception as exc:
                 self._fail(tokens, exc)
 
@@ -169,18 +158,4 @@ class Acks:
             return
         self._room.set()
         pending, index = entry
-        if headers is not None and headers.startswith(NO_RESPONDERS):
-            pending.answer(index, NoStreamResponseError())
-            return
-        try:
-            answer: dict[str, Any] = orjson.loads(data)
-        except ValueError as exc:
-            pending.answer(index, exc)
-            return
-        if "error" not in answer:
-            pending.answer(index, None)
-            return
-        try:  # nats-py raises the error class that matches the code (a full stream: 503)
-            raise APIError.from_error(answer["error"])
-        except APIError as refused:
-            pending.answer(index, refused)
+        pending.answer(index, publish.answer(data, headers))

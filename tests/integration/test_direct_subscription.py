@@ -1,4 +1,4 @@
-"""The services' NATS client's direct subscriptions (runtime/jetstream.py): messages handed to
+"""The services' NATS client's direct subscriptions (runtime/natsio/client.py): messages handed to
 the handler as they are read, headers and status lines as nats-py parses them, a failing
 handler never ending the read loop, nothing after unsubscribing — on a real nats-server."""
 
@@ -12,6 +12,7 @@ from nats.aio.msg import Msg
 
 from launcher.nats_server import NatsServer
 from runtime import jetstream
+from runtime.natsio import client
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +67,7 @@ async def test_direct_handlers_get_every_message_in_order_and_survive_their_own_
 async def test_a_plain_client_gets_the_same_through_a_callback(nats_server: NatsServer, unique: str) -> None:
     nc = await nats.connect(nats_server.url)
     seen: list[bytes] = []
-    await jetstream.subscribe_direct(nc, f"plain.{unique}", lambda m: seen.append(m.data))
+    await client.subscribe_direct(nc, f"plain.{unique}", lambda m: seen.append(m.data))
     await nc.flush()
     await nc.publish(f"plain.{unique}", b"x")
     await nc.flush()

@@ -17,6 +17,7 @@ from nats.js.errors import NoStreamResponseError
 from launcher.nats_server import NatsServer
 from runtime import jetstream, stream_codec
 from runtime.jetstream import StreamSpec
+from runtime.natsio.client import HeaderParsingClient
 from services.router.acks import MessageTooLarge
 from services.router.bus import JetStreamBus, OutMessage
 
@@ -192,7 +193,7 @@ async def test_every_publish_is_acknowledged_at_once_while_pings_are_answered(
     # JetStream acks read behind it must still reach the bus (once they were lost, and each
     # such call waited out its attempt — 2 s — and sent its messages again).
     spec = kept(name=f"PING_{unique}", subject_prefix=f"ping_{unique}")
-    nc = jetstream.HeaderParsingClient()
+    nc = HeaderParsingClient()
     await nc.connect(nats_server.url, ping_interval=0.005, max_outstanding_pings=100_000)  # type: ignore[arg-type]
     try:
         await jetstream.ensure_stream(nc.jetstream(), spec)
@@ -202,4 +203,39 @@ async def test_every_publish_is_acknowledged_at_once_while_pings_are_answered(
             assert await asyncio.wait_for(bus.put(batch), timeout=10) == [None] * 200
         assert bus.resent == 0
     finally:
+        await nc.close()
+
+
+async def test_the_header_block_written_is_what_the_server_hands_a_plain_reader(
+    nats_server: NatsServer, unique: str
+) -> None:
+    # The one header encoder (stream_codec.header_block), sent as HPUB by the seam: a plain
+    # nats-py client reads back every header, values as `clean` leaves them.
+    spec = kept(name=f"HDR_{unique}", subject_prefix=f"hdr_{unique}")
+    odd = replace(
+        message("AC1:EZ1:DG1"),
+        event_id=" EZ\r\n1 ",
+        failure="cannot be projected\nto v2",
+        revision=7,
+        trace="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        order_key="SM\r1",
+    )
+    nc = await jetstream.connect(nats_server.url, "test")
+    plain = await nats.connect(nats_server.url)
+    try:
+        await jetstream.ensure_stream(nc.jetstream(), spec.ordered())  # an order key: stored there
+        bus = JetStreamBus(nc, spec, timeout_seconds=5)
+        assert await bus.put([odd]) == [None]
+        stored = await plain.jetstream().get_msg(spec.ordered().name, 1)
+        assert stored.headers == {
+            stream_codec.MSG_ID: "AC1:EZ1:DG1",
+            stream_codec.EVENT_TYPE: "com.example",
+            stream_codec.EVENT_ID: "EZ  1",
+            stream_codec.FAILURE: "cannot be projected to v2",
+            stream_codec.REVISION: "7",
+            stream_codec.TRACEPARENT: odd.trace,
+            stream_codec.ORDER_KEY: "SM 1",
+        }
+    finally:
+        await plain.close()
         await nc.close()

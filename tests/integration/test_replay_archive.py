@@ -18,6 +18,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy
 from launcher.nats_server import NatsServer
 from runtime import db, jetstream, stream_codec
 from runtime.jetstream import StreamSpec
+from runtime.natsio import acks
 from services.delivery.app import MIGRATIONS, consumer_config
 from services.delivery.records import Records
 from services.delivery.replay import ArchiveReach, ReplayRunner, work_too_full
@@ -60,7 +61,7 @@ async def deliver_everything(js: JetStreamContext, spec: StreamSpec) -> int:
                 messages = await pull.fetch(200, timeout=0.5)
             except TimeoutError:
                 return taken
-            await jetstream.ack_all(messages)
+            await acks.ack_all(messages)
             taken += len(messages)
     finally:
         await pull.unsubscribe()

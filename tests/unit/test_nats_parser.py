@@ -1,4 +1,4 @@
-"""runtime/nats_parser.FastParser against nats-py's own Parser: the same protocol bytes, fed in
+"""runtime/natsio/parser.FastParser against nats-py's own Parser: the same protocol bytes, fed in
 pieces of every size, reach the client as the same calls in the same order."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from nats.aio.msg import Msg
 from nats.errors import ProtocolError
 from nats.protocol.parser import Parser
 
-from runtime.jetstream import HeaderParsingClient
-from runtime.nats_parser import FastParser
+from runtime.natsio.client import HeaderParsingClient
+from runtime.natsio.parser import FastParser
 
 pytestmark = pytest.mark.unit
 
