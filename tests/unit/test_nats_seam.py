@@ -5,6 +5,7 @@ Read from the source (ast), so a new module is checked as it lands."""
 from __future__ import annotations
 
 import ast
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,13 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
+from nats.js.errors import APIError, NoStreamResponseError
+from nats.protocol import command
+
+from runtime.natsio import publish, pull
+from runtime.natsio.headers import status_code
+from runtime.natsio.publish import Frames
+from runtime.natsio.pull import PullStatus
 
 pytestmark = pytest.mark.unit
 
@@ -151,3 +159,57 @@ def test_the_check_finds_each_kind_of_breach(source: str, expected: str) -> None
 )
 def test_the_public_api_and_prose_pass(source: str) -> None:
     assert list(_breaches("m.py", ast.parse(source))) == []
+
+
+def test_a_frame_is_the_hpub_command_nats_py_writes() -> None:
+    frames = Frames()
+    frames.add("events.AC1.DG1", "_INBOX.a.1", b"NATS/1.0\r\nK: v\r\n\r\n", b'{"x":1}')
+    frames.add("events.AC1.DG2", "_INBOX.a.2", b"NATS/1.0\r\n\r\n", b"")
+    assert frames.wire() == command.hpub_cmd(
+        "events.AC1.DG1", "_INBOX.a.1", b"NATS/1.0\r\nK: v\r\n\r\n", b'{"x":1}'
+    ) + command.hpub_cmd("events.AC1.DG2", "_INBOX.a.2", b"NATS/1.0\r\n\r\n", b"")
+    assert (frames.count, frames.size, frames.payload_bytes) == (2, 18 + 7 + 12, 7)
+
+
+@pytest.mark.parametrize(
+    ("block", "expected"),
+    [
+        (b"NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: 1\r\n\r\n", PullStatus.HEARTBEAT),
+        (b"NATS/1.0 404 No Messages\r\n\r\n", PullStatus.NO_MESSAGES),
+        (b"NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: 5\r\n\r\n", PullStatus.EXPIRED),
+        (b"NATS/1.0 409 Leadership Change\r\n\r\n", PullStatus.RESET),
+        (b"NATS/1.0 423 Nats-Pin-Id mismatch\r\n\r\n", PullStatus.PIN_LOST),
+        (b"NATS/1.0 400 Bad Request\r\n\r\n", PullStatus.OTHER),
+        (b"NATS/1.0\r\nNats-Msg-Id: x\r\n\r\n", None),
+        (None, None),
+    ],
+)
+async def test_a_pull_status_is_read_from_the_headers_nats_py_parses(
+    block: bytes | None, expected: PullStatus | None
+) -> None:
+    headers = await Client()._process_headers(block) if block else None
+    msg = Msg(Client(), subject="_INBOX.x", headers=headers)
+    assert pull.status_of(msg) is expected
+    assert status_code(block) == (int(block[9:12]) if block and block[8:9] == b" " else None)
+
+
+def test_a_pull_request_asks_as_nats_py_asks() -> None:
+    assert json.loads(pull.request_body(32, 5.0)) == {"batch": 32, "expires": 5_000_000_000}
+    assert json.loads(pull.request_body(1, 0.5, "ordered", "PIN")) == {
+        "batch": 1,
+        "expires": 500_000_000,
+        "group": "ordered",
+        "id": "PIN",
+    }
+    assert pull.next_subject("EVENTS", "delivery") == "$JS.API.CONSUMER.MSG.NEXT.EVENTS.delivery"
+
+
+def test_jetstreams_answer_to_a_publish_is_read_as_nats_py_reads_it() -> None:
+    assert publish.answer(b'{"stream":"EVENTS","seq":7}', None) is None
+    assert isinstance(publish.answer(b"", b"NATS/1.0 503\r\n\r\n"), NoStreamResponseError)
+    assert isinstance(publish.answer(b"not json", None), ValueError)
+    full = b'{"error":{"code":503,"err_code":10077,"description":"maximum messages exceeded"}}'
+    refused = publish.answer(full, None)
+    with pytest.raises(APIError) as theirs:
+        APIError.from_error(json.loads(full)["error"])
+    assert type(refused) is type(theirs.value) and str(refused) == str(theirs.value)
