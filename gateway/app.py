@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from eventstreams.v1 import catalog_pb2_grpc, control_pb2_grpc, delivery_pb2_grpc
-from gateway import accounts, auth_tokens, deliveries, openapi, sinks, subscriptions, types, usage
+from gateway import accounts, alerts, auth_tokens, deliveries, openapi, sinks, subscriptions, types, usage
 from gateway.auth import Authenticator
 from gateway.body_limit import TOO_LARGE_CODE, BodyLimit, BodyTooLarge, too_large
 from gateway.context import Backends
@@ -101,6 +101,7 @@ def build(settings: Settings) -> Starlette:
         *sinks.routes(backends),
         *deliveries.routes(backends),
         *subscriptions.routes(backends),
+        *alerts.routes(backends),
     ]
     return Starlette(
         routes=routes,

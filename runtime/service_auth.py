@@ -123,6 +123,8 @@ DELIVERY_API = _methods(
     "GetReplay",
     "ListReplays",
     "CancelReplay",
+    "ListAlerts",
+    "GetAlert",
 )
 
 # The one allow-list: role -> the full method names its callers may call.

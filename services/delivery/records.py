@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import ColumnElement, Select, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime import sids
@@ -15,6 +15,7 @@ from runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from runtime.paging import Cursor, Page, clamp_page_size, decode, encode, holds
 from runtime.text import control_character
 from runtime.times import utcnow
+from services.delivery import alerts
 from services.delivery.health import Health, sink_health
 from services.delivery.models import AttemptRow, DeadLetterRow, ReplayRow
 from services.delivery.usage import Usage, usage
@@ -81,6 +82,47 @@ class Records:
             statement = statement.where(AttemptRow.event_id == event_id)
         async with self._sessions() as session:
             return await newest_first(session, statement, AttemptRow, page_size, token)
+
+    async def alerts(
+        self,
+        account_sid: str,
+        since: datetime | None,
+        until: datetime | None,
+        level: str,
+        page_size: int,
+        token: str,
+    ) -> Page[AttemptRow]:
+        """The account's alerts (its sinks' failed attempts that Twilio logs), newest first:
+        dated from `since` and before `until` (`alerts.window`), at `level` (empty: any)."""
+        if level and level not in alerts.LOG_LEVELS:
+            raise InvalidArgument(f"LogLevel must be one of {', '.join(alerts.LOG_LEVELS)}")
+        codes = alerts.codes_at(level)
+        if not codes:  # notice, debug: Event Streams logs none
+            return Page([], "", "")
+        statement = select(AttemptRow).where(*failures(account_sid, codes))
+        if since is not None:
+            statement = statement.where(AttemptRow.date_created >= since)
+        if until is not None:
+            statement = statement.where(AttemptRow.date_created < until)
+        async with self._sessions() as session:
+            return await newest_first(session, statement, AttemptRow, page_size, token)
+
+    async def alert(self, account_sid: str, sid: str) -> AttemptRow:
+        key = alerts.attempt_of(sid)
+        row = None
+        if key is not None:
+            async with self._sessions() as session:
+                row = await session.scalar(
+                    select(AttemptRow).where(
+                        *failures(account_sid, alerts.codes_at("")),
+                        AttemptRow.id == key.id,
+                        AttemptRow.date_created >= key.second,
+                        AttemptRow.date_created < key.until,
+                    )
+                )
+        if row is None:
+            raise NotFound(f"The requested resource /Alerts/{sid} was not found", twilio_code=20404)
+        return row
 
     async def usage(self, account_sid: str, start: date, end: date) -> list[Usage]:
         return await usage(self._sessions, account_sid, start, end)
@@ -256,3 +298,15 @@ class Records:
     async def status(self, sid: str) -> str:
         async with self._sessions() as session:
             return str(await session.scalar(select(ReplayRow.status).where(ReplayRow.sid == sid)))
+
+
+def failures(account_sid: str, codes: Sequence[int]) -> tuple[ColumnElement[bool], ...]:
+    """An account's failed attempts with one of `codes`. The outcome is compared with a
+    constant written into the SQL, not a parameter: that is what lets the planner use the
+    partial index on failures (delivery_0008) and, on PostgreSQL, skip the days' partitions
+    of deliveries."""
+    return (
+        AttemptRow.account_sid == account_sid,
+        AttemptRow.outcome != literal_column("'delivered'"),
+        AttemptRow.error_code.in_(list(codes)),
+    )

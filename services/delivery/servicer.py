@@ -15,7 +15,7 @@ from runtime.jetstream import StreamSpec
 from runtime.routing import RoutingWatcher
 from runtime.routing_demand import AccountReach, EveryAccountHeld
 from runtime.times import iso, iso_seconds, utcnow
-from services.delivery import replay
+from services.delivery import alerts, replay
 from services.delivery.directory import SinkDirectory
 from services.delivery.health import percentile
 from services.delivery.models import AttemptRow, DeadLetterRow, ReplayRow
@@ -45,6 +45,23 @@ def attempt_message(row: AttemptRow) -> delivery_pb2.DeliveryAttempt:
         error_code=row.error_code or 0,
         error=row.error or "",
         date_created=iso(row.date_created),
+    )
+
+
+def alert_message(row: AttemptRow) -> delivery_pb2.Alert:
+    return delivery_pb2.Alert(
+        sid=alerts.alert_sid(row.id, row.date_created),
+        account_sid=row.account_sid,
+        sink_sid=row.sink_sid,
+        error_code=row.error_code or 0,
+        log_level=alerts.level_of(row.error_code) or "",
+        error=row.error or "",
+        status_code=row.status_code or 0,
+        event_id=row.event_id,
+        type=row.type,
+        attempt=row.attempt,
+        outcome=row.outcome,
+        date_created=iso_seconds(row.date_created),
     )
 
 
@@ -258,3 +275,19 @@ class DeliveryServicer(delivery_pb2_grpc.DeliveryServicer):
     async def CancelReplay(self, request: delivery_pb2.ReplayRef, context: Ctx) -> delivery_pb2.Replay:
         row = await self._records.cancel(request.account_sid, request.sink_sid, request.sid)
         return replay_message(row, await self._archive_starts_at(request.sink_sid))
+
+    async def ListAlerts(
+        self, request: delivery_pb2.ListAlertsRequest, context: Ctx
+    ) -> delivery_pb2.ListAlertsResponse:
+        since, until = alerts.window(request.start_date, request.end_date)
+        page = await self._records.alerts(
+            request.account_sid, since, until, request.log_level, request.page_size, request.page_token
+        )
+        return delivery_pb2.ListAlertsResponse(
+            alerts=[alert_message(r) for r in page.items],
+            next_page_token=page.next_token,
+            previous_page_token=page.previous_token,
+        )
+
+    async def GetAlert(self, request: delivery_pb2.AlertRef, context: Ctx) -> delivery_pb2.Alert:
+        return alert_message(await self._records.alert(request.account_sid, request.sid))

@@ -26,6 +26,7 @@ def client_for(suite: Suite, username: str, password: str, account_sid: str | No
     client = Client(username, password, account_sid)
     client.events.base_url = suite.gateway_url
     client.api.base_url = suite.gateway_url
+    client.monitor.base_url = suite.gateway_url  # Monitor v1 Alerts: the error log
     return client
 
 
