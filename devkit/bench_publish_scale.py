@@ -10,8 +10,10 @@ events wait there. The load is the other publish benches' (devkit/bench_load.pub
 Publish calls of --batch events, --concurrency calls at once), every event of a call from the
 next of the active accounts in turn: seeded accounts with a subscription to the type published
 (seed_control.TYPES[0]; by the seed's layout every account but each tenth has one), spread
-evenly over the base, the same number at every size (the smaller base's subscribed accounts
-cap it: 900 at 1,000 accounts).
+evenly over the base, the same number at every size (the smallest base's subscribed accounts
+cap it: 900 at 1,000 accounts) and of the same kinds (the same sinks and subscriptions each),
+so every size sends the same deliveries per event. Sizes are multiples of the smallest, itself
+a multiple of 10.
 
 - first events of the active accounts: one event of each, the router reading each account's
   routing from control (GetRouting) as its first event comes — seconds, timed apart;
@@ -76,20 +78,17 @@ def subscribed(accounts: int) -> int:
     return accounts - (accounts + WITHOUT_SINKS - 1) // WITHOUT_SINKS
 
 
-def active_accounts(accounts: int, count: int) -> list[str]:
-    """`count` subscribed accounts spread evenly over the base (by index, the SIDs being
-    hashes of it)."""
-    indices = [i for i in range(accounts) if i % WITHOUT_SINKS] if accounts <= 10 * count else []
-    if indices:
-        step = len(indices) / count
-        chosen = [indices[int(k * step)] for k in range(count)]
-    else:
-        stride = accounts / count
-        chosen = []
-        for k in range(count):
-            i = int(k * stride)
-            chosen.append(i + 1 if i % WITHOUT_SINKS == 0 else i)
-    assert len(set(chosen)) == count
+def active_accounts(accounts: int, smallest: int, count: int) -> list[str]:
+    """`count` subscribed accounts spread evenly over a base of `accounts`, each the same kind
+    as its fellow in the smallest base's: account i's sinks and subscriptions follow from
+    i % 10 (seed_control), so the j-th active account is the smallest base's j-th subscribed
+    one moved by a multiple of that base's size (a multiple of 10). Every size then sends the
+    same deliveries per event — only the number of accounts control keeps differs."""
+    assert smallest % WITHOUT_SINKS == 0 and accounts % smallest == 0
+    first = [i for i in range(smallest) if i % WITHOUT_SINKS][:count]
+    assert len(first) == count
+    blocks = accounts // smallest
+    chosen = [i + smallest * (j * blocks // count) for j, i in enumerate(first)]
     return [seed_control.account_sid(i) for i in chosen]
 
 
@@ -216,7 +215,7 @@ def start_size(pg: PostgresCluster, accounts: int, data: Path) -> Size:
 async def warm(size: Size, router: router_pb2_grpc.RouterAsyncStub, plan: Plan) -> None:
     """The first events of the active accounts (timed, with control's CPU meanwhile), then
     `plan.settle` events more, untimed."""
-    size.factory = factory = SpreadFactory(active_accounts(size.accounts, plan.active))
+    size.factory = factory = SpreadFactory(active_accounts(size.accounts, min(plan.sizes), plan.active))
     with size.procs.window("first") as first_window:
         first = await first_events(router, factory, len(factory.accounts), plan)
     window = size.procs.take_windows()["first"]
@@ -228,6 +227,9 @@ async def warm(size: Size, router: router_pb2_grpc.RouterAsyncStub, plan: Plan) 
         f"{first['seconds']:.2f} s, {first['deliveries']:,} deliveries, {first['refused']} refused, "
         f"{first['unrouted']} unrouted",
         flush=True,
+    )
+    assert first["refused"] == 0 and first["unrouted"] == 0, (
+        "every active account's events must be routed: the figure is Publish's, not refusals'"
     )
     await publish_fixed(router, factory, TYPE, plan.settle, plan.batch, plan.concurrency)
 
@@ -376,12 +378,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4, help="concurrent Publish calls")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where publish_scale.json goes")
     args = parser.parse_args()
-    sizes = tuple(args.accounts)
+    sizes = tuple(sorted(set(args.accounts)))
+    if sizes[0] % WITHOUT_SINKS or any(n % sizes[0] for n in sizes):
+        parser.error("--accounts: the smallest a multiple of 10, the others multiples of it")
     plan = Plan(
         sizes=sizes,
         trials=args.trials,
         events=args.events,
-        active=min([args.active, *(subscribed(n) for n in sizes)]),
+        active=min(args.active, subscribed(min(sizes))),
         batch=args.batch,
         concurrency=args.concurrency,
         settle=2_000,
