@@ -26,11 +26,12 @@ from launcher.nats_server import NatsServer
 from runtime import jetstream
 from runtime.jetstream import StreamSpec
 from runtime.natsio import acks
+from runtime.sids import AccountSid, EventId, SinkSid
 from services.router.bus import JetStreamBus, OutMessage
 
 LAYOUTS = ("before", "after")
-ACCOUNT = "AC" + "0" * 32
-SINK = "DG" + "0" * 32
+ACCOUNT = AccountSid("AC" + "0" * 32)
+SINK = SinkSid("DG" + "0" * 32)
 CONSUMER = "delivery"
 PAYLOAD = b'{"data":"' + b"x" * 900 + b'"}'  # ~1 kB stored with its headers, as docs/capacity.md
 PUT = 100  # events per put, as a Publish call's
@@ -55,7 +56,7 @@ async def consume(js: JetStreamContext, spec: StreamSpec, events: int) -> None:
 async def produce(bus: JetStreamBus, start: int, stop: int) -> None:
     for first in range(start, stop, PUT):
         batch = [
-            OutMessage(ACCOUNT, SINK, f"EZ{i}", "com.example", f"EZ{i}:{SINK}", PAYLOAD)
+            OutMessage(ACCOUNT, SINK, EventId(f"EZ{i}"), "com.example", f"EZ{i}:{SINK}", PAYLOAD)
             for i in range(first, min(stop, first + PUT))
         ]
         outcomes = await bus.put(batch)

@@ -33,6 +33,7 @@ from devkit.bench_stats import show, spread
 from launcher.nats_server import NatsServer
 from runtime import stream_codec
 from runtime.natsio import publish
+from runtime.sids import EventId
 
 MODES = ("pub-ack per message", "fast-ingest batch")
 STREAM = "PUBMODES"
@@ -45,7 +46,7 @@ Batch = Callable[[str], Awaitable[None]]
 
 
 def header_block(msg_id: str) -> bytes:
-    return stream_codec.header_block(stream_codec.StreamEvent(msg_id, "com.example"), msg_id)
+    return stream_codec.header_block(stream_codec.StreamEvent(EventId(msg_id), "com.example"), msg_id)
 
 
 class BatchFailed(Exception):

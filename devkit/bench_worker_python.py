@@ -40,6 +40,7 @@ from runtime.jetstream import StreamSpec
 from runtime.metrics import Metrics
 from runtime.natsio.client import HeaderParsingClient
 from runtime.routing import whole_table
+from runtime.sids import AccountSid, EventId, SinkSid
 from runtime.sink_configs import WebhookConfig
 from runtime.sink_configs import parse as parse_config
 from services.delivery.app import MIGRATIONS
@@ -56,8 +57,8 @@ from services.delivery.usage import UsageMeter
 from services.delivery.worker import Worker
 from services.router.cloudevents import Fragment, encode, envelope
 
-ACCOUNT = "AC" + "1" * 32
-SINK = "DG" + "1" * 32
+ACCOUNT = AccountSid("AC" + "1" * 32)
+SINK = SinkSid("DG" + "1" * 32)
 TYPE = "com.twilio.messaging.message.sent"
 SID = 7  # the pull's subscription
 
@@ -124,8 +125,8 @@ def frames(factory: EventFactory, events: int, read: int) -> list[bytes]:
     messages = []
     for sequence, event in enumerate(factory.batch(TYPE, events), start=1):
         block = stream_codec.header_block(
-            stream_codec.StreamEvent(event.id, TYPE, revision=1),
-            stream_codec.message_id(ACCOUNT, event.id, SINK),
+            stream_codec.StreamEvent(EventId(event.id), TYPE, revision=1),
+            stream_codec.message_id(ACCOUNT, EventId(event.id), SINK),
         )
         payload = encode(
             envelope(

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -27,6 +28,7 @@ from nats.js.errors import NotFoundError
 from runtime import stream_codec
 from runtime.config import setting
 from runtime.natsio.client import HeaderParsingClient
+from runtime.sids import AccountSid, SinkSid
 
 log = logging.getLogger(__name__)
 
@@ -112,13 +114,15 @@ class StreamSpec:
     def subjects(self) -> list[str]:
         return [f"{self.subject_prefix}.>"]
 
-    def subject(self, account_sid: str, sink_sid: str) -> str:
+    def subject(self, account_sid: AccountSid, sink_sid: SinkSid) -> str:
         return f"{self.subject_prefix}.{account_sid}.{sink_sid}"
 
     @staticmethod
-    def addressee(subject: str) -> tuple[str, str]:
-        """(account SID, sink SID) of a message's subject."""
-        _, account_sid, sink_sid = subject.rsplit(".", 2)
+    def addressee(subject: str) -> tuple[AccountSid, SinkSid]:
+        """(account SID, sink SID) of a message's subject — where a worker reads them off the
+        wire (`tokens` typed loosely, so they become ids without a call per message)."""
+        tokens: list[Any] = subject.rsplit(".", 2)
+        _, account_sid, sink_sid = tokens
         return account_sid, sink_sid
 
     def sink_filter(self, sink_sid: str) -> str:

@@ -1,9 +1,19 @@
-"""Twilio-style SIDs: a two-letter prefix and 32 lowercase hex digits."""
+"""Twilio-style SIDs: a two-letter prefix and 32 lowercase hex digits — and the ids the hot
+path's records carry, each a type of its own, so that two of them swapped in a positional
+constructor (an account SID where a sink SID goes) is a type error. `typing.NewType` is a
+`str` at run time; making one is a call of a built-in identity function, done where the id
+is read off the wire or a request, once."""
 
 from __future__ import annotations
 
 import re
 import secrets
+from typing import NewType
+
+AccountSid = NewType("AccountSid", str)
+SinkSid = NewType("SinkSid", str)
+# A producer's event id (unique per producer account; not a SID: any string up to 128).
+EventId = NewType("EventId", str)
 
 ACCOUNT = "AC"
 API_KEY = "SK"

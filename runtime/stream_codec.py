@@ -8,10 +8,12 @@ spells a header name."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from runtime.natsio.headers import CLOSE, OPEN, clean
+from runtime.sids import AccountSid, EventId, SinkSid
 
 MSG_ID = "Nats-Msg-Id"
 EVENT_TYPE = "Es-Event-Type"
@@ -39,14 +41,14 @@ ORDERED_PREFIX = "ordered."
 ORDER_KEY = "Es-Order-Key"
 
 
-def message_id(account_sid: str, event_id: str, sink_sid: str) -> str:
+def message_id(account_sid: AccountSid, event_id: EventId, sink_sid: SinkSid) -> str:
     """The dedupe key of an event routed to one sink: a producer's retry stores nothing twice.
     The event's account is part of it: event ids are unique per producer account, and two
     subaccounts rolled up to one sink may use the same one."""
     return f"{account_sid}:{event_id}:{sink_sid}"
 
 
-def redrive_id(account_sid: str, event_id: str, sink_sid: str, dead_letter_sid: str) -> str:
+def redrive_id(account_sid: AccountSid, event_id: EventId, sink_sid: SinkSid, dead_letter_sid: str) -> str:
     return f"{message_id(account_sid, event_id, sink_sid)}:redrive:{dead_letter_sid}"
 
 
@@ -54,7 +56,7 @@ def redrive_id(account_sid: str, event_id: str, sink_sid: str, dead_letter_sid: 
 class StreamEvent:
     """What one stream message says about its event (the account and sink are in its subject)."""
 
-    event_id: str
+    event_id: EventId
     type_name: str
     failure: str = ""  # non-empty: deliver nothing, record this reason
     replay_sid: str = ""
@@ -110,7 +112,9 @@ def header_block(event: StreamEvent, msg_id: str) -> bytes:
 
 def decode(message_headers: Mapping[str, str] | None) -> StreamEvent:
     # Positional, and the numbers converted only when present: once per message a worker reads.
-    get = (message_headers or {}).get
+    # `get` is typed loosely on purpose: this is where the event id is read off the wire, and
+    # an EventId made here by a call would cost one per message.
+    get: Callable[..., Any] = (message_headers or {}).get
     stored_at = get(STORED_AT)
     delivered = get(DELIVERED)
     revision = get(REVISION)
@@ -161,7 +165,7 @@ def parked_headers(
 
 
 def redrive_headers(
-    account_sid: str, event_id: str, type_name: str, sink_sid: str, dead_letter_sid: str
+    account_sid: AccountSid, event_id: EventId, type_name: str, sink_sid: SinkSid, dead_letter_sid: str
 ) -> dict[str, str]:
     msg_id = redrive_id(account_sid, event_id, sink_sid, dead_letter_sid)
     return headers(StreamEvent(event_id, type_name), msg_id)

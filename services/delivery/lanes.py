@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from runtime.routing_demand import AccountReach, EveryAccountHeld
+from runtime.sids import SinkSid
 from services.delivery import batching, decision, throttle
 from services.delivery.decision import HeldBack, RetryRules, SinkState, UnknownSink
 from services.delivery.directory import Route, SinkDirectory
@@ -40,17 +41,17 @@ log = logging.getLogger(__name__)
 class ParkedEvents(Protocol):
     """The events parked for sinks that were down (the consumer's view of parking.py)."""
 
-    def waiting(self, sink_sid: str) -> bool: ...
+    def waiting(self, sink_sid: SinkSid) -> bool: ...
 
-    def answering(self, sink_sid: str) -> None:
+    def answering(self, sink_sid: SinkSid) -> None:
         """The sink answered a call: bring its parked events back."""
 
 
 class NothingParked:
-    def waiting(self, sink_sid: str) -> bool:
+    def waiting(self, sink_sid: SinkSid) -> bool:
         return False
 
-    def answering(self, sink_sid: str) -> None:
+    def answering(self, sink_sid: SinkSid) -> None:
         return None
 
 
@@ -101,7 +102,7 @@ class Meter:
 
 @dataclass
 class Lane:
-    sink_sid: str
+    sink_sid: SinkSid
     queue: deque[Envelope] = field(default_factory=deque)
     in_flight: int = 0
     flying: list[list[Envelope]] = field(default_factory=list)  # the batches of calls in flight
@@ -162,7 +163,7 @@ class Dispatcher:
         self._room = room
         self._rules = rules
         self._clock = clock
-        self._lanes: dict[str, Lane] = {}
+        self._lanes: dict[SinkSid, Lane] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     # Intake
@@ -247,12 +248,12 @@ class Dispatcher:
             for lane in self._lanes.values()
         ]
 
-    def sink_state(self, sink_sid: str) -> SinkState | None:
+    def sink_state(self, sink_sid: SinkSid) -> SinkState | None:
         """What this worker knows of a sink now (None: nothing, it has no lane)."""
         lane = self._lanes.get(sink_sid)
         return self.state(lane) if lane is not None else None
 
-    def spare(self, sink_sid: str) -> int | None:
+    def spare(self, sink_sid: SinkSid) -> int | None:
         """How many more events the sink's lane would take now (parked ones coming back);
         None unless the sink is known to answer (down, or not heard from lately)."""
         route = self._directory.route(sink_sid)
@@ -263,7 +264,7 @@ class Dispatcher:
             return None
         return max(0, min(self._room.free, self._capacity(lane) - len(lane.queue)))
 
-    def probe_due(self, sink_sid: str) -> bool:
+    def probe_due(self, sink_sid: SinkSid) -> bool:
         """Whether a parked event should be tried: the sink is down, no probe of its own
         traffic is queued or in flight, and its pause between probes is over."""
         lane = self._lanes.get(sink_sid)

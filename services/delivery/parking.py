@@ -42,6 +42,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from runtime import jetstream, stream_codec
 from runtime.jetstream import StreamSpec
+from runtime.sids import SinkSid
 from services.delivery.settle import Envelope
 
 log = logging.getLogger(__name__)
@@ -59,10 +60,10 @@ class Intake(Protocol):
 
     def offer(self, envelope: Envelope) -> None: ...
 
-    def spare(self, sink_sid: str) -> int | None:
+    def spare(self, sink_sid: SinkSid) -> int | None:
         """How many events the sink's lane takes now; None unless it is known to answer."""
 
-    def probe_due(self, sink_sid: str) -> bool: ...
+    def probe_due(self, sink_sid: SinkSid) -> bool: ...
 
 
 class Expiry(Protocol):
@@ -97,17 +98,17 @@ class Parking:
         self._parts = jetstream.partitions_of(spec)
         self._rules = rules
         self._intake: Intake | None = None
-        self._waiting: set[str] = set()  # sinks with events parked, as far as this worker knows
-        self._parked_since_sweep: set[str] = set()
-        self._drains: dict[str, asyncio.Task[None]] = {}
-        self._subscriptions: dict[str, JetStreamContext.PullSubscription] = {}
+        self._waiting: set[SinkSid] = set()  # sinks with events parked, as far as this worker knows
+        self._parked_since_sweep: set[SinkSid] = set()
+        self._drains: dict[SinkSid, asyncio.Task[None]] = {}
+        self._subscriptions: dict[SinkSid, JetStreamContext.PullSubscription] = {}
         self._fetching: dict[str, asyncio.Lock] = {}
 
     async def start(self) -> None:
         for part in self._parts:
             await jetstream.ensure_stream(self._js, part)
 
-    def _of(self, sink_sid: str) -> StreamSpec:
+    def _of(self, sink_sid: SinkSid) -> StreamSpec:
         return jetstream.stream_of_sink(self._parts, sink_sid)
 
     # What the settler and the lanes ask
@@ -137,10 +138,10 @@ class Parking:
         await msg.ack()
         return True
 
-    def waiting(self, sink_sid: str) -> bool:
+    def waiting(self, sink_sid: SinkSid) -> bool:
         return sink_sid in self._waiting
 
-    def answering(self, sink_sid: str) -> None:
+    def answering(self, sink_sid: SinkSid) -> None:
         if self._intake is not None and sink_sid not in self._drains:
             self._start_drain(sink_sid)
 
@@ -187,7 +188,7 @@ class Parking:
                 log.warning("sink %s: expiring parked events failed: %s", sink_sid, exc)
         return count
 
-    async def _expire(self, sink_sid: str, expiry: Expiry) -> int:
+    async def _expire(self, sink_sid: SinkSid, expiry: Expiry) -> int:
         count = 0
         while True:
             # A look at the oldest without taking it: an event taken is counted delivered
@@ -214,7 +215,7 @@ class Parking:
             if kept:  # the rest was parked later
                 return count
 
-    async def _oldest_stored_at(self, sink_sid: str) -> float | None:
+    async def _oldest_stored_at(self, sink_sid: SinkSid) -> float | None:
         """When the events stream stored the sink's oldest parked event; None: none parked."""
         spec = self._of(sink_sid)
         try:
@@ -232,7 +233,7 @@ class Parking:
         if intake is None:
             return
         self._parked_since_sweep = set()
-        parked: set[str] = set()
+        parked: set[SinkSid] = set()
         for part in self._parts:
             info = await self._js.stream_info(part.name, subjects_filter=">")
             subjects = info.state.subjects or {}
@@ -249,12 +250,12 @@ class Parking:
             elif intake.probe_due(sink_sid):
                 await self._bring_back(intake, await self._fetch(sink_sid, 1))
 
-    def _start_drain(self, sink_sid: str) -> None:
+    def _start_drain(self, sink_sid: SinkSid) -> None:
         task = asyncio.create_task(self._drain(sink_sid))
         self._drains[sink_sid] = task
         task.add_done_callback(lambda _: self._drains.pop(sink_sid, None))
 
-    async def _drain(self, sink_sid: str) -> None:
+    async def _drain(self, sink_sid: SinkSid) -> None:
         intake = self._intake
         assert intake is not None
         try:
@@ -284,14 +285,14 @@ class Parking:
                 with contextlib.suppress(Exception):
                     await msg.nak(delay=self._rules.sweep_seconds)
 
-    async def _fetch(self, sink_sid: str, count: int) -> list[Msg]:
+    async def _fetch(self, sink_sid: SinkSid, count: int) -> list[Msg]:
         # One fetch at a time per sink (a probe, a drain, the expiry): fetches at once on one
         # pull subscription would read each other's replies.
         lock = self._fetching.setdefault(sink_sid, asyncio.Lock())
         async with lock:
             return await self._fetch_alone(sink_sid, count)
 
-    async def _fetch_alone(self, sink_sid: str, count: int) -> list[Msg]:
+    async def _fetch_alone(self, sink_sid: SinkSid, count: int) -> list[Msg]:
         for attempt in range(2):
             subscription = self._subscriptions.get(sink_sid)
             if subscription is None:
@@ -328,7 +329,7 @@ class Parking:
             inactive_threshold=self._rules.consumer_idle_seconds,
         )
 
-    async def _unsubscribe(self, sink_sid: str) -> None:
+    async def _unsubscribe(self, sink_sid: SinkSid) -> None:
         lock = self._fetching.get(sink_sid)
         if lock is not None and not lock.locked():
             del self._fetching[sink_sid]

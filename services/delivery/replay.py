@@ -22,6 +22,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from runtime import jetstream, stream_codec
 from runtime.jetstream import StreamSpec
+from runtime.sids import AccountSid, EventId, SinkSid
 from services.delivery.models import DeadLetterRow, ReplayRow
 from services.delivery.records import Records
 
@@ -83,7 +84,11 @@ async def redrive(js: JetStreamContext, letters: list[DeadLetterRow]) -> None:
             letter.subject,
             letter.payload.encode(),
             headers=stream_codec.redrive_headers(
-                letter.account_sid, letter.event_id, letter.type, letter.sink_sid, letter.sid
+                AccountSid(letter.account_sid),
+                EventId(letter.event_id),
+                letter.type,
+                SinkSid(letter.sink_sid),
+                letter.sid,
             ),
         )
 

@@ -16,6 +16,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from runtime import stream_codec, tracing
 from runtime.jetstream import StreamSpec
 from runtime.natsio.acks import ack_all, ack_fields
+from runtime.sids import SinkSid
 from services.delivery.decision import (
     Ack,
     DeadLetter,
@@ -39,7 +40,7 @@ class Envelope:
     """One message from the stream, read once."""
 
     msg: Msg
-    sink_sid: str
+    sink_sid: SinkSid
     event: SinkEvent
     delivered: int  # how often JetStream has delivered it (parked or not) to a worker
     stored_at: float  # when the events stream stored it (epoch seconds): the retry window's start

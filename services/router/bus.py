@@ -10,6 +10,7 @@ from nats.aio.client import Client
 
 from runtime import stream_codec
 from runtime.jetstream import StreamSpec, partition_of
+from runtime.sids import AccountSid, EventId, SinkSid
 from services.router import resend as resend_policy
 from services.router.acks import Acks
 
@@ -19,9 +20,9 @@ MAX_REMEMBERED = 100_000
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs per field, per event
 class OutMessage:
-    account_sid: str
-    sink_sid: str
-    event_id: str
+    account_sid: AccountSid
+    sink_sid: SinkSid
+    event_id: EventId
     type_name: str
     msg_id: str
     payload: bytes
@@ -54,7 +55,7 @@ class JetStreamBus:
         # Each partition's events stream and ordered stream; a sink's partition looked up
         # once (a hash of its SID) and remembered.
         self._parts = [(part, part.ordered()) for part in spec.split()]
-        self._partition: dict[str, int] = {}
+        self._partition: dict[SinkSid, int] = {}
         self._timeout = timeout_seconds
         self._attempt = attempt_seconds
         self.resent = 0  # publishes sent again, over the bus's life

@@ -22,6 +22,7 @@ from eventstreams.v1 import router_pb2
 from runtime import ordering, sids, stream_codec, tracing
 from runtime.errors import Unavailable
 from runtime.routing_demand import AccountReach, EveryAccountHeld
+from runtime.sids import AccountSid, EventId, SinkSid
 from runtime.text import control_character
 from runtime.times import iso, iso_of
 from services.router import cloudevents
@@ -51,7 +52,7 @@ class Rejected(Exception):
 class Prepared:
     messages: list[OutMessage]
     # Sinks the event could not be shaped for (projection to their version failed).
-    failures: list[str]
+    failures: list[SinkSid]
 
 
 RouteKey = tuple[str, str, int, str]  # (account, type, schema version, sink SID) of an event
@@ -283,8 +284,9 @@ class Publisher:
     async def _prepare(
         self, event: router_pb2.Event, deadline: float, routes: dict[RouteKey, Route]
     ) -> Prepared:
-        # Each read of a protobuf field builds a new str: the fields are read once, here.
-        event_id, account, type_name = event.id, event.account_sid, event.type
+        # Each read of a protobuf field builds a new str: the fields are read once, here —
+        # where the ids enter, so they become typed ids here (runtime/sids.py).
+        event_id, account, type_name = EventId(event.id), AccountSid(event.account_sid), event.type
         source, data_json, sink_sid = event.source, event.data_json, event.sink_sid
         invalid = grpc.StatusCode.INVALID_ARGUMENT
         if not event_id or len(event_id) > MAX_EVENT_ID:
@@ -405,7 +407,7 @@ class Publisher:
             sink = self._table.sink(sink_sid)
             if sink is None or sink.account_sid != account:
                 raise Rejected(grpc.StatusCode.NOT_FOUND, f"sink {sink_sid} not found")
-            targets = [Target(sink.sid, schema.version)]
+            targets = [Target(SinkSid(sink.sid), schema.version)]
         else:
             targets = self._table.targets(account, type_name)
         shaped = []
@@ -460,7 +462,7 @@ class Publisher:
         return target.url, projected
 
     @staticmethod
-    def _msg_id(account: str, event_id: str, sink_sid: str, test_data: str | None) -> str:
+    def _msg_id(account: AccountSid, event_id: EventId, sink_sid: SinkSid, test_data: str | None) -> str:
         """The message's dedupe key; `test_data`: a sink test's data (an event for one sink)."""
         if test_data is not None:
             # A sink test reuses the account SID as the event id; each test is its own message.

@@ -11,6 +11,7 @@ from eventstreams.v1 import control_pb2
 from runtime import ordering
 from runtime.filters import FilterError, Predicate, compile_filter
 from runtime.routing import account_digest
+from runtime.sids import SinkSid
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +21,8 @@ def never(_data: Any) -> bool:
 
 
 def _merge(
-    by_sink: dict[str, Target],
-    sink_sid: str,
+    by_sink: dict[SinkSid, Target],
+    sink_sid: SinkSid,
     version: int,
     predicate: Predicate | None,
     ordering_key: tuple[str, ...] | None,
@@ -61,7 +62,7 @@ MAX_COMPILED_FILTERS = 100_000
 
 @dataclass(frozen=True)
 class Target:
-    sink_sid: str
+    sink_sid: SinkSid
     schema_version: int
     # The filters of the subscriptions that route this type to the sink: an event goes if
     # any matches. Empty: no subscription filters (every event goes).
@@ -124,18 +125,19 @@ class RoutingTable:
         if routing.gone:
             return
         sinks = {s.sid: s for s in routing.sinks}
-        targets: dict[str, dict[str, Target]] = defaultdict(dict)
-        rollup: dict[str, dict[str, Target]] = defaultdict(dict)
+        targets: dict[str, dict[SinkSid, Target]] = defaultdict(dict)
+        rollup: dict[str, dict[SinkSid, Target]] = defaultdict(dict)
         for subscription in routing.subscriptions:
             sink = sinks.get(subscription.sink_sid)
             if sink is None or sink.status not in RECEIVING_STATUSES:
                 continue
+            sink_sid = SinkSid(sink.sid)
             predicate = self._predicate(subscription.filter)
             path = _ordering_path(subscription.ordering_key)
             for selector in subscription.types:
-                _merge(targets[selector.type], sink.sid, selector.schema_version, predicate, path)
+                _merge(targets[selector.type], sink_sid, selector.schema_version, predicate, path)
                 if subscription.receive_events_from_subaccounts:
-                    _merge(rollup[selector.type], sink.sid, selector.schema_version, predicate, path)
+                    _merge(rollup[selector.type], sink_sid, selector.schema_version, predicate, path)
         account = routing.account
         self._accounts[sid] = AccountRoutes(
             # A suspended subaccount's events roll up to no sink (its own subscriptions are

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from runtime.sids import AccountSid, EventId
 from runtime.sink_configs import SinkConfig
 from services.delivery.errors import DeliveryError
 
@@ -41,9 +42,9 @@ class Limits:
 
 @dataclass(slots=True)  # one per event: not frozen (a frozen __init__ costs per field)
 class SinkEvent:
-    event_id: str
+    event_id: EventId
     type_name: str
-    account_sid: str
+    account_sid: AccountSid
     payload: bytes  # the CloudEvent, JSON
 
 
