@@ -27,26 +27,30 @@ NO_RESPONDERS = 503
 class Frames:
     """HPUB commands joined for one write, and what the client counts of them."""
 
-    __slots__ = ("count", "parts", "payload_bytes", "size")
+    __slots__ = ("parts", "payload_bytes", "size")
 
     def __init__(self) -> None:
-        self.parts: list[bytes] = []
+        self.parts: list[bytes] = []  # four per message: command line, headers, payload, CRLF
         self.size = 0  # headers and payloads, as max_payload counts them
         self.payload_bytes = 0
-        self.count = 0
 
     def add(self, subject: str, reply: str, header_block: bytes, payload: bytes) -> None:
         """One message; its size against max_payload is the caller's to check."""
-        total = len(header_block) + len(payload)
+        header_size = len(header_block)
+        payload_size = len(payload)
+        total = header_size + payload_size
         self.parts += (
-            f"HPUB {subject} {reply} {len(header_block)} {total}\r\n".encode(),
+            f"HPUB {subject} {reply} {header_size} {total}\r\n".encode(),
             header_block,
             payload,
             b"\r\n",
         )
         self.size += total
-        self.payload_bytes += len(payload)
-        self.count += 1
+        self.payload_bytes += payload_size
+
+    @property
+    def count(self) -> int:
+        return len(self.parts) // 4
 
     def wire(self) -> bytes:
         return b"".join(self.parts)
