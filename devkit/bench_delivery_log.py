@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from devkit.bench_stats import show, spread
 from devkit.postgres import PostgresCluster
 from runtime import db
+from runtime.sids import AccountSid, EventId, SinkSid
 from services.delivery.app import MIGRATIONS
 from services.delivery.journal import Attempt, PlainLog, Retention, SqlJournal
 from services.delivery.partitions import start_of
@@ -73,7 +74,8 @@ def journal(engine: AsyncEngine, layout: str) -> SqlJournal:
 def attempts(count: int, now: float) -> list[Attempt]:
     return [
         Attempt(
-            "AC" + "0" * 32, f"DG{i % SINKS:032d}", f"EZ{i:030d}", "com.twilio.messaging.message.delivered",
+            AccountSid("AC" + "0" * 32), SinkSid(f"DG{i % SINKS:032d}"), EventId(f"EZ{i:030d}"),
+            "com.twilio.messaging.message.delivered",
             1, "delivered" if i % 10 else "retrying", 200 if i % 10 else 503, 12, None if i % 10 else 91301,
             None if i % 10 else "receiver failed (HTTP 503)", now + i / 10_000, age_ms=40,
         )

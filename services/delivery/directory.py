@@ -14,6 +14,7 @@ from eventstreams.v1 import control_pb2
 from runtime import sink_configs
 from runtime.errors import InvalidArgument
 from runtime.routing import account_digest
+from runtime.sids import AccountSid, SinkSid
 from services.delivery.errors import DeliveryError, Misconfigured
 from services.delivery.sinks.base import Sink, SinkDriver, SinkSpec
 
@@ -24,8 +25,8 @@ MAX_REMEMBERED_REMOVALS = 100_000
 
 @dataclass(frozen=True)
 class Route:
-    sid: str
-    account_sid: str
+    sid: SinkSid
+    account_sid: AccountSid
     sink_type: str
     sink: Sink | None
     problem: DeliveryError | None  # set when sink is None: why nothing can be delivered to it
@@ -111,8 +112,10 @@ class SinkDirectory:
         return self._ordered
 
     def _open(self, routed: control_pb2.RoutedSink, token: str, key: tuple[str, str, str]) -> Route:
+        sid, account_sid = SinkSid(routed.sid), AccountSid(routed.account_sid)
+
         def unusable(problem: DeliveryError) -> Route:
-            return Route(routed.sid, routed.account_sid, routed.sink_type, None, problem, key)
+            return Route(sid, account_sid, routed.sink_type, None, problem, key)
 
         driver = self._drivers.get(routed.sink_type)
         if driver is None:
@@ -122,7 +125,7 @@ class SinkDirectory:
         except InvalidArgument as exc:
             return unusable(Misconfigured(f"sink configuration unusable: {exc.message}"))
         sink = driver.open(SinkSpec(routed.sid, routed.account_sid, config, token))
-        return Route(routed.sid, routed.account_sid, routed.sink_type, sink, None, key)
+        return Route(sid, account_sid, routed.sink_type, sink, None, key)
 
     def _close_later(self, sink: Sink) -> None:
         try:
@@ -143,7 +146,7 @@ class SinkDirectory:
         route = self._routes.get(sink_sid)
         return route.sink_type if route is not None else None
 
-    def owner(self, sink_sid: str) -> str | None:
+    def owner(self, sink_sid: str) -> AccountSid | None:
         """The account that owns the sink (subaccounts' events may roll up to it)."""
         route = self._routes.get(sink_sid)
         return route.account_sid if route is not None else None

@@ -24,6 +24,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime import sids
+from runtime.sids import AccountSid, EventId, SinkSid
 from runtime.times import sqlite_timestamp, utcnow
 from services.delivery.models import AttemptRow, DeadLetterRow
 from services.delivery.partitions import PartitionedLog, RecordRefused
@@ -106,9 +107,9 @@ class Retention:
 
 @dataclass  # one per attempt: not frozen (cheaper to build)
 class Attempt:
-    account_sid: str
-    sink_sid: str
-    event_id: str
+    account_sid: AccountSid
+    sink_sid: SinkSid
+    event_id: EventId
     type: str
     attempt: int
     outcome: str  # delivered | retrying | failed
@@ -117,7 +118,7 @@ class Attempt:
     error_code: int | None
     error: str | None
     date_created: float  # epoch seconds: a datetime per attempt cost more than its record's write
-    source_account_sid: str | None = None  # the event's account, when not the sink owner's
+    source_account_sid: AccountSid | None = None  # the event's account, when not the sink owner's
     age_ms: int | None = None  # the event stored by the router → this attempt's end
 
 
@@ -225,9 +226,9 @@ def _timestamp(dialect: str, processor: Callable[[Any], Any] | None) -> Callable
 
 @dataclass(frozen=True)
 class DeadLetter:
-    account_sid: str
-    sink_sid: str
-    event_id: str
+    account_sid: AccountSid
+    sink_sid: SinkSid
+    event_id: EventId
     type: str
     subject: str
     payload: bytes
@@ -235,7 +236,7 @@ class DeadLetter:
     reason: str
     error_code: int
     status_code: int | None
-    source_account_sid: str | None = None
+    source_account_sid: AccountSid | None = None
 
 
 class Journal(Protocol):

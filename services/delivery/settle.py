@@ -16,7 +16,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from runtime import stream_codec, tracing
 from runtime.jetstream import StreamSpec
 from runtime.natsio.acks import ack_all, ack_fields
-from runtime.sids import SinkSid
+from runtime.sids import AccountSid, SinkSid
 from services.delivery.decision import (
     Ack,
     DeadLetter,
@@ -106,7 +106,7 @@ class Settler:
         journal: Journal,
         rules: RetryRules,
         parker: Parker | None = None,
-        owner_of: Callable[[str], str | None] = lambda sink_sid: None,
+        owner_of: Callable[[SinkSid], AccountSid | None] = lambda sink_sid: None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         observers: tuple[SettleObserver, ...] = (),
@@ -238,7 +238,7 @@ class Settler:
             span.set_status(Status(StatusCode.ERROR, reason))
         span.end(end_time=ended)
 
-    def _accounts(self, envelope: Envelope) -> tuple[str, str | None]:
+    def _accounts(self, envelope: Envelope) -> tuple[AccountSid, AccountSid | None]:
         """(whose record it is, the event's own account when that is another): the sink's
         owner sees its sink's records, rolled-up subaccount events included."""
         source = envelope.event.account_sid
