@@ -117,6 +117,7 @@ async def test_a_forged_page_token_is_21481_on_every_list(
         f"/v1/Sinks/{sink['sid']}/Deliveries": BIGINT,
         f"/v1/Sinks/{sink['sid']}/DeadLetters": BIGINT,
         f"/v1/Sinks/{sink['sid']}/Replays": BIGINT,
+        "/v1/Alerts": BIGINT,
         "/2010-04-01/Accounts.json": BIGINT,
         f"/2010-04-01/Accounts/{account.sid}/Keys.json": BIGINT,
     }
