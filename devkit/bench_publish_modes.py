@@ -32,7 +32,7 @@ from devkit.bench_procs import proc_cpu_seconds
 from devkit.bench_stats import show, spread
 from launcher.nats_server import NatsServer
 from runtime import stream_codec
-from runtime.natsio import publish
+from runtime.natsio import api, publish
 from runtime.sids import EventId
 
 MODES = ("pub-ack per message", "fast-ingest batch")
@@ -145,15 +145,14 @@ async def run(batch: Batch, label: str, messages: int, size: int, concurrency: i
 
 
 async def stored(nc: Client) -> int:
-    info = await nc.request(f"$JS.API.STREAM.INFO.{STREAM}", b"", timeout=5)
-    return int(orjson.loads(info.data)["state"]["messages"])
+    return int((await api.stream_info(nc, STREAM))["state"]["messages"])
 
 
 async def measure(server: NatsServer, args: argparse.Namespace) -> dict[str, Any]:
     nc = Client()
     await nc.connect(server.url)
     config = {"name": STREAM, "subjects": ["pm.>"], "storage": "file", "allow_batched": True}
-    created = orjson.loads((await nc.request(f"$JS.API.STREAM.CREATE.{STREAM}", orjson.dumps(config))).data)
+    created = await api.call(nc, f"STREAM.CREATE.{STREAM}", config)
     if "error" in created:
         raise SystemExit(f"the stream cannot be created: {created['error']}")
     makers = {MODES[0]: acked_batches, MODES[1]: fast_batches}

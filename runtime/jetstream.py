@@ -4,7 +4,6 @@ one place names the stream, its subjects, its retention and the connection optio
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -27,6 +26,7 @@ from nats.js.errors import NotFoundError
 
 from runtime import stream_codec
 from runtime.config import setting
+from runtime.natsio import api
 from runtime.natsio.client import HeaderParsingClient
 from runtime.sids import AccountSid, SinkSid
 
@@ -304,8 +304,7 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
 async def oldest_stored(nc: Client, stream: str, timeout: float = 5.0) -> datetime | None:
     """When the oldest message `stream` holds was stored; None when it holds none. (The
     server's `first_ts`, which nats-py's StreamState leaves out.)"""
-    reply = await nc.request(f"$JS.API.STREAM.INFO.{stream}", b"", timeout=timeout)
-    info = json.loads(reply.data)
+    info = await api.stream_info(nc, stream, timeout)
     if "error" in info:
         raise NotFoundError(description=str(info["error"].get("description", "")))
     state = info.get("state") or {}

@@ -9,8 +9,9 @@ statuses; tests/unit/test_nats_seam.py keeps it that way.
   to a publish read.
 - `acks`: acknowledging (one PUB command per message, a call's as one write) and reading
   a JetStream reply subject.
-- `pull`: pull requests to a consumer, the statuses JetStream answers them with, and
-  consumers made through the raw API.
+- `pull`: pull requests to a consumer, and the statuses JetStream answers them with.
+- `api`: JetStream's API spoken raw, for what nats-py does not say (stream placement and
+  first stored time, leader step-downs, consumers with priority groups).
 
 Each fast path here is held to nats-py's own result by a test (tests/unit/
 test_fast_encodings.py, test_nats_parser.py, test_nats_seam.py): nats-py is pinned in the

@@ -2,7 +2,8 @@
 
 A pull request is a message to `$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>` whose reply
 subject is the inbox the consumer's messages come to; with them come status messages (no
-payload, a status line in the header block) that say what became of a request."""
+payload, a status line in the header block) that say what became of a request. (Consumers
+with priority groups are made through `api.create_consumer`.)"""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from enum import IntEnum
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from runtime.natsio.api import PREFIX
 from runtime.natsio.headers import DESCRIPTION, STATUS
 
 # A pinned client's id (priority policy `pinned_client`): sent on each message delivered to
@@ -57,7 +59,7 @@ def pin_of(msg: Msg) -> str:
 
 def next_subject(stream: str, consumer: str) -> str:
     """Where pull requests to a consumer go."""
-    return f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"
+    return f"{PREFIX}CONSUMER.MSG.NEXT.{stream}.{consumer}"
 
 
 def request_body(batch: int, expires_seconds: float, group: str = "", pin: str = "") -> bytes:
@@ -74,16 +76,3 @@ def request_body(batch: int, expires_seconds: float, group: str = "", pin: str =
 async def request(nc: Client, subject: str, inbox: str, body: bytes) -> None:
     """Send a pull request (`next_subject`, `request_body`); its messages come to `inbox`."""
     await nc.publish(subject, body, reply=inbox)
-
-
-async def create_consumer(
-    nc: Client, stream: str, name: str, config: dict[str, object], timeout: float = 10.0
-) -> str | None:
-    """Make or update a durable consumer through the raw API (for what nats-py's
-    ConsumerConfig lacks: priority groups); `config` is the request's body. None when done,
-    else JetStream's error."""
-    reply = await nc.request(
-        f"$JS.API.CONSUMER.CREATE.{stream}.{name}", json.dumps(config).encode(), timeout=timeout
-    )
-    answer = json.loads(reply.data)
-    return str(answer["error"]) if "error" in answer else None

@@ -12,13 +12,14 @@ one's stream to step down in favour of the idlest (a preferred leader: JetStream
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from nats.aio.client import Client
+
+from runtime.natsio import api
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,7 @@ async def placements(nc: Client, streams: Sequence[str], timeout: float = 5.0) -
     out: nothing to move)."""
     found: dict[str, Placement] = {}
     for stream in streams:
-        reply = await nc.request(f"$JS.API.STREAM.INFO.{stream}", b"", timeout=timeout)
-        cluster = json.loads(reply.data).get("cluster") or {}
+        cluster = (await api.stream_info(nc, stream, timeout)).get("cluster") or {}
         leader = cluster.get("leader")
         replicas = [r["name"] for r in cluster.get("replicas") or [] if r.get("current", True)]
         if leader and replicas:
@@ -71,9 +71,7 @@ async def spread(nc: Client, groups: Sequence[Sequence[str]], timeout: float = 5
         if move is None:
             continue
         stream, server = move
-        body = json.dumps({"placement": {"preferred": server}}).encode()
-        reply = await nc.request(f"$JS.API.STREAM.LEADER.STEPDOWN.{stream}", body, timeout=timeout)
-        answer = json.loads(reply.data)
+        answer = await api.leader_stepdown(nc, stream, server, timeout)
         if answer.get("success"):
             log.info("stream %s: leader moved to %s (leaders spread over the servers)", stream, server)
             moved += 1

@@ -32,7 +32,7 @@ from nats.js.errors import NotFoundError
 
 from runtime import jetstream, stream_codec
 from runtime.jetstream import StreamSpec
-from runtime.natsio import pull
+from runtime.natsio import api, pull
 from runtime.natsio.pull import PullStatus
 from runtime.routing_demand import AccountReach, EveryAccountHeld
 from services.delivery.decision import Happened, Retry, SinkState, UnknownSink
@@ -143,7 +143,7 @@ class OrderedLane:
 
     async def ensure_consumer(self) -> None:
         request = consumer_request(self._spec, self.sink_sid, self._rules, self._create)
-        error = await pull.create_consumer(self._nc, self._spec.name, self._name, request)
+        error = await api.create_consumer(self._nc, self._spec.name, self._name, request)
         if error is not None:
             raise RuntimeError(f"ordered consumer {self._name}: {error}")
 

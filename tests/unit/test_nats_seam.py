@@ -17,7 +17,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import APIError, NoStreamResponseError
 from nats.protocol import command
 
-from runtime.natsio import publish, pull
+from runtime.natsio import api, publish, pull
 from runtime.natsio.headers import status_code
 from runtime.natsio.publish import Frames
 from runtime.natsio.pull import PullStatus
@@ -50,8 +50,7 @@ PROTOCOL = (
     "HMSG ",
     "PUB ",
     "NATS/1.0",
-    "$JS.API.CONSUMER.MSG.NEXT",
-    "$JS.API.CONSUMER.CREATE",
+    "$JS.API.",
     "$JS.ACK",
     "+ACK",
     "-NAK",
@@ -138,7 +137,7 @@ def test_only_the_seam_touches_nats_py_internals_or_protocol_bytes() -> None:
         ("def f(msg):\n    return msg._client", "reaches into ._client"),
         ("async def f(nc):\n    await nc._send_command(b'')", "reaches into ._send_command"),
         ("X = b'HPUB s r 1 2\\r\\n'", "spells 'HPUB'"),
-        ("X = f'$JS.API.CONSUMER.MSG.NEXT.{s}.{c}'", "spells '$JS.API.CONSUMER.MSG.NEXT'"),
+        ("X = f'$JS.API.CONSUMER.MSG.NEXT.{s}.{c}'", "spells '$JS.API.'"),
         ("X = b'NATS/1.0 503'", "spells 'NATS/1.0'"),
         ("X = b'+WPI'", "spells '+WPI'"),
     ],
@@ -201,7 +200,7 @@ def test_a_pull_request_asks_as_nats_py_asks() -> None:
         "group": "ordered",
         "id": "PIN",
     }
-    assert pull.next_subject("EVENTS", "delivery") == "$JS.API.CONSUMER.MSG.NEXT.EVENTS.delivery"
+    assert pull.next_subject("EVENTS", "delivery") == api.PREFIX + "CONSUMER.MSG.NEXT.EVENTS.delivery"
 
 
 def test_jetstreams_answer_to_a_publish_is_read_as_nats_py_reads_it() -> None:
