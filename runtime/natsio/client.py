@@ -72,8 +72,7 @@ class HeaderParsingClient(Client):
                 log.exception("nats: the handler of %r failed", subject)
             return True
         handler = self._direct.get(sid)
-        # An inline status (NATS/1.0 404 …): `headers.has_status`, inline (once per message).
-        if handler is None or (headers and headers[8:9] == b" "):
+        if handler is None or (headers and headers[8:9] == b" "):  # an inline status (NATS/1.0 404 …)
             return False
         if sid not in self._subs:  # unsubscribed
             del self._direct[sid]

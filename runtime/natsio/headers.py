@@ -33,11 +33,6 @@ def status_code(block: bytes | None) -> int | None:
     return int(code) if code.isdigit() else None
 
 
-def has_status(block: bytes | None) -> bool:
-    """Whether a raw header block carries an inline status (`NATS/1.0 404 …`)."""
-    return block is not None and block[8:9] == b" "
-
-
 # What bytes.strip() strips (str.strip() would strip more: \x1c-\x1f, and beyond ASCII).
 ASCII_WHITESPACE = " \t\n\r\x0b\x0c"
 
