@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from runtime import db
 from runtime.errors import NotFound
+from runtime.sids import AccountSid, EventId, SinkSid
 from services.delivery import alerts
 from services.delivery.app import MIGRATIONS
 from services.delivery.journal import Attempt, Retention, SqlJournal
@@ -26,8 +27,8 @@ from tests.conftest import BACKENDS, database_url
 pytestmark = pytest.mark.integration
 
 VERSIONS = "delivery_alembic_version"
-ACCOUNT, OTHER = "AC" + "a" * 32, "AC" + "f" * 32
-SINK = "DG" + "b" * 32
+ACCOUNT, OTHER = AccountSid("AC" + "a" * 32), AccountSid("AC" + "f" * 32)
+SINK = SinkSid("DG" + "b" * 32)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -38,9 +39,9 @@ async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     await engine.dispose()
 
 
-def failure(account: str, code: int | None, outcome: str, when: datetime, event_id: str) -> Attempt:
+def failure(account: AccountSid, code: int | None, outcome: str, when: datetime, event_id: str) -> Attempt:
     return Attempt(
-        account, SINK, event_id, "com.example", 1, outcome, 503 if code else 200, 5, code,
+        account, SINK, EventId(event_id), "com.example", 1, outcome, 503 if code else 200, 5, code,
         "receiver failed (HTTP 503)" if code else None, when.timestamp(),
     )  # fmt: skip
 
@@ -127,7 +128,7 @@ async def test_alert_queries_use_the_failures_index(engine: AsyncEngine) -> None
                 {"accounts": ACCOUNTS, "s": SINK, "start": now - timedelta(days=days, hours=1), "n": PER_DAY},
             )
         await connection.execute(text("ANALYZE delivery_attempts"))
-    account = "AC" + "0".rjust(32, "a")
+    account = AccountSid("AC" + "0".rjust(32, "a"))
     records = Records(db.sessionmaker(engine))
     sent: list[tuple[str, Any]] = []
 
@@ -154,3 +155,37 @@ async def test_alert_queries_use_the_failures_index(engine: AsyncEngine) -> None
             # The partitions' copies of the partial index are named by PostgreSQL.
             indexes = {n["Index Name"] for n in nodes if "Index Name" in n}
             assert indexes and all(name.endswith("_account_sid_id_idx") for name in indexes), indexes
+
+
+async def test_sqlite_alert_queries_use_the_failures_index(engine: AsyncEngine) -> None:
+    """SQLite (`make run`) lists from the partial index too (the outcome compared with the
+    same constant as the index's condition) and fetches by the attempt's id, its rowid."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's plan")
+    now = datetime.now(UTC)
+    journal = SqlJournal(db.sessionmaker(engine), Retention())
+    for n in range(200):
+        code, outcome = (91306, "retrying") if n % 10 == 0 else (None, "delivered")
+        journal.attempt(failure(ACCOUNT if (n // 10) % 2 else OTHER, code, outcome, now, f"EZ{n}"))
+    await journal.flush()
+    async with engine.begin() as connection:
+        await connection.execute(text("ANALYZE"))
+    records = Records(db.sessionmaker(engine))
+    sent: list[tuple[str, Any]] = []
+
+    def seen(_conn: Connection, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        sent.append((statement, parameters))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    page = await records.alerts(ACCOUNT, now - timedelta(hours=1), None, alerts.ERROR, 5, "")
+    await records.alert(ACCOUNT, alerts.alert_sid(page.items[0].id, page.items[0].date_created))
+    event.remove(engine.sync_engine, "before_cursor_execute", seen)
+    assert len(sent) == 2
+    plans = []
+    async with engine.connect() as connection:
+        for statement, parameters in sent:
+            plan = await connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+            plans.append(" ".join(str(row[-1]) for row in plan))
+    listed, fetched = plans
+    assert "USING INDEX ix_attempts_account_failures" in listed, listed
+    assert "USING INTEGER PRIMARY KEY" in fetched, fetched
