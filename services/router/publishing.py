@@ -285,8 +285,12 @@ class Publisher:
         self, event: router_pb2.Event, deadline: float, routes: dict[RouteKey, Route]
     ) -> Prepared:
         # Each read of a protobuf field builds a new str: the fields are read once, here —
-        # where the ids enter, so they become typed ids here (runtime/sids.py).
-        event_id, account, type_name = EventId(event.id), AccountSid(event.account_sid), event.type
+        # where the ids enter, so here they become typed ids (runtime/sids.py), read through
+        # `Any` rather than by a NewType call each: a call per id per event costs ~1 %.
+        fields: Any = event
+        event_id: EventId = fields.id
+        account: AccountSid = fields.account_sid
+        type_name = event.type
         source, data_json, sink_sid = event.source, event.data_json, event.sink_sid
         invalid = grpc.StatusCode.INVALID_ARGUMENT
         if not event_id or len(event_id) > MAX_EVENT_ID:
