@@ -22,6 +22,8 @@ class TokenCipher:
         fernets = [Fernet(key.strip().encode()) for key in keys.split(",") if key.strip()]
         self._fernet = MultiFernet(fernets) if fernets else None
         self._primary = fernets[0] if fernets else None
+        # Older keys listed after the first: tokens sealed under them are sealed again.
+        self.rotating = len(fernets) > 1
 
     @property
     def enabled(self) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime import sids
@@ -29,7 +29,7 @@ from runtime.errors import (
 from runtime.paging import Page, fetch_page
 from runtime.text import control_character
 from runtime.times import utcnow
-from runtime.token_cipher import TokenCipher
+from runtime.token_cipher import PREFIX, TokenCipher
 from services.control import revision, trees, validation
 from services.control.models import (
     AccountRow,
@@ -90,19 +90,39 @@ class AccountStore:
             row.secondary_auth_token = self._cipher.reveal(row.secondary_auth_token)
         return row
 
-    async def seal_stored_tokens(self) -> int:
-        """Seal tokens stored in the clear (or under a rotated-out key); at start."""
+    async def seal_stored_tokens(self, batch: int = 1000) -> int:
+        """Seal tokens stored in the clear (or, while keys rotate, under an older key); at
+        start. Only those rows are read — all of them only during a rotation — in batches,
+        each its own transaction: a start never holds every account at once."""
+        if not self._cipher.enabled:
+            return 0
         sealed = 0
-        async with self._sessions.begin() as session:
-            for row in (await session.scalars(select(AccountRow))).all():
-                if self._cipher.needs_sealing(row.auth_token):
-                    row.auth_token = self._cipher.seal(self._cipher.reveal(row.auth_token))
-                    sealed += 1
-                secondary = row.secondary_auth_token
-                if secondary and self._cipher.needs_sealing(secondary):
-                    row.secondary_auth_token = self._cipher.seal(self._cipher.reveal(secondary))
-                    sealed += 1
-        return sealed
+        after = ""
+        clear = or_(
+            ~AccountRow.auth_token.startswith(PREFIX, autoescape=True),
+            and_(
+                AccountRow.secondary_auth_token.is_not(None),
+                AccountRow.secondary_auth_token != "",
+                ~AccountRow.secondary_auth_token.startswith(PREFIX, autoescape=True),
+            ),
+        )
+        while True:
+            async with self._sessions.begin() as session:
+                query = select(AccountRow).where(AccountRow.sid > after).order_by(AccountRow.sid).limit(batch)
+                if not self._cipher.rotating:
+                    query = query.where(clear)
+                rows = (await session.scalars(query)).all()
+                for row in rows:
+                    if self._cipher.needs_sealing(row.auth_token):
+                        row.auth_token = self._cipher.seal(self._cipher.reveal(row.auth_token))
+                        sealed += 1
+                    secondary = row.secondary_auth_token
+                    if secondary and self._cipher.needs_sealing(secondary):
+                        row.secondary_auth_token = self._cipher.seal(self._cipher.reveal(secondary))
+                        sealed += 1
+            if len(rows) < batch:
+                return sealed
+            after = rows[-1].sid
 
     async def authenticate(self, username: str, password: str) -> tuple[AccountRow, str]:
         """The account a credential belongs to, and the API key SID when it was a key."""

@@ -294,3 +294,32 @@ async def test_an_account_changed_again_while_the_feed_reads_is_a_change_not_a_c
     assert not any(m.reset for m in sent)  # a cold start would resend every account
     assert [a.account.sid for m in sent for a in m.accounts] == [busy.sid]
     assert sent[-1].revision >= held + 1
+
+
+class CountingCipher(TokenCipher):
+    """Counts the stored tokens it is asked to judge: a decrypt each."""
+
+    judged = 0
+
+    def needs_sealing(self, stored: str) -> bool:
+        CountingCipher.judged += 1
+        return super().needs_sealing(stored)
+
+
+async def test_a_start_with_every_token_sealed_under_one_key_reads_no_account(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """At a million accounts, reading (and decrypting) every account at each start took
+    control tens of seconds and gigabytes: only tokens in the clear, or a rotation, need it."""
+    key = new_key()
+    sealing = AccountStore(sessions, cipher=TokenCipher(key))
+    for i in range(3):
+        await sealing.create(f"sealed {i}")
+    CountingCipher.judged = 0
+    assert await AccountStore(sessions, cipher=CountingCipher(key)).seal_stored_tokens() == 0
+    assert CountingCipher.judged == 0
+    assert await AccountStore(sessions).seal_stored_tokens() == 0  # no key: nothing to do
+    # A rotation (a new key first, the old one after it) reseals every token.
+    rotated = AccountStore(sessions, cipher=TokenCipher(f"{new_key()},{key}"))
+    assert await rotated.seal_stored_tokens() == 3
+    assert await rotated.seal_stored_tokens() == 0
