@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Protocol
 
@@ -27,6 +28,9 @@ log = logging.getLogger(__name__)
 Fetch = Callable[[Sequence[str]], Awaitable[control_pb2.RoutingChanges]]
 # The most accounts one fetch asks for (control's limit per call).
 FETCH_ACCOUNTS = 500
+# After a read that failed, its accounts are not asked for again for this long: a call of
+# many events of an account control cannot answer for waits for one read, not one per event.
+FAILED_READ_SECONDS = 1.0
 
 
 class Holder(Protocol):
@@ -47,6 +51,7 @@ class AccountsOnDemand:
         self._fetching: dict[str, asyncio.Future[bool]] = {}
         self._refresh: asyncio.Task[None] | None = None
         self._reads: set[asyncio.Task[None]] = set()
+        self._failed_until: dict[str, float] = {}
 
     @property
     def held(self) -> int:
@@ -100,6 +105,10 @@ class AccountsOnDemand:
         missing = [sid for sid in dict.fromkeys(account_sids) if sid not in self._as_of]
         if not missing:
             return True
+        if self._failed_until:
+            now = time.monotonic()
+            if any(self._failed_until.get(sid, 0.0) > now for sid in missing):
+                return False
         waits = [self._fetching[sid] for sid in missing if sid in self._fetching]
         asked = [sid for sid in missing if sid not in self._fetching]
         loop = asyncio.get_running_loop()
@@ -132,9 +141,15 @@ class AccountsOnDemand:
             fetched = await self._fetch(sids)
         except grpc.aio.AioRpcError as exc:
             log.warning("routing of %d account(s) could not be read: %s", len(sids), exc.code().name)
+            if len(self._failed_until) > 100_000:
+                self._failed_until.clear()
+            until = time.monotonic() + FAILED_READ_SECONDS
+            self._failed_until.update(dict.fromkeys(sids, until))
             return False
         kept = self._pass(fetched.accounts, fetched.as_of, fetched=True)
         self._holder.apply(control_pb2.RoutingChanges(accounts=kept))
+        for sid in sids:
+            self._failed_until.pop(sid, None)
         return True
 
 

@@ -286,9 +286,7 @@ async def test_one_event_unacknowledged_leaves_the_others_of_its_call_accepted()
     assert "publish again" in response.results[1].message
 
 
-async def test_on_demand_events_carry_the_revision_their_account_was_read_at() -> (
-    None
-):
+async def test_on_demand_events_carry_the_revision_their_account_was_read_at() -> None:
     """The router read the account at revision 7 while its feed holds 1: a worker whose feed
     holds 3 must wait for a sink created at 5, not take it for deleted — so the events say 7."""
     account = control_pb2.AccountRouting(
@@ -322,3 +320,28 @@ async def test_on_demand_events_carry_the_revision_their_account_was_read_at() -
         assert result.code == grpc.StatusCode.OK.value[0], result.message
     assert asked == [[ACCOUNT]]  # read once
     assert [(m.sink_sid, m.revision) for m in bus.messages] == [(SINK_V2, 7), (SINK_V2, 7)]
+
+
+async def test_on_demand_a_calls_new_accounts_are_read_together() -> None:
+    others = ["AC" + str(i) * 32 for i in range(1, 5)]
+    asked: list[list[str]] = []
+
+    async def fetch(sids: Sequence[str]) -> control_pb2.RoutingChanges:
+        asked.append(sorted(sids))
+        return control_pb2.RoutingChanges(
+            accounts=[control_pb2.AccountRouting(account=control_pb2.RoutedAccount(sid=s)) for s in sids],
+            as_of=3,
+        )
+
+    table = RoutingTable()
+    accounts = AccountsOnDemand(table, fetch)
+    accounts.apply(control_pb2.RoutingChanges(revision=1, reset=True, as_of=1))
+    router = Publisher(SchemaCache(MemoryCatalog(), 30.0), table, MemoryBus(), accounts=accounts)
+    events = []
+    for i, sid in enumerate(others * 3):
+        e = event({"name": "a"}, event_id=f"EZ{i}")
+        e.account_sid = sid
+        events.append(e)
+    results = (await router.publish(events)).results
+    assert [r.code for r in results] == [grpc.StatusCode.OK.value[0]] * len(events)
+    assert asked == [sorted(others)]  # one read for the call, not one per account

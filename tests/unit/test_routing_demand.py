@@ -10,7 +10,7 @@ import grpc
 import pytest
 
 from eventstreams.v1 import control_pb2
-from runtime.routing_demand import AccountsOnDemand
+from runtime.routing_demand import FAILED_READ_SECONDS, AccountsOnDemand
 
 pytestmark = pytest.mark.unit
 
@@ -173,6 +173,7 @@ async def test_control_unreachable_is_said_and_asked_again_next_time() -> None:
     assert not await accounts.ensure([AC1])
     assert not accounts.holds(AC1)
     control.down = False
+    await asyncio.sleep(FAILED_READ_SECONDS)
     assert await accounts.ensure([AC1])
     assert holder.sinks(AC1) == ["DG1"]
 
@@ -206,3 +207,15 @@ async def test_an_owner_control_sends_with_its_subaccount_is_held() -> None:
     assert accounts.holds(OWNER)
     accounts.apply(feed(5, state(OWNER, ["DG0", "DG5"])))
     assert holder.sinks(OWNER) == ["DG0", "DG5"]
+
+
+async def test_after_a_failed_read_its_accounts_are_not_asked_for_again_at_once() -> None:
+    holder, control = Holder(), Control()
+    control.answers[AC1] = (5, state(AC1, ["DG1"]))
+    control.down = True
+    accounts = AccountsOnDemand(holder, control.fetch)
+    assert not await accounts.ensure([AC1])
+    control.down = False
+    assert not await accounts.ensure([AC1])  # within FAILED_READ_SECONDS: not asked
+    assert control.asked == [[AC1]]
+    assert await accounts.ensure([AC2])  # other accounts are
