@@ -61,7 +61,7 @@ def _methods(service: str, *names: str) -> frozenset[str]:
     return frozenset(f"/eventstreams.v1.{service}/{name}" for name in names)
 
 
-PUBLISH = _methods("Router", "Publish")
+PUBLISH = _methods("Router", "Publish", "PublishStream")
 CATALOG_READS = _methods(
     "Catalog", "ListEventTypes", "GetEventType", "GetSchema", "ListSchemaVersions", "GetSchemaVersion"
 )

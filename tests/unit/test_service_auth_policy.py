@@ -11,12 +11,14 @@ CONTROL = "/eventstreams.v1.Control/"
 CATALOG = "/eventstreams.v1.Catalog/"
 DELIVERY = "/eventstreams.v1.Delivery/"
 PUBLISH = "/eventstreams.v1.Router/Publish"
+PUBLISH_STREAM = "/eventstreams.v1.Router/PublishStream"
 
 
 @pytest.mark.parametrize(
     ("role", "method", "allowed"),
     [
         ("producer", PUBLISH, True),
+        ("producer", PUBLISH_STREAM, True),
         ("producer", CATALOG + "RegisterEventType", True),
         ("producer", CATALOG + "RegisterSchemaVersion", True),
         ("producer", CONTROL + "WatchRouting", False),
@@ -31,6 +33,7 @@ PUBLISH = "/eventstreams.v1.Router/Publish"
         ("gateway", CATALOG + "ListEventTypes", True),
         ("gateway", CONTROL + "WatchRouting", False),
         ("gateway", PUBLISH, False),
+        ("gateway", PUBLISH_STREAM, False),
         ("gateway", CATALOG + "RegisterEventType", False),
         ("router", CONTROL + "WatchRouting", True),
         ("router", CATALOG + "WatchCatalog", True),
