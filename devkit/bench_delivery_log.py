@@ -35,8 +35,8 @@ from devkit.postgres import PostgresCluster
 from runtime import db
 from runtime.sids import AccountSid, EventId, SinkSid
 from services.delivery.app import MIGRATIONS
-from services.delivery.journal import Attempt, PlainLog, Retention, SqlJournal
 from services.delivery.partitions import start_of
+from services.delivery.settling.journal import Attempt, PlainLog, Retention, SqlJournal
 
 VERSIONS = "delivery_alembic_version"
 LAYOUTS = ("plain", "partitioned")

@@ -44,17 +44,17 @@ from runtime.sids import AccountSid, EventId, SinkSid
 from runtime.sink_configs import WebhookConfig
 from runtime.sink_configs import parse as parse_config
 from services.delivery.app import MIGRATIONS
-from services.delivery.decision import RetryRules
 from services.delivery.directory import SinkDirectory
-from services.delivery.journal import ATTEMPTS_TABLE, Attempt, AttemptRows, DeadLetter
-from services.delivery.lanes import Dispatcher, LaneRules
-from services.delivery.metrics import DeliveryMetrics
-from services.delivery.room import Room
-from services.delivery.settle import Settler
+from services.delivery.intake.room import Room
+from services.delivery.intake.worker import Worker
+from services.delivery.scheduling.lanes import Dispatcher, LaneRules
+from services.delivery.settling.decision import RetryRules
+from services.delivery.settling.journal import ATTEMPTS_TABLE, Attempt, AttemptRows, DeadLetter
+from services.delivery.settling.metrics import DeliveryMetrics
+from services.delivery.settling.settle import Settler
+from services.delivery.settling.usage import UsageMeter
 from services.delivery.sinks.base import Limits, Outcome, SinkEvent, SinkSpec
 from services.delivery.sinks.webhook.driver import limits_for
-from services.delivery.usage import UsageMeter
-from services.delivery.worker import Worker
 from services.router.cloudevents import Fragment, encode, envelope
 
 ACCOUNT = AccountSid("AC" + "1" * 32)

@@ -162,7 +162,7 @@ class StreamSpec:
     def ordered(self) -> StreamSpec:
         """Where the router puts the events of subscriptions ordered by key: a stream beside
         this one, its subjects this stream's under `ordered.`, each ordered sink read by a
-        consumer of its own (services/delivery/ordered.py) rather than the shared one.
+        consumer of its own (services/delivery/ordered/lanes.py) rather than the shared one.
 
         It keeps its events (limits retention), work and replay archive in one: an ordered
         sink's consumer is made on demand, after its first events may be stored, and

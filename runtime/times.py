@@ -48,7 +48,7 @@ def _day(days: int) -> str:
 def sqlite_timestamp(epoch: float) -> str:
     """An epoch time (UTC) as SQLAlchemy stores a DateTime in SQLite — `2026-12-02
     19:07:22.499812` — with its second formatted once: a datetime per attempt record and
-    SQLAlchemy's formatting of it were ~5 % of a worker (services/delivery/journal.py checks
+    SQLAlchemy's formatting of it were ~5 % of a worker (services/delivery/settling/journal.py checks
     the two agree before using this)."""
     # Split as datetime.fromtimestamp splits it: the whole second, then the fraction rounded.
     fraction, whole = math.modf(epoch)

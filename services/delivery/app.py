@@ -16,30 +16,30 @@ from runtime.grpc_server import Registration, ServiceApp
 from runtime.held_routing import held_routing_service
 from runtime.metrics import Metrics
 from runtime.routing import follow_routing, report_held_routing
-from services.delivery import metrics as delivery_metrics
-from services.delivery.decision import RetryRules
 from services.delivery.directory import SinkDirectory
-from services.delivery.fleet import Fleet
-from services.delivery.health import HealthReporter
-from services.delivery.journal import Retention, SqlJournal
-from services.delivery.lanes import Dispatcher, LaneRules
+from services.delivery.intake.room import Room
+from services.delivery.intake.worker import Worker
 from services.delivery.leaders import LeaderSpread
-from services.delivery.metrics import ConsumerLag, DeliveryMetrics, StreamFill
-from services.delivery.ordered import OrderedDelivery, OrderedRules
-from services.delivery.parking import Parking, ParkingRules
-from services.delivery.records import Records
-from services.delivery.replay import ArchiveReach, ReplayRunner
-from services.delivery.room import Room
-from services.delivery.servicer import DeliveryServicer
+from services.delivery.ordered.lanes import OrderedDelivery, OrderedRules
+from services.delivery.outage.parking import Parking, ParkingRules
+from services.delivery.reads.health import HealthReporter
+from services.delivery.reads.records import Records
+from services.delivery.reads.replay import ArchiveReach, ReplayRunner
+from services.delivery.reads.servicer import DeliveryServicer
+from services.delivery.scheduling.fleet import Fleet
+from services.delivery.scheduling.lanes import Dispatcher, LaneRules
+from services.delivery.scheduling.throttle import ThrottleRules
 from services.delivery.settings import Settings
-from services.delivery.settle import SettleObserver, Settler
+from services.delivery.settling import metrics as delivery_metrics
+from services.delivery.settling.decision import RetryRules
+from services.delivery.settling.journal import Retention, SqlJournal
+from services.delivery.settling.metrics import ConsumerLag, DeliveryMetrics, StreamFill
+from services.delivery.settling.settle import SettleObserver, Settler
+from services.delivery.settling.usage import UsageMeter
 from services.delivery.sinks.base import SinkDriver
 from services.delivery.sinks.kinesis import KinesisDriver, KinesisOptions
 from services.delivery.sinks.segment import SegmentDriver
 from services.delivery.sinks.webhook import WebhookDriver
-from services.delivery.throttle import ThrottleRules
-from services.delivery.usage import UsageMeter
-from services.delivery.worker import Worker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

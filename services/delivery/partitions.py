@@ -49,7 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 if TYPE_CHECKING:
     from sqlalchemy import Table
 
-    from services.delivery.journal import Attempt, Retention
+    from services.delivery.settling.journal import Attempt, Retention
 
 log = logging.getLogger(__name__)
 

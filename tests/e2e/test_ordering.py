@@ -24,7 +24,7 @@ from devkit.suite import Suite
 from eventstreams.v1 import control_pb2, control_pb2_grpc, router_pb2, router_pb2_grpc
 from runtime import jetstream
 from runtime.jetstream import StreamSpec
-from services.delivery.ordered import consumer_name
+from services.delivery.ordered.lanes import consumer_name
 from tests.helpers import create_webhook_sink, publish_when_routed, sample, wait_health
 from tests.traffic import worker_agent, worker_tag
 

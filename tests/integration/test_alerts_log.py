@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from runtime import db
 from runtime.errors import NotFound
 from runtime.sids import AccountSid, EventId, SinkSid
-from services.delivery import alerts
 from services.delivery.app import MIGRATIONS
-from services.delivery.journal import Attempt, Retention, SqlJournal
-from services.delivery.records import Records
+from services.delivery.reads import alerts
+from services.delivery.reads.records import Records
+from services.delivery.settling.journal import Attempt, Retention, SqlJournal
 from tests.conftest import BACKENDS, database_url
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,7 @@ from runtime.errors import InvalidArgument
 from runtime.paging import Cursor, encode
 from services.delivery.app import MIGRATIONS
 from services.delivery.models import AttemptRow, DeadLetterRow
-from services.delivery.records import Records
+from services.delivery.reads.records import Records
 from tests.conftest import BACKENDS, database_url
 
 pytestmark = pytest.mark.integration

@@ -24,11 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from runtime import db
 from runtime.paging import decode
-from services.delivery import journal as journal_module
 from services.delivery.app import MIGRATIONS
-from services.delivery.journal import Attempt, DeadLetter, Retention, SqlJournal
 from services.delivery.models import AttemptRow, DeadLetterRow
-from services.delivery.records import Records
+from services.delivery.reads.records import Records
+from services.delivery.settling import journal as journal_module
+from services.delivery.settling.journal import Attempt, DeadLetter, Retention, SqlJournal
 from tests.conftest import database_url
 
 pytestmark = pytest.mark.integration

@@ -16,8 +16,8 @@ from aiohttp import web
 from devkit.receiver import Received, Receiver
 from launcher.nats_server import NatsServer
 from runtime import jetstream
-from services.delivery.fleet import Fleet
-from services.delivery.throttle import Throttle, ThrottleRules
+from services.delivery.scheduling.fleet import Fleet
+from services.delivery.scheduling.throttle import Throttle, ThrottleRules
 from tests.integration.test_worker import SINK, Rig, rig  # noqa: F401 (rig: the fixture)
 
 pytestmark = pytest.mark.integration

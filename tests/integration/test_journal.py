@@ -23,9 +23,16 @@ from runtime import db
 from runtime.errors import InvalidArgument
 from runtime.times import utcnow
 from services.delivery.app import MIGRATIONS
-from services.delivery.journal import ROWS_PER_INSERT, Attempt, DeadLetter, Retention, SqlJournal, letter_row
 from services.delivery.models import AttemptRow, DeadLetterRow
-from services.delivery.records import Records
+from services.delivery.reads.records import Records
+from services.delivery.settling.journal import (
+    ROWS_PER_INSERT,
+    Attempt,
+    DeadLetter,
+    Retention,
+    SqlJournal,
+    letter_row,
+)
 from tests.conftest import BACKENDS, database_url
 
 pytestmark = pytest.mark.integration

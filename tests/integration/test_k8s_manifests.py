@@ -679,7 +679,7 @@ async def test_nats_config_forms_a_cluster_that_holds_the_configured_stream(
         js = nc.jetstream()
         # Every stream each service creates at start, under its own user: the router and the
         # workers both ensure the events streams (services/router/app.py, services/delivery/
-        # app.py), the workers the parking one (services/delivery/parking.py).
+        # app.py), the workers the parking one (services/delivery/outage/parking.py).
         for user, streams in ((nc, STREAMS_OF["router"](spec)), (delivery, STREAMS_OF["delivery"](spec))):
             for stream in streams:
                 await created(user.jetstream(timeout=2), stream, shared)
@@ -697,7 +697,7 @@ async def test_nats_config_forms_a_cluster_that_holds_the_configured_stream(
         await delivery.jetstream().add_consumer(spec.name, consumer)
         with pytest.raises(Exception):  # noqa: B017 - a permissions violation times the request out
             await nc.jetstream(timeout=2).add_consumer(spec.name, ConsumerConfig(durable_name="sneaky"))
-        # The workers hear each other's throttled sinks (services/delivery/fleet.py).
+        # The workers hear each other's throttled sinks (services/delivery/scheduling/fleet.py).
         subject = fleet_subject(DeliverySettings(consumer_name=shared))
         heard = await delivery.subscribe(subject)
         await delivery.flush()

@@ -13,8 +13,8 @@ import pytest
 from eventstreams.v1 import delivery_pb2
 from runtime import jetstream
 from runtime.errors import Unavailable
-from services.delivery.journal import DeadLetter
-from services.delivery.servicer import DeliveryServicer
+from services.delivery.reads.servicer import DeliveryServicer
+from services.delivery.settling.journal import DeadLetter
 from services.router.bus import JetStreamBus, OutMessage
 from tests.integration.test_worker import ACCOUNT, SINK, Rig, rig  # noqa: F401 (rig: the fixture)
 

@@ -20,8 +20,8 @@ from runtime import db, jetstream, stream_codec
 from runtime.jetstream import StreamSpec
 from runtime.natsio import acks
 from services.delivery.app import MIGRATIONS, consumer_config
-from services.delivery.records import Records
-from services.delivery.replay import ArchiveReach, ReplayRunner, work_too_full
+from services.delivery.reads.records import Records
+from services.delivery.reads.replay import ArchiveReach, ReplayRunner, work_too_full
 from services.delivery.settings import Settings
 from services.router.bus import JetStreamBus, OutMessage
 

@@ -13,8 +13,8 @@ import pytest
 from runtime import db
 from runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.delivery.app import MIGRATIONS
-from services.delivery.journal import DeadLetter, Retention, SqlJournal
-from services.delivery.records import REDRIVE_PAGE, Records
+from services.delivery.reads.records import REDRIVE_PAGE, Records
+from services.delivery.settling.journal import DeadLetter, Retention, SqlJournal
 from tests.conftest import BACKENDS, database_url
 
 pytestmark = pytest.mark.integration

@@ -12,8 +12,8 @@ from aiohttp import web
 from devkit.receiver import Receiver
 from eventstreams.v1 import delivery_pb2
 from runtime import db
-from services.delivery.health import HealthReporter
-from services.delivery.servicer import DeliveryServicer
+from services.delivery.reads.health import HealthReporter
+from services.delivery.reads.servicer import DeliveryServicer
 from tests.integration.test_worker import ACCOUNT, SINK, Rig, rig, settled  # noqa: F401 (rig: the fixture)
 
 

@@ -27,20 +27,20 @@ from runtime import db, jetstream
 from runtime.jetstream import StreamSpec, partition_of
 from runtime.routing import whole_table
 from services.delivery.app import MIGRATIONS, consumer_config
-from services.delivery.decision import RetryRules
 from services.delivery.directory import SinkDirectory
-from services.delivery.journal import Retention, SqlJournal
-from services.delivery.lanes import Dispatcher, LaneRules
+from services.delivery.intake.room import Room
+from services.delivery.intake.worker import Worker
 from services.delivery.leaders import placements, spread
-from services.delivery.ordered import OrderedDelivery, OrderedRules
-from services.delivery.parking import Parking, ParkingRules
-from services.delivery.records import Records
-from services.delivery.replay import ArchiveReach, ReplayRunner
-from services.delivery.room import Room
+from services.delivery.ordered.lanes import OrderedDelivery, OrderedRules
+from services.delivery.outage.parking import Parking, ParkingRules
+from services.delivery.reads.records import Records
+from services.delivery.reads.replay import ArchiveReach, ReplayRunner
+from services.delivery.scheduling.lanes import Dispatcher, LaneRules
 from services.delivery.settings import Settings
-from services.delivery.settle import Settler
+from services.delivery.settling.decision import RetryRules
+from services.delivery.settling.journal import Retention, SqlJournal
+from services.delivery.settling.settle import Settler
 from services.delivery.sinks.webhook import WebhookDriver
-from services.delivery.worker import Worker
 from services.router.bus import JetStreamBus, OutMessage
 
 pytestmark = pytest.mark.integration

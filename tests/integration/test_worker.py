@@ -25,19 +25,19 @@ from runtime import db, jetstream
 from runtime.jetstream import StreamSpec
 from runtime.routing import whole_table
 from services.delivery.app import MIGRATIONS, consumer_config
-from services.delivery.decision import RetryRules
 from services.delivery.directory import SinkDirectory
-from services.delivery.fleet import FleetView
-from services.delivery.journal import Retention, SqlJournal
-from services.delivery.lanes import Dispatcher, LaneRules
-from services.delivery.parking import Parking, ParkingRules
-from services.delivery.records import Records
-from services.delivery.room import Room
+from services.delivery.intake.room import Room
+from services.delivery.intake.worker import Worker
+from services.delivery.outage.parking import Parking, ParkingRules
+from services.delivery.reads.records import Records
+from services.delivery.scheduling.fleet import FleetView
+from services.delivery.scheduling.lanes import Dispatcher, LaneRules
+from services.delivery.scheduling.throttle import ThrottleRules
 from services.delivery.settings import Settings
-from services.delivery.settle import Settler
+from services.delivery.settling.decision import RetryRules
+from services.delivery.settling.journal import Retention, SqlJournal
+from services.delivery.settling.settle import Settler
 from services.delivery.sinks.webhook import WebhookDriver
-from services.delivery.throttle import ThrottleRules
-from services.delivery.worker import Worker
 from services.router.bus import JetStreamBus, OutMessage
 
 pytestmark = pytest.mark.integration

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from runtime.errors import InvalidArgument
-from services.delivery import alerts, errors
-from services.delivery.alerts import ERROR, WARNING
+from services.delivery import errors
+from services.delivery.reads import alerts
+from services.delivery.reads.alerts import ERROR, WARNING
 
 
 @pytest.mark.parametrize(

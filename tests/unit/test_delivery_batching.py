@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from services.delivery.batching import take
+from services.delivery.scheduling.batching import take
 from services.delivery.sinks.base import Framing, Limits
 
 pytestmark = pytest.mark.unit

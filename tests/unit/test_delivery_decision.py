@@ -6,7 +6,18 @@ import random
 
 import pytest
 
-from services.delivery.decision import (
+from services.delivery.errors import (
+    ConnectFailed,
+    KinesisWriteFailed,
+    Rejected,
+    SchemaMismatch,
+    ServerError,
+    StreamUnresolvable,
+    Throttled,
+    TimedOut,
+    TooLarge,
+)
+from services.delivery.settling.decision import (
     Ack,
     DeadLetter,
     Decision,
@@ -19,17 +30,6 @@ from services.delivery.decision import (
     UnknownSink,
     decide,
     probe_gap,
-)
-from services.delivery.errors import (
-    ConnectFailed,
-    KinesisWriteFailed,
-    Rejected,
-    SchemaMismatch,
-    ServerError,
-    StreamUnresolvable,
-    Throttled,
-    TimedOut,
-    TooLarge,
 )
 from services.delivery.sinks.base import Outcome
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.delivery.fleet import Announcement, Peers
+from services.delivery.scheduling.fleet import Announcement, Peers
 
 pytestmark = pytest.mark.unit
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import aiohttp
 import pytest
 
-from services.delivery.decision import RETRY_AFTER_LIMIT, retry_delay
 from services.delivery.errors import DeliveryError, DestinationRefused, Rejected, ServerError, Throttled
+from services.delivery.settling.decision import RETRY_AFTER_LIMIT, retry_delay
 from services.delivery.sinks import http
 from services.delivery.sinks.http import classify, parse_retry_after
 

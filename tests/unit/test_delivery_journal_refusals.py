@@ -14,7 +14,7 @@ from sqlalchemy.exc import (
     StatementError,
 )
 
-from services.delivery.journal import Apart, refused
+from services.delivery.settling.journal import Apart, refused
 
 
 class DriverError(Exception):

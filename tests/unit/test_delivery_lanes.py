@@ -18,16 +18,17 @@ from nats.aio.msg import Msg
 from eventstreams.v1 import control_pb2
 from runtime.routing import whole_table
 from runtime.stream_codec import StreamEvent, headers
-from services.delivery.decision import RetryRules, SinkState
 from services.delivery.directory import SinkDirectory
 from services.delivery.errors import ServerError, Throttled
-from services.delivery.fleet import Cap, FleetView
-from services.delivery.journal import Attempt, DeadLetter
-from services.delivery.lanes import Dispatcher, Lane, LaneRules
-from services.delivery.room import Room
-from services.delivery.settle import Envelope, Settler
+from services.delivery.intake.envelope import Envelope
+from services.delivery.intake.room import Room
+from services.delivery.scheduling.fleet import Cap, FleetView
+from services.delivery.scheduling.lanes import Dispatcher, Lane, LaneRules
+from services.delivery.scheduling.throttle import Throttle
+from services.delivery.settling.decision import RetryRules, SinkState
+from services.delivery.settling.journal import Attempt, DeadLetter
+from services.delivery.settling.settle import Settler
 from services.delivery.sinks.base import Limits, Outcome, SinkEvent, SinkSpec
-from services.delivery.throttle import Throttle
 
 pytestmark = pytest.mark.unit
 

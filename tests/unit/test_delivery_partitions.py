@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from services.delivery.journal import Retention, refused
 from services.delivery.partitions import (
     RecordRefused,
     create_day,
@@ -19,6 +18,7 @@ from services.delivery.partitions import (
     parse,
     partition,
 )
+from services.delivery.settling.journal import Retention, refused
 
 pytestmark = pytest.mark.unit
 

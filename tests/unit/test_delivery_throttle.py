@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.delivery.throttle import Throttle, ThrottleRules, acquire, adopt, on_error, relax
+from services.delivery.scheduling.throttle import Throttle, ThrottleRules, acquire, adopt, on_error, relax
 
 pytestmark = pytest.mark.unit
 

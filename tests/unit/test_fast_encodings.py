@@ -1,6 +1,6 @@
 """The per-event encodings, made cheaper, must say exactly what the slow ones said: event
 times (runtime/times.py), NATS header blocks (runtime/natsio, runtime/stream_codec.py),
-and the worker's attempt times and usage days (runtime/times.py, services/delivery/journal.py)."""
+and the worker's attempt times and usage days (runtime/times.py, services/delivery/settling/journal.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from runtime.natsio.client import HeaderParsingClient
 from runtime.natsio.headers import clean, parse_header_lines
 from runtime.stream_codec import StreamEvent, decode, header_block, headers
 from runtime.times import iso, iso_of, sqlite_timestamp, utc_day
-from services.delivery.journal import ROWS_PER_INSERT, Attempt, AttemptRows, rows_per_insert
+from services.delivery.settling.journal import ROWS_PER_INSERT, Attempt, AttemptRows, rows_per_insert
 
 pytestmark = pytest.mark.unit
 

@@ -1,5 +1,5 @@
 """Per-key ordering's pure parts: key paths (runtime/ordering.py) and the per-key queues a
-worker holds (services/delivery/key_order.py)."""
+worker holds (services/delivery/ordered/key_order.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from runtime.ordering import OrderingKeyError, key_of, parse_path, path_in_schema
-from services.delivery.key_order import KeyQueues
+from services.delivery.ordered.key_order import KeyQueues
 
 pytestmark = pytest.mark.unit
 

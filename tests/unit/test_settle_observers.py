@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 import pytest
 
 from runtime.metrics import Metrics
-from services.delivery.decision import Happened, HeldBack, RetryRules, SinkState
 from services.delivery.errors import Rejected, ServerError
-from services.delivery.metrics import DeliveryMetrics
-from services.delivery.settle import Envelope, Settler
+from services.delivery.intake.envelope import Envelope
+from services.delivery.settling.decision import Happened, HeldBack, RetryRules, SinkState
+from services.delivery.settling.metrics import DeliveryMetrics
+from services.delivery.settling.settle import Settler
+from services.delivery.settling.usage import UsageMeter
 from services.delivery.sinks.base import Outcome, SinkEvent
-from services.delivery.usage import UsageMeter
 
 pytestmark = pytest.mark.unit
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.delivery.health import judge, merge, percentile
 from services.delivery.models import SinkHealthRow
+from services.delivery.reads.health import judge, merge, percentile
 
 pytestmark = pytest.mark.unit
 

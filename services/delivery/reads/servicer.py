@@ -15,11 +15,11 @@ from runtime.jetstream import StreamSpec
 from runtime.routing import RoutingWatcher
 from runtime.routing_demand import AccountReach, EveryAccountHeld
 from runtime.times import iso, iso_seconds, utcnow
-from services.delivery import alerts, replay
 from services.delivery.directory import SinkDirectory
-from services.delivery.health import percentile
 from services.delivery.models import AttemptRow, DeadLetterRow, ReplayRow
-from services.delivery.records import REDRIVE_PAGE, Records
+from services.delivery.reads import alerts, replay
+from services.delivery.reads.health import percentile
+from services.delivery.reads.records import REDRIVE_PAGE, Records
 
 Ctx = grpc.aio.ServicerContext[Any, Any]
 

@@ -19,9 +19,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime.times import utc_day
-from services.delivery.decision import Ack, Decision, Happened
+from services.delivery.intake.envelope import Envelope
 from services.delivery.models import UsageRow
-from services.delivery.settle import Envelope
+from services.delivery.settling.decision import Ack, Decision, Happened
 from services.delivery.sinks.base import Outcome
 
 log = logging.getLogger(__name__)

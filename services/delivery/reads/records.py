@@ -15,10 +15,10 @@ from runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from runtime.paging import Cursor, Page, clamp_page_size, decode, encode, holds
 from runtime.text import control_character
 from runtime.times import utcnow
-from services.delivery import alerts
-from services.delivery.health import Health, sink_health
 from services.delivery.models import AttemptRow, DeadLetterRow, ReplayRow
-from services.delivery.usage import Usage, usage
+from services.delivery.reads import alerts
+from services.delivery.reads.health import Health, sink_health
+from services.delivery.settling.usage import Usage, usage
 
 REPLAY = "RY"
 OUTCOMES = ("delivered", "retrying", "failed")

@@ -43,7 +43,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 
-from services.delivery.throttle import Throttle
+from services.delivery.scheduling.throttle import Throttle
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime.times import utcnow
-from services.delivery.lanes import LaneReport
 from services.delivery.models import AttemptRow, SinkHealthRow
+from services.delivery.scheduling.lanes import LaneReport
 
 log = logging.getLogger(__name__)
 

@@ -43,7 +43,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from runtime import jetstream, stream_codec
 from runtime.jetstream import StreamSpec
 from runtime.sids import SinkSid
-from services.delivery.settle import Envelope
+from services.delivery.intake.envelope import Envelope
 
 log = logging.getLogger(__name__)
 

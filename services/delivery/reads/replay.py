@@ -24,7 +24,7 @@ from runtime import jetstream, stream_codec
 from runtime.jetstream import StreamSpec
 from runtime.sids import AccountSid, EventId, SinkSid
 from services.delivery.models import DeadLetterRow, ReplayRow
-from services.delivery.records import Records
+from services.delivery.reads.records import Records
 
 log = logging.getLogger(__name__)
 

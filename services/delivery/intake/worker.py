@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from services.delivery.lanes import Dispatcher
-from services.delivery.puller import Puller
-from services.delivery.room import Room
-from services.delivery.settle import Envelope
+from services.delivery.intake.envelope import Envelope
+from services.delivery.intake.puller import Puller
+from services.delivery.intake.room import Room
+from services.delivery.scheduling.lanes import Dispatcher
 
 
 def share(free: int, partitions: int) -> int:

@@ -26,13 +26,16 @@ from typing import Any, Protocol
 
 from runtime.routing_demand import AccountReach, EveryAccountHeld
 from runtime.sids import SinkSid
-from services.delivery import batching, decision, throttle
-from services.delivery.decision import HeldBack, RetryRules, SinkState, UnknownSink
 from services.delivery.directory import Route, SinkDirectory
-from services.delivery.errors import DeliveryError, InternalError, SchemaMismatch, SinkGone, TooLarge
-from services.delivery.fleet import Alone, FleetView
-from services.delivery.room import Room
-from services.delivery.settle import Envelope, Settler
+from services.delivery.errors import DeliveryError, SchemaMismatch, SinkGone, TooLarge
+from services.delivery.intake.envelope import Envelope
+from services.delivery.intake.room import Room
+from services.delivery.scheduling import batching, throttle
+from services.delivery.scheduling.calls import call_sink
+from services.delivery.scheduling.fleet import Alone, FleetView
+from services.delivery.settling import decision
+from services.delivery.settling.decision import HeldBack, RetryRules, SinkState, UnknownSink
+from services.delivery.settling.settle import Settler
 from services.delivery.sinks.base import Outcome, Sink
 
 log = logging.getLogger(__name__)
@@ -485,7 +488,7 @@ class Dispatcher:
 
     async def _deliver(self, lane: Lane, sink: Sink, batch: list[Envelope]) -> None:
         started = time.monotonic()
-        outcomes = await self._call(lane, sink, batch)
+        outcomes = await call_sink(sink, lane.sink_sid, [e.event for e in batch])
         finished = time.monotonic()
         elapsed = finished - started
         lane.observe(elapsed, len(batch))
@@ -501,21 +504,6 @@ class Dispatcher:
             self._room.give(len(batch))
             self._shed(lane)
             self._pump(lane)
-
-    async def _call(self, lane: Lane, sink: Sink, batch: list[Envelope]) -> Sequence[Outcome]:
-        try:
-            await sink.prepare()
-            outcomes = await sink.deliver([e.event for e in batch])
-            if len(outcomes) != len(batch):
-                raise InternalError(f"the driver answered {len(outcomes)} outcomes for {len(batch)} events")
-            return outcomes
-        except DeliveryError as exc:
-            return [Outcome(error=exc, status=exc.status)] * len(batch)
-        except Exception as exc:
-            log.exception(
-                "sink %s: internal error while delivering", lane.sink_sid, extra={"sink_sid": lane.sink_sid}
-            )
-            return [Outcome(error=InternalError(f"internal error: {exc}"))] * len(batch)
 
     def _learn(self, lane: Lane, outcomes: Sequence[Outcome]) -> None:
         """What a call's outcomes say about its sink: answering or down, overloaded or not.

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from nats.js import JetStreamContext
 
 from runtime.metrics import Metrics
-from services.delivery.decision import Ack, DeadLetter, Decision, Happened, Park, Retry
-from services.delivery.journal import SqlJournal
-from services.delivery.settle import Envelope
+from services.delivery.intake.envelope import Envelope
+from services.delivery.settling.decision import Ack, DeadLetter, Decision, Happened, Park, Retry
+from services.delivery.settling.journal import SqlJournal
 from services.delivery.sinks.base import Outcome
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ LAG_POLL_SECONDS = 5.0
 
 
 class DeliveryMetrics:
-    """Observes settlements (services/delivery/settle.py's SettleObserver)."""
+    """Observes settlements (services/delivery/settling/settle.py's SettleObserver)."""
 
     def __init__(
         self,

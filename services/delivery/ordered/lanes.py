@@ -35,13 +35,15 @@ from runtime.jetstream import StreamSpec
 from runtime.natsio import api, pull
 from runtime.natsio.pull import PullStatus
 from runtime.routing_demand import AccountReach, EveryAccountHeld
-from services.delivery.decision import Happened, Retry, SinkState, UnknownSink
 from services.delivery.directory import SinkDirectory
-from services.delivery.errors import DeliveryError, InternalError, SchemaMismatch, SinkGone
-from services.delivery.key_order import KeyQueues
-from services.delivery.lanes import LaneReport
-from services.delivery.settle import Envelope, Settler
-from services.delivery.sinks.base import Outcome, Sink
+from services.delivery.errors import SchemaMismatch, SinkGone
+from services.delivery.intake.envelope import Envelope
+from services.delivery.ordered.key_order import KeyQueues
+from services.delivery.scheduling.calls import call_sink
+from services.delivery.scheduling.lanes import LaneReport
+from services.delivery.settling.decision import Happened, Retry, SinkState, UnknownSink
+from services.delivery.settling.settle import Settler
+from services.delivery.sinks.base import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -305,7 +307,8 @@ class OrderedLane:
         if route.sink is None:
             assert route.problem is not None
             return Outcome(error=route.problem)
-        return await _call(route.sink, envelope)
+        (outcome,) = await call_sink(route.sink, self.sink_sid, [envelope.event])
+        return outcome
 
     async def stop(self, timeout: float) -> None:
         """Ask for nothing more; let what is in flight finish; hand the rest back."""
@@ -324,20 +327,6 @@ class OrderedLane:
                 await self._subscription.unsubscribe()
             except Exception:
                 pass
-
-
-async def _call(sink: Sink, envelope: Envelope) -> Outcome:
-    try:
-        await sink.prepare()
-        outcomes = await sink.deliver([envelope.event])
-        if len(outcomes) != 1:
-            raise InternalError(f"the driver answered {len(outcomes)} outcomes for 1 event")
-        return outcomes[0]
-    except DeliveryError as exc:
-        return Outcome(error=exc, status=exc.status)
-    except Exception as exc:
-        log.exception("ordered sink: internal error while delivering")
-        return Outcome(error=InternalError(f"internal error: {exc}"))
 
 
 class OrderedDelivery:
