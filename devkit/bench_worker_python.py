@@ -46,7 +46,7 @@ from runtime.sink_configs import parse as parse_config
 from services.delivery.app import MIGRATIONS
 from services.delivery.directory import SinkDirectory
 from services.delivery.intake.room import Room
-from services.delivery.intake.worker import Worker
+from services.delivery.intake.worker import Worker, bells
 from services.delivery.scheduling.lanes import Dispatcher, LaneRules
 from services.delivery.settling.decision import RetryRules
 from services.delivery.settling.journal import ATTEMPTS_TABLE, Attempt, AttemptRows, DeadLetter
@@ -206,10 +206,11 @@ async def measure(trials: int, events: int, read: int, write_every: int = 2000) 
         DeliveryMetrics(metrics, found.sink_type),
     )
     settler = Settler(log, RetryRules(), None, found.owner, observers=observers)
-    room = Room(events)
+    wakes = bells("EVENTS")
+    room = Room(events, wakes)
     dispatcher = Dispatcher(found, settler, room, LaneRules())
     nc = connected_client()
-    worker = Worker(nc, "EVENTS", "delivery", dispatcher, room)
+    worker = Worker(nc, "EVENTS", "delivery", dispatcher, room, wakes)
     nc._direct[SID] = worker._pullers[0]._receive
     factory = EventFactory(ACCOUNT)
     settle_garbage_collector()  # as the service does once started

@@ -18,10 +18,10 @@ from runtime.metrics import Metrics
 from runtime.routing import follow_routing, report_held_routing
 from services.delivery.directory import SinkDirectory
 from services.delivery.intake.room import Room
-from services.delivery.intake.worker import Worker
+from services.delivery.intake.worker import Worker, bells
 from services.delivery.leaders import LeaderSpread
 from services.delivery.ordered.lanes import OrderedDelivery, OrderedRules
-from services.delivery.outage.parking import Parking, ParkingRules
+from services.delivery.outage.parking import Parking, ParkingRules, ParkingStream
 from services.delivery.reads.health import HealthReporter
 from services.delivery.reads.records import Records
 from services.delivery.reads.replay import ArchiveReach, ReplayRunner
@@ -140,11 +140,11 @@ async def build(settings: Settings) -> ServiceApp:
         ),
     )
     records = Records(sessions)
-    room = Room(settings.max_buffered)
-    parking = Parking(
-        js, [part.parking() for part in partitions], ParkingRules(ack_wait_seconds=settings.ack_wait_seconds)
-    )
-    await parking.start()
+    # The room rings each puller's wake-up as it frees: made here, given to both.
+    wakes = bells(streams)
+    room = Room(settings.max_buffered, wakes)
+    parked = ParkingStream(js, [part.parking() for part in partitions])
+    await parked.start()
     metrics = Metrics.of("delivery", settings)
     usage = UsageMeter(sessions, directory.owner, directory.sink_type)
     observers: list[SettleObserver] = [usage]
@@ -153,13 +153,15 @@ async def build(settings: Settings) -> ServiceApp:
         report_held_routing(metrics, "delivery", directory, accounts)
     tracer, traces = tracing.tracer_for("delivery", settings.otlp_endpoint, settings.trace_sample_ratio)
     settler = Settler(
-        journal, retry_rules(settings), parking, directory.owner, observers=tuple(observers), tracer=tracer
+        journal, retry_rules(settings), parked, directory.owner, observers=tuple(observers), tracer=tracer
     )
     # The workers sharing the consumer share each throttled sink's cap.
     fleet = Fleet(nc, fleet_subject(settings))
     dispatcher = Dispatcher(
-        directory, settler, room, lane_rules(settings), parking, fleet=fleet, accounts=accounts
+        directory, settler, room, lane_rules(settings), parked, fleet=fleet, accounts=accounts
     )
+    # The lanes take parked events back; the settler makes those past their window dead letters.
+    parking = Parking(parked, ParkingRules(ack_wait_seconds=settings.ack_wait_seconds), dispatcher, settler)
     ordered = OrderedDelivery(
         nc,
         js,
@@ -182,7 +184,7 @@ async def build(settings: Settings) -> ServiceApp:
         measuring.append(ConsumerLag(metrics, js, streams, settings.consumer_name).run)
         measuring.append(StreamFill(metrics, js, streams, archive.starts_at).run)
     health = HealthReporter(sessions, lambda: [*dispatcher.lane_reports(), *ordered.lane_reports()])
-    worker = Worker(nc, streams, settings.consumer_name, dispatcher, room)
+    worker = Worker(nc, streams, settings.consumer_name, dispatcher, room, wakes)
     # Partitions spread the writes only while their leaders sit on different servers.
     leaders = LeaderSpread(
         nc, [streams, [p.archive().name for p in partitions], [p.ordered().name for p in partitions]]
@@ -195,7 +197,7 @@ async def build(settings: Settings) -> ServiceApp:
 
     async def run_parking() -> None:
         await watcher.wait_ready()
-        await parking.run(dispatcher, settler)  # settler: parked events past their window → dead letters
+        await parking.run()
 
     async def run_ordered() -> None:
         await watcher.wait_ready()

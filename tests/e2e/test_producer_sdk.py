@@ -25,7 +25,8 @@ from eventstreams_producer import (
     RetryPolicy,
 )
 from eventstreams_producer.results import EventResult
-from tests.producers import TYPE, all_arrived, data, subscribed
+from tests.producers import TYPE, all_arrived, data, received, subscribed
+from tests.support.cutting_proxy import CuttingProxy
 
 pytestmark = pytest.mark.e2e
 
@@ -133,4 +134,43 @@ async def test_retries_and_republishing_reuse_the_ids_and_deliver_each_event_onc
     ids = [e.id for e in batch]
     counts = await all_arrived(receiver, ids, settle=1.5)
     assert {i: counts[i] for i in ids} == dict.fromkeys(ids, 1)  # 3 publishes, 1 delivery each
+    assert set(counts) == {*ids, warm}
+
+
+async def test_a_broken_stream_is_reopened_and_its_unanswered_requests_sent_again_once_each(
+    suite: Suite,
+    rest: httpx.AsyncClient,
+    router: router_pb2_grpc.RouterAsyncStub,
+    receiver: Receiver,
+    account: control_pb2.Account,
+) -> None:
+    """The SDK's default path, PublishStream, through a connection that loses the router's
+    answers after the router stored the events: once the connection breaks, the SDK opens a
+    fresh stream and sends the unanswered requests again; each event arrives once."""
+    warm = await subscribed(rest, router, receiver, account.sid)
+    payload, version = data(account.sid)
+    proxy = CuttingProxy(suite.address("router"))
+    await proxy.start()
+    transport = GrpcTransport(proxy.address, suite.credential("producer"))
+    retry = RetryPolicy(max_attempts=1)  # no retry policy behind the stream's own resend
+    try:
+        async with AsyncProducer(transport, account_sid=account.sid, batch_size=1, retry=retry) as producer:
+            first = await producer.send_and_wait(TYPE, payload, schema_version=version)
+            proxy.hold()
+            futures = [await producer.send(TYPE, payload, schema_version=version) for _ in range(6)]
+            ids = [first.id]
+            # Stored and delivered, though no answer came back.
+            stored = await all_arrived(receiver, [first.id], settle=0.0)
+            await receiver.wait_for(lambda r: len(set(received(r)) - set(stored)) >= 6, timeout=30)
+            assert not any(f.done() for f in futures)
+            await proxy.cut()
+            results: list[EventResult] = list(await asyncio.gather(*futures))
+            assert all(r.code == 0 for r in results), results
+            assert producer.counts.calls == 7  # one call each: the resend was the stream's own
+            ids += [r.id for r in results]
+        assert transport.streaming and proxy.connections == 2
+    finally:
+        await proxy.stop()
+    counts = await all_arrived(receiver, ids, settle=1.5)
+    assert {i: counts[i] for i in ids} == dict.fromkeys(ids, 1)
     assert set(counts) == {*ids, warm}

@@ -35,8 +35,9 @@ async def test_a_sink_refusing_every_event_is_reported_rejecting_then_degraded(
     await rig.publish(17)
     engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'delivery.db'}")  # the rig's database
     try:
-        async with rig.worker() as worker:
-            reporter = HealthReporter(db.sessionmaker(engine), worker.dispatcher.lane_reports)
+        async with rig.worker():
+            assert rig.dispatcher is not None
+            reporter = HealthReporter(db.sessionmaker(engine), rig.dispatcher.lane_reports)
             await receiver.wait_for(lambda r: len(r.received) >= 17)
             await settled(rig)
             await reporter.write()

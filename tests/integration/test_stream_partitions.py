@@ -29,10 +29,10 @@ from runtime.routing import whole_table
 from services.delivery.app import MIGRATIONS, consumer_config
 from services.delivery.directory import SinkDirectory
 from services.delivery.intake.room import Room
-from services.delivery.intake.worker import Worker
+from services.delivery.intake.worker import Worker, bells
 from services.delivery.leaders import placements, spread
 from services.delivery.ordered.lanes import OrderedDelivery, OrderedRules
-from services.delivery.outage.parking import Parking, ParkingRules
+from services.delivery.outage.parking import Parking, ParkingRules, ParkingStream
 from services.delivery.reads.records import Records
 from services.delivery.reads.replay import ArchiveReach, ReplayRunner
 from services.delivery.scheduling.lanes import Dispatcher, LaneRules
@@ -101,16 +101,19 @@ async def workers(
     for part in parts:
         await js.add_consumer(part.name, consumer_config(Settings(ack_wait_seconds=30)))
     retry = RetryRules(base_seconds=0.05, max_delay_seconds=0.2, max_age_seconds=3600)
-    room = Room(512)
-    parking = Parking(js, [part.parking() for part in parts], ParkingRules(sweep_seconds=0.2))
-    await parking.start()
-    settler = Settler(journal, retry, parking, directory.owner)
-    dispatcher = Dispatcher(directory, settler, room, LaneRules(retry=retry, **rules), parking)
-    worker = Worker(nc, [part.name for part in parts], consumer, dispatcher, room)
+    streams = [part.name for part in parts]
+    wakes = bells(streams)
+    room = Room(512, wakes)
+    parked = ParkingStream(js, [part.parking() for part in parts])
+    await parked.start()
+    settler = Settler(journal, retry, parked, directory.owner)
+    dispatcher = Dispatcher(directory, settler, room, LaneRules(retry=retry, **rules), parked)
+    parking = Parking(parked, ParkingRules(sweep_seconds=0.2), dispatcher, settler)
+    worker = Worker(nc, streams, consumer, dispatcher, room, wakes)
     ordered = OrderedDelivery(nc, js, [part.ordered() for part in parts], directory, settler, OrderedRules())
     tasks = [
         asyncio.create_task(worker.run()),
-        asyncio.create_task(parking.run(dispatcher, settler)),
+        asyncio.create_task(parking.run()),
         asyncio.create_task(ordered.run()),
     ]
     try:

@@ -27,8 +27,8 @@ from runtime.routing import whole_table
 from services.delivery.app import MIGRATIONS, consumer_config
 from services.delivery.directory import SinkDirectory
 from services.delivery.intake.room import Room
-from services.delivery.intake.worker import Worker
-from services.delivery.outage.parking import Parking, ParkingRules
+from services.delivery.intake.worker import Worker, bells
+from services.delivery.outage.parking import Parking, ParkingRules, ParkingStream
 from services.delivery.reads.records import Records
 from services.delivery.scheduling.fleet import FleetView
 from services.delivery.scheduling.lanes import Dispatcher, LaneRules
@@ -56,6 +56,7 @@ class Rig:
     journal: SqlJournal
     records: Records
     snapshot: control_pb2.RoutingChanges = field(default_factory=whole_table)
+    dispatcher: Dispatcher | None = None  # the running worker's lanes
 
     def point_sink_at(
         self, destination: str, batch: bool = False, method: str = "POST", revision: int = 1
@@ -113,16 +114,18 @@ class Rig:
         self.directory = SinkDirectory({"webhook": driver})
         self.directory.apply(self.snapshot)
         retry = RetryRules(base_seconds=0.05, max_delay_seconds=0.2, max_age_seconds=max_retry_age_seconds)
-        room = Room(512)
-        parking_rules = ParkingRules(sweep_seconds=0.2, expiry_seconds=0.5)
-        parking = Parking(self.nc.jetstream(), self.spec.parking(), parking_rules)
-        await parking.start()
-        settler = Settler(self.journal, retry, parking, self.directory.owner, tracer=tracer)
+        wakes = bells(self.spec.name)
+        room = Room(512, wakes)
+        parked = ParkingStream(self.nc.jetstream(), self.spec.parking())
+        await parked.start()
+        settler = Settler(self.journal, retry, parked, self.directory.owner, tracer=tracer)
         dispatcher = Dispatcher(
-            self.directory, settler, room, LaneRules(retry=retry, **rules), parking, fleet=fleet
+            self.directory, settler, room, LaneRules(retry=retry, **rules), parked, fleet=fleet
         )
-        worker = Worker(self.nc, self.spec.name, self.consumer, dispatcher, room)
-        tasks = [asyncio.create_task(worker.run()), asyncio.create_task(parking.run(dispatcher, settler))]
+        self.dispatcher = dispatcher
+        parking = Parking(parked, ParkingRules(sweep_seconds=0.2, expiry_seconds=0.5), dispatcher, settler)
+        worker = Worker(self.nc, self.spec.name, self.consumer, dispatcher, room, wakes)
+        tasks = [asyncio.create_task(worker.run()), asyncio.create_task(parking.run())]
         try:
             yield worker
         finally:
@@ -248,10 +251,11 @@ async def test_429_is_retried_and_throttles(rig: Rig, receiver: Receiver) -> Non
     receiver.responder = respond
     rig.point_sink_at(f"http://127.0.0.1:{receiver.port}/hook")
     await rig.publish(1)
-    async with rig.worker() as worker:
+    async with rig.worker():
         await receiver.wait_for(lambda r: len(r.received) >= 2)
         await settled(rig)
-        state = worker.dispatcher.sink_state(SINK)
+        assert rig.dispatcher is not None
+        state = rig.dispatcher.sink_state(SINK)
     assert state is not None and state.throttle_cap is not None
     attempts = (await rig.records.attempts(ACCOUNT, SINK, "", "EZ0", 50, "")).items
     assert [(a.attempt, a.outcome, a.status_code, a.error_code) for a in attempts] == [
@@ -393,10 +397,11 @@ async def test_429_throttles_the_sink(rig: Rig, receiver: Receiver) -> None:
     receiver.responder = scripted(429)
     rig.point_sink_at(f"http://127.0.0.1:{receiver.port}/hook")
     await rig.publish(40)
-    async with rig.worker(throttle=ThrottleRules(initial_cap=20.0)) as worker:
+    async with rig.worker(throttle=ThrottleRules(initial_cap=20.0)):
         await receiver.wait_for(lambda r: len(r.received) >= 80, timeout=30)
         await settled(rig)
-        state = worker.dispatcher.sink_state(SINK)
+        assert rig.dispatcher is not None
+        state = rig.dispatcher.sink_state(SINK)
     # Capped at 20 calls/s, cut further by each 429 after the first (the pace itself is
     # throttle.acquire's, unit-tested; speed belongs to make bench).
     assert state is not None and state.throttle_cap is not None and state.throttle_cap <= 20.0

@@ -44,7 +44,9 @@ class Puller:
         room: Callable[[], int],
         expires_seconds: float = 5.0,
         min_request: int = 32,
+        wake: asyncio.Event | None = None,
     ) -> None:
+        """`wake`: set when room frees (the room rings it), or when the puller should look again."""
         self._nc = nc
         self._subject = pull.next_subject(stream, consumer)
         self._on_message = on_message
@@ -52,7 +54,7 @@ class Puller:
         self._expires = expires_seconds
         self._min_request = min_request
         self._requests: deque[PullRequest] = deque()
-        self._wake = asyncio.Event()
+        self._wake = wake or asyncio.Event()
         self._stopping = False
         self._subscription: Subscription | None = None
         self._inbox = ""

@@ -3,14 +3,22 @@ lanes: the intake asks for no more than there is room for, and is woken when roo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
+from typing import Protocol
+
+
+class Bell(Protocol):
+    """What is rung as room frees (each puller's wake-up: an asyncio.Event)."""
+
+    def set(self) -> None: ...
 
 
 class Room:
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, bells: Sequence[Bell] = ()) -> None:
+        """`bells`: one per puller, made by the root and given to both sides."""
         self.size = size
         self.held = 0
-        self._listeners: list[Callable[[], None]] = []
+        self._bells = tuple(bells)
 
     @property
     def free(self) -> int:
@@ -21,8 +29,5 @@ class Room:
 
     def give(self, count: int) -> None:
         self.held -= count
-        for listener in self._listeners:
-            listener()
-
-    def on_free(self, listener: Callable[[], None]) -> None:
-        self._listeners.append(listener)
+        for bell in self._bells:
+            bell.set()

@@ -87,31 +87,29 @@ class ParkingRules:
     expiry_seconds: float = 60.0
 
 
-class Parking:
-    def __init__(
-        self, js: JetStreamContext, spec: StreamSpec | Sequence[StreamSpec], rules: ParkingRules
-    ) -> None:
+class ParkingStream:
+    """The parking stream as the settler and the lanes see it: an event parked, whether a sink
+    has events parked, a sink that answers again. `Parking` brings the events back; it is
+    told of a sink that answers through `answered` (a set and its bell), so the settler and
+    the lanes are built before it and it is given them at construction."""
+
+    def __init__(self, js: JetStreamContext, spec: StreamSpec | Sequence[StreamSpec]) -> None:
         """`spec`: the parking stream, or each partition's in partition order (a parked
         event goes to its own partition's: its subject is its events stream's under
         `parked.`)."""
-        self._js = js
-        self._parts = jetstream.partitions_of(spec)
-        self._rules = rules
-        self._intake: Intake | None = None
-        self._waiting: set[SinkSid] = set()  # sinks with events parked, as far as this worker knows
-        self._parked_since_sweep: set[SinkSid] = set()
-        self._drains: dict[SinkSid, asyncio.Task[None]] = {}
-        self._subscriptions: dict[SinkSid, JetStreamContext.PullSubscription] = {}
-        self._fetching: dict[str, asyncio.Lock] = {}
+        self.js = js
+        self.parts = jetstream.partitions_of(spec)
+        self.waiting_sinks: set[SinkSid] = set()  # sinks with events parked, as far as this worker knows
+        self.parked_since_sweep: set[SinkSid] = set()
+        self.answered: set[SinkSid] = set()  # sinks that answered a call since `Parking` last looked
+        self.answer_bell = asyncio.Event()
 
     async def start(self) -> None:
-        for part in self._parts:
-            await jetstream.ensure_stream(self._js, part)
+        for part in self.parts:
+            await jetstream.ensure_stream(self.js, part)
 
-    def _of(self, sink_sid: SinkSid) -> StreamSpec:
-        return jetstream.stream_of_sink(self._parts, sink_sid)
-
-    # What the settler and the lanes ask
+    def of(self, sink_sid: SinkSid) -> StreamSpec:
+        return jetstream.stream_of_sink(self.parts, sink_sid)
 
     async def park(self, envelope: Envelope) -> bool:
         msg = envelope.msg
@@ -123,7 +121,7 @@ class Parking:
             stream_codec.park_id(metadata.stream, metadata.sequence.stream),
         )
         try:
-            await self._js.publish(stream_codec.parked_subject(envelope.subject), msg.data, headers=headers)
+            await self.js.publish(stream_codec.parked_subject(envelope.subject), msg.data, headers=headers)
         except Exception as exc:  # the broker cannot take it now: handed back instead
             log.warning(
                 "sink %s: could not park %s: %s",
@@ -133,25 +131,45 @@ class Parking:
                 extra={"sink_sid": envelope.sink_sid, "event_id": envelope.event.event_id},
             )
             return False
-        self._waiting.add(envelope.sink_sid)
-        self._parked_since_sweep.add(envelope.sink_sid)
+        self.waiting_sinks.add(envelope.sink_sid)
+        self.parked_since_sweep.add(envelope.sink_sid)
         await msg.ack()
         return True
 
     def waiting(self, sink_sid: SinkSid) -> bool:
-        return sink_sid in self._waiting
+        return sink_sid in self.waiting_sinks
 
     def answering(self, sink_sid: SinkSid) -> None:
-        if self._intake is not None and sink_sid not in self._drains:
-            self._start_drain(sink_sid)
+        self.answered.add(sink_sid)
+        self.answer_bell.set()
+
+
+class Parking:
+    def __init__(
+        self, stream: ParkingStream, rules: ParkingRules, intake: Intake, expiry: Expiry | None = None
+    ) -> None:
+        """`intake`: where parked events go back in (the lanes); `expiry`: what makes those
+        past their retry window dead letters (the settler)."""
+        self._stream = stream
+        self._js = stream.js
+        self._rules = rules
+        self._intake: Intake | None = intake
+        self._expiry = expiry
+        self._drains: dict[SinkSid, asyncio.Task[None]] = {}
+        self._subscriptions: dict[SinkSid, JetStreamContext.PullSubscription] = {}
+        self._fetching: dict[str, asyncio.Lock] = {}
+
+    def _of(self, sink_sid: SinkSid) -> StreamSpec:
+        return self._stream.of(sink_sid)
 
     # Bringing events back
 
-    async def run(self, intake: Intake, expiry: Expiry | None = None) -> None:
-        self._intake = intake
+    async def run(self) -> None:
+        expiry = self._expiry
         # Apart from the sweep: a long outage's backlog expiring at once must not hold up
         # other sinks' probes and drains.
         expiring = asyncio.create_task(self._expire_now_and_then(expiry)) if expiry is not None else None
+        answers = asyncio.create_task(self._hear_answers())
         try:
             while True:
                 try:
@@ -160,10 +178,22 @@ class Parking:
                     log.warning("parking sweep failed: %s", exc)
                 await asyncio.sleep(self._rules.sweep_seconds)
         finally:
-            if expiring is not None:
-                expiring.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await expiring
+            for task in (expiring, answers):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+
+    async def _hear_answers(self) -> None:
+        """A sink that answers a call (on this worker) has its parked events brought back at once."""
+        stream = self._stream
+        while True:
+            await stream.answer_bell.wait()
+            stream.answer_bell.clear()
+            answered, stream.answered = stream.answered, set()
+            for sink_sid in answered:
+                if self._intake is not None and sink_sid not in self._drains:
+                    self._start_drain(sink_sid)
 
     async def _expire_now_and_then(self, expiry: Expiry) -> None:
         while True:
@@ -179,7 +209,7 @@ class Parking:
         Returns how many."""
         intake = self._intake
         count = 0
-        for sink_sid in list(self._waiting):
+        for sink_sid in list(self._stream.waiting_sinks):
             if sink_sid in self._drains or (intake is not None and intake.spare(sink_sid) is not None):
                 continue
             try:
@@ -232,15 +262,16 @@ class Parking:
         intake = self._intake
         if intake is None:
             return
-        self._parked_since_sweep = set()
+        stream = self._stream
+        stream.parked_since_sweep = set()
         parked: set[SinkSid] = set()
-        for part in self._parts:
+        for part in stream.parts:
             info = await self._js.stream_info(part.name, subjects_filter=">")
             subjects = info.state.subjects or {}
             parked |= {StreamSpec.addressee(s)[1] for s, count in subjects.items() if count}
-        self._waiting = parked | self._parked_since_sweep | set(self._drains)
+        stream.waiting_sinks = parked | stream.parked_since_sweep | set(self._drains)
         for sink_sid in list(self._subscriptions):
-            if sink_sid not in self._waiting:
+            if sink_sid not in stream.waiting_sinks:
                 await self._unsubscribe(sink_sid)
         for sink_sid in parked:
             if sink_sid in self._drains:
@@ -268,7 +299,7 @@ class Parking:
                     continue
                 messages = await self._fetch(sink_sid, min(spare, self._rules.fetch_batch))
                 if not messages:
-                    self._waiting.discard(sink_sid)
+                    self._stream.waiting_sinks.discard(sink_sid)
                     return
                 await self._bring_back(intake, messages)
         except Exception as exc:  # the sweep starts it again

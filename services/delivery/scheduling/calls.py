@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from runtime.sids import SinkSid
 from services.delivery.errors import DeliveryError, InternalError
 from services.delivery.sinks.base import Outcome, Sink, SinkEvent
 
 log = logging.getLogger(__name__)
 
 
-async def call_sink(sink: Sink, sink_sid: SinkSid, events: Sequence[SinkEvent]) -> Sequence[Outcome]:
+async def call_sink(sink: Sink, sink_sid: str, events: Sequence[SinkEvent]) -> Sequence[Outcome]:
     """One outcome per event, in their order."""
     try:
         await sink.prepare()
