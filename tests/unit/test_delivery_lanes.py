@@ -119,6 +119,8 @@ class World:
     journal: FakeJournal
     room: Room
     dispatcher: Dispatcher
+    directory: SinkDirectory
+    driver: FakeDriver
     messages: list[FakeMsg] = field(default_factory=list)
 
     def offer(self, count: int, payload: bytes = b'{"id":"x"}', first: int = 0) -> None:
@@ -141,8 +143,8 @@ class World:
         return [m for m in self.messages if m.settled and m.settled[-1][0] == kind]
 
 
-def snapshot(revision: int = 1) -> control_pb2.RoutingChanges:
-    config = json.dumps({"destination": "https://example.com/", "method": "POST"})
+def snapshot(revision: int = 1, destination: str = "https://example.com/") -> control_pb2.RoutingChanges:
+    config = json.dumps({"destination": destination, "method": "POST"})
     return whole_table(
         revision=revision,
         accounts=[control_pb2.RoutedAccount(sid=ACCOUNT, auth_token="t")],
@@ -154,16 +156,24 @@ def snapshot(revision: int = 1) -> control_pb2.RoutingChanges:
     )
 
 
-def world(sink: FakeSink, fleet: FleetView | None = None, **rules: Any) -> World:
-    directory = SinkDirectory({"webhook": FakeDriver(sink)})  # type: ignore[dict-item]
-    directory.apply(snapshot())
+def world(
+    sink: FakeSink,
+    fleet: FleetView | None = None,
+    room_size: int = 4096,
+    routing: control_pb2.RoutingChanges | None = None,
+    **rules: Any,
+) -> World:
+    """`routing`: the worker's snapshot (else one routing `sink` at revision 1)."""
+    driver = FakeDriver(sink)
+    directory = SinkDirectory({"webhook": driver})  # type: ignore[dict-item]
+    directory.apply(routing if routing is not None else snapshot())
     journal = FakeJournal()
-    room = Room(4096)
+    room = Room(room_size)
     retry = RetryRules(base_seconds=1.0, max_delay_seconds=300.0)
     dispatcher = Dispatcher(
         directory, Settler(journal, retry), room, LaneRules(retry=retry, **rules), fleet=fleet
     )
-    return World(sink, journal, room, dispatcher)
+    return World(sink, journal, room, dispatcher, directory, driver)
 
 
 async def settle_all(w: World, timeout: float = 5.0) -> None:
@@ -382,7 +392,7 @@ async def test_a_429_here_is_announced_to_the_fleet() -> None:
 
 async def test_events_of_a_deleted_sink_are_dead_letters_at_once() -> None:
     w = world(FakeSink(ONE))
-    w.dispatcher._directory.apply(whole_table(revision=2))  # the sink is deleted
+    w.directory.apply(whole_table(revision=2))  # the sink is deleted
     w.offer(3)
     await settle_all(w)
     assert [m.settled for m in w.messages] == [[("term", None)]] * 3
@@ -390,9 +400,7 @@ async def test_events_of_a_deleted_sink_are_dead_letters_at_once() -> None:
 
 
 async def test_events_of_a_sink_not_seen_yet_are_asked_about_again() -> None:
-    w = world(FakeSink(ONE))
-    w.dispatcher._directory = SinkDirectory({})  # a worker whose snapshot lags the router's
-    w.dispatcher._directory.apply(whole_table(revision=1))
+    w = world(FakeSink(ONE), routing=whole_table(revision=1))  # a snapshot lagging the router's
     w.offer(2)
     await settle_all(w)
     assert [m.settled for m in w.messages] == [[("nak", 1.0)]] * 2
@@ -468,9 +476,12 @@ def test_a_lane_is_over_capacity_exactly_when_its_capacity_worked_out_afresh_say
     # A short hold time too: a lane may then hold less than a call carries.
     hold = [0.3, 3.0, 30.0][seed % 3]
     w = world(
-        FakeSink(Limits(100, 100_000, 1000)), failing_buffer=4, unmeasured_buffer=64, ack_wait_seconds=hold
+        FakeSink(Limits(100, 100_000, 1000)),
+        room_size=600,
+        failing_buffer=4,
+        unmeasured_buffer=64,
+        ack_wait_seconds=hold,
     )
-    w.dispatcher._room = Room(600)
     dispatcher = w.dispatcher
     lane = Lane(SINK)
     limits = [Limits(100, 100_000, 1000), Limits(10, 100_000, 1000), Limits(1, 1000, 1000)]
@@ -488,9 +499,8 @@ def test_a_lane_is_over_capacity_exactly_when_its_capacity_worked_out_afresh_say
             lane.limiter = rng.choice([lane.limiter, Throttle(), Throttle(cap=rng.choice([1.0, 50.0, 99.0]))])
         elif change == 5:
             # A sink's limits change with its configuration: a new sink, a new route.
-            opened = FakeSink(rng.choice(limits))
-            w.dispatcher._directory = SinkDirectory({"webhook": FakeDriver(opened)})  # type: ignore[dict-item]
-            w.dispatcher._directory.apply(snapshot(step + 2))
+            w.driver.sink = FakeSink(rng.choice(limits))
+            w.directory.apply(snapshot(step + 2, f"https://example.com/{step}"))  # opened again
         elif change < 8:
             for _ in range(rng.randrange(1, 150)):
                 lane.queue.append(None)  # type: ignore[arg-type]  # only its length counts

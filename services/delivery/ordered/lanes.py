@@ -41,6 +41,7 @@ from services.delivery.intake.envelope import Envelope
 from services.delivery.ordered.key_order import KeyQueues
 from services.delivery.scheduling.calls import call_sink
 from services.delivery.scheduling.lanes import LaneReport
+from services.delivery.scheduling.unknown import routed_ahead
 from services.delivery.settling.decision import Happened, Retry, SinkState, UnknownSink
 from services.delivery.settling.settle import Settler
 from services.delivery.sinks.base import Outcome
@@ -301,9 +302,7 @@ class OrderedLane:
         if route is None:
             if self._directory.removed(self.sink_sid):
                 return Outcome(error=SinkGone(f"sink {self.sink_sid} was deleted"))
-            known = max(self._directory.revision, self._accounts.known_at(envelope.event.account_sid))
-            behind = envelope.revision > known if envelope.revision else None
-            return UnknownSink(behind)
+            return UnknownSink(routed_ahead(envelope, self._directory, self._accounts))
         if route.sink is None:
             assert route.problem is not None
             return Outcome(error=route.problem)

@@ -30,9 +30,10 @@ from services.delivery.directory import Route, SinkDirectory
 from services.delivery.errors import DeliveryError, SchemaMismatch, SinkGone, TooLarge
 from services.delivery.intake.envelope import Envelope
 from services.delivery.intake.room import Room
-from services.delivery.scheduling import batching, throttle
+from services.delivery.scheduling import batching, capacity, throttle
 from services.delivery.scheduling.calls import call_sink
 from services.delivery.scheduling.fleet import Alone, FleetView
+from services.delivery.scheduling.unknown import routed_ahead
 from services.delivery.settling import decision
 from services.delivery.settling.decision import HeldBack, RetryRules, SinkState, UnknownSink
 from services.delivery.settling.settle import Settler
@@ -118,8 +119,7 @@ class Lane:
     per_call: float = 1.0  # moving average of events per call
     idle_since: float | None = None  # monotonic
     done: Meter = field(default_factory=lambda: Meter())  # events/s its calls completed
-    # The last capacity worked out: (what it was worked out from, the queue's length then, it).
-    capacity_seen: tuple[tuple[object, ...], int, int] | None = None
+    capacity_seen: capacity.Seen | None = None  # the last capacity worked out
 
     @property
     def failing(self) -> bool:
@@ -189,11 +189,8 @@ class Dispatcher:
 
     def _over_capacity(self, lane: Lane) -> bool:
         """Whether the lane holds more than `_capacity` — answered, when it can be, from the
-        last capacity worked out, as an event arrives (working it out was ~6 % of a worker's
-        instructions per event). The capacity grows with the queue (through `_per_call`) and
-        depends on nothing else but what `inputs` holds, the worker's room and the rules: with
-        the same inputs, a queue no shorter than then and no longer than that capacity is
-        within the capacity now."""
+        last capacity worked out (`capacity.within`), as an event arrives (working it out was
+        ~6 % of a worker's instructions per event)."""
         queued = len(lane.queue)
         inputs = (
             self._directory.route(lane.sink_sid),
@@ -204,35 +201,27 @@ class Dispatcher:
             lane.done.rate,
             lane.per_call,
         )
-        seen = lane.capacity_seen
-        if seen is not None and seen[1] <= queued <= seen[2] and seen[0] == inputs:
+        if capacity.within(lane.capacity_seen, inputs, queued):
             return False
-        capacity = self._capacity(lane)
-        lane.capacity_seen = (inputs, queued, capacity)
-        return queued > capacity
+        most = self._capacity(lane)
+        lane.capacity_seen = (inputs, queued, most)
+        return queued > most
 
     def _capacity(self, lane: Lane) -> int:
-        """How many events the lane may queue. A sink that delivers the worker's whole room
-        within the hold time may hold all of it (handing a fast sink's events back would only
-        churn and leave it idle); a slower one holds what it delivers in that time at its pace
-        — its calls in flight over their latency, or the rate it has been seen to deliver,
-        whichever is higher — or, throttled, at its cap; a failing one, a few."""
-        if lane.failing:
+        """How many events the lane may queue (`capacity.capacity`)."""
+        if lane.failing:  # asked as often as a failing lane sheds: answered before a route is read
             return self._rules.failing_buffer
         route = self._directory.route(lane.sink_sid)
-        cap = self._cap(lane)
-        if cap is not None:
-            pace = cap * self._per_call(lane, route)
-        elif lane.latency > 0.0:
-            pace = max(
-                lane.done.rate, self._concurrency(lane, route) * self._per_call(lane, route) / lane.latency
-            )
-        else:  # not measured yet: room for its first calls, not the worker's whole room
-            return max(self._rules.failing_buffer, self._rules.unmeasured_buffer)
-        held = int(pace * self._rules.hold_seconds)
-        if held >= self._room.size:
-            return sys.maxsize
-        return max(self._rules.failing_buffer, held)
+        return capacity.capacity(
+            self._rules,
+            self._room.size,
+            lane.failing,
+            self._cap(lane),
+            self._per_call(lane, route),
+            self._concurrency(lane, route),
+            lane.latency,
+            lane.done.rate,
+        )
 
     def lane_states(self) -> list[str]:
         """Each lane's state: failing (an outage), throttled (a cap on its calls), healthy."""
@@ -277,15 +266,10 @@ class Dispatcher:
         return lane.failing and idle and self._clock() >= lane.probe_at
 
     def _per_call(self, lane: Lane, route: Route | None = None) -> float:
-        """Events a call carries: as many as its calls have carried lately or, for a batching
-        sink with more waiting, as many as the next call could carry (up to its limit). Its
-        pace is often first measured on one-event calls — the sink test, a trickle — and a
-        burst behind them would otherwise be held back as if each call still took one, then
-        handed back for the seconds that pace gives, though the next calls carry hundreds."""
+        """Events the lane's next call carries (`capacity.per_call`)."""
         route = route or self._directory.route(lane.sink_sid)
-        if route is None or route.sink is None:
-            return lane.per_call
-        return max(lane.per_call, float(min(route.sink.limits.max_events, len(lane.queue))))
+        max_events = None if route is None or route.sink is None else route.sink.limits.max_events
+        return capacity.per_call(lane.per_call, max_events, len(lane.queue))
 
     def _concurrency(self, lane: Lane, route: Route | None = None) -> int:
         if lane.failing:
@@ -426,9 +410,7 @@ class Dispatcher:
         router's at routing time (None: the event does not say)."""
         groups: dict[bool | None, list[Envelope]] = {}
         for envelope in envelopes:
-            known = max(self._directory.revision, self._accounts.known_at(envelope.event.account_sid))
-            behind = envelope.revision > known if envelope.revision else None
-            groups.setdefault(behind, []).append(envelope)
+            groups.setdefault(routed_ahead(envelope, self._directory, self._accounts), []).append(envelope)
         return groups
 
     def _take(self, lane: Lane, sink: Sink) -> list[Envelope]:
