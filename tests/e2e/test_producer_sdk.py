@@ -25,7 +25,7 @@ from eventstreams_producer import (
     RetryPolicy,
 )
 from eventstreams_producer.results import EventResult
-from tests.producers import TYPE, all_arrived, data, received, subscribed
+from tests.producers import TYPE, all_arrived, data, subscribed
 from tests.support.cutting_proxy import CuttingProxy
 
 pytestmark = pytest.mark.e2e
@@ -154,20 +154,20 @@ async def test_a_broken_stream_is_reopened_and_its_unanswered_requests_sent_agai
     transport = GrpcTransport(proxy.address, suite.credential("producer"))
     retry = RetryPolicy(max_attempts=1)  # no retry policy behind the stream's own resend
     try:
-        async with AsyncProducer(transport, account_sid=account.sid, batch_size=1, retry=retry) as producer:
+        async with AsyncProducer(
+            transport, account_sid=account.sid, batch_size=1, max_in_flight=8, retry=retry
+        ) as producer:
             first = await producer.send_and_wait(TYPE, payload, schema_version=version)
             proxy.hold()
-            futures = [await producer.send(TYPE, payload, schema_version=version) for _ in range(6)]
-            ids = [first.id]
-            # Stored and delivered, though no answer came back.
-            stored = await all_arrived(receiver, [first.id], settle=0.0)
-            await receiver.wait_for(lambda r: len(set(received(r)) - set(stored)) >= 6, timeout=30)
+            held = [producer.event(TYPE, payload, schema_version=version) for _ in range(6)]
+            futures = [await producer.send_event(event) for event in held]
+            ids = [first.id] + [e.id for e in held]
+            await all_arrived(receiver, ids, settle=0.0)  # stored, though no answer came back
             assert not any(f.done() for f in futures)
             await proxy.cut()
             results: list[EventResult] = list(await asyncio.gather(*futures))
-            assert all(r.code == 0 for r in results), results
+            assert [r.id for r in results] == ids[1:] and all(r.code == 0 for r in results), results
             assert producer.counts.calls == 7  # one call each: the resend was the stream's own
-            ids += [r.id for r in results]
         assert transport.streaming and proxy.connections == 2
     finally:
         await proxy.stop()
