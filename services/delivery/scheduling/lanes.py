@@ -32,6 +32,7 @@ from services.delivery.intake.envelope import Envelope
 from services.delivery.intake.room import Room
 from services.delivery.scheduling import batching, capacity, throttle
 from services.delivery.scheduling.calls import call_sink
+from services.delivery.scheduling.caps import FleetCaps
 from services.delivery.scheduling.fleet import Alone, FleetView
 from services.delivery.scheduling.unknown import routed_ahead
 from services.delivery.settling import decision
@@ -154,11 +155,10 @@ class Dispatcher:
         fleet: FleetView | None = None,
         accounts: AccountReach | None = None,
     ) -> None:
-        self._fleet: FleetView = fleet or Alone()
+        self._caps = FleetCaps(fleet or Alone(), rules.throttle, clock)
         self._accounts: AccountReach = accounts or EveryAccountHeld()
         # Sinks whose lanes wait for their account's routing to be read.
         self._reading: set[str] = set()
-        self._fleet_seen = self._fleet.version
         self._directory = directory
         self._loop: asyncio.AbstractEventLoop | None = None
         self._parked = parked or NothingParked()
@@ -179,7 +179,7 @@ class Dispatcher:
         lane = self._lanes.get(envelope.sink_sid)
         if lane is None:
             lane = self._lanes[envelope.sink_sid] = Lane(envelope.sink_sid)
-            self._adopt(lane)
+            self._caps.adopt(lane)
         lane.queue.append(envelope)
         if self._over_capacity(lane):
             lane.queue.pop()
@@ -195,7 +195,7 @@ class Dispatcher:
         inputs = (
             self._directory.route(lane.sink_sid),
             lane.limiter,
-            self._fleet_seen,
+            self._caps.seen,
             lane.failing_since,
             lane.latency,
             lane.done.rate,
@@ -216,7 +216,7 @@ class Dispatcher:
             self._rules,
             self._room.size,
             lane.failing,
-            self._cap(lane),
+            self._caps.cap(lane),
             self._per_call(lane, route),
             self._concurrency(lane, route),
             lane.latency,
@@ -233,7 +233,7 @@ class Dispatcher:
             LaneReport(
                 lane.sink_sid,
                 "failing" if lane.failing else "throttled" if lane.limiter.cap is not None else "healthy",
-                self._cap(lane),
+                self._caps.cap(lane),
                 lane.failing_since,
                 len(lane.queue) + lane.in_flight,
             )
@@ -279,38 +279,11 @@ class Dispatcher:
             return self._rules.batch_concurrency
         return self._rules.concurrency
 
-    def _cap(self, lane: Lane) -> float | None:
-        """This worker's part of the sink's cap (calls/s; None: not throttled). The workers'
-        parts add up to the sink's cap, as the health rows that merge them do."""
-        cap = lane.limiter.cap
-        return None if cap is None else cap * self._fleet.share(lane.sink_sid)
-
-    def _limit(self, lane: Lane, limiter: throttle.Throttle) -> None:
-        """Set the lane's throttle; the fleet hears of a new cap, or of none."""
-        before, lane.limiter = lane.limiter, limiter
-        if limiter is not before and (limiter.cap, limiter.last_error) != (before.cap, before.last_error):
-            self._fleet.report(lane.sink_sid, limiter)
-
-    def _adopt(self, lane: Lane) -> None:
-        newest = self._fleet.newest(lane.sink_sid)
-        if newest is not None:
-            now = self._clock()
-            # Relaxed at once: a cap whose quiet time has passed (this worker lifted it a
-            # moment before another did) grows back here as it does there.
-            adopted = throttle.adopt(lane.limiter, *newest, now)
-            self._limit(lane, throttle.relax(adopted, now, self._rules.throttle))
-
-    def _adopt_all(self) -> None:
-        """The others announced something new: a cap one of them set holds here too."""
-        self._fleet_seen = self._fleet.version
-        for lane in self._lanes.values():
-            self._adopt(lane)
-
     def state(self, lane: Lane) -> SinkState:
         now = self._clock()
         return SinkState(
             outage_seconds=now - lane.failing_since if lane.failing_since is not None else 0.0,
-            throttle_cap=self._cap(lane),
+            throttle_cap=self._caps.cap(lane),
             queued=len(lane.queue),
             per_call=self._per_call(lane),
             call_seconds=lane.latency,
@@ -344,8 +317,7 @@ class Dispatcher:
     # Sending
 
     def _pump(self, lane: Lane) -> None:
-        if self._fleet.version != self._fleet_seen:
-            self._adopt_all()
+        self._caps.catch_up(self._lanes.values())
         if lane.sink_sid in self._reading:
             return
         route = self._directory.route(lane.sink_sid)
@@ -376,10 +348,10 @@ class Dispatcher:
             batch = self._take(lane, sink)
             if not batch:
                 continue
-            self._limit(lane, throttle.relax(lane.limiter, now, self._rules.throttle))
+            self._caps.limit(lane, throttle.relax(lane.limiter, now, self._rules.throttle))
             # The throttle counts calls: one event per call is Twilio's events/s, and a
             # batch under a cap still carries a full batch.
-            share = self._fleet.share(lane.sink_sid) if lane.limiter.cap is not None else 1.0
+            share = self._caps.share(lane)
             lane.limiter, granted, wait = throttle.acquire(lane.limiter, 1, now, share)
             if granted == 0:
                 lane.queue.extendleft(reversed(batch))
@@ -503,10 +475,10 @@ class Dispatcher:
         overloaded = any(o.error is not None and o.error.slows_sink for o in outcomes)
         asked_to_slow = any(o.error is not None and o.error.asks_to_slow_down for o in outcomes)
         if overloaded and not lane.failing:
-            self._limit(lane, throttle.on_error(lane.limiter, now, self._rules.throttle))
+            self._caps.limit(lane, throttle.on_error(lane.limiter, now, self._rules.throttle))
         if answering:
             if lane.failing and lane.before_outage is not None:
-                self._limit(lane, lane.before_outage)
+                self._caps.limit(lane, lane.before_outage)
             lane.failing_since = lane.before_outage = None
             if self._parked.waiting(lane.sink_sid):
                 self._parked.answering(lane.sink_sid)
