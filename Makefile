@@ -103,6 +103,7 @@ bench: proto $(VENV)/.installed
 	$(PY) -m devkit.bench_scale
 	$(PY) -m devkit.bench_observability
 	$(PY) -m devkit.bench_producer
+	$(PY) -m devkit.bench_steady
 	$(PY) -m devkit.bench_ordering
 	$(PY) -m devkit.bench_acks
 	$(PY) -m devkit.bench_http_clients
