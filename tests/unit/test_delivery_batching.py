@@ -1,13 +1,19 @@
-"""Batching, table-driven: as many ready events as a sink's limits allow, never more."""
+"""Batching, table-driven: as many ready events as a sink's limits allow, never more, and
+none a sink cannot take."""
 
 from __future__ import annotations
 
 import json
+import sys
+from collections import deque
+from dataclasses import dataclass
 
 import pytest
 
-from services.delivery.scheduling.batching import take
-from services.delivery.sinks.base import Framing, Limits
+from services.delivery.errors import Misconfigured, TooLarge
+from services.delivery.intake.envelope import Envelope
+from services.delivery.scheduling.batching import next_call, take, unfit
+from services.delivery.sinks.base import Framing, Limits, SinkEvent
 
 pytestmark = pytest.mark.unit
 
@@ -56,3 +62,48 @@ def test_the_real_body_never_exceeds_64_kb() -> None:
 @pytest.mark.parametrize(("sizes", "expected"), [([], 2), ([5], 7), ([5, 5], 13), ([1, 2, 3], 10)])
 def test_json_array_framing(sizes: list[int], expected: int) -> None:
     assert JSON_ARRAY.call_bytes(sizes) == expected
+
+
+@dataclass
+class Sized:
+    """A sink that counts an event's payload, and cannot read one that says so."""
+
+    limits: Limits
+
+    def size(self, event: SinkEvent) -> int:
+        if event.payload == b"unreadable":
+            raise Misconfigured("cannot read it")
+        return len(event.payload)
+
+
+def queued(*payloads: bytes) -> deque[Envelope]:
+    return deque(
+        Envelope(None, "DG1", SinkEvent(f"E{i}", "t", "AC1", p), 1, 0.0, "", 0.0, "s")  # type: ignore[arg-type]
+        for i, p in enumerate(payloads)
+    )
+
+
+def test_unfit_sizes_once_and_says_why() -> None:
+    sink = Sized(Limits(10, 100, 5))
+    small, large, unreadable = queued(b"abc", b"abcdef", b"unreadable")
+    assert unfit(small, sink) is None and small.size == 3  # type: ignore[arg-type]
+    assert isinstance(unfit(large, sink), TooLarge)  # type: ignore[arg-type]
+    assert isinstance(unfit(unreadable, sink), Misconfigured)  # type: ignore[arg-type]
+    assert unreadable.size == sys.maxsize
+
+
+@pytest.mark.parametrize(
+    ("payloads", "limits", "taken"),
+    [
+        ([b"ab"] * 5, Limits(3, 100, 10), 3),  # at most max_events
+        ([b"abcd"] * 5, Limits(10, 9, 10), 2),  # by bytes: 4 + 4, a third would be 12
+        ([b"ab", b"ab", b"abcdefghijklmnop", b"ab"], Limits(10, 100, 10), 2),  # stops before a too large one
+        ([b"ab", b"unreadable", b"ab"], Limits(10, 100, 20), 1),  # and before an unreadable one
+        ([b"abcdefghijklmnop", b"ab"], Limits(10, 100, 10), 0),  # none: the head cannot go
+    ],
+)
+def test_next_call(payloads: list[bytes], limits: Limits, taken: int) -> None:
+    queue = queued(*payloads)
+    call = next_call(queue, Sized(limits))  # type: ignore[arg-type]
+    assert [e.event.event_id for e in call] == [f"E{i}" for i in range(taken)]
+    assert len(queue) == len(payloads) - taken

@@ -1,10 +1,49 @@
-"""How many ready events go into one call to a sink, by the limits the sink declares."""
+"""How many ready events go into one call to a sink, by the limits the sink declares, and
+which events a sink cannot take at all (too large, or unreadable for it)."""
 
 from __future__ import annotations
 
+import itertools
+import sys
+from collections import deque
 from collections.abc import Sequence
 
-from services.delivery.sinks.base import Limits
+from services.delivery.errors import DeliveryError, TooLarge
+from services.delivery.intake.envelope import Envelope
+from services.delivery.sinks.base import Limits, Sink
+
+
+def unfit(envelope: Envelope, sink: Sink) -> DeliveryError | None:
+    """Why the sink cannot take the event (None: it can). The event is sized as its sink
+    counts it once, and the answer kept on it."""
+    if envelope.size < 0:
+        try:
+            envelope.size = sink.size(envelope.event)
+        except DeliveryError as exc:
+            envelope.size, envelope.unfit = sys.maxsize, exc
+    limit = sink.limits.max_event_bytes
+    if envelope.unfit is None and envelope.size > limit:
+        envelope.unfit = TooLarge(
+            f"event of {envelope.size} bytes is larger than the sink takes ({limit} bytes)"
+        )
+    return envelope.unfit
+
+
+def next_call(queue: deque[Envelope], sink: Sink) -> list[Envelope]:
+    """The next call's events, taken off the head of the queue (`take`), stopping before one
+    the sink cannot take (`unfit`): none when the head is one."""
+    limits = sink.limits
+    sizes = []
+    used = limits.framing.call
+    for envelope in itertools.islice(queue, limits.max_events):
+        if unfit(envelope, sink) is not None:
+            break
+        sizes.append(envelope.size)
+        used += envelope.size + limits.framing.separator
+        if used > limits.max_call_bytes:
+            break  # this one cannot join the call: look no further down a long queue
+    count = take(sizes, limits)
+    return [queue.popleft() for _ in range(count)]
 
 
 def take(event_sizes: Sequence[int], limits: Limits) -> int:

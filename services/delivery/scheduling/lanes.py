@@ -15,9 +15,7 @@ What happens to each event afterwards is `decision.decide`'s to say and `Settler
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
@@ -27,7 +25,7 @@ from typing import Any, Protocol
 from runtime.routing_demand import AccountReach, EveryAccountHeld
 from runtime.sids import SinkSid
 from services.delivery.directory import Route, SinkDirectory
-from services.delivery.errors import DeliveryError, SchemaMismatch, SinkGone, TooLarge
+from services.delivery.errors import SchemaMismatch, SinkGone
 from services.delivery.intake.envelope import Envelope
 from services.delivery.intake.room import Room
 from services.delivery.scheduling import batching, capacity, throttle
@@ -388,38 +386,13 @@ class Dispatcher:
     def _take(self, lane: Lane, sink: Sink) -> list[Envelope]:
         """The next call's events, by the sink's limits; an event the sink cannot take (too
         large, or unreadable for it) is settled as a permanent failure on the way, never sent."""
-        limits = sink.limits
         head = lane.queue[0]
-        unfit = self._unfit(head, sink)
+        unfit = batching.unfit(head, sink)
         if unfit is not None:
             lane.queue.popleft()
             self._settle_later([head], Outcome(error=unfit), lane)
             return []
-        sizes = []
-        used = limits.framing.call
-        for envelope in itertools.islice(lane.queue, limits.max_events):
-            if self._unfit(envelope, sink) is not None:
-                break
-            sizes.append(envelope.size)
-            used += envelope.size + limits.framing.separator
-            if used > limits.max_call_bytes:
-                break  # this one cannot join the call: look no further down a long queue
-        count = batching.take(sizes, limits)
-        return [lane.queue.popleft() for _ in range(count)]
-
-    @staticmethod
-    def _unfit(envelope: Envelope, sink: Sink) -> DeliveryError | None:
-        if envelope.size < 0:
-            try:
-                envelope.size = sink.size(envelope.event)
-            except DeliveryError as exc:
-                envelope.size, envelope.unfit = sys.maxsize, exc
-        limit = sink.limits.max_event_bytes
-        if envelope.unfit is None and envelope.size > limit:
-            envelope.unfit = TooLarge(
-                f"event of {envelope.size} bytes is larger than the sink takes ({limit} bytes)"
-            )
-        return envelope.unfit
+        return batching.next_call(lane.queue, sink)
 
     def _sleep(self, lane: Lane, seconds: float) -> None:
         lane.timer = asyncio.get_running_loop().call_later(max(0.0, seconds), self._wake, lane)
