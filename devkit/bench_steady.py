@@ -282,7 +282,7 @@ def table(summary: dict[str, Any], plan: Plan) -> str:
         f"| {plan.seconds:g} s a rate, one event per call | events/s stored (first send → last answer) "
         "| core-µs/event: ours "
         f"({' + '.join(OURS)}) | × batched | router × batched | {' | '.join(shown)} "
-        "| first attempt p50 / p95 / p99 ms | received / sent | other load (cores) |",
+        "| first attempt p50 / p95 / p99 ms | received / stored (calls failed) | other load (cores) |",
         "|---|---|---|---|---|" + "---|" * len(shown) + "---|---|---|",
     ]
     for mode, row in summary.items():
@@ -291,7 +291,8 @@ def table(summary: dict[str, Any], plan: Plan) -> str:
         lines.append(
             f"| {mode} | {show(row['offered_per_second'])} | {show(row['ours_us_per_event'], 0)} "
             f"| {show(row['over_batched'], 2)} | {show(row['router_over_batched'], 2)} | {' | '.join(per)} "
-            f"| {latency} | {row['received']:,} / {row['events']:,} | {show(row['other_cores'], 2)} |"
+            f"| {latency} | {row['received']:,} / {row['events']:,} ({row['failures']:,}) "
+            f"| {show(row['other_cores'], 2)} |"
         )
     return "\n".join(lines)
 

@@ -111,7 +111,7 @@ class PublishStream:
                 return  # the stream broke: its reader sees it and deals with what waits
 
     async def _read(self, call: Call) -> None:
-        error: grpc.aio.AioRpcError | None = None
+        code, detail = grpc.StatusCode.OK, "the router ended the stream"
         try:
             async for response in call:
                 if not self._unanswered:
@@ -120,25 +120,29 @@ class PublishStream:
                 if not pending.future.done():
                     pending.future.set_result(response)
         except grpc.aio.AioRpcError as exc:
-            error = exc
-        self._broken(call, error)
+            code, detail = exc.code(), exc.details() or ""
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # closing
+            # grpc.aio ends a call cancelled here (a stuck stream, see publish) so.
+            code, detail = grpc.StatusCode.CANCELLED, "the stream was given up"
+        self._broken(call, code, detail)
 
-    def _broken(self, call: Call, error: grpc.aio.AioRpcError | None) -> None:
+    def _broken(self, call: Call, code: grpc.StatusCode, detail: str) -> None:
         if call is not self._call:
             return  # an earlier stream, already replaced
         self._call = None
         waiting = [p for p in self._unanswered if not p.future.done()]
-        code = error.code() if error is not None else grpc.StatusCode.OK
         if code == grpc.StatusCode.UNIMPLEMENTED:
             self._unanswered.clear()
             self._fail(waiting, StreamUnsupported())
             return
         if code in REFUSED:
             self._unanswered.clear()
-            self._fail(waiting, RequestFailed(code.value[0], (error.details() if error else "") or ""))
+            self._fail(waiting, RequestFailed(code.value[0], detail))
             return
         again = [p for p in waiting if p.sends < SENDS]
-        detail = error.details() if error is not None else "the router ended the stream"
         self._fail(
             [p for p in waiting if p.sends >= SENDS],
             RequestFailed(Code.UNAVAILABLE, f"the stream broke before the router answered: {detail}"),
