@@ -10,6 +10,9 @@ webhook sink subscribed to the type. In each trial, in turn:
 - sdk stream, R/s: the same schedule through `AsyncProducer.send` (batch_size 1: one event a
   request, on the SDK's PublishStream; max_in_flight 256, so the schedule, not the SDK, sets
   the pace);
+- sdk linger, R/s: the same schedule through an `AsyncProducer` with its defaults (batches of
+  up to 100, 5 ms linger, 4 requests in flight): what a producer sending one event at a time
+  gets when it lets the SDK gather them — several events a request at these rates;
 - batched, saturated: calls of 100 events, 4 at once, as fast as they go.
 
 for R in --rates (500 and 2,000 by default), --seconds (10) each. Each measurement runs from
@@ -20,7 +23,7 @@ receipts apart: devkit/bench_load.first_attempt_latency). Every figure is the me
 --trials (3) trials with its min–max; the ratios to the batched figure are taken within each
 trial first.
 
-    python -m devkit.bench_steady                  # ≈ 5 minutes
+    python -m devkit.bench_steady                  # ≈ 6 minutes
     python -m devkit.bench_steady --quick          # 1 trial, 5 s a rate
 """
 
@@ -65,6 +68,7 @@ CLIENT = "bench driver"
 # Our processes, whose CPU per event is the figure: the router, the worker, nats-server,
 # control (catalog and gateway are printed beside them).
 OURS = ("router", "delivery-0", "nats-server", "control")
+WAYS = ("unary", "sdk stream", "sdk linger")
 # The suite counts as idle below this many cores busy (all its processes together).
 IDLE_CORES = 0.3
 
@@ -79,7 +83,7 @@ class Plan:
     settle_seconds: float = 20.0
 
     def modes(self) -> list[str]:
-        names = [f"{way}, {rate:,.0f}/s" for rate in self.rates for way in ("unary", "sdk stream")]
+        names = [f"{way}, {rate:,.0f}/s" for rate in self.rates for way in WAYS]
         return [*names, BATCHED]
 
 
@@ -202,9 +206,10 @@ async def measure(suite: Any, receiver_port: int, plan: Plan, procs: ProcessWatc
         await publish_until_routed(router, factory, TYPE, 1, timeout=20)
         sdk_events = SdkEvents(factory)
         transport = GrpcTransport(suite.target("router"), suite.credential("producer"))
-        async with AsyncProducer(
-            transport, account_sid=account.sid, batch_size=1, max_in_flight=256
-        ) as producer:
+        async with (
+            AsyncProducer(transport, account_sid=account.sid, batch_size=1, max_in_flight=256) as producer,
+            AsyncProducer(transport, account_sid=account.sid) as lingering,
+        ):
             sends: dict[str, Callable[[], Awaitable[PublishFigures]]] = {}
             for rate in plan.rates:
 
@@ -214,14 +219,19 @@ async def measure(suite: Any, receiver_port: int, plan: Plan, procs: ProcessWatc
                 def stream(rate: float = rate) -> Awaitable[PublishFigures]:
                     return sdk_paced(producer, sdk_events, rate, plan.seconds)
 
+                def linger(rate: float = rate) -> Awaitable[PublishFigures]:
+                    return sdk_paced(lingering, sdk_events, rate, plan.seconds)
+
                 sends[f"unary, {rate:,.0f}/s"] = unary
                 sends[f"sdk stream, {rate:,.0f}/s"] = stream
+                sends[f"sdk linger, {rate:,.0f}/s"] = linger
             sends[BATCHED] = lambda: publish_fixed(
                 router, factory, TYPE, plan.batched_events, 100, 4, keep_ids=True
             )
             # Warm every path: connections, the stream, validators.
             await publish_paced(router, factory, TYPE, 200, 1, 1)
             await sdk_paced(producer, sdk_events, 200, 1)
+            await sdk_paced(lingering, sdk_events, 200, 1)
             await publish_fixed(router, factory, TYPE, 2_000, 100, 4)
             for trial in range(plan.trials):
                 record: dict[str, Any] = {"trial": trial + 1}
