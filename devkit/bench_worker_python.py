@@ -47,7 +47,8 @@ from services.delivery.app import MIGRATIONS
 from services.delivery.directory import SinkDirectory
 from services.delivery.intake.room import Room
 from services.delivery.intake.worker import Worker, bells
-from services.delivery.scheduling.lanes import Dispatcher, LaneRules
+from services.delivery.scheduling.lane import LaneRules
+from services.delivery.scheduling.lanes import Dispatcher
 from services.delivery.settling.decision import RetryRules
 from services.delivery.settling.journal import ATTEMPTS_TABLE, Attempt, AttemptRows, DeadLetter
 from services.delivery.settling.metrics import DeliveryMetrics

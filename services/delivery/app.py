@@ -27,7 +27,8 @@ from services.delivery.reads.records import Records
 from services.delivery.reads.replay import ArchiveReach, ReplayRunner
 from services.delivery.reads.servicer import DeliveryServicer
 from services.delivery.scheduling.fleet import Fleet
-from services.delivery.scheduling.lanes import Dispatcher, LaneRules
+from services.delivery.scheduling.lane import LaneRules
+from services.delivery.scheduling.lanes import Dispatcher
 from services.delivery.scheduling.throttle import ThrottleRules
 from services.delivery.settings import Settings
 from services.delivery.settling import metrics as delivery_metrics

@@ -35,7 +35,8 @@ from services.delivery.ordered.lanes import OrderedDelivery, OrderedRules
 from services.delivery.outage.parking import Parking, ParkingRules, ParkingStream
 from services.delivery.reads.records import Records
 from services.delivery.reads.replay import ArchiveReach, ReplayRunner
-from services.delivery.scheduling.lanes import Dispatcher, LaneRules
+from services.delivery.scheduling.lane import LaneRules
+from services.delivery.scheduling.lanes import Dispatcher
 from services.delivery.settings import Settings
 from services.delivery.settling.decision import RetryRules
 from services.delivery.settling.journal import Retention, SqlJournal

@@ -31,7 +31,8 @@ from services.delivery.intake.worker import Worker, bells
 from services.delivery.outage.parking import Parking, ParkingRules, ParkingStream
 from services.delivery.reads.records import Records
 from services.delivery.scheduling.fleet import FleetView
-from services.delivery.scheduling.lanes import Dispatcher, LaneRules
+from services.delivery.scheduling.lane import LaneRules
+from services.delivery.scheduling.lanes import Dispatcher
 from services.delivery.scheduling.throttle import ThrottleRules
 from services.delivery.settings import Settings
 from services.delivery.settling.decision import RetryRules

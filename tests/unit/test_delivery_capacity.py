@@ -12,7 +12,7 @@ from runtime.routing_demand import EveryAccountHeld
 from services.delivery.directory import SinkDirectory
 from services.delivery.intake.envelope import Envelope
 from services.delivery.scheduling import capacity
-from services.delivery.scheduling.lanes import LaneRules
+from services.delivery.scheduling.lane import LaneRules
 from services.delivery.scheduling.unknown import routed_ahead
 from services.delivery.sinks.base import SinkEvent
 

@@ -23,7 +23,8 @@ from services.delivery.errors import ServerError, Throttled
 from services.delivery.intake.envelope import Envelope
 from services.delivery.intake.room import Room
 from services.delivery.scheduling.fleet import Cap, FleetView
-from services.delivery.scheduling.lanes import Dispatcher, Lane, LaneRules
+from services.delivery.scheduling.lane import Lane, LaneRules
+from services.delivery.scheduling.lanes import Dispatcher
 from services.delivery.scheduling.throttle import Throttle
 from services.delivery.settling.decision import RetryRules, SinkState
 from services.delivery.settling.journal import Attempt, DeadLetter

@@ -40,7 +40,7 @@ from services.delivery.errors import SchemaMismatch, SinkGone
 from services.delivery.intake.envelope import Envelope
 from services.delivery.ordered.key_order import KeyQueues
 from services.delivery.scheduling.calls import call_sink
-from services.delivery.scheduling.lanes import LaneReport
+from services.delivery.scheduling.lane import LaneReport
 from services.delivery.scheduling.unknown import routed_ahead
 from services.delivery.settling.decision import Happened, Retry, SinkState, UnknownSink
 from services.delivery.settling.settle import Settler

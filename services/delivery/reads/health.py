@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime.times import utcnow
 from services.delivery.models import AttemptRow, SinkHealthRow
-from services.delivery.scheduling.lanes import LaneReport
+from services.delivery.scheduling.lane import LaneReport
 
 log = logging.getLogger(__name__)
 

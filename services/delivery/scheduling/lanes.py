@@ -5,21 +5,21 @@ queue, its own concurrency, its own throttle and its own batching (by the limits
 declares), so a sink that times out, fails or is throttled only ever slows itself: what it
 cannot take soon is handed back to JetStream (held back) instead of sitting in memory, and
 a failing sink is probed by one call at a time, paced, until it answers again. What a sink
-that is down cannot take is parked (parking.py), and pulled back in as it answers again.
-A throttled sink's cap is the fleet's: a lane paces its calls at this worker's share of it
-and adopts a cap another worker set (fleet.py).
+that is down cannot take is parked (outage/parking.py), and pulled back in as it answers
+again. A throttled sink's cap is the fleet's: a lane paces its calls at this worker's share
+of it and adopts a cap another worker set (caps.py, fleet.py).
 
+The Dispatcher keeps the lanes (lane.py) and runs them; how much a lane may hold is
+capacity.py's to reckon, what a call carries batching.py's, the call itself calls.py's.
 What happens to each event afterwards is `decision.decide`'s to say and `Settler`'s to do.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from runtime.routing_demand import AccountReach, EveryAccountHeld
@@ -32,17 +32,16 @@ from services.delivery.scheduling import batching, capacity, throttle
 from services.delivery.scheduling.calls import call_sink
 from services.delivery.scheduling.caps import FleetCaps
 from services.delivery.scheduling.fleet import Alone, FleetView
+from services.delivery.scheduling.lane import Lane, LaneReport, LaneRules
 from services.delivery.scheduling.unknown import routed_ahead
 from services.delivery.settling import decision
-from services.delivery.settling.decision import HeldBack, RetryRules, SinkState, UnknownSink
+from services.delivery.settling.decision import HeldBack, SinkState, UnknownSink
 from services.delivery.settling.settle import Settler
 from services.delivery.sinks.base import Outcome, Sink
 
-log = logging.getLogger(__name__)
-
 
 class ParkedEvents(Protocol):
-    """The events parked for sinks that were down (the consumer's view of parking.py)."""
+    """The events parked for sinks that were down (the lanes' view of outage/parking.py)."""
 
     def waiting(self, sink_sid: SinkSid) -> bool: ...
 
@@ -56,89 +55,6 @@ class NothingParked:
 
     def answering(self, sink_sid: SinkSid) -> None:
         return None
-
-
-@dataclass(frozen=True)
-class LaneRules:
-    concurrency: int = 32  # calls in flight to one healthy sink
-    # For a batching sink: fewer calls at once, so that under load ready events gather
-    # into full batches instead of leaving one by one.
-    batch_concurrency: int = 4
-    probe_concurrency: int = 1  # to a sink whose last call failed
-    # A failing sink keeps this many queued; the rest waits in JetStream.
-    failing_buffer: int = 16
-    # A sink whose pace is not known yet (no call has returned) may queue this many.
-    unmeasured_buffer: int = 512
-    # A lane idle this long forgets its sink's pace (many sinks must not mean much memory).
-    idle_forget_seconds: float = 60.0
-    # No event waits in a worker longer than this fraction of ack_wait: a lane holds no
-    # more than it can deliver in that time, and what waits longer is handed back or
-    # marked in progress, so JetStream never redelivers what a worker still holds.
-    ack_wait_seconds: float = 30.0
-    hold_fraction: float = 1 / 3
-    throttle: throttle.ThrottleRules = field(default_factory=throttle.ThrottleRules)
-    retry: RetryRules = field(default_factory=RetryRules)
-
-    @property
-    def hold_seconds(self) -> float:
-        return self.ack_wait_seconds * self.hold_fraction
-
-
-@dataclass
-class Meter:
-    """Events per second, over windows of a second or more, smoothed."""
-
-    rate: float = 0.0
-    window_start: float = 0.0
-    window_events: int = 0
-
-    def count(self, events: int, now: float) -> None:
-        if self.window_start == 0.0:
-            self.window_start = now
-        self.window_events += events
-        span = now - self.window_start
-        if span >= 1.0:
-            measured = self.window_events / span
-            self.rate = measured if self.rate == 0.0 else 0.5 * self.rate + 0.5 * measured
-            self.window_start, self.window_events = now, 0
-
-
-@dataclass
-class Lane:
-    sink_sid: SinkSid
-    queue: deque[Envelope] = field(default_factory=deque)
-    in_flight: int = 0
-    flying: list[list[Envelope]] = field(default_factory=list)  # the batches of calls in flight
-    failing_since: float | None = None  # clock time of the first failure of the current outage
-    before_outage: throttle.Throttle | None = None  # the throttle as it was when the outage began
-    probe_at: float = 0.0  # a failing sink is tried again no sooner than this
-    limiter: throttle.Throttle = field(default_factory=throttle.Throttle)
-    timer: asyncio.TimerHandle | None = None
-    latency: float = 0.0  # moving average of call time, seconds
-    per_call: float = 1.0  # moving average of events per call
-    idle_since: float | None = None  # monotonic
-    done: Meter = field(default_factory=lambda: Meter())  # events/s its calls completed
-    capacity_seen: capacity.Seen | None = None  # the last capacity worked out
-
-    @property
-    def failing(self) -> bool:
-        return self.failing_since is not None
-
-    def observe(self, seconds: float, events: int) -> None:
-        if self.latency == 0.0:
-            self.latency, self.per_call = seconds, float(events)
-        else:
-            self.latency = 0.8 * self.latency + 0.2 * seconds
-            self.per_call = 0.8 * self.per_call + 0.2 * events
-
-
-@dataclass(frozen=True)
-class LaneReport:
-    sink_sid: str
-    state: str  # healthy | throttled | failing
-    throttle_cap: float | None  # calls/s, when throttled
-    failing_since: float | None  # clock time, when failing
-    queued: int  # events queued or in flight
 
 
 class Dispatcher:
