@@ -1,5 +1,5 @@
-"""The capacity reckoning (scheduling/capacity.py) and the unknown sink's revision check
-(scheduling/unknown.py): pure, table-tested."""
+"""The capacity reckoning (scheduling/capacity.py) and what becomes of an event for a sink
+that cannot be delivered to (scheduling/unknown.py): pure, table-tested."""
 
 from __future__ import annotations
 
@@ -8,13 +8,17 @@ from dataclasses import dataclass
 
 import pytest
 
+from eventstreams.v1 import control_pb2
+from runtime.routing import whole_table
 from runtime.routing_demand import EveryAccountHeld
-from services.delivery.directory import SinkDirectory
+from runtime.sids import AccountSid, SinkSid
+from services.delivery.directory import Route, SinkDirectory
+from services.delivery.errors import Misconfigured, SinkGone
 from services.delivery.intake.envelope import Envelope
 from services.delivery.scheduling import capacity
 from services.delivery.scheduling.lane import LaneRules
-from services.delivery.scheduling.unknown import routed_ahead
-from services.delivery.sinks.base import SinkEvent
+from services.delivery.scheduling.unknown import routed_ahead, unusable
+from services.delivery.sinks.base import Outcome, SinkEvent
 
 pytestmark = pytest.mark.unit
 
@@ -119,3 +123,22 @@ def test_routed_ahead(routed_at: int, snapshot: int, account: int, expected: boo
     assert routed_ahead(envelope(routed_at), directory_at(snapshot), accounts) is expected  # type: ignore[arg-type]
     if not account:
         assert routed_ahead(envelope(routed_at), directory_at(snapshot), EveryAccountHeld()) is expected
+
+
+def test_an_unusable_sink_says_why_and_an_unknown_one_is_left_to_routed_ahead() -> None:
+    problem = Misconfigured("bad credentials")
+    route = Route(SinkSid("DG1"), AccountSid("AC1"), "webhook", None, problem, ("webhook", "{}", ""))
+    directory = SinkDirectory({})
+    directory.apply(whole_table(revision=1))
+    assert unusable(route, directory, "DG1") == Outcome(error=problem)
+    assert unusable(None, directory, "DG1") is None  # not known here
+    directory.apply(
+        whole_table(
+            revision=2,
+            accounts=[control_pb2.RoutedAccount(sid="AC1", auth_token="t")],
+            sinks=[control_pb2.RoutedSink(sid="DG1", account_sid="AC1", sink_type="webhook")],
+        )
+    )
+    directory.apply(whole_table(revision=3))  # and deleted
+    happened = unusable(None, directory, "DG1")
+    assert isinstance(happened, Outcome) and isinstance(happened.error, SinkGone)

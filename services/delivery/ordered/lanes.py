@@ -36,12 +36,12 @@ from runtime.natsio import api, pull
 from runtime.natsio.pull import PullStatus
 from runtime.routing_demand import AccountReach, EveryAccountHeld
 from services.delivery.directory import SinkDirectory
-from services.delivery.errors import SchemaMismatch, SinkGone
+from services.delivery.errors import SchemaMismatch
 from services.delivery.intake.envelope import Envelope
 from services.delivery.ordered.key_order import KeyQueues
 from services.delivery.scheduling.calls import call_sink
 from services.delivery.scheduling.lane import LaneReport
-from services.delivery.scheduling.unknown import routed_ahead
+from services.delivery.scheduling.unknown import routed_ahead, unusable
 from services.delivery.settling.decision import Happened, Retry, SinkState, UnknownSink
 from services.delivery.settling.settle import Settler
 from services.delivery.sinks.base import Outcome
@@ -299,13 +299,11 @@ class OrderedLane:
         if route is None and not self._accounts.holds(envelope.event.account_sid):
             await self._accounts.ensure([envelope.event.account_sid])
             route = self._directory.route(self.sink_sid)
-        if route is None:
-            if self._directory.removed(self.sink_sid):
-                return Outcome(error=SinkGone(f"sink {self.sink_sid} was deleted"))
+        if route is None or route.sink is None:
+            happened = unusable(route, self._directory, self.sink_sid)
+            if happened is not None:
+                return happened
             return UnknownSink(routed_ahead(envelope, self._directory, self._accounts))
-        if route.sink is None:
-            assert route.problem is not None
-            return Outcome(error=route.problem)
         (outcome,) = await call_sink(route.sink, self.sink_sid, [envelope.event])
         return outcome
 

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from runtime.routing_demand import AccountReach, EveryAccountHeld
 from runtime.sids import SinkSid
 from services.delivery.directory import Route, SinkDirectory
-from services.delivery.errors import SchemaMismatch, SinkGone
+from services.delivery.errors import SchemaMismatch
 from services.delivery.intake.envelope import Envelope
 from services.delivery.intake.room import Room
 from services.delivery.scheduling import batching, capacity, throttle
@@ -33,7 +33,7 @@ from services.delivery.scheduling.calls import call_sink
 from services.delivery.scheduling.caps import FleetCaps
 from services.delivery.scheduling.fleet import Alone, FleetView
 from services.delivery.scheduling.lane import Lane, LaneReport, LaneRules
-from services.delivery.scheduling.unknown import routed_ahead
+from services.delivery.scheduling.unknown import routed_ahead, unusable
 from services.delivery.settling import decision
 from services.delivery.settling.decision import HeldBack, SinkState, UnknownSink
 from services.delivery.settling.settle import Settler
@@ -242,11 +242,9 @@ class Dispatcher:
         if route is None or route.sink is None:
             envelopes = list(lane.queue)
             lane.queue.clear()
-            if route is not None:
-                self._settle_later(envelopes, Outcome(error=route.problem), lane)
-            elif self._directory.removed(lane.sink_sid):
-                deleted = SinkGone(f"sink {lane.sink_sid} was deleted")
-                self._settle_later(envelopes, Outcome(error=deleted), lane)
+            happened = unusable(route, self._directory, lane.sink_sid)
+            if happened is not None:
+                self._settle_later(envelopes, happened, lane)
             else:
                 for behind, group in self._by_revision(envelopes).items():
                     self._settle_later(group, UnknownSink(behind), lane)
