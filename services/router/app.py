@@ -43,6 +43,8 @@ async def build(settings: Settings) -> ServiceApp:
         report_held_routing(metrics, "router", table, accounts)
     publisher = Publisher(schemas, table, bus, watcher.wait_for, observer, tracer, accounts)
 
+    servicer = RouterServicer(publisher, settings.max_batch)
+
     async def close() -> None:
         if traces is not None:
             traces.shutdown()
@@ -58,13 +60,15 @@ async def build(settings: Settings) -> ServiceApp:
             Registration(
                 router_pb2.DESCRIPTOR.services_by_name["Router"].full_name,
                 router_pb2_grpc.add_RouterServicer_to_server,
-                RouterServicer(publisher, settings.max_batch),
+                servicer,
             ),
             held_routing_service(table, accounts),
         ],
         # Publishing before the routing state is held would silently route nothing.
         readiness=[watcher.wait_ready],
         tasks=[watcher.run, catalog_changes.run],
+        # Open PublishStreams end (their producers go on elsewhere) before the grace period.
+        draining=[servicer.drain],
         closers=[close],
         # Without the broker no Publish can succeed: say so to load balancers and probes.
         serving=[lambda: nc.is_connected],

@@ -30,6 +30,17 @@ class RouterServicer(router_pb2_grpc.RouterServicer):
     def __init__(self, publisher: Publisher, max_batch: int) -> None:
         self._publisher = publisher
         self._max_batch = max_batch
+        # Each open stream's reader: stopped when the router drains.
+        self._readers: set[asyncio.Task[None]] = set()
+        self._draining = False
+
+    async def drain(self) -> None:
+        """Stop reading every stream, and take no new one: each answers what it has read and
+        ends, so its producer sends the rest on a fresh stream (another replica) at once,
+        rather than the server waiting out its grace period for streams that never end."""
+        self._draining = True
+        for reader in list(self._readers):
+            reader.cancel()
 
     async def Publish(
         self, request: router_pb2.PublishRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -46,6 +57,8 @@ class RouterServicer(router_pb2_grpc.RouterServicer):
         Publish would fail is answered with its status instead, and the stream goes on.
         Requests are published concurrently (up to STREAM_WINDOW unanswered): one waiting for
         JetStream does not hold up the next one's validation and routing."""
+        if self._draining:
+            return
         parent = tracing.extract_grpc(context.invocation_metadata())
         window = asyncio.Semaphore(STREAM_WINDOW)
         # Each request's answer as a task, in request order; None once the requests end.
@@ -60,13 +73,17 @@ class RouterServicer(router_pb2_grpc.RouterServicer):
                 answers.put_nowait(None)
 
         reader = asyncio.create_task(read())
+        self._readers.add(reader)
+        reader.add_done_callback(self._readers.discard)
         answer: Answer | None = None
         try:
             while (answer := await answers.get()) is not None:
                 response = await answer
                 window.release()
                 yield response
-            await reader  # what ended the requests, if it was an error
+            await asyncio.wait([reader])
+            if not reader.cancelled():  # cancelled: the router drains, the stream ends well
+                reader.result()  # what ended the requests, if it was an error
         finally:
             # The caller left (or the requests failed): nobody waits for what is unanswered.
             reader.cancel()

@@ -6,6 +6,8 @@ published twice reuse the ids, and the receiver gets each event once."""
 from __future__ import annotations
 
 import asyncio
+import signal
+import time
 from collections.abc import AsyncIterator, Sequence
 
 import httpx
@@ -171,6 +173,44 @@ async def test_a_broken_stream_is_reopened_and_its_unanswered_requests_sent_agai
         assert transport.streaming and proxy.connections == 2
     finally:
         await proxy.stop()
+    counts = await all_arrived(receiver, ids, settle=1.5)
+    assert {i: counts[i] for i in ids} == dict.fromkeys(ids, 1)
+    assert set(counts) == {*ids, warm}
+
+
+async def test_a_draining_router_ends_its_streams_and_the_sdk_carries_on_elsewhere(
+    suite: Suite,
+    rest: httpx.AsyncClient,
+    router: router_pb2_grpc.RouterAsyncStub,
+    receiver: Receiver,
+    account: control_pb2.Account,
+) -> None:
+    """A router told to stop (SIGTERM) ends its open streams rather than waiting out its grace
+    period for them (a rolling restart would wait that long per pod): it stops in a few
+    seconds, and the SDK's events sent around the restart each arrive once."""
+    warm = await subscribed(rest, router, receiver, account.sid)
+    payload, version = data(account.sid)
+    transport = GrpcTransport(suite.target("router"), suite.credential("producer"))
+    retry = RetryPolicy(max_attempts=60, base_seconds=0.1, cap_seconds=0.5)  # across the restart
+    child = suite.children["router"]
+    try:
+        async with AsyncProducer(
+            transport, account_sid=account.sid, batch_size=1, max_in_flight=8, retry=retry
+        ) as producer:
+            before = [await producer.send_and_wait(TYPE, payload, schema_version=version) for _ in range(3)]
+            began = time.monotonic()
+            child.process.send_signal(signal.SIGTERM)
+            futures = [await producer.send(TYPE, payload, schema_version=version) for _ in range(5)]
+            await asyncio.to_thread(child.process.wait, 30)
+            stopped_in = time.monotonic() - began
+            suite.revive("router")
+            after: list[EventResult] = list(await asyncio.gather(*futures))
+    finally:
+        if not child.alive() and "router" in suite.dead():
+            suite.revive("router")
+    assert stopped_in < 5, f"the router took {stopped_in:.1f} s to stop"
+    assert all(r.code == 0 for r in after)
+    ids = [r.id for r in before + after]
     counts = await all_arrived(receiver, ids, settle=1.5)
     assert {i: counts[i] for i in ids} == dict.fromkeys(ids, 1)
     assert set(counts) == {*ids, warm}
