@@ -17,6 +17,7 @@ import asyncio
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 import grpc
@@ -39,6 +40,26 @@ REFUSED = frozenset(
         grpc.StatusCode.RESOURCE_EXHAUSTED,
     }
 )
+
+
+class Next(Enum):
+    """What becomes of a request its stream left unanswered."""
+
+    RESEND = "written again, at once, on a fresh stream"
+    GIVE_UP = "UNAVAILABLE to the caller, whose retry policy waits before it publishes again"
+    REFUSED = "the stream's status to the caller: sending it again would be refused again"
+    UNSUPPORTED = "the router has no PublishStream: publish through unary Publish"
+
+
+def after_break(code: grpc.StatusCode, sends: int) -> Next:
+    """A request unanswered when its stream ended with `code` (OK: the router ended it),
+    written on `sends` streams so far. Its outcome is unknown — stored or not — and sending
+    it again is safe (the event ids deduplicate)."""
+    if code == grpc.StatusCode.UNIMPLEMENTED:
+        return Next.UNSUPPORTED
+    if code in REFUSED:
+        return Next.REFUSED
+    return Next.RESEND if sends < SENDS else Next.GIVE_UP
 
 
 class StreamUnsupported(Exception):
@@ -133,21 +154,24 @@ class PublishStream:
         if call is not self._call:
             return  # an earlier stream, already replaced
         self._call = None
-        waiting = [p for p in self._unanswered if not p.future.done()]
-        if code == grpc.StatusCode.UNIMPLEMENTED:
-            self._unanswered.clear()
-            self._fail(waiting, StreamUnsupported())
-            return
-        if code in REFUSED:
-            self._unanswered.clear()
-            self._fail(waiting, RequestFailed(code.value[0], detail))
-            return
-        again = [p for p in waiting if p.sends < SENDS]
-        self._fail(
-            [p for p in waiting if p.sends >= SENDS],
-            RequestFailed(Code.UNAVAILABLE, f"the stream broke before the router answered: {detail}"),
-        )
-        self._unanswered = deque(again)
+        again: deque[_Unanswered] = deque()
+        for pending in self._unanswered:
+            if pending.future.done():
+                continue
+            match after_break(code, pending.sends):
+                case Next.RESEND:
+                    again.append(pending)
+                case Next.UNSUPPORTED:
+                    pending.future.set_exception(StreamUnsupported())
+                case Next.REFUSED:
+                    pending.future.set_exception(RequestFailed(code.value[0], detail))
+                case Next.GIVE_UP:
+                    pending.future.set_exception(
+                        RequestFailed(
+                            Code.UNAVAILABLE, f"the stream broke before the router answered: {detail}"
+                        )
+                    )
+        self._unanswered = again
         if again:
             self._spawn(self._resend())
 
