@@ -11,13 +11,14 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from devkit.suite import Suite
 from eventstreams.v1 import control_pb2, router_pb2, router_pb2_grpc
-from launcher.processes import ROOT, python_env
+from launcher.processes import ROOT, grpc_serving, python_env
 from launcher.run import supervise
 from tests.helpers import sample
 
@@ -35,8 +36,12 @@ async def test_a_killed_router_and_gateway_come_back(
         for name in killed:
             suite.children[name].kill()
         assert set(suite.dead()) >= set(killed)  # the fault happened
-        for _ in range(200):
-            if not suite.dead() and all(suite.children[n].process.pid != pid for n, pid in killed.items()):
+        # Back means serving again, not only running: a new process is in `children` (and
+        # alive) from the moment it is started, seconds before it listens.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            replaced = all(suite.children[n].process.pid != pid for n, pid in killed.items())
+            if replaced and not suite.dead() and await asyncio.to_thread(serving, suite):
                 break
             await asyncio.sleep(0.1)
         assert suite.dead() == []
@@ -45,6 +50,17 @@ async def test_a_killed_router_and_gateway_come_back(
     finally:
         stop.set()
         watcher.join(timeout=5)
+
+
+def serving(suite: Suite) -> bool:
+    """The router answers health SERVING and the gateway /healthz."""
+    try:
+        if not grpc_serving(suite.address("router")):
+            return False
+        with urllib.request.urlopen(f"{suite.gateway_url}/healthz", timeout=1) as response:
+            return bool(response.status == 200)
+    except Exception:
+        return False
 
 
 def _alive_in_group(pgid: int) -> list[str]:
