@@ -146,8 +146,11 @@ async def lose(
     inject: Callable[[], None],
     record_property: Callable[[str, object], None],
     on_sink: Callable[[str], None] | None = None,
+    while_down: Callable[[], None] | None = None,
 ) -> FailoverFigures:
-    """`on_sink` is told the load's sink SID before the load starts."""
+    """`on_sink` is told the load's sink SID before the load starts; `while_down` is called
+    after the load, before the lost process comes back (once it is back, JetStream may hand
+    a leadership back to it)."""
     account: Account = await create_account(suite, f"failover {fault}")
     path = f"/failover/{fault}/{time.time_ns()}"
     try:
@@ -168,6 +171,8 @@ async def lose(
             )
         distinct = (await receiver.path(path)).events
         part = partition(suite, sink)
+        if while_down is not None:
+            while_down()
     finally:
         await asyncio.to_thread(revive_all, suite)
     stored, copied_in = await stored_on_subject(
@@ -212,8 +217,19 @@ async def test_losing_the_node_leading_the_loads_partition(
     def kill_leader() -> None:
         cluster.kill(cluster.index_of(chosen["leader"]))
 
-    await lose(topology, fast_receiver, "partition-leader", kill_leader, record_property, on_sink=note)
-    assert cluster.stream_leader(chosen["stream"]) not in (None, chosen["leader"])
+    def new_leader() -> None:
+        chosen["new"] = cluster.stream_leader(chosen["stream"]) or ""
+
+    await lose(
+        topology,
+        fast_receiver,
+        "partition-leader",
+        kill_leader,
+        record_property,
+        on_sink=note,
+        while_down=new_leader,
+    )
+    assert chosen["new"] not in ("", chosen["leader"])
 
 
 async def test_losing_the_stream_leader_node(
@@ -227,8 +243,16 @@ async def test_losing_the_stream_leader_node(
     def kill_leader() -> None:
         cluster.kill(cluster.index_of(leader))
 
-    await lose(topology, fast_receiver, "stream-leader", kill_leader, record_property)
-    assert cluster.stream_leader("EVENTS") not in (None, leader)
+    after: list[str | None] = []
+    await lose(
+        topology,
+        fast_receiver,
+        "stream-leader",
+        kill_leader,
+        record_property,
+        while_down=lambda: after.append(cluster.stream_leader("EVENTS")),
+    )
+    assert after and after[0] not in (None, leader)
 
 
 async def test_losing_a_node_that_leads_nothing_of_the_stream(
@@ -400,8 +424,8 @@ async def test_no_router_or_worker_misses_a_change_when_a_control_replica_dies(t
     sids = [account.sid for account in accounts]
     holders = [("router", i) for i in range(topology.replicas)] + [("delivery", i) for i in range(WORKERS)]
     for service, index in holders:
-        _, held = await held_routing(topology, service, index, sids, hold=True)
-        assert -1 not in held.values(), (service, index, held)
+        _, holding = await held_routing(topology, service, index, sids, hold=True)
+        assert -1 not in holding.values(), (service, index, holding)
     failed = made = 0
     made_at_kill = -1
 

@@ -45,7 +45,11 @@ async def test_a_killed_router_and_gateway_come_back(
                 break
             await asyncio.sleep(0.1)
         assert suite.dead() == []
-        response = await router.Publish(router_pb2.PublishRequest(events=[sample(account.sid)]), timeout=10)
+        # As a client would: the channel backs off reconnecting to a server it saw refuse, and
+        # a call that does not wait for it to be ready fails at once meanwhile.
+        response = await router.Publish(
+            router_pb2.PublishRequest(events=[sample(account.sid)]), timeout=10, wait_for_ready=True
+        )
         assert response.results[0].code == 0
     finally:
         stop.set()
