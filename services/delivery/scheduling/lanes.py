@@ -3,8 +3,8 @@
 Messages from the shared consumer are dispatched to one lane per sink. A lane has its own
 queue, its own concurrency, its own throttle and its own batching (by the limits its sink
 declares), so a sink that times out, fails or is throttled only ever slows itself: what it
-cannot take soon is handed back to JetStream (held back) instead of sitting in memory, and
-a failing sink is probed by one call at a time, paced, until it answers again. What a sink
+cannot take soon goes back to JetStream (held back) and is not kept in memory, and a
+failing sink is probed by one call at a time, paced, until it answers again. What a sink
 that is down cannot take is parked (outage/parking.py), and pulled back in as it answers
 again. A throttled sink's cap is the fleet's: a lane paces its calls at this worker's share
 of it and adopts a cap another worker set (caps.py, fleet.py).
