@@ -26,7 +26,7 @@ from eventstreams.v1 import control_pb2
 log = logging.getLogger(__name__)
 
 Fetch = Callable[[Sequence[str]], Awaitable[control_pb2.RoutingChanges]]
-# The most accounts one fetch asks for (control's limit per call).
+# The most accounts one GetRouting call names: control refuses more, its readers ask no more.
 FETCH_ACCOUNTS = 500
 # After a read that failed, its accounts are not asked for again for this long: a call of
 # many events of an account control cannot answer for waits for one read, not one per event.
@@ -59,9 +59,6 @@ class AccountsOnDemand:
 
     def holds(self, account_sid: str) -> bool:
         return account_sid in self._as_of
-
-    def held_accounts(self) -> list[str]:
-        return list(self._as_of)
 
     def known_at(self, account_sid: str) -> int:
         """The revision the account's held state was read at (0: not held); the feed keeps it

@@ -10,6 +10,7 @@ import grpc
 from eventstreams.v1 import control_pb2, control_pb2_grpc
 from runtime.change_signal import ChangeSignal
 from runtime.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from runtime.routing_demand import FETCH_ACCOUNTS
 from runtime.service_auth import caller, may_read_auth_tokens
 from runtime.times import iso_seconds
 from services.control.accounts import AccountStore
@@ -20,14 +21,11 @@ from services.control.models import (
     SubscribedEventRow,
     SubscriptionRow,
 )
-from services.control.routing_feed import PAGE_ACCOUNTS, RoutingFeed
+from services.control.routing_feed import RoutingFeed
 from services.control.sinks import SinkStore
 from services.control.subscriptions import Selector, SubscriptionStore
 
 Ctx = grpc.aio.ServicerContext[Any, Any]
-
-# A watcher asks for the accounts it misses in one call; a page of a cold start is the most.
-MAX_ROUTING_FETCH = PAGE_ACCOUNTS
 
 
 def account_message(row: AccountRow) -> control_pb2.Account:
@@ -383,6 +381,6 @@ class ControlServicer(control_pb2_grpc.ControlServicer):
         who = caller(context)
         if request.with_auth_tokens and not may_read_auth_tokens(who):
             raise PermissionDenied(f"{who.name} ({who.role}) may not read accounts' auth tokens")
-        if len(request.account_sids) > MAX_ROUTING_FETCH:
-            raise InvalidArgument(f"at most {MAX_ROUTING_FETCH} accounts a call")
+        if len(request.account_sids) > FETCH_ACCOUNTS:
+            raise InvalidArgument(f"at most {FETCH_ACCOUNTS} accounts a call")
         return await self._feed.fetch(list(request.account_sids), request.with_auth_tokens)
