@@ -17,7 +17,18 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from eventstreams.v1 import catalog_pb2_grpc, control_pb2_grpc, delivery_pb2_grpc
-from gateway import accounts, alerts, auth_tokens, deliveries, openapi, sinks, subscriptions, types, usage
+from gateway import (
+    accounts,
+    alerts,
+    auth_tokens,
+    deliveries,
+    openapi,
+    portal,
+    sinks,
+    subscriptions,
+    types,
+    usage,
+)
 from gateway.auth import Authenticator
 from gateway.body_limit import TOO_LARGE_CODE, BodyLimit, BodyTooLarge, too_large
 from gateway.context import Backends
@@ -48,6 +59,9 @@ def build(settings: Settings) -> Starlette:
         delivery=delivery_pb2_grpc.DeliveryStub(delivery_channel),
         auth=Authenticator(control, settings.auth_cache_seconds),
         public_url=settings.public_url.rstrip("/"),
+        portal=portal.Portal(
+            control, settings.portal_secret, settings.portal_max_ttl_seconds, settings.auth_cache_seconds
+        ),
     )
 
     metrics = Metrics.of("gateway", settings)
@@ -102,6 +116,7 @@ def build(settings: Settings) -> Starlette:
         *deliveries.routes(backends),
         *subscriptions.routes(backends),
         *alerts.routes(backends),
+        *portal.routes(backends),
     ]
     return Starlette(
         routes=routes,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -14,6 +14,12 @@ from gateway import forms
 from gateway.auth import Authenticator
 
 
+class Sessions(Protocol):
+    """A credential the browser holds as a cookie (the tenant portal's session)."""
+
+    async def principal_of(self, request: Request) -> control_pb2.Principal | None: ...
+
+
 @dataclass(frozen=True)
 class Backends:
     control: control_pb2_grpc.ControlAsyncStub
@@ -21,6 +27,7 @@ class Backends:
     delivery: delivery_pb2_grpc.DeliveryAsyncStub
     auth: Authenticator
     public_url: str
+    portal: Sessions | None = None
 
 
 @dataclass(frozen=True)
@@ -49,8 +56,14 @@ Handler = Callable[[Call], Awaitable[Response]]
 
 def authenticated(backends: Backends, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        client = request.client.host if request.client else None
-        principal = await backends.auth.principal(request.headers.get("authorization"), client)
+        authorization = request.headers.get("authorization")
+        # A portal session answers only when no credential is given: an explicit one wins.
+        principal = None
+        if authorization is None and backends.portal is not None:
+            principal = await backends.portal.principal_of(request)
+        if principal is None:
+            client = request.client.host if request.client else None
+            principal = await backends.auth.principal(authorization, client)
         return await handler(Call(request, principal, backends))
 
     return endpoint

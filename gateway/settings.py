@@ -18,3 +18,9 @@ class Settings(ServiceSettings):
         "", "gateway: base URL in resource links (default: the URL the request came to)"
     )
     max_body_bytes: int = setting(1024 * 1024, "gateway: largest request body accepted (413 beyond)")
+    portal_secret: str = setting(
+        "",
+        "gateway: key signing tenant portal links (empty: one per process, so a link works only"
+        " on the replica that issued it; set the same on every replica)",
+    )
+    portal_max_ttl_seconds: int = setting(86400, "gateway: longest life a tenant portal link may ask for")

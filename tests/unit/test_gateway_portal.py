@@ -1,0 +1,102 @@
+"""The tenant portal's tokens and scope: what a link grants, for how long, and where."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.portal_tokens import (
+    LINK,
+    SESSION,
+    Grant,
+    PortalRefused,
+    portal_allows,
+    sign,
+    ttl_problem,
+    verify,
+)
+
+pytestmark = pytest.mark.unit
+
+SECRET = b"k" * 32
+GRANT = Grant("AC" + "b" * 32, "AC" + "a" * 32, 1_000)
+
+
+def test_a_token_carries_its_grant_back() -> None:
+    assert verify(SECRET, sign(SECRET, GRANT, LINK), LINK, now=999) == GRANT
+
+
+def _tampered_payload(token: str) -> str:
+    version, payload, signature = token.split(".")
+    flipped = payload[:-2] + ("A" if payload[-2] != "A" else "B") + payload[-1]
+    return f"{version}.{flipped}.{signature}"
+
+
+@pytest.mark.parametrize(
+    ("token", "purpose", "now", "says"),
+    [
+        (sign(SECRET, GRANT, LINK), LINK, 1_000, "expired"),
+        (sign(SECRET, GRANT, LINK), LINK, 5_000, "expired"),
+        (sign(b"x" * 32, GRANT, LINK), LINK, 0, "signature"),  # another gateway's secret
+        (sign(SECRET, GRANT, SESSION), LINK, 0, "signature"),  # a session is not a link
+        (sign(SECRET, GRANT, LINK), SESSION, 0, "signature"),  # nor a link a session
+        (_tampered_payload(sign(SECRET, GRANT, LINK)), LINK, 0, "signature"),
+        (sign(SECRET, GRANT, LINK) + "A", LINK, 0, ""),
+        ("p1..", LINK, 0, "not a portal token"),
+        ("p2." + sign(SECRET, GRANT, LINK)[3:], LINK, 0, "not a portal token"),
+        ("", LINK, 0, "not a portal token"),
+        ("p1.e30.%%%", LINK, 0, ""),
+    ],
+)
+def test_a_token_is_refused_when(token: str, purpose: str, now: float, says: str) -> None:
+    with pytest.raises(PortalRefused) as refused:
+        verify(SECRET, token, purpose, now)
+    assert refused.value.http_status == 401 and refused.value.twilio_code == 20003
+    assert says in refused.value.message
+
+
+def test_a_signed_token_with_a_bad_payload_is_refused() -> None:
+    """Signed, but not what a grant looks like: refused, not a 500."""
+    import base64
+    import hashlib
+    import hmac
+
+    payload = base64.urlsafe_b64encode(b'{"a":"AC1"}').rstrip(b"=").decode()
+    mac = hmac.new(SECRET, f"p1.{LINK}.{payload}".encode(), hashlib.sha256).digest()
+    token = f"p1.{payload}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+    with pytest.raises(PortalRefused, match="not a portal token"):
+        verify(SECRET, token, LINK, 0)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("GET", "/v1/Sinks", True),
+        ("POST", "/v1/Sinks", True),
+        ("DELETE", "/v1/Sinks/DG1", True),
+        ("GET", "/v1/Sinks/DG1/Deliveries", True),
+        ("POST", "/v1/Sinks/DG1/DeadLetters/Redrive", True),
+        ("GET", "/v1/Subscriptions/DF1/SubscribedEvents", True),
+        ("GET", "/v1/Alerts", True),
+        ("GET", "/v1/Types", True),
+        ("GET", "/v1/Schemas/x/Versions", True),
+        ("POST", "/v1/Types", False),  # the catalogue is read, never written
+        ("POST", "/v1/PortalLinks", False),  # a portal cannot open another
+        ("GET", "/v1/Usage", False),
+        ("GET", "/v1/SinksX", False),  # a prefix is a path segment, not a string
+        ("GET", "/2010-04-01/Accounts.json", False),
+        ("POST", "/2010-04-01/Accounts/AC1/Keys.json", False),
+        ("POST", "/v1/AuthTokens/Secondary", False),
+        ("GET", "/", False),
+    ],
+)
+def test_what_a_portal_session_reaches(method: str, path: str, allowed: bool) -> None:
+    assert portal_allows(method, path) is allowed
+
+
+@pytest.mark.parametrize(
+    ("ttl", "cap", "problem"),
+    [(1, 60, None), (60, 60, None), (0, 60, "at least"), (-5, 60, "at least"), (61, 60, "at most 60")],
+)
+def test_a_links_lifetime_is_capped(ttl: int, cap: int, problem: str | None) -> None:
+    found = ttl_problem(ttl, cap)
+    assert found == problem if problem is None else (found is not None and problem in found)
