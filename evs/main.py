@@ -19,6 +19,7 @@ from evs.errors import CliError, NoCredentials
 from evs.output import emit
 from evs.profiles import DEFAULT_URL, Profile, Profiles, default_profiles
 from evs.progress import Progress
+from runtime.sinks import registry
 
 F = TypeVar("F", bound=Callable[..., Any])
 SINK_COLUMNS = ("sid", "sink_type", "status", "description")
@@ -133,7 +134,7 @@ def profiles_remove(name: str) -> None:
 
 @cli.group()
 def sinks() -> None:
-    """Where events go: webhook, Kinesis, Segment."""
+    """Where events go: a webhook, Amazon Kinesis, Segment, … (`evs sinks types`)."""
 
 
 @sinks.command("list")
@@ -153,7 +154,7 @@ def sinks_get(sid: str) -> None:
 @click.option(
     "--type",
     "sink_type",
-    type=click.Choice(["webhook", "kinesis", "segment"]),
+    type=click.Choice(registry.NAMES),
     default="webhook",
     show_default=True,
 )
@@ -164,7 +165,8 @@ def sinks_get(sid: str) -> None:
 def sinks_create(
     sink_type: str, description: str, destination: str | None, batch: bool, config: str | None
 ) -> None:
-    """Create a sink (a webhook is active at once; Kinesis and Segment need test and validate)."""
+    """Create a sink (a webhook is active at once; the others need test and validate). Each
+    type's --config fields: `evs sinks types`."""
     if config is None:
         if sink_type != "webhook" or not destination:
             raise click.UsageError("give --destination (webhook) or the whole --config JSON")
@@ -172,6 +174,22 @@ def sinks_create(
     form = {"Description": description, "SinkType": sink_type, "SinkConfiguration": config}
     with state().api() as api:
         emit(state().as_json, api.post("/v1/Sinks", form))
+
+
+@sinks.command("types")
+def sinks_types() -> None:
+    """The sink types the deployment offers, with the fields of each one's --config."""
+    with state().api() as api:
+        kinds = api.get("/v1/SinkTypes")["sink_types"]
+    if state().as_json:
+        emit(True, kinds)
+        return
+    for kind in kinds:
+        schema = kind["configuration_schema"]
+        click.echo(f"{kind['sink_type']}: {kind['title']} - {kind['summary']}")
+        for name, field in schema["properties"].items():
+            needed = "required" if name in schema["required"] else "optional"
+            click.echo(f"    {name} ({needed}): {field['description']}")
 
 
 @sinks.command("delete")
@@ -457,6 +475,23 @@ def usage(start_date: str | None, end_date: str | None, daily: bool) -> None:
         path = f"/2010-04-01/Accounts/{account}/Usage/Records{'/Daily' if daily else ''}.json"
         rows = list(api.each(path, "usage_records", {**params, "PageSize": "1000"}))
     emit(state().as_json, rows, ("start_date", "end_date", "category", "count"))
+
+
+@cli.command("portal-link")
+@click.argument("account_sid", required=False)
+@click.option("--ttl", type=int, help="seconds the link works (default 3600; the gateway caps it)")
+def portal_link(account_sid: str | None, ttl: int | None) -> None:
+    """A signed link opening the console scoped to one of your subaccounts (default: your own
+    account) — its sinks, subscriptions, delivery logs and error log, nothing else — until it
+    expires. Hand it to that tenant; it carries no auth token. Needs the auth token, not a key."""
+    form = {k: v for k, v in {"AccountSid": account_sid, "Ttl": str(ttl) if ttl else None}.items() if v}
+    with state().api() as api:
+        link = api.post("/v1/PortalLinks", form)
+    if state().as_json:
+        emit(True, link)
+    else:
+        click.echo(link["url"])
+        click.echo(f"  for {link['account_sid']}, until {link['date_expires']}", err=True)
 
 
 @cli.command()
