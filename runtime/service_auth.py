@@ -14,7 +14,8 @@ gateway — as strong as the strongest caller, so each caller holds its own cred
   or wrong credential: UNAUTHENTICATED. A known caller asking for a method its role lacks:
   PERMISSION_DENIED. A request field may narrow a method further, checked by its servicer with
   `caller(context)`: only `delivery` may ask WatchRouting for accounts' auth tokens (it signs
-  deliveries with them) — see `may_read_auth_tokens`.
+  deliveries with them) — see `may_read_auth_tokens`; a role in `PUBLISH_TYPES` may publish
+  only the event types listed for it (the router checks each event) — see `may_publish`.
 - Health checks and reflection stay open (probes, grpcurl's listing) and carry nothing of a
   tenant. A server without a caller list checks nothing (a warning at start): any caller is
   `ANONYMOUS`, whose role is `admin`.
@@ -37,7 +38,7 @@ from typing import Any
 
 import grpc
 
-from runtime import grpc_wrap
+from runtime import error_logs, grpc_wrap
 
 HEADER = "x-es-service-token"
 OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
@@ -135,8 +136,9 @@ ALLOWED: Mapping[str, frozenset[str]] = {
     "gateway": CONTROL_API | CATALOG_READS | DELIVERY_API,
     # Routes events: the routing feed (without tokens) and the catalogue.
     "router": WATCH_ROUTING | CATALOG_ALL,
-    # Delivers: the routing feed, with the accounts' auth tokens it signs deliveries with.
-    "delivery": WATCH_ROUTING,
+    # Delivers: the routing feed, with the accounts' auth tokens it signs deliveries with; and
+    # publishes its sinks' error-log events (that type alone: PUBLISH_TYPES).
+    "delivery": WATCH_ROUTING | PUBLISH,
     # Sends sinks' test events and resolves the types subscriptions name.
     "control": PUBLISH | CATALOG_READS,
     # The operator (services.control.admin, tests' setup): everything.
@@ -147,6 +149,11 @@ ALLOWED: Mapping[str, frozenset[str]] = {
 # with them; nobody else — the operator included — needs to see them.
 SIGNING_ROLES = frozenset({"delivery"})
 
+# Roles whose Publish is held to these event types, and to no sink test (an event for one
+# sink, whatever its subscriptions). The workers publish what they saw of their sinks'
+# failures: a worker's credential must not let it speak for an account in any other way.
+PUBLISH_TYPES: Mapping[str, frozenset[str]] = {"delivery": frozenset({error_logs.ERROR_LOGGED})}
+
 
 def allowed(role: str, method: str) -> bool:
     """Whether a caller of this role may call this full method name."""
@@ -156,6 +163,13 @@ def allowed(role: str, method: str) -> bool:
 def may_read_auth_tokens(who: Caller) -> bool:
     # ANONYMOUS itself (not a configured caller of that name): a server that checks nothing.
     return who is ANONYMOUS or who.role in SIGNING_ROLES
+
+
+def may_publish(who: Caller, type_name: str, *, sink_test: bool = False) -> bool:
+    """Whether this caller (allowed Publish) may publish an event of this type; `sink_test`:
+    one addressed to a single sink."""
+    held = PUBLISH_TYPES.get(who.role)
+    return held is None or (type_name in held and not sink_test)
 
 
 def digest(credential: str) -> str:

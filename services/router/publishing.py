@@ -19,7 +19,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from eventstreams.v1 import router_pb2
-from runtime import ordering, sids, stream_codec, tracing
+from runtime import error_logs, ordering, sids, stream_codec, tracing
 from runtime.errors import Unavailable
 from runtime.routing_demand import AccountReach, EveryAccountHeld
 from runtime.sids import AccountSid, EventId, SinkSid
@@ -339,7 +339,11 @@ class Publisher:
         # when it was read later (a worker that knows less waits for the sink, never drops it).
         revision = max(self._table.revision, self._accounts.known_at(account))
         messages, failures = [], []
+        # An error-log entry about a sink is never that sink's (runtime/error_logs.py).
+        about = error_logs.sink_about(type_name, source)
         for target, shape in targets:
+            if about is not None and target.sink_sid == about:
+                continue
             shaped = self._shape(data_json, data, schema, shape)
             failure = ""
             if shaped is None:

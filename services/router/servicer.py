@@ -12,8 +12,9 @@ import grpc
 from opentelemetry.context import Context
 
 from eventstreams.v1 import router_pb2, router_pb2_grpc
-from runtime import tracing
-from runtime.errors import InvalidArgument, ServiceError
+from runtime import service_auth, tracing
+from runtime.errors import InvalidArgument, PermissionDenied, ServiceError
+from runtime.service_auth import Caller
 from services.router.publishing import Publisher
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class RouterServicer(router_pb2_grpc.RouterServicer):
         self, request: router_pb2.PublishRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> router_pb2.PublishResponse:
         parent = tracing.extract_grpc(context.invocation_metadata())
-        return await self._publish(request, parent)
+        return await self._publish(request, parent, service_auth.caller(context))
 
     async def PublishStream(
         self,
@@ -60,6 +61,7 @@ class RouterServicer(router_pb2_grpc.RouterServicer):
         if self._draining:
             return
         parent = tracing.extract_grpc(context.invocation_metadata())
+        who = service_auth.caller(context)
         window = asyncio.Semaphore(STREAM_WINDOW)
         # Each request's answer as a task, in request order; None once the requests end.
         answers: asyncio.Queue[Answer | None] = asyncio.Queue()
@@ -68,7 +70,7 @@ class RouterServicer(router_pb2_grpc.RouterServicer):
             try:
                 async for request in request_iterator:
                     await window.acquire()
-                    answers.put_nowait(asyncio.create_task(self._answer(request, parent)))
+                    answers.put_nowait(asyncio.create_task(self._answer(request, parent, who)))
             finally:
                 answers.put_nowait(None)
 
@@ -95,10 +97,10 @@ class RouterServicer(router_pb2_grpc.RouterServicer):
                     left.cancel()
 
     async def _answer(
-        self, request: router_pb2.PublishRequest, parent: Context | None
+        self, request: router_pb2.PublishRequest, parent: Context | None, who: Caller
     ) -> router_pb2.PublishResponse:
         try:
-            return await self._publish(request, parent)
+            return await self._publish(request, parent, who)
         except ServiceError as exc:
             return router_pb2.PublishResponse(code=exc.grpc_code.value[0], message=exc.message)
         except Exception:
@@ -109,10 +111,17 @@ class RouterServicer(router_pb2_grpc.RouterServicer):
             )
 
     async def _publish(
-        self, request: router_pb2.PublishRequest, parent: Context | None
+        self, request: router_pb2.PublishRequest, parent: Context | None, who: Caller
     ) -> router_pb2.PublishResponse:
         if not request.events:
             raise InvalidArgument("a Publish request carries at least one event")
         if len(request.events) > self._max_batch:
             raise InvalidArgument(f"a Publish request carries at most {self._max_batch} events")
+        if who.role in service_auth.PUBLISH_TYPES:
+            for event in request.events:
+                if not service_auth.may_publish(who, event.type, sink_test=bool(event.sink_sid)):
+                    raise PermissionDenied(
+                        f"{who.name} ({who.role}) may not publish {event.type!r}"
+                        + (" to one sink" if event.sink_sid else "")
+                    )
         return await self._publisher.publish(list(request.events), parent)

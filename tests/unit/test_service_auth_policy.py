@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runtime import service_auth
+from runtime.error_logs import ERROR_LOGGED
 from runtime.service_auth import Caller, Callers
 
 CONTROL = "/eventstreams.v1.Control/"
@@ -41,7 +42,9 @@ PUBLISH_STREAM = "/eventstreams.v1.Router/PublishStream"
         ("router", PUBLISH, False),
         ("delivery", CONTROL + "WatchRouting", True),
         ("delivery", CONTROL + "GetAccount", False),
-        ("delivery", PUBLISH, False),
+        # Delivery publishes its error-log events (the router holds it to that one type).
+        ("delivery", PUBLISH, True),
+        ("delivery", PUBLISH_STREAM, True),
         ("control", PUBLISH, True),
         ("control", CATALOG + "GetEventType", True),
         ("control", CONTROL + "WatchRouting", False),
@@ -70,6 +73,27 @@ def test_allowed(role: str, method: str, allowed: bool) -> None:
 )
 def test_only_delivery_reads_auth_tokens_where_calls_are_checked(who: Caller, may: bool) -> None:
     assert service_auth.may_read_auth_tokens(who) is may
+
+
+@pytest.mark.parametrize(
+    ("role", "type_name", "sink_test", "may"),
+    [
+        ("delivery", ERROR_LOGGED, False, True),
+        ("delivery", "com.twilio.messaging.message.delivered", False, False),
+        ("delivery", "com.twilio.error-logs.error.logged.x", False, False),
+        ("delivery", "", False, False),
+        # A sink's test event goes to the one sink it names, subscribed or not: not delivery's.
+        ("delivery", ERROR_LOGGED, True, False),
+        ("producer", "com.twilio.messaging.message.delivered", False, True),
+        ("producer", ERROR_LOGGED, False, True),
+        ("control", "com.twilio.messaging.message.delivered", True, True),
+        ("admin", "com.acme.anything", True, True),
+    ],
+)
+def test_a_role_may_be_held_to_some_event_types(
+    role: str, type_name: str, sink_test: bool, may: bool
+) -> None:
+    assert service_auth.may_publish(Caller(role, role), type_name, sink_test=sink_test) is may
 
 
 def test_every_method_the_protos_declare_has_a_place_in_the_table() -> None:
