@@ -21,6 +21,7 @@ from services.delivery.intake.room import Room
 from services.delivery.intake.worker import Worker, bells
 from services.delivery.leaders import LeaderSpread
 from services.delivery.ordered.lanes import OrderedDelivery, OrderedRules
+from services.delivery.outage.holds import HoldWatch
 from services.delivery.outage.parking import Parking, ParkingRules, ParkingStream
 from services.delivery.reads.health import HealthReporter
 from services.delivery.reads.records import Records
@@ -37,10 +38,7 @@ from services.delivery.settling.journal import Retention, SqlJournal
 from services.delivery.settling.metrics import ConsumerLag, DeliveryMetrics, StreamFill
 from services.delivery.settling.settle import SettleObserver, Settler
 from services.delivery.settling.usage import UsageMeter
-from services.delivery.sinks.base import SinkDriver
-from services.delivery.sinks.kinesis import KinesisDriver, KinesisOptions
-from services.delivery.sinks.segment import SegmentDriver
-from services.delivery.sinks.webhook import WebhookDriver
+from services.delivery.sinks.registry import drivers as sink_drivers
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -95,23 +93,6 @@ def ordered_rules(settings: Settings) -> OrderedRules:
     )
 
 
-def sink_drivers(settings: Settings) -> dict[str, SinkDriver]:
-    """Every sink type this worker delivers to, by name."""
-    webhook = WebhookDriver(
-        settings.webhook_timeout_seconds, settings.allow_private_destinations, settings.user_agent
-    )
-    kinesis = KinesisDriver(
-        KinesisOptions(
-            endpoint_url=settings.aws_endpoint_url or None,
-            timeout_seconds=settings.kinesis_timeout_seconds,
-            threads=settings.kinesis_threads,
-        )
-    )
-    segment = SegmentDriver(settings.segment_api_url, settings.segment_timeout_seconds, settings.user_agent)
-    drivers: list[SinkDriver] = [webhook, kinesis, segment]
-    return {driver.sink_type: driver for driver in drivers}
-
-
 async def build(settings: Settings) -> ServiceApp:
     engine = db.create_engine(settings.delivery_database_url)
     await db.migrate(engine, MIGRATIONS, "delivery_alembic_version")
@@ -158,10 +139,11 @@ async def build(settings: Settings) -> ServiceApp:
     )
     # The workers sharing the consumer share each throttled sink's cap.
     fleet = Fleet(nc, fleet_subject(settings))
-    dispatcher = Dispatcher(
-        directory, settler, room, lane_rules(settings), parked, fleet=fleet, accounts=accounts
-    )
-    # The lanes take parked events back; the settler makes those past their window dead letters.
+    rules = lane_rules(settings)
+    dispatcher = Dispatcher(directory, settler, room, rules, parked, fleet=fleet, accounts=accounts)
+    # The outage room watches the lanes: what waits in them too long, a down sink's probes;
+    # the lanes take parked events back, the settler makes those past their window dead letters.
+    holds = HoldWatch(dispatcher, rules)
     parking = Parking(parked, ParkingRules(ack_wait_seconds=settings.ack_wait_seconds), dispatcher, settler)
     ordered = OrderedDelivery(
         nc,
@@ -239,7 +221,7 @@ async def build(settings: Settings) -> ServiceApp:
             run_worker,
             run_parking,
             run_ordered,
-            dispatcher.run_hold_watch,
+            holds.run,
             journal.run,
             replays.run,
             leaders.run,

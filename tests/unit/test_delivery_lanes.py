@@ -22,7 +22,10 @@ from services.delivery.directory import SinkDirectory
 from services.delivery.errors import ServerError, Throttled
 from services.delivery.intake.envelope import Envelope
 from services.delivery.intake.room import Room
-from services.delivery.scheduling.fleet import Cap, FleetView
+from services.delivery.outage.holds import HoldWatch
+from services.delivery.scheduling.allowance import Allowance
+from services.delivery.scheduling.caps import FleetCaps
+from services.delivery.scheduling.fleet import Alone, Cap, FleetView
 from services.delivery.scheduling.lane import Lane, LaneRules
 from services.delivery.scheduling.lanes import Dispatcher
 from services.delivery.scheduling.throttle import Throttle
@@ -122,7 +125,13 @@ class World:
     dispatcher: Dispatcher
     directory: SinkDirectory
     driver: FakeDriver
+    rules: LaneRules
     messages: list[FakeMsg] = field(default_factory=list)
+
+    def lane(self) -> Lane:
+        lane = self.dispatcher.lane(SINK)
+        assert lane is not None
+        return lane
 
     def offer(self, count: int, payload: bytes = b'{"id":"x"}', first: int = 0) -> None:
         for i in range(first, first + count):
@@ -171,10 +180,9 @@ def world(
     journal = FakeJournal()
     room = Room(room_size)
     retry = RetryRules(base_seconds=1.0, max_delay_seconds=300.0)
-    dispatcher = Dispatcher(
-        directory, Settler(journal, retry), room, LaneRules(retry=retry, **rules), fleet=fleet
-    )
-    return World(sink, journal, room, dispatcher, directory, driver)
+    lane_rules = LaneRules(retry=retry, **rules)
+    dispatcher = Dispatcher(directory, Settler(journal, retry), room, lane_rules, fleet=fleet)
+    return World(sink, journal, room, dispatcher, directory, driver, lane_rules)
 
 
 async def settle_all(w: World, timeout: float = 5.0) -> None:
@@ -284,7 +292,7 @@ async def test_the_hold_watch_marks_long_waits_in_progress_on_a_healthy_sink() -
     w = world(FakeSink(ONE, blocked), concurrency=1, ack_wait_seconds=0.3)
     w.offer(3)
     await asyncio.sleep(0.15)
-    await w.dispatcher.check_holds()
+    await HoldWatch(w.dispatcher, w.rules).check_holds()
     assert [m.progress for m in w.messages] == [1, 1, 1]  # the one in flight and the queued ones
     gate.set()
     await settle_all(w)
@@ -298,7 +306,7 @@ async def test_the_hold_watch_hands_back_what_a_failing_sink_still_holds() -> No
     w.offer(20)
     await asyncio.sleep(0.15)
     held_before = w.room.held
-    await w.dispatcher.check_holds()
+    await HoldWatch(w.dispatcher, w.rules).check_holds()
     await asyncio.sleep(0.05)
     assert held_before > 5
     assert w.room.held <= 1
@@ -318,7 +326,7 @@ async def test_an_outage_leaves_no_throttle_behind_once_the_sink_answers() -> No
     w = world(FakeSink(ONE, flaky(fail_until, ServerError("down", status=500))), failing_buffer=4)
     w.offer(20)
     await asyncio.sleep(0.3)
-    lane = w.dispatcher._lanes[SINK]
+    lane = w.lane()
     assert lane.failing and lane.limiter.throttled  # the first 5xx capped it, then it was down
     await asyncio.sleep(1.0)
     w.offer(5, first=20)
@@ -333,7 +341,7 @@ async def test_a_sink_that_said_429_while_down_stays_throttled() -> None:
     await asyncio.sleep(1.3)
     w.offer(5, first=20)
     await asyncio.sleep(0.1)
-    lane = w.dispatcher._lanes[SINK]
+    lane = w.lane()
     assert not lane.failing and lane.limiter.cap == pytest.approx(100.0)  # Twilio's cap
 
 
@@ -483,7 +491,9 @@ def test_a_lane_is_over_capacity_exactly_when_its_capacity_worked_out_afresh_say
         unmeasured_buffer=64,
         ack_wait_seconds=hold,
     )
-    dispatcher = w.dispatcher
+    allowance = Allowance(
+        w.directory, w.room, w.rules, FleetCaps(Alone(), w.rules.throttle, time.time), time.time
+    )
     lane = Lane(SINK)
     limits = [Limits(100, 100_000, 1000), Limits(10, 100_000, 1000), Limits(1, 1000, 1000)]
     for step in range(3000):
@@ -508,4 +518,4 @@ def test_a_lane_is_over_capacity_exactly_when_its_capacity_worked_out_afresh_say
         else:
             for _ in range(min(len(lane.queue), rng.randrange(1, 200))):
                 lane.queue.pop()
-        assert dispatcher._over_capacity(lane) == (len(lane.queue) > dispatcher._capacity(lane)), step
+        assert allowance.over_capacity(lane) == (len(lane.queue) > allowance.capacity(lane)), step

@@ -8,8 +8,9 @@ intake handing messages to them) does so through a port its own room declares, w
     base       errors, models, settings, directory, partitions, leaders, sinks/
     intake     the pull and the decoded message (Envelope), the worker's room
     settling   decide, settle, the delivery log's writer, usage, metrics
-    outage     the parking stream
-    scheduling the per-sink lanes (Dispatcher), batching, throttle, fleet, the sink call
+    scheduling the per-sink lanes (Dispatcher): allowance, sending, hand-off, reports,
+               batching, throttle, fleet, the sink call
+    outage     the parking stream, the hold watch, when a down sink is probed
     ordered    the ordered sinks' lanes and per-key queues
     reads      records, health, replay, the gRPC servicer
     root       app (the composition root), __main__
@@ -32,9 +33,9 @@ BASE = {"errors", "models", "settings", "directory", "partitions", "leaders", "s
 ORDER: list[set[str]] = [
     BASE,
     {"intake"},
-    {"settling", "outage"},
+    {"settling"},
     {"scheduling"},
-    {"ordered"},
+    {"outage", "ordered"},
     {"reads"},
     {"root"},
 ]
@@ -99,3 +100,18 @@ def test_no_service_imports_another_service_or_the_dev_kit() -> None:
                 if other or parts[0] in {"devkit", "tests"}:
                     crossing.append(f"{path.relative_to(ROOT)}:{line} imports {name}")
     assert crossing == []
+
+
+def test_one_module_calls_a_sink() -> None:
+    """A sink is called, and its failure mapped, in one place (scheduling/calls.py) for the
+    lanes and the ordered lanes alike: a second copy would drift in how it maps a failure."""
+    calling = []
+    for path in delivery_modules():
+        if room_of(path) == "sinks":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                if node.func.attr in {"deliver", "prepare"}:
+                    calling.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert [c for c in calling if not c.startswith("services/delivery/scheduling/calls.py")] == []
+    assert calling, "the sink call moved: point this test at it"

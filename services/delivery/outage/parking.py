@@ -30,7 +30,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -44,6 +45,8 @@ from runtime import jetstream, stream_codec
 from runtime.jetstream import StreamSpec
 from runtime.sids import SinkSid
 from services.delivery.intake.envelope import Envelope
+from services.delivery.outage.probing import probe_due
+from services.delivery.scheduling.lane import Lane
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +66,8 @@ class Intake(Protocol):
     def spare(self, sink_sid: SinkSid) -> int | None:
         """How many events the sink's lane takes now; None unless it is known to answer."""
 
-    def probe_due(self, sink_sid: SinkSid) -> bool: ...
+    def lane(self, sink_sid: SinkSid) -> Lane | None:
+        """The sink's lane, if this worker holds one (its outage, its probes)."""
 
 
 class Expiry(Protocol):
@@ -146,11 +150,17 @@ class ParkingStream:
 
 class Parking:
     def __init__(
-        self, stream: ParkingStream, rules: ParkingRules, intake: Intake, expiry: Expiry | None = None
+        self,
+        stream: ParkingStream,
+        rules: ParkingRules,
+        intake: Intake,
+        expiry: Expiry | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """`intake`: where parked events go back in (the lanes); `expiry`: what makes those
-        past their retry window dead letters (the settler)."""
+        past their retry window dead letters (the settler); `clock`: the lanes' clock."""
         self._stream = stream
+        self._clock = clock
         self._js = stream.js
         self._rules = rules
         self._intake: Intake | None = intake
@@ -278,7 +288,7 @@ class Parking:
                 continue
             if intake.spare(sink_sid) is not None:
                 self._start_drain(sink_sid)
-            elif intake.probe_due(sink_sid):
+            elif probe_due(intake.lane(sink_sid), self._clock()):
                 await self._bring_back(intake, await self._fetch(sink_sid, 1))
 
     def _start_drain(self, sink_sid: SinkSid) -> None:
