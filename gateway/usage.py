@@ -1,6 +1,7 @@
 """Usage of Event Streams, in Twilio's Usage Records shape (2010-04-01): delivered events per
-category — `event-streams` (every sink type) and `event-streams-webhook`, `-kinesis`,
-`-segment` — summed over a date range, or per day.
+category — `event-streams` (every sink type) and one per sink type (`event-streams-webhook`,
+`-kinesis`, …: each type's usage category in `runtime.sinks.registry`) — summed over a date
+range, or per day.
 
     GET /2010-04-01/Accounts/{AccountSid}/Usage/Records.json        ?Category= &StartDate= &EndDate=
     GET /2010-04-01/Accounts/{AccountSid}/Usage/Records/Daily.json  (the same, one record per day)
@@ -25,10 +26,10 @@ from gateway.context import Backends, Call, authenticated, ok
 from gateway.paging import PageRequest
 from gateway.routing import resources
 from runtime.errors import InvalidArgument
+from runtime.sinks import registry
 
 ALL = "event-streams"
-SINK_TYPES = ("webhook", "kinesis", "segment")
-CATEGORIES = (ALL, *(f"{ALL}-{t}" for t in SINK_TYPES))
+CATEGORIES = (ALL, *(t.usage_category for t in registry.TYPES))
 DEFAULT_DAYS = 30
 MAX_DAYS = 3660  # ten years
 
@@ -96,7 +97,8 @@ async def _usage(call: Call, daily: bool) -> Any:
     for row in found.days:
         when = date.fromisoformat(row.day) if daily else None
         counts[(when, ALL)] += row.delivered
-        counts[(when, f"{ALL}-{row.sink_type}")] += row.delivered
+        kind = registry.find(row.sink_type)
+        counts[(when, kind.usage_category if kind else f"{ALL}-{row.sink_type}")] += row.delivered
     wanted = [category] if category else list(CATEGORIES)
     path = f"{API}/Accounts/{account}/Usage/Records{'/Daily' if daily else ''}.json"
     days = (end - start).days + 1 if daily else 1

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from runtime import addresses, sids, sink_configs
 from runtime.errors import FailedPrecondition, InvalidArgument, LimitExceeded, NotFound
 from runtime.paging import Page, fetch_page
+from runtime.sinks import registry
 from runtime.times import utcnow
 from services.control import limits, revision, trees, validation
 from services.control.models import SinkRow, SubscriptionRow
@@ -24,9 +25,10 @@ EXTERNAL_ID_PATH = "/v1/Sinks/Kinesis/ExternalId"
 
 @dataclass(frozen=True)
 class KinesisTrust:
-    """What a Kinesis sink's role must trust: the ExternalId issued to its account
-    (sink_configs.issued_external_id under `secret`), and never a role in the platform's own
-    AWS account (`platform_account`, 12 digits; "" when the operator does not say)."""
+    """What the role of a sink that assumes one (Kinesis and the other AWS sinks) must trust:
+    the ExternalId issued to its account (sink_configs.issued_external_id under `secret`), and
+    never a role in the platform's own AWS account (`platform_account`, 12 digits; "" when the
+    operator does not say)."""
 
     secret: str = ""
     platform_account: str = ""
@@ -34,7 +36,7 @@ class KinesisTrust:
     def external_id(self, account_sid: str) -> str:
         return sink_configs.issued_external_id(account_sid, self.secret)
 
-    def refusal(self, account_sid: str, config: sink_configs.KinesisConfig) -> str | None:
+    def refusal(self, account_sid: str, config: sink_configs.AwsTarget) -> str | None:
         """Why this configuration may not be created for this account, or None."""
         own = self.platform_account.strip()
         if own and sink_configs.role_account(config.role_arn) == own.zfill(12):
@@ -51,10 +53,11 @@ class KinesisTrust:
         return None
 
     def routed(self, sink_type: str, account_sid: str, configuration_json: str) -> str:
-        """A sink's configuration as delivery gets it: a Kinesis sink's with its account's
-        issued ExternalId, whatever is stored — a sink stored before ExternalIds were issued
+        """A sink's configuration as delivery gets it: one that assumes a role with its
+        account's issued ExternalId, whatever is stored — a sink stored before ExternalIds were issued
         carries its tenant's choice, which may be another tenant's."""
-        if sink_type != "kinesis":
+        kind = registry.find(sink_type)
+        if kind is None or not kind.assumes_role:
             return configuration_json
         try:
             config = json.loads(configuration_json)
@@ -126,7 +129,7 @@ class SinkStore:
         """Tell the user now, not with every event's dead letter, that this deployment does
         not deliver where the destination points (delivery checks again, on every address
         a name resolves to), nor assume a role that does not trust the account's ExternalId."""
-        if isinstance(config, sink_configs.KinesisConfig):
+        if isinstance(config, sink_configs.AwsTarget):
             refused = self.kinesis.refusal(account_sid, config)
             if refused is not None:
                 raise InvalidArgument(f"Sink could not be created: {refused}", twilio_code=91000)

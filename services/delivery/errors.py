@@ -91,32 +91,3 @@ class InternalError(Retryable):
     """Our own transient fault, not the sink's."""
 
     code = 91304
-
-
-# Amazon Kinesis, with Twilio's codes.
-
-
-class KinesisWriteFailed(Retryable):
-    code = 93101
-
-
-class AssumeRoleFailed(Retryable):
-    code = 93102
-
-
-class KinesisThroughputExceeded(Retryable):
-    """A record over its shard's write throughput: retried with backoff, the sink slowed."""
-
-    code = 93101
-    slows_sink = True
-    asks_to_slow_down = True
-
-
-class ShardCountFailed(Retryable):
-    code = 93103
-
-
-class StreamUnresolvable(Permanent):
-    """The stream's name or region cannot be resolved: discarded, and recorded."""
-
-    code = 93104

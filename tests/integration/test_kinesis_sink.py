@@ -13,9 +13,10 @@ from datetime import UTC, datetime
 import pytest
 
 from runtime.sink_configs import KinesisConfig
-from services.delivery.errors import DeliveryError, StreamUnresolvable
+from services.delivery.errors import DeliveryError
 from services.delivery.sinks.base import SinkEvent, SinkSpec
 from services.delivery.sinks.kinesis import KinesisDriver, KinesisOptions
+from services.delivery.sinks.kinesis.errors import StreamUnresolvable
 from tests.support import moto_server
 from tests.support.kinesis_proxy import KinesisProxy
 from tests.support.moto_server import MotoServer

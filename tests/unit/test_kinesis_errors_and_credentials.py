@@ -8,17 +8,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, ReadTimeoutError
 
-from services.delivery.errors import (
-    AssumeRoleFailed,
-    DeliveryError,
-    KinesisThroughputExceeded,
-    KinesisWriteFailed,
-    ShardCountFailed,
-    StreamUnresolvable,
-)
+from services.delivery.errors import DeliveryError
 from services.delivery.sinks.kinesis import credentials
 from services.delivery.sinks.kinesis.driver import session_name
-from services.delivery.sinks.kinesis.errors import Phase, from_exception
+from services.delivery.sinks.kinesis.errors import (
+    AssumeRoleFailed,
+    KinesisThroughputExceeded,
+    KinesisWriteFailed,
+    Phase,
+    ShardCountFailed,
+    StreamUnresolvable,
+    from_exception,
+)
 
 pytestmark = pytest.mark.unit
 

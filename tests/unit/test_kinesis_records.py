@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from services.delivery.errors import KinesisThroughputExceeded, KinesisWriteFailed
 from services.delivery.sinks.base import SinkEvent
 from services.delivery.sinks.kinesis import records
+from services.delivery.sinks.kinesis.errors import KinesisThroughputExceeded, KinesisWriteFailed
 
 pytestmark = pytest.mark.unit
 

@@ -34,10 +34,9 @@ import botocore.session
 from botocore.config import Config
 
 from runtime.sink_configs import KinesisConfig
-from services.delivery.errors import StreamUnresolvable
 from services.delivery.sinks.base import Limits, Outcome, SinkEvent, SinkSpec
 from services.delivery.sinks.kinesis import credentials, records
-from services.delivery.sinks.kinesis.errors import Phase, mapped
+from services.delivery.sinks.kinesis.errors import Phase, StreamUnresolvable, mapped
 
 if TYPE_CHECKING:
     from mypy_boto3_kinesis import KinesisClient

@@ -1,7 +1,7 @@
-"""botocore's failures as delivery errors, by the phase they happened in — in one place.
-
-Twilio's classes: AssumeRole errors retried (93102), shard-count errors retried (93103), write
-errors retried (93101), a stream that cannot be resolved discarded and recorded (93104)."""
+"""Kinesis's delivery errors, and botocore's failures as them by the phase they happened in,
+in one place. Twilio's classes: AssumeRole errors retried (93102), shard-count errors retried
+(93103), write errors retried (93101), a stream that cannot be resolved discarded and
+recorded (93104)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,33 @@ from enum import Enum
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
 
-from services.delivery.errors import (
-    AssumeRoleFailed,
-    DeliveryError,
-    KinesisThroughputExceeded,
-    KinesisWriteFailed,
-    ShardCountFailed,
-    StreamUnresolvable,
-)
+from services.delivery.errors import DeliveryError, Permanent, Retryable
+
+
+class KinesisWriteFailed(Retryable):
+    code = 93101
+
+
+class AssumeRoleFailed(Retryable):
+    code = 93102
+
+
+class KinesisThroughputExceeded(Retryable):
+    """A record over its shard's write throughput: retried with backoff, the sink slowed."""
+
+    code = 93101
+    slows_sink = True
+    asks_to_slow_down = True
+
+
+class ShardCountFailed(Retryable):
+    code = 93103
+
+
+class StreamUnresolvable(Permanent):
+    """The stream's name or region cannot be resolved: discarded, and recorded."""
+
+    code = 93104
 
 
 class Phase(Enum):

@@ -13,8 +13,8 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from services.delivery.errors import KinesisThroughputExceeded, KinesisWriteFailed
 from services.delivery.sinks.base import Limits, Outcome, SinkEvent
+from services.delivery.sinks.kinesis.errors import KinesisThroughputExceeded, KinesisWriteFailed
 
 MAX_RECORDS_PER_CALL = 500
 MAX_BYTES_PER_CALL = 5 * 1024 * 1024  # data and partition keys of all records

@@ -1,0 +1,27 @@
+"""The sink types this deployment offers: one line each. Control, the gateway, `evs`, the
+docs and the delivery worker all read the list from here."""
+
+from __future__ import annotations
+
+from runtime.sinks import kinesis, segment, webhook
+from runtime.sinks.base import SinkType, invalid
+
+TYPES: tuple[SinkType, ...] = (
+    webhook.TYPE,
+    kinesis.TYPE,
+    segment.TYPE,
+)
+BY_NAME = {t.name: t for t in TYPES}
+NAMES = tuple(BY_NAME)
+
+
+def get(name: str) -> SinkType:
+    """The sink type called `name`, or InvalidArgument 91000 naming the ones there are."""
+    found = BY_NAME.get(name)
+    if found is None:
+        raise invalid(f"sink type must be one of {', '.join(NAMES)}")
+    return found
+
+
+def find(name: str) -> SinkType | None:
+    return BY_NAME.get(name)
