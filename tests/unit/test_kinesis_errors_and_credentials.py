@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, ReadTimeoutError
 
 from services.delivery.errors import DeliveryError
-from services.delivery.sinks.kinesis import credentials
+from services.delivery.sinks.aws import credentials
 from services.delivery.sinks.kinesis.driver import session_name
 from services.delivery.sinks.kinesis.errors import (
     AssumeRoleFailed,
