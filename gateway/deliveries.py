@@ -3,6 +3,8 @@ dead letters and their redrive, and replays — Twilio-style paths, parameters a
 
     GET  /v1/Sinks/{Sid}/Health                the workers' view now, and the last hour
     GET  /v1/Sinks/{Sid}/Deliveries            ?Outcome=delivered|retrying|failed &EventId=
+    GET  /v1/Sinks/{Sid}/Deliveries/{Id}       one attempt, with its request and response
+    POST /v1/Sinks/{Sid}/Deliveries/{Id}/Resend   its event to this sink again (a new attempt)
     GET  /v1/Sinks/{Sid}/DeadLetters           ?Redriven=true|false
     POST /v1/Sinks/{Sid}/DeadLetters/Redrive   Sid=DL… (repeatable; none: every one not redriven)
     POST /v1/Sinks/{Sid}/Replays               StartTime=… [EndTime=…]
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from starlette.routing import Route
 
@@ -25,7 +28,7 @@ from gateway import forms
 from gateway.context import Backends, Call, authenticated, created, ok
 from gateway.paging import PageRequest, envelope
 from gateway.routing import resources
-from runtime.errors import InvalidArgument
+from runtime.errors import InvalidArgument, NotFound
 
 
 async def _sink(call: Call) -> str:
@@ -49,6 +52,42 @@ def attempt_body(call: Call, a: delivery_pb2.DeliveryAttempt) -> dict[str, Any]:
         "error_code": a.error_code or None,
         "error": a.error or None,
         "date_created": a.date_created,
+        # None: the event's own delivery; "resend": a resend asked for from the log.
+        "triggered_by": a.triggered_by or None,
+        "url": call.url(f"/v1/Sinks/{a.sink_sid}/Deliveries/{a.id}"),
+    }
+
+
+def attempt_detail_body(call: Call, a: delivery_pb2.DeliveryAttempt) -> dict[str, Any]:
+    """An attempt with its call as sent and answered (None where the sink captured nothing):
+    the request's method, URL (no credentials), headers (Authorization hidden) and body (what
+    it was, not its bytes: the event itself, or a batch of the call's events); the response's
+    status, headers and the start of its body."""
+    body = attempt_body(call, a)
+    body["request"] = json.loads(a.request_json) if a.request_json else None
+    response = json.loads(a.response_json) if a.response_json else None
+    if response is not None:
+        response["latency_ms"] = a.latency_ms
+    body["response"] = response
+    body["result"] = a.result or None
+    body["links"] = {
+        "resend": call.url(f"/v1/Sinks/{a.sink_sid}/Deliveries/{a.id}/Resend"),
+        "event_deliveries": call.url(f"/v1/Sinks/{a.sink_sid}/Deliveries?EventId={quote(a.event_id)}"),
+    }
+    return body
+
+
+def resend_body(call: Call, r: delivery_pb2.Resend) -> dict[str, Any]:
+    return {
+        "sid": r.sid,
+        "account_sid": r.account_sid,
+        "sink_sid": r.sink_sid,
+        "event_id": r.event_id,
+        "delivery_id": r.attempt_id,
+        "status": "queued",
+        "date_created": r.date_created,
+        # Where its attempts show, marked triggered_by "resend".
+        "deliveries_url": call.url(f"/v1/Sinks/{r.sink_sid}/Deliveries?EventId={quote(r.event_id)}"),
     }
 
 
@@ -158,6 +197,29 @@ async def list_deliveries(call: Call) -> Any:
     )
 
 
+def _attempt_ref(call: Call, sink: str) -> delivery_pb2.AttemptRef:
+    text = str(call.request.path_params["attempt"])
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        raise NotFound(
+            f"The requested resource /Sinks/{sink}/Deliveries/{text} was not found", twilio_code=20404
+        )
+    return delivery_pb2.AttemptRef(account_sid=call.account.sid, sink_sid=sink, id=int(text))
+
+
+async def fetch_delivery(call: Call) -> Any:
+    sink = await _sink(call)
+    found = await call.backends.delivery.GetAttempt(_attempt_ref(call, sink))
+    return ok(attempt_detail_body(call, found))
+
+
+async def resend_delivery(call: Call) -> Any:
+    sink = await _sink(call)
+    form = await call.form()
+    forms.reject_unknown(form, set())
+    resent = await call.backends.delivery.ResendAttempt(_attempt_ref(call, sink))
+    return created(resend_body(call, resent))
+
+
 async def list_dead_letters(call: Call) -> Any:
     sink = await _sink(call)
     params = call.request.query_params
@@ -255,6 +317,8 @@ def routes(backends: Backends) -> list[Route]:
     return resources(
         (f"{base}/Health", "GET", authenticated(backends, fetch_health)),
         (f"{base}/Deliveries", "GET", authenticated(backends, list_deliveries)),
+        (f"{base}/Deliveries/{{attempt}}", "GET", authenticated(backends, fetch_delivery)),
+        (f"{base}/Deliveries/{{attempt}}/Resend", "POST", authenticated(backends, resend_delivery)),
         (f"{base}/DeadLetters", "GET", authenticated(backends, list_dead_letters)),
         (f"{base}/DeadLetters/Redrive", "POST", authenticated(backends, redrive)),
         (f"{base}/Replays", "GET", authenticated(backends, list_replays)),

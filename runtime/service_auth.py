@@ -118,6 +118,8 @@ DELIVERY_API = _methods(
     "GetSinkHealth",
     "GetUsage",
     "ListAttempts",
+    "GetAttempt",
+    "ResendAttempt",
     "ListDeadLetters",
     "RedriveDeadLetters",
     "CreateReplay",

@@ -39,6 +39,10 @@ PARKED_PREFIX = "parked."
 # own under this prefix, its key in this header (runtime/ordering.py).
 ORDERED_PREFIX = "ordered."
 ORDER_KEY = "Es-Order-Key"
+# Set on a copy of an event a user resent to one sink from its delivery log (`resend`): its
+# attempts are recorded as resends, and replays never copy it again.
+TRIGGER = "Es-Trigger"
+RESEND = "resend"
 
 
 def message_id(account_sid: AccountSid, event_id: EventId, sink_sid: SinkSid) -> str:
@@ -65,6 +69,7 @@ class StreamEvent:
     revision: int = 0  # the routing revision it was routed at; 0: not known
     trace: str = ""  # its W3C traceparent, when traced
     order_key: str | None = None  # its ordering key, when its sink orders by key
+    trigger: str = ""  # RESEND on a user's resend copy; "" otherwise
 
 
 def headers(event: StreamEvent, msg_id: str) -> dict[str, str]:
@@ -82,6 +87,8 @@ def headers(event: StreamEvent, msg_id: str) -> dict[str, str]:
         out[TRACEPARENT] = event.trace
     if event.order_key is not None:
         out[ORDER_KEY] = event.order_key
+    if event.trigger:
+        out[TRIGGER] = event.trigger
     return out
 
 
@@ -107,6 +114,8 @@ def header_block(event: StreamEvent, msg_id: str) -> bytes:
         block += f"{TRACEPARENT}: {clean(event.trace)}\r\n"
     if event.order_key is not None:
         block += f"{ORDER_KEY}: {clean(event.order_key)}\r\n"
+    if event.trigger:
+        block += f"{TRIGGER}: {clean(event.trigger)}\r\n"
     return (block + CLOSE).encode()
 
 
@@ -128,6 +137,7 @@ def decode(message_headers: Mapping[str, str] | None) -> StreamEvent:
         int(_number(revision)) if revision else 0,
         get(TRACEPARENT, ""),
         get(ORDER_KEY),
+        get(TRIGGER, ""),
     )
 
 
@@ -175,8 +185,18 @@ def replay_copy(stored: Mapping[str, str] | None, replay_sid: str) -> dict[str, 
     """Headers of a replay's copy of a stored message, or None for a message that is itself a
     copy (replays never replay their own copies)."""
     event = decode(stored)
-    if event.replay_sid:
+    if event.replay_sid or event.trigger:
         return None
     original = (stored or {}).get(MSG_ID, "")
     copy = dataclasses.replace(event, replay_sid=replay_sid, stored_at=0.0, delivered=0)
     return headers(copy, f"{original}:replay:{replay_sid}")
+
+
+def resend_copy(stored: Mapping[str, str] | None, resend_sid: str) -> dict[str, str]:
+    """Headers of a user's resend of a stored message to its one sink: a fresh copy (its own
+    attempts from the first, its retry window from now), marked RESEND, its message id the
+    original's and the resend's (`resend_sid`, new each time: each resend is delivered)."""
+    event = decode(stored)
+    original = (stored or {}).get(MSG_ID, "")
+    copy = dataclasses.replace(event, replay_sid="", stored_at=0.0, delivered=0, trigger=RESEND)
+    return headers(copy, f"{original}:resend:{resend_sid}")

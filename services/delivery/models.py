@@ -38,6 +38,12 @@ class AttemptRow(Base):
     source_account_sid: Mapped[str | None] = mapped_column(String(34))
     # The event stored by the router → this attempt's end (publish → success, when delivered).
     age_ms: Mapped[int | None] = mapped_column(BigInteger)
+    # What made the attempt: None for the event's own delivery, "resend" for one a user asked
+    # for from the log (its copy's every attempt).
+    triggered_by: Mapped[str | None] = mapped_column(String(10))
+    # The call as sent and answered, JSON (services/delivery/sinks/exchange.py): in full, or a
+    # reference to the call's attempt that holds it; None where the driver captured nothing.
+    call_detail: Mapped[str | None] = mapped_column(Text)
 
 
 class SinkHealthRow(Base):

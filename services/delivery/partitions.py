@@ -155,8 +155,10 @@ def legacy_until(bound: str | None) -> datetime | None:
 COPY_COLUMNS: tuple[str, ...] = (
     "account_sid", "sink_sid", "event_id", "type", "attempt", "outcome", "status_code",
     "latency_ms", "error_code", "error", "date_created", "source_account_sid", "age_ms",
+    "triggered_by", "call_detail",
 )  # fmt: skip
 CREATED_AT = COPY_COLUMNS.index("date_created")
+DETAIL_AT = COPY_COLUMNS.index("call_detail")
 REFUSED_CLASSES = ("22", "23")
 CHECK_VIOLATION = "23514"  # also: the default partition holds rows of a day being made
 
@@ -178,6 +180,9 @@ class Copier:
             if created != last:
                 last, moment = created, datetime.fromtimestamp(created, UTC)
             row[CREATED_AT] = moment
+            exchange = row[DETAIL_AT]
+            if exchange is not None:  # the call's detail, JSON (kept once per call)
+                row[DETAIL_AT] = exchange.record(attempt.event_id, attempt.attempt)
             rows.append(row)
         return rows
 

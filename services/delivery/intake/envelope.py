@@ -32,6 +32,7 @@ class Envelope:
     size: int = -1  # as its sink counts it; -1 until sized
     unfit: DeliveryError | None = None  # why its sink cannot take it, once sized
     trace: str = ""  # the router's route span (W3C traceparent), when traced
+    trigger: str = ""  # stream_codec.RESEND on a user's resend copy
 
     @classmethod
     def of(cls, msg: Msg) -> Envelope:
@@ -48,7 +49,7 @@ class Envelope:
         return cls(
             msg,
             sink_sid,
-            SinkEvent(stored.event_id, stored.type_name, account_sid, msg.data),
+            SinkEvent(stored.event_id, stored.type_name, account_sid, msg.data, stored.order_key or ""),
             stored.delivered + delivered,  # delivered
             stored.stored_at or first_stored,  # stored_at
             stored.failure,
@@ -56,4 +57,5 @@ class Envelope:
             stream_codec.origin_subject(msg.subject),  # subject
             stored.revision,
             trace=stored.trace,
+            trigger=stored.trigger,
         )

@@ -3,7 +3,9 @@ by account: another account's records do not exist."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -21,7 +23,7 @@ from services.delivery.reads.health import Health, sink_health
 from services.delivery.settling.usage import Usage, usage
 
 REPLAY = "RY"
-OUTCOMES = ("delivered", "retrying", "failed")
+OUTCOMES = ("delivered", "retrying", "failed", "parked")
 FINISHED = ("completed", "failed", "cancelled")
 ACTIVE = ("submitted", "running", "cancelling")
 REDRIVE_PAGE = 500
@@ -62,6 +64,47 @@ async def newest_first(
     return Page(rows, next_token, previous_token)
 
 
+# How far apart in time a call's attempts may be recorded (an ordered sink's are settled one
+# by one): where the attempt holding a call's detail is looked for.
+CALL_SPREAD = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Detail:
+    """An attempt's call as sent and answered (JSON objects, `None` where not captured) and,
+    where its call answers event by event, this event's own result."""
+
+    request: dict[str, Any] | None = None
+    response: dict[str, Any] | None = None
+    result: str | None = None
+
+
+def stored_detail(text: str | None) -> dict[str, Any]:
+    """An attempt's `call_detail` column read back: {} for none, or for one not understood."""
+    if not text:
+        return {}
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def referred(detail: dict[str, Any]) -> tuple[str, int] | None:
+    """The (event id, attempt) of the call's attempt that holds its detail in full, when this
+    attempt's refers to it."""
+    ref = detail.get("same_call_as")
+    if isinstance(ref, dict) and isinstance(ref.get("event_id"), str) and isinstance(ref.get("attempt"), int):
+        return ref["event_id"], ref["attempt"]
+    return None
+
+
+def detail_of(own: dict[str, Any], call: dict[str, Any]) -> Detail:
+    """The attempt's detail: its call's (its own, or the referred attempt's), its own result."""
+    result = own.get("result")
+    return Detail(call.get("request"), call.get("response"), result if isinstance(result, str) else None)
+
+
 class Records:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -82,6 +125,42 @@ class Records:
             statement = statement.where(AttemptRow.event_id == event_id)
         async with self._sessions() as session:
             return await newest_first(session, statement, AttemptRow, page_size, token)
+
+    async def attempt(self, account_sid: str, sink_sid: str, attempt_id: int) -> tuple[AttemptRow, Detail]:
+        """One attempt of the account's sink, with its call's detail (another account's, or
+        one past retention, is not found)."""
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(AttemptRow).where(
+                    AttemptRow.account_sid == account_sid,
+                    AttemptRow.sink_sid == sink_sid,
+                    AttemptRow.id == attempt_id,
+                )
+            )
+            if row is None:
+                raise NotFound(
+                    f"The requested resource /Sinks/{sink_sid}/Deliveries/{attempt_id} was not found",
+                    twilio_code=20404,
+                )
+            own = stored_detail(row.call_detail)
+            call = own
+            ref = referred(own)
+            if ref is not None:
+                held = await session.scalar(
+                    select(AttemptRow.call_detail)
+                    .where(
+                        AttemptRow.account_sid == account_sid,
+                        AttemptRow.sink_sid == sink_sid,
+                        AttemptRow.event_id == ref[0],
+                        AttemptRow.attempt == ref[1],
+                        AttemptRow.date_created >= row.date_created - CALL_SPREAD,
+                        AttemptRow.date_created <= row.date_created + CALL_SPREAD,
+                    )
+                    .order_by(AttemptRow.id.desc())
+                    .limit(1)
+                )
+                call = stored_detail(held)
+        return row, detail_of(own, call)
 
     async def alerts(
         self,

@@ -13,9 +13,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -76,6 +77,68 @@ class ArchiveReach:
             if stored is not None:
                 oldest.append(stored)
         return min(oldest, default=None)
+
+
+# Where a resend looks for its event in the archive: from a little before it was stored
+# (clocks differ: the router's, the server's) to a little after; and at most this many of
+# the sink's messages read on the way.
+FIND_SLACK = timedelta(minutes=2)
+FIND_UNKNOWN_AGE = timedelta(days=1)  # an attempt recorded without the event's age
+FIND_MAX_SCAN = 200_000
+
+
+async def find_archived(
+    js: JetStreamContext,
+    archive: StreamSpec,
+    account_sid: AccountSid,
+    sink_sid: SinkSid,
+    event_id: str,
+    stored_at: datetime | None,
+    attempted_at: datetime,
+) -> Msg | None:
+    """The sink's archived message of `event_id` (from `account_sid`), read from the archive
+    by time as a replay reads it: from a little before the event was stored (`stored_at`,
+    when the attempt knew it) to a little after its attempt; None when the archive no longer
+    holds it (past its age or byte cap) or never did."""
+    start = (stored_at if stored_at is not None else attempted_at - FIND_UNKNOWN_AGE) - FIND_SLACK
+    until = attempted_at + FIND_SLACK
+    config = ConsumerConfig(
+        deliver_policy=DeliverPolicy.BY_START_TIME,
+        opt_start_time=start.astimezone(UTC),
+        ack_policy=AckPolicy.NONE,
+        inactive_threshold=30.0,
+        mem_storage=True,
+        num_replicas=1,
+    )
+    subscription = await js.pull_subscribe(
+        archive.subject(account_sid, sink_sid), stream=archive.name, config=config
+    )
+    scanned = 0
+    try:
+        while scanned < FIND_MAX_SCAN:
+            try:
+                messages = await subscription.fetch(256, timeout=1.0)
+            except (NatsTimeoutError, TimeoutError):
+                return None
+            for message in messages:
+                stored = message.metadata.timestamp
+                if stored is not None and stored > until:
+                    return None
+                if (message.headers or {}).get(stream_codec.EVENT_ID) == event_id:
+                    return message
+            scanned += len(messages)
+            if messages and messages[-1].metadata.num_pending == 0:
+                return None
+        return None
+    finally:
+        await subscription.unsubscribe()
+
+
+async def resend(js: JetStreamContext, message: Msg, resend_sid: str) -> None:
+    """A copy of an archived message for its one sink (its subject names it), marked a resend."""
+    await js.publish(
+        message.subject, message.data, headers=stream_codec.resend_copy(message.headers, resend_sid)
+    )
 
 
 async def redrive(js: JetStreamContext, letters: list[DeadLetterRow]) -> None:

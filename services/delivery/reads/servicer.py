@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, timedelta
+import json
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import grpc
 from nats.js import JetStreamContext
 
 from eventstreams.v1 import delivery_pb2, delivery_pb2_grpc
+from runtime import sids
 from runtime.errors import InvalidArgument, NotFound, Unavailable
 from runtime.jetstream import StreamSpec
 from runtime.routing import RoutingWatcher
 from runtime.routing_demand import AccountReach, EveryAccountHeld
+from runtime.sids import AccountSid, SinkSid
 from runtime.times import iso, iso_seconds, utcnow
 from services.delivery.directory import SinkDirectory
 from services.delivery.models import AttemptRow, DeadLetterRow, ReplayRow
 from services.delivery.reads import alerts, replay
 from services.delivery.reads.health import percentile
-from services.delivery.reads.records import REDRIVE_PAGE, Records
+from services.delivery.reads.records import REDRIVE_PAGE, Detail, Records
 
 Ctx = grpc.aio.ServicerContext[Any, Any]
 
@@ -45,7 +48,21 @@ def attempt_message(row: AttemptRow) -> delivery_pb2.DeliveryAttempt:
         error_code=row.error_code or 0,
         error=row.error or "",
         date_created=iso(row.date_created),
+        triggered_by=row.triggered_by or "",
     )
+
+
+RESEND = "RS"
+
+
+def attempt_detail_message(row: AttemptRow, detail: Detail) -> delivery_pb2.DeliveryAttempt:
+    message = attempt_message(row)
+    if detail.request is not None:
+        message.request_json = json.dumps(detail.request)
+    if detail.response is not None:
+        message.response_json = json.dumps(detail.response)
+    message.result = detail.result or ""
+    return message
 
 
 def alert_message(row: AttemptRow) -> delivery_pb2.Alert:
@@ -189,6 +206,51 @@ class DeliveryServicer(delivery_pb2_grpc.DeliveryServicer):
             attempts=[attempt_message(r) for r in page.items],
             next_page_token=page.next_token,
             previous_page_token=page.previous_token,
+        )
+
+    async def GetAttempt(
+        self, request: delivery_pb2.AttemptRef, context: Ctx
+    ) -> delivery_pb2.DeliveryAttempt:
+        row, detail = await self._records.attempt(request.account_sid, request.sink_sid, request.id)
+        return attempt_detail_message(row, detail)
+
+    async def ResendAttempt(self, request: delivery_pb2.AttemptRef, context: Ctx) -> delivery_pb2.Resend:
+        """The attempt's event, read back from the sink's replay archive, to that one sink
+        again as a new message marked a resend (stream_codec.resend_copy): the ordinary
+        delivery path delivers and records it. An event the archive no longer holds (past
+        retention) is not found."""
+        await self._own_sink(request.account_sid, request.sink_sid)
+        row, _ = await self._records.attempt(request.account_sid, request.sink_sid, request.id)
+        if self._archive is None:
+            raise Unavailable("resends need the replay archive, which this worker does not read")
+        if await replay.work_too_full(self._js, self._work_of(request.sink_sid)):
+            raise Unavailable(f"Resend refused: {replay.WORK_FULL}")
+        attempted = row.date_created if row.date_created.tzinfo else row.date_created.replace(tzinfo=UTC)
+        stored = attempted - timedelta(milliseconds=row.age_ms) if row.age_ms is not None else None
+        found = await replay.find_archived(
+            self._js,
+            self._archive.archive_of(request.sink_sid),
+            AccountSid(row.source_account_sid or row.account_sid),
+            SinkSid(row.sink_sid),
+            row.event_id,
+            stored,
+            attempted,
+        )
+        if found is None:
+            raise NotFound(
+                f"Event {row.event_id} is no longer in the replay archive "
+                f"(resends reach back {self._retention.days} days at most)",
+                twilio_code=20404,
+            )
+        sid = sids.new(RESEND)
+        await replay.resend(self._js, found, sid)
+        return delivery_pb2.Resend(
+            sid=sid,
+            account_sid=row.account_sid,
+            sink_sid=row.sink_sid,
+            event_id=row.event_id,
+            attempt_id=row.id,
+            date_created=iso_seconds(utcnow()),
         )
 
     async def ListDeadLetters(

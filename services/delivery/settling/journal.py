@@ -28,6 +28,7 @@ from runtime.sids import AccountSid, EventId, SinkSid
 from runtime.times import sqlite_timestamp, utcnow
 from services.delivery.models import AttemptRow, DeadLetterRow
 from services.delivery.partitions import PartitionedLog, RecordRefused
+from services.delivery.sinks.exchange import Exchange
 
 log = logging.getLogger(__name__)
 # The tables themselves: the journal writes with Core inserts (executemany), not the ORM.
@@ -120,9 +121,19 @@ class Attempt:
     date_created: float  # epoch seconds: a datetime per attempt cost more than its record's write
     source_account_sid: AccountSid | None = None  # the event's account, when not the sink owner's
     age_ms: int | None = None  # the event stored by the router → this attempt's end
+    triggered_by: str | None = None  # "resend": a user's, from the log; None: the delivery
+    # The call as sent and answered, made JSON only when written (`detail_of`), off the hot path.
+    call_detail: Exchange | None = None
 
 
 ATTEMPT_FIELDS = tuple(Attempt.__dataclass_fields__)
+DETAIL = "call_detail"
+
+
+def detail_of(attempt: Attempt) -> str | None:
+    """The attempt's `call_detail` column: its call's detail, kept once per call."""
+    exchange = attempt.call_detail
+    return exchange.record(attempt.event_id, attempt.attempt) if exchange is not None else None
 
 
 class AttemptRows:
@@ -149,6 +160,7 @@ class AttemptRows:
             is not None
         }
         self._created = self._order.index(CREATED)
+        self._detail = self._order.index(DETAIL)
         self._timestamp = _timestamp(dialect.name, processors.pop(CREATED, None))
         self._last_created: float | None = None
         self._last_timestamp: Any = None
@@ -170,6 +182,8 @@ class AttemptRows:
         if created != self._last_created:  # a call's records share their time: formatted once
             self._last_created, self._last_timestamp = created, self._timestamp(created)
         row[self._created] = self._last_timestamp
+        if row[self._detail] is not None:
+            row[self._detail] = detail_of(attempt)
         for index, processor in self._processors:
             if row[index] is not None:
                 row[index] = processor(row[index])

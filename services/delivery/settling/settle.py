@@ -23,6 +23,7 @@ from services.delivery.settling.decision import (
     Happened,
     HeldBack,
     Park,
+    Paused,
     Retry,
     RetryRules,
     SinkState,
@@ -33,6 +34,9 @@ from services.delivery.settling.journal import DeadLetter as DeadLetterRecord
 from services.delivery.sinks.base import Outcome
 
 log = logging.getLogger(__name__)
+
+# What the delivery log says of an event parked while its sink is paused.
+PAUSED_NOTE = "the sink is paused: the event waits parked until it is resumed"
 
 
 class Parker(Protocol):
@@ -160,6 +164,8 @@ class Settler:
                 pass
             elif self._parker is None or not await self._parker.park(envelope):
                 await envelope.msg.nak(delay=decision.fallback_delay)
+            if isinstance(happened, Paused):  # the log says where it is while its sink is paused
+                self._record(envelope, "parked", latency_ms, happened, now)
         else:
             await self._dead_letter(envelope, decision)
             if attempted:
@@ -235,7 +241,12 @@ class Settler:
     def _record(
         self, envelope: Envelope, outcome: str, latency_ms: int, happened: Happened, now: float
     ) -> None:
-        if not isinstance(happened, Outcome):
+        if isinstance(happened, Paused):
+            happened = Outcome(error=None, status=None)
+            note: str | None = PAUSED_NOTE
+        elif isinstance(happened, Outcome):
+            note = None
+        else:
             return
         error = happened.error
         event = envelope.event
@@ -252,9 +263,11 @@ class Settler:
                 error.status if error else happened.status,  # status_code
                 latency_ms,
                 error.code if error else None,  # error_code
-                error.message[:500] if error else None,  # error
+                error.message[:500] if error else note,  # error
                 now,  # date_created
                 source,  # source_account_sid
                 max(0, int((now - envelope.stored_at) * 1000)),  # age_ms
+                envelope.trigger or None,  # triggered_by
+                happened.exchange,  # call_detail
             )
         )

@@ -16,6 +16,7 @@ from typing import Protocol
 from runtime.sids import AccountSid, EventId
 from runtime.sink_configs import SinkConfig
 from services.delivery.errors import DeliveryError
+from services.delivery.sinks.exchange import Exchange
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class SinkEvent:
     type_name: str
     account_sid: AccountSid
     payload: bytes  # the CloudEvent, JSON
+    # Its subscription's ordering key's value, when the sink orders by key (a FIFO queue's
+    # message group); "" otherwise.
+    order_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,9 @@ class Outcome:
 
     error: DeliveryError | None = None
     status: int | None = None  # the sink's status code, where it has one
+    # The call as sent and answered (the same for every event of the call), when the driver
+    # captures it; a failed call's rides on its error instead.
+    exchange: Exchange | None = None
 
     @property
     def delivered(self) -> bool:

@@ -22,6 +22,7 @@ from services.delivery.errors import (
     TimedOut,
 )
 from services.delivery.sinks import http1
+from services.delivery.sinks.exchange import MAX_RESPONSE_BODY, Exchange
 
 # A receiver's answer matters only by its status; of its body we read at most this much, raw
 # (no automatic decompression): a tenant's receiver must not be able to grow a worker.
@@ -111,8 +112,10 @@ async def exchange(
     headers: str,
     body: bytes | None,
     who: str = "receiver",
+    capture: Exchange | None = None,
 ) -> int:
-    """`send` over the webhook client (services/delivery/sinks/http1.py)."""
+    """`send` over the webhook client (services/delivery/sinks/http1.py). `capture`, when
+    given, gets the response (before a failure it stands for is raised)."""
     try:
         response = await client.request(method, target, headers, body)
     except DeliveryError:
@@ -123,6 +126,10 @@ async def exchange(
         raise ConnectFailed(str(exc)) from exc
     except http1.HttpError as exc:
         raise ConnectFailed(f"request failed: {exc}") from exc
+    if capture is not None:
+        capture.status = response.status
+        capture.response_headers = response.headers
+        capture.response_body = response.body[:MAX_RESPONSE_BODY]
     failure = classify(response.status, response.retry_after, who)
     if failure is not None:
         raise failure

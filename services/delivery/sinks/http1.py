@@ -32,6 +32,8 @@ import httptools
 Resolve = Callable[[str, int], Awaitable[list[str]]]
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# A response's headers kept (as the parser hands them), for the delivery log: no more.
+MAX_HEADERS = 32
 
 
 class HttpError(Exception):
@@ -85,6 +87,7 @@ class Response:
     status: int
     retry_after: str | None
     body: bytes
+    headers: list[tuple[bytes, bytes]]  # the first MAX_HEADERS, raw
 
 
 class _Connection(asyncio.Protocol):
@@ -105,6 +108,7 @@ class _Connection(asyncio.Protocol):
     def _reset(self) -> None:
         self._status = 0
         self._retry_after: str | None = None
+        self._headers: list[tuple[bytes, bytes]] = []
         self._body: list[bytes] = []
         self._got = 0
         self._received = False
@@ -140,6 +144,8 @@ class _Connection(asyncio.Protocol):
     # --- httptools callbacks ------------------------------------------------------------
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if len(self._headers) < MAX_HEADERS:
+            self._headers.append((name, value))
         if len(name) == 11 and name.lower() == b"retry-after":
             self._retry_after = value.decode("latin-1")
 
@@ -192,7 +198,7 @@ class _Connection(asyncio.Protocol):
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             self._stop_timer()
-            waiter.set_result(Response(self._status, self._retry_after, b"".join(self._body)))
+            waiter.set_result(Response(self._status, self._retry_after, b"".join(self._body), self._headers))
 
     def _fail(self, exc: Exception) -> None:
         self.reusable = False

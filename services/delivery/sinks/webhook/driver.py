@@ -13,9 +13,17 @@ from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
 from runtime import addresses
 from runtime.sink_configs import WebhookConfig
-from services.delivery.errors import DestinationRefused
+from services.delivery.errors import DeliveryError, DestinationRefused
 from services.delivery.sinks import http
 from services.delivery.sinks.base import Framing, Limits, Outcome, SinkEvent, SinkSpec
+from services.delivery.sinks.exchange import (
+    BODY_BATCH,
+    BODY_EVENT,
+    BODY_QUERY,
+    Exchange,
+    header_pairs,
+    shown_url,
+)
 from services.delivery.sinks.http1 import Http1Client, Origin, Target
 from services.delivery.sinks.webhook import signature
 from services.delivery.sinks.webhook.destinations import Addresses, check_host
@@ -82,6 +90,9 @@ class WebhookSink:
         if not config.is_get:
             fixed.append("Content-Type: application/json")
         self._headers = "".join(f"{line}\r\n" for line in fixed)
+        # What the delivery log shows of every request (Authorization hidden), made once.
+        self._shown_headers = header_pairs(self._headers)
+        self._shown_url = shown_url(self._url)
         self.limits = limits_for(config)
         # A numeric host's verdict never changes: decided once (names are checked by the
         # resolver at every connection).
@@ -89,6 +100,7 @@ class WebhookSink:
         self._target = Target(Origin("http", "", 80), "/")
         try:
             self._wire = addresses.wire_url(self._url)
+            self._shown_url = shown_url(self._wire)
             self._target = Target.of(self._wire)
             # The host judged is the one connected to: the wire form (IDNA, NFKC first), so a
             # fullwidth `１２７.０.０.１` is judged as the 127.0.0.1 it becomes.
@@ -110,6 +122,7 @@ class WebhookSink:
     async def deliver(self, events: Sequence[SinkEvent]) -> Sequence[Outcome]:
         if self._config.is_get:
             method, body = "GET", None
+            shown, form = self._shown_url, BODY_QUERY
             # Signed as it goes on the wire: the URL in its normalized (requoted) form.
             try:
                 signed_url = addresses.wire_url(get_url(self._url, events[0].payload))
@@ -127,9 +140,24 @@ class WebhookSink:
             # sent exactly as signed, so the receiver recomputes it over the same characters.
             signed_url = signature.with_body_hash(self._wire, body)
             target = Target(self._target.origin, signature.with_body_hash(self._target.path, body))
-        headers = f"{self._headers}X-Twilio-Signature: {signature.sign(signed_url, self._token)}\r\n"
-        status = await http.exchange(self._driver.client, method, target, headers, body)
-        return [Outcome(status=status)] * len(events)
+            # Shown with the same bodySHA256 the receiver recomputes the signature with.
+            shown = self._shown_url + signed_url[len(self._wire) :]
+            form = BODY_BATCH if self._config.batch_events else BODY_EVENT
+        signed = signature.sign(signed_url, self._token)
+        headers = f"{self._headers}X-Twilio-Signature: {signed}\r\n"
+        capture = Exchange(
+            method,
+            shown,
+            [*self._shown_headers, ("X-Twilio-Signature", signed)],
+            form,
+            len(body) if body is not None else 0,
+            len(events),
+        )
+        try:
+            status = await http.exchange(self._driver.client, method, target, headers, body, capture=capture)
+        except DeliveryError as exc:  # every event's outcome, as a raise would be; with the call
+            return [Outcome(error=exc, status=exc.status, exchange=capture)] * len(events)
+        return [Outcome(status=status, exchange=capture)] * len(events)
 
     async def close(self) -> None:
         return None
