@@ -325,7 +325,10 @@ def deliveries_list(sink_sid: str, outcome: str | None, limit: int) -> None:
         click.echo(f"(the newest {limit} shown; there are more: --limit N, or --limit 0 for all)", err=True)
 
 
-ATTEMPT_COLUMNS = ("date_created", "event_id", "attempt", "outcome", "status_code", "latency_ms", "error")
+ATTEMPT_COLUMNS = (
+    "id", "date_created", "event_id", "attempt", "outcome", "status_code", "latency_ms",
+    "triggered_by", "error",
+)  # fmt: skip
 # How many attempt ids `tail` remembers: one recorded late (a worker's write that committed
 # after a newer one's) is still printed when it turns up among the newest.
 REMEMBERED = 10_000
@@ -366,6 +369,50 @@ def deliveries_tail(sink_sid: str, interval: float, count: int) -> None:
                 click.echo(f"following {sink_sid}'s delivery log (Ctrl-C stops)", err=True)
             first = False
             time.sleep(interval)
+
+
+@deliveries.command("show")
+@click.argument("sink_sid")
+@click.argument("delivery_id")
+def deliveries_show(sink_sid: str, delivery_id: str) -> None:
+    """One attempt (its ID from `deliveries list`), with the request as sent (no credentials:
+    the URL's userinfo and Authorization are hidden) and the response as answered."""
+    with state().api() as api:
+        row = api.get(f"/v1/Sinks/{sink_sid}/Deliveries/{delivery_id}")
+    if state().as_json:
+        emit(True, row)
+        return
+    click.echo(_attempt_line(row) + (f"  ({row['triggered_by']})" if row.get("triggered_by") else ""))
+    request, response = row.get("request"), row.get("response")
+    if request is None:
+        click.echo("(no request recorded: this sink type does not capture one)")
+        return
+    click.echo(f"\n> {request['method']} {request['url']}")
+    for name, value in request["headers"].items():
+        click.echo(f"> {name}: {value}")
+    body = request["body"]
+    click.echo(f"> [body: {body['form']}, {body['bytes']} bytes, {body['events']} event(s)]")
+    if row.get("result"):
+        click.echo(f"\nresult: {row['result']}")
+    if response is None:
+        click.echo("\n(no response)")
+        return
+    click.echo(f"\n< {response['status']}  ({response['latency_ms']} ms)")
+    for name, value in response["headers"].items():
+        click.echo(f"< {name}: {value}")
+    if response["body"]:
+        click.echo(f"\n{response['body']}")
+
+
+@deliveries.command("resend")
+@click.argument("sink_sid")
+@click.argument("delivery_id")
+def deliveries_resend(sink_sid: str, delivery_id: str) -> None:
+    """Send an attempt's event to this sink again (and to no other): a new attempt, recorded
+    with triggered_by "resend". The event is read back from the replay archive, so it must
+    be within its retention."""
+    with state().api() as api:
+        emit(state().as_json, api.post(f"/v1/Sinks/{sink_sid}/Deliveries/{delivery_id}/Resend", {}))
 
 
 def _attempt_line(row: dict[str, Any]) -> str:

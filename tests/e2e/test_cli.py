@@ -143,6 +143,15 @@ async def test_the_command_line_drives_a_sink_from_creation_to_replay(
     assert redriven == {"redriven": 1}
     await receiver.wait_for(lambda r: len(r.received) >= 5)  # 3, the refused one, its redrive
 
+    # One attempt's request as sent and response as answered; its event resent to this sink.
+    [failed] = await evs.json("deliveries", "list", sink["sid"], "--outcome", "failed")
+    shown = (await evs("deliveries", "show", sink["sid"], str(failed["id"]))).stdout
+    assert f"> POST http://127.0.0.1:{receiver.port}/cli?bodySHA256=" in shown, shown
+    assert "> X-Twilio-Signature: " in shown and f"< {failed['status_code']}" in shown, shown
+    resent = await evs.json("deliveries", "resend", sink["sid"], str(failed["id"]))
+    assert (resent["event_id"], resent["status"]) == (failed["event_id"], "queued")
+    await receiver.wait_for(lambda r: len(r.received) >= 6)
+
     # A replay of the last minutes, followed to its end with a progress bar.
     start = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
     replayed = await evs("--json", "replay", "start", sink["sid"], "--start", start, "--watch")
