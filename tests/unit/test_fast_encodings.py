@@ -78,6 +78,7 @@ async def _nats_py_block(headers: dict[str, str]) -> bytes:
             trace="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
             order_key="SM1",
         ),
+        StreamEvent("EZ3", "t", trigger="resend"),
     ],
 )
 async def test_a_stream_message_header_block_is_its_headers_as_nats_py_sends_them(event: StreamEvent) -> None:
