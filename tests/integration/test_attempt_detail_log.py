@@ -4,6 +4,7 @@ writes it (a batch's detail once) and as the log reads it back — on SQLite and
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,15 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from runtime import db
 from runtime.errors import NotFound
 from runtime.sids import AccountSid, EventId, SinkSid
-from runtime.sink_configs import WebhookConfig
+from runtime.sink_configs import SegmentConfig, WebhookConfig
 from runtime.times import utcnow
 from services.delivery.app import MIGRATIONS
 from services.delivery.models import AttemptRow
 from services.delivery.reads.records import Records
 from services.delivery.settling.journal import Attempt, Retention, SqlJournal
 from services.delivery.sinks.base import SinkEvent, SinkSpec
+from services.delivery.sinks.segment.driver import SegmentDriver
 from services.delivery.sinks.webhook.driver import WebhookDriver
 from tests.conftest import BACKENDS, database_url
+from tests.support.segment_receiver import DEV_WRITE_KEY, SegmentReceiver
 
 pytestmark = pytest.mark.integration
 
@@ -115,3 +118,27 @@ async def test_a_batchs_call_is_captured_written_once_and_read_back_for_each_eve
         await records.attempt("AC" + "c" * 32, SINK, stored[0].id)
     with pytest.raises(NotFound):
         await records.attempt(ACCOUNT, SINK, stored[-1].id + 1000)
+
+
+async def test_a_segment_call_is_captured_without_its_write_key(segment: SegmentReceiver) -> None:
+    driver = SegmentDriver(segment.url, 5.0, "test-agent")
+    good = driver.open(SinkSpec(SINK, ACCOUNT, SegmentConfig(write_key=DEV_WRITE_KEY), AUTH_TOKEN))
+    bad = driver.open(SinkSpec(SINK, ACCOUNT, SegmentConfig(write_key="not-the-key"), AUTH_TOKEN))
+    cloud_event = b'{"id":"EZ1","type":"com.twilio.x","time":"2026-12-07T10:00:00Z","source":"/x","data":{}}'
+    events = [SinkEvent(EventId("EZ1"), "com.twilio.x", ACCOUNT, cloud_event)]
+    try:
+        [delivered] = await good.deliver(events)
+        [refused] = await bad.deliver(events)
+    finally:
+        await driver.close()
+    assert delivered.error is None and refused.error is not None
+    for outcome, status in ((delivered, 200), (refused, 401)):
+        assert outcome.exchange is not None
+        detail = json.loads(outcome.exchange.record("EZ1", 1))
+        assert detail["request"]["url"] == f"{segment.url}/v1/batch"
+        assert detail["request"]["headers"]["Authorization"] == "[redacted]"
+        assert detail["request"]["body"]["form"] == "messages"
+        assert detail["response"]["status"] == status
+        encoded = base64.b64encode(f"{DEV_WRITE_KEY}:".encode()).decode()
+        for secret in (DEV_WRITE_KEY, "not-the-key", encoded, AUTH_TOKEN):
+            assert secret not in json.dumps(detail)

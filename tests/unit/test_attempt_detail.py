@@ -9,8 +9,10 @@ import json
 import pytest
 
 from runtime import stream_codec
+from runtime.sids import AccountSid, EventId
 from runtime.stream_codec import StreamEvent, headers
 from services.delivery.reads.records import detail_of, referred, stored_detail
+from services.delivery.sinks.base import SinkEvent
 from services.delivery.sinks.exchange import (
     BODY_BATCH,
     HIDDEN,
@@ -20,6 +22,7 @@ from services.delivery.sinks.exchange import (
     shown_header,
     shown_url,
 )
+from services.delivery.sinks.kinesis import records
 
 pytestmark = pytest.mark.unit
 
@@ -142,3 +145,23 @@ def test_a_resend_copy_is_marked_new_and_never_replayed() -> None:
     assert replayed is not None
     again = stream_codec.decode(stream_codec.resend_copy(replayed, "RS2"))
     assert (again.trigger, again.replay_sid) == ("resend", "")
+
+
+def test_a_putrecords_call_keeps_each_records_result_not_its_data() -> None:
+    events = [SinkEvent(EventId(f"EZ{i}"), "t", AccountSid("AC1"), b'{"secret-data":1}') for i in range(2)]
+    answer = {
+        "FailedRecordCount": 1,
+        "Records": [
+            {"ShardId": "shardId-000000000001", "SequenceNumber": "4960"},
+            {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "slow down"},
+        ],
+    }
+    call = records.call_of("arn:aws:kinesis:us-east-1:123:stream/s", events, answer)
+    outcomes = records.outcomes(answer, 2, call)
+    assert [o.exchange for o in outcomes] == [call, call] and outcomes[1].error is not None
+    first, second = json.loads(call.record("EZ0", 1)), json.loads(call.record("EZ1", 1))
+    assert first["request"]["method"] == "PutRecords" and first["request"]["body"]["events"] == 2
+    assert first["response"]["body"] == '{"FailedRecordCount":1}'
+    assert first["result"] == "shardId-000000000001/4960"
+    assert second["result"] == "ProvisionedThroughputExceededException: slow down"
+    assert "secret-data" not in json.dumps([first, second])

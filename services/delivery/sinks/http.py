@@ -91,14 +91,20 @@ async def send(
     headers: dict[str, str],
     auth: aiohttp.BasicAuth | None = None,
     who: str = "receiver",
+    capture: Exchange | None = None,
 ) -> int:
     """One request, redirects not followed, at most a prefix of the answer read: its status
-    when 2xx, else the classified DeliveryError raised."""
+    when 2xx, else the classified DeliveryError raised. `capture`, when given, gets the
+    response (before a failure it stands for is raised)."""
     with map_exceptions():
         async with session.request(
             method, url, data=body, headers=headers, auth=auth, allow_redirects=False
         ) as response:
-            await read_prefix(response)
+            prefix = await read_prefix(response)
+            if capture is not None:
+                capture.status = response.status
+                capture.response_headers = list(response.raw_headers[: http1.MAX_HEADERS])
+                capture.response_body = prefix[:MAX_RESPONSE_BODY]
             failure = classify(response.status, response.headers.get("Retry-After"), who)
     if failure is not None:
         raise failure

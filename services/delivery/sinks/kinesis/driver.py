@@ -88,7 +88,7 @@ class KinesisSink:
 
     async def deliver(self, events: Sequence[SinkEvent]) -> Sequence[Outcome]:
         answer = await self._driver.run(self._put, events)
-        return records.outcomes(answer, len(events))
+        return records.outcomes(answer, len(events), records.call_of(self._config.arn, events, answer))
 
     def _put(self, events: Sequence[SinkEvent]) -> dict[str, Any]:
         assert self._client is not None

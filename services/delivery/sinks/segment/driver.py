@@ -15,8 +15,10 @@ import aiohttp
 
 from runtime.sink_configs import SegmentConfig
 from runtime.times import iso, utcnow
+from services.delivery.errors import DeliveryError
 from services.delivery.sinks import http
 from services.delivery.sinks.base import Limits, Outcome, SinkEvent, SinkSpec
+from services.delivery.sinks.exchange import BODY_MESSAGES, Exchange, shown_header, shown_url
 from services.delivery.sinks.segment import message
 
 DEFAULT_API_URL = "https://api.segment.io"
@@ -33,6 +35,9 @@ class SegmentSink:
             "Content-Type": "application/json",
             "User-Agent": driver.user_agent,
         }
+        # What the delivery log shows of every call (the write key hidden), made once.
+        self._shown_url = shown_url(driver.batch_url)
+        self._shown_headers = [(name, shown_header(name, value)) for name, value in self._headers.items()]
 
     def size(self, event: SinkEvent) -> int:
         return len(message.encode(event))
@@ -42,10 +47,22 @@ class SegmentSink:
 
     async def deliver(self, events: Sequence[SinkEvent]) -> Sequence[Outcome]:
         body = message.batch_body([message.encode(e) for e in events], iso(utcnow()))
-        status = await http.send(
-            self._driver.session, "POST", self._driver.batch_url, body, self._headers, who="Segment"
+        capture = Exchange(
+            "POST", self._shown_url, self._shown_headers, BODY_MESSAGES, len(body), len(events)
         )
-        return [Outcome(status=status)] * len(events)
+        try:
+            status = await http.send(
+                self._driver.session,
+                "POST",
+                self._driver.batch_url,
+                body,
+                self._headers,
+                who="Segment",
+                capture=capture,
+            )
+        except DeliveryError as exc:  # every event's outcome, as a raise would be; with the call
+            return [Outcome(error=exc, status=exc.status, exchange=capture)] * len(events)
+        return [Outcome(status=status, exchange=capture)] * len(events)
 
     async def close(self) -> None:
         return None
