@@ -79,7 +79,22 @@ $(CHROMIUM):
 		echo "chromium is missing: sudo apt-get install chromium (for the console's browser tests)"; \
 	fi
 
-test: proto $(VENV)/.installed $(CHROMIUM)
+# The broker sinks' tests run real brokers as processes of their own. RabbitMQ is Debian's
+# rabbitmq-server (with Erlang, ~60 MB), installed here when missing, as chromium is; the
+# tests start it as the test user with its own node, ports and data directory, never the
+# system service.
+RABBITMQ := /usr/lib/rabbitmq/bin/rabbitmq-server
+$(RABBITMQ):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing rabbitmq-server (Debian's, for the RabbitMQ sink's tests; a minute) …"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rabbitmq-server >/dev/null; \
+	else \
+		echo "rabbitmq-server is missing: sudo apt-get install rabbitmq-server (for the RabbitMQ sink's tests)"; \
+	fi
+
+BROKERS := $(RABBITMQ)
+
+test: proto $(VENV)/.installed $(CHROMIUM) $(BROKERS)
 	$(PY) -m ruff check .
 	$(PY) -m mypy runtime services gateway launcher devkit evs eventstreams_producer
 	$(PY) -m pytest -q

@@ -14,7 +14,10 @@ from devkit.receiver import Receiver
 from devkit.suite import Suite
 from eventstreams.v1 import control_pb2, control_pb2_grpc, router_pb2_grpc
 from launcher.nats_server import NatsServer
+from tests.helpers import missing_tool
+from tests.support import rabbitmq_server
 from tests.support.moto_server import MotoServer
+from tests.support.rabbitmq_server import RabbitMQServer
 from tests.support.segment_receiver import DEV_WRITE_KEY, SegmentReceiver
 
 BACKENDS = ["sqlite", "postgres"]
@@ -121,6 +124,17 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
     """One moto_server (Kinesis, STS, IAM) for the session: tests make streams of fresh names."""
     server = MotoServer.create(tmp_path_factory.mktemp("moto") / "logs")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitMQServer]:
+    """One RabbitMQ broker for the session (~7 s to start): tests use exchanges of fresh names."""
+    if not rabbitmq_server.installed():
+        missing_tool("rabbitmq-server not found: make test installs it (apt-get install rabbitmq-server)")
+    server = RabbitMQServer.create(tmp_path_factory.mktemp("rabbitmq"))
     server.start()
     yield server
     server.stop()
