@@ -8,6 +8,7 @@ import base64
 import time
 
 import httpx
+import nats
 import pytest
 from aiohttp import web
 
@@ -104,3 +105,14 @@ async def test_an_attempt_shows_its_call_and_a_resend_delivers_it_again(
             assert (answer.status_code, answer.json()["code"], answer.json()["status"]) == (404, 20404, 404)
     await asyncio.sleep(0.5)
     assert len(receiver.received) == 3  # each resend went once, to this sink alone
+
+    # An event the replay archive no longer holds (past its age or its byte cap, as here once
+    # purged) cannot be resent: said so, in Twilio's body.
+    nc = await nats.connect(suite.nats_url)
+    try:
+        await nc.jetstream().purge_stream("EVENTS_ARCHIVE", subject=f"events.*.{sink['sid']}")
+    finally:
+        await nc.close()
+    gone = await rest.post(f"{base}/{failed['id']}/Resend")
+    assert (gone.status_code, gone.json()["code"]) == (404, 20404), gone.text
+    assert "no longer in the replay archive" in gone.json()["message"]
