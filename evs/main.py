@@ -216,6 +216,23 @@ def sinks_validate(sid: str, test_id: str) -> None:
         emit(state().as_json, api.post(f"/v1/Sinks/{sid}/Validate", {"TestId": test_id}))
 
 
+@sinks.command("pause")
+@click.argument("sid")
+def sinks_pause(sid: str) -> None:
+    """Deliver nothing to the sink: its events are kept (parked) until `resume`, within the
+    retry window (4 h); older ones become dead letters. Pausing a paused sink is harmless."""
+    with state().api() as api:
+        emit(state().as_json, api.post(f"/v1/Sinks/{sid}", {"Status": "paused"}))
+
+
+@sinks.command("resume")
+@click.argument("sid")
+def sinks_resume(sid: str) -> None:
+    """Deliver to a paused sink again: what was kept flows (resuming an active sink is harmless)."""
+    with state().api() as api:
+        emit(state().as_json, api.post(f"/v1/Sinks/{sid}", {"Status": "active"}))
+
+
 @sinks.command("health")
 @click.argument("sid")
 def sinks_health(sid: str) -> None:
@@ -305,7 +322,7 @@ def deliveries() -> None:
 
 @deliveries.command("list")
 @click.argument("sink_sid")
-@click.option("--outcome", type=click.Choice(["delivered", "retrying", "failed"]))
+@click.option("--outcome", type=click.Choice(["delivered", "retrying", "failed", "parked"]))
 @click.option("--limit", default=50, show_default=True, help="the newest this many (0: every one)")
 def deliveries_list(sink_sid: str, outcome: str | None, limit: int) -> None:
     """A sink's delivery attempts, newest first."""

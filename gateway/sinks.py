@@ -12,6 +12,9 @@ from gateway import forms
 from gateway.context import Backends, Call, authenticated, created, no_content, ok
 from gateway.paging import PageRequest, envelope
 from gateway.routing import resources
+from runtime.errors import InvalidArgument
+
+PAUSED, ACTIVE = "paused", "active"
 
 
 def sink_body(call: Call, s: control_pb2.Sink) -> dict[str, Any]:
@@ -23,7 +26,8 @@ def sink_body(call: Call, s: control_pb2.Sink) -> dict[str, Any]:
         "sid": s.sid,
         "sink_configuration": json.loads(s.configuration_json),
         "sink_type": s.sink_type,
-        "status": s.status,
+        # Paused is our extension's value (its lifecycle status returns with resume).
+        "status": PAUSED if s.paused else s.status,
         "url": url,
         "links": {"sink_test": f"{url}/Test", "sink_validate": f"{url}/Validate"},
     }
@@ -84,15 +88,20 @@ async def fetch_sink(call: Call) -> Any:
 
 
 async def update_sink(call: Call) -> Any:
+    """Twilio's update (Description), and our extension: `Status=paused` pauses the sink (its
+    events are kept, nothing is delivered), `Status=active` resumes it."""
     form = await call.form()
-    forms.reject_unknown(form, {"Description"})
-    description = forms.required(form, "Description")
-    sink = await call.backends.control.UpdateSink(
-        control_pb2.UpdateSinkRequest(
-            account_sid=call.account.sid, sid=call.request.path_params["sid"], description=description
-        )
-    )
-    return ok(sink_body(call, sink))
+    forms.reject_unknown(form, {"Description", "Status"})
+    status = forms.optional(form, "Status")
+    if status not in ("", PAUSED, ACTIVE):
+        raise InvalidArgument(f"Status must be {PAUSED} or {ACTIVE}")
+    request = control_pb2.UpdateSinkRequest(account_sid=call.account.sid, sid=call.request.path_params["sid"])
+    if status:
+        request.paused = status == PAUSED
+        request.description = forms.optional(form, "Description")
+    else:
+        request.description = forms.required(form, "Description")
+    return ok(sink_body(call, await call.backends.control.UpdateSink(request)))
 
 
 async def delete_sink(call: Call) -> Any:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL wants BIGINT.
@@ -54,6 +54,7 @@ class SinkRow(Base):
     test_id: Mapped[str | None] = mapped_column(String(64))
     date_created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     date_updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class SubscriptionRow(Base):

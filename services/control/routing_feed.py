@@ -101,6 +101,7 @@ class RoutingFeed:
                         sink.sink_type, sink.account_sid, sink.configuration
                     ),
                     status=sink.status,
+                    paused=sink.paused,
                 )
             )
         subscriptions_of: dict[str, list[control_pb2.RoutedSubscription]] = defaultdict(list)

@@ -62,6 +62,7 @@ def sink_message(row: SinkRow, in_use: bool) -> control_pb2.Sink:
         date_created=iso_seconds(row.date_created),
         date_updated=iso_seconds(row.date_updated),
         in_use=in_use,
+        paused=row.paused,
     )
 
 
@@ -232,7 +233,14 @@ class ControlServicer(control_pb2_grpc.ControlServicer):
         )
 
     async def UpdateSink(self, request: control_pb2.UpdateSinkRequest, context: Ctx) -> control_pb2.Sink:
-        row = await self._sinks.update(request.account_sid, request.sid, request.description)
+        paused = request.paused if request.HasField("paused") else None
+        if not request.description and paused is None:
+            raise InvalidArgument(
+                "Missing required parameter Description in the post body", twilio_code=20001
+            )
+        row = await self._sinks.update(request.account_sid, request.sid, request.description or None, paused)
+        if paused is not None:
+            self._signal.notify()  # the routing feed: workers park or release its events
         return sink_message(row, bool(await self._sinks.in_use([row.sid])))
 
     async def DeleteSink(self, request: control_pb2.SinkRef, context: Ctx) -> control_pb2.Empty:

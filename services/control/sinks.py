@@ -20,6 +20,8 @@ from services.control.models import SinkRow, SubscriptionRow
 from services.control.ports import TestEventPublisher
 
 STATUSES = ("initialized", "validating", "active", "failed")
+# Our extension's status: the owner paused the sink (its row's `paused`, beside its status).
+PAUSED = "paused"
 EXTERNAL_ID_PATH = "/v1/Sinks/Kinesis/ExternalId"
 
 
@@ -167,21 +169,33 @@ class SinkStore:
         self, account_sid: str, in_use: bool | None, status: str, page_size: int, token: str
     ) -> Page[SinkRow]:
         statement = select(SinkRow).where(SinkRow.account_sid == account_sid)
-        if status:
+        if status == PAUSED:
+            statement = statement.where(SinkRow.paused)
+        elif status:
             if status not in STATUSES:
-                raise InvalidArgument(f"Status must be one of {', '.join(STATUSES)}")
-            statement = statement.where(SinkRow.status == status)
+                raise InvalidArgument(f"Status must be one of {', '.join((*STATUSES, PAUSED))}")
+            # A paused sink shows as paused, whatever its lifecycle status.
+            statement = statement.where(SinkRow.status == status, ~SinkRow.paused)
         if in_use is not None:
             used = exists().where(SubscriptionRow.sink_sid == SinkRow.sid)
             statement = statement.where(used if in_use else ~used)
         async with self._sessions() as session:
             return await fetch_page(session, statement, SinkRow.id, lambda r: r.id, page_size, token)
 
-    async def update(self, account_sid: str, sid: str, description: str) -> SinkRow:
-        text = validation.description(description, 91000, "Sink")
+    async def update(
+        self, account_sid: str, sid: str, description: str | None, paused: bool | None = None
+    ) -> SinkRow:
+        """`description`, `paused`: None leaves it as it is. Pausing or resuming changes the
+        sink's routing (the workers park a paused sink's events), so its revision moves;
+        pausing a paused sink, or resuming an active one, changes nothing."""
+        text = None if description is None else validation.description(description, 91000, "Sink")
         async with self._sessions.begin() as session:
             row = await self._locked(session, account_sid, sid)
-            row.description = text
+            if text is not None:
+                row.description = text
+            if paused is not None and paused != row.paused:
+                row.paused = paused
+                await revision.bump(session, account_sid)
             row.date_updated = utcnow()
         return row
 

@@ -45,6 +45,8 @@ class SinkDirectory:
         self._sinks_of: dict[str, tuple[str, ...]] = {}  # by account
         self._ordered_of: dict[str, frozenset[str]] = {}  # by account
         self._ordered: set[str] = set()
+        self._paused_of: dict[str, frozenset[str]] = {}  # by account
+        self._paused: set[str] = set()
         self._unconfirmed: set[str] = set()
         # The XOR of the held accounts' digests: equal to control's when the directory is.
         self.digest = 0
@@ -95,12 +97,18 @@ class SinkDirectory:
                 )
             self._removed.pop(sink_sid, None)
         self._ordered.difference_update(self._ordered_of.pop(sid, ()))
+        self._paused.difference_update(self._paused_of.pop(sid, ()))
         self.digest ^= self._digests.pop(sid, 0)
         if routing.gone:
             return
         self._digests[sid] = account_digest(routing)
         self.digest ^= self._digests[sid]
         self._sinks_of[sid] = tuple(sinks)
+        # Pausing a sink leaves it open: its events wait (parked), its connections with them.
+        paused = frozenset(s.sid for s in routing.sinks if s.paused)
+        if paused:
+            self._paused_of[sid] = paused
+            self._paused.update(paused)
         ordered = frozenset(s.sink_sid for s in routing.subscriptions if s.ordering_key)
         if ordered:
             self._ordered_of[sid] = ordered
@@ -110,6 +118,10 @@ class SinkDirectory:
     def ordered(self) -> AbstractSet[str]:
         """Sinks with a subscription ordered by key (their events come by the ordered stream)."""
         return self._ordered
+
+    def paused(self, sink_sid: str) -> bool:
+        """Its owner paused it: nothing is delivered to it, its events wait parked."""
+        return sink_sid in self._paused
 
     def _open(self, routed: control_pb2.RoutedSink, token: str, key: tuple[str, str, str]) -> Route:
         sid, account_sid = SinkSid(routed.sid), AccountSid(routed.account_sid)

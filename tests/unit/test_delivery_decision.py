@@ -24,6 +24,7 @@ from services.delivery.settling.decision import (
     Happened,
     HeldBack,
     Park,
+    Paused,
     Retry,
     RetryRules,
     SinkState,
@@ -104,6 +105,17 @@ class Top(random.Random):
             4 * HOUR,
             DOWN_1H,
             DeadLetter("retry window exceeded while the sink was failing, throttled or slow", 91300),
+        ),
+        # Its owner paused the sink: parked whatever its lane's state, handed back now and
+        # then should parking fail; past the retry window, a dead letter as parking makes it.
+        (Paused(), 1, 5.0, HEALTHY, Park(30.0)),
+        (Paused(), 3, HOUR, DOWN_1H, Park(30.0)),
+        (
+            Paused(),
+            1,
+            4 * HOUR,
+            HEALTHY,
+            DeadLetter("retry window exceeded while the sink was paused", 91300),
         ),
         # A sink this worker does not know yet: asked about a few times, then gone.
         (UnknownSink(), 1, 0.0, HEALTHY, Retry(1.0, attempted=False)),

@@ -519,3 +519,29 @@ def test_a_lane_is_over_capacity_exactly_when_its_capacity_worked_out_afresh_say
             for _ in range(min(len(lane.queue), rng.randrange(1, 200))):
                 lane.queue.pop()
         assert allowance.over_capacity(lane) == (len(lane.queue) > allowance.capacity(lane)), step
+
+
+def paused_snapshot(revision: int, paused: bool) -> control_pb2.RoutingChanges:
+    changes = snapshot(revision)
+    changes.accounts[0].sinks[0].paused = paused
+    return changes
+
+
+async def test_a_paused_sinks_events_are_parked_untried_and_flow_once_it_is_resumed() -> None:
+    w = world(FakeSink(ONE), routing=paused_snapshot(1, paused=True))
+    w.offer(3)
+    await settle_all(w)
+    assert w.sink.calls == []
+    # No parking stream here: handed back for a while instead, and logged as parked.
+    assert [m.settled for m in w.messages] == [[("nak", 30.0)]] * 3
+    assert [(a.event_id, a.outcome, a.error_code) for a in w.journal.attempts] == [
+        (f"EZ{i}", "parked", None) for i in range(3)
+    ]
+    assert w.dispatcher.spare(SINK) is None  # nothing parked is brought back while paused
+    assert w.dispatcher.paused(SINK)
+
+    w.directory.apply(paused_snapshot(2, paused=False))
+    w.offer(2, first=3)
+    await settle_all(w)
+    assert w.sink.calls == [["EZ3"], ["EZ4"]]
+    assert not w.dispatcher.paused(SINK)

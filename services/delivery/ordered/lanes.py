@@ -66,6 +66,10 @@ class OrderedRules:
         return max(0.5, self.pin_seconds / 3)
 
 
+# How often a paused ordered sink's waiting keys look whether it was resumed.
+PAUSED_CHECK_SECONDS = 1.0
+
+
 def consumer_name(sink_sid: str) -> str:
     return f"ordered-{sink_sid}"
 
@@ -262,6 +266,11 @@ class OrderedLane:
             # Cut off from JetStream the pin may pass to another worker, which would send this
             # key's events too: send nothing until connected (and still pinned) again.
             asyncio.get_running_loop().call_later(1.0, self._again, key, generation)
+            return
+        if self._directory.paused(self.sink_sid):
+            # Paused by its owner: each key's events wait here in order (held, marked in
+            # progress), none parked — parking would let a later one overtake.
+            asyncio.get_running_loop().call_later(PAUSED_CHECK_SECONDS, self._again, key, generation)
             return
         started = time.monotonic()
         happened = await self._attempt(envelope)

@@ -16,6 +16,10 @@ over — a sweep every few seconds asks the stream which sinks have events parke
 events fill the sink's lane as far as the lane takes them, and are settled like any other:
 delivered and acknowledged, or parked again should the sink go down again.
 
+A sink its owner paused is parked the same way (its lanes try nothing), and neither probed
+nor drained until it is resumed: then, as for a sink with no traffic of its own, one parked
+event is tried, and its answer brings the rest back.
+
 A sink that stays down longer than the retry window never takes its events back, and the
 parking stream's max_age would one day delete them unrecorded. So an expiry sweep now and
 then looks at the oldest event parked for each sink that is not answering; while that one is
@@ -68,6 +72,9 @@ class Intake(Protocol):
 
     def lane(self, sink_sid: SinkSid) -> Lane | None:
         """The sink's lane, if this worker holds one (its outage, its probes)."""
+
+    def paused(self, sink_sid: SinkSid) -> bool:
+        """Its owner paused it: its events stay parked until it is resumed."""
 
 
 class Expiry(Protocol):
@@ -284,7 +291,7 @@ class Parking:
             if sink_sid not in stream.waiting_sinks:
                 await self._unsubscribe(sink_sid)
         for sink_sid in parked:
-            if sink_sid in self._drains:
+            if sink_sid in self._drains or intake.paused(sink_sid):
                 continue
             if intake.spare(sink_sid) is not None:
                 self._start_drain(sink_sid)

@@ -70,8 +70,10 @@ class Allowance:
 
     def spare(self, sink_sid: SinkSid, lane: Lane | None) -> int | None:
         """How many more events the sink's lane would take now (parked ones coming back);
-        None unless the sink is known to answer (down, or not heard from lately)."""
+        None unless the sink is known to answer (down, paused, or not heard from lately)."""
         route = self._directory.route(sink_sid)
+        if route is not None and self._directory.paused(sink_sid):  # nothing comes back while paused
+            return None
         if route is None or route.sink is None:  # deleted or unusable: settled at once, in full
             return min(self._room.free, self._rules.unmeasured_buffer)
         if lane is None or lane.failing or lane.latency == 0.0:  # no call has returned yet

@@ -57,6 +57,7 @@ class Dispatcher:
         accounts: AccountReach | None = None,
     ) -> None:
         self._lanes: dict[SinkSid, Lane] = {}
+        self._directory = directory
         self._room = room
         self._rules = rules
         self._caps = FleetCaps(fleet or Alone(), rules.throttle, clock)
@@ -96,6 +97,10 @@ class Dispatcher:
         """How many more events the sink's lane would take now (parked ones coming back);
         None unless the sink is known to answer (down, or not heard from lately)."""
         return self._allowance.spare(sink_sid, self._lanes.get(sink_sid))
+
+    def paused(self, sink_sid: SinkSid) -> bool:
+        """Its owner paused it: its parked events stay parked, none is tried."""
+        return self._directory.paused(sink_sid)
 
     # The lanes, lent to the outage room
 

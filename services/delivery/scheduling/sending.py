@@ -5,7 +5,8 @@ settler (handoff.py); then keep no more than the lane's capacity and send on.
 
 A sink that is down is probed by one paced call at a time, its pause between probes growing
 with the outage (`decision.probe_gap`); its first answer tells the parked events' side
-(`ParkedEvents`, a port this room declares and the root wires to the parking stream)."""
+(`ParkedEvents`, a port this room declares and the root wires to the parking stream). A
+sink its owner paused is sent nothing: its events are parked until it is resumed."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from services.delivery.scheduling.handoff import Handoff
 from services.delivery.scheduling.lane import Lane, LaneRules
 from services.delivery.scheduling.unknown import routed_ahead, unusable
 from services.delivery.settling import decision
-from services.delivery.settling.decision import HeldBack, UnknownSink
+from services.delivery.settling.decision import HeldBack, Paused, UnknownSink
 from services.delivery.sinks.base import Outcome, Sink
 
 
@@ -79,6 +80,14 @@ class Sender:
         if lane.sink_sid in self._reading:
             return
         route = self._directory.route(lane.sink_sid)
+        if route is not None and self._directory.paused(lane.sink_sid):
+            # Its owner paused it: what it holds is parked, and comes back once it is resumed.
+            envelopes = list(lane.queue)
+            lane.queue.clear()
+            if envelopes:
+                self._handoff.settle_later(envelopes, Paused(), lane)
+            self.forget_if_idle(lane)
+            return
         if route is None and lane.queue and not self._accounts.holds(lane.queue[0].event.account_sid):
             self._reading.add(lane.sink_sid)
             self._handoff.spawn(self._read_account(lane, lane.queue[0].event.account_sid))

@@ -8,8 +8,8 @@ but never for longer than its sink has been failing: after a 20 s outage nothing
 minutes for its next try. An event held back from a sink that is down is parked: moved once
 to the parking stream, where it costs nothing until the sink answers again and its backlog
 is pulled back (parking.py) — not handed back to come round again and again while the sink
-stays down. One held back from a throttled or slow sink comes back when its lane should be
-through what it holds.
+stays down; so is one for a sink its owner paused, until it is resumed. One held back from
+a throttled or slow sink comes back when its lane should be through what it holds.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ from services.delivery.sinks.base import Outcome
 RETRY_AFTER_LIMIT = 3600.0
 # Handing an event back sooner than this only churns.
 MIN_HAND_BACK_SECONDS = 0.5
+# A paused sink's event that cannot be parked comes round again this often (at most
+# max_delay_seconds): a pause lasts until its owner ends it, a resumed sink's events soon flow.
+PAUSED_HAND_BACK_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,12 @@ class UnknownSink:
     behind: bool | None = None
 
 
-Happened = Outcome | HeldBack | UnknownSink
+@dataclass(frozen=True)
+class Paused:
+    """Not tried: its owner paused the sink. The event waits parked until it is resumed."""
+
+
+Happened = Outcome | HeldBack | UnknownSink | Paused
 
 
 @dataclass(frozen=True)
@@ -151,6 +159,10 @@ def decide(
             return Retry(1.0, attempted=False)
         gone = SinkGone("the sink no longer exists")
         return DeadLetter(gone.message, gone.code)
+    if isinstance(happened, Paused):
+        if expired:
+            return DeadLetter("retry window exceeded while the sink was paused", 91300)
+        return Park(min(rules.max_delay_seconds, PAUSED_HAND_BACK_SECONDS))
     if isinstance(happened, HeldBack):
         if expired:
             return DeadLetter("retry window exceeded while the sink was failing, throttled or slow", 91300)
