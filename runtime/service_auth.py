@@ -298,6 +298,14 @@ class RequireCaller(grpc.aio.ServerInterceptor):
                 grpc.StatusCode.PERMISSION_DENIED,
                 f"{method}: not allowed for {who.name} ({who.role})",
             )
+        if handler.stream_stream is not None:
+            # `around` leaves bidirectional calls as they are; PublishStream's servicer must
+            # know its caller as Publish's does (a role held to some event types).
+            return grpc.stream_stream_rpc_method_handler(
+                _as_stream(who)(handler.stream_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
         return grpc_wrap.around(handler, _as(who), _as_stream(who))
 
 

@@ -58,6 +58,8 @@ def suite(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             # Raised so one account can hold the 250 sinks of the paging test.
             "ES_MAX_SINKS_PER_ACCOUNT": str(MAX_SINKS),
             "ES_MAX_ROUTING_BYTES_PER_TREE": str(MAX_ROUTING_BYTES_PER_TREE),
+            # A failing sink's error-log events at most every 2 s rather than 20 min.
+            "ES_ERROR_LOG_INTERVAL_SECONDS": "2",
         },
     )
     running.start()

@@ -17,6 +17,7 @@ from runtime.held_routing import held_routing_service
 from runtime.metrics import Metrics
 from runtime.routing import follow_routing, report_held_routing
 from services.delivery.directory import SinkDirectory
+from services.delivery.errorlog.worker import ErrorLog
 from services.delivery.intake.room import Room
 from services.delivery.intake.worker import Worker, bells
 from services.delivery.leaders import LeaderSpread
@@ -129,7 +130,16 @@ async def build(settings: Settings) -> ServiceApp:
     await parked.start()
     metrics = Metrics.of("delivery", settings)
     usage = UsageMeter(sessions, directory.owner, directory.sink_type)
-    observers: list[SettleObserver] = [usage]
+    # The sinks' failures, published grouped as com.twilio.error-logs.error.logged.
+    error_log = ErrorLog(
+        engine,
+        settings.router_target,
+        settings.service_token,
+        directory.owner,
+        settings.error_log_interval_seconds,
+        timedelta(seconds=settings.error_log_retention_seconds),
+    )
+    observers: list[SettleObserver] = [usage, error_log.tally]
     if metrics is not None:
         observers.append(DeliveryMetrics(metrics, directory.sink_type))
         report_held_routing(metrics, "delivery", directory, accounts)
@@ -191,6 +201,7 @@ async def build(settings: Settings) -> ServiceApp:
         await asyncio.gather(worker.drain(), ordered.drain(timeout=10))
         await health.withdraw()
         await usage.flush()
+        await error_log.drain()
 
     async def close() -> None:
         if traces is not None:
@@ -200,6 +211,7 @@ async def build(settings: Settings) -> ServiceApp:
             await driver.close()
         await nc.close()
         await control_channel.close()
+        await error_log.close()
         await engine.dispose()
 
     return ServiceApp(
@@ -227,6 +239,8 @@ async def build(settings: Settings) -> ServiceApp:
             leaders.run,
             health.run,
             usage.run,
+            error_log.run_counting,
+            error_log.run_relay,
             *measuring,
         ],
         draining=[drain],

@@ -12,6 +12,7 @@ from runtime.service_settings import ServiceSettings
 class Settings(StreamSettings, RoutingSettings, ServiceSettings):
     delivery_address: str = setting("127.0.0.1:50054", "delivery: gRPC listen address (health, admin)")
     control_target: str = setting("127.0.0.1:50052", "where services reach control (gRPC)")
+    router_target: str = setting("127.0.0.1:50053", "where services reach router (gRPC)")
     delivery_database_url: str = setting(
         "sqlite+aiosqlite:///./data/delivery.db",
         "delivery: database of the delivery log, dead letters, replays",
@@ -25,6 +26,11 @@ class Settings(StreamSettings, RoutingSettings, ServiceSettings):
         23 * 24 * 3600.0,
         "delivery: how long failed and retrying attempts and dead letters are kept (Twilio: error logs, "
         "23 days); PostgreSQL drops them by day, so up to a day longer",
+    )
+    error_log_interval_seconds: float = setting(
+        1200.0,
+        "delivery: a sink's errors of one code are published as com.twilio.error-logs.error.logged "
+        "at the first, the 10th, 100th, 1,000th … and otherwise at most once this often (Twilio: 20 min)",
     )
     max_buffered: int = setting(4096, "delivery: events one worker holds at once (queued or in flight)")
     sink_concurrency: int = setting(32, "delivery: requests in flight to one healthy sink")

@@ -19,12 +19,14 @@ pytestmark = pytest.mark.integration
 
 PRODUCER = service_auth.new_credential("producer-billing")
 DELIVERY = service_auth.new_credential("delivery")
+GATEWAY = service_auth.new_credential("gateway")
 ADMIN = service_auth.new_credential("admin")
 CALLERS = Callers.parse(
     ",".join(
         [
             service_auth.caller_entry(PRODUCER, "producer"),
             service_auth.caller_entry(DELIVERY, "delivery"),
+            service_auth.caller_entry(GATEWAY, "gateway"),
             service_auth.caller_entry(ADMIN, "admin"),
         ]
     )
@@ -32,6 +34,7 @@ CALLERS = Callers.parse(
 # Methods the table knows: Publish is the producer's, WatchRouting delivery's.
 UNARY = "/eventstreams.v1.Router/Publish"
 STREAM = "/eventstreams.v1.Control/WatchRouting"
+BIDI = "/eventstreams.v1.Router/PublishStream"
 
 
 def publish(channel: grpc.aio.Channel) -> Any:
@@ -40,6 +43,10 @@ def publish(channel: grpc.aio.Channel) -> Any:
 
 def watch(channel: grpc.aio.Channel) -> Any:
     return channel.unary_stream(STREAM)
+
+
+def publish_stream(channel: grpc.aio.Channel) -> Any:
+    return channel.stream_stream(BIDI)
 
 
 async def unary(request: bytes, context: Any) -> bytes:
@@ -54,13 +61,22 @@ async def stream(request: bytes, context: Any) -> AsyncIterator[bytes]:
     yield service_auth.caller(context).role.encode()
 
 
+async def bidirectional(requests: AsyncIterator[bytes], context: Any) -> AsyncIterator[bytes]:
+    async for _request in requests:
+        yield service_auth.caller(context).name.encode()
+
+
 @pytest.fixture
 async def address() -> AsyncIterator[str]:
     server = grpc.aio.server(interceptors=[RequireCaller(CALLERS)])
     server.add_generic_rpc_handlers(
         [
             grpc.method_handlers_generic_handler(
-                "eventstreams.v1.Router", {"Publish": grpc.unary_unary_rpc_method_handler(unary)}
+                "eventstreams.v1.Router",
+                {
+                    "Publish": grpc.unary_unary_rpc_method_handler(unary),
+                    "PublishStream": grpc.stream_stream_rpc_method_handler(bidirectional),
+                },
             ),
             grpc.method_handlers_generic_handler(
                 "eventstreams.v1.Control", {"WatchRouting": grpc.unary_stream_rpc_method_handler(stream)}
@@ -81,6 +97,18 @@ async def test_every_kind_of_call_carries_the_credential_and_the_servicer_learns
         assert await publish(producer)(b"x") == b"producer-billing"
         items = [item async for item in watch(delivery)(b"x")]
         assert items == [b"delivery", b"delivery"]
+
+
+async def test_a_bidirectional_stream_s_servicer_learns_its_caller(address: str) -> None:
+    """As on PublishStream, where the router holds a caller's role to the types it may publish."""
+
+    async def two() -> AsyncIterator[bytes]:
+        yield b"x"
+        yield b"y"
+
+    async with clients.channel(address, PRODUCER) as producer, clients.channel(address, DELIVERY) as delivery:
+        assert [item async for item in publish_stream(producer)(two())] == [b"producer-billing"] * 2
+        assert [item async for item in publish_stream(delivery)(two())] == [b"delivery"] * 2
 
 
 async def test_concurrent_calls_each_see_their_own_caller(address: str) -> None:
@@ -106,10 +134,10 @@ async def test_calls_without_a_known_credential_are_refused_health_is_not(addres
 
 
 async def test_a_known_caller_is_refused_what_its_role_may_not_call(address: str) -> None:
-    async with clients.channel(address, PRODUCER) as producer, clients.channel(address, DELIVERY) as delivery:
+    async with clients.channel(address, PRODUCER) as producer, clients.channel(address, GATEWAY) as gateway:
         with pytest.raises(grpc.aio.AioRpcError) as refused_stream:
             [item async for item in watch(producer)(b"x")]
         assert refused_stream.value.code() == grpc.StatusCode.PERMISSION_DENIED
         with pytest.raises(grpc.aio.AioRpcError) as refused:
-            await publish(delivery)(b"x")
+            await publish(gateway)(b"x")
         assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED

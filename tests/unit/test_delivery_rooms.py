@@ -13,6 +13,9 @@ intake handing messages to them) does so through a port its own room declares, w
     outage     the parking stream, the hold watch, when a down sink is probed
     ordered    the ordered sinks' lanes and per-key queues
     reads      records, health, replay, the gRPC servicer
+    errorlog   the sinks' failures counted into groups and published as error-log events
+               (it reads the alerts' levels; nothing below it knows of it: the root hands
+               its tally to the settler as a settle observer)
     root       app (the composition root), __main__
 
 Rooms on one line of `ORDER` are peers: neither imports the other."""
@@ -37,6 +40,7 @@ ORDER: list[set[str]] = [
     {"scheduling"},
     {"outage", "ordered"},
     {"reads"},
+    {"errorlog"},
     {"root"},
 ]
 TIER = {room: tier for tier, rooms in enumerate(ORDER) for room in rooms}
