@@ -323,3 +323,26 @@ async def test_a_start_with_every_token_sealed_under_one_key_reads_no_account(
     rotated = AccountStore(sessions, cipher=TokenCipher(f"{new_key()},{key}"))
     assert await rotated.seal_stored_tokens() == 3
     assert await rotated.seal_stored_tokens() == 0
+
+
+async def test_pausing_is_a_routing_change_once_and_keeps_the_description(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    owner = await AccountStore(sessions).create("owner")
+    store = SinkStore(sessions, 10, NoTestsExpected())
+    sink = await store.create(owner.sid, "mine", "webhook", WEBHOOK)
+    feed = RoutingFeed(sessions, ChangeSignal(), poll_seconds=0.1)
+    held = (await feed.snapshot(with_auth_tokens=False)).revision
+
+    row = await store.update(owner.sid, sink.sid, None, paused=True)
+    assert (row.paused, row.description) == (True, "mine")
+    [change] = [m async for m in feed.changes(held, with_auth_tokens=False)]
+    [routed] = [a for a in change.accounts if a.account.sid == owner.sid]
+    assert [(s.sid, s.paused) for s in routed.sinks] == [(sink.sid, True)]
+    # Pausing again changes nothing a worker holds: no routing change.
+    await store.update(owner.sid, sink.sid, None, paused=True)
+    assert [m async for m in feed.changes(change.revision, with_auth_tokens=False)] == []
+    assert [s.sid for s in (await store.find(owner.sid, None, "paused", 50, "")).items] == [sink.sid]
+    assert (await store.find(owner.sid, None, "active", 50, "")).items == []
+    resumed = await store.update(owner.sid, sink.sid, "renamed", paused=False)
+    assert (resumed.paused, resumed.description, resumed.status) == (False, "renamed", "active")
