@@ -745,8 +745,9 @@ def test_network_is_default_deny_with_only_the_designed_paths(manifests: Rendere
     assert ingress_from("control", 50052) == {"gateway", "router", "delivery"}
     assert ingress_from("catalog", 50051) == {"gateway", "control", "router"}
     assert ingress_from("delivery", 50054) == {"gateway"}
-    # Publishing: control's test events and labelled producers, never the gateway.
-    assert ingress_from("router", 50053) == {"control", "?"}
+    # Publishing: control's test events, the workers' error-log events and labelled producers,
+    # never the gateway.
+    assert ingress_from("router", 50053) == {"control", "delivery", "?"}
     # The broker: no pod but the router and the workers may publish or consume.
     assert ingress_from("nats", 4222) == {"router", "delivery"}
     assert ingress_from("gateway", 8080) == {"*"}
@@ -754,6 +755,14 @@ def test_network_is_default_deny_with_only_the_designed_paths(manifests: Rendere
     delivery_egress = manifests.one("NetworkPolicy", "delivery")["spec"]["egress"]
     blocks = [peer["ipBlock"] for rule in delivery_egress for peer in rule.get("to", []) if "ipBlock" in peer]
     assert any(b["cidr"] == "0.0.0.0/0" and "10.0.0.0/8" in b["except"] for b in blocks)
+    egress_to = {
+        (peer, port["port"])
+        for rule in delivery_egress
+        if "to" in rule
+        for peer in _peers(rule)
+        for port in rule.get("ports", [])
+    }
+    assert ("router", 50053) in egress_to  # the error-log events it publishes
 
 
 def test_every_service_exposes_its_metrics_to_the_monitoring_namespace_only(manifests: Rendered) -> None:
@@ -783,7 +792,7 @@ CALLER_ROLES = {"control": "control", "router": "router", "delivery": "delivery"
 NEEDS = {
     "gateway": ["/eventstreams.v1.Control/CreateApiKey", "/eventstreams.v1.Delivery/ListAttempts"],
     "router": ["/eventstreams.v1.Control/WatchRouting", "/eventstreams.v1.Catalog/WatchCatalog"],
-    "delivery": ["/eventstreams.v1.Control/WatchRouting"],
+    "delivery": ["/eventstreams.v1.Control/WatchRouting", "/eventstreams.v1.Router/PublishStream"],
     "control": ["/eventstreams.v1.Router/Publish", "/eventstreams.v1.Catalog/GetEventType"],
 }
 
