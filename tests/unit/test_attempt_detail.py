@@ -165,3 +165,12 @@ def test_a_putrecords_call_keeps_each_records_result_not_its_data() -> None:
     assert first["result"] == "shardId-000000000001/4960"
     assert second["result"] == "ProvisionedThroughputExceededException: slow down"
     assert "secret-data" not in json.dumps([first, second])
+
+
+def test_a_detail_with_a_lone_surrogate_is_still_written() -> None:
+    call = Exchange("POST", "https://example.com/h", [], "event", 1, 1, results={"E2": "\udc80"})
+    assert json.loads(call.record("E\ud800", 1))["request"]["method"] == "POST"
+    assert json.loads(call.record("E2", 1)) == {
+        "same_call_as": {"event_id": "E\ud800", "attempt": 1},
+        "result": "\udc80",
+    }
