@@ -95,8 +95,9 @@ class Exchange:
     body_bytes: int
     events: int
     status: int | None = None
-    response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
-    response_body: bytes = b""
+    # Raw, as the receiver sent them: left out of the repr (a refused record's log line).
+    response_headers: list[tuple[bytes, bytes]] = field(default_factory=list, repr=False)
+    response_body: bytes = field(default=b"", repr=False)
     # By event id, where a call answers event by event (Kinesis: the record's shard and
     # sequence number, or its error code).
     results: dict[str, str] | None = None
