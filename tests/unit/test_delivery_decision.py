@@ -8,11 +8,9 @@ import pytest
 
 from services.delivery.errors import (
     ConnectFailed,
-    KinesisWriteFailed,
     Rejected,
     SchemaMismatch,
     ServerError,
-    StreamUnresolvable,
     Throttled,
     TimedOut,
     TooLarge,
@@ -33,6 +31,7 @@ from services.delivery.settling.decision import (
     probe_gap,
 )
 from services.delivery.sinks.base import Outcome
+from services.delivery.sinks.kinesis.errors import KinesisWriteFailed, StreamUnresolvable
 
 pytestmark = pytest.mark.unit
 
