@@ -1,28 +1,27 @@
 """The conformance suite's world: the whole platform as real processes (SQLite), a real moto
-(Kinesis, STS) behind a fault-injecting proxy, a stand-in Segment API, and a fresh account
-and destination per test."""
+(STS and the AWS sinks' services) behind a fault-injecting proxy, a stand-in Segment API, and
+a fresh account per test; each sink type's module brings its `harness` (a fresh destination
+per test)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, NamedTuple
 
 import httpx
 import pytest
 
 from devkit.suite import Suite
 from eventstreams.v1 import control_pb2, control_pb2_grpc, router_pb2_grpc
-from tests.conformance.harness import Harness, KinesisHarness, SegmentHarness, WebhookHarness
-from tests.support.kinesis_proxy import KinesisProxy
+from tests.conformance.harness import Case, Harness
+from tests.support.aws_proxy import AwsProxy
 from tests.support.moto_server import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, MotoServer
 from tests.support.segment_receiver import SegmentReceiver
 
-SINKS = ["webhook", "webhook-batch", "segment", "kinesis"]
-
 
 @pytest.fixture(scope="session")
-async def kinesis_proxy(moto: MotoServer) -> AsyncIterator[KinesisProxy]:
-    proxy = KinesisProxy(moto.url)
+async def aws_proxy(moto: MotoServer) -> AsyncIterator[AwsProxy]:
+    """The workers' AWS endpoint: moto, faults on demand."""
+    proxy = AwsProxy(moto.url)
     await proxy.start()
     yield proxy
     await proxy.stop()
@@ -40,7 +39,7 @@ async def segment_api() -> AsyncIterator[SegmentReceiver]:
 def platform(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
-    kinesis_proxy: KinesisProxy,
+    aws_proxy: AwsProxy,
     segment_api: SegmentReceiver,
 ) -> Iterator[Suite]:
     directory = tmp_path_factory.mktemp("conformance")
@@ -58,7 +57,7 @@ def platform(
             "ES_KINESIS_TIMEOUT_SECONDS": "1",
             # Quick to forgive in tests: the throttle's quiet period (Twilio: 5 min).
             "ES_THROTTLE_QUIET_SECONDS": "2",
-            "ES_AWS_ENDPOINT_URL": kinesis_proxy.url,
+            "ES_AWS_ENDPOINT_URL": aws_proxy.url,
             "AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY_ID,
             "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_ACCESS_KEY,
             "ES_SEGMENT_API_URL": segment_api.url,
@@ -93,16 +92,6 @@ async def router(platform: Suite) -> AsyncIterator[router_pb2_grpc.RouterAsyncSt
         yield router_pb2_grpc.RouterStub(channel)
 
 
-class Case(NamedTuple):
-    """What every conformance test works with: the sink type's harness, an account of its
-    own with a REST client, and the router to publish through."""
-
-    harness: Harness
-    rest: httpx.AsyncClient
-    router: router_pb2_grpc.RouterAsyncStub
-    account: control_pb2.Account
-
-
 @pytest.fixture
 def case(
     harness: Harness,
@@ -111,23 +100,3 @@ def case(
     account: control_pb2.Account,
 ) -> Case:
     return Case(harness, rest, router, account)
-
-
-@pytest.fixture(params=SINKS)
-async def harness(
-    request: pytest.FixtureRequest,
-    moto: MotoServer,
-    kinesis_proxy: KinesisProxy,
-    segment_api: SegmentReceiver,
-) -> AsyncIterator[Harness]:
-    made: Any
-    if request.param == "webhook":
-        made = WebhookHarness(batch=False)
-    elif request.param == "webhook-batch":
-        made = WebhookHarness(batch=True)
-    elif request.param == "segment":
-        made = SegmentHarness(segment_api)
-    else:
-        made = KinesisHarness(moto, kinesis_proxy)
-    yield made
-    await made.close()

@@ -1,0 +1,68 @@
+"""The AWS sinks' targets in a real moto server, made and read back with plain boto3: SQS
+queues (standard and FIFO), SNS topics (read through an SQS queue subscribed to them),
+EventBridge buses (read through a rule into an SQS queue) and S3 buckets."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.support.moto_server import DEFAULT_REGION, _client
+
+
+def sqs(url: str, region: str = DEFAULT_REGION) -> Any:
+    return _client("sqs", url, region)
+
+
+def create_queue(url: str, fifo: bool = False, region: str = DEFAULT_REGION) -> str:
+    """A fresh queue's ARN."""
+    name = f"es-{time.monotonic_ns():x}" + (".fifo" if fifo else "")
+    attributes = {"FifoQueue": "true"} if fifo else {}
+    client = sqs(url, region)
+    queue_url = client.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    arn = client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    return str(arn)
+
+
+def queue_url(url: str, arn: str) -> str:
+    parts = arn.split(":")
+    return str(
+        sqs(url, parts[3]).get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
+    )
+
+
+@dataclass
+class QueueReader:
+    """What arrived in a queue, kept: each read takes what is there (and deletes it) and
+    returns everything read so far, in the order received."""
+
+    url: str
+    arn: str
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    def read(self) -> list[dict[str, Any]]:
+        client = sqs(self.url, self.arn.split(":")[3])
+        address = queue_url(self.url, self.arn)
+        while True:
+            answer = client.receive_message(
+                QueueUrl=address,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=0,
+                AttributeNames=["All"],
+                MessageSystemAttributeNames=["All"],
+            )
+            got = answer.get("Messages", [])
+            if not got:
+                return self.messages
+            self.messages.extend(got)
+            client.delete_message_batch(
+                QueueUrl=address,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)],
+            )
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [json.loads(m["Body"]) for m in self.read()]
