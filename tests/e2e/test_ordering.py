@@ -298,3 +298,33 @@ async def test_a_replay_of_an_ordered_sink_replays_its_ordered_events_in_key_ord
         data = record.events()[0]["data"]
         copies[data["messageSid"]].append(int(data["body"]))
     assert copies == {"SMk": list(range(5)), "SMl": list(range(5))}
+
+
+async def test_a_resend_to_an_ordered_sink_reads_its_event_from_the_ordered_stream(
+    ordered_suite: Suite, rest: httpx.AsyncClient, account: control_pb2.Account, receiver: Receiver
+) -> None:
+    sink = await create_webhook_sink(rest, f"http://127.0.0.1:{receiver.port}/resent")
+    await subscribe_ordered(rest, sink["sid"])
+    async with ordered_suite.channel("router") as channel:
+        await publish_when_routed(router_pb2_grpc.RouterStub(channel), [ordered_event(account.sid, "SMr", 0)])
+    await receiver.wait_for(lambda r: len(r.received) >= 1, timeout=20)
+    base = f"/v1/Sinks/{sink['sid']}/Deliveries"
+
+    async def attempts(want: int) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + 20
+        while len(found := (await rest.get(base)).json()["deliveries"]) < want:
+            assert time.monotonic() < deadline, found
+            await asyncio.sleep(0.2)
+        return list(found)
+
+    [first] = await attempts(1)
+    resent = await rest.post(f"{base}/{first['id']}/Resend")
+    assert resent.status_code == 201, resent.text
+    await receiver.wait_for(lambda r: len(r.received) >= 2, timeout=20)
+    assert receiver.received[1].body == receiver.received[0].body
+    newest = (await attempts(2))[0]
+    assert (newest["event_id"], newest["triggered_by"], newest["outcome"]) == (
+        first["event_id"],
+        "resend",
+        "delivered",
+    )
