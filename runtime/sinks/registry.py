@@ -3,13 +3,14 @@ docs and the delivery worker all read the list from here."""
 
 from __future__ import annotations
 
-from runtime.sinks import kinesis, rabbitmq, segment, webhook
+from runtime.sinks import kinesis, rabbitmq, segment, sqs, webhook
 from runtime.sinks.base import SinkType, invalid
 
 TYPES: tuple[SinkType, ...] = (
     webhook.TYPE,
     kinesis.TYPE,
     segment.TYPE,
+    sqs.TYPE,
     rabbitmq.TYPE,
 )
 BY_NAME = {t.name: t for t in TYPES}
