@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+from typing import Any
 
 import httpx
 import nats
@@ -23,7 +24,9 @@ PASSWORD = "pa55-w0rd-in-the-url"
 QUERY_SECRET = "qs-t0ken-in-the-url"
 
 
-async def deliveries(rest: httpx.AsyncClient, url: str, want: int, timeout: float = 20.0) -> list[dict]:
+async def deliveries(
+    rest: httpx.AsyncClient, url: str, want: int, timeout: float = 20.0
+) -> list[dict[str, Any]]:
     deadline = time.monotonic() + timeout
     while True:
         items = list((await rest.get(url)).json()["deliveries"])

@@ -126,7 +126,7 @@ def test_the_detail_read_back_joins_the_call_and_the_attempts_own_result() -> No
 
 
 def test_a_resend_copy_is_marked_new_and_never_replayed() -> None:
-    original = headers(StreamEvent("EZ1", "t", order_key="K"), "AC1:EZ1:DG1")
+    original = headers(StreamEvent(EventId("EZ1"), "t", order_key="K"), "AC1:EZ1:DG1")
     copy = stream_codec.resend_copy(original, "RS1")
     assert copy[stream_codec.MSG_ID] == "AC1:EZ1:DG1:resend:RS1"
     read = stream_codec.decode(copy)
