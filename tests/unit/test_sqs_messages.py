@@ -71,9 +71,8 @@ def test_outcomes_by_entry() -> None:
 
 
 def client_error(code: str, status: int) -> ClientError:
-    return ClientError(
-        {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Call"
-    )
+    response: Any = {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    return ClientError(response, "Call")
 
 
 @pytest.mark.parametrize(
