@@ -118,6 +118,43 @@ async def test_a_failing_sinks_errors_reach_the_accounts_other_sink_grouped(
         await theirs.stop()
 
 
+async def test_entries_decided_while_the_router_is_down_are_published_when_it_is_back(
+    suite: Suite,
+    router: router_pb2_grpc.RouterAsyncStub,
+    rest: httpx.AsyncClient,
+    account: control_pb2.Account,
+    receiver: Receiver,
+) -> None:
+    """The entries wait in the outbox: none is lost, none decided twice — the totals chain."""
+    failing_receiver = Receiver(responder=lambda _record: web.Response(status=500))
+    await failing_receiver.start()
+    failing = await create_webhook_sink(rest, f"http://127.0.0.1:{failing_receiver.port}/hook")
+    subscription = await subscribe(rest, failing["sid"], TYPE)
+    watching = await create_webhook_sink(rest, f"http://127.0.0.1:{receiver.port}/hook")
+    await subscribe(rest, watching["sid"], ERROR_LOGGED)
+    try:
+        await publish_when_routed(router, [sample(account.sid) for _ in range(3)])
+        await receiver.wait_for(lambda r: bool(about(r, failing["sid"])), timeout=15)
+        suite.children["router"].stop()
+        try:
+            # The sink goes on failing (retries): errors counted, entries decided, unsent.
+            down_at = len(failing_receiver.received)
+            await failing_receiver.wait_for(lambda r: len(r.received) >= down_at + 10, timeout=30)
+            told_before = len(about(receiver, failing["sid"]))
+        finally:
+            suite.start_replica("router", 0)
+        await receiver.wait_for(lambda r: len(about(r, failing["sid"])) > told_before + 1, timeout=30)
+        payloads = [json.loads(e["data"]["payload"]) for e in about(receiver, failing["sid"])]
+        totals, counts = [p["total"] for p in payloads], [p["count"] for p in payloads]
+        assert totals[0] == counts[0] and all(
+            totals[i] == totals[i - 1] + counts[i] for i in range(1, len(totals))
+        ), (totals, counts)
+    finally:
+        await rest.delete(f"/v1/Subscriptions/{subscription['sid']}")
+        await rest.delete(f"/v1/Sinks/{failing['sid']}")
+        await failing_receiver.stop()
+
+
 async def test_the_workers_credential_publishes_error_log_events_alone(
     suite: Suite, account: control_pb2.Account
 ) -> None:
