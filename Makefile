@@ -12,7 +12,7 @@ GEN_STAMP := gen/.stamp
 LOCK := requirements.lock
 DEV_LOCK := requirements-dev.lock
 
-.PHONY: setup proto run demo receiver produce test test-unit test-failover lint bench clean lock docs
+.PHONY: setup proto run demo receiver produce test test-unit test-failover lint bench clean lock docs console-screenshots
 
 setup: $(VENV)/.installed
 
@@ -79,6 +79,21 @@ $(CHROMIUM):
 		echo "chromium is missing: sudo apt-get install chromium (for the console's browser tests)"; \
 	fi
 
+# The browser tests scan the console with axe-core, from npm at the version its lock names
+# (tests/support/axe/package-lock.json; one package, no dependencies): npm itself from
+# Debian when missing, as chromium is.
+AXE := tests/support/axe/node_modules/axe-core/axe.min.js
+$(AXE): tests/support/axe/package.json tests/support/axe/package-lock.json
+	@if ! command -v npm >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing npm from Debian (for axe-core, the console's accessibility scan) …"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null; \
+	fi
+	@if command -v npm >/dev/null; then \
+		cd tests/support/axe && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/axe-core/axe.min.js; \
+	else \
+		echo "npm is missing: sudo apt-get install npm (for the console's accessibility scan)"; \
+	fi
+
 # The broker sinks' tests run real brokers as processes of their own. RabbitMQ is Debian's
 # rabbitmq-server (with Erlang, ~60 MB), installed here when missing, as chromium is; the
 # tests start it as the test user with its own node, ports and data directory, never the
@@ -94,7 +109,7 @@ $(RABBITMQ):
 
 BROKERS := $(RABBITMQ)
 
-test: proto $(VENV)/.installed $(CHROMIUM) $(BROKERS)
+test: proto $(VENV)/.installed $(CHROMIUM) $(BROKERS) $(AXE)
 	$(PY) -m ruff check .
 	$(PY) -m mypy runtime services gateway launcher devkit evs eventstreams_producer
 	$(PY) -m pytest -q
@@ -108,6 +123,11 @@ test-failover: proto $(VENV)/.installed
 lint: proto $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m mypy runtime services gateway launcher devkit evs eventstreams_producer
+
+# The console's screenshots in docs/console/ (at 1280 and 420 px), taken by its browser tests.
+console-screenshots: proto $(VENV)/.installed $(CHROMIUM) $(AXE)
+	ES_CONSOLE_SCREENSHOTS=docs/console $(PY) -m pytest -q -p no:cacheprovider \
+		tests/e2e/test_console.py tests/e2e/test_portal.py -k sqlite
 
 # The documentation site (mkdocs.yml, docs/) into site/; make test builds it strictly too.
 docs: $(VENV)/.installed
