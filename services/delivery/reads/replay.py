@@ -80,9 +80,10 @@ class ArchiveReach:
 
 
 # Where a resend looks for its event in the archive: from a little before it was stored
-# (clocks differ: the router's, the server's) to a little after; and at most this many of
-# the sink's messages read on the way.
-FIND_SLACK = timedelta(minutes=2)
+# (clocks differ: the router's, the server's) to a while after (the archive copies it from
+# the events stream, late under load); and at most this many of the sink's messages read.
+FIND_BEFORE = timedelta(seconds=30)
+FIND_AFTER = timedelta(minutes=2)
 FIND_UNKNOWN_AGE = timedelta(days=1)  # an attempt recorded without the event's age
 FIND_MAX_SCAN = 200_000
 
@@ -97,11 +98,13 @@ async def find_archived(
     attempted_at: datetime,
 ) -> Msg | None:
     """The sink's archived message of `event_id` (from `account_sid`), read from the archive
-    by time as a replay reads it: from a little before the event was stored (`stored_at`,
-    when the attempt knew it) to a little after its attempt; None when the archive no longer
-    holds it (past its age or byte cap) or never did."""
-    start = (stored_at if stored_at is not None else attempted_at - FIND_UNKNOWN_AGE) - FIND_SLACK
-    until = attempted_at + FIND_SLACK
+    by time as a replay reads it: around when the event was stored (`stored_at`, which the
+    attempt's age tells), or when that is not known, the day before its attempt; None when
+    the archive no longer holds it (past its age or byte cap) or never did."""
+    if stored_at is not None:
+        start, until = stored_at - FIND_BEFORE, stored_at + FIND_AFTER
+    else:
+        start, until = attempted_at - FIND_UNKNOWN_AGE, attempted_at + FIND_AFTER
     config = ConsumerConfig(
         deliver_policy=DeliverPolicy.BY_START_TIME,
         opt_start_time=start.astimezone(UTC),
