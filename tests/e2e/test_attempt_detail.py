@@ -7,6 +7,7 @@ import asyncio
 import base64
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import nats
@@ -22,6 +23,10 @@ pytestmark = pytest.mark.e2e
 
 PASSWORD = "pa55-w0rd-in-the-url"
 QUERY_SECRET = "qs-t0ken-in-the-url"
+
+
+def at(receiver: Receiver, path: str) -> list[Received]:
+    return [r for r in receiver.received if urlsplit(r.url).path == path]
 
 
 async def deliveries(
@@ -45,8 +50,10 @@ async def test_an_attempt_shows_its_call_and_a_resend_delivers_it_again(
 ) -> None:
     answers = {"refuse": True}
 
-    def respond(_record: Received) -> web.Response:
-        if answers["refuse"]:  # a 4xx: a dead letter at once, no retries
+    def respond(record: Received) -> web.Response:
+        if (
+            answers["refuse"] and urlsplit(record.url).path == "/hook"
+        ):  # a 4xx: a dead letter at once, no retries
             return web.Response(status=410, text="gone for now", headers={"X-Receiver": "one"})
         return web.Response(status=200, text="ok")
 
@@ -54,6 +61,9 @@ async def test_an_attempt_shows_its_call_and_a_resend_delivers_it_again(
     destination = f"http://hook-user:{PASSWORD}@127.0.0.1:{receiver.port}/hook?token={QUERY_SECRET}&a=1"
     sink = await create_webhook_sink(rest, destination)
     await subscribe(rest, sink["sid"], "com.twilio.messaging.message.delivered")
+    # Another subscriber of the same events: a resend is not its business.
+    other_sink = await create_webhook_sink(rest, f"http://127.0.0.1:{receiver.port}/other")
+    await subscribe(rest, other_sink["sid"], "com.twilio.messaging.message.delivered")
     event = sample(account.sid)
     await publish_when_routed(router, [event])
     base = f"/v1/Sinks/{sink['sid']}/Deliveries"
@@ -67,9 +77,9 @@ async def test_an_attempt_shows_its_call_and_a_resend_delivers_it_again(
     assert request["method"] == "POST"
     assert request["url"].startswith(f"http://127.0.0.1:{receiver.port}/hook?")
     assert "bodySHA256=" in request["url"] and "a=1" in request["url"]
-    assert request["body"] == {"form": "event", "bytes": len(receiver.received[0].body), "events": 1}
+    assert request["body"] == {"form": "event", "bytes": len(at(receiver, "/hook")[0].body), "events": 1}
     # The signature header as sent; the receiver checks it against the same URL.
-    assert request["headers"]["X-Twilio-Signature"] == receiver.received[0].headers["X-Twilio-Signature"]
+    assert request["headers"]["X-Twilio-Signature"] == at(receiver, "/hook")[0].headers["X-Twilio-Signature"]
     assert request["headers"]["Authorization"] == "[redacted]"
     assert (response["status"], response["body"]) == (410, "gone for now")
     assert response["headers"]["X-Receiver"] == "one" and response["latency_ms"] >= 0
@@ -85,15 +95,15 @@ async def test_an_attempt_shows_its_call_and_a_resend_delivers_it_again(
     body = resent.json()
     assert body["sid"].startswith("RS") and body["event_id"] == event.id
     assert (body["delivery_id"], body["status"]) == (failed["id"], "queued")
-    await receiver.wait_for(lambda r: len(r.received) >= 2)
+    await receiver.wait_for(lambda r: len(at(r, "/hook")) >= 2)
     [again] = await deliveries(rest, f"{base}?Outcome=delivered", 1)
     assert (again["event_id"], again["triggered_by"], again["attempt"]) == (event.id, "resend", 1)
-    assert receiver.received[1].body == receiver.received[0].body
+    assert at(receiver, "/hook")[1].body == at(receiver, "/hook")[0].body
     assert (await rest.get(again["url"])).json()["response"]["status"] == 200
 
     # A delivered attempt can be resent too.
     assert (await rest.post(f"{base}/{again['id']}/Resend")).status_code == 201
-    await receiver.wait_for(lambda r: len(r.received) >= 3)
+    await receiver.wait_for(lambda r: len(at(r, "/hook")) >= 3)
 
     # Not another tenant's: its sink, its attempt, its resend do not exist for them.
     other = await control.CreateAccount(control_pb2.CreateAccountRequest(friendly_name="other"))
@@ -107,7 +117,8 @@ async def test_an_attempt_shows_its_call_and_a_resend_delivers_it_again(
             answer = await rest.request(method, path)
             assert (answer.status_code, answer.json()["code"], answer.json()["status"]) == (404, 20404, 404)
     await asyncio.sleep(0.5)
-    assert len(receiver.received) == 3  # each resend went once, to this sink alone
+    assert len(at(receiver, "/hook")) == 3  # each resend went once, to this sink alone
+    assert len(at(receiver, "/other")) == 1
 
     # An event the replay archive no longer holds (past its age or its byte cap, as here once
     # purged) cannot be resent: said so, in Twilio's body.
