@@ -69,11 +69,9 @@ def _events_partial(count: int, written: dict[str, Any]) -> dict[str, Any]:
 
 def _event_size(entry: dict[str, Any]) -> int:
     """PutEvents counts an entry's Source, DetailType, Detail and Resources (and 14 bytes for
-    a Time); ours carry no Time."""
-    fields = ("Source", "DetailType", "Detail", "EventBusName")
-    return sum(len(str(entry.get(k, "")).encode()) for k in fields[:3]) + sum(
-        len(r.encode()) for r in entry.get("Resources", [])
-    )
+    a Time; ours carry none)."""
+    fields = sum(len(str(entry.get(k, "")).encode()) for k in ("Source", "DetailType", "Detail"))
+    return fields + sum(len(r.encode()) for r in entry.get("Resources", []))
 
 
 PUT_RECORDS = "Kinesis_20131202.PutRecords"

@@ -66,3 +66,33 @@ class QueueReader:
 
     def bodies(self) -> list[dict[str, Any]]:
         return [json.loads(m["Body"]) for m in self.read()]
+
+
+def events(url: str, region: str = DEFAULT_REGION) -> Any:
+    return _client("events", url, region)
+
+
+def create_bus(url: str, region: str = DEFAULT_REGION) -> tuple[str, str]:
+    """A fresh event bus whose every event goes to a fresh queue: (bus ARN, queue ARN)."""
+    name = f"es-{time.monotonic_ns():x}"
+    client = events(url, region)
+    bus = str(client.create_event_bus(Name=name)["EventBusArn"])
+    queue = create_queue(url, region=region)
+    pattern = {"account": [bus.split(":")[4]]}
+    client.put_rule(Name=f"{name}-all", EventBusName=name, EventPattern=json.dumps(pattern))
+    client.put_targets(Rule=f"{name}-all", EventBusName=name, Targets=[{"Id": "queue", "Arn": queue}])
+    return bus, queue
+
+
+@dataclass
+class BusReader:
+    """What arrived on a bus, read through the queue its rule sends every event to: the
+    EventBridge events, whose `detail` is what the sink put."""
+
+    queue: QueueReader
+
+    def envelopes(self) -> list[dict[str, Any]]:
+        return self.queue.bodies()
+
+    def details(self) -> list[dict[str, Any]]:
+        return [envelope["detail"] for envelope in self.envelopes()]
