@@ -101,24 +101,28 @@ function signInView(problem = "") {
   show(form);
 }
 
+function portalEnded(message) {
+  forget();
+  setChrome(null);
+  show(h("section", { class: "card narrow", id: "portal-ended" }, h("h1", {}, "This portal session has ended"),
+    h("p", { role: "alert" }, message),
+    h("p", {}, "To come back, ask the service that sent you here for a new link.")));
+}
+
 function signedOut(error) {
   const identity = who();
-  if (identity && identity.portal) {
-    forget();
-    setChrome(null);
-    return show(h("section", { class: "card narrow", id: "portal-ended" }, h("h1", {}, "This portal session has ended"),
-      h("p", { role: "alert" }, `${error.message.replace(/^Authenticate:\s*/, "")}.`),
-      h("p", {}, "Ask the service that sent you here for a new link.")));
-  }
+  if (identity && identity.portal) return portalEnded(`${error.message.replace(/^Authenticate:\s*/, "")}.`);
   forget();
   signInView(error ? "Your session is no longer accepted: sign in again." : "");
 }
 
 async function signOut() {
   const identity = who();
-  if (identity && identity.portal) await api("/v1/PortalSessions", { method: "DELETE" }).catch(() => {});
+  if (identity && identity.portal) {
+    await api("/v1/PortalSessions", { method: "DELETE" }).catch(() => {});
+    return portalEnded("You signed out.");
+  }
   forget();
-  if (identity && identity.portal) return signedOut(new ApiError(401, 20003, "Signed out"));
   signInView();
 }
 
@@ -131,8 +135,7 @@ async function openPortal(token) {
     remember({ portal: true, account: session.account_sid, name: session.friendly_name, expires: session.date_expires });
     await route();
   } catch (error) {
-    forget();
-    signedOut(error instanceof ApiError ? error : new ApiError(401, 20003, explain(error)));
+    portalEnded(error instanceof ApiError ? `${error.message.replace(/^Authenticate:\s*/, "")}.` : explain(error));
   }
 }
 
