@@ -1,4 +1,9 @@
-"""/v1/Sinks: create, list, fetch, update, delete, test, validate."""
+"""/v1/Sinks: create, list, fetch, update, delete, test, validate; and an extension, a
+webhook's Standard Webhooks secret (as Svix's endpoint secret):
+
+    GET  /v1/Sinks/{Sid}/Secret          → {secret: "whsec_…", date_created, …}
+    POST /v1/Sinks/{Sid}/Secret/Rotate   → a new secret (the old one signs no more)
+"""
 
 from __future__ import annotations
 
@@ -13,23 +18,28 @@ from gateway.context import Backends, Call, authenticated, created, no_content, 
 from gateway.paging import PageRequest, envelope
 from gateway.routing import resources
 from runtime.errors import InvalidArgument
+from runtime.sinks.webhook import STANDARD_WEBHOOKS
 
 PAUSED, ACTIVE = "paused", "active"
 
 
 def sink_body(call: Call, s: control_pb2.Sink) -> dict[str, Any]:
     url = call.url(f"/v1/Sinks/{s.sid}")
+    configuration = json.loads(s.configuration_json)
+    links = {"sink_test": f"{url}/Test", "sink_validate": f"{url}/Validate"}
+    if isinstance(configuration, dict) and configuration.get("signing") == STANDARD_WEBHOOKS:
+        links["signing_secret"] = f"{url}/Secret"
     return {
         "date_created": s.date_created,
         "date_updated": s.date_updated,
         "description": s.description,
         "sid": s.sid,
-        "sink_configuration": json.loads(s.configuration_json),
+        "sink_configuration": configuration,
         "sink_type": s.sink_type,
         # Paused is our extension's value (its lifecycle status returns with resume).
         "status": PAUSED if s.paused else s.status,
         "url": url,
-        "links": {"sink_test": f"{url}/Test", "sink_validate": f"{url}/Validate"},
+        "links": links,
     }
 
 
@@ -127,6 +137,27 @@ async def validate_sink(call: Call) -> Any:
     return created({"result": result.result})
 
 
+def secret_body(call: Call, secret: control_pb2.SinkSecret) -> dict[str, Any]:
+    url = call.url(f"/v1/Sinks/{secret.sink_sid}/Secret")
+    return {
+        "account_sid": secret.account_sid,
+        "sink_sid": secret.sink_sid,
+        "secret": secret.secret,
+        "date_created": secret.date_created,
+        "url": url,
+        "links": {"rotate": f"{url}/Rotate"},
+    }
+
+
+async def fetch_secret(call: Call) -> Any:
+    return ok(secret_body(call, await call.backends.control.GetSinkSecret(_ref(call))))
+
+
+async def rotate_secret(call: Call) -> Any:
+    forms.reject_unknown(await call.form(), set())
+    return created(secret_body(call, await call.backends.control.RotateSinkSecret(_ref(call))))
+
+
 async def kinesis_external_id(call: Call) -> Any:
     """An extension: the ExternalId this deployment issued to the account, which its Kinesis
     sinks must carry and its roles must trust — readable before the role is made."""
@@ -152,4 +183,6 @@ def routes(backends: Backends) -> list[Route]:
         ("/v1/Sinks/{sid}", "DELETE", authenticated(backends, delete_sink)),
         ("/v1/Sinks/{sid}/Test", "POST", authenticated(backends, test_sink)),
         ("/v1/Sinks/{sid}/Validate", "POST", authenticated(backends, validate_sink)),
+        ("/v1/Sinks/{sid}/Secret", "GET", authenticated(backends, fetch_secret)),
+        ("/v1/Sinks/{sid}/Secret/Rotate", "POST", authenticated(backends, rotate_secret)),
     )

@@ -101,6 +101,8 @@ CONTROL_API = _methods(
     "DeleteSink",
     "TestSink",
     "ValidateSink",
+    "GetSinkSecret",
+    "RotateSinkSecret",
     "GetKinesisTrust",
     "CreateSubscription",
     "GetSubscription",

@@ -5,7 +5,7 @@ Every failure of a configuration is Twilio's 91000 with a message naming the fie
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -33,14 +33,16 @@ class Field:
 
     name: str
     description: str
-    kind: Literal["string", "boolean"] = "string"
+    kind: Literal["string", "boolean", "object"] = "string"
     required: bool = True
     choices: tuple[str, ...] = ()
     default: str | bool | None = None
-    example: str = ""
+    example: str | Mapping[str, str] = ""
+    # More JSON Schema keywords for the field (an object's properties, say).
+    constraints: Mapping[str, Any] = field(default_factory=dict)
 
     def schema(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.kind, "description": self.description}
+        out: dict[str, Any] = {"type": self.kind, "description": self.description, **self.constraints}
         if self.choices:
             out["enum"] = list(self.choices)
         if self.default is not None:

@@ -65,7 +65,11 @@ async def build(settings: Settings) -> ServiceApp:
         settings.allow_private_destinations,
         kinesis,
         tree=settings.tree_limits(),
+        cipher=cipher,
     )
+    sealed = await sinks.seal_stored_secrets()
+    if sealed:
+        log.info("sealed %d sink signing secret(s) stored in the clear or under an older key", sealed)
     subscriptions = SubscriptionStore(
         sessions,
         settings.max_subscriptions_per_account,

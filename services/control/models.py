@@ -55,6 +55,9 @@ class SinkRow(Base):
     date_created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     date_updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A webhook signed as Standard Webhooks: its `whsec_` secret, sealed (runtime/token_cipher).
+    signing_secret: Mapped[str | None] = mapped_column(String(255))
+    signing_secret_created: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class SubscriptionRow(Base):

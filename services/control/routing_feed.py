@@ -11,8 +11,9 @@ state, sent once.
 
 Accounts' statuses shape it: a closed account is gone; a suspended one is in, marked, with its
 subscriptions left out — its events are accepted and routed nowhere, its sinks receive nothing
-new, and events accepted before the suspension are still delivered (signed). Auth tokens go
-only to watchers that sign deliveries (delivery workers).
+new, and events accepted before the suspension are still delivered (signed). Auth tokens, and
+webhook sinks' own signing secrets, go only to watchers that sign deliveries (delivery
+workers).
 """
 
 from __future__ import annotations
@@ -102,6 +103,11 @@ class RoutingFeed:
                     ),
                     status=sink.status,
                     paused=sink.paused,
+                    signing_secret=(
+                        self._cipher.reveal(sink.signing_secret)
+                        if with_auth_tokens and sink.signing_secret
+                        else ""
+                    ),
                 )
             )
         subscriptions_of: dict[str, list[control_pb2.RoutedSubscription]] = defaultdict(list)

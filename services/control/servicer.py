@@ -258,6 +258,25 @@ class ControlServicer(control_pb2_grpc.ControlServicer):
             platform_aws_account_id=trust.platform_account,
         )
 
+    async def GetSinkSecret(self, request: control_pb2.SinkRef, context: Ctx) -> control_pb2.SinkSecret:
+        secret, made = await self._sinks.signing_secret(request.account_sid, request.sid)
+        return control_pb2.SinkSecret(
+            account_sid=request.account_sid,
+            sink_sid=request.sid,
+            secret=secret,
+            date_created=iso_seconds(made),
+        )
+
+    async def RotateSinkSecret(self, request: control_pb2.SinkRef, context: Ctx) -> control_pb2.SinkSecret:
+        secret, made = await self._sinks.rotate_signing_secret(request.account_sid, request.sid)
+        self._signal.notify()  # the routing feed: workers sign with the new secret
+        return control_pb2.SinkSecret(
+            account_sid=request.account_sid,
+            sink_sid=request.sid,
+            secret=secret,
+            date_created=iso_seconds(made),
+        )
+
     async def TestSink(self, request: control_pb2.SinkRef, context: Ctx) -> control_pb2.SinkTestResult:
         await self._sinks.test(request.account_sid, request.sid)
         self._signal.notify()

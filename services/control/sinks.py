@@ -1,10 +1,13 @@
-"""Sinks: creation with validated configuration, Twilio's lifecycle (test, validate), limits."""
+"""Sinks: creation with validated configuration, Twilio's lifecycle (test, validate), limits,
+and a webhook's own Standard Webhooks secret (made here, sealed at rest as auth tokens are,
+shown to its owner, rotated on request)."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists, func, select
@@ -14,7 +17,9 @@ from runtime import addresses, sids, sink_configs
 from runtime.errors import FailedPrecondition, InvalidArgument, LimitExceeded, NotFound
 from runtime.paging import Page, fetch_page
 from runtime.sinks import registry
+from runtime.sinks.webhook import new_signing_secret
 from runtime.times import utcnow
+from runtime.token_cipher import PREFIX, TokenCipher
 from services.control import limits, revision, trees, validation
 from services.control.models import SinkRow, SubscriptionRow
 from services.control.ports import TestEventPublisher
@@ -84,8 +89,10 @@ class SinkStore:
         kinesis: KinesisTrust | None = None,
         *,
         tree: limits.TreeLimits | None = None,
+        cipher: TokenCipher | None = None,
     ) -> None:
         self._sessions = sessions
+        self._cipher = cipher or TokenCipher("")
         self._tree = tree or limits.TreeLimits()
         self._max = max_per_account
         self._tests = tests
@@ -110,6 +117,9 @@ class SinkStore:
             date_created=now,
             date_updated=now,
         )
+        if isinstance(config, sink_configs.WebhookConfig) and config.standard_webhooks:
+            row.signing_secret = self._cipher.seal(new_signing_secret())
+            row.signing_secret_created = now
         async with self._sessions.begin() as session:
             root = await trees.lock(session, account_sid)
             count = await session.scalar(
@@ -240,6 +250,53 @@ class SinkStore:
             row.status = "active"
             row.date_updated = utcnow()
             await revision.bump(session, account_sid)
+
+    async def signing_secret(self, account_sid: str, sid: str) -> tuple[str, datetime]:
+        """The sink's Standard Webhooks secret, revealed, and when it was made."""
+        return self._revealed(await self.get(account_sid, sid))
+
+    async def rotate_signing_secret(self, account_sid: str, sid: str) -> tuple[str, datetime]:
+        """A new secret for the sink; the old one signs no more once the workers have the new
+        one (its revision moves, as an auth token's promotion does)."""
+        async with self._sessions.begin() as session:
+            row = await self._locked(session, account_sid, sid)
+            self._revealed(row)  # one that has none is refused, not given one
+            now = utcnow()
+            row.signing_secret = self._cipher.seal(new_signing_secret())
+            row.signing_secret_created = now
+            row.date_updated = now
+            await revision.bump(session, account_sid)
+        return self._revealed(row)
+
+    def _revealed(self, row: SinkRow) -> tuple[str, datetime]:
+        if not row.signing_secret:
+            raise FailedPrecondition(
+                f"Sink {row.sid} is not signed with a secret of its own: only a webhook sink whose "
+                "sink_configuration has signing standard-webhooks is",
+                twilio_code=91000,
+            )
+        return self._cipher.reveal(row.signing_secret), row.signing_secret_created or row.date_created
+
+    async def seal_stored_secrets(self, batch: int = 1000) -> int:
+        """Seal signing secrets stored in the clear (or, while keys rotate, under an older key),
+        as the accounts' auth tokens are at start."""
+        if not self._cipher.enabled:
+            return 0
+        sealed = 0
+        after = 0
+        while True:
+            async with self._sessions.begin() as session:
+                statement = select(SinkRow).where(SinkRow.id > after, SinkRow.signing_secret.is_not(None))
+                if not self._cipher.rotating:
+                    statement = statement.where(~SinkRow.signing_secret.startswith(PREFIX, autoescape=True))
+                rows = list((await session.scalars(statement.order_by(SinkRow.id).limit(batch))).all())
+                for row in rows:
+                    if row.signing_secret and self._cipher.needs_sealing(row.signing_secret):
+                        row.signing_secret = self._cipher.seal(self._cipher.reveal(row.signing_secret))
+                        sealed += 1
+            if len(rows) < batch:
+                return sealed
+            after = rows[-1].id
 
     async def _locked(self, session: Any, account_sid: str, sid: str) -> SinkRow:
         validation.sid_or_not_found(sid, sids.SINK, "/Sinks")

@@ -30,7 +30,8 @@ class Route:
     sink_type: str
     sink: Sink | None
     problem: DeliveryError | None  # set when sink is None: why nothing can be delivered to it
-    opened_from: tuple[str, str, str]  # type, configuration, token: what `sink` is bound to
+    # Type, configuration, account token, the sink's own signing secret: what `sink` is bound to.
+    opened_from: tuple[str, str, str, str]
 
 
 class SinkDirectory:
@@ -54,7 +55,8 @@ class SinkDirectory:
 
     def apply(self, changes: control_pb2.RoutingChanges) -> None:
         """Replace the accounts the message carries: their sinks opened anew where their
-        type, configuration or account token changed, closed where they are gone."""
+        type, configuration, account token or signing secret changed, closed where they are
+        gone."""
         if changes.reset:
             # Accounts held before a cold start stay until its last page: those it did not
             # bring back are gone then, never in between (their sinks would look deleted).
@@ -83,6 +85,7 @@ class SinkDirectory:
                 routed.sink_type,
                 routed.configuration_json,
                 token,
+                routed.signing_secret,
             ):
                 continue
             del self._routes[sink_sid]
@@ -93,7 +96,7 @@ class SinkDirectory:
         for sink_sid, routed in sinks.items():
             if sink_sid not in self._routes:
                 self._routes[sink_sid] = self._open(
-                    routed, token, (routed.sink_type, routed.configuration_json, token)
+                    routed, token, (routed.sink_type, routed.configuration_json, token, routed.signing_secret)
                 )
             self._removed.pop(sink_sid, None)
         self._ordered.difference_update(self._ordered_of.pop(sid, ()))
@@ -123,7 +126,7 @@ class SinkDirectory:
         """Its owner paused it: nothing is delivered to it, its events wait parked."""
         return sink_sid in self._paused
 
-    def _open(self, routed: control_pb2.RoutedSink, token: str, key: tuple[str, str, str]) -> Route:
+    def _open(self, routed: control_pb2.RoutedSink, token: str, key: tuple[str, str, str, str]) -> Route:
         sid, account_sid = SinkSid(routed.sid), AccountSid(routed.account_sid)
 
         def unusable(problem: DeliveryError) -> Route:
@@ -136,7 +139,7 @@ class SinkDirectory:
             config = sink_configs.parse(routed.sink_type, routed.configuration_json)
         except InvalidArgument as exc:
             return unusable(Misconfigured(f"sink configuration unusable: {exc.message}"))
-        sink = driver.open(SinkSpec(routed.sid, routed.account_sid, config, token))
+        sink = driver.open(SinkSpec(routed.sid, routed.account_sid, config, token, routed.signing_secret))
         return Route(sid, account_sid, routed.sink_type, sink, None, key)
 
     def _close_later(self, sink: Sink) -> None:

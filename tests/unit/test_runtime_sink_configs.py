@@ -133,7 +133,7 @@ BAD: list[Any] = [
     pytest.param("webhook", _json({**WEBHOOK, "batch_events": 1}), "batch_events", id="batch-int"),
     pytest.param("webhook", _json({**WEBHOOK, "batch_events": None}), "batch_events", id="batch-null"),
     pytest.param(
-        "webhook", _json({**WEBHOOK, "headers": {}}), "unknown configuration field(s): headers", id="unk"
+        "webhook", _json({**WEBHOOK, "retries": 3}), "unknown configuration field(s): retries", id="unk"
     ),
     pytest.param("segment", _json({"write_key": "k", "b": 1, "a": 2}), "field(s): a, b", id="unknown-sorted"),
     pytest.param(

@@ -74,7 +74,9 @@ class SinkSpec:
     sid: str
     account_sid: str
     config: SinkConfig
-    auth_token: str  # the account's: what signs webhook deliveries
+    auth_token: str  # the account's: what signs webhook deliveries (X-Twilio-Signature)
+    # The sink's own secret (`whsec_…`), for a webhook signed as Standard Webhooks; else "".
+    signing_secret: str = ""
 
 
 class Sink(Protocol):
