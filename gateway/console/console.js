@@ -160,18 +160,49 @@ const CONFIG_TEMPLATES = {
   segment: { write_key: "" },
 };
 
-// The sink types the gateway offers and each one's example configuration: from its
-// registry when it has one, else the three Twilio has.
+// The sink types the gateway offers, as its registry (GET /v1/SinkTypes) describes them —
+// title, summary and configuration form as JSON Schema — or, from a gateway without one,
+// the three Twilio has with an example configuration to edit as JSON.
 async function sinkTypes() {
   if (await offers("/v1/SinkTypes")) {
-    const found = await api("/v1/SinkTypes");
-    const list = found.sink_types || found.types || [];
-    if (list.length) {
-      return Object.fromEntries(list.map((t) => [t.sink_type || t.type || t.name,
-        { example: t.example || t.example_configuration || CONFIG_TEMPLATES[t.sink_type || t.type || t.name] || {}, description: t.description || "" }]));
-    }
+    const found = (await api("/v1/SinkTypes")).sink_types || [];
+    if (found.length) return found;
   }
-  return Object.fromEntries(Object.entries(CONFIG_TEMPLATES).map(([name, example]) => [name, { example, description: "" }]));
+  return Object.entries(CONFIG_TEMPLATES).map(([name, example]) => ({ sink_type: name, title: name, example }));
+}
+
+// A type's configuration as a form: one input per property of its schema (a choice as a
+// select, a boolean as a checkbox), each with its description; `read` gives the JSON.
+function configForm(kind) {
+  const schema = kind.configuration_schema;
+  if (!schema || !schema.properties) {
+    const text = h("textarea", { id: "sink-configuration", rows: 6, spellcheck: "false" }, JSON.stringify(kind.example || {}, null, 1));
+    return { node: field("Configuration (JSON)", text), read: () => JSON.parse(text.value), inputs: {} };
+  }
+  const required = new Set(schema.required || []);
+  const inputs = {};
+  const nodes = Object.entries(schema.properties).map(([name, property]) => {
+    const id = `sink-config-${name}`;
+    let input;
+    if (property.type === "boolean") {
+      input = h("input", { id, type: "checkbox", checked: property.default === true });
+      inputs[name] = input;
+      return h("div", { class: "field" }, h("label", { class: "inline", for: id }, input, ` ${name}`),
+        h("p", { class: "hint" }, property.description || ""));
+    }
+    if (property.enum) {
+      input = h("select", { id }, property.enum.map((choice) => h("option", { value: choice, selected: choice === property.default }, choice)));
+    } else {
+      input = h("input", { id, spellcheck: "false", required: required.has(name),
+        placeholder: (property.examples || [])[0] || "", value: property.default ?? "" });
+    }
+    inputs[name] = input;
+    return field(required.has(name) ? name : `${name} (optional)`, input, property.description || null);
+  });
+  const read = () => Object.fromEntries(Object.entries(inputs)
+    .map(([name, input]) => [name, input.type === "checkbox" ? input.checked : input.value.trim()])
+    .filter(([name, value]) => value !== "" || required.has(name)));
+  return { node: h("div", { class: "config-form" }, nodes), read, inputs };
 }
 
 // Pause and resume (POST /v1/Sinks/{Sid} Status=paused|active) are offered for sinks whose
@@ -196,21 +227,35 @@ async function deleteSink(sink, after) {
 
 async function sinksView() {
   const [sinks, types] = await Promise.all([all("/v1/Sinks?PageSize=100", "sinks"), sinkTypes()]);
-  const names = Object.keys(types);
-  const kind = h("select", { id: "sink-type" }, names.map((t) => h("option", { value: t }, t)));
-  const config = h("textarea", { id: "sink-configuration", rows: 6, spellcheck: "false" }, JSON.stringify(types[names[0]].example, null, 1));
-  kind.addEventListener("change", () => guarded(async () => {
-    const template = { ...types[kind.value].example };
-    // A Kinesis sink must carry the ExternalId issued to the account (its role trusts it).
-    if (kind.value === "kinesis") template.external_id = (await api("/v1/Sinks/Kinesis/ExternalId")).external_id;
-    config.value = JSON.stringify(template, null, 1);
-  }));
+  const byName = new Map(types.map((t) => [t.sink_type, t]));
+  const kind = h("select", { id: "sink-type" }, types.map((t) => h("option", { value: t.sink_type }, t.title || t.sink_type)));
+  const summary = h("p", { class: "hint", id: "sink-type-summary" });
+  const configBox = h("div", { id: "sink-config" });
+  let config = null;
+  async function choose() {
+    const chosen = byName.get(kind.value);
+    summary.textContent = chosen.summary || "";
+    config = configForm(chosen);
+    fill(configBox, config.node);
+    // A sink that assumes the tenant's role must carry the ExternalId issued to the account.
+    const externalId = config.inputs.external_id;
+    if (chosen.assumes_role || kind.value === "kinesis") {
+      const issued = (await api("/v1/Sinks/Kinesis/ExternalId")).external_id;
+      if (externalId) externalId.value = issued;
+      else if (configBox.querySelector("textarea")) {
+        const text = configBox.querySelector("textarea");
+        text.value = JSON.stringify({ ...JSON.parse(text.value), external_id: issued }, null, 1);
+      }
+    }
+  }
+  kind.addEventListener("change", () => guarded(choose));
   const description = h("input", { id: "sink-description", placeholder: "what it is for", required: true });
   const problem = h("p", { class: "error", id: "create-sink-error", role: "alert", hidden: true });
   const create = h("form", { class: "card", id: "create-sink", onsubmit: (event) => guarded(async () => {
     event.preventDefault();
+    let configuration;
     try {
-      JSON.parse(config.value);
+      configuration = config.read();
     } catch (error) {
       problem.hidden = false;
       problem.textContent = `The configuration is not JSON: ${error.message}`;
@@ -218,7 +263,7 @@ async function sinksView() {
     }
     problem.hidden = true;
     try {
-      const made = await api("/v1/Sinks", { method: "POST", form: { Description: description.value, SinkType: kind.value, SinkConfiguration: config.value } });
+      const made = await api("/v1/Sinks", { method: "POST", form: { Description: description.value, SinkType: kind.value, SinkConfiguration: JSON.stringify(configuration) } });
       toast(`Sink ${made.sid} created (${made.status})`);
       await sinksView();
     } catch (error) {
@@ -228,9 +273,10 @@ async function sinksView() {
     }
   }) },
     h("h2", {}, "Create a sink"),
-    field("Description", description), field("Type", kind), field("Configuration (JSON)", config),
+    field("Description", description), field("Type", kind), summary, configBox,
     h("button", { type: "submit", class: "primary" }, "Create sink"), problem,
   );
+  await choose();
   const healthCells = new Map();
   const rows = table([
     ["Sink", (s) => [h("a", { href: `#/sinks/${s.sid}` }, s.description || s.sid), h("div", {}, h("code", {}, s.sid))]],
@@ -494,7 +540,7 @@ async function sinkView(sid) {
   }
 
   const heading = h("div", { class: "title" }, h("h1", {}, sink.description || sink.sid, " ", state(sink.status)),
-    h("div", { class: "actions" }, pauseButton(sink, () => sinkView(sid)),
+    h("div", { class: "actions" }, pauseButton(sink, route),
       h("button", { type: "button", class: "danger", "data-delete": sid, onclick: () => guarded(() => deleteSink(sink, async () => { location.hash = "#/sinks"; })) }, "Delete")));
   show(h("p", { class: "crumbs" }, h("a", { href: "#/sinks" }, "Sinks"), " / ", h("code", {}, sid)), heading,
     h("p", { class: "muted" }, sink.sink_type, " · ", h("code", { class: "config" }, JSON.stringify(sink.sink_configuration))),
