@@ -11,6 +11,7 @@ gateway serves both. Newest first, as Twilio's error log lists them.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -42,6 +43,28 @@ def alert_text(a: delivery_pb2.Alert) -> str:
     return urlencode(fields)
 
 
+def headers_text(headers: Any) -> str | None:
+    """Headers form-encoded, as Twilio's alerts show them."""
+    return urlencode(list(headers.items())) if isinstance(headers, dict) else None
+
+
+def exchange_fields(a: delivery_pb2.Alert) -> dict[str, Any]:
+    """Twilio's request_* / response_* fields from the attempt's call as the delivery log
+    keeps it (secrets already hidden there); null where none was kept — and on a listed
+    alert, which Twilio's list leaves them out of too."""
+    request = json.loads(a.request_json) if a.request_json else {}
+    response = json.loads(a.response_json) if a.response_json else {}
+    return {
+        "request_method": request.get("method"),
+        "request_url": request.get("url"),
+        # An event delivery sends its event as the body, not form variables.
+        "request_variables": None,
+        "request_headers": headers_text(request.get("headers")),
+        "response_body": response.get("body"),
+        "response_headers": headers_text(response.get("headers")),
+    }
+
+
 def alert_body(call: Call, a: delivery_pb2.Alert) -> dict[str, Any]:
     return {
         "account_sid": a.account_sid,
@@ -53,13 +76,7 @@ def alert_body(call: Call, a: delivery_pb2.Alert) -> dict[str, Any]:
         "error_code": str(a.error_code),
         "log_level": a.log_level,
         "more_info": MORE_INFO.format(code=a.error_code),
-        # What the workers sent and got back is not kept, only the outcome (alert_text).
-        "request_method": None,
-        "request_url": None,
-        "request_variables": None,
-        "request_headers": None,
-        "response_body": None,
-        "response_headers": None,
+        **exchange_fields(a),
         "resource_sid": a.sink_sid,
         "service_sid": None,
         "sid": a.sid,

@@ -41,7 +41,7 @@ async def test_failed_deliveries_are_alerts(
     receiver: Receiver,
 ) -> None:
     started = datetime.now(UTC).replace(microsecond=0)
-    receiver.responder = lambda _record: web.Response(status=404)
+    receiver.responder = lambda _record: web.Response(status=404, text="no such hook")
     refusing = await create_webhook_sink(rest, f"http://127.0.0.1:{receiver.port}/hook")
     unreachable = await create_webhook_sink(rest, f"http://127.0.0.1:{free_port()}/hook")
     for sink in (refusing, unreachable):
@@ -91,6 +91,15 @@ async def test_failed_deliveries_are_alerts(
     assert fetched.more_info == "https://www.twilio.com/docs/errors/91305"
     assert fetched.alert_text is not None and "httpResponse=404" in fetched.alert_text
     assert fetched.url is not None and fetched.url.endswith(f"/v1/Alerts/{one.sid}")
+    # What was sent and what came back, as the attempt's detail keeps them (Twilio's fields,
+    # form-encoded headers); the list leaves them out, as Twilio's does.
+    destination = refusing["sink_configuration"]["destination"]
+    assert fetched.request_method == "POST"
+    assert fetched.request_url is not None and fetched.request_url.startswith(f"{destination}?bodySHA256=")
+    assert fetched.request_headers is not None and "X-Twilio-Signature=" in fetched.request_headers
+    assert fetched.response_body == "no such hook"
+    assert fetched.response_headers is not None and "Content-Type=text%2Fplain" in fetched.response_headers
+    assert one.request_method is None and one.response_body is None
 
     # Another account sees none of them.
     other = await control.CreateAccount(control_pb2.CreateAccountRequest(friendly_name="other"))
@@ -136,7 +145,13 @@ async def test_alerts_rest_shape_paging_and_refusals(
         "resource_sid", "response_body", "response_headers", "request_headers", "sid", "url", "service_sid",
     }  # fmt: skip
     assert (alert["error_code"], alert["log_level"]) == ("91305", "error")
-    assert (await rest.get(f"/v1/Alerts/{alert['sid']}")).json() == alert
+    exchange = {"request_method", "request_url", "request_headers", "response_body", "response_headers"}
+    fetched = (await rest.get(f"/v1/Alerts/{alert['sid']}")).json()
+    assert {k: v for k, v in fetched.items() if k not in exchange} == {
+        k: v for k, v in alert.items() if k not in exchange
+    }
+    assert {k: alert[k] for k in exchange} == dict.fromkeys(exchange)
+    assert fetched["request_method"] == "POST" and fetched["response_body"] == ""
 
     for params in (
         {"LogLevel": "fatal"},

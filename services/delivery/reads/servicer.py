@@ -352,4 +352,11 @@ class DeliveryServicer(delivery_pb2_grpc.DeliveryServicer):
         )
 
     async def GetAlert(self, request: delivery_pb2.AlertRef, context: Ctx) -> delivery_pb2.Alert:
-        return alert_message(await self._records.alert(request.account_sid, request.sid))
+        row = await self._records.alert(request.account_sid, request.sid)
+        message = alert_message(row)
+        _, detail = await self._records.attempt(row.account_sid, row.sink_sid, row.id)
+        if detail.request is not None:
+            message.request_json = json.dumps(detail.request)
+        if detail.response is not None:
+            message.response_json = json.dumps(detail.response)
+        return message
