@@ -12,7 +12,7 @@ import pytest
 
 from services.delivery.errors import Misconfigured, TooLarge
 from services.delivery.intake.envelope import Envelope
-from services.delivery.scheduling.batching import next_call, take, unfit
+from services.delivery.scheduling.batching import gather_wait, next_call, take, unfit
 from services.delivery.sinks.base import Framing, Limits, SinkEvent
 
 pytestmark = pytest.mark.unit
@@ -57,6 +57,25 @@ def test_the_real_body_never_exceeds_64_kb() -> None:
             grown = b"[" + b",".join(remaining[: count + 1]) + b"]"
             assert len(grown) > WEBHOOK_64K.max_call_bytes  # the batch was as full as it could be
         remaining = remaining[count:]
+
+
+@pytest.mark.parametrize(
+    ("taken", "max_events", "since_last_call", "expected"),
+    [
+        (1, 1000, float("inf"), 0.0),  # no call before: a lone event goes at once
+        (1, 1000, 0.010, 0.0),  # the last call was longer ago than the gather time
+        (1, 1000, 0.004, 0.0),  # exactly the gather time ago
+        (1, 1000, 0.001, 0.003),  # a call 1 ms ago: the rest of the 4 ms
+        (5, 1000, 0.0, 0.004),  # a call just left: the whole gather time
+        (999, 1000, 0.001, 0.003),  # one short of full still waits
+        (1000, 1000, 0.001, 0.0),  # a full call goes at once
+        (1, 1, 0.001, 0.0),  # one event a call: nothing to gather
+        (1, 1000, 0.0038, 0.0),  # less than the slack left: not worth a timer
+        (1, 1000, -1.0, 0.004),  # a clock that went back: never more than the gather time
+    ],
+)
+def test_gather_wait(taken: int, max_events: int, since_last_call: float, expected: float) -> None:
+    assert gather_wait(taken, max_events, since_last_call, 0.004) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(("sizes", "expected"), [([], 2), ([5], 7), ([5, 5], 13), ([1, 2, 3], 10)])

@@ -545,3 +545,32 @@ async def test_a_paused_sinks_events_are_parked_untried_and_flow_once_it_is_resu
     await settle_all(w)
     assert w.sink.calls == [["EZ3"], ["EZ4"]]
     assert not w.dispatcher.paused(SINK)
+
+
+async def test_a_batching_sink_at_a_steady_rate_gets_the_events_of_its_gather_time_in_one_call() -> None:
+    """One event every millisecond to a sink that answers at once: each call after the first
+    carries what came within the gather time, and no event waits much longer than it."""
+    w = world(FakeSink(Limits(100, 100_000, 1000)), gather_seconds=0.02)
+    started = time.monotonic()
+    for index in range(60):
+        w.offer(1, first=index)
+        await asyncio.sleep(0.001)
+    await settle_all(w)
+    took = time.monotonic() - started
+    assert len(w.settled("ack")) == 60
+    assert w.sink.calls[0] == ["EZ0"]  # the first went at once, alone
+    assert len(w.sink.calls) <= 1 + round(took / 0.02) + 1  # one call a gather time, about
+    assert [e for call in w.sink.calls for e in call] == [f"EZ{i}" for i in range(60)]
+
+
+async def test_a_lone_event_and_a_backlog_are_not_held() -> None:
+    w = world(FakeSink(Limits(3, 100_000, 1000)), gather_seconds=10.0, batch_concurrency=1)
+    w.offer(1)
+    await settle_all(w, timeout=1.0)  # a lone event goes at once
+    w.offer(7, first=1)
+    await asyncio.sleep(0.2)
+    # Full calls go at once; the last event, all a call would take, waits for more.
+    assert [len(c) for c in w.sink.calls] == [1, 3, 3]
+    assert w.room.held == 1
+    await w.dispatcher.drain(timeout=1.0)
+    assert len(w.settled("nak")) == 1

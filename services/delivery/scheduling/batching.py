@@ -61,3 +61,21 @@ def take(event_sizes: Sequence[int], limits: Limits) -> int:
         used += framing.separator + size
         count += 1
     return count
+
+
+# Less than this left to gather is not worth a timer (and a timer may fire that early).
+GATHER_SLACK = 0.0005
+
+
+def gather_wait(taken: int, max_events: int, since_last_call: float, gather_seconds: float) -> float:
+    """How long a batching sink's lane holds a call that would take every event it has
+    ready (`taken` of them) before sending it, so that at a steady rate the events that come
+    within `gather_seconds` of a call share the next one rather than each paying a call (and
+    its acknowledgement and log write) of its own. 0 — send now — for a sink that takes one
+    event a call, a call full by count, or no call in the last `gather_seconds`: a lone
+    event, or the first of a burst, goes at once, and a backlog (more ready than one call
+    takes) is never held."""
+    if max_events <= 1 or taken >= max_events:
+        return 0.0
+    left = gather_seconds - max(0.0, since_last_call)
+    return left if left >= GATHER_SLACK else 0.0

@@ -31,6 +31,10 @@ class LaneRules:
     # marked in progress, so JetStream never redelivers what a worker still holds.
     ack_wait_seconds: float = 30.0
     hold_fraction: float = 1 / 3
+    # A batching sink's next call waits up to this long after its last one for more events
+    # (batching.gather_wait): at a steady rate, a call, an acknowledgement and a log write
+    # for several events instead of each. Bounded by what a first attempt may add to latency.
+    gather_seconds: float = 0.004
     throttle: throttle.ThrottleRules = field(default_factory=throttle.ThrottleRules)
     retry: RetryRules = field(default_factory=RetryRules)
 
@@ -69,6 +73,8 @@ class Lane:
     probe_at: float = 0.0  # a failing sink is tried again no sooner than this
     limiter: throttle.Throttle = field(default_factory=throttle.Throttle)
     timer: asyncio.TimerHandle | None = None
+    gathering: asyncio.TimerHandle | None = None  # the next call waits for more events
+    last_call_at: float = float("-inf")  # monotonic: when its last call started
     latency: float = 0.0  # moving average of call time, seconds
     per_call: float = 1.0  # moving average of events per call
     idle_since: float | None = None  # monotonic

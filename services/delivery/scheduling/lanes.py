@@ -142,9 +142,10 @@ class Dispatcher:
     async def drain(self, timeout: float) -> None:
         """Give back what is only queued (others take it at once), finish what is in flight."""
         for lane in list(self._lanes.values()):
-            if lane.timer is not None:
-                lane.timer.cancel()
-                lane.timer = None
+            for timer in (lane.timer, lane.gathering):
+                if timer is not None:
+                    timer.cancel()
+            lane.timer = lane.gathering = None
             while lane.queue:
                 envelope = lane.queue.popleft()
                 self._room.give(1)

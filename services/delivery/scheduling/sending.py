@@ -113,6 +113,8 @@ class Sender:
             batch = self._take(lane, sink)
             if not batch:
                 continue
+            if not lane.queue and self._gather(lane, sink, batch):
+                return
             self._caps.limit(lane, throttle.relax(lane.limiter, now, self._rules.throttle))
             # The throttle counts calls: one event per call is Twilio's events/s, and a
             # batch under a cap still carries a full batch.
@@ -123,6 +125,7 @@ class Sender:
                 self._sleep(lane, wait)
                 return
             lane.in_flight += 1
+            lane.last_call_at = time.monotonic()
             lane.flying.append(batch)
             self._handoff.spawn(self._deliver(lane, sink, batch))
         self.forget_if_idle(lane)
@@ -160,6 +163,26 @@ class Sender:
             self._handoff.settle_later([head], Outcome(error=unfit), lane)
             return []
         return batching.next_call(lane.queue, sink)
+
+    def _gather(self, lane: Lane, sink: Sink, batch: list[Envelope]) -> bool:
+        """Whether the call of `batch` (all the lane has ready) waits for more events
+        (batching.gather_wait); if so, its events are back at the head of the queue and the
+        lane is pumped again when the wait is over."""
+        since = time.monotonic() - lane.last_call_at
+        wait = batching.gather_wait(len(batch), sink.limits.max_events, since, self._rules.gather_seconds)
+        if wait <= 0.0:
+            if lane.gathering is not None:
+                lane.gathering.cancel()
+                lane.gathering = None
+            return False
+        lane.queue.extendleft(reversed(batch))
+        if lane.gathering is None:
+            lane.gathering = asyncio.get_running_loop().call_later(wait, self._gathered, lane)
+        return True
+
+    def _gathered(self, lane: Lane) -> None:
+        lane.gathering = None
+        self.pump(lane)
 
     def _sleep(self, lane: Lane, seconds: float) -> None:
         lane.timer = asyncio.get_running_loop().call_later(max(0.0, seconds), self._wake, lane)
