@@ -190,7 +190,11 @@ function configForm(kind) {
       return h("div", { class: "field" }, h("label", { class: "inline", for: id }, input, ` ${name}`),
         h("p", { class: "hint" }, property.description || ""));
     }
-    if (property.enum) {
+    if (property.type === "object" || property.type === "array") {
+      const empty = property.type === "object" ? {} : [];
+      input = h("textarea", { id, rows: 3, spellcheck: "false", "data-json": "yes",
+        placeholder: JSON.stringify((property.examples || [])[0] || empty) }, property.default !== undefined && JSON.stringify(property.default) !== JSON.stringify(empty) ? JSON.stringify(property.default) : "");
+    } else if (property.enum) {
       input = h("select", { id }, property.enum.map((choice) => h("option", { value: choice, selected: choice === property.default }, choice)));
     } else {
       input = h("input", { id, spellcheck: "false", required: required.has(name),
@@ -199,9 +203,19 @@ function configForm(kind) {
     inputs[name] = input;
     return field(required.has(name) ? name : `${name} (optional)`, input, property.description || null);
   });
+  const value = (name, input) => {
+    if (input.type === "checkbox") return input.checked;
+    const text = input.value.trim();
+    if (!input.dataset.json || text === "") return text;
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      throw new Error(`${name} is not JSON: ${error.message}`);
+    }
+  };
   const read = () => Object.fromEntries(Object.entries(inputs)
-    .map(([name, input]) => [name, input.type === "checkbox" ? input.checked : input.value.trim()])
-    .filter(([name, value]) => value !== "" || required.has(name)));
+    .map(([name, input]) => [name, value(name, input)])
+    .filter(([name, found]) => found !== "" || required.has(name)));
   return { node: h("div", { class: "config-form" }, nodes), read, inputs };
 }
 
@@ -258,7 +272,7 @@ async function sinksView() {
       configuration = config.read();
     } catch (error) {
       problem.hidden = false;
-      problem.textContent = `The configuration is not JSON: ${error.message}`;
+      problem.textContent = error instanceof SyntaxError ? `The configuration is not JSON: ${error.message}` : error.message;
       return;
     }
     problem.hidden = true;
@@ -332,7 +346,7 @@ function logFilters(onChange) {
   const range = h("select", { id: "log-range" }, RANGES.map(([value, text]) => h("option", { value }, text)));
   const from = h("input", { id: "log-from", type: "datetime-local", step: 1 });
   const to = h("input", { id: "log-to", type: "datetime-local", step: 1 });
-  const outcome = h("select", { id: "log-outcome" }, h("option", { value: "" }, "Any outcome"), OUTCOMES.map((o) => h("option", { value: o }, o)));
+  const outcome = h("select", { id: "log-outcome" }, h("option", { value: "" }, "Any outcome"), [...OUTCOMES, "parked"].map((o) => h("option", { value: o }, o)));
   const type = h("input", { id: "log-type", placeholder: "e.g. com.twilio.messaging.message.delivered", spellcheck: "false" });
   const event = h("input", { id: "log-event", placeholder: "the event's id", spellcheck: "false" });
   const custom = h("div", { class: "custom-range", hidden: true }, field("From", from), field("To", to));

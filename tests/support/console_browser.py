@@ -101,6 +101,9 @@ async def at_widths(page: Any, where: str, name: str | None, backend: str, full_
 
 async def shot(page: Any, name: str, backend: str, full_page: bool = True) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.evaluate(
+        "document.getElementById('toast') && (document.getElementById('toast').hidden = true)"
+    )
     await page.screenshot(path=str(ARTIFACTS / f"{name}-{backend}.png"), full_page=full_page)
     docs = os.environ.get("ES_CONSOLE_SCREENSHOTS")
     if docs and backend == "sqlite":
