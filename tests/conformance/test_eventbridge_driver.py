@@ -32,7 +32,7 @@ from tests.support.moto_server import MotoServer
 
 pytestmark = pytest.mark.integration
 
-STALL_SECONDS = 2.5  # outlasts the driver's 1 s timeout
+STALL_SECONDS = 2.5  # outlasts the impatient driver's 1 s timeout
 
 
 @dataclass
@@ -40,6 +40,7 @@ class EventBridgeWorld:
     moto: MotoServer
     proxy: AwsProxy
     driver: EventBridgeDriver
+    impatient: EventBridgeDriver
     readers: dict[str, moto_targets.BusReader] = field(default_factory=dict)
     partial_failures: bool = True
     expect: dict[str, Expect] = field(
@@ -102,14 +103,23 @@ async def proxy(moto: MotoServer) -> AsyncIterator[AwsProxy]:
 
 @pytest.fixture(scope="module")
 async def driver(proxy: AwsProxy) -> AsyncIterator[EventBridgeDriver]:
+    made = EventBridgeDriver(AwsOptions(endpoint_url=proxy.url, timeout_seconds=10))
+    yield made
+    await made.close()
+
+
+@pytest.fixture(scope="module")
+async def impatient(proxy: AwsProxy) -> AsyncIterator[EventBridgeDriver]:
     made = EventBridgeDriver(AwsOptions(endpoint_url=proxy.url, timeout_seconds=1))
     yield made
     await made.close()
 
 
 @pytest.fixture
-def world(moto: MotoServer, proxy: AwsProxy, driver: EventBridgeDriver) -> EventBridgeWorld:
-    return EventBridgeWorld(moto, proxy, driver)
+def world(
+    moto: MotoServer, proxy: AwsProxy, driver: EventBridgeDriver, impatient: EventBridgeDriver
+) -> EventBridgeWorld:
+    return EventBridgeWorld(moto, proxy, driver, impatient)
 
 
 class TestEventBridgeDriver(DriverConformance):

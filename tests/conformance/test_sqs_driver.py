@@ -23,7 +23,7 @@ from tests.support.moto_server import MotoServer
 
 pytestmark = pytest.mark.integration
 
-STALL_SECONDS = 2.5  # outlasts the driver's 1 s timeout
+STALL_SECONDS = 2.5  # outlasts the impatient driver's 1 s timeout
 
 
 @dataclass
@@ -31,6 +31,7 @@ class SqsWorld:
     moto: MotoServer
     proxy: AwsProxy
     driver: SqsDriver
+    impatient: SqsDriver
     fifo: bool
     readers: dict[str, moto_targets.QueueReader] = field(default_factory=dict)
     partial_failures: bool = True
@@ -95,6 +96,13 @@ async def proxy(moto: MotoServer) -> AsyncIterator[AwsProxy]:
 
 @pytest.fixture(scope="module")
 async def driver(proxy: AwsProxy) -> AsyncIterator[SqsDriver]:
+    made = SqsDriver(AwsOptions(endpoint_url=proxy.url, timeout_seconds=10))
+    yield made
+    await made.close()
+
+
+@pytest.fixture(scope="module")
+async def impatient(proxy: AwsProxy) -> AsyncIterator[SqsDriver]:
     made = SqsDriver(AwsOptions(endpoint_url=proxy.url, timeout_seconds=1))
     yield made
     await made.close()
@@ -103,14 +111,19 @@ async def driver(proxy: AwsProxy) -> AsyncIterator[SqsDriver]:
 class TestSqsDriver(DriverConformance):
     @pytest.fixture(params=["standard", "fifo"])
     def world(
-        self, request: pytest.FixtureRequest, moto: MotoServer, proxy: AwsProxy, driver: SqsDriver
+        self,
+        request: pytest.FixtureRequest,
+        moto: MotoServer,
+        proxy: AwsProxy,
+        driver: SqsDriver,
+        impatient: SqsDriver,
     ) -> SqsWorld:
-        return SqsWorld(moto, proxy, driver, fifo=request.param == "fifo")
+        return SqsWorld(moto, proxy, driver, impatient, fifo=request.param == "fifo")
 
 
 @pytest.fixture
-async def fifo(moto: MotoServer, proxy: AwsProxy, driver: SqsDriver) -> SqsWorld:
-    return SqsWorld(moto, proxy, driver, fifo=True)
+async def fifo(moto: MotoServer, proxy: AwsProxy, driver: SqsDriver, impatient: SqsDriver) -> SqsWorld:
+    return SqsWorld(moto, proxy, driver, impatient, fifo=True)
 
 
 async def test_a_fifo_message_groups_by_the_ordering_key_else_the_account(fifo: SqsWorld) -> None:

@@ -4,7 +4,8 @@ forbidden, a slow or absent endpoint, a batch call failing some entries), which 
 produce on demand. Everything not faulted is forwarded to moto as it is.
 
 Faults apply to the batch write call of the service they are set for (`fail(..., action=)`:
-Kinesis PutRecords by default, SQS SendMessageBatch, EventBridge PutEvents); AssumeRole and
+Kinesis PutRecords by default, SQS SendMessageBatch, EventBridge PutEvents, SNS PublishBatch
+— a query-protocol call, answered in XML); AssumeRole and
 the lookups pass. `down` closes the port (connection refused). Every batch write call's entry
 count and bytes (as its service counts them) are noted, by action."""
 
@@ -13,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 import aiohttp
 from aiohttp import web
@@ -72,6 +74,37 @@ def _event_size(entry: dict[str, Any]) -> int:
     a Time; ours carry none)."""
     fields = sum(len(str(entry.get(k, "")).encode()) for k in ("Source", "DetailType", "Detail"))
     return fields + sum(len(r.encode()) for r in entry.get("Resources", []))
+
+
+PUBLISH_BATCH = "PublishBatch"  # SNS, a query-protocol Action
+SNS_ERRORS = {
+    "throttle": (400, "Throttling"),
+    "server": (500, "InternalError"),
+    "unavailable": (503, "ServiceUnavailable"),
+    "not_found": (404, "NotFound"),
+    "access_denied": (403, "AuthorizationError"),
+}
+SNS_ENTRY = re.compile(r"PublishBatchRequestEntries\.member\.(\d+)\.(.+)")
+
+
+def sns_entries(form: dict[str, str]) -> dict[int, dict[str, str]]:
+    """PublishBatch's entries by member number, each its fields."""
+    found: dict[int, dict[str, str]] = {}
+    for key, value in form.items():
+        match = SNS_ENTRY.fullmatch(key)
+        if match:
+            found.setdefault(int(match.group(1)), {})[match.group(2)] = value
+    return dict(sorted(found.items()))
+
+
+def sns_error(status: int, code: str) -> web.Response:
+    sender = "Sender" if status < 500 else "Receiver"
+    body = (
+        '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error>'
+        f"<Type>{sender}</Type><Code>{code}</Code><Message>injected {code}</Message>"
+        "</Error><RequestId>injected</RequestId></ErrorResponse>"
+    )
+    return web.Response(status=status, body=body.encode(), content_type="text/xml")
 
 
 PUT_RECORDS = "Kinesis_20131202.PutRecords"
@@ -206,6 +239,8 @@ class AwsProxy:
         target = request.headers.get("X-Amz-Target")
         if target is None and b"Action=AssumeRole" in body:  # a query-protocol call: STS
             self.sts_calls.append({k: v[0] for k, v in parse_qs(body.decode()).items()})
+        if target is None and b"Action=PublishBatch" in body:
+            return await self._publish_batch(request, body)
         action = ACTIONS.get(target or "")
         if action is None:
             return await self._forward(request, body)
@@ -247,6 +282,46 @@ class AwsProxy:
             return web.Response(status=status, body=payload, headers=headers)
         answer = action.partial(len(entries), json.loads(payload))
         return web.Response(body=json.dumps(answer).encode(), content_type=action.content_type)
+
+    async def _publish_batch(self, request: web.Request, body: bytes) -> web.StreamResponse:
+        """SNS PublishBatch: a form in, XML out."""
+        form = {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
+        entries = sns_entries(form)
+        size = sum(len(e.get("Message", "").encode()) for e in entries.values())
+        self.calls_of(PUBLISH_BATCH).append((len(entries), size))
+        if self.action != PUBLISH_BATCH:
+            return await self._forward(request, body)
+        taken = None if self.fault == "partial" and len(entries) < 2 else self._take_fault()
+        if taken is None:
+            return await self._forward(request, body)
+        fault, delay = taken
+        if fault == "delay":
+            await asyncio.sleep(delay)
+            return await self._forward(request, body)
+        if fault != "partial":
+            return sns_error(*SNS_ERRORS[fault])
+        # Every second entry failed (and not published); the others forwarded and published.
+        numbers = list(entries)
+        kept = {k: v for k, v in form.items() if not SNS_ENTRY.fullmatch(k)}
+        failed = []
+        for position, number in enumerate(numbers):
+            if position % 2:
+                failed.append(entries[number]["Id"])
+                continue
+            for name, value in entries[number].items():
+                kept[f"PublishBatchRequestEntries.member.{position // 2 + 1}.{name}"] = value
+        status, payload, headers = await self._upstream(request, urlencode(kept).encode())
+        if status != 200:
+            return web.Response(status=status, body=payload, headers=headers)
+        members = "".join(
+            f"<member><Id>{id_}</Id><Code>InternalError</Code><Message>injected</Message>"
+            "<SenderFault>false</SenderFault></member>"
+            for id_ in failed
+        )
+        answer = re.sub(
+            rb"<Failed\s*/>|<Failed>\s*</Failed>", f"<Failed>{members}</Failed>".encode(), payload
+        )
+        return web.Response(body=answer, content_type="text/xml")
 
     async def _forward(self, request: web.Request, body: bytes) -> web.StreamResponse:
         status, payload, headers = await self._upstream(request, body)

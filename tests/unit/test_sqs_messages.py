@@ -9,6 +9,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, ReadTimeoutError
 
 from runtime.sids import AccountSid, EventId
+from services.delivery.sinks.aws import batches
 from services.delivery.sinks.aws.errors import from_exception
 from services.delivery.sinks.base import SinkEvent
 from services.delivery.sinks.sqs import messages
@@ -42,10 +43,10 @@ def test_a_fifo_entry_groups_and_deduplicates(
     event_id: str, order_key: str, group: str | None, dedup: str | None
 ) -> None:
     [entry] = messages.entries([event(event_id, order_key)], fifo=True)
-    assert entry["MessageGroupId"] == (group or messages.stable_id(order_key))
-    assert entry["MessageDeduplicationId"] == (dedup or messages.stable_id(event_id))
+    assert entry["MessageGroupId"] == (group or batches.stable_id(order_key))
+    assert entry["MessageDeduplicationId"] == (dedup or batches.stable_id(event_id))
     assert len(entry["MessageGroupId"]) <= 128 and len(entry["MessageDeduplicationId"]) <= 128
-    assert messages.ID_CHARS.fullmatch(entry["MessageDeduplicationId"])
+    assert batches.ID_CHARS.fullmatch(entry["MessageDeduplicationId"])
 
 
 def test_outcomes_by_entry() -> None:
