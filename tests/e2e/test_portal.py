@@ -7,6 +7,9 @@ delivery logs and error log. Another subaccount's or the parent's resources are 
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -208,3 +211,34 @@ async def test_the_portal_in_a_browser(
             assert (await page.context.request.get(f"{suite.gateway_url}/v1/Sinks")).status == 401
         finally:
             await page.context.close()
+
+
+async def test_evs_prints_a_portal_link(
+    suite: Suite, rest: httpx.AsyncClient, account: control_pb2.Account
+) -> None:
+    a = await subaccount(rest, "tenant A")
+    async with a:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "EVS_"))}
+        env |= {
+            "TWILIO_ACCOUNT_SID": account.sid,
+            "TWILIO_AUTH_TOKEN": account.auth_token,
+            "EVS_URL": suite.gateway_url,
+            "EVS_CONFIG": "/nonexistent/evs.json",
+        }
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "evs", "portal-link", sub_sid(a), "--ttl", "60"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        url = done.stdout.strip()
+        assert url.startswith(f"{suite.gateway_url}/console/#/portal/") and sub_sid(a) in done.stderr
+        portal = await session(suite, url.rsplit("/", 1)[1])
+        try:
+            assert (await portal.get("/v1/Sinks")).status_code == 200
+        finally:
+            await portal.aclose()
