@@ -161,16 +161,38 @@ def sinks_get(sid: str) -> None:
 @click.option("--description", required=True)
 @click.option("--destination", help="webhook: the URL events are POSTed to")
 @click.option("--batch/--no-batch", default=False, help="webhook: many events per request")
+@click.option(
+    "--signing",
+    type=click.Choice(["twilio", "standard-webhooks"]),
+    default="twilio",
+    show_default=True,
+    help="webhook: X-Twilio-Signature, or Standard Webhooks with the sink's own secret (evs sinks secret)",
+)
+@click.option("--header", "headers", multiple=True, metavar="NAME=VALUE", help="webhook: sent on every call")
 @click.option("--config", "config", help="the SinkConfiguration JSON (instead of --destination)")
 def sinks_create(
-    sink_type: str, description: str, destination: str | None, batch: bool, config: str | None
+    sink_type: str,
+    description: str,
+    destination: str | None,
+    batch: bool,
+    signing: str,
+    headers: tuple[str, ...],
+    config: str | None,
 ) -> None:
     """Create a sink (a webhook is active at once; the others need test and validate). Each
     type's --config fields: `evs sinks types`."""
     if config is None:
         if sink_type != "webhook" or not destination:
             raise click.UsageError("give --destination (webhook) or the whole --config JSON")
-        config = json.dumps({"destination": destination, "method": "POST", "batch_events": batch})
+        made: dict[str, object] = {"destination": destination, "method": "POST", "batch_events": batch}
+        if signing != "twilio":
+            made["signing"] = signing
+        if headers:
+            pairs = [h.partition("=") for h in headers]
+            if any(not sep or not name for name, sep, _ in pairs):
+                raise click.UsageError("--header takes NAME=VALUE")
+            made["headers"] = {name: value for name, _, value in pairs}
+        config = json.dumps(made)
     form = {"Description": description, "SinkType": sink_type, "SinkConfiguration": config}
     with state().api() as api:
         emit(state().as_json, api.post("/v1/Sinks", form))
@@ -239,6 +261,22 @@ def sinks_health(sid: str) -> None:
     """State (healthy, throttled, failing, rejecting, degraded, idle), the last error, the last hour."""
     with state().api() as api:
         emit(state().as_json, api.get(f"/v1/Sinks/{sid}/Health"))
+
+
+@sinks.command("secret")
+@click.argument("sid")
+def sinks_secret(sid: str) -> None:
+    """The Standard Webhooks secret (whsec_…) of a webhook sink signed with it."""
+    with state().api() as api:
+        emit(state().as_json, api.get(f"/v1/Sinks/{sid}/Secret"))
+
+
+@sinks.command("rotate-secret")
+@click.argument("sid")
+def sinks_rotate_secret(sid: str) -> None:
+    """A new Standard Webhooks secret for the sink: the old one signs nothing from now on."""
+    with state().api() as api:
+        emit(state().as_json, api.post(f"/v1/Sinks/{sid}/Secret/Rotate", {}))
 
 
 @sinks.command("kinesis-external-id")
