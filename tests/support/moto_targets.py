@@ -96,3 +96,17 @@ class BusReader:
 
     def details(self) -> list[dict[str, Any]]:
         return [envelope["detail"] for envelope in self.envelopes()]
+
+
+def create_topic(url: str, fifo: bool = False, region: str = DEFAULT_REGION) -> tuple[str, str]:
+    """A fresh topic whose every message goes, raw, to a fresh queue (FIFO to FIFO):
+    (topic ARN, queue ARN)."""
+    name = f"es-{time.monotonic_ns():x}" + (".fifo" if fifo else "")
+    client = _client("sns", url, region)
+    attributes = {"FifoTopic": "true"} if fifo else {}
+    topic = str(client.create_topic(Name=name, Attributes=attributes)["TopicArn"])
+    queue = create_queue(url, fifo=fifo, region=region)
+    client.subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=queue, Attributes={"RawMessageDelivery": "true"}
+    )
+    return topic, queue
