@@ -433,7 +433,7 @@ async function sinkView(sid) {
   const logRows = h("div", { id: "log-rows" });
   const letters = h("section", { id: "dead-letters", "aria-label": "Dead letters" });
   const replays = h("section", { id: "replays", "aria-label": "Replays" });
-  const opened = new Map(); // attempt id -> its detail, kept across the log's refreshes
+  const opened = new Map(); // attempt id -> its detail's row, kept across the log's refreshes
 
   async function refreshHealth() {
     const found = await api(`/v1/Sinks/${sid}/Health`);
@@ -476,21 +476,27 @@ async function sinkView(sid) {
       ["Status", (a) => a.status_code ?? "-"],
       ["Latency", (a) => `${a.latency_ms} ms`],
       ["Error", (a) => a.error || ""],
-      ["", (a) => [h("button", { type: "button", "aria-expanded": String(opened.has(a.id)), "data-details": a.id, onclick: (e) => guarded(async () => {
-        const button = e.currentTarget, cell = button.closest(".cell");
+      ["", (a) => h("button", { type: "button", "aria-expanded": String(opened.has(a.id)), "aria-controls": `attempt-${a.id}`, "data-details": a.id, onclick: (e) => guarded(async () => {
+        const button = e.currentTarget, row = button.closest("tr");
         if (opened.has(a.id)) {
           opened.get(a.id).remove();
           opened.delete(a.id);
           button.setAttribute("aria-expanded", "false");
           return;
         }
-        const detail = await attemptDetail(a);
+        const detail = h("tr", { class: "detail-row", id: `attempt-${a.id}` }, h("td", { colspan: 8 }, await attemptDetail(a)));
         opened.set(a.id, detail);
         button.setAttribute("aria-expanded", "true");
-        cell.append(detail);
-      }) }, "Details", h("span", { class: "visually-hidden" }, ` of attempt ${a.attempt} of ${a.event_id}`)), opened.get(a.id) || null]],
-    ], rows, "deliveries") : h("p", { class: "muted", id: "no-deliveries" }, "No attempt matches these filters."),
+        row.after(detail);
+      }) }, "Details", h("span", { class: "visually-hidden" }, ` of attempt ${a.attempt} of ${a.event_id}`))],
+    ], rows, "deliveries", (a) => ({ "data-attempt": a.id })) : h("p", { class: "muted", id: "no-deliveries" }, "No attempt matches these filters."),
     more ? h("p", { class: "muted more" }, `The newest ${rows.length} attempts are shown; there are more.`) : null);
+    // An attempt opened stays open, below its row, as the log refreshes around it.
+    for (const [id, detail] of opened) {
+      const row = logRows.querySelector(`tr[data-attempt="${id}"]`);
+      if (row) row.after(detail);
+      else opened.delete(id);
+    }
     if (rows.length && !wanted.since && !wanted.type && !wanted.outcome && !wanted.event && rows[0].id !== charted) await refreshCharts();
   }
 
