@@ -2,7 +2,7 @@
 // client, nothing else. Plain JavaScript modules, no framework and no build step.
 import { ApiError, all, api, forget, offers, remember, who } from "./api.js";
 import { OUTCOMES, latencyChart, rateChart } from "./charts.js";
-import { ask, field, fill, h, state, table, toast, when } from "./dom.js";
+import { ask, askFor, field, fill, h, state, table, toast, when } from "./dom.js";
 
 const view = document.getElementById("view");
 let timers = [];
@@ -303,10 +303,11 @@ async function sinksView() {
         toast(`Test event ${result.result} to ${s.sid}`);
       }) }, "Send test"),
       h("button", { type: "button", "data-validate": s.sid, onclick: () => guarded(async () => {
-        const testId = prompt("The test_id the test event carried:");
+        const testId = await askFor(`Sink ${s.description || s.sid} is validated with the test_id of the test event it received (Send test sends one).`,
+          "Validate", "The test event's test_id");
         if (!testId) return;
         const result = await api(`/v1/Sinks/${s.sid}/Validate`, { method: "POST", form: { TestId: testId } });
-        toast(`Validation ${result.result}`);
+        toast(result.result === "valid" ? `Sink ${s.sid} validated` : `Validation: ${result.result}`);
         await sinksView();
       }) }, "Validate"),
       pauseButton(s, sinksView),

@@ -62,12 +62,27 @@ export function field(label, input, hint = null) {
 
 // Ask before an action that cannot be taken back or that touches many things at once.
 export function ask(message, action = "Confirm") {
+  return dialogue(message, action, null).then((answer) => answer !== null);
+}
+
+// Ask for one value (null: cancelled).
+export function askFor(message, action, label) {
+  return dialogue(message, action, label);
+}
+
+function dialogue(message, action, label) {
   const dialog = document.getElementById("confirm");
+  const box = dialog.querySelector("#confirm-input-box"), input = dialog.querySelector("#confirm-input");
   fill(dialog.querySelector("#confirm-message"), message);
   dialog.querySelector("#confirm-ok").textContent = action;
+  box.hidden = label === null;
+  input.required = label !== null;
+  input.value = "";
+  if (label !== null) dialog.querySelector("#confirm-input-label").textContent = label;
   dialog.returnValue = "";
   dialog.showModal();
+  if (label !== null) input.focus();
   return new Promise((resolve) => {
-    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok" ? input.value.trim() : null), { once: true });
   });
 }

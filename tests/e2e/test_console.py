@@ -113,6 +113,20 @@ async def test_the_console_drives_a_sink_end_to_end(
     await row.locator(f"[data-health='{sink_sid}'] [data-state]").wait_for()
     await at_widths(page, "sinks", "sinks", backend)
 
+    # Tested, then validated with the test event's test_id, asked for in a dialog.
+    await page.click(f"#sinks button[data-test='{sink_sid}']")
+    await page.wait_for_selector("#toast:has-text('Test event')")
+
+    def test_ids(received: Receiver) -> list[str]:
+        return [e["data"]["test_id"] for e in received.events() if e.get("type", "").endswith("test-event")]
+
+    await receiver.wait_for(lambda received: bool(test_ids(received)))
+    await page.click(f"#sinks button[data-validate='{sink_sid}']")
+    await page.locator("#confirm-input").wait_for()
+    await page.fill("#confirm-input", test_ids(receiver)[0])
+    await page.click("#confirm-ok")
+    await page.wait_for_selector("#toast:has-text('validated')")
+
     # A subscription to it, edited in place.
     await page.click("a[href='#/subscriptions']")
     await page.wait_for_selector("#create-subscription")
