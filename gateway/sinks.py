@@ -2,7 +2,7 @@
 webhook's Standard Webhooks secret (as Svix's endpoint secret):
 
     GET  /v1/Sinks/{Sid}/Secret          → {secret: "whsec_…", date_created, …}
-    POST /v1/Sinks/{Sid}/Secret/Rotate   → a new secret (the old one signs no more)
+    POST /v1/Sinks/{Sid}/Secret/Rotate   → a new secret (the old one signs beside it for 24 h)
 """
 
 from __future__ import annotations
@@ -144,6 +144,8 @@ def secret_body(call: Call, secret: control_pb2.SinkSecret) -> dict[str, Any]:
         "sink_sid": secret.sink_sid,
         "secret": secret.secret,
         "date_created": secret.date_created,
+        # After a rotation: until when deliveries also carry a signature with the old secret.
+        "date_previous_expires": secret.date_previous_expires or None,
         "url": url,
         "links": {"rotate": f"{url}/Rotate"},
     }

@@ -58,6 +58,9 @@ class SinkRow(Base):
     # A webhook signed as Standard Webhooks: its `whsec_` secret, sealed (runtime/token_cipher).
     signing_secret: Mapped[str | None] = mapped_column(String(255))
     signing_secret_created: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # After a rotation: the secret it replaced (sealed), which signs beside it until then.
+    previous_signing_secret: Mapped[str | None] = mapped_column(String(255))
+    previous_signing_secret_expires: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class SubscriptionRow(Base):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -37,7 +38,7 @@ from services.control.models import (
     SubscribedEventRow,
     SubscriptionRow,
 )
-from services.control.sinks import KinesisTrust
+from services.control.sinks import KinesisTrust, previous_expires
 
 # Accounts per message: a cold start's page, and the most a change message carries.
 PAGE_ACCOUNTS = 500
@@ -103,11 +104,7 @@ class RoutingFeed:
                     ),
                     status=sink.status,
                     paused=sink.paused,
-                    signing_secret=(
-                        self._cipher.reveal(sink.signing_secret)
-                        if with_auth_tokens and sink.signing_secret
-                        else ""
-                    ),
+                    **self._secrets(sink, with_auth_tokens),
                 )
             )
         subscriptions_of: dict[str, list[control_pb2.RoutedSubscription]] = defaultdict(list)
@@ -146,6 +143,19 @@ class RoutingFeed:
                 )
             )
         return as_of, routed
+
+    def _secrets(self, sink: SinkRow, with_auth_tokens: bool) -> dict[str, Any]:
+        """A webhook's signing secrets, for the watchers that sign. The one a rotation replaced
+        goes with its expiry whether or not that has passed — the workers stop signing with it
+        then — so that the feed's state is the database's, not the clock's."""
+        if not with_auth_tokens or not sink.signing_secret:
+            return {}
+        secrets: dict[str, Any] = {"signing_secret": self._cipher.reveal(sink.signing_secret)}
+        expires = previous_expires(sink)
+        if sink.previous_signing_secret and expires is not None:
+            secrets["previous_signing_secret"] = self._cipher.reveal(sink.previous_signing_secret)
+            secrets["previous_signing_secret_expires"] = int(expires.timestamp())
+        return secrets
 
     async def fetch(self, sids: Sequence[str], with_auth_tokens: bool) -> control_pb2.RoutingChanges:
         """What a watcher holding accounts on demand asks for: these accounts' states and

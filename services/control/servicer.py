@@ -22,7 +22,7 @@ from services.control.models import (
     SubscriptionRow,
 )
 from services.control.routing_feed import RoutingFeed
-from services.control.sinks import SinkStore
+from services.control.sinks import SigningSecret, SinkStore
 from services.control.subscriptions import Selector, SubscriptionStore
 
 Ctx = grpc.aio.ServicerContext[Any, Any]
@@ -63,6 +63,16 @@ def sink_message(row: SinkRow, in_use: bool) -> control_pb2.Sink:
         date_updated=iso_seconds(row.date_updated),
         in_use=in_use,
         paused=row.paused,
+    )
+
+
+def secret_message(ref: control_pb2.SinkRef, secret: SigningSecret) -> control_pb2.SinkSecret:
+    return control_pb2.SinkSecret(
+        account_sid=ref.account_sid,
+        sink_sid=ref.sid,
+        secret=secret.secret,
+        date_created=iso_seconds(secret.created),
+        date_previous_expires=iso_seconds(secret.previous_expires) if secret.previous_expires else "",
     )
 
 
@@ -259,23 +269,12 @@ class ControlServicer(control_pb2_grpc.ControlServicer):
         )
 
     async def GetSinkSecret(self, request: control_pb2.SinkRef, context: Ctx) -> control_pb2.SinkSecret:
-        secret, made = await self._sinks.signing_secret(request.account_sid, request.sid)
-        return control_pb2.SinkSecret(
-            account_sid=request.account_sid,
-            sink_sid=request.sid,
-            secret=secret,
-            date_created=iso_seconds(made),
-        )
+        return secret_message(request, await self._sinks.signing_secret(request.account_sid, request.sid))
 
     async def RotateSinkSecret(self, request: control_pb2.SinkRef, context: Ctx) -> control_pb2.SinkSecret:
-        secret, made = await self._sinks.rotate_signing_secret(request.account_sid, request.sid)
+        made = await self._sinks.rotate_signing_secret(request.account_sid, request.sid)
         self._signal.notify()  # the routing feed: workers sign with the new secret
-        return control_pb2.SinkSecret(
-            account_sid=request.account_sid,
-            sink_sid=request.sid,
-            secret=secret,
-            date_created=iso_seconds(made),
-        )
+        return secret_message(request, made)
 
     async def TestSink(self, request: control_pb2.SinkRef, context: Ctx) -> control_pb2.SinkTestResult:
         await self._sinks.test(request.account_sid, request.sid)

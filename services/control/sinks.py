@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from runtime import addresses, sids, sink_configs
@@ -28,6 +28,19 @@ STATUSES = ("initialized", "validating", "active", "failed")
 # Our extension's status: the owner paused the sink (its row's `paused`, beside its status).
 PAUSED = "paused"
 EXTERNAL_ID_PATH = "/v1/Sinks/Kinesis/ExternalId"
+# How long a rotated-out signing secret still signs beside the new one (Svix: 24 h).
+ROTATION_GRACE = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class SigningSecret:
+    """A webhook sink's Standard Webhooks secret, revealed, and the one a rotation replaced
+    while it still signs ("" and None when there is none)."""
+
+    secret: str
+    created: datetime
+    previous: str = ""
+    previous_expires: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,14 @@ class KinesisTrust:
         if not isinstance(config, dict):
             return configuration_json
         return json.dumps({**config, "external_id": self.external_id(account_sid)})
+
+
+def previous_expires(row: SinkRow) -> datetime | None:
+    """Until when the secret a rotation replaced signs beside the new one (None: no rotation)."""
+    expires = row.previous_signing_secret_expires
+    if expires is not None and expires.tzinfo is None:  # SQLite keeps no zone: stored as UTC
+        expires = expires.replace(tzinfo=UTC)
+    return expires
 
 
 def not_found(sid: str) -> NotFound:
@@ -251,31 +272,45 @@ class SinkStore:
             row.date_updated = utcnow()
             await revision.bump(session, account_sid)
 
-    async def signing_secret(self, account_sid: str, sid: str) -> tuple[str, datetime]:
-        """The sink's Standard Webhooks secret, revealed, and when it was made."""
-        return self._revealed(await self.get(account_sid, sid))
+    async def signing_secret(self, account_sid: str, sid: str) -> SigningSecret:
+        """The sink's Standard Webhooks secret, revealed."""
+        return self._revealed(await self.get(account_sid, sid), utcnow())
 
-    async def rotate_signing_secret(self, account_sid: str, sid: str) -> tuple[str, datetime]:
-        """A new secret for the sink; the old one signs no more once the workers have the new
-        one (its revision moves, as an auth token's promotion does)."""
+    async def rotate_signing_secret(self, account_sid: str, sid: str) -> SigningSecret:
+        """A new secret for the sink. The one it replaces signs beside it for a day (Svix's
+        grace): deliveries carry both signatures, so a receiver verifying with the old secret
+        keeps working until it has the new one. Rotating again drops the older one at once."""
         async with self._sessions.begin() as session:
             row = await self._locked(session, account_sid, sid)
-            self._revealed(row)  # one that has none is refused, not given one
             now = utcnow()
+            self._revealed(row, now)  # one that has none is refused, not given one
+            row.previous_signing_secret = row.signing_secret
+            row.previous_signing_secret_expires = now + ROTATION_GRACE
             row.signing_secret = self._cipher.seal(new_signing_secret())
             row.signing_secret_created = now
             row.date_updated = now
             await revision.bump(session, account_sid)
-        return self._revealed(row)
+        return self._revealed(row, now)
 
-    def _revealed(self, row: SinkRow) -> tuple[str, datetime]:
+    def _revealed(self, row: SinkRow, now: datetime) -> SigningSecret:
         if not row.signing_secret:
             raise FailedPrecondition(
                 f"Sink {row.sid} is not signed with a secret of its own: only a webhook sink whose "
                 "sink_configuration has signing standard-webhooks is",
                 twilio_code=91000,
             )
-        return self._cipher.reveal(row.signing_secret), row.signing_secret_created or row.date_created
+        return SigningSecret(
+            self._cipher.reveal(row.signing_secret),
+            row.signing_secret_created or row.date_created,
+            *self.previous(row, now),
+        )
+
+    def previous(self, row: SinkRow, now: datetime) -> tuple[str, datetime | None]:
+        """The secret a rotation replaced, revealed, and until when it signs — while it does."""
+        expires = previous_expires(row)
+        if not row.previous_signing_secret or expires is None or expires <= now:
+            return "", None
+        return self._cipher.reveal(row.previous_signing_secret), expires
 
     async def seal_stored_secrets(self, batch: int = 1000) -> int:
         """Seal signing secrets stored in the clear (or, while keys rotate, under an older key),
@@ -288,11 +323,20 @@ class SinkStore:
             async with self._sessions.begin() as session:
                 statement = select(SinkRow).where(SinkRow.id > after, SinkRow.signing_secret.is_not(None))
                 if not self._cipher.rotating:
-                    statement = statement.where(~SinkRow.signing_secret.startswith(PREFIX, autoescape=True))
+                    statement = statement.where(
+                        or_(
+                            ~SinkRow.signing_secret.startswith(PREFIX, autoescape=True),
+                            ~SinkRow.previous_signing_secret.startswith(PREFIX, autoescape=True),
+                        )
+                    )
                 rows = list((await session.scalars(statement.order_by(SinkRow.id).limit(batch))).all())
                 for row in rows:
                     if row.signing_secret and self._cipher.needs_sealing(row.signing_secret):
                         row.signing_secret = self._cipher.seal(self._cipher.reveal(row.signing_secret))
+                        sealed += 1
+                    previous = row.previous_signing_secret
+                    if previous and self._cipher.needs_sealing(previous):
+                        row.previous_signing_secret = self._cipher.seal(self._cipher.reveal(previous))
                         sealed += 1
             if len(rows) < batch:
                 return sealed

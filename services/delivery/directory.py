@@ -30,8 +30,20 @@ class Route:
     sink_type: str
     sink: Sink | None
     problem: DeliveryError | None  # set when sink is None: why nothing can be delivered to it
-    # Type, configuration, account token, the sink's own signing secret: what `sink` is bound to.
-    opened_from: tuple[str, str, str, str]
+    # Type, configuration, account token, the sink's own signing secrets: what `sink` is bound to.
+    opened_from: tuple[object, ...]
+
+
+def bound_to(routed: control_pb2.RoutedSink, token: str) -> tuple[object, ...]:
+    """What an open sink is bound to: a change of any of it opens the sink anew."""
+    return (
+        routed.sink_type,
+        routed.configuration_json,
+        token,
+        routed.signing_secret,
+        routed.previous_signing_secret,
+        routed.previous_signing_secret_expires,
+    )
 
 
 class SinkDirectory:
@@ -81,12 +93,7 @@ class SinkDirectory:
         for sink_sid in self._sinks_of.pop(sid, ()):
             route = self._routes[sink_sid]
             routed = sinks.get(sink_sid)
-            if routed is not None and route.opened_from == (
-                routed.sink_type,
-                routed.configuration_json,
-                token,
-                routed.signing_secret,
-            ):
+            if routed is not None and route.opened_from == bound_to(routed, token):
                 continue
             del self._routes[sink_sid]
             if route.sink is not None:
@@ -95,9 +102,7 @@ class SinkDirectory:
                 self._removed[sink_sid] = None
         for sink_sid, routed in sinks.items():
             if sink_sid not in self._routes:
-                self._routes[sink_sid] = self._open(
-                    routed, token, (routed.sink_type, routed.configuration_json, token, routed.signing_secret)
-                )
+                self._routes[sink_sid] = self._open(routed, token, bound_to(routed, token))
             self._removed.pop(sink_sid, None)
         self._ordered.difference_update(self._ordered_of.pop(sid, ()))
         self._paused.difference_update(self._paused_of.pop(sid, ()))
@@ -126,7 +131,7 @@ class SinkDirectory:
         """Its owner paused it: nothing is delivered to it, its events wait parked."""
         return sink_sid in self._paused
 
-    def _open(self, routed: control_pb2.RoutedSink, token: str, key: tuple[str, str, str, str]) -> Route:
+    def _open(self, routed: control_pb2.RoutedSink, token: str, key: tuple[object, ...]) -> Route:
         sid, account_sid = SinkSid(routed.sid), AccountSid(routed.account_sid)
 
         def unusable(problem: DeliveryError) -> Route:
@@ -139,7 +144,17 @@ class SinkDirectory:
             config = sink_configs.parse(routed.sink_type, routed.configuration_json)
         except InvalidArgument as exc:
             return unusable(Misconfigured(f"sink configuration unusable: {exc.message}"))
-        sink = driver.open(SinkSpec(routed.sid, routed.account_sid, config, token, routed.signing_secret))
+        sink = driver.open(
+            SinkSpec(
+                routed.sid,
+                routed.account_sid,
+                config,
+                token,
+                routed.signing_secret,
+                routed.previous_signing_secret,
+                float(routed.previous_signing_secret_expires),
+            )
+        )
         return Route(sid, account_sid, routed.sink_type, sink, None, key)
 
     def _close_later(self, sink: Sink) -> None:

@@ -45,6 +45,34 @@ def arrived(receiver: Receiver, event_id: str) -> bool:
     return any(e["id"] == event_id for r in at(receiver, "/signed") for e in r.events())
 
 
+async def rotate(rest: httpx.AsyncClient, sid: str) -> str:
+    rotated = await rest.post(f"/v1/Sinks/{sid}/Secret/Rotate")
+    assert rotated.status_code == 201, rotated.text
+    return str(rotated.json()["secret"])
+
+
+async def first_signed_with(
+    secret: str,
+    rest: httpx.AsyncClient,
+    router: router_pb2_grpc.RouterAsyncStub,
+    receiver: Receiver,
+    account: control_pb2.Account,
+) -> Received:
+    """Events published one by one until the workers sign with `secret` (they get it from
+    the routing feed within moments): the first delivery it signs."""
+    for _ in range(50):
+        event = sample(account.sid)
+        await publish_when_routed(router, [event])
+        await receiver.wait_for(partial(arrived, event_id=event.id))
+        [got] = [r for r in at(receiver, "/signed") if r.events()[0]["id"] == event.id]
+        try:
+            Webhook(secret).verify(got.body, got.headers)
+            return got
+        except WebhookVerificationError:
+            await asyncio.sleep(0.2)
+    raise AssertionError("the rotated secret never signed a delivery")
+
+
 async def stored_signing_secrets(suite: Suite, sid: str) -> list[str]:
     engine = create_async_engine(suite.control_db)
     try:
@@ -115,29 +143,25 @@ async def test_standard_webhooks_sink_signed_verified_rotated_and_with_its_heade
     assert request["headers"]["X-Api-Key"] == "[redacted]" and request["headers"]["X-Tenant"] == "acme"
     assert secret not in detail.text and secret.removeprefix("whsec_") not in detail.text
 
-    # Rotated: the new secret signs what comes next, the old one no longer does.
-    rotated = await rest.post(f"/v1/Sinks/{sink.sid}/Secret/Rotate")
-    assert rotated.status_code == 201, rotated.text
-    new_secret = rotated.json()["secret"]
-    assert (
-        new_secret != secret
-        and (await rest.get(f"/v1/Sinks/{sink.sid}/Secret")).json()["secret"] == new_secret
-    )
-    for attempt in range(50):  # until the workers hold the new secret
-        later = sample(account.sid)
-        await publish_when_routed(router, [later])
-        await receiver.wait_for(partial(arrived, event_id=later.id))
-        [last] = [r for r in at(receiver, "/signed") if r.events()[0]["id"] == later.id]
-        try:
-            Webhook(new_secret).verify(last.body, last.headers)
-            break
-        except WebhookVerificationError:
-            assert attempt < 49, "the rotated secret never signed a delivery"
-            await asyncio.sleep(0.2)
+    # Rotated: the new secret signs what comes next, and the old one beside it for a day (as
+    # Svix's rotation), so a receiver still verifying with it keeps working.
+    new_secret = await rotate(rest, sink.sid)
+    assert new_secret != secret
+    fetched = (await rest.get(f"/v1/Sinks/{sink.sid}/Secret")).json()
+    assert fetched["secret"] == new_secret and fetched["date_previous_expires"] > fetched["date_created"]
+    last = await first_signed_with(new_secret, rest, router, receiver, account)
+    assert len(last.headers["webhook-signature"].split(" ")) == 2
+    Webhook(secret).verify(last.body, last.headers)
+    # Rotated again: the first secret signs no more; the second still does, beside the third.
+    third = await rotate(rest, sink.sid)
+    last = await first_signed_with(third, rest, router, receiver, account)
+    Webhook(new_secret).verify(last.body, last.headers)
     with pytest.raises(WebhookVerificationError):
         Webhook(secret).verify(last.body, last.headers)
+    [stored] = await stored_signing_secrets(suite, sink.sid)
+    assert stored.startswith("enc:v1:")
 
-    for seen in (secret, new_secret, secret.removeprefix("whsec_"), new_secret.removeprefix("whsec_")):
+    for seen in (secret, new_secret, third, *(s.removeprefix("whsec_") for s in (secret, new_secret, third))):
         assert seen not in suite.logs()
 
 

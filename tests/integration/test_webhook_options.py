@@ -6,6 +6,7 @@ on every call, while Twilio's signature stays as it was."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -106,6 +107,31 @@ async def test_a_retry_keeps_its_webhook_id_and_a_batch_is_signed_as_sent(
     # The same batch again is the same message; another batch is another, never an event's id.
     assert a.headers["webhook-id"] == b.headers["webhook-id"] != c.headers["webhook-id"]
     assert a.headers["webhook-id"].startswith("batch_")
+
+
+async def test_after_a_rotation_the_old_secret_signs_beside_the_new_one_until_it_expires(
+    driver: WebhookDriver, receiver: Receiver
+) -> None:
+    old, new = new_signing_secret(), new_signing_secret()
+    config = sink_configs.from_dict(
+        "webhook",
+        {
+            "destination": f"http://127.0.0.1:{receiver.port}/hook",
+            "method": "POST",
+            "signing": "standard-webhooks",
+        },
+    )
+    for until in (time.time() + 3600, time.time() - 1):
+        sink = driver.open(SinkSpec("DG" + "1" * 32, ACCOUNT, config, TOKEN, new, old, until))
+        await sink.deliver([event(1)])
+    during, after = receiver.received
+    assert len(during.headers["webhook-signature"].split(" ")) == 2
+    for secret in (old, new):
+        Webhook(secret).verify(during.body, during.headers)
+    assert len(after.headers["webhook-signature"].split(" ")) == 1
+    Webhook(new).verify(after.body, after.headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(old).verify(after.body, after.headers)
 
 
 async def test_twilio_signing_is_unchanged_and_carries_the_owners_headers(

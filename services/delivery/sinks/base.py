@@ -77,6 +77,9 @@ class SinkSpec:
     auth_token: str  # the account's: what signs webhook deliveries (X-Twilio-Signature)
     # The sink's own secret (`whsec_…`), for a webhook signed as Standard Webhooks; else "".
     signing_secret: str = ""
+    # After a rotation: the secret it replaced, which signs beside it until then (Unix seconds).
+    previous_signing_secret: str = ""
+    previous_signing_secret_expires: float = 0.0
 
 
 class Sink(Protocol):

@@ -63,6 +63,14 @@ def get_url(url: str, event: bytes) -> str:
     return f"{url}{separator}{urlencode({'event': event.decode()})}"
 
 
+def readable_key(secret: str) -> bytes:
+    """A `whsec_` secret's key, or b"" when there is none (or it cannot be read)."""
+    try:
+        return signing_key(secret) if secret else b""
+    except (binascii.Error, ValueError):
+        return b""
+
+
 def limits_for(config: WebhookConfig) -> Limits:
     if config.is_get:
         return Limits(max_events=1, max_call_bytes=MAX_GET_URL, max_event_bytes=MAX_GET_URL)
@@ -103,13 +111,14 @@ class WebhookSink:
         # Standard Webhooks: the sink's key, decoded once (the secret itself is never shown).
         self._key = b""
         self._unsigned: Misconfigured | None = None
+        # After a rotation, the replaced secret signs beside the new one until it expires.
+        self._previous_key = b""
+        self._previous_until = spec.previous_signing_secret_expires
         if config.standard_webhooks:
-            try:
-                self._key = signing_key(spec.signing_secret)
-            except (binascii.Error, ValueError):
-                self._key = b""
+            self._key = readable_key(spec.signing_secret)
             if not self._key:
                 self._unsigned = Misconfigured("the sink's Standard Webhooks secret is missing or unreadable")
+            self._previous_key = readable_key(spec.previous_signing_secret)
         # What the delivery log shows of every request (Authorization hidden), made once.
         self._shown_headers = header_pairs(self._headers)
         self._shown_url = shown_url(self._url)
@@ -186,8 +195,12 @@ class WebhookSink:
         batch = self._config.batch_events
         body = b"[" + b",".join(e.payload for e in events) + b"]" if batch else events[0].payload
         msg_id = standard.message_id([e.event_id for e in events])
-        timestamp = int(time.time())
+        now = time.time()
+        timestamp = int(now)
         signed = standard.sign(self._key, msg_id, timestamp, body)
+        if self._previous_key and now < self._previous_until:
+            # Space-separated signatures: a receiver accepts the request if any one matches.
+            signed += " " + standard.sign(self._previous_key, msg_id, timestamp, body)
         added = [(standard.ID, msg_id), (standard.TIMESTAMP, str(timestamp)), (standard.SIGNATURE, signed)]
         headers = self._headers + "".join(f"{name}: {value}\r\n" for name, value in added)
         capture = Exchange(
