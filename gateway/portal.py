@@ -121,13 +121,13 @@ class Portal:
         token = request.cookies.get(COOKIE)
         if token is None:
             return None
-        if not _same_origin(request):
+        if not same_origin(request):
             raise PermissionDenied("A portal session is used from the gateway's own pages only")
         method = "GET" if request.method == "HEAD" else request.method
         return await self.principal(token, method, request.url.path)
 
 
-def _same_origin(request: Request) -> bool:
+def same_origin(request: Request) -> bool:
     """A cookie-carrying call that changes something must come from the gateway's own pages
     (SameSite=Strict already keeps other sites' requests from carrying it; this is the
     second lock for browsers that ignore it)."""

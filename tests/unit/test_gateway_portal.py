@@ -100,3 +100,27 @@ def test_what_a_portal_session_reaches(method: str, path: str, allowed: bool) ->
 def test_a_links_lifetime_is_capped(ttl: int, cap: int, problem: str | None) -> None:
     found = ttl_problem(ttl, cap)
     assert found == problem if problem is None else (found is not None and problem in found)
+
+
+@pytest.mark.parametrize(
+    ("method", "origin", "host", "allowed"),
+    [
+        ("POST", None, "gw:8080", True),  # not a browser's cross-site call: no Origin
+        ("POST", "http://gw:8080", "gw:8080", True),
+        ("DELETE", "https://gw:8080", "gw:8080", True),  # the scheme is the proxy's to judge
+        ("POST", "https://elsewhere.example", "gw:8080", False),
+        ("POST", "http://gw:8081", "gw:8080", False),
+        ("GET", "https://elsewhere.example", "gw:8080", True),  # reads change nothing
+        ("HEAD", "https://elsewhere.example", "gw:8080", True),
+    ],
+)
+def test_a_cookie_call_that_writes_comes_from_the_gateways_pages(
+    method: str, origin: str | None, host: str, allowed: bool
+) -> None:
+    from starlette.requests import Request
+
+    from gateway.portal import same_origin
+
+    headers = [(b"host", host.encode())] + ([(b"origin", origin.encode())] if origin else [])
+    request = Request({"type": "http", "method": method, "path": "/v1/Sinks", "headers": headers})
+    assert same_origin(request) is allowed
