@@ -683,7 +683,7 @@ function fieldsTable(found) {
     ["Type", (f) => [f.type || "any", f.format ? ` (${f.format})` : ""]],
     ["Required", (f) => f.required ? "required" : "optional"],
     ["Description", (f) => f.description || ""],
-  ], found.fields, `fields-v${found.schema_version}`);
+  ], found.fields, `fields-v${found.schema_version}`, () => ({}), false);
 }
 
 async function typesView(schemaId) {

@@ -44,9 +44,10 @@ export function when(iso) {
 }
 
 // `columns`: [title, cell(row)]. Each cell carries its column's title, which a narrow
-// screen shows beside it when the table is laid out as one card per row (console.css).
-export function table(columns, rows, id, rowAttrs = () => ({})) {
-  return h("div", { class: "table-wrap" }, h("table", { id, class: "stack" },
+// screen shows beside it when the table is laid out as one card per row (console.css);
+// a table of a few short columns (`stack` false) stays a table there.
+export function table(columns, rows, id, rowAttrs = () => ({}), stack = true) {
+  return h("div", { class: "table-wrap" }, h("table", { id, class: stack ? "stack" : "compact" },
     h("thead", {}, h("tr", {}, columns.map(([title]) => h("th", { scope: "col" }, title)))),
     h("tbody", {}, rows.map((row) => h("tr", rowAttrs(row),
       columns.map(([title, cell]) => h("td", { "data-label": title }, h("div", { class: "cell" }, cell(row))))))),
