@@ -64,11 +64,16 @@ class Settings(StreamSettings, RoutingSettings, ServiceSettings):
     )
     aws_endpoint_url: str = setting(
         "",
-        "delivery: AWS endpoint for STS and Kinesis (VPC endpoint, LocalStack, moto); empty: boto3's "
-        "own AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL_STS and defaults",
+        "delivery: AWS endpoint for STS and the AWS sinks (VPC endpoint, LocalStack, moto); empty: "
+        "boto3's own AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE> and defaults",
     )
-    kinesis_timeout_seconds: float = setting(10.0, "delivery: Kinesis and STS call timeout")
-    kinesis_threads: int = setting(8, "delivery: threads for boto3 calls (Kinesis, STS) per worker")
+    kinesis_timeout_seconds: float = setting(
+        10.0, "delivery: call timeout of the AWS sinks (Kinesis, SQS, SNS, EventBridge, S3) and STS"
+    )
+    kinesis_threads: int = setting(8, "delivery: threads for boto3 calls per AWS sink type, per worker")
+    s3_flush_seconds: float = setting(
+        5.0, "delivery: an S3 archive sink writes what it holds after this long at most (sooner when 8 MiB)"
+    )
     segment_api_url: str = setting(
         "https://api.segment.io",
         "delivery: Segment HTTP Tracking API base URL (EU: https://events.eu1.segmentapis.com)",
