@@ -5,7 +5,8 @@ produce on demand. Everything not faulted is forwarded to moto as it is.
 
 Faults apply to the batch write call of the service they are set for (`fail(..., action=)`:
 Kinesis PutRecords by default, SQS SendMessageBatch, EventBridge PutEvents, SNS PublishBatch
-— a query-protocol call, answered in XML); AssumeRole and
+— a query-protocol call, answered in XML — and S3 PutObject, its entries an object's lines);
+AssumeRole and
 the lookups pass. `down` closes the port (connection refused). Every batch write call's entry
 count and bytes (as its service counts them) are noted, by action."""
 
@@ -105,6 +106,32 @@ def sns_error(status: int, code: str) -> web.Response:
         "</Error><RequestId>injected</RequestId></ErrorResponse>"
     )
     return web.Response(status=status, body=body.encode(), content_type="text/xml")
+
+
+PUT_OBJECT = "s3:PutObject"
+S3_ERRORS = {
+    "throttle": (503, "SlowDown"),
+    "server": (500, "InternalError"),
+    "unavailable": (503, "ServiceUnavailable"),
+    "not_found": (404, "NoSuchBucket"),
+    "access_denied": (403, "AccessDenied"),
+}
+
+
+def s3_error(status: int, code: str) -> web.Response:
+    body = f"<Error><Code>{code}</Code><Message>injected {code}</Message><RequestId>i</RequestId></Error>"
+    return web.Response(status=status, body=body.encode(), content_type="application/xml")
+
+
+def is_put_object(request: web.Request) -> bool:
+    """A path-style PutObject: PUT /<bucket>/<key> (not a bucket's creation, not a copy)."""
+    parts = request.path.strip("/").split("/", 1)
+    return (
+        request.method == "PUT"
+        and len(parts) == 2
+        and not request.query
+        and "x-amz-copy-source" not in request.headers
+    )
 
 
 PUT_RECORDS = "Kinesis_20131202.PutRecords"
@@ -241,6 +268,8 @@ class AwsProxy:
             self.sts_calls.append({k: v[0] for k, v in parse_qs(body.decode()).items()})
         if target is None and b"Action=PublishBatch" in body:
             return await self._publish_batch(request, body)
+        if target is None and is_put_object(request):
+            return await self._put_object(request, body)
         action = ACTIONS.get(target or "")
         if action is None:
             return await self._forward(request, body)
@@ -322,6 +351,17 @@ class AwsProxy:
             rb"<Failed\s*/>|<Failed>\s*</Failed>", f"<Failed>{members}</Failed>".encode(), payload
         )
         return web.Response(body=answer, content_type="text/xml")
+
+    async def _put_object(self, request: web.Request, body: bytes) -> web.StreamResponse:
+        self.calls_of(PUT_OBJECT).append((body.count(b"\n"), len(body)))
+        taken = self._take_fault() if self.action == PUT_OBJECT else None
+        if taken is None:
+            return await self._forward(request, body)
+        fault, delay = taken
+        if fault == "delay":
+            await asyncio.sleep(delay)
+            return await self._forward(request, body)
+        return s3_error(*S3_ERRORS[fault])
 
     async def _forward(self, request: web.Request, body: bytes) -> web.StreamResponse:
         status, payload, headers = await self._upstream(request, body)

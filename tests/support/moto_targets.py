@@ -110,3 +110,28 @@ def create_topic(url: str, fifo: bool = False, region: str = DEFAULT_REGION) -> 
         TopicArn=topic, Protocol="sqs", Endpoint=queue, Attributes={"RawMessageDelivery": "true"}
     )
     return topic, queue
+
+
+def s3(url: str, region: str = DEFAULT_REGION) -> Any:
+    return _client("s3", url, region)
+
+
+def create_bucket(url: str, region: str = DEFAULT_REGION) -> str:
+    """A fresh bucket's ARN."""
+    name = f"es-{time.monotonic_ns():x}"
+    s3(url, region).create_bucket(Bucket=name)
+    return f"arn:aws:s3:::{name}"
+
+
+def archived(url: str, arn: str, prefix: str = "") -> list[tuple[str, list[dict[str, Any]]]]:
+    """Every object in the bucket under `prefix`, in key order: (key, its lines as JSON)."""
+    client = s3(url)
+    bucket = arn.split(":::", 1)[1]
+    keys: list[str] = []
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys.extend(item["Key"] for item in page.get("Contents", []))
+    out = []
+    for key in sorted(keys):
+        text = client.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+        out.append((key, [json.loads(line) for line in text.splitlines() if line]))
+    return out
