@@ -90,6 +90,7 @@ async def test_the_console_drives_a_sink_end_to_end(
     await page.click("#sign-in-button")
     await page.locator("#sign-in-error", has_text="do not match").wait_for()
     assert await page.input_value("#account-sid") == account.sid
+    assert await page.is_hidden("#nav") and await page.is_hidden("#sign-out")  # not signed in yet
     await at_widths(page, "sign-in", "sign-in", backend)
     await page.fill("#auth-token", account.auth_token)
     await page.click("#sign-in-button")
