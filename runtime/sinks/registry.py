@@ -3,7 +3,7 @@ docs and the delivery worker all read the list from here."""
 
 from __future__ import annotations
 
-from runtime.sinks import eventbridge, kinesis, rabbitmq, segment, sns, sqs, webhook
+from runtime.sinks import eventbridge, kinesis, rabbitmq, s3, segment, sns, sqs, webhook
 from runtime.sinks.base import SinkType, invalid
 
 TYPES: tuple[SinkType, ...] = (
@@ -13,6 +13,7 @@ TYPES: tuple[SinkType, ...] = (
     sqs.TYPE,
     eventbridge.TYPE,
     sns.TYPE,
+    s3.TYPE,
     rabbitmq.TYPE,
 )
 BY_NAME = {t.name: t for t in TYPES}
