@@ -32,6 +32,22 @@ function every(seconds, action) {
   timers.push(setInterval(() => guarded(action), seconds * 1000));
 }
 
+// The catalogue's type names, offered as suggestions wherever a type is typed.
+let typeNames = null;
+function typeSuggestions() {
+  let list = document.getElementById("event-types");
+  if (!list) {
+    list = h("datalist", { id: "event-types" });
+    document.body.append(list);
+  }
+  typeNames = typeNames || all("/v1/Types?PageSize=100", "types").then((types) => types.map((t) => t.type), () => null);
+  typeNames.then((names) => {
+    if (names && !list.children.length) fill(list, names.map((name) => h("option", { value: name })));
+    if (!names) typeNames = null;
+  });
+  return "event-types";
+}
+
 // --- sign in --------------------------------------------------------------------------------
 
 const ACCOUNT_SID = /^AC[0-9a-f]{32}$/i;
@@ -348,7 +364,7 @@ function logFilters(onChange) {
   const from = h("input", { id: "log-from", type: "datetime-local", step: 1 });
   const to = h("input", { id: "log-to", type: "datetime-local", step: 1 });
   const outcome = h("select", { id: "log-outcome" }, h("option", { value: "" }, "Any outcome"), [...OUTCOMES, "parked"].map((o) => h("option", { value: o }, o)));
-  const type = h("input", { id: "log-type", placeholder: "e.g. com.twilio.messaging.message.delivered", spellcheck: "false" });
+  const type = h("input", { id: "log-type", list: typeSuggestions(), placeholder: "e.g. com.twilio.messaging.message.delivered", spellcheck: "false" });
   const event = h("input", { id: "log-event", placeholder: "the event's id", spellcheck: "false" });
   const custom = h("div", { class: "custom-range", hidden: true }, field("From", from), field("To", to));
   range.addEventListener("change", () => { custom.hidden = range.value !== "custom"; });
@@ -609,7 +625,7 @@ async function subscriptionsView() {
     }],
     ["Sink", (s) => h("a", { href: `#/sinks/${s.sink_sid}` }, sinkName.get(s.sink_sid) || s.sink_sid)],
     ["Types (version)", (s) => {
-      const adding = h("input", { placeholder: "type or type:version", "data-add-type": s.sid, "aria-label": `Event type to add to ${s.sid}` });
+      const adding = h("input", { list: typeSuggestions(), placeholder: "type or type:version", "data-add-type": s.sid, "aria-label": `Event type to add to ${s.sid}` });
       return [
         h("ul", { class: "chips" }, events[subscriptions.indexOf(s)].map((e) => h("li", {}, `${e.type} (v${e.schema_version}) `,
           h("button", { type: "button", class: "icon", "data-remove-type": e.type, "aria-label": `Remove ${e.type}`, onclick: () => guarded(async () => {
