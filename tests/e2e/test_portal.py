@@ -160,6 +160,22 @@ async def test_an_expired_or_tampered_link_is_refused(suite: Suite, rest: httpx.
             again = await anonymous.post("/v1/PortalSessions", data={"Token": issued["token"]})
             twilio_refusal(again, 401, 20003)
 
+            # A subaccount suspended by its parent: its session and its links stop working.
+            lasting = await link(rest, sub_sid(a), 300)
+            portal = await session(suite, lasting["token"])
+            try:
+                suspended = await rest.post(
+                    f"/2010-04-01/Accounts/{sub_sid(a)}.json", data={"Status": "suspended"}
+                )
+                assert suspended.status_code == 200, suspended.text
+                refused = await portal.get("/v1/Sinks")
+                twilio_refusal(refused, 401, 20003)
+                assert "not active" in refused.json()["message"]
+            finally:
+                await portal.aclose()
+            reopened = await anonymous.post("/v1/PortalSessions", data={"Token": lasting["token"]})
+            twilio_refusal(reopened, 401, 20003)
+
 
 async def test_the_portal_in_a_browser(
     suite: Suite, browser: Any, rest: httpx.AsyncClient, account: control_pb2.Account
