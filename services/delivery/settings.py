@@ -79,4 +79,7 @@ class Settings(StreamSettings, RoutingSettings, ServiceSettings):
         "delivery: Segment HTTP Tracking API base URL (EU: https://events.eu1.segmentapis.com)",
     )
     segment_timeout_seconds: float = setting(10.0, "delivery: Segment request timeout")
+    broker_timeout_seconds: float = setting(
+        10.0, "delivery: connect and acknowledgement timeout of the broker sinks (RabbitMQ, NATS, Kafka)"
+    )
     user_agent: str = setting("TwilioEventStreams-compatible/0.1", "delivery: webhook User-Agent")

@@ -56,6 +56,7 @@ def platform(
             "ES_SEGMENT_TIMEOUT_SECONDS": "1",
             "ES_KINESIS_TIMEOUT_SECONDS": "1",
             "ES_S3_FLUSH_SECONDS": "0.5",
+            "ES_BROKER_TIMEOUT_SECONDS": "1",
             # Quick to forgive in tests: the throttle's quiet period (Twilio: 5 min).
             "ES_THROTTLE_QUIET_SECONDS": "2",
             "ES_AWS_ENDPOINT_URL": aws_proxy.url,

@@ -7,4 +7,4 @@ __all__ = ["RabbitMQDriver", "driver"]
 
 
 def driver(settings: Settings) -> RabbitMQDriver:
-    return RabbitMQDriver(allow_private=settings.allow_private_destinations)
+    return RabbitMQDriver(settings.allow_private_destinations, settings.broker_timeout_seconds)

@@ -29,8 +29,6 @@ from services.delivery.sinks.rabbitmq import message
 from services.delivery.sinks.rabbitmq.errors import BrokerUnavailable, from_exception, mapped
 from services.delivery.sinks.webhook.destinations import Addresses
 
-CONNECT_TIMEOUT_SECONDS = 10.0
-CONFIRM_TIMEOUT_SECONDS = 10.0
 DEFAULT_PORTS = {"amqp": 5672, "amqps": 5671}
 
 
@@ -68,7 +66,7 @@ class RabbitMQSink:
             with mapped():
                 self._connection = await aio_pika.connect(
                     await self._url(),
-                    timeout=CONNECT_TIMEOUT_SECONDS,
+                    timeout=self._driver.timeout_seconds,
                     client_properties={"connection_name": f"Twilio Event Streams {self._sid}"},
                 )
                 # on_return_raises: an unroutable message (published mandatory) fails its
@@ -108,6 +106,10 @@ class RabbitMQSink:
                 outcomes.append(Outcome(error=from_exception(answer)))
             else:
                 outcomes.append(Outcome())
+        if any(isinstance(o.error, BrokerUnavailable) for o in outcomes):
+            # A confirm that never came or a channel that broke: the next call connects anew
+            # rather than trusting this connection again.
+            self._exchange = None
         return outcomes
 
     async def _publish(self, exchange: AbstractExchange, event: SinkEvent) -> None:
@@ -115,7 +117,7 @@ class RabbitMQSink:
             message.message(event),
             routing_key=event.type_name,
             mandatory=True,
-            timeout=CONFIRM_TIMEOUT_SECONDS,
+            timeout=self._driver.timeout_seconds,
         )
         if not isinstance(confirm, spec.Basic.Ack):
             raise BrokerUnavailable(f"RabbitMQ did not take the message ({type(confirm).__name__})")
@@ -136,8 +138,9 @@ class RabbitMQSink:
 class RabbitMQDriver:
     sink_type = "rabbitmq"
 
-    def __init__(self, allow_private: bool) -> None:
+    def __init__(self, allow_private: bool, timeout_seconds: float = 10.0) -> None:
         self.addresses = Addresses(allow_private)
+        self.timeout_seconds = timeout_seconds
 
     def open(self, spec: SinkSpec) -> RabbitMQSink:
         assert isinstance(spec.config, RabbitMQConfig)

@@ -5,7 +5,8 @@ a login or a permission refused (ACCESS_REFUSED), an exchange or a virtual host 
 not exist (NOT_FOUND, NOT_ALLOWED), a message no queue is bound to take (returned NO_ROUTE:
 published `mandatory`, so that an event nobody receives is not counted delivered). A broker
 that cannot be reached, a connection or channel lost, a publish not confirmed in time, or a
-negative confirm (the broker could not take it now) are `BrokerUnavailable`: retried."""
+negative confirm (the broker could not take it now) are `BrokerUnavailable` (91307; a
+connect or confirm that did not come in time `BrokerTimedOut`, 91308): retried."""
 
 from __future__ import annotations
 
@@ -26,6 +27,12 @@ class BrokerUnavailable(Retryable):
     code = 91307
 
 
+class BrokerTimedOut(BrokerUnavailable):
+    """A connect or a confirm that did not come in time."""
+
+    code = 91308
+
+
 REFUSED = (
     amqp.AuthenticationError,
     amqp.ProbableAuthenticationError,  # the broker closed the connection at login: refused
@@ -44,7 +51,7 @@ def from_exception(exc: BaseException) -> DeliveryError:
     if isinstance(exc, REFUSED):
         return BrokerRefused(f"RabbitMQ refused: {text}")
     if isinstance(exc, TimeoutError | asyncio.TimeoutError):
-        return BrokerUnavailable("RabbitMQ did not answer in time")
+        return BrokerTimedOut("RabbitMQ did not answer in time")
     return BrokerUnavailable(f"RabbitMQ: {text}")
 
 

@@ -1,0 +1,131 @@
+"""A TCP proxy in front of a message broker (RabbitMQ, NATS, Kafka) that makes its faults on
+demand, whatever the protocol:
+
+- `cut()`: every connection closed at once (a broker restarting, a network cut); new
+  connections pass.
+- `cut_next_request()`: the connection the next chunk a client sends comes on is closed
+  instead of passing it (a connection lost with a publish in flight).
+- `stall()`: what the broker sends on the connections open now is swallowed (a broker that
+  took a message and never confirmed it); new connections pass.
+- `down()` / `up()`: the broker unreachable (connections refused) and back on the same port.
+- `around_next_request(before, after)`: the next chunk a client sends waits for `before()`
+  (say, delete the exchange) and, once the broker has answered it, `after()` runs (put the
+  exchange back) — a refusal of exactly one call, however the client frames it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+Hook = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class _Connection:
+    client: asyncio.StreamWriter
+    server: asyncio.StreamWriter
+    stalled: bool = False
+    after: Hook | None = None  # runs once the broker has answered the hooked request
+
+
+@dataclass
+class BrokerProxy:
+    upstream_host: str
+    upstream_port: int
+    port: int = 0
+    connections: int = 0  # accepted so far
+    _server: asyncio.Server | None = None
+    _open: list[_Connection] = field(default_factory=list)
+    _hook: tuple[Hook, Hook] | None = None
+    _cut_next: bool = False
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    async def cut(self) -> None:
+        opened, self._open = self._open, []
+        for connection in opened:
+            connection.client.transport.abort()
+            connection.server.transport.abort()
+
+    def stall(self) -> None:
+        for connection in self._open:
+            connection.stalled = True
+
+    def cut_next_request(self) -> None:
+        self._cut_next = True
+
+    def around_next_request(self, before: Hook, after: Hook) -> None:
+        self._hook = (before, after)
+
+    def clear(self) -> None:
+        self._hook = None
+        self._cut_next = False
+
+    async def down(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        await self.cut()
+
+    async def up(self) -> None:
+        if self._server is None:
+            await self.start()
+
+    async def stop(self) -> None:
+        self.clear()
+        await self.down()
+
+    async def _accept(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        try:
+            server_reader, server_writer = await asyncio.open_connection(
+                self.upstream_host, self.upstream_port
+            )
+        except OSError:
+            client_writer.transport.abort()
+            return
+        self.connections += 1
+        connection = _Connection(client_writer, server_writer)
+        self._open.append(connection)
+        await asyncio.gather(
+            self._requests(client_reader, connection),
+            self._answers(server_reader, connection),
+            return_exceptions=True,
+        )
+        with contextlib.suppress(ValueError):
+            self._open.remove(connection)
+        client_writer.transport.abort()
+        server_writer.transport.abort()
+
+    async def _requests(self, reader: asyncio.StreamReader, connection: _Connection) -> None:
+        while chunk := await reader.read(65536):
+            if self._cut_next:
+                self._cut_next = False
+                break
+            hook, self._hook = self._hook, None
+            if hook is not None:
+                before, connection.after = hook
+                await before()
+            connection.server.write(chunk)
+            await connection.server.drain()
+        connection.server.transport.abort()
+
+    async def _answers(self, reader: asyncio.StreamReader, connection: _Connection) -> None:
+        while chunk := await reader.read(65536):
+            if connection.stalled:
+                continue
+            connection.client.write(chunk)
+            await connection.client.drain()
+            after, connection.after = connection.after, None
+            if after is not None:
+                await after()
+        connection.client.transport.abort()
