@@ -18,6 +18,8 @@ RABBITMQ = {
     "username": "u",
     "password": "p",
 }
+NATS = {"url": "tls://nats.example.com:4222", "subject": "twilio.events"}
+NATS_DEFAULTS = {"stream": "", "username": "", "password": "", "token": ""}
 
 
 @pytest.mark.parametrize(
@@ -29,6 +31,19 @@ RABBITMQ = {
             {**RABBITMQ, "url": " amqp://mq.example.com ", "exchange": " twilio "},
             {**RABBITMQ, "url": "amqp://mq.example.com", "exchange": "twilio"},
             id="rabbitmq-trimmed-default-port",
+        ),
+        pytest.param("nats", NATS, {**NATS, **NATS_DEFAULTS}, id="nats-core-no-login"),
+        pytest.param(
+            "nats",
+            {**NATS, "stream": "EVENTS", "username": "u", "password": "p"},
+            {**NATS, **NATS_DEFAULTS, "stream": "EVENTS", "username": "u", "password": "p"},
+            id="nats-jetstream-user",
+        ),
+        pytest.param(
+            "nats",
+            {**NATS, "url": "nats://10.0.0.5", "token": "t"},
+            {**NATS, **NATS_DEFAULTS, "url": "nats://10.0.0.5", "token": "t"},
+            id="nats-token",
         ),
     ],
 )
@@ -54,6 +69,21 @@ def test_accepted(sink_type: str, config: dict[str, Any], expected: dict[str, An
         ("rabbitmq", {**RABBITMQ, "password": ""}, "password is empty"),
         ("rabbitmq", {**RABBITMQ, "password": 7}, "password must be a string"),
         ("rabbitmq", {**RABBITMQ, "vhost": "/"}, "unknown configuration field(s): vhost"),
+        ("nats", {**NATS, "url": "amqp://x"}, "url must be a URL of the form nats://host:port or tls://"),
+        ("nats", {**NATS, "url": "nats://x:4222/path"}, "url must not carry a path"),
+        ("nats", {**NATS, "url": "nats://u:p@x"}, "url must not carry credentials"),
+        ("nats", {**NATS, "subject": ""}, "subject is empty"),
+        ("nats", {**NATS, "subject": "a.*.c"}, "subject must name one subject"),
+        ("nats", {**NATS, "subject": "a.>"}, "subject must name one subject"),
+        ("nats", {**NATS, "subject": "a..b"}, "subject must not begin or end with a dot"),
+        ("nats", {**NATS, "subject": "a b"}, "subject may hold only printable"),
+        ("nats", {**NATS, "subject": "x" * 257}, "subject is longer than 256"),
+        ("nats", {**NATS, "stream": "a.b"}, "stream must be a JetStream stream name"),
+        ("nats", {**NATS, "username": "u"}, "password is empty (username and password go together)"),
+        ("nats", {**NATS, "password": "p"}, "username is empty (username and password go together)"),
+        ("nats", {**NATS, "username": "u", "password": "p", "token": "t"}, "token and username/password"),
+        ("nats", {**NATS, "token": "t" * 1025}, "token is longer than 1024"),
+        ("nats", {**NATS, "creds": "x"}, "unknown configuration field(s): creds"),
     ],
 )
 def test_refused_naming_the_field(sink_type: str, config: dict[str, Any], message: str) -> None:
