@@ -8,7 +8,7 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# The console is static HTML, one CSS file and one JavaScript module, calling the API on
+# The console is static HTML, one CSS file and its JavaScript modules, calling the API on
 # the same origin; its charts are SVG built in the page.
 CONSOLE_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
