@@ -149,9 +149,14 @@ export async function sinkView(sid) {
     return charting;
   }
 
-  const filters = logFilters(() => guarded(refreshLog));
-  async function refreshLog() {
+  const filters = logFilters(() => guarded(() => refreshLog()));
+  // A filter the page applies (time, type) reads up to ten pages: refreshed every 10 s, not 2.
+  let searched = 0;
+  async function refreshLog({ live = false } = {}) {
     const wanted = filters.read();
+    const searching = wanted.since !== null || wanted.until !== null || Boolean(wanted.type);
+    if (live && searching && Date.now() - searched < 10000) return;
+    searched = Date.now();
     const { rows, more } = await queryLog(sid, wanted);
     fill(logRows, rows.length ? table([
       ["When", (a) => when(a.date_created)],
@@ -253,7 +258,7 @@ export async function sinkView(sid) {
     h("section", { id: "delivery-log", "aria-label": "Delivery log" }, h("h2", {}, "Delivery log (live, newest first)"), filters.form, logRows),
     letters, replays);
   await Promise.all([refreshHealth(), refreshLog(), refreshCharts(), refreshLetters(), refreshReplays()]);
-  every(2, refreshLog);
+  every(2, () => refreshLog({ live: true }));
   every(5, refreshCharts);
   every(5, refreshHealth);
   every(3, refreshReplays);
