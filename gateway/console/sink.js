@@ -111,6 +111,28 @@ async function attemptDetail(a) {
   );
 }
 
+// A sink that signs with a secret of its own (Standard Webhooks): shown on asking, rotated
+// after a confirmation (the old one keeps signing beside the new for a while).
+function signingSecret(sink) {
+  const url = sink.links && sink.links.signing_secret;
+  if (!url) return null;
+  const box = h("div", { id: "signing-secret", "aria-live": "polite" });
+  const describe = (found) => fill(box, h("p", {}, h("code", { class: "secret" }, found.secret)),
+    h("p", { class: "muted" }, "Made ", when(found.date_created),
+      found.date_previous_expires ? [". The previous secret signs beside it until ", when(found.date_previous_expires)] : "", "."));
+  return h("section", { class: "card", "aria-label": "Signing secret" },
+    h("h2", {}, "Signing secret"),
+    h("p", { class: "muted" }, "Deliveries carry webhook-signature, made with this secret (Standard Webhooks)."),
+    box,
+    h("div", { class: "actions" },
+      h("button", { type: "button", id: "reveal-secret", onclick: () => guarded(async () => describe(await api(url))) }, "Show the secret"),
+      h("button", { type: "button", id: "rotate-secret", class: "danger", onclick: () => guarded(async () => {
+        if (!(await ask("Make a new signing secret? The current one keeps signing beside it for 24 hours, so receivers can move over.", "Rotate"))) return;
+        describe(await api(`${url}/Rotate`, { method: "POST", form: {} }));
+        toast("A new signing secret is in use");
+      }) }, "Rotate")));
+}
+
 export async function sinkView(sid) {
   const sink = await api(`/v1/Sinks/${sid}`);
   const healthBox = h("section", { class: "card", id: "health", "aria-label": "Health" });
@@ -254,7 +276,7 @@ export async function sinkView(sid) {
       h("button", { type: "button", class: "danger", "data-delete": sid, onclick: () => guarded(() => deleteSink(sink, async () => { location.hash = "#/sinks"; })) }, "Delete")));
   show(h("p", { class: "crumbs" }, h("a", { href: "#/sinks" }, "Sinks"), " / ", h("code", {}, sid)), heading,
     h("p", { class: "muted" }, sink.sink_type, " · ", h("code", { class: "config" }, JSON.stringify(sink.sink_configuration))),
-    healthBox, charts,
+    signingSecret(sink), healthBox, charts,
     h("section", { id: "delivery-log", "aria-label": "Delivery log" }, h("h2", {}, "Delivery log (live, newest first)"), filters.form, logRows),
     letters, replays);
   await Promise.all([refreshHealth(), refreshLog(), refreshCharts(), refreshLetters(), refreshReplays()]);

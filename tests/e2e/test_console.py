@@ -8,6 +8,7 @@ docs/console/ under `make console-screenshots`)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -305,6 +306,34 @@ async def test_a_failing_sink_shows_its_failures_and_the_newest_attempts(
     await page.select_option("#log-range", "15")
     await page.locator("#deliveries tbody tr").first.wait_for()
     await check(page, "the filtered log")
+
+
+async def test_a_sinks_signing_secret_is_shown_and_rotated(
+    suite: Suite, page: Any, account: control_pb2.Account, rest: httpx.AsyncClient
+) -> None:
+    made = await rest.post(
+        "/v1/Sinks",
+        data={
+            "Description": "signed by its own secret",
+            "SinkType": "webhook",
+            "SinkConfiguration": json.dumps(
+                {"destination": "http://127.0.0.1:9/x", "method": "POST", "signing": "standard-webhooks"}
+            ),
+        },
+    )
+    assert made.status_code == 201, made.text
+    sid = made.json()["sid"]
+    await sign_in(page, suite, account)
+    await page.goto(f"{suite.gateway_url}/console/#/sinks/{sid}")
+    await page.click("#reveal-secret")
+    first = (await rest.get(f"/v1/Sinks/{sid}/Secret")).json()["secret"]
+    await page.locator("#signing-secret code", has_text=first).wait_for()
+    await page.click("#rotate-secret")
+    await confirm(page, "24 hours")
+    await page.locator("#signing-secret", has_text="previous secret signs beside it").wait_for()
+    rotated = (await rest.get(f"/v1/Sinks/{sid}/Secret")).json()["secret"]
+    assert rotated != first and rotated in await page.inner_text("#signing-secret")
+    await at_widths(page, "a signed sink's page", None, backend_of(suite))
 
 
 async def test_the_root_leads_to_the_console(rest: httpx.AsyncClient) -> None:
