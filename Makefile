@@ -107,7 +107,25 @@ $(RABBITMQ):
 		echo "rabbitmq-server is missing: sudo apt-get install rabbitmq-server (for the RabbitMQ sink's tests)"; \
 	fi
 
-BROKERS := $(RABBITMQ)
+# Kafka's broker is Apache Kafka's own jars from Maven Central (tests/support/kafka/pom.xml:
+# kafka_2.13 and what it needs, ~45 MB), copied into .cache/kafka/libs by Maven and run in
+# KRaft mode with the machine's Java by tests/support/kafka_broker.py. Java and Maven come
+# from Debian when missing, as chromium does.
+KAFKA_LIBS := .cache/kafka/libs/.copied
+$(KAFKA_LIBS): tests/support/kafka/pom.xml
+	@if ! command -v mvn >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Java and Maven from Debian (for the Kafka sink's tests' broker) …"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends default-jre-headless maven >/dev/null; \
+	fi
+	@if command -v mvn >/dev/null; then \
+		echo "copying Apache Kafka's jars from Maven Central into .cache/kafka/libs (for the Kafka sink's tests; a minute) …"; \
+		rm -rf .cache/kafka/libs && mvn -q -B -f tests/support/kafka/pom.xml dependency:copy-dependencies \
+			-DoutputDirectory=$(CURDIR)/.cache/kafka/libs && touch $@; \
+	else \
+		echo "mvn is missing: sudo apt-get install maven (for the Kafka sink's tests)"; \
+	fi
+
+BROKERS := $(RABBITMQ) $(KAFKA_LIBS)
 
 test: proto $(VENV)/.installed $(CHROMIUM) $(BROKERS) $(AXE)
 	$(PY) -m ruff check .

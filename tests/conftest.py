@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -14,8 +16,11 @@ from devkit.receiver import Receiver
 from devkit.suite import Suite
 from eventstreams.v1 import control_pb2, control_pb2_grpc, router_pb2_grpc
 from launcher.nats_server import NatsServer
+from launcher.processes import free_port
 from tests.helpers import missing_tool
-from tests.support import rabbitmq_server
+from tests.support import kafka_broker, rabbitmq_server
+from tests.support.broker_proxy import BrokerProxy
+from tests.support.kafka_broker import KafkaBroker
 from tests.support.moto_server import MotoServer
 from tests.support.rabbitmq_server import RabbitMQServer
 from tests.support.segment_receiver import DEV_WRITE_KEY, SegmentReceiver
@@ -140,6 +145,34 @@ def rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitMQServe
     server.start()
     yield server
     server.stop()
+
+
+@dataclass
+class KafkaTarget:
+    """The session's Kafka broker, every client's connection through a fault proxy."""
+
+    broker: KafkaBroker
+    proxy: BrokerProxy
+
+    @property
+    def bootstrap(self) -> str:
+        return self.proxy.address
+
+
+@pytest.fixture(scope="session")
+async def kafka(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[KafkaTarget]:
+    """One Kafka broker (KRaft) for the session — it takes seconds to start: tests use topics of
+    fresh names."""
+    if not kafka_broker.installed():
+        missing_tool("Kafka's jars or java not found: make test copies them (tests/support/kafka/pom.xml)")
+    proxy = BrokerProxy("127.0.0.1", 0, port=free_port())
+    broker = KafkaBroker.create(tmp_path_factory.mktemp("kafka"), advertised_port=proxy.port)
+    proxy.upstream_port = broker.port
+    await proxy.start()
+    await asyncio.to_thread(broker.start)
+    yield KafkaTarget(broker, proxy)
+    await proxy.stop()
+    await asyncio.to_thread(broker.stop)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ docs and the delivery worker all read the list from here."""
 
 from __future__ import annotations
 
-from runtime.sinks import eventbridge, kinesis, nats, rabbitmq, s3, segment, sns, sqs, webhook
+from runtime.sinks import eventbridge, kafka, kinesis, nats, rabbitmq, s3, segment, sns, sqs, webhook
 from runtime.sinks.base import SinkType, invalid
 
 TYPES: tuple[SinkType, ...] = (
@@ -16,6 +16,7 @@ TYPES: tuple[SinkType, ...] = (
     s3.TYPE,
     rabbitmq.TYPE,
     nats.TYPE,
+    kafka.TYPE,
 )
 BY_NAME = {t.name: t for t in TYPES}
 NAMES = tuple(BY_NAME)

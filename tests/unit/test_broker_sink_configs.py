@@ -20,6 +20,8 @@ RABBITMQ = {
 }
 NATS = {"url": "tls://nats.example.com:4222", "subject": "twilio.events"}
 NATS_DEFAULTS = {"stream": "", "username": "", "password": "", "token": ""}
+KAFKA = {"bootstrap_servers": "k1.example.com:9093,k2.example.com:9093", "topic": "twilio-events"}
+KAFKA_DEFAULTS = {"tls": False, "sasl_mechanism": "", "username": "", "password": ""}
 
 
 @pytest.mark.parametrize(
@@ -44,6 +46,27 @@ NATS_DEFAULTS = {"stream": "", "username": "", "password": "", "token": ""}
             {**NATS, "url": "nats://10.0.0.5", "token": "t"},
             {**NATS, **NATS_DEFAULTS, "url": "nats://10.0.0.5", "token": "t"},
             id="nats-token",
+        ),
+        pytest.param("kafka", KAFKA, {**KAFKA, **KAFKA_DEFAULTS}, id="kafka-plaintext"),
+        pytest.param(
+            "kafka",
+            {
+                **KAFKA,
+                "bootstrap_servers": "k1:9092 , [::1]:9092",
+                "tls": "true",
+                "sasl_mechanism": "scram-sha-512",
+                "username": "u",
+                "password": "p",
+            },
+            {
+                **KAFKA,
+                "bootstrap_servers": "k1:9092,[::1]:9092",
+                "tls": True,
+                "sasl_mechanism": "SCRAM-SHA-512",
+                "username": "u",
+                "password": "p",
+            },
+            id="kafka-sasl-ssl",
         ),
     ],
 )
@@ -84,6 +107,32 @@ def test_accepted(sink_type: str, config: dict[str, Any], expected: dict[str, An
         ("nats", {**NATS, "username": "u", "password": "p", "token": "t"}, "token and username/password"),
         ("nats", {**NATS, "token": "t" * 1025}, "token is longer than 1024"),
         ("nats", {**NATS, "creds": "x"}, "unknown configuration field(s): creds"),
+        ("kafka", {**KAFKA, "bootstrap_servers": ""}, "bootstrap_servers is empty"),
+        ("kafka", {**KAFKA, "bootstrap_servers": "k1"}, "bootstrap_servers must be host:port pairs"),
+        ("kafka", {**KAFKA, "bootstrap_servers": "k1:99999"}, "bootstrap_servers must be host:port pairs"),
+        (
+            "kafka",
+            {**KAFKA, "bootstrap_servers": "kafka://k1:9092"},
+            "bootstrap_servers must be host:port pairs",
+        ),
+        ("kafka", {**KAFKA, "bootstrap_servers": ",".join(["k:1"] * 17)}, "at most 16 brokers"),
+        ("kafka", {**KAFKA, "bootstrap_servers": "0x7f.1:9092"}, "bootstrap_servers: destination host"),
+        ("kafka", {**KAFKA, "topic": ""}, "topic is empty"),
+        ("kafka", {**KAFKA, "topic": "a b"}, "topic must be a Kafka topic name"),
+        ("kafka", {**KAFKA, "topic": "x" * 250}, "topic must be a Kafka topic name"),
+        ("kafka", {**KAFKA, "tls": "yes"}, "tls must be true or false"),
+        (
+            "kafka",
+            {**KAFKA, "sasl_mechanism": "GSSAPI", "username": "u", "password": "p"},
+            "sasl_mechanism must be",
+        ),
+        ("kafka", {**KAFKA, "sasl_mechanism": "PLAIN"}, "sasl_mechanism and username/password go together"),
+        (
+            "kafka",
+            {**KAFKA, "username": "u", "password": "p"},
+            "sasl_mechanism and username/password go together",
+        ),
+        ("kafka", {**KAFKA, "acks": "1"}, "unknown configuration field(s): acks"),
     ],
 )
 def test_refused_naming_the_field(sink_type: str, config: dict[str, Any], message: str) -> None:

@@ -1,0 +1,104 @@
+"""The Kafka driver against a real Apache Kafka broker (KRaft, from Kafka's own jars), read
+back with the Kafka client: each event a record keyed by its ordering key or its id, the
+CloudEvent as its value, the CloudEvents Kafka binding's headers; a topic that does not
+exist refused for good, a broker that cannot be reached retried."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import AsyncIterator
+
+import pytest
+
+from launcher.processes import free_port
+from runtime.sinks.kafka import KafkaConfig
+from services.delivery.errors import DestinationRefused
+from services.delivery.sinks.base import SinkEvent, SinkSpec
+from services.delivery.sinks.kafka import KafkaDriver
+from services.delivery.sinks.kafka.driver import KafkaSink
+from services.delivery.sinks.kafka.errors import KafkaRefused, KafkaUnavailable
+from tests.conftest import KafkaTarget
+from tests.support.kafka_broker import create_topic, records
+
+pytestmark = pytest.mark.integration
+
+ACCOUNT = "AC" + "1" * 32
+SID = "DG" + "2" * 32
+TYPE = "com.twilio.messaging.message.delivered"
+
+
+def event(i: int, order_key: str = "") -> SinkEvent:
+    cloud_event = {
+        "specversion": "1.0",
+        "id": f"EZ{i:032d}",
+        "type": TYPE,
+        "source": "/2010-04-01/Accounts/AC1/Messages/SM1.json",
+        "time": "2026-12-07T10:00:00.000Z",
+        "data": {"n": i},
+    }
+    return SinkEvent(f"EZ{i:032d}", TYPE, ACCOUNT, json.dumps(cloud_event).encode(), order_key)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def driver() -> AsyncIterator[KafkaDriver]:
+    made = KafkaDriver(allow_private=True)
+    yield made
+    await made.close()
+
+
+def open_sink(driver: KafkaDriver, servers: str, topic: str) -> KafkaSink:
+    return driver.open(SinkSpec(SID, ACCOUNT, KafkaConfig(servers, topic, False, "", "", ""), "token"))
+
+
+async def test_each_event_a_record_keyed_with_cloudevents_headers(
+    kafka: KafkaTarget, driver: KafkaDriver
+) -> None:
+    topic = "events-" + secrets.token_hex(4)
+    await create_topic(kafka.bootstrap, topic, partitions=3)
+    sink = open_sink(driver, kafka.bootstrap, topic)
+    try:
+        await sink.prepare()
+        events = [event(i) for i in range(5)] + [event(10 + i, order_key="MG1") for i in range(5)]
+        outcomes = await sink.deliver(events)
+        assert [o.delivered for o in outcomes] == [True] * 10
+    finally:
+        await sink.close()
+    got = await records(kafka.bootstrap, topic)
+    assert sorted(r.value for r in got) == sorted(e.payload for e in events)
+    by_id = {json.loads(r.value)["id"]: r for r in got}
+    first = by_id[events[0].event_id]
+    assert first.key == events[0].event_id.encode()
+    assert dict(first.headers) == {
+        "ce_id": events[0].event_id.encode(),
+        "ce_type": TYPE.encode(),
+        "ce_source": b"/2010-04-01/Accounts/AC1/Messages/SM1.json",
+        "ce_specversion": b"1.0",
+        "ce_time": b"2026-12-07T10:00:00.000Z",
+        "content-type": b"application/cloudevents+json",
+    }
+    # One ordering key: one partition, in the order sent.
+    keyed = [r for r in got if r.key == b"MG1"]
+    assert len({r.partition for r in keyed}) == 1
+    assert [json.loads(r.value)["data"]["n"] for r in keyed] == [10, 11, 12, 13, 14]
+
+
+async def test_a_topic_that_does_not_exist_is_refused(kafka: KafkaTarget) -> None:
+    impatient = KafkaDriver(allow_private=True, timeout_seconds=2)
+    sink = open_sink(impatient, kafka.bootstrap, "missing-" + secrets.token_hex(4))
+    with pytest.raises(KafkaRefused, match="does not exist") as refused:
+        await sink.prepare()
+    assert not refused.value.retryable
+
+
+async def test_a_broker_that_cannot_be_reached_is_retried(driver: KafkaDriver) -> None:
+    sink = open_sink(driver, f"127.0.0.1:{free_port()}", "events")
+    with pytest.raises(KafkaUnavailable) as failed:
+        await sink.prepare()
+    assert failed.value.retryable
+
+
+async def test_a_private_broker_is_refused_unless_the_operator_allows_it(kafka: KafkaTarget) -> None:
+    sink = open_sink(KafkaDriver(allow_private=False), kafka.bootstrap, "events")
+    with pytest.raises(DestinationRefused):
+        await sink.prepare()
