@@ -1,6 +1,7 @@
 // The Event Streams console: a page of the gateway that calls the same REST API as any
 // client, nothing else. Plain JavaScript modules, no framework and no build step; this one
 // routes the address (#/section/id) to its view.
+import { accountsView } from "./accounts.js";
 import { who } from "./api.js";
 import { alertsView } from "./alerts.js";
 import { typesView } from "./catalogue.js";
@@ -27,6 +28,7 @@ async function route() {
     else if (section === "subscriptions") await subscriptionsView();
     else if (section === "alerts") await alertsView();
     else if (section === "types" && !identity.portal) await typesView(id);
+    else if (section === "accounts" && !identity.portal) await accountsView(identity);
     else await sinksView();
   });
 }

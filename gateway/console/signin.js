@@ -111,7 +111,7 @@ export async function openPortal(token) {
 export function setChrome(identity) {
   document.getElementById("nav").hidden = !identity;
   document.getElementById("account").hidden = !identity;
-  document.getElementById("nav-types").hidden = Boolean(identity && identity.portal);
+  for (const id of ["nav-types", "nav-accounts"]) document.getElementById(id).hidden = Boolean(identity && identity.portal);
   document.body.classList.toggle("portal", Boolean(identity && identity.portal));
   if (identity) {
     fill(document.getElementById("who"), identity.portal

@@ -189,25 +189,42 @@ async def test_the_portal_in_a_browser(
         a_sink = await create_webhook_sink(a, "http://127.0.0.1:9/a")
         await subscribe(a, a_sink["sid"], TYPE)
         b_sink = await create_webhook_sink(b, "http://127.0.0.1:9/b")
-        issued = await link(rest, sub_sid(a), 300)
-        assert issued["url"].startswith(f"{suite.gateway_url}/console/#/portal/")
+
+        # The parent makes the link in its console, on its accounts page.
+        parent = await new_page(browser)
+        try:
+            await parent.goto(f"{suite.gateway_url}/console/")
+            await parent.fill("#account-sid", account.sid)
+            await parent.fill("#auth-token", account.auth_token)
+            await parent.click("#sign-in-button")
+            await parent.wait_for_selector("#create-sink")
+            await parent.click("a[href='#/accounts']")
+            await parent.select_option(f"#portal-ttl-{sub_sid(a)}", "900")
+            await parent.click(f"button[data-portal-link='{sub_sid(a)}']")
+            made = parent.locator(f"input[data-portal-url='{sub_sid(a)}']")
+            await made.wait_for()
+            url = await made.input_value()
+            await at_widths(parent, "the accounts page", "accounts", backend)
+        finally:
+            await parent.context.close()
+        assert url.startswith(f"{suite.gateway_url}/console/#/portal/")
 
         page = await new_page(browser, NARROW)
         try:
             # A link whose token was changed opens nothing, and says so.
-            await page.goto(issued["url"][:-3] + ("xyz" if not issued["url"].endswith("xyz") else "abc"))
+            await page.goto(url[:-3] + ("xyz" if not url.endswith("xyz") else "abc"))
             await page.locator("#portal-ended", has_text="signature").wait_for()
             await at_widths(page, "a refused link", "portal-refused", backend)
-            await page.goto(issued["url"])
+            await page.goto(url)
             await page.locator("#sinks tbody tr", has_text=a_sink["sid"]).wait_for()
             assert await page.locator("#sinks tbody tr").count() == 1
             assert "Acme (tenant A)" in await page.inner_text("#who")
-            assert await page.is_hidden("#nav-types")
+            assert await page.is_hidden("#nav-types") and await page.is_hidden("#nav-accounts")
             # The token left the address bar; the session is a cookie no script can read.
             assert "portal" not in page.url
             assert await page.evaluate("document.cookie") == ""
             stored = await page.evaluate("JSON.stringify(Object.assign({}, sessionStorage))")
-            assert issued["token"] not in stored and "auth_token" not in stored
+            assert url.rsplit("/", 1)[1] not in stored and "auth_token" not in stored
             await at_widths(page, "the portal's sinks", "portal-sinks", backend)
 
             # Its sink's page works; B's is not found, whatever the page is asked for.
