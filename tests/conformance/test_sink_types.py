@@ -3,11 +3,17 @@ sinks types` read it — and every type it lists is one a sink can be created as
 
 from __future__ import annotations
 
+import asyncio
 import json
+from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
+from devkit.suite import Suite
+from eventstreams.v1 import control_pb2
+from evs.main import cli
 from runtime.sinks import registry
 
 pytestmark = pytest.mark.e2e
@@ -40,3 +46,19 @@ async def test_an_unknown_sink_type_is_refused_naming_the_known_ones(rest: httpx
     )
     assert refused.status_code == 400
     assert refused.json()["code"] == 91000 and ", ".join(registry.NAMES) in refused.json()["message"]
+
+
+async def test_evs_lists_the_types_and_their_fields(
+    platform: Suite, account: control_pb2.Account, tmp_path: Path
+) -> None:
+    env = {
+        "EVS_URL": platform.gateway_url,
+        "TWILIO_ACCOUNT_SID": account.sid,
+        "TWILIO_AUTH_TOKEN": account.auth_token,
+        "EVS_CONFIG": str(tmp_path / "evs.json"),
+    }
+    answer = await asyncio.to_thread(CliRunner().invoke, cli, ["sinks", "types"], env=env)
+    assert answer.exit_code == 0, answer.output
+    assert "sqs: Amazon SQS" in answer.output
+    assert "    region (required): The bucket's AWS region" in answer.output
+    assert "    prefix (optional):" in answer.output
