@@ -308,7 +308,7 @@ async def test_a_failing_sink_shows_its_failures_and_the_newest_attempts(
     await check(page, "the filtered log")
 
 
-async def test_a_sinks_signing_secret_is_shown_and_rotated(
+async def test_a_sinks_signing_secret_is_shown_and_rotated_by_an_api_key(
     suite: Suite, page: Any, account: control_pb2.Account, rest: httpx.AsyncClient
 ) -> None:
     made = await rest.post(
@@ -323,7 +323,16 @@ async def test_a_sinks_signing_secret_is_shown_and_rotated(
     )
     assert made.status_code == 201, made.text
     sid = made.json()["sid"]
-    await sign_in(page, suite, account)
+    # Signed in with an API key this time: sinks are its to manage, accounts are not.
+    key = (await rest.post(f"/2010-04-01/Accounts/{account.sid}/Keys.json")).json()
+    await page.goto(f"{suite.gateway_url}/console/")
+    await page.fill("#account-sid", account.sid)
+    await page.fill("#api-key", key["sid"])
+    await page.fill("#auth-token", key["secret"])
+    await page.click("#sign-in-button")
+    await page.wait_for_selector("#create-sink")
+    await page.click("a[href='#/accounts']")
+    await page.wait_for_selector("#accounts-refused")
     await page.goto(f"{suite.gateway_url}/console/#/sinks/{sid}")
     await page.click("#reveal-secret")
     first = (await rest.get(f"/v1/Sinks/{sid}/Secret")).json()["secret"]
