@@ -21,6 +21,8 @@ waits for the suite to go idle (a previous one's retries and dead letters would 
      direct boto3 PutRecords loop of the same records); moto runs with its Kinesis calls
      serialised (tests/support/moto_server.py: concurrent PutRecords lose records in moto 5);
   6. segment: a Segment sink into tests/support/segment_receiver.py (own process), end to end;
+  6b. aws: an SQS, an SNS, an EventBridge and an S3 sink into moto, end to end, a row each
+     (devkit/bench_aws.py: 2,000 events each; quick 200);
   7. outage: 500 events/s to a webhook sink (batched, and one per request) whose receiver
      answers 500 for 20 s: how long after recovery the backlog arrives, and what went missing;
   8. the CPU each process used during each measurement (and the rest of the machine: other
@@ -50,7 +52,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from devkit import bench_floor, bench_kinesis, bench_outage, bench_report, bench_segment
+from devkit import bench_aws, bench_floor, bench_kinesis, bench_outage, bench_report, bench_segment
 from devkit.bench_load import (
     LATENCY_BATCH,
     LATENCY_RATE,
@@ -78,7 +80,7 @@ PATH_BATCHED = "/batched"
 PATH_SINGLE = "/single"
 PATH_TWIN = "/twin"
 PATH_SLOW = "/slow"
-PHASES = ("throughput", "latency", "floor", "slow", "kinesis", "segment", "outage")
+PHASES = ("throughput", "latency", "floor", "slow", "kinesis", "segment", "aws", "outage")
 # Where each phase's figures go in a trial's record (and in the summary).
 SECTIONS = {
     "throughput": "throughput",
@@ -87,6 +89,7 @@ SECTIONS = {
     "slow": "slow_sink",
     "kinesis": "kinesis",
     "segment": "segment",
+    "aws": "aws",
     "outage": "outage",
 }
 RESULTS_DIR = ROOT / "bench-results"
@@ -113,6 +116,7 @@ class Plan:
     slow_receiver_seconds: float
     kinesis_events: int
     segment_events: int
+    aws_events: int
     outage: OutagePlan
     settle_seconds: float
     phases: tuple[str, ...]
@@ -145,6 +149,7 @@ class Plan:
             slow_receiver_seconds=args.slow_receiver_seconds,
             kinesis_events=pick(args.kinesis_events, 20_000, 5_000),
             segment_events=pick(args.segment_events, 20_000, 5_000),
+            aws_events=pick(args.aws_events, 2_000, 200),
             outage=OutagePlan(
                 rate=args.outage_rate,
                 steady=pick(args.outage_steady, 5.0, 2.0),
@@ -194,6 +199,9 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--kinesis-events", type=int, help="events per Kinesis run (20k; quick 5k)")
     parser.add_argument("--segment-events", type=int, help="events per Segment run (20k; quick 5k)")
+    parser.add_argument(
+        "--aws-events", type=int, help="events per SQS, SNS, EventBridge and S3 run (2k; quick 200)"
+    )
     parser.add_argument("--outage-rate", type=float, default=500.0, help="events/s through the outage run")
     parser.add_argument("--outage-steady", type=float, help="steady seconds before the outage (5; quick 2)")
     parser.add_argument(
@@ -248,6 +256,7 @@ class Context:
     segment_write_key: str = ""
     kinesis_world: bench_kinesis.KinesisWorld | None = None
     segment_sink: bench_segment.SegmentSink | None = None
+    aws_sinks: dict[str, bench_aws.AwsSink] = field(default_factory=dict)
     settled: dict[str, float] = field(default_factory=dict)
 
 
@@ -522,6 +531,31 @@ async def segment_phase(ctx: Context) -> dict[str, Any]:
     }
 
 
+async def aws_phase(ctx: Context) -> dict[str, Any]:
+    """One row per AWS sink type beyond Kinesis, each into moto."""
+    plan = ctx.plan
+    found: dict[str, Any] = {}
+    for kind in bench_aws.TYPES:
+        sink = ctx.aws_sinks.get(kind)
+        if sink is None:
+            sink = ctx.aws_sinks[kind] = await bench_aws.create_sink(
+                ctx.rest, ctx.router, ctx.factory, ctx.moto_url, kind, plan.stall_seconds
+            )
+        print(f"  aws: {plan.aws_events:,} events into moto's {kind}", flush=True)
+        with ctx.procs.window(f"aws_{kind}") as measured:
+            found[kind] = await bench_aws.measure(
+                sink,
+                ctx.router,
+                ctx.factory,
+                plan.aws_events,
+                plan.batch,
+                plan.concurrency,
+                plan.stall_seconds,
+            )
+            measured.events = found[kind]["received"]
+    return found
+
+
 async def outage_phase(ctx: Context) -> dict[str, Any]:
     outage = ctx.plan.outage
     found: dict[str, Any] = {}
@@ -562,6 +596,7 @@ RUNNERS: dict[str, Callable[[Context], Awaitable[Any]]] = {
     "slow": slow_phase,
     "kinesis": kinesis_phase,
     "segment": segment_phase,
+    "aws": aws_phase,
     "outage": outage_phase,
 }
 
@@ -694,7 +729,7 @@ def run(plan: Plan, data: Path, results: dict[str, Any]) -> None:
     try:
         receiver_port = free_port()
         helpers["fast receiver"] = start_receiver(receiver_port, plan.slow_receiver_seconds, log_dir)
-        if "kinesis" in plan.phases:
+        if "kinesis" in plan.phases or "aws" in plan.phases:
             moto = MotoServer.create(log_dir)
             moto.start()
             assert moto.child is not None
@@ -748,6 +783,7 @@ def config(plan: Plan) -> dict[str, Any]:
             "one_per_request": TYPE_SINGLE,
             "kinesis": bench_kinesis.TYPE_KINESIS,
             "segment": bench_segment.TYPE_SEGMENT,
+            **{f"aws_{kind}": type_name for kind, type_name in bench_aws.TYPES.items()},
             "outage": bench_outage.TYPE_OUTAGE,
         },
     }

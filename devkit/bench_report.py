@@ -18,7 +18,18 @@ from devkit.bench_stats import pick, show, spread, summarise
 WIDTH = 44
 MEMORY_WIDTHS = (10, 10, 12, 12)
 THROUGHPUT_WIDTHS = (24, 20, 20, 18, 18)
-SECTIONS = ("throughput", "latency", "floor", "slow_sink", "kinesis", "segment", "outage", "ratios", "cpu")
+SECTIONS = (
+    "throughput",
+    "latency",
+    "floor",
+    "slow_sink",
+    "kinesis",
+    "segment",
+    "aws",
+    "outage",
+    "ratios",
+    "cpu",
+)
 
 
 def _num(value: Any, digits: int = 1) -> str:
@@ -231,10 +242,15 @@ def sink_type_lines(results: Mapping[str, Any]) -> list[str]:
                 cpu=cpu_per_event(results, "segment"),
             )
         )
+    for kind, title in (("sqs", "SQS"), ("sns", "SNS"), ("eventbridge", "EventBridge"), ("s3", "S3")):
+        if figures.has("aws", f"{kind}."):
+            cpu = cpu_per_event(results, f"aws_{kind}")
+            label = f"{kind} sink → moto's {title}"
+            lines.append(_throughput_row(figures, label, "aws", kind, per_request=False, cpu=cpu))
     if not lines:
         return []
     return [
-        "Kinesis and Segment sinks (first publish → last record readable in moto / last message "
+        "Kinesis, Segment and AWS sinks (first publish → last record readable in moto / last message "
         "accepted); CPU: the pipeline's core-µs per delivered event",
         _row("", "events/s", "seconds", "CPU µs/ev", widths=THROUGHPUT_WIDTHS),
         *lines,
@@ -388,6 +404,10 @@ CPU_COLUMNS = {
     "kinesis": "kinesis",
     "moto_ceiling": "moto",
     "segment": "segment",
+    "aws_sqs": "sqs",
+    "aws_sns": "sns",
+    "aws_eventbridge": "evbridge",
+    "aws_s3": "s3",
     "outage_batched": "out bat",
     "outage_one_per_request": "out 1/r",
 }
