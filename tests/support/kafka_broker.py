@@ -4,7 +4,9 @@
 both broker and controller, its storage formatted first as `kafka-storage format` does.
 
 Clients reach it through `advertised_port`: pass a port a fault proxy listens on and every
-connection a client makes (bootstrap and the broker's own address alike) goes through it."""
+connection a client makes (bootstrap and the broker's own address alike) goes through it.
+A second listener (`bootstrap_direct`) is the tests' own way in, past any proxy: to make and
+read topics while the proxy is making faults."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from launcher.processes import ROOT, Child, free_port, start, wait_until
 
@@ -36,16 +39,21 @@ class KafkaBroker:
     port: int
     controller_port: int
     advertised_port: int
+    direct_port: int
     child: Child | None = None
 
     @classmethod
     def create(cls, directory: Path, advertised_port: int = 0) -> KafkaBroker:
         port = free_port()
-        return cls(directory, port, free_port(), advertised_port or port)
+        return cls(directory, port, free_port(), advertised_port or port, free_port())
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.advertised_port}"
+
+    @property
+    def bootstrap_direct(self) -> str:
+        return f"127.0.0.1:{self.direct_port}"
 
     def start(self) -> None:
         d = self.directory
@@ -57,10 +65,12 @@ class KafkaBroker:
                     "process.roles=broker,controller",
                     "node.id=1",
                     f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
-                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.advertised_port}",
+                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},DIRECT://127.0.0.1:{self.direct_port},"
+                    f"CONTROLLER://127.0.0.1:{self.controller_port}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.advertised_port},"
+                    f"DIRECT://127.0.0.1:{self.direct_port}",
                     "controller.listener.names=CONTROLLER",
-                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,DIRECT:PLAINTEXT,CONTROLLER:PLAINTEXT",
                     "inter.broker.listener.name=PLAINTEXT",
                     f"log.dirs={d / 'data'}",
                     "num.partitions=1",
@@ -149,3 +159,14 @@ async def records(bootstrap_servers: str, topic: str) -> list[ConsumerRecord[byt
         return [record for p in sorted(found) for record in found[p]]
     finally:
         await consumer.stop()
+
+
+async def set_max_message_bytes(bootstrap_servers: str, topic: str, value: int | None) -> None:
+    """The topic's max.message.bytes (None: the broker's default again)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        configs = {"max.message.bytes": str(value)} if value is not None else {"max.message.bytes": "1048588"}
+        await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs=configs)])
+    finally:
+        await admin.close()
