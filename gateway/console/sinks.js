@@ -46,6 +46,9 @@ function configForm(kind) {
         placeholder: JSON.stringify((property.examples || [])[0] || empty) }, property.default !== undefined && JSON.stringify(property.default) !== JSON.stringify(empty) ? JSON.stringify(property.default) : "");
     } else if (property.enum) {
       input = h("select", { id }, property.enum.map((choice) => h("option", { value: choice, selected: choice === property.default }, choice)));
+    } else if (property.type === "integer" || property.type === "number") {
+      input = h("input", { id, type: "number", step: property.type === "integer" ? 1 : "any", required: required.has(name),
+        min: property.minimum, max: property.maximum, value: property.default ?? "", "data-number": "yes" });
     } else {
       input = h("input", { id, spellcheck: "false", required: required.has(name),
         placeholder: (property.examples || [])[0] || "", value: property.default ?? "" });
@@ -56,6 +59,7 @@ function configForm(kind) {
   const value = (name, input) => {
     if (input.type === "checkbox") return input.checked;
     const text = input.value.trim();
+    if (input.dataset.number && text !== "") return Number(text);
     if (!input.dataset.json || text === "") return text;
     try {
       return JSON.parse(text);
