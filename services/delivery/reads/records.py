@@ -15,15 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from runtime import sids
 from runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from runtime.paging import Cursor, Page, clamp_page_size, decode, encode, holds
-from runtime.text import control_character
 from runtime.times import utcnow
 from services.delivery.models import AttemptRow, DeadLetterRow, ReplayRow
 from services.delivery.reads import alerts
 from services.delivery.reads.health import Health, sink_health
+from services.delivery.reads.log_filter import log_filter
 from services.delivery.settling.usage import Usage, usage
 
 REPLAY = "RY"
-OUTCOMES = ("delivered", "retrying", "failed", "parked")
 FINISHED = ("completed", "failed", "cancelled")
 ACTIVE = ("submitted", "running", "cancelling")
 REDRIVE_PAGE = 500
@@ -110,12 +109,25 @@ class Records:
         self._sessions = sessions
 
     async def attempts(
-        self, account_sid: str, sink_sid: str, outcome: str, event_id: str, page_size: int, token: str
+        self,
+        account_sid: str,
+        sink_sid: str,
+        outcome: str,
+        event_id: str,
+        page_size: int,
+        token: str,
+        *,
+        event_type: str = "",
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> Page[AttemptRow]:
-        if outcome and outcome not in OUTCOMES:
-            raise InvalidArgument(f"Outcome must be one of {', '.join(OUTCOMES)}")
-        if event_id and (found := control_character(event_id)) is not None:
-            raise InvalidArgument(f"EventId must not contain control characters (found {found})")
+        """A sink's attempts newest first, filtered (`log_filter`): `since` inclusive, `until`
+        exclusive. On PostgreSQL the window is on the partition key, so the planner reads only
+        the days' partitions it touches; within each, the sink's index (sink_sid, id) — or
+        (sink_sid, event_id, id) for an event — is walked newest first, the type and outcome
+        checked on the rows it meets (a type is one of few per sink: an index of its own would
+        cost every write for a filter that is not selective)."""
+        log_filter(outcome, event_id, event_type)
         statement = select(AttemptRow).where(
             AttemptRow.account_sid == account_sid, AttemptRow.sink_sid == sink_sid
         )
@@ -123,6 +135,12 @@ class Records:
             statement = statement.where(AttemptRow.outcome == outcome)
         if event_id:
             statement = statement.where(AttemptRow.event_id == event_id)
+        if event_type:
+            statement = statement.where(AttemptRow.type == event_type)
+        if since is not None:
+            statement = statement.where(AttemptRow.date_created >= since)
+        if until is not None:
+            statement = statement.where(AttemptRow.date_created < until)
         async with self._sessions() as session:
             return await newest_first(session, statement, AttemptRow, page_size, token)
 

@@ -22,6 +22,7 @@ from services.delivery.directory import SinkDirectory
 from services.delivery.models import AttemptRow, DeadLetterRow, ReplayRow
 from services.delivery.reads import alerts, replay
 from services.delivery.reads.health import percentile
+from services.delivery.reads.log_filter import log_filter
 from services.delivery.reads.records import REDRIVE_PAGE, Detail, Records
 
 Ctx = grpc.aio.ServicerContext[Any, Any]
@@ -194,13 +195,19 @@ class DeliveryServicer(delivery_pb2_grpc.DeliveryServicer):
     async def ListAttempts(
         self, request: delivery_pb2.ListAttemptsRequest, context: Ctx
     ) -> delivery_pb2.ListAttemptsResponse:
+        wanted = log_filter(
+            request.outcome, request.event_id, request.event_type, request.start_date, request.end_date
+        )
         page = await self._records.attempts(
             request.account_sid,
             request.sink_sid,
-            request.outcome,
-            request.event_id,
+            wanted.outcome,
+            wanted.event_id,
             request.page_size,
             request.page_token,
+            event_type=wanted.event_type,
+            since=wanted.since,
+            until=wanted.until,
         )
         return delivery_pb2.ListAttemptsResponse(
             attempts=[attempt_message(r) for r in page.items],
