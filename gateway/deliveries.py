@@ -2,7 +2,9 @@
 dead letters and their redrive, and replays — Twilio-style paths, parameters and paging.
 
     GET  /v1/Sinks/{Sid}/Health                the workers' view now, and the last hour
-    GET  /v1/Sinks/{Sid}/Deliveries            ?Outcome=delivered|retrying|failed &EventId=
+    GET  /v1/Sinks/{Sid}/Deliveries            ?Outcome=delivered|retrying|failed|parked &EventId=
+                                               &EventType= &StartDate= &EndDate= (YYYY-MM-DD or
+                                               YYYY-MM-DDThh:mm:ssZ, inclusive, as /v1/Alerts)
     GET  /v1/Sinks/{Sid}/Deliveries/{Id}       one attempt, with its request and response
     POST /v1/Sinks/{Sid}/Deliveries/{Id}/Resend   its event to this sink again (a new attempt)
     GET  /v1/Sinks/{Sid}/DeadLetters           ?Redriven=true|false
@@ -169,22 +171,28 @@ async def fetch_health(call: Call) -> Any:
     return ok(health_body(call, health))
 
 
+# The delivery log's filters, in the order its paging links carry them.
+LOG_FILTERS = ("Outcome", "EventId", "EventType", "StartDate", "EndDate")
+
+
 async def list_deliveries(call: Call) -> Any:
     sink = await _sink(call)
     params = call.request.query_params
-    page = PageRequest.read(params, "Outcome", "EventId")
-    outcome, event_id = forms.optional(params, "Outcome"), forms.optional(params, "EventId")
+    page = PageRequest.read(params, *LOG_FILTERS)
+    filters = {name: value for name in LOG_FILTERS if (value := forms.optional(params, name))}
     found = await call.backends.delivery.ListAttempts(
         delivery_pb2.ListAttemptsRequest(
             account_sid=call.account.sid,
             sink_sid=sink,
-            outcome=outcome,
-            event_id=event_id,
+            outcome=filters.get("Outcome", ""),
+            event_id=filters.get("EventId", ""),
+            event_type=filters.get("EventType", ""),
+            start_date=filters.get("StartDate", ""),
+            end_date=filters.get("EndDate", ""),
             page_size=page.size,
             page_token=page.token,
         )
     )
-    filters = {k: v for k, v in {"Outcome": outcome, "EventId": event_id}.items() if v}
     return ok(
         envelope(
             "deliveries",

@@ -157,3 +157,65 @@ async def test_sink_health_shows_state_last_error_and_the_last_hour(
     # Another account's sink does not exist here.
     other = await rest.get(f"/v1/Sinks/DG{'0' * 32}/Health")
     assert other.status_code == 404 and other.json()["code"] == 20404
+
+
+async def test_deliveries_filtered_by_time_and_type_on_the_server(
+    rest: httpx.AsyncClient,
+    router: router_pb2_grpc.RouterAsyncStub,
+    receiver: Receiver,
+    account: control_pb2.Account,
+) -> None:
+    """StartDate/EndDate (inclusive, the error log's forms) and EventType are the server's:
+    the paging links carry them, a bad value is a 400 with Twilio's body."""
+    receiver.responder = lambda _record: web.Response(status=200)
+    sent, delivered = "com.twilio.messaging.message.sent", "com.twilio.messaging.message.delivered"
+    sink = await create_webhook_sink(rest, f"http://127.0.0.1:{receiver.port}/hook")
+    await subscribe(rest, sink["sid"], sent, delivered)
+    events = [sample(account.sid, sent) for _ in range(3)] + [
+        sample(account.sid, delivered) for _ in range(2)
+    ]
+    await publish_when_routed(router, events)
+    base = f"/v1/Sinks/{sink['sid']}/Deliveries"
+    assert len(await poll(rest, base, "deliveries", 5)) == 5
+
+    def stamp(moment: datetime) -> str:
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    now = datetime.now(UTC)
+    today = now.date().isoformat()
+    window = {"StartDate": stamp(now - timedelta(minutes=5)), "EndDate": stamp(now)}
+    typed = (await rest.get(base, params={**window, "EventType": sent})).json()["deliveries"]
+    assert sorted(a["event_id"] for a in typed) == sorted(e.id for e in events[:3])
+    assert {a["type"] for a in typed} == {sent}
+    whole_day = await rest.get(base, params={"StartDate": today, "EndDate": today, "EventType": delivered})
+    assert sorted(a["event_id"] for a in whole_day.json()["deliveries"]) == sorted(e.id for e in events[3:])
+    later = {"StartDate": stamp(now + timedelta(minutes=1))}
+    earlier = {"EndDate": (now - timedelta(days=1)).date().isoformat()}
+    for params in (later, earlier, {"EventType": "com.twilio.messaging.message.read"}):
+        assert (await rest.get(base, params=params)).json()["deliveries"] == [], params
+
+    # Paged one by one with the filters: every link keeps them.
+    query = {**window, "EventType": sent, "PageSize": "1"}
+    page = (await rest.get(base, params=query)).json()
+    seen = [a["event_id"] for a in page["deliveries"]]
+    while page["meta"]["next_page_url"]:
+        link = page["meta"]["next_page_url"]
+        assert all(f"{k}=" in link for k in ("StartDate", "EndDate", "EventType")), link
+        page = (await rest.get(link)).json()
+        seen += [a["event_id"] for a in page["deliveries"]]
+    assert seen == [a["event_id"] for a in typed]
+    assert (
+        "EventType=" in page["meta"]["first_page_url"] and "EventType=" in page["meta"]["previous_page_url"]
+    )
+
+    for params in (
+        {"StartDate": "yesterday"},
+        {"EndDate": "2026-12-07T10:00:00"},
+        {"StartDate": "2026-12-07T10:00:01Z", "EndDate": "2026-12-07T10:00:00Z"},
+        {"EventType": "com.example\x01"},
+        {"Since": today},
+    ):
+        refused = await rest.get(base, params=params)
+        assert refused.status_code == 400, (params, refused.text)
+        body = refused.json()
+        assert set(body) == {"code", "message", "more_info", "status"} and body["status"] == 400, body
