@@ -361,10 +361,21 @@ def deliveries() -> None:
 @deliveries.command("list")
 @click.argument("sink_sid")
 @click.option("--outcome", type=click.Choice(["delivered", "retrying", "failed", "parked"]))
+@click.option("--since", help="from this time on: YYYY-MM-DD (the whole day) or YYYY-MM-DDThh:mm:ssZ")
+@click.option("--until", help="up to this time, inclusive (the same forms as --since)")
+@click.option("--type", "event_type", help="only this event type")
 @click.option("--limit", default=50, show_default=True, help="the newest this many (0: every one)")
-def deliveries_list(sink_sid: str, outcome: str | None, limit: int) -> None:
-    """A sink's delivery attempts, newest first."""
-    params = {"Outcome": outcome} if outcome else {}
+def deliveries_list(
+    sink_sid: str,
+    outcome: str | None,
+    since: str | None,
+    until: str | None,
+    event_type: str | None,
+    limit: int,
+) -> None:
+    """A sink's delivery attempts, newest first (filtered by the API, however old)."""
+    wanted = {"Outcome": outcome, "StartDate": since, "EndDate": until, "EventType": event_type}
+    params = {name: value for name, value in wanted.items() if value}
     if limit:
         params["PageSize"] = str(min(limit + 1, 1000))  # one more than shown: is there more?
     rows: list[dict[str, Any]] = []

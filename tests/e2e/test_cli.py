@@ -126,6 +126,14 @@ async def test_the_command_line_drives_a_sink_from_creation_to_replay(
     await receiver.wait_for(lambda r: len(r.received) >= 3)
     log = await evs("deliveries", "list", sink["sid"])
     assert log.stdout.count("delivered") >= 3
+    today = datetime.now(UTC).date().isoformat()
+    # Filtered by the API: the day, the type.
+    listed = ("deliveries", "list", sink["sid"])
+    typed = await evs.json(*listed, "--since", today, "--until", today, "--type", TYPE)
+    assert len(typed) == 3 and {a["type"] for a in typed} == {TYPE}
+    assert await evs.json(*listed, "--type", "com.twilio.messaging.message.sent") == []
+    bad = await evs("deliveries", "list", sink["sid"], "--since", "yesterday", ok=False)
+    assert bad.returncode == 5 and "StartDate" in bad.stderr
     health = await evs.json("sinks", "health", sink["sid"])
     assert health["sink_sid"] == sink["sid"] and health["state"] in ("healthy", "idle")
 
