@@ -292,7 +292,9 @@ async def test_a_failing_sink_shows_its_failures_and_the_newest_attempts(
     await page.locator("#deliveries tbody tr").first.wait_for()
     await page.select_option("#log-outcome", "")
     await page.fill("#log-type", "com.twilio.messaging.message.sent")
-    await page.click("#log-filters button[type=submit]")
+    # The time range and type are the API's filters, not the page's: one request asks for them.
+    async with page.expect_request(lambda r: "EventType=com.twilio.messaging.message.sent" in r.url):
+        await page.click("#log-filters button[type=submit]")
     await page.wait_for_selector("#no-deliveries")
     await page.fill("#log-type", TYPE)
     await page.click("#log-filters button[type=submit]")
@@ -301,7 +303,8 @@ async def test_a_failing_sink_shows_its_failures_and_the_newest_attempts(
     await page.select_option("#log-range", "custom")
     later = (datetime.now(UTC) + timedelta(days=1)).astimezone()
     await page.fill("#log-from", later.strftime("%Y-%m-%dT%H:%M:%S"))
-    await page.click("#log-filters button[type=submit]")
+    async with page.expect_request(lambda r: "StartDate=" in r.url and "EventType" not in r.url):
+        await page.click("#log-filters button[type=submit]")
     await page.wait_for_selector("#no-deliveries")
     await page.select_option("#log-range", "15")
     await page.locator("#deliveries tbody tr").first.wait_for()
