@@ -10,6 +10,7 @@ import asyncio
 import json
 import secrets
 import threading
+import time
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +59,8 @@ class KafkaWorld:
             # Until cleared (the driver suite sends nothing after a permanent failure).
             for topic in self.received:
                 self._admin(kafka_broker.set_max_message_bytes(self.kafka.broker.bootstrap_direct, topic, 64))
+            # The controller took the change; the broker applies it from its metadata log soon after.
+            time.sleep(1.0)
             self.shrunk = True
         else:
             raise ValueError(fault)

@@ -7,6 +7,9 @@ demand, whatever the protocol:
   instead of passing it (a connection lost with a publish in flight).
 - `stall()`: what the broker sends on the connections open now is swallowed (a broker that
   took a message and never confirmed it); new connections pass.
+- `stall_all(seconds)`: what the broker sends on any connection, open now or opened in the
+  next `seconds`, is swallowed for that long (a broker gone quiet that a client's own
+  retries on new connections cannot get round).
 - `down()` / `up()`: the broker unreachable (connections refused) and back on the same port.
 - `around_next_request(before, after)`: the next chunk a client sends waits for `before()`
   (say, delete the exchange) and, once the broker has answered it, `after()` runs (put the
@@ -41,6 +44,7 @@ class BrokerProxy:
     _open: list[_Connection] = field(default_factory=list)
     _hook: tuple[Hook, Hook] | None = None
     _cut_next: bool = False
+    _quiet_until: float = 0.0
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
@@ -60,6 +64,9 @@ class BrokerProxy:
         for connection in self._open:
             connection.stalled = True
 
+    def stall_all(self, seconds: float) -> None:
+        self._quiet_until = asyncio.get_running_loop().time() + seconds
+
     def cut_next_request(self) -> None:
         self._cut_next = True
 
@@ -69,6 +76,7 @@ class BrokerProxy:
     def clear(self) -> None:
         self._hook = None
         self._cut_next = False
+        self._quiet_until = 0.0
 
     async def down(self) -> None:
         if self._server is not None:
@@ -103,6 +111,9 @@ class BrokerProxy:
         )
         with contextlib.suppress(ValueError):
             self._open.remove(connection)
+        after, connection.after = connection.after, None
+        if after is not None:  # closed before the broker answered the hooked request
+            await after()
         client_writer.transport.abort()
         server_writer.transport.abort()
 
@@ -121,7 +132,7 @@ class BrokerProxy:
 
     async def _answers(self, reader: asyncio.StreamReader, connection: _Connection) -> None:
         while chunk := await reader.read(65536):
-            if connection.stalled:
+            if connection.stalled or asyncio.get_running_loop().time() < self._quiet_until:
                 continue
             connection.client.write(chunk)
             await connection.client.drain()

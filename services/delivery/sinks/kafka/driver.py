@@ -127,8 +127,10 @@ class KafkaSink:
                 outcomes.append(Outcome(error=from_exception(item.exception(), self._config.topic)))
             else:
                 outcomes.append(Outcome())
-        if any(isinstance(o.error, KafkaUnavailable) for o in outcomes):
-            self._stale = True  # a new producer session for the next call
+        if any(o.error is not None for o in outcomes):
+            # A new producer session for the next call: after a failed batch the idempotent
+            # producer's sequence numbers for its partition are not to be trusted.
+            self._stale = True
         return outcomes
 
     async def _drop(self) -> None:
