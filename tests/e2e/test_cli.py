@@ -21,6 +21,7 @@ from aiohttp import web
 from devkit.receiver import Received, Receiver
 from devkit.suite import Suite
 from eventstreams.v1 import control_pb2
+from runtime.sinks import registry
 
 pytestmark = pytest.mark.e2e
 
@@ -244,7 +245,8 @@ async def test_the_newest_attempts_are_listed_and_tailed_and_every_usage_day_sho
 
     today = datetime.now(UTC).date().isoformat()
     daily = await evs.json("usage", "--daily")  # the last 30 days: more than a page of records
-    assert daily[-1]["start_date"] == today and len(daily) == 30 * 4
+    # A record a day for the total and for each sink type's category.
+    assert daily[-1]["start_date"] == today and len(daily) == 30 * (1 + len(registry.TYPES))
 
 
 async def test_doctor_checks_make_runs_suite_before_any_profile(
