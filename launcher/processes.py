@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -34,10 +35,47 @@ def installed(command: str, package: str) -> str:
     return found
 
 
+# Where ports are picked when the kernel's ephemeral range leaves room below it.
+LISTEN_PORTS = (10000, 32767)
+PORT_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def parse_port_range(text: str) -> tuple[int, int] | None:
+    parts = text.split()
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        return None
+    return int(parts[0]), int(parts[1])
+
+
+def ephemeral_ports() -> tuple[int, int]:
+    """The range the kernel takes outgoing connections' local ports from (Linux's default
+    where it cannot be read)."""
+    try:
+        found = parse_port_range(PORT_RANGE_FILE.read_text())
+    except OSError:
+        found = None
+    return found or (32768, 60999)
+
+
 def free_port() -> int:
-    """A port nothing listens on, and one this process has not handed out before (the OS
-    may offer a just-closed port again: two services of one suite must never share one)."""
-    while True:
+    """A port nothing listens on, that this process has not handed out before, and outside
+    the kernel's ephemeral range: a port bound with 0 comes from that range, and while its
+    service is down (a replica killed and revived on its port) any client's outgoing
+    connection may take it as its local end — the revived service then fails to bind."""
+    low = ephemeral_ports()[0]
+    first, last = LISTEN_PORTS[0], min(LISTEN_PORTS[1], low - 1)
+    for _ in range(200) if last > first else ():
+        port = random.randint(first, last)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    while True:  # no room below the ephemeral range: the kernel's choice
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = int(s.getsockname()[1])
