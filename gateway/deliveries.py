@@ -129,11 +129,15 @@ def replay_body(call: Call, r: delivery_pb2.Replay) -> dict[str, Any]:
     }
 
 
-def health_body(call: Call, h: delivery_pb2.SinkHealth) -> dict[str, Any]:
+# A paused sink's state, whatever its workers saw before the pause: its owner chose it.
+PAUSED = "paused"
+
+
+def health_body(call: Call, h: delivery_pb2.SinkHealth, paused: bool = False) -> dict[str, Any]:
     return {
         "sink_sid": h.sink_sid,
         "account_sid": call.account.sid,
-        "state": h.state,
+        "state": PAUSED if paused else h.state,
         "throttle_cap": h.throttle_cap or None,
         "failing_since": h.failing_since or None,
         "queued": h.queued,
@@ -164,11 +168,12 @@ def health_body(call: Call, h: delivery_pb2.SinkHealth) -> dict[str, Any]:
 
 
 async def fetch_health(call: Call) -> Any:
-    sink = await _sink(call)
+    sid = str(call.request.path_params["sid"])
+    sink = await call.backends.control.GetSink(control_pb2.SinkRef(account_sid=call.account.sid, sid=sid))
     health = await call.backends.delivery.GetSinkHealth(
-        delivery_pb2.SinkHealthRequest(account_sid=call.account.sid, sink_sid=sink)
+        delivery_pb2.SinkHealthRequest(account_sid=call.account.sid, sink_sid=sid)
     )
-    return ok(health_body(call, health))
+    return ok(health_body(call, health, paused=sink.paused))
 
 
 # The delivery log's filters, in the order its paging links carry them.

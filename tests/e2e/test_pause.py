@@ -117,6 +117,8 @@ async def test_pausing_twice_and_resuming_an_active_sink_are_harmless(
     paused = (await rest.get("/v1/Sinks", params={"Status": "paused"})).json()["sinks"]
     active = (await rest.get("/v1/Sinks", params={"Status": "active"})).json()["sinks"]
     assert sid in {s["sid"] for s in paused} and sid not in {s["sid"] for s in active}
+    # Its health says so too: what the workers see of a paused sink is its pause.
+    assert (await rest.get(f"/v1/Sinks/{sid}/Health")).json()["state"] == "paused"
 
     refused = await rest.post(f"/v1/Sinks/{sid}", data={"Status": "stopped"})
     assert refused.status_code == 400
@@ -125,5 +127,6 @@ async def test_pausing_twice_and_resuming_an_active_sink_are_harmless(
 
     resumed = await set_status(rest, sid, "active")
     assert resumed["status"] == "active"
+    assert (await rest.get(f"/v1/Sinks/{sid}/Health")).json()["state"] != "paused"
     described = await rest.post(f"/v1/Sinks/{sid}", data={"Description": "renamed"})
     assert described.json()["status"] == "active" and described.json()["description"] == "renamed"
