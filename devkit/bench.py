@@ -23,6 +23,9 @@ waits for the suite to go idle (a previous one's retries and dead letters would 
   6. segment: a Segment sink into tests/support/segment_receiver.py (own process), end to end;
   6b. aws: an SQS, an SNS, an EventBridge and an S3 sink into moto, end to end, a row each
      (devkit/bench_aws.py: 2,000 events each; quick 200);
+  6c. brokers: a RabbitMQ, a NATS (JetStream) and a Kafka sink into their real servers, end to
+     end, a row each, with the broker's own CPU beside ours (devkit/bench_brokers.py: 2,000
+     events each; quick 200);
   7. outage: 500 events/s to a webhook sink (batched, and one per request) whose receiver
      answers 500 for 20 s: how long after recovery the backlog arrives, and what went missing;
   8. the CPU each process used during each measurement (and the rest of the machine: other
@@ -52,7 +55,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from devkit import bench_aws, bench_floor, bench_kinesis, bench_outage, bench_report, bench_segment
+from devkit import (
+    bench_aws,
+    bench_brokers,
+    bench_floor,
+    bench_kinesis,
+    bench_outage,
+    bench_report,
+    bench_segment,
+)
 from devkit.bench_load import (
     LATENCY_BATCH,
     LATENCY_RATE,
@@ -80,7 +91,7 @@ PATH_BATCHED = "/batched"
 PATH_SINGLE = "/single"
 PATH_TWIN = "/twin"
 PATH_SLOW = "/slow"
-PHASES = ("throughput", "latency", "floor", "slow", "kinesis", "segment", "aws", "outage")
+PHASES = ("throughput", "latency", "floor", "slow", "kinesis", "segment", "aws", "brokers", "outage")
 # Where each phase's figures go in a trial's record (and in the summary).
 SECTIONS = {
     "throughput": "throughput",
@@ -90,6 +101,7 @@ SECTIONS = {
     "kinesis": "kinesis",
     "segment": "segment",
     "aws": "aws",
+    "brokers": "brokers",
     "outage": "outage",
 }
 RESULTS_DIR = ROOT / "bench-results"
@@ -117,6 +129,7 @@ class Plan:
     kinesis_events: int
     segment_events: int
     aws_events: int
+    broker_events: int
     outage: OutagePlan
     settle_seconds: float
     phases: tuple[str, ...]
@@ -150,6 +163,7 @@ class Plan:
             kinesis_events=pick(args.kinesis_events, 20_000, 5_000),
             segment_events=pick(args.segment_events, 20_000, 5_000),
             aws_events=pick(args.aws_events, 2_000, 200),
+            broker_events=pick(args.broker_events, 2_000, 200),
             outage=OutagePlan(
                 rate=args.outage_rate,
                 steady=pick(args.outage_steady, 5.0, 2.0),
@@ -201,6 +215,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--segment-events", type=int, help="events per Segment run (20k; quick 5k)")
     parser.add_argument(
         "--aws-events", type=int, help="events per SQS, SNS, EventBridge and S3 run (2k; quick 200)"
+    )
+    parser.add_argument(
+        "--broker-events", type=int, help="events per RabbitMQ, NATS and Kafka run (2k; quick 200)"
     )
     parser.add_argument("--outage-rate", type=float, default=500.0, help="events/s through the outage run")
     parser.add_argument("--outage-steady", type=float, help="steady seconds before the outage (5; quick 2)")
@@ -257,6 +274,8 @@ class Context:
     kinesis_world: bench_kinesis.KinesisWorld | None = None
     segment_sink: bench_segment.SegmentSink | None = None
     aws_sinks: dict[str, bench_aws.AwsSink] = field(default_factory=dict)
+    brokers: bench_brokers.Brokers | None = None
+    broker_sinks: dict[str, bench_brokers.BrokerSink] = field(default_factory=dict)
     settled: dict[str, float] = field(default_factory=dict)
 
 
@@ -556,6 +575,33 @@ async def aws_phase(ctx: Context) -> dict[str, Any]:
     return found
 
 
+async def brokers_phase(ctx: Context) -> dict[str, Any]:
+    """One row per broker sink type, each into its real server; the broker's CPU beside ours."""
+    plan = ctx.plan
+    assert ctx.brokers is not None
+    found: dict[str, Any] = {}
+    for kind in bench_brokers.TYPES:
+        sink = ctx.broker_sinks.get(kind)
+        if sink is None:
+            sink = ctx.broker_sinks[kind] = await bench_brokers.create_sink(
+                ctx.rest, ctx.router, ctx.factory, ctx.brokers, kind, plan.stall_seconds
+            )
+        print(f"  brokers: {plan.broker_events:,} events into {bench_brokers.TITLES[kind]}", flush=True)
+        with ctx.procs.window(f"brokers_{kind}") as measured:
+            found[kind] = await bench_brokers.measure(
+                sink,
+                ctx.router,
+                ctx.factory,
+                plan.broker_events,
+                plan.batch,
+                plan.concurrency,
+                plan.stall_seconds,
+            )
+            measured.events = found[kind]["received"]
+        await bench_brokers.read_back(sink, found[kind])
+    return found
+
+
 async def outage_phase(ctx: Context) -> dict[str, Any]:
     outage = ctx.plan.outage
     found: dict[str, Any] = {}
@@ -597,6 +643,7 @@ RUNNERS: dict[str, Callable[[Context], Awaitable[Any]]] = {
     "kinesis": kinesis_phase,
     "segment": segment_phase,
     "aws": aws_phase,
+    "brokers": brokers_phase,
     "outage": outage_phase,
 }
 
@@ -637,6 +684,7 @@ async def run_phases(
     results: dict[str, Any],
     moto_url: str,
     segment: tuple[int, str] | None,
+    brokers: bench_brokers.Brokers | None = None,
 ) -> None:
     """Fills `results` trial by trial, phase by phase, so that a failure keeps what was
     measured before it."""
@@ -663,17 +711,22 @@ async def run_phases(
                 moto_url=moto_url,
                 segment=segment_client,
                 segment_write_key=segment[1] if segment else "",
+                brokers=brokers,
             )
-            for trial in range(1, plan.trials + 1):
-                print(f"trial {trial}/{plan.trials}", flush=True)
-                ctx.trial = trial
-                record: dict[str, Any] = {"trial": trial, "started": round(time.time(), 1)}
-                results["trials"].append(record)
-                try:
-                    await run_trial(ctx, record)
-                finally:
-                    record["cpu"] = procs.take_windows()
-                    record["ratios"] = bench_report.ratios(record)
+            try:
+                for trial in range(1, plan.trials + 1):
+                    print(f"trial {trial}/{plan.trials}", flush=True)
+                    ctx.trial = trial
+                    record: dict[str, Any] = {"trial": trial, "started": round(time.time(), 1)}
+                    results["trials"].append(record)
+                    try:
+                        await run_trial(ctx, record)
+                    finally:
+                        record["cpu"] = procs.take_windows()
+                        record["ratios"] = bench_report.ratios(record)
+            finally:
+                for broker_sink in ctx.broker_sinks.values():
+                    await broker_sink.target.close()
     finally:
         await receiver.close()
         if segment_client is not None:
@@ -725,6 +778,7 @@ def run(plan: Plan, data: Path, results: dict[str, Any]) -> None:
     moto: MotoServer | None = None
     segment: tuple[int, str] | None = None
     suite: Suite | None = None
+    brokers: bench_brokers.Brokers | None = None
     procs = ProcessWatch()
     try:
         receiver_port = free_port()
@@ -741,6 +795,9 @@ def run(plan: Plan, data: Path, results: dict[str, Any]) -> None:
                     "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_ACCESS_KEY,
                 }
             )
+        if "brokers" in plan.phases:
+            brokers = bench_brokers.Brokers(data / "brokers")
+            brokers.start()
         if "segment" in plan.phases:
             segment = (free_port(), bench_segment.new_write_key())
             helpers["segment receiver"] = bench_segment.start_receiver(segment[0], segment[1], log_dir)
@@ -748,9 +805,12 @@ def run(plan: Plan, data: Path, results: dict[str, Any]) -> None:
         suite = make_suite(plan, data, extra_env)
         suite.start()
         watch_all(procs, suite, helpers)
+        for name, pid in (brokers.pids() if brokers else {}).items():
+            procs.watch(name, pid)
         procs.start()
+        moto_url = moto.url if moto else ""
         asyncio.run(
-            run_phases(plan, suite, receiver_port, procs, log_dir, results, moto.url if moto else "", segment)
+            run_phases(plan, suite, receiver_port, procs, log_dir, results, moto_url, segment, brokers)
         )
     finally:
         results["loadavg_end"] = [round(v, 2) for v in os.getloadavg()]
@@ -759,6 +819,8 @@ def run(plan: Plan, data: Path, results: dict[str, Any]) -> None:
             suite.stop()
         for child in helpers.values():
             child.stop()
+        if brokers is not None:
+            brokers.stop()
 
 
 def config(plan: Plan) -> dict[str, Any]:
@@ -784,6 +846,7 @@ def config(plan: Plan) -> dict[str, Any]:
             "kinesis": bench_kinesis.TYPE_KINESIS,
             "segment": bench_segment.TYPE_SEGMENT,
             **{f"aws_{kind}": type_name for kind, type_name in bench_aws.TYPES.items()},
+            **{f"brokers_{kind}": type_name for kind, type_name in bench_brokers.TYPES.items()},
             "outage": bench_outage.TYPE_OUTAGE,
         },
     }

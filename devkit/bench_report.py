@@ -26,6 +26,7 @@ SECTIONS = (
     "kinesis",
     "segment",
     "aws",
+    "brokers",
     "outage",
     "ratios",
     "cpu",
@@ -257,6 +258,43 @@ def sink_type_lines(results: Mapping[str, Any]) -> list[str]:
     ]
 
 
+# The broker sinks' rows: (kind, title, the broker's process in the CPU tables — never
+# "nats-server…", which is the pipeline's own).
+BROKERS = (
+    ("rabbitmq", "RabbitMQ", "rabbitmq broker"),
+    ("nats", "NATS JetStream", "customer's nats"),
+    ("kafka", "Apache Kafka", "kafka broker"),
+)
+BROKER_WIDTHS = (24, 20, 20, 16, 16)
+
+
+def broker_lines(results: Mapping[str, Any]) -> list[str]:
+    figures = Figures(results)
+    lines: list[str] = []
+    for kind, title, process in BROKERS:
+        if figures.has("brokers", f"{kind}."):
+            lines.append(
+                _row(
+                    f"{kind} sink → {title}",
+                    figures.show("brokers", f"{kind}.events_per_second", 0),
+                    figures.show("brokers", f"{kind}.seconds", 2),
+                    show(cpu_per_event(results, f"brokers_{kind}"), 0),
+                    show(cpu_per_event(results, f"brokers_{kind}", process), 0),
+                    widths=BROKER_WIDTHS,
+                )
+                + figures.incomplete("brokers", kind)
+            )
+    if not lines:
+        return []
+    return [
+        "Broker sinks into their real servers (first publish → the broker holding the last event); "
+        "CPU: core-µs per delivered event of the pipeline (router + delivery + nats-server) and "
+        "of the broker's own process",
+        _row("", "events/s", "seconds", "ours µs/ev", "broker µs/ev", widths=BROKER_WIDTHS),
+        *lines,
+    ]
+
+
 def latency_lines(results: Mapping[str, Any]) -> list[str]:
     figures = Figures(results)
     if not figures.has("latency", "overall."):
@@ -408,6 +446,9 @@ CPU_COLUMNS = {
     "aws_sns": "sns",
     "aws_eventbridge": "evbridge",
     "aws_s3": "s3",
+    "brokers_rabbitmq": "rabbitmq",
+    "brokers_nats": "nats",
+    "brokers_kafka": "kafka",
     "outage_batched": "out bat",
     "outage_one_per_request": "out 1/r",
 }
@@ -566,6 +607,7 @@ def table(results: Mapping[str, Any]) -> str:
         notes,
         throughput_lines(results),
         sink_type_lines(results),
+        broker_lines(results),
         latency_lines(results),
         slow_lines(results),
         outage_lines(results),
