@@ -62,13 +62,17 @@ class NatsHarness:
         return nats_target.events(self.archived + self.current)
 
     def inject(self, fault: str, count: int | None = None) -> None:
+        # Aimed at this sink's publish by its subject: the proxy is the session's, and every
+        # sink the earlier tests made keeps its connection through it, answering the server's
+        # PINGs — a PONG would take a fault meant for "the next request".
+        publish = self.subject.encode()
         if fault in ("throttle", "server"):
-            self.proxy.cut_next_request()
+            self.proxy.cut_next_request(carrying=publish)
         elif fault == "timeout":
             self.proxy.stall()
         elif fault == "reject":
             # The stream gone for exactly the next publish (no responders), then back.
-            self.proxy.around_next_request(self._delete, self._restore)
+            self.proxy.around_next_request(self._delete, self._restore, carrying=publish)
         else:
             raise ValueError(fault)
 

@@ -3,17 +3,25 @@ demand, whatever the protocol:
 
 - `cut()`: every connection closed at once (a broker restarting, a network cut); new
   connections pass.
-- `cut_next_request()`: the connection the next chunk a client sends comes on is closed
-  instead of passing it (a connection lost with a publish in flight).
+- `cut_next_request(carrying)`: the connection the next chunk a client sends that carries
+  `carrying` (any chunk when empty) comes on is closed instead of passing it (a connection
+  lost with a publish in flight).
 - `stall()`: what the broker sends on the connections open now is swallowed (a broker that
   took a message and never confirmed it); new connections pass.
 - `stall_all(seconds)`: what the broker sends on any connection, open now or opened in the
   next `seconds`, is swallowed for that long (a broker gone quiet that a client's own
   retries on new connections cannot get round).
 - `down()` / `up()`: the broker unreachable (connections refused) and back on the same port.
-- `around_next_request(before, after)`: the next chunk a client sends waits for `before()`
-  (say, delete the exchange) and, once the broker has answered it, `after()` runs (put the
-  exchange back) — a refusal of exactly one call, however the client frames it.
+- `around_next_request(before, after, carrying)`: the next chunk a client sends that carries
+  `carrying` (any when empty) waits for `before()` (say, delete the exchange) and, once the
+  broker has answered it, `after()` runs (put the exchange back) — a refusal of exactly one
+  call, however the client frames it.
+
+A proxy shared by many sinks carries more than the one publish a test means: a broker's
+keepalives answered on other connections (NATS's PONG, AMQP's heartbeats), another sink's
+retry. `carrying` — the bytes only the meant request holds, as its subject, exchange or topic
+name — aims a one-shot fault at that request; such a name is short and sent at once, so it is
+not split across the chunks the proxy reads.
 """
 
 from __future__ import annotations
@@ -42,8 +50,8 @@ class BrokerProxy:
     connections: int = 0  # accepted so far
     _server: asyncio.Server | None = None
     _open: list[_Connection] = field(default_factory=list)
-    _hook: tuple[Hook, Hook] | None = None
-    _cut_next: bool = False
+    _hook: tuple[bytes, Hook, Hook] | None = None  # what the hooked chunk carries, the hook
+    _cut_next: bytes | None = None  # what the chunk to cut carries (b"": any chunk)
     _quiet_until: float = 0.0
 
     async def start(self) -> None:
@@ -67,15 +75,15 @@ class BrokerProxy:
     def stall_all(self, seconds: float) -> None:
         self._quiet_until = asyncio.get_running_loop().time() + seconds
 
-    def cut_next_request(self) -> None:
-        self._cut_next = True
+    def cut_next_request(self, carrying: bytes = b"") -> None:
+        self._cut_next = carrying
 
-    def around_next_request(self, before: Hook, after: Hook) -> None:
-        self._hook = (before, after)
+    def around_next_request(self, before: Hook, after: Hook, carrying: bytes = b"") -> None:
+        self._hook = (carrying, before, after)
 
     def clear(self) -> None:
         self._hook = None
-        self._cut_next = False
+        self._cut_next = None
         self._quiet_until = 0.0
 
     async def down(self) -> None:
@@ -119,12 +127,13 @@ class BrokerProxy:
 
     async def _requests(self, reader: asyncio.StreamReader, connection: _Connection) -> None:
         while chunk := await reader.read(65536):
-            if self._cut_next:
-                self._cut_next = False
+            if self._cut_next is not None and self._cut_next in chunk:
+                self._cut_next = None
                 break
-            hook, self._hook = self._hook, None
-            if hook is not None:
-                before, connection.after = hook
+            hook = self._hook
+            if hook is not None and hook[0] in chunk:
+                self._hook = None
+                _, before, connection.after = hook
                 await before()
             connection.server.write(chunk)
             await connection.server.drain()
