@@ -56,13 +56,16 @@ class RabbitMQHarness:
         return [json.loads(body) for body in self.received]
 
     def inject(self, fault: str, count: int | None = None) -> None:
+        # Aimed at this sink's publish by its exchange's name: the proxy is the session's, and
+        # every sink the earlier tests made keeps its connection through it, sending heartbeats.
+        publish = self.exchange.encode()
         if fault in ("throttle", "server"):
-            self.proxy.cut_next_request()
+            self.proxy.cut_next_request(carrying=publish)
         elif fault == "timeout":
             self.proxy.stall()
         elif fault == "reject":
             # The exchange gone for exactly the next publish (404 NOT_FOUND), then back.
-            self.proxy.around_next_request(self._delete, self._restore)
+            self.proxy.around_next_request(self._delete, self._restore, carrying=publish)
         else:
             raise ValueError(fault)
 
