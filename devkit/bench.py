@@ -24,7 +24,7 @@ waits for the suite to go idle (a previous one's retries and dead letters would 
   6b. aws: an SQS, an SNS, an EventBridge and an S3 sink into moto, end to end, a row each
      (devkit/bench_aws.py: 2,000 events each; quick 200);
   6c. brokers: a RabbitMQ, a NATS (JetStream) and a Kafka sink into their real servers, end to
-     end, a row each, with the broker's own CPU beside ours (devkit/bench_brokers.py: 2,000
+     end, a row each, with the broker's own CPU beside ours (devkit/bench_brokers.py: 20,000
      events each; quick 200);
   7. outage: 500 events/s to a webhook sink (batched, and one per request) whose receiver
      answers 500 for 20 s: how long after recovery the backlog arrives, and what went missing;
@@ -163,7 +163,7 @@ class Plan:
             kinesis_events=pick(args.kinesis_events, 20_000, 5_000),
             segment_events=pick(args.segment_events, 20_000, 5_000),
             aws_events=pick(args.aws_events, 2_000, 200),
-            broker_events=pick(args.broker_events, 2_000, 200),
+            broker_events=pick(args.broker_events, 20_000, 200),
             outage=OutagePlan(
                 rate=args.outage_rate,
                 steady=pick(args.outage_steady, 5.0, 2.0),
@@ -217,7 +217,7 @@ def parse_args() -> argparse.Namespace:
         "--aws-events", type=int, help="events per SQS, SNS, EventBridge and S3 run (2k; quick 200)"
     )
     parser.add_argument(
-        "--broker-events", type=int, help="events per RabbitMQ, NATS and Kafka run (2k; quick 200)"
+        "--broker-events", type=int, help="events per RabbitMQ, NATS and Kafka run (20k; quick 200)"
     )
     parser.add_argument("--outage-rate", type=float, default=500.0, help="events/s through the outage run")
     parser.add_argument("--outage-steady", type=float, help="steady seconds before the outage (5; quick 2)")
