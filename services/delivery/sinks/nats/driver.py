@@ -111,7 +111,11 @@ class NatsSink:
                         await client.publish(
                             self._config.subject, event.payload, headers=message.headers(event)
                         )
-                    await client.flush(timeout=max(1, round(self._driver.timeout_seconds)))
+                    # Twice: nats-py pairs a flush with the first PONG that comes, and one
+                    # PONG of its handshake comes unasked — a single flush returned on it,
+                    # before the server's -ERR for these publishes had been read.
+                    for _ in range(2):
+                        await client.flush(timeout=max(1, round(self._driver.timeout_seconds)))
             except NatsUnavailable:
                 self._stale = True
                 raise
