@@ -122,7 +122,10 @@ async def test_every_process_exports_figures_that_follow_the_traffic(
         and ("outcome", "dead_lettered") in labels
         and v > before["delivery-0"].get((name, labels), 0.0)
     ]
-    assert dead and all(d["sink_type"] == "webhook" and d["error_code"] for d in dead), dead
+    # Each carries Twilio's code; the /refuse sink's with its type (another test's event to a
+    # sink deleted meanwhile may be dead-lettered here too, its type unknown: 91303).
+    assert any(d["sink_type"] == "webhook" and d["error_code"] == "91305" for d in dead), dead
+    assert all(d["error_code"] for d in dead), dead
     assert moved("delivery-0", "es_delivery_success_seconds_count", sink_type="webhook") == delivered
     assert moved("delivery-0", "es_delivery_first_attempt_seconds_count", sink_type="webhook") >= 21
     assert value(after["delivery-0"], "es_delivery_sinks", state="healthy") >= 1
