@@ -43,6 +43,36 @@ def proc_cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime: fields 14 and 15
 
 
+def proc_system_seconds(pid: int) -> float | None:
+    """The part of `pid`'s CPU spent in the kernel on its behalf: system calls, and on
+    loopback the receiving side's network stack too (None once it is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(text[text.rindex(")") + 2 :].split()[12]) / TICKS
+
+
+def proc_wakeups(pid: int) -> int | None:
+    """Voluntary context switches of all `pid`'s threads so far: each is a thread that went to
+    sleep waiting (for a socket, a timer, a lock) and had to be woken again — at low rates the
+    thing every message costs (None once it is gone)."""
+    total = 0
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return None
+    for task in tasks:
+        try:
+            text = (task / "status").read_text()
+        except OSError:
+            continue  # a thread that ended meanwhile
+        for line in text.splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                total += int(line.split()[1])
+    return total
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds the whole machine has spent busy (all cores), from /proc/stat."""
     first = Path("/proc/stat").read_text().splitlines()[0].split()

@@ -12,6 +12,13 @@ as `make bench` does (batches of 250, 4 calls at once), after a warm-up.
 
 `--nats-profile` also takes Go's CPU profile of nats-server over the measured run (its pprof
 endpoint) and, when the Go toolchain is installed, prints its top functions.
+
+`--steady R` profiles steady traffic instead: one event per call, R calls a second on a
+schedule for `--seconds`, through unary `Publish` (`--way unary`) or the SDK's stream
+(`--way stream`), as the steady rows of `make bench` send it; `--idle` first measures what
+each process spends with no traffic at all.
+
+    python -m devkit.bench_profile --steady 500 --way stream --nats-profile --idle
 """
 
 from __future__ import annotations
@@ -26,15 +33,19 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from devkit.bench import start_receiver
 from devkit.bench_load import EventFactory, measure_throughput, publish_until_routed
-from devkit.bench_procs import proc_cpu_seconds
+from devkit.bench_procs import proc_cpu_seconds, proc_system_seconds, proc_wakeups
+from devkit.bench_producer import SdkEvents
 from devkit.bench_setup import ReceiverClient, Rest, create_account, sqlite_suite
+from devkit.bench_steady import sdk_paced, unary_paced
 from devkit.suite import Suite
 from eventstreams.v1 import router_pb2_grpc
+from eventstreams_producer import AsyncProducer, GrpcTransport
 from launcher.processes import free_port
 
 KINDS = {
@@ -117,6 +128,14 @@ def _short(frame: str) -> str:
 Target = tuple[int, Path, str, int]  # pid, output, py-spy format, samples per second
 
 
+@dataclass(frozen=True)
+class Steady:
+    rate: float
+    seconds: float
+    way: str
+    idle_seconds: float
+
+
 async def drive(
     suite: Suite,
     port: int,
@@ -125,6 +144,8 @@ async def drive(
     targets: list[Target],
     pids: dict[str, int],
     nats_profile: Path | None = None,
+    steady: Steady | None = None,
+    syscalls: bool = False,
 ) -> dict[str, Any]:
     type_name, batched = KINDS[kind]
     receiver = ReceiverClient(port)
@@ -139,25 +160,115 @@ async def drive(
             path = f"/profile/{kind}"
             warm = await measure_throughput(router, factory, receiver, type_name, path, 2_000, 250, 4, 30)
             assert warm.complete, warm.report()
+            idle: dict[str, float] = {}
+            if steady is not None and steady.idle_seconds > 0:
+                await asyncio.sleep(2.0)
+                idle = await idle_cores(pids, steady.idle_seconds)
             samplers = [record(pid, out, fmt, rate) for pid, out, fmt, rate in targets]
             go_profile = None
             if nats_profile is not None:
-                # As long as the measured run is likely to last at ~4k events/s.
-                seconds = max(3, min(30, events // 4000))
+                # As long as the measured run is likely to last (at ~4k events/s when flat out).
+                seconds = int(steady.seconds) if steady else max(3, min(30, events // 4000))
                 go_profile = asyncio.create_task(
                     asyncio.to_thread(fetch_go_profile, suite.nats_profile_port, seconds, nats_profile)
                 )
             await asyncio.sleep(1.0)  # the samplers attached
             before = {name: proc_cpu_seconds(pid) or 0.0 for name, pid in pids.items()}
-            result = await measure_throughput(router, factory, receiver, type_name, path, events, 250, 4, 30)
+            woken = {name: proc_wakeups(pid) or 0 for name, pid in pids.items()}
+            kernel = {name: proc_system_seconds(pid) or 0.0 for name, pid in pids.items()}
+            counting = count_syscalls(pids) if syscalls else None
+            if steady is None:
+                result = await measure_throughput(
+                    router, factory, receiver, type_name, path, events, 250, 4, 30
+                )
+                received, per_second = result.received, result.events_per_second
+            else:
+                received, per_second = await steady_traffic(suite, router, factory, receiver, path, steady)
             after = {name: proc_cpu_seconds(pid) or 0.0 for name, pid in pids.items()}
+            wakeups = {name: (proc_wakeups(pid) or 0) - woken[name] for name, pid in pids.items()}
+            kernel = {name: (proc_system_seconds(pid) or 0.0) - kernel[name] for name, pid in pids.items()}
+            calls = finish_counting(counting) if counting else {}
             stop(samplers)
             if go_profile is not None:
                 await go_profile
     finally:
         await receiver.close()
-    cpu = {name: round((after[name] - before[name]) / max(1, result.received) * 1e6, 1) for name in after}
-    return {"events_per_second": round(result.events_per_second), "us_per_event": cpu}
+    cpu = {name: round((after[name] - before[name]) / max(1, received) * 1e6, 1) for name in after}
+    woken_per_event = {name: round(count / max(1, received), 2) for name, count in wakeups.items()}
+    kernel_share = {name: round(kernel[name] / max(1e-9, after[name] - before[name]), 2) for name in kernel}
+    syscalls_per_event = {name: round(count / max(1, received), 2) for name, count in calls.items()}
+    return {
+        "events_per_second": round(per_second),
+        "us_per_event": cpu,
+        "wakeups_per_event": woken_per_event,
+        "kernel_share": kernel_share,
+        "syscalls_per_event": syscalls_per_event,
+        "idle_cores": idle,
+    }
+
+
+def count_syscalls(pids: dict[str, int]) -> dict[str, subprocess.Popen[str]]:
+    """`perf stat` counting each process's system calls until interrupted (needs perf and the
+    right to trace: root, or kernel.perf_event_paranoid ≤ 1)."""
+    perf = shutil.which("perf")
+    if perf is None:
+        raise SystemExit("--syscalls needs perf (linux-perf)")
+    return {
+        name: subprocess.Popen(
+            [perf, "stat", "-x", ",", "-e", "raw_syscalls:sys_enter", "-p", str(pid)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name, pid in pids.items()
+    }
+
+
+def finish_counting(counting: dict[str, subprocess.Popen[str]]) -> dict[str, int]:
+    counts = {}
+    for name, perf in counting.items():
+        perf.send_signal(signal.SIGINT)
+        _, err = perf.communicate(timeout=30)
+        for line in err.splitlines():
+            fields = line.split(",")
+            if len(fields) > 2 and fields[2] == "raw_syscalls:sys_enter" and fields[0].isdigit():
+                counts[name] = int(fields[0])
+    return counts
+
+
+async def idle_cores(pids: dict[str, int], seconds: float) -> dict[str, float]:
+    """The cores each process keeps busy with no traffic at all: its timers and heartbeats."""
+    before = {name: proc_cpu_seconds(pid) or 0.0 for name, pid in pids.items()}
+    await asyncio.sleep(seconds)
+    after = {name: proc_cpu_seconds(pid) or 0.0 for name, pid in pids.items()}
+    return {name: round((after[name] - before[name]) / seconds, 4) for name in after}
+
+
+async def steady_traffic(
+    suite: Suite,
+    router: router_pb2_grpc.RouterAsyncStub,
+    factory: EventFactory,
+    receiver: ReceiverClient,
+    path: str,
+    steady: Steady,
+) -> tuple[int, float]:
+    """One event per call at `steady.rate` calls a second; (events received, events/s sent)."""
+    await receiver.reset()
+    await receiver.track(path)
+    if steady.way == "unary":
+        figures = await unary_paced(router, factory, steady.rate, steady.seconds)
+    elif steady.way == "linger":
+        transport = GrpcTransport(suite.target("router"), suite.credential("producer"))
+        async with AsyncProducer(transport, account_sid=factory.account_sid) as producer:
+            figures = await sdk_paced(producer, SdkEvents(factory), steady.rate, steady.seconds)
+    else:
+        transport = GrpcTransport(suite.target("router"), suite.credential("producer"))
+        async with AsyncProducer(
+            transport, account_sid=factory.account_sid, batch_size=1, max_in_flight=256
+        ) as producer:
+            figures = await sdk_paced(producer, SdkEvents(factory), steady.rate, steady.seconds)
+    seen = await receiver.wait_events(path, figures.events, 30)
+    return seen.events, figures.events / max(figures.seconds, 1e-9)
 
 
 def main() -> None:
@@ -172,7 +283,15 @@ def main() -> None:
     parser.add_argument(
         "--nats-profile", action="store_true", help="also Go's CPU profile of nats-server (pprof)"
     )
+    parser.add_argument("--steady", type=float, help="one event per call, this many calls a second")
+    parser.add_argument("--way", choices=("unary", "stream", "linger"), default="stream")
+    parser.add_argument("--seconds", type=float, default=15.0, help="how long the steady traffic lasts")
+    parser.add_argument("--syscalls", action="store_true", help="count each process's system calls (perf)")
+    parser.add_argument("--idle", type=float, default=0.0, help="first measure this many idle seconds")
     args = parser.parse_args()
+    steady = Steady(args.steady, args.seconds, args.way, args.idle) if args.steady else None
+    if steady is not None:
+        args.kind = "one_per_request"
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="es-profile-") as tmp:
         directory = Path(tmp)
@@ -182,7 +301,8 @@ def main() -> None:
         nats_profile = None
         if args.nats_profile:
             suite.nats_profile_port = free_port()
-            nats_profile = args.out / f"{args.kind}-nats-server.pprof"
+            label = args.kind if steady is None else f"steady-{args.way}-{args.steady:.0f}"
+            nats_profile = args.out / f"{label}-nats-server.pprof"
         targets: list[Target] = []
         pids: dict[str, int] = {}
         try:
@@ -190,13 +310,18 @@ def main() -> None:
             for name in PROFILED:
                 pid = suite.children[name].process.pid
                 pids[name] = pid
-                stem = args.out / f"{args.kind}-{name}"
+                stem = args.out / (
+                    f"{args.kind}-{name}" if steady is None else f"steady-{args.way}-{args.steady:.0f}-{name}"
+                )
                 targets.append((pid, stem.with_suffix(".svg"), "flamegraph", args.rate))
                 targets.append((pid, stem.with_suffix(".txt"), "raw", args.rate))
             assert suite.nats is not None and suite.nats.child is not None
             pids["nats-server"] = suite.nats.child.process.pid
+            pids["fast receiver"] = receiver.process.pid
             started = time.monotonic()
-            figures = asyncio.run(drive(suite, port, args.kind, args.events, targets, pids, nats_profile))
+            figures = asyncio.run(
+                drive(suite, port, args.kind, args.events, targets, pids, nats_profile, steady, args.syscalls)
+            )
         finally:
             suite.stop()
             receiver.stop()
@@ -205,12 +330,26 @@ def main() -> None:
         f"({time.monotonic() - started:.0f} s); core-µs per event: "
         + ", ".join(f"{n} {v:,.0f}" for n, v in figures["us_per_event"].items())
     )
+    print(
+        "wake-ups (voluntary context switches) per event: "
+        + ", ".join(f"{n} {v:,.2f}" for n, v in figures["wakeups_per_event"].items())
+    )
+    print(
+        "share of CPU in the kernel: " + ", ".join(f"{n} {v:.2f}" for n, v in figures["kernel_share"].items())
+    )
+    if figures["syscalls_per_event"]:
+        print(
+            "system calls per event: "
+            + ", ".join(f"{n} {v:,.2f}" for n, v in figures["syscalls_per_event"].items())
+        )
+    if figures["idle_cores"]:
+        print("idle, cores busy: " + ", ".join(f"{n} {v:.4f}" for n, v in figures["idle_cores"].items()))
     if nats_profile is not None:
         listing = go_top(nats_profile, args.top)
         print(f"\nnats-server: Go CPU profile {nats_profile}")
         print(listing if listing is not None else "  (no Go toolchain: `go tool pprof -top` it elsewhere)")
     for name in PROFILED:
-        collapsed = args.out / f"{args.kind}-{name}.txt"
+        collapsed = next(t[1] for t in targets if t[0] == pids[name] and t[2] == "raw")
         if not collapsed.exists():
             print(f"\n{name}: no samples (py-spy needs ptrace rights: run as root or set ptrace_scope)")
             continue
