@@ -15,6 +15,7 @@ from runtime import clients, db, jetstream, tracing
 from runtime.grpc_server import Registration, ServiceApp
 from runtime.held_routing import held_routing_service
 from runtime.metrics import Metrics
+from runtime.natsio.acks import GatheredAcks
 from runtime.routing import follow_routing, report_held_routing
 from services.delivery.directory import SinkDirectory
 from services.delivery.errorlog.worker import ErrorLog
@@ -144,8 +145,15 @@ async def build(settings: Settings) -> ServiceApp:
         observers.append(DeliveryMetrics(metrics, directory.sink_type))
         report_held_routing(metrics, "delivery", directory, accounts)
     tracer, traces = tracing.tracer_for("delivery", settings.otlp_endpoint, settings.trace_sample_ratio)
+    gathered_acks = GatheredAcks(settings.ack_gather_seconds)
     settler = Settler(
-        journal, retry_rules(settings), parked, directory.owner, observers=tuple(observers), tracer=tracer
+        journal,
+        retry_rules(settings),
+        parked,
+        directory.owner,
+        observers=tuple(observers),
+        tracer=tracer,
+        acknowledge=gathered_acks.ack_all,
     )
     # The workers sharing the consumer share each throttled sink's cap.
     fleet = Fleet(nc, fleet_subject(settings))
@@ -209,7 +217,8 @@ async def build(settings: Settings) -> ServiceApp:
         await directory.close()
         for driver in drivers.values():
             await driver.close()
-        await nc.close()
+        gathered_acks.cancel()
+        await nc.close()  # writes the acknowledgements still gathering
         await control_channel.close()
         await error_log.close()
         await engine.dispose()

@@ -48,6 +48,9 @@ class Settings(StreamSettings, RoutingSettings, ServiceSettings):
         300.0, "delivery: quiet time before a cap grows back (Twilio: 5 min)"
     )
     ack_wait_seconds: float = setting(30.0, "delivery: redelivery after this long without an ack")
+    ack_gather_seconds: float = setting(
+        0.02, "delivery: a call's acks wait up to this long to share a write with other calls' (0: at once)"
+    )
     ordered_max_pending: int = setting(
         1000, "delivery: events of one key-ordered sink a worker holds at once (a failing key's wait here)"
     )

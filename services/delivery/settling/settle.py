@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from nats.aio.msg import Msg
@@ -69,8 +69,12 @@ class Settler:
         rng: random.Random | None = None,
         observers: tuple[SettleObserver, ...] = (),
         tracer: Tracer | None = None,
+        acknowledge: Callable[[Sequence[Msg]], Awaitable[None]] = ack_all,
     ) -> None:
+        """`acknowledge`: how a call's acknowledgements are written (at once, or gathered
+        with other calls' — runtime/natsio/acks.GatheredAcks)."""
         self._tracer = tracer
+        self._acknowledge = acknowledge
         self._journal = journal
         self._rules = rules
         self._parker = parker
@@ -126,7 +130,7 @@ class Settler:
                 decisions.append(await self._settle(envelope, what, sink, latency_ms, True, now, acks))
         finally:
             try:
-                await ack_all(acks)
+                await self._acknowledge(acks)
             finally:
                 if len(decisions) < len(envelopes):
                     envelopes, happened = envelopes[: len(decisions)], happened[: len(decisions)]
