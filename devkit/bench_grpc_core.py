@@ -1,13 +1,19 @@
-"""What one message on an open gRPC stream costs a grpc.aio server at a steady rate, with gRPC
-core's switches as our services set them (runtime/grpc_core.py) and with grpcio's defaults:
-a bidirectional echo (no code of ours), on uvloop as our services run, one message sent
-every 1/R s by a client in another process. Per message: the server's CPU (core-µs, from
-/proc) and its threads woken (voluntary context switches, all threads). Rounds alternate the
-two servers; each figure is the median of the rounds with its min–max, and the ratio is
-taken within a round.
+"""What one message on an open gRPC stream costs a grpc.aio server at a steady rate, with
+grpcio's defaults and with its EventEngine listener turned off (`GRPC_EXPERIMENTS=
+-event_engine_listener`: accepted connections served by gRPC core's older TCP server): a
+bidirectional echo (no code of ours), on uvloop as our services run, one message sent every
+1/R s by a client in another process. Per message: the server's CPU (core-µs, from /proc)
+and its threads woken (voluntary context switches, all threads). Rounds alternate the two
+servers; each figure is the median of the rounds with its min–max, and the ratio is taken
+within a round. gRPC reads GRPC_EXPERIMENTS once, when grpc is imported: each server is a
+process of its own.
 
     python -m devkit.bench_grpc_core                 # 4 rounds at 500/s, 6 s each
     python -m devkit.bench_grpc_core --rate 2000 --rounds 3
+    python -m devkit.bench_grpc_core --unary 8000 --concurrency 1000   # flat out instead
+
+`--unary N` sends N unary calls with up to `--concurrency` in flight, as fast as the server
+answers them, and gives calls/s beside the CPU and threads woken per call.
 """
 
 from __future__ import annotations
@@ -24,11 +30,12 @@ from typing import Any
 from devkit.bench_procs import proc_cpu_seconds, proc_wakeups
 from devkit.bench_stats import show, spread
 from launcher.processes import ROOT, free_port
-from runtime import grpc_core
 
 METHOD = "/bench.Echo/Echo"
+UNARY = "/bench.Echo/Once"
 PAYLOAD = b"x" * 300  # about one event's request
-WAYS = {"grpcio defaults": "", "our switches": grpc_core.SERVER_EXPERIMENTS}
+VARIABLE = "GRPC_EXPERIMENTS"
+WAYS = {"grpcio defaults": "", "no EventEngine listener": "-event_engine_listener"}
 
 
 async def serve(port: int) -> None:
@@ -38,9 +45,15 @@ async def serve(port: int) -> None:
         async for request in requests:
             yield request
 
-    handler: Any = grpc.stream_stream_rpc_method_handler(echo)
+    async def once(request: bytes, context: object) -> bytes:
+        return request
+
+    handlers: dict[str, Any] = {
+        "Echo": grpc.stream_stream_rpc_method_handler(echo),
+        "Once": grpc.unary_unary_rpc_method_handler(once),
+    }
     server = grpc.aio.server()
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("bench.Echo", {"Echo": handler}),))
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("bench.Echo", handlers),))
     server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
     await server.wait_for_termination()
@@ -78,11 +91,34 @@ async def drive(port: int, pid: int, rate: float, seconds: float) -> dict[str, f
     return {"us_per_message": cpu / messages * 1e6, "wakeups_per_message": woken / messages}
 
 
-def one_round(experiments: str, rate: float, seconds: float) -> dict[str, float]:
+async def drive_unary(port: int, pid: int, calls: int, concurrency: int) -> dict[str, float]:
+    import grpc
+
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        call: Any = channel.unary_unary(UNARY)
+        await call(PAYLOAD)
+        in_flight = asyncio.Semaphore(concurrency)
+
+        async def one() -> None:
+            async with in_flight:
+                await call(PAYLOAD)
+
+        cpu, woken, start = proc_cpu_seconds(pid) or 0.0, proc_wakeups(pid) or 0, time.monotonic()
+        await asyncio.gather(*(one() for _ in range(calls)))
+        seconds = time.monotonic() - start
+        cpu, woken = (proc_cpu_seconds(pid) or 0.0) - cpu, (proc_wakeups(pid) or 0) - woken
+    return {
+        "us_per_message": cpu / calls * 1e6,
+        "wakeups_per_message": woken / calls,
+        "per_second": calls / seconds,
+    }
+
+
+def one_round(experiments: str, args: argparse.Namespace) -> dict[str, float]:
     port = free_port()
     env = {
         **os.environ,
-        grpc_core.VARIABLE: experiments,
+        VARIABLE: experiments,
         "PYTHONPATH": os.pathsep.join(map(str, (ROOT, ROOT / "gen"))),
     }
     server = subprocess.Popen(
@@ -90,7 +126,9 @@ def one_round(experiments: str, rate: float, seconds: float) -> dict[str, float]
     )
     try:
         time.sleep(1.5)
-        return asyncio.run(drive(port, server.pid, rate, seconds))
+        if args.unary:
+            return asyncio.run(drive_unary(port, server.pid, args.unary, args.concurrency))
+        return asyncio.run(drive(port, server.pid, args.rate, args.seconds))
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -103,6 +141,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500.0, help="messages a second")
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--unary", type=int, help="this many unary calls as fast as they go")
+    parser.add_argument("--concurrency", type=int, default=1000, help="unary calls in flight at most")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -112,7 +152,7 @@ def main() -> None:
         return
     rounds = []
     for number in range(args.rounds):
-        found = {way: one_round(experiments, args.rate, args.seconds) for way, experiments in WAYS.items()}
+        found = {way: one_round(experiments, args) for way, experiments in WAYS.items()}
         rounds.append(found)
         print(
             f"  round {number + 1}: "
@@ -122,15 +162,21 @@ def main() -> None:
             ),
             flush=True,
         )
-    print(f"\n{args.rate:,.0f} messages/s on one stream, {args.seconds:g} s a round, {args.rounds} rounds\n")
-    print("| server | core-µs per message | threads woken per message | × grpcio defaults (CPU) |")
-    print("|---|---|---|---|")
+    if args.unary:
+        print(f"\n{args.unary:,} unary calls, up to {args.concurrency:,} in flight, {args.rounds} rounds\n")
+    else:
+        print(
+            f"\n{args.rate:,.0f} messages/s on one stream, {args.seconds:g} s a round, {args.rounds} rounds\n"
+        )
+    print("| server | core-µs per message | threads woken per message | × grpcio defaults (CPU) | calls/s |")
+    print("|---|---|---|---|---|")
     base = "grpcio defaults"
     for way in WAYS:
         cpu = spread([r[way]["us_per_message"] for r in rounds])
         woken = spread([r[way]["wakeups_per_message"] for r in rounds])
         ratio = spread([r[way]["us_per_message"] / r[base]["us_per_message"] for r in rounds])
-        print(f"| {way} | {show(cpu, 0)} | {show(woken, 2)} | {show(ratio, 2)} |")
+        pace = spread([r[way].get("per_second") for r in rounds])
+        print(f"| {way} | {show(cpu, 0)} | {show(woken, 2)} | {show(ratio, 2)} | {show(pace, 0)} |")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,7 @@
-from runtime import grpc_core
-
-grpc_core.configure()  # first: gRPC reads its switches once, when it is imported
-
-from runtime import config, logs  # noqa: E402
-from runtime.grpc_server import run  # noqa: E402
-from services.catalog.app import build  # noqa: E402
-from services.catalog.settings import Settings  # noqa: E402
+from runtime import config, logs
+from runtime.grpc_server import run
+from services.catalog.app import build
+from services.catalog.settings import Settings
 
 settings = config.load(Settings)
 logs.configure("catalog", settings.log_level, settings.log_format)
