@@ -70,6 +70,7 @@ def lane_rules(settings: Settings) -> LaneRules:
     return LaneRules(
         concurrency=settings.sink_concurrency,
         batch_concurrency=settings.sink_batch_concurrency,
+        gather_seconds=settings.sink_gather_seconds,
         failing_buffer=settings.failing_sink_buffer,
         ack_wait_seconds=settings.ack_wait_seconds,
         retry=retry_rules(settings),

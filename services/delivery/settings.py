@@ -35,6 +35,11 @@ class Settings(StreamSettings, RoutingSettings, ServiceSettings):
     max_buffered: int = setting(4096, "delivery: events one worker holds at once (queued or in flight)")
     sink_concurrency: int = setting(32, "delivery: requests in flight to one healthy sink")
     sink_batch_concurrency: int = setting(4, "delivery: requests in flight to one healthy batching sink")
+    sink_gather_seconds: float = setting(
+        0.004,
+        "delivery: a batching sink's next call waits up to this long after its last one for more events "
+        "(0: never) — fewer calls per event at steady rates, at most this much added to a first attempt",
+    )
     failing_sink_buffer: int = setting(
         16, "delivery: events queued for a failing or throttled sink (the rest wait in JetStream)"
     )
