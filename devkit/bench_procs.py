@@ -33,24 +33,28 @@ def proc_status_kib(pid: int) -> dict[str, int]:
     return found
 
 
-def proc_cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds `pid` has used (None once it is gone)."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """`/proc/<pid>/stat` after the command name (which may hold spaces), or None once gone."""
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = text[text.rindex(")") + 2 :].split()
+    return text[text.rindex(")") + 2 :].split()
+
+
+def proc_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds `pid` has used (None once it is gone)."""
+    fields = _stat_fields(pid)
+    if fields is None:
+        return None
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime: fields 14 and 15
 
 
 def proc_system_seconds(pid: int) -> float | None:
     """The part of `pid`'s CPU spent in the kernel on its behalf: system calls, and on
     loopback the receiving side's network stack too (None once it is gone)."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(text[text.rindex(")") + 2 :].split()[12]) / TICKS
+    fields = _stat_fields(pid)
+    return None if fields is None else int(fields[12]) / TICKS  # stime: field 15
 
 
 def proc_wakeups(pid: int) -> int | None:

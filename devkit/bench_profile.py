@@ -14,11 +14,13 @@ as `make bench` does (batches of 250, 4 calls at once), after a warm-up.
 endpoint) and, when the Go toolchain is installed, prints its top functions.
 
 `--steady R` profiles steady traffic instead: one event per call, R calls a second on a
-schedule for `--seconds`, through unary `Publish` (`--way unary`) or the SDK's stream
-(`--way stream`), as the steady rows of `make bench` send it; `--idle` first measures what
-each process spends with no traffic at all.
+schedule for `--seconds`, through unary `Publish` (`--way unary`), the SDK's stream one event
+a request (`--way stream`) or the SDK's defaults (`--way linger`), as the steady rows of
+`make bench` send it. Every run prints each process's threads woken per event and its share
+of CPU in the kernel; `--syscalls` adds its system calls per event (perf), `--idle S` what it
+spends over S seconds with no traffic at all.
 
-    python -m devkit.bench_profile --steady 500 --way stream --nats-profile --idle
+    python -m devkit.bench_profile --steady 500 --way stream --nats-profile --syscalls --idle 10
 """
 
 from __future__ import annotations
@@ -198,6 +200,7 @@ async def drive(
     kernel_share = {name: round(kernel[name] / max(1e-9, after[name] - before[name]), 2) for name in kernel}
     syscalls_per_event = {name: round(count / max(1, received), 2) for name, count in calls.items()}
     return {
+        "received": received,
         "events_per_second": round(per_second),
         "us_per_event": cpu,
         "wakeups_per_event": woken_per_event,
@@ -257,15 +260,12 @@ async def steady_traffic(
     await receiver.track(path)
     if steady.way == "unary":
         figures = await unary_paced(router, factory, steady.rate, steady.seconds)
-    elif steady.way == "linger":
-        transport = GrpcTransport(suite.target("router"), suite.credential("producer"))
-        async with AsyncProducer(transport, account_sid=factory.account_sid) as producer:
-            figures = await sdk_paced(producer, SdkEvents(factory), steady.rate, steady.seconds)
     else:
+        # "stream": one event a request, as bench_steady's row; "linger": the SDK's defaults.
+        one_a_request: dict[str, Any] = {"batch_size": 1, "max_in_flight": 256}
+        options = one_a_request if steady.way == "stream" else {}
         transport = GrpcTransport(suite.target("router"), suite.credential("producer"))
-        async with AsyncProducer(
-            transport, account_sid=factory.account_sid, batch_size=1, max_in_flight=256
-        ) as producer:
+        async with AsyncProducer(transport, account_sid=factory.account_sid, **options) as producer:
             figures = await sdk_paced(producer, SdkEvents(factory), steady.rate, steady.seconds)
     seen = await receiver.wait_events(path, figures.events, 30)
     return seen.events, figures.events / max(figures.seconds, 1e-9)
@@ -292,6 +292,7 @@ def main() -> None:
     steady = Steady(args.steady, args.seconds, args.way, args.idle) if args.steady else None
     if steady is not None:
         args.kind = "one_per_request"
+    label = args.kind if steady is None else f"steady-{args.way}-{args.steady:.0f}"
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="es-profile-") as tmp:
         directory = Path(tmp)
@@ -301,7 +302,6 @@ def main() -> None:
         nats_profile = None
         if args.nats_profile:
             suite.nats_profile_port = free_port()
-            label = args.kind if steady is None else f"steady-{args.way}-{args.steady:.0f}"
             nats_profile = args.out / f"{label}-nats-server.pprof"
         targets: list[Target] = []
         pids: dict[str, int] = {}
@@ -310,9 +310,7 @@ def main() -> None:
             for name in PROFILED:
                 pid = suite.children[name].process.pid
                 pids[name] = pid
-                stem = args.out / (
-                    f"{args.kind}-{name}" if steady is None else f"steady-{args.way}-{args.steady:.0f}-{name}"
-                )
+                stem = args.out / f"{label}-{name}"
                 targets.append((pid, stem.with_suffix(".svg"), "flamegraph", args.rate))
                 targets.append((pid, stem.with_suffix(".txt"), "raw", args.rate))
             assert suite.nats is not None and suite.nats.child is not None
@@ -326,7 +324,7 @@ def main() -> None:
             suite.stop()
             receiver.stop()
     print(
-        f"{args.kind}: {args.events:,} events at {figures['events_per_second']:,} events/s "
+        f"{label}: {figures['received']:,} events received at {figures['events_per_second']:,} events/s "
         f"({time.monotonic() - started:.0f} s); core-µs per event: "
         + ", ".join(f"{n} {v:,.0f}" for n, v in figures["us_per_event"].items())
     )
