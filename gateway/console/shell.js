@@ -17,6 +17,13 @@ export function rerender() {
   window.dispatchEvent(new HashChangeEvent("hashchange"));
 }
 
+// Show the view at `hash`: a new address renders by itself (hashchange), the same one is
+// rendered again — never both, or a second rendering would replace the first under the reader.
+export function go(hash) {
+  if (location.hash === hash) rerender();
+  else location.hash = hash;
+}
+
 export function show(...nodes) {
   fill(view, ...nodes);
 }

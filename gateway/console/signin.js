@@ -1,7 +1,7 @@
 // Signing in (Basic auth kept for the tab), signing out, and the tenant portal's way in.
 import { ApiError, api, forget, remember, who } from "./api.js";
 import { field, fill, h } from "./dom.js";
-import { explain, rerender, show } from "./shell.js";
+import { explain, go, rerender, show } from "./shell.js";
 
 const ACCOUNT_SID = /^AC[0-9a-f]{32}$/i;
 const KEY_SID = /^SK[0-9a-f]{32}$/i;
@@ -50,8 +50,7 @@ export function signInView(problem = "") {
     try {
       await api("/v1/Sinks?PageSize=1", { identity });
       remember(identity);
-      location.hash = "#/sinks";
-      rerender();
+      go("#/sinks");
     } catch (failure) {
       // What was typed stays: only the secret is to be typed again.
       secret.value = "";

@@ -353,3 +353,16 @@ async def test_the_root_leads_to_the_console(rest: httpx.AsyncClient) -> None:
     found = await rest.get("/", follow_redirects=False)
     assert found.status_code in (302, 307) and found.headers["location"] == "/console/"
     assert (await rest.get("/", follow_redirects=True)).status_code == 200
+
+
+async def test_signing_in_shows_the_sinks_once(suite: Suite, page: Any, account: control_pb2.Account) -> None:
+    """Signing in shows the sinks view once: a second rendering racing the first would replace
+    a form the person has begun to fill in, losing what they typed."""
+    listed: list[str] = []
+    page.on(
+        "request",
+        lambda request: listed.append(request.url) if "/v1/Sinks?PageSize=100" in request.url else None,
+    )
+    await sign_in(page, suite, account)
+    await page.wait_for_load_state("networkidle")
+    assert len(listed) == 1, listed
