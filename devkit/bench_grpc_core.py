@@ -1,12 +1,13 @@
-"""What one message on an open gRPC stream costs a grpc.aio server at a steady rate, with
-grpcio's defaults and with its EventEngine listener turned off (`GRPC_EXPERIMENTS=
--event_engine_listener`: accepted connections served by gRPC core's older TCP server): a
-bidirectional echo (no code of ours), on uvloop as our services run, one message sent every
-1/R s by a client in another process. Per message: the server's CPU (core-µs, from /proc)
-and its threads woken (voluntary context switches, all threads). Rounds alternate the two
-servers; each figure is the median of the rounds with its min–max, and the ratio is taken
-within a round. gRPC reads GRPC_EXPERIMENTS once, when grpc is imported: each server is a
-process of its own.
+"""What one message on an open gRPC stream costs a Python gRPC server at a steady rate: a
+grpc.aio server with grpcio's defaults, the same with its EventEngine listener turned off
+(`GRPC_EXPERIMENTS=-event_engine_listener`: accepted connections served by gRPC core's older
+TCP server), and grpclib (HTTP/2 in pure Python on the event loop itself, no threads of its
+own). A bidirectional echo (no code of ours), on uvloop as our services run, one message sent
+every 1/R s by a grpcio client in another process. Per message: the server's CPU (core-µs,
+from /proc) and its threads woken (voluntary context switches, all threads). Rounds alternate
+the servers; each figure is the median of the rounds with its min–max, and the ratio is
+taken within a round. gRPC reads GRPC_EXPERIMENTS once, when grpc is imported: each server is
+a process of its own.
 
     python -m devkit.bench_grpc_core                 # 4 rounds at 500/s, 6 s each
     python -m devkit.bench_grpc_core --rate 2000 --rounds 3
@@ -35,7 +36,12 @@ METHOD = "/bench.Echo/Echo"
 UNARY = "/bench.Echo/Once"
 PAYLOAD = b"x" * 300  # about one event's request
 VARIABLE = "GRPC_EXPERIMENTS"
-WAYS = {"grpcio defaults": "", "no EventEngine listener": "-event_engine_listener"}
+# A way: (server, GRPC_EXPERIMENTS).
+WAYS = {
+    "grpcio defaults": ("grpcio", ""),
+    "no EventEngine listener": ("grpcio", "-event_engine_listener"),
+    "grpclib": ("grpclib", ""),
+}
 
 
 async def serve(port: int) -> None:
@@ -57,6 +63,43 @@ async def serve(port: int) -> None:
     server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
     await server.wait_for_termination()
+
+
+async def serve_grpclib(port: int) -> None:
+    from grpclib.const import Cardinality, Handler
+    from grpclib.encoding.base import CodecBase
+    from grpclib.server import Server, Stream
+
+    class Raw(CodecBase):  # type: ignore[misc]
+        """The messages as the bytes they are, as the grpcio echo has them."""
+
+        __content_subtype__ = "proto"
+
+        def encode(self, message: bytes, message_type: object) -> bytes:
+            return message
+
+        def decode(self, data: bytes, message_type: object) -> bytes:
+            return data
+
+    class Echo:
+        async def echo(self, stream: Stream[bytes, bytes]) -> None:
+            async for request in stream:
+                await stream.send_message(request)
+
+        async def once(self, stream: Stream[bytes, bytes]) -> None:
+            request = await stream.recv_message()
+            assert request is not None  # a unary call carries its message
+            await stream.send_message(request)
+
+        def __mapping__(self) -> dict[str, Handler]:
+            return {
+                METHOD: Handler(self.echo, Cardinality.STREAM_STREAM, bytes, bytes),
+                UNARY: Handler(self.once, Cardinality.UNARY_UNARY, bytes, bytes),
+            }
+
+    server = Server([Echo()], codec=Raw())
+    await server.start("127.0.0.1", port)
+    await server.wait_closed()
 
 
 async def drive(port: int, pid: int, rate: float, seconds: float) -> dict[str, float]:
@@ -114,7 +157,8 @@ async def drive_unary(port: int, pid: int, calls: int, concurrency: int) -> dict
     }
 
 
-def one_round(experiments: str, args: argparse.Namespace) -> dict[str, float]:
+def one_round(way: tuple[str, str], args: argparse.Namespace) -> dict[str, float]:
+    kind, experiments = way
     port = free_port()
     env = {
         **os.environ,
@@ -122,7 +166,9 @@ def one_round(experiments: str, args: argparse.Namespace) -> dict[str, float]:
         "PYTHONPATH": os.pathsep.join(map(str, (ROOT, ROOT / "gen"))),
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "devkit.bench_grpc_core", "--serve", str(port)], env=env, cwd=ROOT
+        [sys.executable, "-m", "devkit.bench_grpc_core", "--serve", str(port), "--server", kind],
+        env=env,
+        cwd=ROOT,
     )
     try:
         time.sleep(1.5)
@@ -144,15 +190,16 @@ def main() -> None:
     parser.add_argument("--unary", type=int, help="this many unary calls as fast as they go")
     parser.add_argument("--concurrency", type=int, default=1000, help="unary calls in flight at most")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--server", choices=("grpcio", "grpclib"), default="grpcio", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         import uvloop
 
-        uvloop.run(serve(args.serve))
+        uvloop.run((serve_grpclib if args.server == "grpclib" else serve)(args.serve))
         return
     rounds = []
     for number in range(args.rounds):
-        found = {way: one_round(experiments, args) for way, experiments in WAYS.items()}
+        found = {name: one_round(way, args) for name, way in WAYS.items()}
         rounds.append(found)
         print(
             f"  round {number + 1}: "
