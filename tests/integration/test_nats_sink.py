@@ -1,8 +1,9 @@
 """The NATS driver against real nats-servers (one with users and JetStream, one with a
-token), read back with nats-py as a customer would: core publishes with the event id as
-`Nats-Msg-Id`, JetStream publishes acknowledged and deduplicated by it, and what the server
-refuses for good (a login, a permission, a subject no stream stores) told apart from what is
-worth retrying (a server that cannot be reached)."""
+token, one listing a user by its NKey, one in operator mode logging users in by JWT), read
+back with nats-py as a customer would: core publishes with the event id as `Nats-Msg-Id`,
+JetStream publishes acknowledged and deduplicated by it, and what the server refuses for
+good (a login, a permission, a subject no stream stores) told apart from what is worth
+retrying (a server that cannot be reached)."""
 
 from __future__ import annotations
 
@@ -11,19 +12,23 @@ import json
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
+from nats.aio.client import RawCredentials
 from nats.js.api import StreamConfig
 
 from launcher.nats_server import NatsServer
 from launcher.processes import free_port
+from runtime.sinks import nats as nats_config
 from runtime.sinks.nats import NatsConfig
 from services.delivery.errors import DestinationRefused
 from services.delivery.sinks.base import SinkEvent, SinkSpec
 from services.delivery.sinks.nats import NatsDriver
 from services.delivery.sinks.nats.driver import NatsSink
 from services.delivery.sinks.nats.errors import NatsRefused, NatsUnavailable
+from tests.support.nats_auth import Operator, creds, user_key
 
 pytestmark = pytest.mark.integration
 
@@ -68,6 +73,25 @@ def token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServe
     running.stop()
 
 
+NKEY_USER = user_key()
+OPERATOR = Operator.new()
+
+
+@pytest.fixture(scope="module")
+def nkey_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    config = f"authorization {{ users = [ {{ nkey: {NKEY_USER.public} }} ] }}\n"
+    running = server(tmp_path_factory.mktemp("nats-nkey"), config)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def operator_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    running = server(tmp_path_factory.mktemp("nats-operator"), OPERATOR.server_config())
+    yield running
+    running.stop()
+
+
 @pytest.fixture
 async def driver() -> AsyncIterator[NatsDriver]:
     made = NatsDriver(allow_private=True)
@@ -95,8 +119,28 @@ def open_sink(driver: NatsDriver, url: str, subject: str, stream: str = "", **lo
         username=login.get("username", WRITER[0] if not login else ""),
         password=login.get("password", WRITER[1] if not login else ""),
         token=login.get("token", ""),
+        nkey_seed=login.get("nkey_seed", ""),
+        credentials=login.get("credentials", ""),
     )
     return driver.open(SinkSpec(SID, ACCOUNT, config, "token"))
+
+
+async def delivered_to_a_reader(
+    driver: NatsDriver, url: str, subject: str, reader_login: dict[str, Any], **login: str
+) -> None:
+    """A sink logged in with `login` publishes an event that a subscriber (logged in with
+    nats-py's `reader_login`) receives."""
+    reader = await nats.connect(url, **reader_login)
+    received = await reader.subscribe(subject)
+    await reader.flush()
+    sink = open_sink(driver, url, subject, **login)
+    try:
+        await sink.prepare()
+        assert (await sink.deliver([event(7)]))[0].delivered
+        assert (await received.next_msg(timeout=5)).data == event(7).payload
+    finally:
+        await sink.close()
+        await reader.close()
 
 
 async def test_core_publishes_carry_the_event_and_its_id(
@@ -200,20 +244,52 @@ async def test_a_token_logs_in_and_a_wrong_one_is_refused(
     token_server: NatsServer, driver: NatsDriver
 ) -> None:
     subject = "tokened." + secrets.token_hex(4)
-    reader = await nats.connect(token_server.url, token=TOKEN)
-    received = await reader.subscribe(subject)
-    await reader.flush()
-    sink = open_sink(driver, token_server.url, subject, token=TOKEN)
-    try:
-        await sink.prepare()
-        assert (await sink.deliver([event(7)]))[0].delivered
-        assert (await received.next_msg(timeout=5)).data == event(7).payload
-    finally:
-        await sink.close()
-        await reader.close()
+    await delivered_to_a_reader(driver, token_server.url, subject, {"token": TOKEN}, token=TOKEN)
     wrong = open_sink(driver, token_server.url, subject, token="wrong")
     with pytest.raises(NatsRefused):
         await wrong.prepare()
+
+
+async def test_an_nkey_logs_in_and_another_is_refused(nkey_server: NatsServer, driver: NatsDriver) -> None:
+    subject = "nkeyed." + secrets.token_hex(4)
+    await delivered_to_a_reader(
+        driver, nkey_server.url, subject, {"nkeys_seed_str": NKEY_USER.seed}, nkey_seed=NKEY_USER.seed
+    )
+    stranger = open_sink(driver, nkey_server.url, subject, nkey_seed=user_key().seed)
+    with pytest.raises(NatsRefused, match="login"):
+        await stranger.prepare()
+
+
+async def test_a_creds_file_logs_in_to_jetstream_and_a_forged_one_is_refused(
+    operator_server: NatsServer, driver: NatsDriver
+) -> None:
+    """A server in operator mode (as Synadia Cloud runs): the user's JWT, signed by its
+    account, and the seed proving the user holds its key — checked by the server, not us."""
+    user, user_jwt = OPERATOR.user("event-streams")
+    login = nats_config.credentials(creds(user_jwt, user.seed))
+    stream = "EVENTS_" + secrets.token_hex(4)
+    subject = f"{stream.lower()}.twilio"
+    admin = await nats.connect(operator_server.url, user_credentials=RawCredentials(login))
+    await admin.jetstream().add_stream(StreamConfig(name=stream, subjects=[subject]))
+    sink = open_sink(driver, operator_server.url, subject, stream, credentials=login)
+    try:
+        await sink.prepare()
+        assert all(o.delivered for o in await sink.deliver([event(1), event(2)]))
+        assert (await admin.jetstream().stream_info(stream)).state.messages == 2
+    finally:
+        await sink.close()
+        await admin.close()
+    # A user signed by a key that is not the account's: well formed, so the sink takes it;
+    # the server refuses it for good.
+    forger, forged_jwt = OPERATOR.user("forged", signer=user_key())
+    forged = open_sink(
+        driver,
+        operator_server.url,
+        subject,
+        credentials=nats_config.credentials(creds(forged_jwt, forger.seed)),
+    )
+    with pytest.raises(NatsRefused, match="login"):
+        await forged.prepare()
 
 
 async def test_a_server_that_cannot_be_reached_or_goes_away_is_retried(

@@ -19,7 +19,14 @@ RABBITMQ = {
     "password": "p",
 }
 NATS = {"url": "tls://nats.example.com:4222", "subject": "twilio.events"}
-NATS_DEFAULTS = {"stream": "", "username": "", "password": "", "token": ""}
+NATS_DEFAULTS = {
+    "stream": "",
+    "username": "",
+    "password": "",
+    "token": "",
+    "nkey_seed": "",
+    "credentials": "",
+}
 KAFKA = {"bootstrap_servers": "k1.example.com:9093,k2.example.com:9093", "topic": "twilio-events"}
 KAFKA_DEFAULTS = {"tls": False, "sasl_mechanism": "", "username": "", "password": ""}
 
@@ -104,7 +111,7 @@ def test_accepted(sink_type: str, config: dict[str, Any], expected: dict[str, An
         ("nats", {**NATS, "stream": "a.b"}, "stream must be a JetStream stream name"),
         ("nats", {**NATS, "username": "u"}, "password is empty (username and password go together)"),
         ("nats", {**NATS, "password": "p"}, "username is empty (username and password go together)"),
-        ("nats", {**NATS, "username": "u", "password": "p", "token": "t"}, "token and username/password"),
+        ("nats", {**NATS, "username": "u", "password": "p", "token": "t"}, "are ways to log in: give one"),
         ("nats", {**NATS, "token": "t" * 1025}, "token is longer than 1024"),
         ("nats", {**NATS, "creds": "x"}, "unknown configuration field(s): creds"),
         ("kafka", {**KAFKA, "bootstrap_servers": ""}, "bootstrap_servers is empty"),

@@ -37,7 +37,7 @@ EXEMPT = {
 # nats-py's public surface: whole modules, or the names a module's import may take.
 PUBLIC_MODULES = {"nats", "nats.errors", "nats.js.errors", "nats.js.api"}
 PUBLIC_NAMES = {
-    "nats.aio.client": {"Client"},
+    "nats.aio.client": {"Client", "RawCredentials"},  # connect(user_credentials=RawCredentials(text))
     "nats.aio.msg": {"Msg"},
     "nats.aio.subscription": {"Subscription"},
     "nats.js": {"JetStreamContext"},

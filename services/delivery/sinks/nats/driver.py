@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import nats
-from nats.aio.client import Client
+from nats.aio.client import Client, RawCredentials
 from nats.js import JetStreamContext
 
 from runtime.sinks.nats import NatsConfig
@@ -81,6 +81,8 @@ class NatsSink:
                     user=config.username or None,
                     password=config.password or None,
                     token=config.token or None,
+                    nkeys_seed_str=config.nkey_seed or None,
+                    user_credentials=RawCredentials(config.credentials) if config.credentials else None,
                     connect_timeout=self._driver.timeout_seconds,
                     allow_reconnect=False,
                     # nats-py reads 0 as "no limit" on the first connect: one try, then fail.
