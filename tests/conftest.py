@@ -166,7 +166,7 @@ async def kafka(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Kafka
     if not kafka_broker.installed():
         missing_tool("Kafka's jars or java not found: make test copies them (tests/support/kafka/pom.xml)")
     proxy = BrokerProxy("127.0.0.1", 0, port=free_port())
-    broker = KafkaBroker.create(tmp_path_factory.mktemp("kafka"), advertised_port=proxy.port)
+    broker = KafkaBroker.create(tmp_path_factory.mktemp("kafka"), advertised_port=proxy.port, secured=True)
     proxy.upstream_port = broker.port
     await proxy.start()
     await asyncio.to_thread(broker.start)

@@ -5,8 +5,6 @@ keep-alive and failure case is exactly what a receiver on the internet could sen
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ipaddress
 import ssl
 import tempfile
 from collections.abc import AsyncIterator, Callable
@@ -18,6 +16,7 @@ import pytest
 from services.delivery.errors import ConnectFailed, Rejected, ServerError, Throttled, TimedOut
 from services.delivery.sinks import http
 from services.delivery.sinks.http1 import ConnectError, Http1Client, ProtocolError, Target
+from tests.support.certificates import self_signed
 
 pytestmark = pytest.mark.integration
 
@@ -232,41 +231,6 @@ async def test_idle_connections_are_closed_after_the_idle_limit(server: Server) 
     await http1.request("POST", target(server), "", b"x")
     assert server.connections == 2
     await http1.close()
-
-
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert, private = directory / "cert.pem", directory / "key.pem"
-    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert, private
 
 
 async def test_https_is_verified_against_the_trusted_certificates() -> None:

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import secrets
+import ssl
 from collections.abc import AsyncIterator
 
 import pytest
 
 from launcher.processes import free_port
+from runtime.sinks import kafka as kafka_config
 from runtime.sinks.kafka import KafkaConfig
 from services.delivery.errors import DestinationRefused
 from services.delivery.sinks.base import SinkEvent, SinkSpec
@@ -19,7 +21,7 @@ from services.delivery.sinks.kafka import KafkaDriver
 from services.delivery.sinks.kafka.driver import KafkaSink
 from services.delivery.sinks.kafka.errors import KafkaRefused, KafkaUnavailable
 from tests.conftest import KafkaTarget
-from tests.support.kafka_broker import create_topic, records
+from tests.support.kafka_broker import USER, create_topic, records
 
 pytestmark = pytest.mark.integration
 
@@ -102,3 +104,85 @@ async def test_a_private_broker_is_refused_unless_the_operator_allows_it(kafka: 
     sink = open_sink(KafkaDriver(allow_private=False), kafka.bootstrap, "events")
     with pytest.raises(DestinationRefused):
         await sink.prepare()
+
+
+def secured_sink(
+    kafka: KafkaTarget,
+    listener: str,
+    topic: str,
+    mechanism: str,
+    password: str = USER[1],
+    trusted: bool = True,
+) -> tuple[KafkaDriver, KafkaSink]:
+    """A sink on one of the broker's secured listeners, its configuration taken as a customer's
+    would be; its driver trusting the broker's certificate unless `trusted` is False."""
+    secured = kafka.broker.secured
+    assert secured is not None
+    protocol, port = secured.listeners()[listener]
+    login = {"sasl_mechanism": mechanism, "username": USER[0], "password": password} if mechanism else {}
+    config = kafka_config.parse(
+        {"bootstrap_servers": f"127.0.0.1:{port}", "topic": topic, "tls": protocol.endswith("SSL"), **login}
+    )
+    trust = ssl.create_default_context(cafile=str(secured.certificate)) if trusted else None
+    driver = KafkaDriver(allow_private=True, timeout_seconds=5, ssl_context=trust)
+    return driver, driver.open(SinkSpec(SID, ACCOUNT, config, "token"))
+
+
+@pytest.mark.parametrize(
+    ("listener", "mechanism"),
+    [
+        ("SASLSSL", "PLAIN"),
+        ("SASLSSL", "SCRAM-SHA-256"),
+        ("SASLSSL", "scram-sha-512"),
+        ("SASLPLAIN", "PLAIN"),
+        ("SASLPLAIN", "SCRAM-SHA-512"),
+        ("TLS", ""),
+    ],
+)
+async def test_a_hosted_kafkas_login_and_tls_deliver(
+    kafka: KafkaTarget, listener: str, mechanism: str
+) -> None:
+    """SASL (PLAIN, SCRAM) over TLS or in the clear, and TLS alone: how Confluent Cloud, MSK and
+    Aiven are reached. The broker checks the login; the sink checks the broker's certificate."""
+    topic = "secured-" + secrets.token_hex(4)
+    await create_topic(kafka.broker.bootstrap_direct, topic)
+    driver, sink = secured_sink(kafka, listener, topic, mechanism)
+    try:
+        await sink.prepare()
+        assert [o.delivered for o in await sink.deliver([event(1), event(2)])] == [True, True]
+    finally:
+        await sink.close()
+        await driver.close()
+    got = await records(kafka.broker.bootstrap_direct, topic)
+    assert [json.loads(r.value)["id"] for r in got] == [event(1).event_id, event(2).event_id]
+
+
+@pytest.mark.parametrize(("listener", "mechanism"), [("SASLSSL", "PLAIN"), ("SASLSSL", "SCRAM-SHA-512")])
+async def test_a_wrong_password_is_refused_for_good(
+    kafka: KafkaTarget, listener: str, mechanism: str
+) -> None:
+    topic = "secured-" + secrets.token_hex(4)
+    await create_topic(kafka.broker.bootstrap_direct, topic)
+    driver, sink = secured_sink(kafka, listener, topic, mechanism, password="not-it")
+    try:
+        with pytest.raises(KafkaRefused, match=r"(?i)authentication failed") as refused:
+            await sink.prepare()
+    finally:
+        await sink.close()
+        await driver.close()
+    assert not refused.value.retryable
+
+
+async def test_a_certificate_the_sink_does_not_trust_is_sent_nothing_and_said(kafka: KafkaTarget) -> None:
+    """Retried, as a webhook's is (a certificate being renewed), and the log says why."""
+    topic = "secured-" + secrets.token_hex(4)
+    await create_topic(kafka.broker.bootstrap_direct, topic)
+    driver, sink = secured_sink(kafka, "TLS", topic, "", trusted=False)
+    try:
+        with pytest.raises(KafkaUnavailable, match="CERTIFICATE_VERIFY_FAILED") as failed:
+            await sink.prepare()
+    finally:
+        await sink.close()
+        await driver.close()
+    assert failed.value.retryable
+    assert await records(kafka.broker.bootstrap_direct, topic) == []

@@ -6,7 +6,11 @@ both broker and controller, its storage formatted first as `kafka-storage format
 Clients reach it through `advertised_port`: pass a port a fault proxy listens on and every
 connection a client makes (bootstrap and the broker's own address alike) goes through it.
 A second listener (`bootstrap_direct`) is the tests' own way in, past any proxy: to make and
-read topics while the proxy is making faults."""
+read topics while the proxy is making faults. Three more are secured as a hosted Kafka is:
+SASL over TLS, SASL in the clear and TLS alone (`secured`), the SASL ones taking PLAIN,
+SCRAM-SHA-256 and SCRAM-SHA-512 for `USER` (its SCRAM credentials written when the storage
+is formatted), TLS with a self-signed certificate for 127.0.0.1 (`Secured.certificate`, to
+trust)."""
 
 from __future__ import annotations
 
@@ -23,14 +27,56 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from launcher.processes import ROOT, Child, free_port, start, wait_until
+from tests.support.certificates import self_signed
 
 LIBS = ROOT / ".cache" / "kafka" / "libs"
 # The JVM's heap: the tests' traffic is small; the default (a quarter of RAM) is not.
 HEAP = "-Xmx384m"
+USER = ("alice", "alice-secret")
+SCRAM = ("SCRAM-SHA-256", "SCRAM-SHA-512")
+LOGIN_MODULES = {
+    "plain": f'org.apache.kafka.common.security.plain.PlainLoginModule required user_{USER[0]}="{USER[1]}";',
+    **{m.lower(): "org.apache.kafka.common.security.scram.ScramLoginModule required;" for m in SCRAM},
+}
 
 
 def installed() -> bool:
     return shutil.which("java") is not None and LIBS.is_dir() and any(LIBS.glob("kafka_2.13-*.jar"))
+
+
+def scram_credentials() -> list[str]:
+    """`kafka-storage format`'s arguments that give USER its SCRAM credentials (KRaft keeps
+    them in the metadata log: there is no ZooKeeper to write them to)."""
+    return [arg for m in SCRAM for arg in ("--add-scram", f"{m}=[name={USER[0]},password={USER[1]}]")]
+
+
+@dataclass(frozen=True)
+class Secured:
+    """The secured listeners' ports (127.0.0.1) and the certificate their TLS presents."""
+
+    sasl_ssl_port: int
+    sasl_port: int
+    ssl_port: int
+    certificate: Path
+    key: Path
+
+    def listeners(self) -> dict[str, tuple[str, int]]:
+        """Each listener's name: (its security protocol, its port)."""
+        return {
+            "SASLSSL": ("SASL_SSL", self.sasl_ssl_port),
+            "SASLPLAIN": ("SASL_PLAINTEXT", self.sasl_port),
+            "TLS": ("SSL", self.ssl_port),
+        }
+
+    def properties(self, keystore: Path) -> list[str]:
+        lines = [
+            "sasl.enabled.mechanisms=PLAIN," + ",".join(SCRAM),
+            "ssl.keystore.type=PEM",
+            f"ssl.keystore.location={keystore}",
+        ]
+        for listener in ("saslssl", "saslplain"):
+            lines += [f"listener.name.{listener}.{m}.sasl.jaas.config={c}" for m, c in LOGIN_MODULES.items()]
+        return lines
 
 
 @dataclass
@@ -40,12 +86,17 @@ class KafkaBroker:
     controller_port: int
     advertised_port: int
     direct_port: int
+    secured: Secured | None = None
     child: Child | None = None
 
     @classmethod
-    def create(cls, directory: Path, advertised_port: int = 0) -> KafkaBroker:
+    def create(cls, directory: Path, advertised_port: int = 0, secured: bool = False) -> KafkaBroker:
         port = free_port()
-        return cls(directory, port, free_port(), advertised_port or port, free_port())
+        made = cls(directory, port, free_port(), advertised_port or port, free_port())
+        if secured:
+            directory.mkdir(parents=True, exist_ok=True)
+            made.secured = Secured(free_port(), free_port(), free_port(), *self_signed(directory))
+        return made
 
     @property
     def bootstrap(self) -> str:
@@ -59,6 +110,15 @@ class KafkaBroker:
         d = self.directory
         d.mkdir(parents=True, exist_ok=True)
         properties = d / "server.properties"
+        secured = self.secured.listeners() if self.secured else {}
+        extra = "".join(f",{name}://127.0.0.1:{port}" for name, (_, port) in secured.items())
+        protocols = "".join(f",{name}:{protocol}" for name, (protocol, _) in secured.items())
+        security: list[str] = []
+        if self.secured is not None:
+            # Kafka reads a PEM keystore as the private key followed by its certificate.
+            keystore = d / "keystore.pem"
+            keystore.write_bytes(self.secured.key.read_bytes() + self.secured.certificate.read_bytes())
+            security = self.secured.properties(keystore)
         properties.write_text(
             "\n".join(
                 [
@@ -66,12 +126,14 @@ class KafkaBroker:
                     "node.id=1",
                     f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
                     f"listeners=PLAINTEXT://127.0.0.1:{self.port},DIRECT://127.0.0.1:{self.direct_port},"
-                    f"CONTROLLER://127.0.0.1:{self.controller_port}",
+                    f"CONTROLLER://127.0.0.1:{self.controller_port}{extra}",
                     f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.advertised_port},"
-                    f"DIRECT://127.0.0.1:{self.direct_port}",
+                    f"DIRECT://127.0.0.1:{self.direct_port}{extra}",
                     "controller.listener.names=CONTROLLER",
-                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,DIRECT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,DIRECT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+                    + protocols,
                     "inter.broker.listener.name=PLAINTEXT",
+                    *security,
                     f"log.dirs={d / 'data'}",
                     "num.partitions=1",
                     "offsets.topic.replication.factor=1",
@@ -96,6 +158,7 @@ class KafkaBroker:
                 cluster_id,
                 "-c",
                 str(properties),
+                *(scram_credentials() if self.secured else ()),
             ],
             check=True,
             capture_output=True,

@@ -28,10 +28,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
 
 from runtime.sinks.kafka import KafkaConfig
 from services.delivery.sinks.base import Limits, Outcome, SinkEvent, SinkSpec
-from services.delivery.sinks.kafka import records
+from services.delivery.sinks.kafka import bootstrap, records
 from services.delivery.sinks.kafka.errors import KafkaUnavailable, from_exception, mapped
 from services.delivery.sinks.webhook.destinations import Addresses
 
@@ -64,28 +65,33 @@ class KafkaSink:
             for host, port in config.servers:
                 await self._driver.addresses(host, port)
             timeout_ms = int(self._driver.timeout_seconds * 1000)
-            options: dict[str, Any] = {}
+            # How each connection is made: the producer's, and bootstrap.reason's when it fails.
+            connection: dict[str, Any] = {
+                "request_timeout_ms": timeout_ms,
+                "security_protocol": ("SASL_" if config.sasl_mechanism else "")
+                + ("SSL" if config.tls else "PLAINTEXT"),
+                "ssl_context": self._driver.tls() if config.tls else None,
+            }
             if config.sasl_mechanism:
-                options.update(
+                connection.update(
                     sasl_mechanism=config.sasl_mechanism,
                     sasl_plain_username=config.username,
                     sasl_plain_password=config.password,
                 )
-            protocol = ("SASL_" if config.sasl_mechanism else "") + ("SSL" if config.tls else "PLAINTEXT")
             producer = AIOKafkaProducer(
                 bootstrap_servers=[f"{host}:{port}" for host, port in config.servers],
                 client_id=f"twilio-event-streams-{self._sid}",
                 enable_idempotence=True,
                 acks="all",
-                request_timeout_ms=timeout_ms,
                 max_request_size=records.MAX_REQUEST_BYTES,
-                security_protocol=protocol,
-                ssl_context=ssl.create_default_context() if config.tls else None,
-                **options,
+                **connection,
             )
             try:
                 with mapped(config.topic):
-                    await producer.start()
+                    try:
+                        await producer.start()
+                    except KafkaConnectionError as exc:
+                        raise (await bootstrap.reason(config.servers, connection) or exc) from exc
                     # The topic must exist: a missing one is the configuration's fault. aiokafka
                     # says so after request_timeout_ms; this bound is only a backstop.
                     await asyncio.wait_for(
@@ -149,9 +155,19 @@ class KafkaSink:
 class KafkaDriver:
     sink_type = "kafka"
 
-    def __init__(self, allow_private: bool, timeout_seconds: float = 10.0) -> None:
+    def __init__(
+        self, allow_private: bool, timeout_seconds: float = 10.0, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
+        """`ssl_context`: what a TLS connection trusts (None: the system's certificate authorities)."""
         self.addresses = Addresses(allow_private)
         self.timeout_seconds = timeout_seconds
+        self._ssl_context = ssl_context
+
+    def tls(self) -> ssl.SSLContext:
+        """One context for every sink's TLS: loading the system's roots is not free."""
+        if self._ssl_context is None:
+            self._ssl_context = ssl.create_default_context()
+        return self._ssl_context
 
     def open(self, spec: SinkSpec) -> KafkaSink:
         assert isinstance(spec.config, KafkaConfig)

@@ -1,0 +1,28 @@
+"""Why a producer could not bootstrap. aiokafka logs the reason it could not reach a
+bootstrap server — a login refused, a certificate not trusted, a refused connection — and
+raises a bare `KafkaConnectionError` ("Unable to bootstrap"), which alone reads as "try
+again later". Asked only after that failure, one connection of our own to each server, with
+the producer's settings, brings the reason back, so a wrong password is a refusal (a dead
+letter) and the delivery log says what the broker said."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka.conn import create_conn
+from aiokafka.errors import KafkaConnectionError, KafkaError
+
+
+async def reason(servers: Sequence[tuple[str, int]], connection: dict[str, Any]) -> BaseException | None:
+    """The first failure to connect to one of `servers` that is more than an unreachable
+    address (None when each connects, or none is reachable at all)."""
+    for host, port in servers:
+        try:
+            conn = await create_conn(host, port, **connection)
+        except (KafkaConnectionError, ConnectionError, TimeoutError):
+            continue  # not reachable: no more to say than aiokafka did
+        except (KafkaError, OSError) as exc:  # a login refused, a certificate not trusted…
+            return exc
+        conn.close()
+    return None
