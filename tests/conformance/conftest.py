@@ -18,13 +18,34 @@ from tests.support.moto_server import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_K
 from tests.support.segment_receiver import SegmentReceiver
 
 
-@pytest.fixture(scope="session")
-async def aws_proxy(moto: MotoServer) -> AsyncIterator[AwsProxy]:
-    """The workers' AWS endpoint: moto, faults on demand."""
+async def running_proxy(moto: MotoServer) -> AsyncIterator[AwsProxy]:
     proxy = AwsProxy(moto.url)
     await proxy.start()
     yield proxy
     await proxy.stop()
+
+
+@pytest.fixture(scope="session")
+async def aws_proxy(moto: MotoServer) -> AsyncIterator[AwsProxy]:
+    """The workers' AWS endpoint: moto, faults on demand."""
+    async for proxy in running_proxy(moto):
+        yield proxy
+
+
+@pytest.fixture(scope="module")
+def aws_identity() -> Iterator[None]:
+    """The worker's own identity in tier 1, which assumes the tenants' roles (moto takes any)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ACCESS_KEY_ID", DUMMY_ACCESS_KEY_ID)
+        patch.setenv("AWS_SECRET_ACCESS_KEY", DUMMY_SECRET_ACCESS_KEY)
+        yield
+
+
+@pytest.fixture(scope="module")
+async def aws_proxy_of_module(moto: MotoServer) -> AsyncIterator[AwsProxy]:
+    """Tier 1's AWS endpoint, a proxy of the test module's own: its faults and calls are its."""
+    async for proxy in running_proxy(moto):
+        yield proxy
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.conformance.aws import BehindProxy
 from tests.conformance.harness import STALL_SECONDS, Expect
 from tests.conformance.suite import SinkConformance
 from tests.support import moto_server
@@ -19,7 +20,7 @@ from tests.support.moto_server import MotoServer
 
 
 @dataclass
-class KinesisHarness:
+class KinesisHarness(BehindProxy):
     moto: MotoServer
     proxy: AwsProxy
     external_id: str = ""  # the account's issued one, set before config() (active_sink)
@@ -63,23 +64,10 @@ class KinesisHarness:
         else:
             self.proxy.fail({"reject": "not_found"}.get(fault, fault), count)
 
-    def clear(self) -> None:
-        self.proxy.clear()
-
-    async def down(self) -> None:
-        await self.proxy.go_down()
-
-    async def up(self) -> None:
-        await self.proxy.come_up()
-
     def calls_within_limits(self) -> bool:
         return all(0 < n <= 500 for n in self.proxy.records_per_call) and all(
             0 < n <= 5 * 1024 * 1024 for n in self.proxy.bytes_per_call
         )
-
-    async def close(self) -> None:
-        self.proxy.clear()
-        await self.proxy.come_up()
 
 
 class TestKinesis(SinkConformance):

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from runtime.sinks.s3 import FLUSH_BYTES, MAX_CALL_BYTES, MAX_EVENT_BYTES
+from tests.conformance.aws import BehindProxy
 from tests.conformance.harness import STALL_SECONDS, Expect
 from tests.conformance.suite import SinkConformance
 from tests.support import moto_server, moto_targets
@@ -19,7 +20,7 @@ from tests.support.moto_server import MotoServer
 
 
 @dataclass
-class S3Harness:
+class S3Harness(BehindProxy):
     moto: MotoServer
     proxy: AwsProxy
     external_id: str = ""
@@ -58,24 +59,11 @@ class S3Harness:
         else:
             self.proxy.fail({"reject": "not_found"}.get(fault, fault), count, action=PUT_OBJECT)
 
-    def clear(self) -> None:
-        self.proxy.clear()
-
-    async def down(self) -> None:
-        await self.proxy.go_down()
-
-    async def up(self) -> None:
-        await self.proxy.come_up()
-
     def calls_within_limits(self) -> bool:
         """An object holds what one flush gathered: under its size limit, and the call that
         reached it."""
         calls = self.proxy.calls_of(PUT_OBJECT)
         return all(0 < n and size < FLUSH_BYTES + MAX_CALL_BYTES for n, size in calls)
-
-    async def close(self) -> None:
-        self.proxy.clear()
-        await self.proxy.come_up()
 
 
 class TestS3(SinkConformance):

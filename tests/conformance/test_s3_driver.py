@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +18,7 @@ from services.delivery.sinks.aws import credentials
 from services.delivery.sinks.aws.clients import AwsOptions
 from services.delivery.sinks.base import SinkEvent, SinkSpec
 from services.delivery.sinks.s3 import S3Driver
+from tests.conformance.aws import drivers
 from tests.conformance.driver_suite import ACCOUNT, TYPE, DriverConformance, Expect, event, outcomes, sized
 from tests.support import moto_server, moto_targets
 from tests.support.aws_proxy import PUT_OBJECT, AwsProxy
@@ -90,40 +90,12 @@ class S3World:
         monkeypatch.setattr(credentials, "due", lambda expires, now: True)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def aws_identity() -> Iterator[None]:
-    """The worker's own identity, which assumes the tenants' roles (moto takes any)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AWS_ACCESS_KEY_ID", moto_server.DUMMY_ACCESS_KEY_ID)
-        patch.setenv("AWS_SECRET_ACCESS_KEY", moto_server.DUMMY_SECRET_ACCESS_KEY)
-        yield
-
-
-@pytest.fixture(scope="module")
-async def proxy(moto: MotoServer) -> AsyncIterator[AwsProxy]:
-    running = AwsProxy(moto.url)
-    await running.start()
-    yield running
-    await running.stop()
-
-
-@pytest.fixture(scope="module")
-async def driver(proxy: AwsProxy) -> AsyncIterator[S3Driver]:
-    made = S3Driver(AwsOptions(endpoint_url=proxy.url, timeout_seconds=10), flush_seconds=FLUSH_SECONDS)
-    yield made
-    await made.close()
-
-
-@pytest.fixture(scope="module")
-async def impatient(proxy: AwsProxy) -> AsyncIterator[S3Driver]:
-    made = S3Driver(AwsOptions(endpoint_url=proxy.url, timeout_seconds=1), flush_seconds=FLUSH_SECONDS)
-    yield made
-    await made.close()
+driver, impatient = drivers(lambda options: S3Driver(options, flush_seconds=FLUSH_SECONDS))
 
 
 @pytest.fixture
-def world(moto: MotoServer, proxy: AwsProxy, driver: S3Driver, impatient: S3Driver) -> S3World:
-    return S3World(moto, proxy, driver, impatient)
+def world(moto: MotoServer, aws_proxy_of_module: AwsProxy, driver: S3Driver, impatient: S3Driver) -> S3World:
+    return S3World(moto, aws_proxy_of_module, driver, impatient)
 
 
 class TestS3Driver(DriverConformance):
@@ -153,27 +125,33 @@ async def test_objects_are_keyed_by_type_and_date_and_calls_share_them(world: S3
     await sink.close()
 
 
+def patient(moto: MotoServer, proxy: AwsProxy) -> tuple[S3Driver, S3World]:
+    """A driver that holds its objects for a minute unless something else writes them."""
+    made = S3Driver(AwsOptions(endpoint_url=proxy.url, timeout_seconds=10), flush_seconds=60)
+    return made, S3World(moto, proxy, made, made)
+
+
 async def test_an_object_is_written_at_the_size_limit_without_waiting(
-    moto: MotoServer, proxy: AwsProxy
+    moto: MotoServer, aws_proxy_of_module: AwsProxy, aws_identity: None
 ) -> None:
-    patient = S3Driver(AwsOptions(endpoint_url=proxy.url, timeout_seconds=10), flush_seconds=60)
-    world = S3World(moto, proxy, patient, patient)
+    patient_driver, world = patient(moto, aws_proxy_of_module)
     spec = await world.spec()
-    sink = patient.open(spec)
+    sink = patient_driver.open(spec)
     each = sink.limits.max_event_bytes
     calls = [[sized(sink, each)] for _ in range(FLUSH_BYTES // each)]
     answered = await asyncio.wait_for(asyncio.gather(*(outcomes(sink, call) for call in calls)), 20)
     assert all(o.delivered for call in answered for o in call)
     assert len(await world.read(spec)) == len(calls)
     await sink.close()
-    await patient.close()
+    await patient_driver.close()
 
 
-async def test_closing_writes_what_is_held(moto: MotoServer, proxy: AwsProxy) -> None:
-    patient = S3Driver(AwsOptions(endpoint_url=proxy.url, timeout_seconds=10), flush_seconds=60)
-    world = S3World(moto, proxy, patient, patient)
+async def test_closing_writes_what_is_held(
+    moto: MotoServer, aws_proxy_of_module: AwsProxy, aws_identity: None
+) -> None:
+    patient_driver, world = patient(moto, aws_proxy_of_module)
     spec = await world.spec()
-    sink = patient.open(spec)
+    sink = patient_driver.open(spec)
     await sink.prepare()
     waiting = asyncio.create_task(outcomes(sink, [event()]))
     await asyncio.sleep(0.2)
@@ -182,4 +160,4 @@ async def test_closing_writes_what_is_held(moto: MotoServer, proxy: AwsProxy) ->
     [outcome] = await waiting
     assert outcome.delivered
     assert len(await world.read(spec)) == 1
-    await patient.close()
+    await patient_driver.close()
