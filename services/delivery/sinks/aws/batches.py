@@ -1,5 +1,6 @@
-"""What SQS's SendMessageBatch and SNS's PublishBatch share, pure: a FIFO target's message
-group and deduplication ids for an event, and the answer's per-entry outcomes.
+"""What SQS's SendMessageBatch and SNS's PublishBatch share, pure: a call's entries (each
+event's CloudEvent JSON as it is, with a FIFO target's message group and deduplication ids),
+and the answer's per-entry outcomes.
 
 - `MessageDeduplicationId` = the event id: a redelivery within the five-minute deduplication
   window is dropped by the service, not delivered twice.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from services.delivery.errors import DeliveryError, ServerError, Throttled
@@ -33,6 +34,17 @@ def fifo_fields(event: SinkEvent) -> dict[str, str]:
         "MessageDeduplicationId": stable_id(event.event_id),
         "MessageGroupId": stable_id(event.order_key or event.account_sid),
     }
+
+
+def entries(events: Sequence[SinkEvent], fifo: bool, body: str) -> list[dict[str, Any]]:
+    """A call's entries, each `Id` its index in the call and the event under `body`."""
+    out: list[dict[str, Any]] = []
+    for index, event in enumerate(events):
+        entry: dict[str, Any] = {"Id": str(index), body: event.payload.decode()}
+        if fifo:
+            entry.update(fifo_fields(event))
+        out.append(entry)
+    return out
 
 
 def failure(entry: Mapping[str, Any], who: str) -> DeliveryError:

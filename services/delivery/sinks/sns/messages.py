@@ -25,13 +25,7 @@ def size(event: SinkEvent) -> int:
 
 def entries(events: Sequence[SinkEvent], fifo: bool) -> list[dict[str, Any]]:
     """PublishBatch's `PublishBatchRequestEntries`, each `Id` its index in the call."""
-    out: list[dict[str, Any]] = []
-    for index, event in enumerate(events):
-        entry: dict[str, Any] = {"Id": str(index), "Message": event.payload.decode()}
-        if fifo:
-            entry.update(batches.fifo_fields(event))
-        out.append(entry)
-    return out
+    return batches.entries(events, fifo, body="Message")
 
 
 def outcomes(response: Mapping[str, Any], count: int) -> list[Outcome]:
