@@ -1,5 +1,4 @@
-"""What every AWS sink type's conformance modules share: tier 1's drivers, made alike, and
-tier 2's harness behaviour that is the suite's proxy's (clear, down, up, close)."""
+"""Tier 1's AWS drivers, made alike for every AWS sink type's module."""
 
 from __future__ import annotations
 
@@ -33,22 +32,3 @@ def drivers(factory: Callable[[AwsOptions], SinkDriver]) -> tuple[Any, Any]:
             yield opened
 
     return driver, impatient
-
-
-class BehindProxy:
-    """Mixed into a tier 2 harness whose sink reaches AWS through the suite's proxy."""
-
-    proxy: AwsProxy
-
-    def clear(self) -> None:
-        self.proxy.clear()
-
-    async def down(self) -> None:
-        await self.proxy.go_down()
-
-    async def up(self) -> None:
-        await self.proxy.come_up()
-
-    async def close(self) -> None:
-        self.proxy.clear()
-        await self.proxy.come_up()

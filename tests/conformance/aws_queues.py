@@ -17,7 +17,7 @@ from runtime.sinks import eventbridge, sns, sqs
 from services.delivery.sinks.aws import credentials
 from services.delivery.sinks.base import SinkDriver, SinkSpec
 from tests.conformance import driver_suite, harness
-from tests.conformance.aws import BehindProxy
+from tests.conformance.harness import BehindProxy
 from tests.support import moto_server, moto_targets
 from tests.support.aws_proxy import PUBLISH_BATCH, PUT_EVENTS, SEND_MESSAGE_BATCH, AwsProxy
 from tests.support.moto_server import MotoServer

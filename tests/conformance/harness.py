@@ -25,6 +25,36 @@ class Expect:
     retried: bool
 
 
+class FaultProxy(Protocol):
+    """A proxy between the platform and a sink's target that makes faults on demand."""
+
+    def clear(self) -> None: ...
+
+    async def down(self) -> None: ...
+
+    async def up(self) -> None: ...
+
+
+class BehindProxy:
+    """Mixed into a harness whose sink reaches its target through the suite's fault proxy:
+    clearing its faults, bringing it down and up, and closing are the proxy's."""
+
+    proxy: FaultProxy
+
+    def clear(self) -> None:
+        self.proxy.clear()
+
+    async def down(self) -> None:
+        await self.proxy.down()
+
+    async def up(self) -> None:
+        await self.proxy.up()
+
+    async def close(self) -> None:
+        self.proxy.clear()
+        await self.proxy.up()
+
+
 class Harness(Protocol):
     name: str
     sink_type: str

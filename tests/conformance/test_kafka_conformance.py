@@ -16,15 +16,17 @@ from typing import Any
 
 import pytest
 
-from tests.conformance.harness import STALL_SECONDS, Expect
+from tests.conformance.harness import STALL_SECONDS, BehindProxy, Expect
 from tests.conformance.suite import SinkConformance
 from tests.conftest import KafkaTarget
 from tests.support import kafka_broker
+from tests.support.broker_proxy import BrokerProxy
 
 
 @dataclass
-class KafkaHarness:
+class KafkaHarness(BehindProxy):
     kafka: KafkaTarget
+    proxy: BrokerProxy
     topic: str = field(default_factory=lambda: "conf-" + secrets.token_hex(4))
     received: list[bytes] = field(default_factory=list)
     name: str = "kafka"
@@ -55,10 +57,10 @@ class KafkaHarness:
 
     def inject(self, fault: str, count: int | None = None) -> None:
         if fault in ("throttle", "server", "timeout"):
-            self.kafka.proxy.stall_all(STALL_SECONDS)
+            self.proxy.stall_all(STALL_SECONDS)
         elif fault == "reject":
             # The topic refuses records this large for exactly the next request, then takes them.
-            self.kafka.proxy.around_next_request(self._shrink, self._restore)
+            self.proxy.around_next_request(self._shrink, self._restore)
         else:
             raise ValueError(fault)
 
@@ -71,26 +73,13 @@ class KafkaHarness:
     async def _restore(self) -> None:
         await kafka_broker.set_max_message_bytes(self.kafka.broker.bootstrap_direct, self.topic, None)
 
-    def clear(self) -> None:
-        self.kafka.proxy.clear()
-
-    async def down(self) -> None:
-        await self.kafka.proxy.down()
-
-    async def up(self) -> None:
-        await self.kafka.proxy.up()
-
     def calls_within_limits(self) -> bool:
         return all(len(value) <= self.max_event_bytes for value in self.received)
-
-    async def close(self) -> None:
-        self.kafka.proxy.clear()
-        await self.kafka.proxy.up()
 
 
 class TestKafka(SinkConformance):
     @pytest.fixture
     async def harness(self, kafka: KafkaTarget) -> AsyncIterator[KafkaHarness]:
-        made = KafkaHarness(kafka)
+        made = KafkaHarness(kafka, kafka.proxy)
         yield made
         await made.close()

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conformance.aws import BehindProxy
-from tests.conformance.harness import STALL_SECONDS, Expect
+from tests.conformance.harness import STALL_SECONDS, BehindProxy, Expect
 from tests.conformance.suite import SinkConformance
 from tests.support import moto_server
 from tests.support.aws_proxy import AwsProxy

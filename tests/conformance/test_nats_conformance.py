@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from launcher.nats_server import NatsServer
+from tests.conformance.brokers import AimedFaults
 from tests.conformance.harness import Expect
 from tests.conformance.suite import SinkConformance
 from tests.support import nats_target
@@ -26,7 +27,7 @@ DUPLICATE_WINDOW = 0.1
 
 
 @dataclass
-class NatsHarness:
+class NatsHarness(AimedFaults):
     server: NatsServer
     proxy: BrokerProxy
     stream: str = field(default_factory=lambda: "CONF_" + secrets.token_hex(4).upper())
@@ -61,43 +62,19 @@ class NatsHarness:
         self.current = asyncio.run(nats_target.stored(self.server.url, self.stream))
         return nats_target.events(self.archived + self.current)
 
-    def inject(self, fault: str, count: int | None = None) -> None:
-        # Aimed at this sink's publish by its subject: the proxy is the session's, and every
-        # sink the earlier tests made keeps its connection through it, answering the server's
-        # PINGs — a PONG would take a fault meant for "the next request".
-        publish = self.subject.encode()
-        if fault in ("throttle", "server"):
-            self.proxy.cut_next_request(carrying=publish)
-        elif fault == "timeout":
-            self.proxy.stall()
-        elif fault == "reject":
-            # The stream gone for exactly the next publish (no responders), then back.
-            self.proxy.around_next_request(self._delete, self._restore, carrying=publish)
-        else:
-            raise ValueError(fault)
+    def marker(self) -> bytes:
+        return self.subject.encode()
 
-    async def _delete(self) -> None:
+    async def remove_target(self) -> None:
+        # What the stream held is kept to be read; the publish then finds no responders.
         self.archived += await nats_target.stored(self.server.url, self.stream)
         await nats_target.delete_stream(self.server.url, self.stream)
 
-    async def _restore(self) -> None:
+    async def restore_target(self) -> None:
         await nats_target.create_stream(self.server.url, self.stream, self.subject, DUPLICATE_WINDOW)
-
-    def clear(self) -> None:
-        self.proxy.clear()
-
-    async def down(self) -> None:
-        await self.proxy.down()
-
-    async def up(self) -> None:
-        await self.proxy.up()
 
     def calls_within_limits(self) -> bool:
         return all(len(body) <= self.max_event_bytes for body in self.archived + self.current)
-
-    async def close(self) -> None:
-        self.proxy.clear()
-        await self.proxy.up()
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.conformance.brokers import AimedFaults
 from tests.conformance.harness import Expect
 from tests.conformance.suite import SinkConformance
 from tests.support.broker_proxy import BrokerProxy
@@ -20,7 +21,7 @@ from tests.support.rabbitmq_server import WRITER, RabbitMQServer, declare, drain
 
 
 @dataclass
-class RabbitMQHarness:
+class RabbitMQHarness(AimedFaults):
     broker: RabbitMQServer
     proxy: BrokerProxy
     exchange: str = field(default_factory=lambda: "conf-" + secrets.token_hex(4))
@@ -55,45 +56,22 @@ class RabbitMQHarness:
         self.received += [body for _, _, body in drain(self.broker, self.exchange)]
         return [json.loads(body) for body in self.received]
 
-    def inject(self, fault: str, count: int | None = None) -> None:
-        # Aimed at this sink's publish by its exchange's name: the proxy is the session's, and
-        # every sink the earlier tests made keeps its connection through it, sending heartbeats.
-        publish = self.exchange.encode()
-        if fault in ("throttle", "server"):
-            self.proxy.cut_next_request(carrying=publish)
-        elif fault == "timeout":
-            self.proxy.stall()
-        elif fault == "reject":
-            # The exchange gone for exactly the next publish (404 NOT_FOUND), then back.
-            self.proxy.around_next_request(self._delete, self._restore, carrying=publish)
-        else:
-            raise ValueError(fault)
+    def marker(self) -> bytes:
+        return self.exchange.encode()
 
-    async def _delete(self) -> None:
+    async def remove_target(self) -> None:
+        # The publish to a missing exchange is refused: 404 NOT_FOUND.
         def delete() -> None:
             with self.broker.blocking() as connection:
                 connection.channel().exchange_delete(self.exchange)
 
         await asyncio.to_thread(delete)
 
-    async def _restore(self) -> None:
+    async def restore_target(self) -> None:
         await asyncio.to_thread(declare, self.broker, self.exchange, self.exchange)
-
-    def clear(self) -> None:
-        self.proxy.clear()
-
-    async def down(self) -> None:
-        await self.proxy.down()
-
-    async def up(self) -> None:
-        await self.proxy.up()
 
     def calls_within_limits(self) -> bool:
         return all(len(body) <= self.max_event_bytes for body in self.received)
-
-    async def close(self) -> None:
-        self.proxy.clear()
-        await self.proxy.up()
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from runtime.sinks.s3 import FLUSH_BYTES, MAX_CALL_BYTES, MAX_EVENT_BYTES
-from tests.conformance.aws import BehindProxy
-from tests.conformance.harness import STALL_SECONDS, Expect
+from tests.conformance.harness import STALL_SECONDS, BehindProxy, Expect
 from tests.conformance.suite import SinkConformance
 from tests.support import moto_server, moto_targets
 from tests.support.aws_proxy import PUT_OBJECT, AwsProxy

@@ -224,18 +224,18 @@ class AwsProxy:
             assert isinstance(server, asyncio.base_events.Server)
             self.port = server.sockets[0].getsockname()[1]
 
-    async def go_down(self) -> None:
-        """Connection refused until `come_up` (open connections closed too)."""
+    async def down(self) -> None:
+        """Connection refused until `up` (open connections closed too)."""
         if self._runner is not None:
             runner, self._runner, self._site = self._runner, None, None
             await runner.cleanup()
 
-    async def come_up(self) -> None:
+    async def up(self) -> None:
         if self._runner is None:
             await self._listen()
 
     async def stop(self) -> None:
-        await self.go_down()
+        await self.down()
         if self._session is not None:
             await self._session.close()
 
