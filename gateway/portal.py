@@ -2,6 +2,8 @@
 expiring link that opens the console scoped to one of its subaccounts (or itself).
 
     POST   /v1/PortalLinks      AccountSid=AC… [Ttl=seconds]  → {url, token, date_expires, …}
+    POST   /v1/PortalLinks/ExpireAll  [AccountSid=AC…]  every link and session issued until now
+                                                         refused (Svix's "expire all")
     POST   /v1/PortalSessions   Token=…  → a session cookie (HttpOnly, SameSite=Strict)
     DELETE /v1/PortalSessions   the cookie cleared
 
@@ -16,7 +18,6 @@ import secrets
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import urlsplit
 
 import grpc
@@ -27,13 +28,14 @@ from starlette.routing import Route
 from eventstreams.v1 import control_pb2, control_pb2_grpc
 from gateway import forms
 from gateway.accounts import require_auth_token
-from gateway.context import Backends, Call, authenticated, created
+from gateway.context import Backends, Call, authenticated, created, ok
 from gateway.errors import twilio_error
 from gateway.portal_tokens import (
     LINK,
     SESSION,
     Grant,
     PortalRefused,
+    expired_by_account,
     portal_allows,
     sign,
     ttl_problem,
@@ -74,8 +76,16 @@ class Portal:
         return self._clock()
 
     def link(self, account_sid: str, issuer_sid: str, ttl: int) -> tuple[str, int]:
-        expires = int(self.now()) + ttl
-        return sign(self._secret, Grant(account_sid, issuer_sid, expires), LINK), expires
+        now = self.now()
+        expires = int(now) + ttl
+        return sign(self._secret, Grant(account_sid, issuer_sid, expires, int(now * 1000)), LINK), expires
+
+    def forget(self, account_sid: str) -> None:
+        """Drop this replica's trust in the account's sessions at once (its links were
+        expired); other replicas re-check theirs within the cache's seconds."""
+        for token, (_, principal) in list(self._cache.items()):
+            if principal.account.sid == account_sid:
+                del self._cache[token]
 
     async def session(self, link_token: str) -> tuple[str, Grant, control_pb2.Account]:
         """A session token for the link's account, expiring with the link."""
@@ -114,6 +124,8 @@ class Portal:
             raise
         if issuer.status != "active" or account.status != "active":
             raise PortalRefused("Authenticate: the portal link's account is not active")
+        if expired_by_account(grant, account.portal_links_not_before_ms):
+            raise PortalRefused("Authenticate: the portal link was expired by its issuer; ask for a new one")
         return account
 
     async def principal_of(self, request: Request) -> control_pb2.Principal | None:
@@ -142,7 +154,7 @@ def _portal(call: Call) -> Portal:
     return call.backends.portal
 
 
-async def create_link(call: Call) -> Any:
+async def create_link(call: Call) -> Response:
     # Only the auth token: a portal opens another account's data, as managing accounts does.
     require_auth_token(call)
     form = await call.form()
@@ -172,6 +184,20 @@ async def create_link(call: Call) -> Any:
             "token": token,
         }
     )
+
+
+async def expire_links(call: Call) -> Response:
+    """Every link and session of the account (the caller's own, or one of its subaccounts)
+    issued until now refused; links made afterwards work."""
+    require_auth_token(call)
+    form = await call.form()
+    forms.reject_unknown(form, {"AccountSid"})
+    account_sid = forms.optional(form, "AccountSid") or call.account.sid
+    account = await call.backends.control.ExpirePortalLinks(
+        control_pb2.GetAccountRequest(account_sid=call.account.sid, sid=account_sid)
+    )
+    _portal(call).forget(account.sid)
+    return ok({"account_sid": account.sid, "date_expired": iso(account.portal_links_not_before_ms / 1000)})
 
 
 def _set_cookie(response: Response, request: Request, value: str, max_age: int) -> None:
@@ -218,6 +244,9 @@ def session_routes(backends: Backends) -> list[Route]:
 
 def routes(backends: Backends) -> list[Route]:
     return [
-        *resources(("/v1/PortalLinks", "POST", authenticated(backends, create_link))),
+        *resources(
+            ("/v1/PortalLinks", "POST", authenticated(backends, create_link)),
+            ("/v1/PortalLinks/ExpireAll", "POST", authenticated(backends, expire_links)),
+        ),
         *session_routes(backends),
     ]

@@ -1,10 +1,11 @@
 """The tenant portal's signed tokens and its scope: pure, no I/O.
 
-A portal link carries a token that names one account, the account that issued it and when
-it expires, signed with HMAC-SHA256 under the gateway's portal secret. The console trades it
-once for a session cookie of the same form (another purpose, so neither passes for the
-other) that expires with the link. Nothing in either is secret, only unforgeable: a changed
-byte fails the signature, an old one its expiry.
+A portal link carries a token that names one account, the account that issued it, when it
+was issued (so an account's links can be expired all at once) and when it expires, signed
+with HMAC-SHA256 under the gateway's portal secret. The console trades it once for a session
+cookie of the same form (another purpose, so neither passes for the other) that expires with
+the link. Nothing in either is secret, only unforgeable: a changed byte fails the signature,
+an old one its expiry.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ SESSION = "session"
 
 @dataclass(frozen=True)
 class Grant:
-    """Access to one account's portal until `expires_at` (Unix seconds), given by `issuer_sid`."""
+    """Access to one account's portal until `expires_at` (Unix seconds), given by `issuer_sid`
+    at `issued_at_ms` (Unix milliseconds; 0 in a token made before tokens said it)."""
 
     account_sid: str
     issuer_sid: str
     expires_at: int
+    issued_at_ms: int = 0
 
 
 class PortalRefused(Unauthenticated):
@@ -52,7 +55,8 @@ def _mac(secret: bytes, purpose: str, payload: str) -> bytes:
 def sign(secret: bytes, grant: Grant, purpose: str) -> str:
     payload = _b64(
         json.dumps(
-            {"a": grant.account_sid, "i": grant.issuer_sid, "e": grant.expires_at}, separators=(",", ":")
+            {"a": grant.account_sid, "i": grant.issuer_sid, "e": grant.expires_at, "t": grant.issued_at_ms},
+            separators=(",", ":"),
         ).encode()
     )
     return f"{VERSION}.{payload}.{_b64(_mac(secret, purpose, payload))}"
@@ -72,7 +76,7 @@ def verify(secret: bytes, token: str, purpose: str, now: float) -> Grant:
         raise PortalRefused("Authenticate: the portal token's signature does not match")
     try:
         fields = json.loads(_unb64(payload))
-        grant = Grant(str(fields["a"]), str(fields["i"]), int(fields["e"]))
+        grant = Grant(str(fields["a"]), str(fields["i"]), int(fields["e"]), int(fields.get("t", 0)))
     except (binascii.Error, ValueError, KeyError, TypeError) as exc:
         raise PortalRefused("Authenticate: not a portal token") from exc
     if now >= grant.expires_at:
@@ -96,6 +100,11 @@ def portal_allows(method: str, path: str) -> bool:
     if _under(path, PORTAL_PREFIXES):
         return True
     return method in ("GET", "HEAD") and _under(path, CATALOGUE_PREFIXES)
+
+
+def expired_by_account(grant: Grant, not_before_ms: int) -> bool:
+    """Whether the account's links were expired (at `not_before_ms`) since this one was issued."""
+    return not_before_ms > 0 and grant.issued_at_ms <= not_before_ms
 
 
 def ttl_problem(ttl: int, cap: int) -> str | None:

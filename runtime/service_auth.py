@@ -87,6 +87,7 @@ CONTROL_API = _methods(
     "GetAccount",
     "ListAccounts",
     "UpdateAccount",
+    "ExpirePortalLinks",
     "CreateSecondaryAuthToken",
     "DeleteSecondaryAuthToken",
     "PromoteSecondaryAuthToken",

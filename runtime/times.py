@@ -29,6 +29,13 @@ def iso_seconds(moment: datetime) -> str:
 
 
 @lru_cache(maxsize=64)
+def epoch_ms(moment: datetime) -> int:
+    """Unix milliseconds of `moment` (naive, as SQLite gives it back: UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
 def _second(seconds: int) -> str:
     return (EPOCH + timedelta(seconds=seconds)).replace(tzinfo=None).isoformat()
 

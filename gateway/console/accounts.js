@@ -1,6 +1,6 @@
 // The account and its subaccounts, each with a tenant portal link to hand to its customer.
 import { ApiError, api } from "./api.js";
-import { fill, h, state, table, toast } from "./dom.js";
+import { ask, fill, h, state, table, toast } from "./dom.js";
 import { guarded, show } from "./shell.js";
 
 const LIFETIMES = [["900", "15 minutes"], ["3600", "1 hour"], ["86400", "24 hours"]];
@@ -17,7 +17,13 @@ function portalLink(account) {
     url.focus();
     toast("Portal link made: hand it to the account's customer");
   }) }, "Make a portal link");
-  return [h("div", { class: "inline-edit" }, ttl, make), out];
+  const expire = h("button", { type: "button", class: "danger", "data-portal-expire": account.sid, onclick: () => guarded(async () => {
+    if (!(await ask(`End every portal link and session made so far for ${account.friendly_name || account.sid}? Whoever holds one is signed out; links made afterwards work.`, "End portal links"))) return;
+    const expired = await api("/v1/PortalLinks/ExpireAll", { method: "POST", form: { AccountSid: account.sid } });
+    fill(out, h("p", { class: "hint", "data-portal-expired": account.sid }, `Links made until ${new Date(expired.date_expired).toLocaleString()} no longer open the portal.`));
+    toast("Portal links ended");
+  }) }, "End portal links");
+  return [h("div", { class: "inline-edit wraps" }, ttl, make, expire), out];
 }
 
 export async function accountsView(identity) {

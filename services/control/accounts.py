@@ -217,6 +217,18 @@ class AccountStore:
             row.date_updated = utcnow()
         return self._revealed(row)
 
+    async def expire_portal_links(self, caller_sid: str, sid: str) -> AccountRow:
+        """Every portal link and session of the caller's own account or a subaccount issued
+        until now refused from now on."""
+        async with self._sessions.begin() as session:
+            row = await session.scalar(select(AccountRow).where(AccountRow.sid == sid).with_for_update())
+            if row is None or (row.sid != caller_sid and row.owner_account_sid != caller_sid):
+                raise _not_found(sid)
+            now = utcnow()
+            row.portal_links_not_before = now
+            row.date_updated = now
+        return self._revealed(row)
+
     @staticmethod
     async def _delete_resources(session: AsyncSession, account_sid: str) -> None:
         """What Twilio deletes with a closed account: here its sinks, subscriptions and keys."""

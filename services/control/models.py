@@ -25,6 +25,8 @@ class AccountRow(Base):
     secondary_auth_token_created: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     owner_account_sid: Mapped[str | None] = mapped_column(String(34), index=True)
     status: Mapped[str] = mapped_column(String(20))  # active | suspended | closed
+    # Tenant portal links issued at or before this instant are refused (None: none expired).
+    portal_links_not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     date_created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     date_updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

@@ -12,7 +12,7 @@ from runtime.change_signal import ChangeSignal
 from runtime.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from runtime.routing_demand import FETCH_ACCOUNTS
 from runtime.service_auth import caller, may_read_auth_tokens
-from runtime.times import iso_seconds
+from runtime.times import epoch_ms, iso_seconds
 from services.control.accounts import AccountStore
 from services.control.models import (
     AccountRow,
@@ -37,6 +37,9 @@ def account_message(row: AccountRow) -> control_pb2.Account:
         status=row.status,
         date_created=iso_seconds(row.date_created),
         date_updated=iso_seconds(row.date_updated),
+        portal_links_not_before_ms=epoch_ms(row.portal_links_not_before)
+        if row.portal_links_not_before
+        else 0,
     )
 
 
@@ -166,6 +169,11 @@ class ControlServicer(control_pb2_grpc.ControlServicer):
         )
         self._signal.notify()
         return account_message(row)
+
+    async def ExpirePortalLinks(
+        self, request: control_pb2.GetAccountRequest, context: Ctx
+    ) -> control_pb2.Account:
+        return account_message(await self._accounts.expire_portal_links(request.account_sid, request.sid))
 
     async def CreateSecondaryAuthToken(
         self, request: control_pb2.AccountRef, context: Ctx

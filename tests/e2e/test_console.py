@@ -22,7 +22,7 @@ from devkit.suite import Suite
 from eventstreams.v1 import control_pb2, router_pb2_grpc
 from tests.helpers import create_webhook_sink, publish_when_routed, sample, subscribe
 from tests.support import console_browser
-from tests.support.console_browser import at_widths, check, new_page
+from tests.support.console_browser import at_widths, check, confirm, new_page, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -44,23 +44,6 @@ async def page(browser: Any) -> AsyncIterator[Any]:
 
 def backend_of(suite: Suite) -> str:
     return "postgres" if "postgres" in suite.control_db else "sqlite"
-
-
-async def sign_in(page: Any, suite: Suite, account: control_pb2.Account) -> None:
-    await page.goto(f"{suite.gateway_url}/console/")
-    await page.fill("#account-sid", account.sid)
-    await page.fill("#auth-token", account.auth_token)
-    await page.click("#sign-in-button")
-    await page.wait_for_selector("#create-sink")
-
-
-async def confirm(page: Any, expect: str) -> None:
-    """The console's confirmation dialog is up, says `expect`, and is accepted."""
-    dialog = page.locator("#confirm")
-    await dialog.wait_for(state="visible")
-    assert expect in await page.inner_text("#confirm-message")
-    await page.click("#confirm-ok")
-    await dialog.wait_for(state="hidden")
 
 
 async def test_the_console_drives_a_sink_end_to_end(
@@ -257,7 +240,7 @@ async def test_a_failing_sink_shows_its_failures_and_the_newest_attempts(
     await publish_when_routed(router, events)
     await receiver.wait_for(lambda r: len(r.received) >= len(events), 60)
 
-    await sign_in(page, suite, account)
+    await sign_in(page, suite.gateway_url, account.sid, account.auth_token)
     await page.goto(f"{suite.gateway_url}/console/#/sinks/{sink['sid']}")
 
     rate = page.locator("#charts svg[data-chart=rate]")
@@ -363,6 +346,6 @@ async def test_signing_in_shows_the_sinks_once(suite: Suite, page: Any, account:
         "request",
         lambda request: listed.append(request.url) if "/v1/Sinks?PageSize=100" in request.url else None,
     )
-    await sign_in(page, suite, account)
+    await sign_in(page, suite.gateway_url, account.sid, account.auth_token)
     await page.wait_for_load_state("networkidle")
     assert len(listed) == 1, listed

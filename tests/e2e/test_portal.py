@@ -20,7 +20,7 @@ from devkit.suite import Suite
 from eventstreams.v1 import control_pb2, control_pb2_grpc
 from tests.helpers import create_webhook_sink, subscribe
 from tests.support import console_browser
-from tests.support.console_browser import NARROW, at_widths, new_page
+from tests.support.console_browser import NARROW, at_widths, confirm, new_page, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -177,6 +177,55 @@ async def test_an_expired_or_tampered_link_is_refused(suite: Suite, rest: httpx.
             twilio_refusal(reopened, 401, 20003)
 
 
+async def test_an_issuer_expires_every_link_and_session_of_an_account_at_once(
+    suite: Suite, rest: httpx.AsyncClient, control: control_pb2_grpc.ControlAsyncStub
+) -> None:
+    """A link handed to the wrong person is ended without waiting out its lifetime or
+    rotating the gateway's secret; the account's other tenants' links keep working."""
+    a = await subaccount(rest, "tenant A")
+    b = await subaccount(rest, "tenant B")
+    async with a, b:
+        # Only the caller's own account or its subaccounts.
+        stranger = await control.CreateAccount(control_pb2.CreateAccountRequest(friendly_name="stranger"))
+        twilio_refusal(
+            await rest.post("/v1/PortalLinks/ExpireAll", data={"AccountSid": stranger.sid}), 404, 20404
+        )
+        twilio_refusal(await b.post("/v1/PortalLinks/ExpireAll", data={"AccountSid": sub_sid(a)}), 404, 20404)
+        first, second = await link(rest, sub_sid(a)), await link(rest, sub_sid(a))
+        others = await link(rest, sub_sid(b))
+        portal = await session(suite, first["token"])
+        anonymous = httpx.AsyncClient(base_url=suite.gateway_url, timeout=30)
+        async with anonymous:
+            try:
+                assert (await portal.get("/v1/Sinks")).status_code == 200
+                # Not from the portal itself, nor with an API key: the issuer's auth token only.
+                twilio_refusal(await portal.post("/v1/PortalLinks/ExpireAll", data={}), 403, 20403)
+                expired = await rest.post("/v1/PortalLinks/ExpireAll", data={"AccountSid": sub_sid(a)})
+                assert expired.status_code == 200, expired.text
+                assert expired.json()["account_sid"] == sub_sid(a) and expired.json()["date_expired"]
+                refused = await portal.get("/v1/Sinks")
+                twilio_refusal(refused, 401, 20003)
+                assert "expired by its issuer" in refused.json()["message"]
+            finally:
+                await portal.aclose()
+            for token in (first["token"], second["token"]):
+                again = await anonymous.post("/v1/PortalSessions", data={"Token": token})
+                twilio_refusal(again, 401, 20003)
+            # Another account's links, and a link made afterwards, work.
+            for made in (others, await link(rest, sub_sid(a))):
+                fresh = await session(suite, made["token"])
+                try:
+                    assert (await fresh.get("/v1/Sinks")).status_code == 200
+                finally:
+                    await fresh.aclose()
+
+
+async def accounts_page(page: Any, suite: Suite, account: control_pb2.Account) -> None:
+    """The parent signed in to its console, on its accounts page."""
+    await sign_in(page, suite.gateway_url, account.sid, account.auth_token)
+    await page.click("a[href='#/accounts']")
+
+
 async def test_the_portal_in_a_browser(
     suite: Suite, browser: Any, rest: httpx.AsyncClient, account: control_pb2.Account
 ) -> None:
@@ -193,12 +242,7 @@ async def test_the_portal_in_a_browser(
         # The parent makes the link in its console, on its accounts page.
         parent = await new_page(browser)
         try:
-            await parent.goto(f"{suite.gateway_url}/console/")
-            await parent.fill("#account-sid", account.sid)
-            await parent.fill("#auth-token", account.auth_token)
-            await parent.click("#sign-in-button")
-            await parent.wait_for_selector("#create-sink")
-            await parent.click("a[href='#/accounts']")
+            await accounts_page(parent, suite, account)
             await parent.select_option(f"#portal-ttl-{sub_sid(a)}", "900")
             await parent.click(f"button[data-portal-link='{sub_sid(a)}']")
             made = parent.locator(f"input[data-portal-url='{sub_sid(a)}']")
@@ -245,8 +289,36 @@ async def test_the_portal_in_a_browser(
         finally:
             await page.context.close()
 
+        # The parent ends A's links from its accounts page: the link opens nothing after that.
+        parent = await new_page(browser)
+        try:
+            await accounts_page(parent, suite, account)
+            await parent.click(f"button[data-portal-expire='{sub_sid(a)}']")
+            await confirm(parent, "Acme (tenant A)")
+            await parent.locator(f"[data-portal-expired='{sub_sid(a)}']").wait_for()
+        finally:
+            await parent.context.close()
+        page = await new_page(browser, NARROW)
+        try:
+            await page.goto(url)
+            await page.locator("#portal-ended", has_text="expired by its issuer").wait_for()
+        finally:
+            await page.context.close()
 
-async def test_evs_prints_a_portal_link(
+
+async def evs(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "evs", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_evs_prints_a_portal_link_and_expires_it(
     suite: Suite, rest: httpx.AsyncClient, account: control_pb2.Account
 ) -> None:
     a = await subaccount(rest, "tenant A")
@@ -258,20 +330,16 @@ async def test_evs_prints_a_portal_link(
             "EVS_URL": suite.gateway_url,
             "EVS_CONFIG": "/nonexistent/evs.json",
         }
-        done = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "evs", "portal-link", sub_sid(a), "--ttl", "60"],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-            check=False,
-        )
+        done = await evs(env, "portal-link", sub_sid(a), "--ttl", "60")
         assert done.returncode == 0, done.stderr
         url = done.stdout.strip()
         assert url.startswith(f"{suite.gateway_url}/console/#/portal/") and sub_sid(a) in done.stderr
         portal = await session(suite, url.rsplit("/", 1)[1])
         try:
             assert (await portal.get("/v1/Sinks")).status_code == 200
+            expired = await evs(env, "portal-expire", sub_sid(a))
+            assert expired.returncode == 0, expired.stderr
+            assert f"portal links of {sub_sid(a)} issued until" in expired.stdout
+            assert (await portal.get("/v1/Sinks")).status_code == 401
         finally:
             await portal.aclose()

@@ -59,6 +59,24 @@ async def new_page(browser: Any, width: int = WIDE) -> Any:
     return page
 
 
+async def sign_in(page: Any, gateway_url: str, account_sid: str, auth_token: str) -> None:
+    """Signed in to the console with an account's auth token, on its sinks page."""
+    await page.goto(f"{gateway_url}/console/")
+    await page.fill("#account-sid", account_sid)
+    await page.fill("#auth-token", auth_token)
+    await page.click("#sign-in-button")
+    await page.wait_for_selector("#create-sink")
+
+
+async def confirm(page: Any, expect: str) -> None:
+    """The console's confirmation dialog is up, says `expect`, and is accepted."""
+    dialog = page.locator("#confirm")
+    await dialog.wait_for(state="visible")
+    assert expect in await page.inner_text("#confirm-message")
+    await page.click("#confirm-ok")
+    await dialog.wait_for(state="hidden")
+
+
 async def overflow(page: Any) -> tuple[int, int] | None:
     """(scrollWidth, clientWidth) when the page scrolls sideways; None when it fits."""
     scroll, client = await page.evaluate(

@@ -9,6 +9,9 @@ from gateway.portal_tokens import (
     SESSION,
     Grant,
     PortalRefused,
+    _b64,
+    _mac,
+    expired_by_account,
     portal_allows,
     sign,
     ttl_problem,
@@ -23,6 +26,29 @@ GRANT = Grant("AC" + "b" * 32, "AC" + "a" * 32, 1_000)
 
 def test_a_token_carries_its_grant_back() -> None:
     assert verify(SECRET, sign(SECRET, GRANT, LINK), LINK, now=999) == GRANT
+    issued = Grant(GRANT.account_sid, GRANT.issuer_sid, 1_000, issued_at_ms=123_456)
+    assert verify(SECRET, sign(SECRET, issued, LINK), LINK, now=999).issued_at_ms == 123_456
+
+
+def test_a_token_made_before_tokens_said_when_they_were_issued_counts_as_issued_at_0() -> None:
+    payload = _b64(b'{"a":"AC1","i":"AC2","e":1000}')
+    token = f"p1.{payload}.{_b64(_mac(SECRET, LINK, payload))}"
+    assert verify(SECRET, token, LINK, now=999) == Grant("AC1", "AC2", 1_000, 0)
+
+
+@pytest.mark.parametrize(
+    ("issued_at_ms", "not_before_ms", "expired"),
+    [
+        (5_000, 0, False),  # the account's links never expired
+        (5_000, 4_999, False),  # issued after they were
+        (5_000, 5_000, True),  # in the same millisecond: expired
+        (5_000, 9_000, True),
+        (0, 1, True),  # a token that does not say when it was issued
+    ],
+)
+def test_an_accounts_links_expire_together(issued_at_ms: int, not_before_ms: int, expired: bool) -> None:
+    grant = Grant("AC1", "AC2", 1_000, issued_at_ms)
+    assert expired_by_account(grant, not_before_ms) is expired
 
 
 def _tampered_payload(token: str) -> str:
