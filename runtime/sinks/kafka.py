@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runtime import addresses
+from runtime.sinks import tls as tls_material
 from runtime.sinks.base import (
     ConfigFields,
     Field,
@@ -35,6 +36,9 @@ class KafkaConfig(ConfigFields):
     sasl_mechanism: str  # "" without SASL
     username: str
     password: str
+    ca_certificate: str = ""  # PEM: the authorities to trust instead of the system's
+    client_certificate: str = ""  # PEM: mutual TLS, the certificate (chain) presented…
+    client_key: str = ""  # …and its unencrypted key
 
     @property
     def servers(self) -> list[tuple[str, int]]:
@@ -63,7 +67,20 @@ def bootstrap(value: str) -> str:
 
 
 def parse(config: dict[str, Any]) -> KafkaConfig:
-    no_unknown_keys(config, {"bootstrap_servers", "topic", "tls", "sasl_mechanism", "username", "password"})
+    no_unknown_keys(
+        config,
+        {
+            "bootstrap_servers",
+            "topic",
+            "tls",
+            "sasl_mechanism",
+            "username",
+            "password",
+            "ca_certificate",
+            "client_certificate",
+            "client_key",
+        },
+    )
     servers = bootstrap(require_string(config, "bootstrap_servers"))
     topic = require_string(config, "topic")
     if not TOPIC.fullmatch(topic) or topic in (".", ".."):
@@ -79,7 +96,15 @@ def parse(config: dict[str, Any]) -> KafkaConfig:
     username, password = pair(config, "username", "password")
     if bool(mechanism) != bool(username):
         raise invalid("sasl_mechanism and username/password go together")
-    return KafkaConfig(servers, topic, tls, mechanism, username, password)
+    authority = tls_material.certificates(optional_string(config, "ca_certificate"), "ca_certificate")
+    chain, key = tls_material.client_pair(
+        optional_string(config, "client_certificate"),
+        optional_string(config, "client_key"),
+        ("client_certificate", "client_key"),
+    )
+    if (authority or chain) and not tls:
+        raise invalid("ca_certificate and client_certificate are for TLS: set tls to true")
+    return KafkaConfig(servers, topic, tls, mechanism, username, password, authority, chain, key)
 
 
 TYPE = SinkType(
@@ -109,6 +134,18 @@ TYPE = SinkType(
         ),
         Field("username", "The SASL user name", required=False),
         Field("password", "The SASL password", required=False),
+        Field(
+            "ca_certificate",
+            "PEM certificates of the authorities that sign your brokers' certificates (a private"
+            " CA, as Aiven's), trusted instead of the public ones",
+            required=False,
+        ),
+        Field(
+            "client_certificate",
+            "PEM client certificate for mutual TLS (with client_key)",
+            required=False,
+        ),
+        Field("client_key", "That certificate's unencrypted PEM private key", required=False),
     ),
     initial_status="initialized",
     driver="services.delivery.sinks.kafka",

@@ -186,3 +186,49 @@ async def test_a_certificate_the_sink_does_not_trust_is_sent_nothing_and_said(ka
         await driver.close()
     assert failed.value.retryable
     assert await records(kafka.broker.bootstrap_direct, topic) == []
+
+
+def pem_config(kafka: KafkaTarget, listener: str, topic: str, client: bool) -> KafkaConfig:
+    """A TLS sink that trusts the broker through its configuration's `ca_certificate` (the
+    driver trusts only the system's authorities), presenting the client certificate if asked."""
+    secured = kafka.broker.secured
+    assert secured is not None
+    _, port = secured.listeners()[listener]
+    pems = {"ca_certificate": secured.certificate.read_text()}
+    if client:
+        pems |= {
+            "client_certificate": secured.client_certificate.read_text(),
+            "client_key": secured.client_key.read_text(),
+        }
+    return kafka_config.parse({"bootstrap_servers": f"127.0.0.1:{port}", "topic": topic, "tls": True, **pems})
+
+
+@pytest.mark.parametrize(("listener", "client"), [("TLS", False), ("MTLS", True)])
+async def test_a_private_authority_and_a_client_certificate_from_the_configuration(
+    kafka: KafkaTarget, driver: KafkaDriver, listener: str, client: bool
+) -> None:
+    """Brokers signed by the customer's own authority (as Aiven's are), and mutual TLS."""
+    topic = "pem-" + secrets.token_hex(4)
+    await create_topic(kafka.broker.bootstrap_direct, topic)
+    sink = driver.open(SinkSpec(SID, ACCOUNT, pem_config(kafka, listener, topic, client), "token"))
+    try:
+        await sink.prepare()
+        assert (await sink.deliver([event(3)]))[0].delivered
+    finally:
+        await sink.close()
+    assert [json.loads(r.value)["id"] for r in await records(kafka.broker.bootstrap_direct, topic)] == [
+        event(3).event_id
+    ]
+
+
+async def test_mutual_tls_without_the_client_certificate_is_sent_nothing(kafka: KafkaTarget) -> None:
+    topic = "pem-" + secrets.token_hex(4)
+    await create_topic(kafka.broker.bootstrap_direct, topic)
+    impatient = KafkaDriver(allow_private=True, timeout_seconds=3)
+    sink = impatient.open(SinkSpec(SID, ACCOUNT, pem_config(kafka, "MTLS", topic, client=False), "token"))
+    try:
+        with pytest.raises(KafkaUnavailable):
+            await sink.prepare()
+    finally:
+        await sink.close()
+    assert await records(kafka.broker.bootstrap_direct, topic) == []

@@ -6,11 +6,12 @@ both broker and controller, its storage formatted first as `kafka-storage format
 Clients reach it through `advertised_port`: pass a port a fault proxy listens on and every
 connection a client makes (bootstrap and the broker's own address alike) goes through it.
 A second listener (`bootstrap_direct`) is the tests' own way in, past any proxy: to make and
-read topics while the proxy is making faults. Three more are secured as a hosted Kafka is:
-SASL over TLS, SASL in the clear and TLS alone (`secured`), the SASL ones taking PLAIN,
-SCRAM-SHA-256 and SCRAM-SHA-512 for `USER` (its SCRAM credentials written when the storage
-is formatted), TLS with a self-signed certificate for 127.0.0.1 (`Secured.certificate`, to
-trust)."""
+read topics while the proxy is making faults. Four more are secured as hosted Kafkas are
+(`secured`): SASL over TLS, SASL in the clear, TLS alone and mutual TLS. The SASL ones take
+PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 for `USER` (its SCRAM credentials written when the
+storage is formatted); TLS presents a self-signed certificate for 127.0.0.1
+(`Secured.certificate`, to trust), and the mutual-TLS listener asks for the client
+certificate `Secured.client_certificate`."""
 
 from __future__ import annotations
 
@@ -57,8 +58,11 @@ class Secured:
     sasl_ssl_port: int
     sasl_port: int
     ssl_port: int
+    mtls_port: int
     certificate: Path
     key: Path
+    client_certificate: Path  # the one the mutual-TLS listener trusts, and its key
+    client_key: Path
 
     def listeners(self) -> dict[str, tuple[str, int]]:
         """Each listener's name: (its security protocol, its port)."""
@@ -66,6 +70,7 @@ class Secured:
             "SASLSSL": ("SASL_SSL", self.sasl_ssl_port),
             "SASLPLAIN": ("SASL_PLAINTEXT", self.sasl_port),
             "TLS": ("SSL", self.ssl_port),
+            "MTLS": ("SSL", self.mtls_port),
         }
 
     def properties(self, keystore: Path) -> list[str]:
@@ -73,6 +78,11 @@ class Secured:
             "sasl.enabled.mechanisms=PLAIN," + ",".join(SCRAM),
             "ssl.keystore.type=PEM",
             f"ssl.keystore.location={keystore}",
+        ]
+        lines += [
+            "listener.name.mtls.ssl.client.auth=required",
+            "listener.name.mtls.ssl.truststore.type=PEM",
+            f"listener.name.mtls.ssl.truststore.location={self.client_certificate}",
         ]
         for listener in ("saslssl", "saslplain"):
             lines += [f"listener.name.{listener}.{m}.sasl.jaas.config={c}" for m, c in LOGIN_MODULES.items()]
@@ -95,7 +105,9 @@ class KafkaBroker:
         made = cls(directory, port, free_port(), advertised_port or port, free_port())
         if secured:
             directory.mkdir(parents=True, exist_ok=True)
-            made.secured = Secured(free_port(), free_port(), free_port(), *self_signed(directory))
+            (directory / "client").mkdir(exist_ok=True)
+            ports = (free_port(), free_port(), free_port(), free_port())
+            made.secured = Secured(*ports, *self_signed(directory), *self_signed(directory / "client"))
         return made
 
     @property

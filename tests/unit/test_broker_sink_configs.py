@@ -28,7 +28,15 @@ NATS_DEFAULTS = {
     "credentials": "",
 }
 KAFKA = {"bootstrap_servers": "k1.example.com:9093,k2.example.com:9093", "topic": "twilio-events"}
-KAFKA_DEFAULTS = {"tls": False, "sasl_mechanism": "", "username": "", "password": ""}
+KAFKA_DEFAULTS = {
+    "tls": False,
+    "sasl_mechanism": "",
+    "username": "",
+    "password": "",
+    "ca_certificate": "",
+    "client_certificate": "",
+    "client_key": "",
+}
 
 
 @pytest.mark.parametrize(
@@ -67,6 +75,7 @@ KAFKA_DEFAULTS = {"tls": False, "sasl_mechanism": "", "username": "", "password"
             },
             {
                 **KAFKA,
+                **KAFKA_DEFAULTS,
                 "bootstrap_servers": "k1:9092,[::1]:9092",
                 "tls": True,
                 "sasl_mechanism": "SCRAM-SHA-512",

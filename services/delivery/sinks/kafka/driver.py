@@ -32,7 +32,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from runtime.sinks.kafka import KafkaConfig
 from services.delivery.sinks.base import Limits, Outcome, SinkEvent, SinkSpec
-from services.delivery.sinks.kafka import bootstrap, records
+from services.delivery.sinks.kafka import bootstrap, records, tls
 from services.delivery.sinks.kafka.errors import KafkaUnavailable, from_exception, mapped
 from services.delivery.sinks.webhook.destinations import Addresses
 
@@ -70,7 +70,7 @@ class KafkaSink:
                 "request_timeout_ms": timeout_ms,
                 "security_protocol": ("SASL_" if config.sasl_mechanism else "")
                 + ("SSL" if config.tls else "PLAINTEXT"),
-                "ssl_context": self._driver.tls() if config.tls else None,
+                "ssl_context": tls.context(config, self._driver.tls) if config.tls else None,
             }
             if config.sasl_mechanism:
                 connection.update(
