@@ -3,7 +3,8 @@
 stream's acknowledgement awaited, the event id as `Nats-Msg-Id` for its deduplication.
 
 It logs in by user and password, by token, by an NKey seed, or by a `.creds` file (a user's
-JWT and its NKey seed, as a server in operator mode — Synadia Cloud, say — hands out)."""
+JWT and its NKey seed, as a server in operator mode — Synadia Cloud, say — hands out); over
+tls:// it may trust a private authority and present a client certificate."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Any
 
 import nkeys
 
+from runtime.sinks import tls as tls_material
 from runtime.sinks.base import (
     ConfigFields,
     Field,
@@ -46,6 +48,8 @@ CREDS_SEED = re.compile(r"-{3,}BEGIN USER NKEY SEED-{3,}\s*(S[A-Z2-7]+)\s*-{3,}E
 USER_SEED = re.compile(r"SU[A-Z2-7]{56}")
 MAX_CREDS_LENGTH = 16 * 1024
 LOGINS = "username/password, token, nkey_seed and credentials"
+LOGIN_KEYS = ("username", "password", "token", "nkey_seed", "credentials")
+PEM_KEYS = ("ca_certificate", "client_certificate", "client_key")
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,9 @@ class NatsConfig(ConfigFields):
     token: str
     nkey_seed: str = ""  # an NKey user's seed (SU…)
     credentials: str = ""  # a .creds file: the user's JWT and its seed, laid out as nsc writes it
+    ca_certificate: str = ""  # PEM (tls:// only): the authorities to trust instead of the system's
+    client_certificate: str = ""  # PEM (tls:// only): mutual TLS, the certificate presented…
+    client_key: str = ""  # …and its unencrypted key
 
 
 def subject(value: str) -> str:
@@ -137,9 +144,7 @@ def credentials(value: str) -> str:
 
 
 def parse(config: dict[str, Any]) -> NatsConfig:
-    no_unknown_keys(
-        config, {"url", "subject", "stream", "username", "password", "token", "nkey_seed", "credentials"}
-    )
+    no_unknown_keys(config, {"url", "subject", "stream", *LOGIN_KEYS, *PEM_KEYS})
     url = broker_url(require_string(config, "url"), "url", ("nats", "tls"))
     if url.rstrip("/").count("/") > 2:
         raise invalid("url must not carry a path")
@@ -152,6 +157,14 @@ def parse(config: dict[str, Any]) -> NatsConfig:
     creds = credentials(optional_string(config, "credentials"))
     if sum(map(bool, (username, token, seed, creds))) > 1:
         raise invalid(f"{LOGINS} are ways to log in: give one")
+    authority = tls_material.certificates(optional_string(config, "ca_certificate"), "ca_certificate")
+    chain, key = tls_material.client_pair(
+        optional_string(config, "client_certificate"),
+        optional_string(config, "client_key"),
+        ("client_certificate", "client_key"),
+    )
+    if (authority or chain) and not url.startswith("tls://"):
+        raise invalid("ca_certificate and client_certificate are for TLS: use a tls:// url")
     return NatsConfig(
         url=url,
         subject=subject(require_string(config, "subject")),
@@ -161,6 +174,9 @@ def parse(config: dict[str, Any]) -> NatsConfig:
         token=token,
         nkey_seed=user_seed(seed, "nkey_seed") if seed else "",
         credentials=creds,
+        ca_certificate=authority,
+        client_certificate=chain,
+        client_key=key,
     )
 
 
@@ -193,6 +209,16 @@ TYPE = SinkType(
             " mode such as Synadia Cloud",
             required=False,
         ),
+        Field(
+            "ca_certificate",
+            "PEM certificates of the authorities that sign your server's certificate (a private CA),"
+            " trusted instead of the public ones (tls:// only)",
+            required=False,
+        ),
+        Field(
+            "client_certificate", "PEM client certificate for mutual TLS (with client_key)", required=False
+        ),
+        Field("client_key", "That certificate's unencrypted PEM private key", required=False),
     ),
     initial_status="initialized",
     driver="services.delivery.sinks.nats",

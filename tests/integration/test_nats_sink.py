@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import ssl
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from services.delivery.sinks.base import SinkEvent, SinkSpec
 from services.delivery.sinks.nats import NatsDriver
 from services.delivery.sinks.nats.driver import NatsSink
 from services.delivery.sinks.nats.errors import NatsRefused, NatsUnavailable
+from tests.support.certificates import self_signed
 from tests.support.nats_auth import Operator, creds, user_key
 
 pytestmark = pytest.mark.integration
@@ -92,6 +95,38 @@ def operator_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsSe
     running.stop()
 
 
+@dataclass(frozen=True)
+class TlsServers:
+    """Two nats-servers presenting a self-signed certificate for 127.0.0.1: one asking for
+    nothing more, one for the client certificate it trusts (mutual TLS)."""
+
+    plain: NatsServer
+    mutual: NatsServer
+    certificate: Path
+    client_certificate: Path
+    client_key: Path
+
+
+@pytest.fixture(scope="module")
+def tls_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServers]:
+    directory = tmp_path_factory.mktemp("nats-tls")
+    (directory / "client").mkdir()
+    cert, key = self_signed(directory)
+    client_cert, client_key = self_signed(directory / "client")
+    presented = f'cert_file: "{cert}"\n  key_file: "{key}"'
+    plain = server(directory / "plain", f"tls {{\n  {presented}\n}}\n")
+    mutual = server(
+        directory / "mutual", f'tls {{\n  {presented}\n  ca_file: "{client_cert}"\n  verify: true\n}}\n'
+    )
+    yield TlsServers(plain, mutual, cert, client_cert, client_key)
+    plain.stop()
+    mutual.stop()
+
+
+def tls_url(running: NatsServer) -> str:
+    return f"tls://127.0.0.1:{running.port}"
+
+
 @pytest.fixture
 async def driver() -> AsyncIterator[NatsDriver]:
     made = NatsDriver(allow_private=True)
@@ -121,6 +156,9 @@ def open_sink(driver: NatsDriver, url: str, subject: str, stream: str = "", **lo
         token=login.get("token", ""),
         nkey_seed=login.get("nkey_seed", ""),
         credentials=login.get("credentials", ""),
+        ca_certificate=login.get("ca_certificate", ""),
+        client_certificate=login.get("client_certificate", ""),
+        client_key=login.get("client_key", ""),
     )
     return driver.open(SinkSpec(SID, ACCOUNT, config, "token"))
 
@@ -290,6 +328,41 @@ async def test_a_creds_file_logs_in_to_jetstream_and_a_forged_one_is_refused(
     )
     with pytest.raises(NatsRefused, match="login"):
         await forged.prepare()
+
+
+async def test_a_private_authority_and_a_client_certificate_from_the_configuration(
+    tls_servers: TlsServers, driver: NatsDriver
+) -> None:
+    """The driver trusts only the system's authorities: the sink's `ca_certificate` is what
+    lets it verify the server, and its client certificate what the mutual-TLS server asks for."""
+    authority = {"ca_certificate": tls_servers.certificate.read_text()}
+    client = {
+        "client_certificate": tls_servers.client_certificate.read_text(),
+        "client_key": tls_servers.client_key.read_text(),
+    }
+    reader_tls = ssl.create_default_context(cafile=str(tls_servers.certificate))
+    subject = "tls." + secrets.token_hex(4)
+    await delivered_to_a_reader(driver, tls_url(tls_servers.plain), subject, {"tls": reader_tls}, **authority)
+    reader_tls.load_cert_chain(tls_servers.client_certificate, tls_servers.client_key)
+    await delivered_to_a_reader(
+        driver, tls_url(tls_servers.mutual), subject, {"tls": reader_tls}, **authority, **client
+    )
+
+
+async def test_tls_the_sink_cannot_complete_is_not_sent_events(
+    tls_servers: TlsServers, driver: NatsDriver
+) -> None:
+    """A server certificate no trusted authority signed, or a mutual-TLS server without the
+    client certificate: nothing is published, and the failure is retried."""
+    authority = {"ca_certificate": tls_servers.certificate.read_text()}
+    for url, login in ((tls_url(tls_servers.plain), {}), (tls_url(tls_servers.mutual), authority)):
+        sink = open_sink(driver, url, "tls.refused", token="", **login)
+        try:
+            with pytest.raises(NatsUnavailable) as failed:
+                await sink.prepare()
+        finally:
+            await sink.close()
+        assert failed.value.retryable
 
 
 async def test_a_server_that_cannot_be_reached_or_goes_away_is_retried(

@@ -26,6 +26,9 @@ NATS_DEFAULTS = {
     "token": "",
     "nkey_seed": "",
     "credentials": "",
+    "ca_certificate": "",
+    "client_certificate": "",
+    "client_key": "",
 }
 KAFKA = {"bootstrap_servers": "k1.example.com:9093,k2.example.com:9093", "topic": "twilio-events"}
 KAFKA_DEFAULTS = {

@@ -31,8 +31,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 
 from runtime.sinks.kafka import KafkaConfig
+from services.delivery.sinks import tls
 from services.delivery.sinks.base import Limits, Outcome, SinkEvent, SinkSpec
-from services.delivery.sinks.kafka import bootstrap, records, tls
+from services.delivery.sinks.kafka import bootstrap, records
 from services.delivery.sinks.kafka.errors import KafkaUnavailable, from_exception, mapped
 from services.delivery.sinks.webhook.destinations import Addresses
 
@@ -161,13 +162,7 @@ class KafkaDriver:
         """`ssl_context`: what a TLS connection trusts (None: the system's certificate authorities)."""
         self.addresses = Addresses(allow_private)
         self.timeout_seconds = timeout_seconds
-        self._ssl_context = ssl_context
-
-    def tls(self) -> ssl.SSLContext:
-        """One context for every sink's TLS: loading the system's roots is not free."""
-        if self._ssl_context is None:
-            self._ssl_context = ssl.create_default_context()
-        return self._ssl_context
+        self.tls = tls.SystemTrust(ssl_context)
 
     def open(self, spec: SinkSpec) -> KafkaSink:
         assert isinstance(spec.config, KafkaConfig)

@@ -15,6 +15,7 @@ as a webhook's is; a plain `nats://` connection goes to the address that was che
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +25,7 @@ from nats.aio.client import Client, RawCredentials
 from nats.js import JetStreamContext
 
 from runtime.sinks.nats import NatsConfig
+from services.delivery.sinks import tls
 from services.delivery.sinks.base import Limits, Outcome, SinkEvent, SinkSpec
 from services.delivery.sinks.nats import message
 from services.delivery.sinks.nats.errors import (
@@ -83,6 +85,7 @@ class NatsSink:
                     token=config.token or None,
                     nkeys_seed_str=config.nkey_seed or None,
                     user_credentials=RawCredentials(config.credentials) if config.credentials else None,
+                    tls=tls.context(config, self._driver.tls) if parts.scheme == "tls" else None,
                     connect_timeout=self._driver.timeout_seconds,
                     allow_reconnect=False,
                     # nats-py reads 0 as "no limit" on the first connect: one try, then fail.
@@ -183,9 +186,13 @@ class NatsSink:
 class NatsDriver:
     sink_type = "nats"
 
-    def __init__(self, allow_private: bool, timeout_seconds: float = 10.0) -> None:
+    def __init__(
+        self, allow_private: bool, timeout_seconds: float = 10.0, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
+        """`ssl_context`: what a tls:// connection trusts (None: the system's certificate authorities)."""
         self.addresses = Addresses(allow_private)
         self.timeout_seconds = timeout_seconds
+        self.tls = tls.SystemTrust(ssl_context)
 
     def open(self, spec: SinkSpec) -> NatsSink:
         assert isinstance(spec.config, NatsConfig)

@@ -1,7 +1,8 @@
-"""A Kafka sink's TLS context: the driver's own (the system's authorities) unless the sink's
-configuration names authorities to trust or a client certificate to present, then one of its
-own. Python's ssl loads a certificate and key from files only: they are written to a private
-directory (0700) for the load and removed at once."""
+"""A broker sink's TLS context (Kafka, NATS): the driver's own (the system's authorities)
+unless the sink's configuration names authorities to trust or a client certificate to
+present (runtime/sinks/tls.py checked them), then one of its own. Python's ssl loads a
+certificate and key from files only: they are written to a private directory (0700) for the
+load and removed at once."""
 
 from __future__ import annotations
 
@@ -9,11 +10,34 @@ import ssl
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
-from runtime.sinks.kafka import KafkaConfig
+
+class PemConfig(Protocol):
+    @property
+    def ca_certificate(self) -> str: ...
+
+    @property
+    def client_certificate(self) -> str: ...
+
+    @property
+    def client_key(self) -> str: ...
 
 
-def context(config: KafkaConfig, shared: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+class SystemTrust:
+    """A driver's TLS context for every sink that brings no PEM of its own: the system's
+    authorities (or the context given, in tests), loaded once — loading them is not free."""
+
+    def __init__(self, given: ssl.SSLContext | None = None) -> None:
+        self._context = given
+
+    def __call__(self) -> ssl.SSLContext:
+        if self._context is None:
+            self._context = ssl.create_default_context()
+        return self._context
+
+
+def context(config: PemConfig, shared: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
     if not config.ca_certificate and not config.client_certificate:
         return shared()
     if config.ca_certificate:

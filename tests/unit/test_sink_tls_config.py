@@ -1,6 +1,7 @@
-"""A Kafka sink's PEM material as its configuration takes it: the authorities to trust and a
-client certificate with its key, each parsed, the key the certificate's and unencrypted, laid
-out afresh when a form dropped the line breaks — and only with TLS."""
+"""The broker sinks' PEM material as their configurations take it (Kafka, NATS): the
+authorities to trust and a client certificate with its key, each parsed, the key the
+certificate's and unencrypted, laid out afresh when a form dropped the line breaks — and only
+with TLS."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from runtime.errors import InvalidArgument
-from runtime.sinks import kafka
+from runtime.sinks import kafka, nats
 from tests.support.certificates import self_signed
 
 pytestmark = pytest.mark.unit
@@ -79,3 +80,18 @@ def test_what_is_refused_and_why(pems: dict[str, str], config: dict[str, Any], m
 def test_without_pems_nothing_changes(tmp_path: Path) -> None:
     parsed = kafka.parse(BASE)
     assert (parsed.ca_certificate, parsed.client_certificate, parsed.client_key) == ("", "", "")
+
+
+def test_a_nats_sink_takes_them_over_tls_only(pems: dict[str, str]) -> None:
+    config = {"url": "tls://nats.example.com", "subject": "events", "ca_certificate": pems["cert"]}
+    config |= {"client_certificate": pems["cert"], "client_key": pems["key"]}
+    parsed = nats.parse(config)
+    assert (parsed.ca_certificate, parsed.client_certificate, parsed.client_key) == (
+        pems["cert"],
+        pems["cert"],
+        pems["key"],
+    )
+    with pytest.raises(InvalidArgument, match="use a tls:// url"):
+        nats.parse({**config, "url": "nats://nats.example.com"})
+    with pytest.raises(InvalidArgument, match="client_key is not the key of"):
+        nats.parse({**config, "client_key": pems["other_key"]})
