@@ -76,9 +76,7 @@ def parse(config: dict[str, Any]) -> KafkaConfig:
             "sasl_mechanism",
             "username",
             "password",
-            "ca_certificate",
-            "client_certificate",
-            "client_key",
+            *tls_material.KEYS,
         },
     )
     servers = bootstrap(require_string(config, "bootstrap_servers"))
@@ -96,14 +94,7 @@ def parse(config: dict[str, Any]) -> KafkaConfig:
     username, password = pair(config, "username", "password")
     if bool(mechanism) != bool(username):
         raise invalid("sasl_mechanism and username/password go together")
-    authority = tls_material.certificates(optional_string(config, "ca_certificate"), "ca_certificate")
-    chain, key = tls_material.client_pair(
-        optional_string(config, "client_certificate"),
-        optional_string(config, "client_key"),
-        ("client_certificate", "client_key"),
-    )
-    if (authority or chain) and not tls:
-        raise invalid("ca_certificate and client_certificate are for TLS: set tls to true")
+    authority, chain, key = tls_material.from_config(config, tls, "set tls to true")
     return KafkaConfig(servers, topic, tls, mechanism, username, password, authority, chain, key)
 
 
@@ -134,18 +125,7 @@ TYPE = SinkType(
         ),
         Field("username", "The SASL user name", required=False),
         Field("password", "The SASL password", required=False),
-        Field(
-            "ca_certificate",
-            "PEM certificates of the authorities that sign your brokers' certificates (a private"
-            " CA, as Aiven's), trusted instead of the public ones",
-            required=False,
-        ),
-        Field(
-            "client_certificate",
-            "PEM client certificate for mutual TLS (with client_key)",
-            required=False,
-        ),
-        Field("client_key", "That certificate's unencrypted PEM private key", required=False),
+        *tls_material.fields("your brokers'", "with tls"),
     ),
     initial_status="initialized",
     driver="services.delivery.sinks.kafka",

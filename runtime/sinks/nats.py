@@ -49,7 +49,6 @@ USER_SEED = re.compile(r"SU[A-Z2-7]{56}")
 MAX_CREDS_LENGTH = 16 * 1024
 LOGINS = "username/password, token, nkey_seed and credentials"
 LOGIN_KEYS = ("username", "password", "token", "nkey_seed", "credentials")
-PEM_KEYS = ("ca_certificate", "client_certificate", "client_key")
 
 
 @dataclass(frozen=True)
@@ -144,7 +143,7 @@ def credentials(value: str) -> str:
 
 
 def parse(config: dict[str, Any]) -> NatsConfig:
-    no_unknown_keys(config, {"url", "subject", "stream", *LOGIN_KEYS, *PEM_KEYS})
+    no_unknown_keys(config, {"url", "subject", "stream", *LOGIN_KEYS, *tls_material.KEYS})
     url = broker_url(require_string(config, "url"), "url", ("nats", "tls"))
     if url.rstrip("/").count("/") > 2:
         raise invalid("url must not carry a path")
@@ -157,14 +156,7 @@ def parse(config: dict[str, Any]) -> NatsConfig:
     creds = credentials(optional_string(config, "credentials"))
     if sum(map(bool, (username, token, seed, creds))) > 1:
         raise invalid(f"{LOGINS} are ways to log in: give one")
-    authority = tls_material.certificates(optional_string(config, "ca_certificate"), "ca_certificate")
-    chain, key = tls_material.client_pair(
-        optional_string(config, "client_certificate"),
-        optional_string(config, "client_key"),
-        ("client_certificate", "client_key"),
-    )
-    if (authority or chain) and not url.startswith("tls://"):
-        raise invalid("ca_certificate and client_certificate are for TLS: use a tls:// url")
+    authority, chain, key = tls_material.from_config(config, url.startswith("tls://"), "use a tls:// url")
     return NatsConfig(
         url=url,
         subject=subject(require_string(config, "subject")),
@@ -209,16 +201,7 @@ TYPE = SinkType(
             " mode such as Synadia Cloud",
             required=False,
         ),
-        Field(
-            "ca_certificate",
-            "PEM certificates of the authorities that sign your server's certificate (a private CA),"
-            " trusted instead of the public ones (tls:// only)",
-            required=False,
-        ),
-        Field(
-            "client_certificate", "PEM client certificate for mutual TLS (with client_key)", required=False
-        ),
-        Field("client_key", "That certificate's unencrypted PEM private key", required=False),
+        *tls_material.fields("your server's", "tls:// only"),
     ),
     initial_status="initialized",
     driver="services.delivery.sinks.nats",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from runtime.sinks import tls as tls_material
 from runtime.sinks.base import ConfigFields, Field, SinkType, invalid, no_unknown_keys, require_string
 from runtime.sinks.brokers import broker_url, pair
 
@@ -24,6 +25,9 @@ class RabbitMQConfig(ConfigFields):
     exchange: str
     username: str
     password: str
+    ca_certificate: str = ""  # PEM (amqps:// only): the authorities to trust instead of the system's
+    client_certificate: str = ""  # PEM (amqps:// only): mutual TLS, the certificate presented…
+    client_key: str = ""  # …and its unencrypted key
 
     @property
     def vhost(self) -> str:
@@ -33,7 +37,7 @@ class RabbitMQConfig(ConfigFields):
 
 
 def parse(config: dict[str, Any]) -> RabbitMQConfig:
-    no_unknown_keys(config, {"url", "exchange", "username", "password"})
+    no_unknown_keys(config, {"url", "exchange", "username", "password", *tls_material.KEYS})
     url = broker_url(require_string(config, "url"), "url", ("amqp", "amqps"))
     if url.count("/") > 3:
         raise invalid("url may name one virtual host (amqp://host:port/vhost; a / in it as %2F)")
@@ -47,7 +51,10 @@ def parse(config: dict[str, Any]) -> RabbitMQConfig:
     username, password = pair(config, "username", "password")
     if not username:
         raise invalid("username is empty")
-    return RabbitMQConfig(url=url, exchange=exchange, username=username, password=password)
+    authority, chain, key = tls_material.from_config(
+        config, url.startswith("amqps://"), "use an amqps:// url"
+    )
+    return RabbitMQConfig(url, exchange, username, password, authority, chain, key)
 
 
 TYPE = SinkType(
@@ -64,6 +71,7 @@ TYPE = SinkType(
         Field("exchange", "The exchange events are published to; its routing key is the event type"),
         Field("username", "The user that publishes"),
         Field("password", "That user's password"),
+        *tls_material.fields("your broker's", "amqps:// only"),
     ),
     initial_status="initialized",
     driver="services.delivery.sinks.rabbitmq",

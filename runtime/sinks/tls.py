@@ -9,11 +9,12 @@ import base64
 import binascii
 import re
 import textwrap
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from runtime.sinks.base import invalid
+from runtime.sinks.base import Field, invalid, optional_string
 
 MAX_PEM_LENGTH = 64 * 1024
 BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\s*([A-Za-z0-9+/=\s]+?)\s*-----END \1-----")
@@ -88,3 +89,36 @@ def client_pair(certificate: str, key: str, names: tuple[str, str]) -> tuple[str
         ):
             raise invalid(f"{names[1]} is not the key of {names[0]}")
     return chain, private
+
+
+KEYS = ("ca_certificate", "client_certificate", "client_key")
+
+
+def from_config(config: dict[str, Any], on_tls: bool, how: str) -> tuple[str, str, str]:
+    """(ca_certificate, client_certificate, client_key) of a sink's configuration, checked;
+    given only when it connects with TLS (`how` says how to ask for it)."""
+    authority = certificates(optional_string(config, "ca_certificate"), "ca_certificate")
+    chain, key = client_pair(
+        optional_string(config, "client_certificate"),
+        optional_string(config, "client_key"),
+        ("client_certificate", "client_key"),
+    )
+    if (authority or chain) and not on_tls:
+        raise invalid(f"ca_certificate and client_certificate are for TLS: {how}")
+    return authority, chain, key
+
+
+def fields(server: str, when: str) -> tuple[Field, Field, Field]:
+    """The three fields as a sink type's form shows them."""
+    return (
+        Field(
+            "ca_certificate",
+            f"PEM certificates of the authorities that sign {server} certificates (a private CA),"
+            f" trusted instead of the public ones ({when})",
+            required=False,
+        ),
+        Field(
+            "client_certificate", "PEM client certificate for mutual TLS (with client_key)", required=False
+        ),
+        Field("client_key", "That certificate's unencrypted PEM private key", required=False),
+    )

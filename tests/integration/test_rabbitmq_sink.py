@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from runtime.sinks import rabbitmq as rabbitmq_config
 from runtime.sinks.rabbitmq import RabbitMQConfig
 from services.delivery.errors import DestinationRefused
 from services.delivery.sinks.base import SinkEvent, SinkSpec
@@ -90,6 +91,37 @@ async def test_each_event_a_persistent_message_routed_by_its_type(
         "cloudEvents_time": "2026-12-07T10:00:00.000Z",
     }
     assert properties.timestamp == 1796637600
+
+
+def pem_config(rabbitmq: RabbitMQServer, exchange: str, client: bool) -> RabbitMQConfig:
+    """An amqps:// sink trusting the broker through its `ca_certificate` (the driver trusts
+    only the system's authorities), presenting the client certificate if `client`."""
+    config = {"url": rabbitmq.tls_url(), "exchange": exchange, "username": WRITER[0], "password": WRITER[1]}
+    config["ca_certificate"] = rabbitmq.certificate.read_text()
+    if client:
+        config["client_certificate"] = rabbitmq.client_certificate.read_text()
+        config["client_key"] = rabbitmq.client_key.read_text()
+    return rabbitmq_config.parse(config)
+
+
+async def test_amqps_with_a_private_authority_and_a_client_certificate(
+    rabbitmq: RabbitMQServer, driver: RabbitMQDriver, exchange: tuple[str, str]
+) -> None:
+    name, queue = exchange
+    opened = driver.open(SinkSpec(SID, ACCOUNT, pem_config(rabbitmq, name, client=True), "token"))
+    try:
+        await opened.prepare()
+        assert (await opened.deliver([event(4)]))[0].delivered
+    finally:
+        await opened.close()
+    assert [body for _, _, body in await asyncio.to_thread(drain, rabbitmq, queue)] == [event(4).payload]
+    # Without the client certificate the broker ends the handshake: nothing is published.
+    refused = driver.open(SinkSpec(SID, ACCOUNT, pem_config(rabbitmq, name, client=False), "token"))
+    try:
+        with pytest.raises(BrokerUnavailable):
+            await refused.prepare()
+    finally:
+        await refused.close()
 
 
 async def test_a_bound_queue_takes_only_its_routing_keys(

@@ -7,6 +7,10 @@ node's Erlang cookie): `writer` may configure, write and read everything on the 
 `/`; `reader` may only read, so a publish as `reader` is refused (ACCESS_REFUSED). The
 exchange `events` (topic) with a queue `all` bound to `#` is there from the start; tests
 declare their own with `pika`, as a customer's code would.
+
+A second listener speaks AMQPS with a self-signed certificate for 127.0.0.1 (`certificate`)
+and asks for a client certificate `client_authority` issued (`client_certificate`: mutual
+TLS); RabbitMQ's TLS options are the node's, one set for every TLS listener.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 import pika  # type: ignore[import-untyped]
 
 from launcher.processes import Child, free_port, start, wait_until
+from tests.support.certificates import client_of_authority, self_signed
 
 SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 EPMD_NAMES = ("/usr/bin/epmd", "/usr/lib/erlang/bin/epmd")
@@ -92,12 +97,23 @@ class RabbitMQServer:
     port: int
     dist_port: int
     epmd_port: int
+    tls_port: int
+    certificate: Path
+    key: Path
+    client_authority: Path
+    client_certificate: Path
+    client_key: Path
     child: Child | None = None
     epmd: Child | None = None
 
     @classmethod
     def create(cls, directory: Path) -> RabbitMQServer:
-        return cls(directory, free_port(), free_port(), free_port())
+        directory.mkdir(parents=True, exist_ok=True)
+        ports = (free_port(), free_port(), free_port(), free_port())
+        return cls(directory, *ports, *self_signed(directory), *client_of_authority(directory))
+
+    def tls_url(self) -> str:
+        return f"amqps://127.0.0.1:{self.tls_port}"
 
     @property
     def node(self) -> str:
@@ -113,6 +129,12 @@ class RabbitMQServer:
         (d / "definitions.json").write_text(json.dumps(definitions()))
         (d / "rabbitmq.conf").write_text(
             f"listeners.tcp.1 = 127.0.0.1:{self.port}\n"
+            f"listeners.ssl.1 = 127.0.0.1:{self.tls_port}\n"
+            f"ssl_options.certfile = {self.certificate}\n"
+            f"ssl_options.keyfile = {self.key}\n"
+            f"ssl_options.cacertfile = {self.client_authority}\n"
+            "ssl_options.verify = verify_peer\n"
+            "ssl_options.fail_if_no_peer_cert = true\n"
             f"load_definitions = {d / 'definitions.json'}\n"
             "loopback_users = none\n"
             # The test machine's disk may be nearly full; the broker must still take messages.

@@ -18,6 +18,7 @@ RABBITMQ = {
     "username": "u",
     "password": "p",
 }
+PEM_DEFAULTS = {"ca_certificate": "", "client_certificate": "", "client_key": ""}
 NATS = {"url": "tls://nats.example.com:4222", "subject": "twilio.events"}
 NATS_DEFAULTS = {
     "stream": "",
@@ -26,9 +27,7 @@ NATS_DEFAULTS = {
     "token": "",
     "nkey_seed": "",
     "credentials": "",
-    "ca_certificate": "",
-    "client_certificate": "",
-    "client_key": "",
+    **PEM_DEFAULTS,
 }
 KAFKA = {"bootstrap_servers": "k1.example.com:9093,k2.example.com:9093", "topic": "twilio-events"}
 KAFKA_DEFAULTS = {
@@ -36,20 +35,18 @@ KAFKA_DEFAULTS = {
     "sasl_mechanism": "",
     "username": "",
     "password": "",
-    "ca_certificate": "",
-    "client_certificate": "",
-    "client_key": "",
+    **PEM_DEFAULTS,
 }
 
 
 @pytest.mark.parametrize(
     ("sink_type", "config", "expected"),
     [
-        pytest.param("rabbitmq", RABBITMQ, RABBITMQ, id="rabbitmq"),
+        pytest.param("rabbitmq", RABBITMQ, {**RABBITMQ, **PEM_DEFAULTS}, id="rabbitmq"),
         pytest.param(
             "rabbitmq",
             {**RABBITMQ, "url": " amqp://mq.example.com ", "exchange": " twilio "},
-            {**RABBITMQ, "url": "amqp://mq.example.com", "exchange": "twilio"},
+            {**RABBITMQ, **PEM_DEFAULTS, "url": "amqp://mq.example.com", "exchange": "twilio"},
             id="rabbitmq-trimmed-default-port",
         ),
         pytest.param("nats", NATS, {**NATS, **NATS_DEFAULTS}, id="nats-core-no-login"),

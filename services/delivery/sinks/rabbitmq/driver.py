@@ -15,6 +15,7 @@ link-local addresses refused unless the operator allows private destinations); a
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -24,6 +25,7 @@ from aiormq import spec
 from yarl import URL
 
 from runtime.sinks.rabbitmq import RabbitMQConfig
+from services.delivery.sinks import tls
 from services.delivery.sinks.base import Limits, Outcome, SinkEvent, SinkSpec
 from services.delivery.sinks.rabbitmq import message
 from services.delivery.sinks.rabbitmq.errors import BrokerUnavailable, from_exception, mapped
@@ -64,8 +66,10 @@ class RabbitMQSink:
                 return
             await self._drop()
             with mapped():
+                secure = self._config.url.startswith("amqps://")
                 self._connection = await aio_pika.connect(
                     await self._url(),
+                    ssl_context=tls.context(self._config, self._driver.tls) if secure else None,
                     timeout=self._driver.timeout_seconds,
                     client_properties={"connection_name": f"Twilio Event Streams {self._sid}"},
                 )
@@ -138,9 +142,13 @@ class RabbitMQSink:
 class RabbitMQDriver:
     sink_type = "rabbitmq"
 
-    def __init__(self, allow_private: bool, timeout_seconds: float = 10.0) -> None:
+    def __init__(
+        self, allow_private: bool, timeout_seconds: float = 10.0, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
+        """`ssl_context`: what an amqps:// connection trusts (None: the system's authorities)."""
         self.addresses = Addresses(allow_private)
         self.timeout_seconds = timeout_seconds
+        self.tls = tls.SystemTrust(ssl_context)
 
     def open(self, spec: SinkSpec) -> RabbitMQSink:
         assert isinstance(spec.config, RabbitMQConfig)
