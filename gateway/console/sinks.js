@@ -44,8 +44,14 @@ function configForm(kind) {
       const empty = property.type === "object" ? {} : [];
       input = h("textarea", { id, rows: 3, spellcheck: "false", "data-json": "yes",
         placeholder: JSON.stringify((property.examples || [])[0] || empty) }, property.default !== undefined && JSON.stringify(property.default) !== JSON.stringify(empty) ? JSON.stringify(property.default) : "");
+    } else if (property.type === "string" && property.contentMediaType) {
+      // Multi-line text (a PEM certificate, a .creds file): its line breaks kept.
+      input = h("textarea", { id, rows: 4, spellcheck: "false", required: required.has(name),
+        placeholder: (property.examples || [])[0] || "" }, property.default ?? "");
     } else if (property.enum) {
-      input = h("select", { id }, property.enum.map((choice) => h("option", { value: choice, selected: choice === property.default }, choice)));
+      // An optional choice without a default starts at none: the first choice is not a default.
+      const none = required.has(name) || property.default !== undefined ? [] : [h("option", { value: "" }, "(none)")];
+      input = h("select", { id }, none, property.enum.map((choice) => h("option", { value: choice, selected: choice === property.default }, choice)));
     } else if (property.type === "integer" || property.type === "number") {
       input = h("input", { id, type: "number", step: property.type === "integer" ? 1 : "any", required: required.has(name),
         min: property.minimum, max: property.maximum, value: property.default ?? "", "data-number": "yes" });

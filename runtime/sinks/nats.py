@@ -200,6 +200,7 @@ TYPE = SinkType(
             "The contents of a .creds file (a user JWT and its NKey seed), for a server in operator"
             " mode such as Synadia Cloud",
             required=False,
+            constraints={"contentMediaType": "text/plain"},
         ),
         *tls_material.fields("your server's", "tls:// only"),
     ),

@@ -108,6 +108,10 @@ def from_config(config: dict[str, Any], on_tls: bool, how: str) -> tuple[str, st
     return authority, chain, key
 
 
+# Multi-line text (JSON Schema's contentMediaType): a form shows a text area for it.
+PEM = {"contentMediaType": "application/x-pem-file"}
+
+
 def fields(server: str, when: str) -> tuple[Field, Field, Field]:
     """The three fields as a sink type's form shows them."""
     return (
@@ -116,9 +120,15 @@ def fields(server: str, when: str) -> tuple[Field, Field, Field]:
             f"PEM certificates of the authorities that sign {server} certificates (a private CA),"
             f" trusted instead of the public ones ({when})",
             required=False,
+            constraints=PEM,
         ),
         Field(
-            "client_certificate", "PEM client certificate for mutual TLS (with client_key)", required=False
+            "client_certificate",
+            "PEM client certificate for mutual TLS (with client_key)",
+            required=False,
+            constraints=PEM,
         ),
-        Field("client_key", "That certificate's unencrypted PEM private key", required=False),
+        Field(
+            "client_key", "That certificate's unencrypted PEM private key", required=False, constraints=PEM
+        ),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,6 +23,7 @@ from devkit.suite import Suite
 from eventstreams.v1 import control_pb2, router_pb2_grpc
 from tests.helpers import create_webhook_sink, publish_when_routed, sample, subscribe
 from tests.support import console_browser
+from tests.support.certificates import self_signed
 from tests.support.console_browser import at_widths, check, confirm, new_page, sign_in
 
 pytestmark = pytest.mark.e2e
@@ -349,3 +351,26 @@ async def test_signing_in_shows_the_sinks_once(suite: Suite, page: Any, account:
     await sign_in(page, suite.gateway_url, account.sid, account.auth_token)
     await page.wait_for_load_state("networkidle")
     assert len(listed) == 1, listed
+
+
+async def test_a_kafka_sink_without_sasl_and_with_a_private_ca_is_made_in_the_console(
+    suite: Suite, page: Any, account: control_pb2.Account, rest: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """An optional choice starts at none (the form chose SASL PLAIN for every Kafka sink, so
+    one without SASL could not be made), and a PEM field is a text area that keeps its lines."""
+    certificate, _ = self_signed(tmp_path)
+    pem = certificate.read_text()
+    await sign_in(page, suite.gateway_url, account.sid, account.auth_token)
+    await page.select_option("#sink-type", "kafka")
+    assert await page.input_value("#sink-config-sasl_mechanism") == ""
+    assert await page.evaluate("document.querySelector('#sink-config-ca_certificate').tagName") == "TEXTAREA"
+    await page.fill("#sink-description", "kafka with a private CA")
+    await page.fill("#sink-config-bootstrap_servers", "kafka.example.com:9093")
+    await page.fill("#sink-config-topic", "events")
+    await page.check("#sink-config-tls")
+    await page.fill("#sink-config-ca_certificate", pem)
+    await page.click("#create-sink button[type=submit]")
+    await page.locator("#sinks tbody tr", has_text="kafka with a private CA").wait_for()
+    listed = (await rest.get("/v1/Sinks", params={"PageSize": 100})).json()["sinks"]
+    [made] = [s for s in listed if s["description"] == "kafka with a private CA"]
+    assert made["sink_configuration"]["ca_certificate"] == pem
