@@ -24,7 +24,7 @@ from nats.js.api import (
 )
 from nats.js.errors import NotFoundError
 
-from runtime import stream_codec
+from runtime import nats_versions, stream_codec
 from runtime.config import setting
 from runtime.natsio import api
 from runtime.natsio.client import HeaderParsingClient
@@ -255,6 +255,7 @@ async def connect(servers: str, name: str, user: str = "", password: str = "") -
 
     async def on_reconnect() -> None:
         log.info("nats: reconnected")
+        warn_if_unsafe(nc)
 
     nc = HeaderParsingClient()
     await nc.connect(
@@ -268,7 +269,19 @@ async def connect(servers: str, name: str, user: str = "", password: str = "") -
         user=user or None,
         password=password or None,
     )
+    warn_if_unsafe(nc)
     return nc
+
+
+def warn_if_unsafe(nc: Client) -> None:
+    """An error in the log when the connected nats-server is one that loses events."""
+    server = nc.connected_server_version
+    try:
+        version = f"{server.major}.{server.minor}.{server.patch}"
+    except (TypeError, ValueError):  # not a version it could read
+        return
+    if nats_versions.loses_held_events(version):
+        log.error(nats_versions.WARNING, version)
 
 
 def retention(spec: StreamSpec) -> RetentionPolicy:

@@ -157,6 +157,19 @@ async def wire(suite: Suite, receiver: Receiver, channel: grpc.aio.Channel) -> P
     return Producer(router_pb2_grpc.RouterStub(channel), sample(account.sid, EVENT_TYPE))
 
 
+async def stop_publishers(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> None:
+    stop.set()
+    await asyncio.wait(tasks, timeout=25)
+    for task in tasks:
+        task.cancel()
+
+
+async def all_acknowledged_on_retry(producer: Producer) -> None:
+    """Publish what was not acknowledged again, with the same ids: now it must be."""
+    await producer.republish_unacknowledged(500, time.monotonic() + 20)
+    assert not producer.unacknowledged, f"not acknowledged on retry: {producer.summary()}"
+
+
 async def load_with_a_worker_stopped(
     suite: Suite, receiver: Receiver, stop_worker: Any, total: int = 3000, batch: int = 250
 ) -> tuple[Producer, Tally]:
@@ -292,14 +305,8 @@ async def test_nats_restart_mid_load_loses_no_acknowledged_event(
             print(f"1000 events acknowledged {time.monotonic() - back_at:.1f}s after the restart")
             print(f"Publish calls, relative to the broker going down: {producer.timeline(stopped_at)}")
         finally:
-            stop.set()
-            await asyncio.wait(tasks, timeout=25)
-            for task in tasks:
-                task.cancel()
-
-        # Publish what was not acknowledged again, with the same ids: now it must be.
-        await producer.republish_unacknowledged(500, time.monotonic() + 20)
-        assert not producer.unacknowledged, f"not acknowledged on retry: {producer.summary()}"
+            await stop_publishers(stop, tasks)
+        await all_acknowledged_on_retry(producer)
         # Per-event failures are UNAVAILABLE ("publish again"), nothing else.
         assert not producer.other_failures, producer.summary()
 
@@ -314,6 +321,40 @@ async def test_nats_restart_mid_load_loses_no_acknowledged_event(
         f"{producer.summary()}; delivered {len(tally.counts)} events "
         f"with {tally.duplicates()} duplicate deliveries"
     )
+
+
+async def test_nats_restarted_again_and_again_under_a_backlog_loses_nothing(
+    own_suite: Suite, receiver: Receiver
+) -> None:
+    """Publishers faster than the receiver: the workers hold events in flight and hand many
+    back for later (a slow sink) each time nats-server restarts. Each of those must come
+    back afterwards (the broker keeps what a consumer holds unacknowledged)."""
+    suite = own_suite
+    tally = Tally(delay=0.02)
+    receiver.responder = tally.respond
+    holder: dict[str, Producer] = {}
+    async with explained(suite, tally, holder), suite.channel("router") as channel:
+        producer = holder["producer"] = await wire(suite, receiver, channel)
+        await producer.first(100)
+        stop = asyncio.Event()
+
+        async def publish_loop() -> None:
+            while not stop.is_set():
+                await producer.publish(producer.fresh(100))
+                await asyncio.sleep(0.02)
+
+        tasks = [asyncio.create_task(publish_loop()) for _ in range(3)]
+        try:
+            for _ in range(3):
+                await asyncio.sleep(2.0)
+                assert len(producer.acknowledged) > len(tally.counts), "no backlog to hold"
+                await asyncio.to_thread(suite.restart_nats, 0.5)
+        finally:
+            await stop_publishers(stop, tasks)
+        await all_acknowledged_on_retry(producer)
+        missing = await wait_received(tally, producer.acknowledged)
+        assert not missing, missing_report(missing, tally)
+    print(f"{producer.summary()}; {len(tally.counts)} received, {tally.duplicates()} duplicates")
 
 
 async def test_worker_sigtermed_mid_load_loses_nothing(own_suite: Suite, receiver: Receiver) -> None:
