@@ -6,7 +6,11 @@ message of nats-server and of the publisher (this process), and messages/s; tria
 alternate between the two, on one stream. Then whether a fast batch keeps Nats-Msg-Id's
 dedupe (the router's resend relies on it): the same batch sent twice must store once.
 
-    python -m devkit.bench_publish_modes [--messages 40000] [--trials 3]
+    python -m devkit.bench_publish_modes [--messages 40000] [--trials 3] [--nats-server PATH]
+
+Fast-ingest batches need nats-server 2.14 or later, which the project does not run
+(docs/operations/broker.md): with its own broker this bench says so and measures nothing;
+give it a 2.14+ binary with --nats-server.
 
 The router stays on a PubAck per message whatever this shows; why is in README "Speed".
 """
@@ -41,6 +45,8 @@ FLOW = 100  # the flow asked for (ADR-50's default); the server may choose fewer
 OUTSTANDING_ACKS = 2  # flow acks in flight before the publisher waits (ADR-50's default)
 # A delivered CloudEvent's size, about (the router's messages are 0.6–1 kB).
 PAYLOAD = orjson.dumps({"specversion": "1.0", "id": "EZ" + "0" * 32, "data": {"body": "x" * 500}})
+
+FAST_BATCHES_SINCE = (2, 14)
 
 Batch = Callable[[str], Awaitable[None]]
 
@@ -151,6 +157,13 @@ async def stored(nc: Client) -> int:
 async def measure(server: NatsServer, args: argparse.Namespace) -> dict[str, Any]:
     nc = Client()
     await nc.connect(server.url)
+    version = nc.connected_server_version
+    if (version.major, version.minor) < FAST_BATCHES_SINCE:
+        await nc.close()
+        raise SystemExit(
+            f"bench_publish_modes: nats-server {version.major}.{version.minor} has no fast-ingest "
+            "batches (2.14+); nothing measured — give one with --nats-server PATH"
+        )
     config = {"name": STREAM, "subjects": ["pm.>"], "storage": "file", "allow_batched": True}
     created = await api.call(nc, f"STREAM.CREATE.{STREAM}", config)
     if "error" in created:
@@ -222,10 +235,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100, help="messages per call (a Publish call's)")
     parser.add_argument("--concurrency", type=int, default=4, help="calls at once")
     parser.add_argument("--trials", type=int, default=3)
+    parser.add_argument("--nats-server", default="", help="a nats-server binary, 2.14+ (default: ours)")
     args = parser.parse_args()
     print(f"bench_publish_modes: {args.trials} trial(s) of {', '.join(MODES)}", flush=True)
     with tempfile.TemporaryDirectory(prefix="es-publish-modes-") as tmp:
         server = NatsServer.create(Path(tmp) / "nats", Path(tmp))
+        server.executable = args.nats_server
         server.start()
         try:
             results = asyncio.run(measure(server, args))

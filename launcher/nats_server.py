@@ -29,6 +29,7 @@ class NatsServer:
     child: Child | None = None
     config_file: Path | None = None  # extra server configuration (e.g. a small max_payload in tests)
     profile_port: int = 0  # Go's pprof over HTTP on this port (devkit.bench_profile), 0: off
+    executable: str = ""  # another nats-server binary than the project's (a bench's); "": ours
 
     @classmethod
     def create(
@@ -43,7 +44,7 @@ class NatsServer:
     def start(self) -> None:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         argv = [
-            binary(),
+            self.executable or binary(),
             "-js",
             "-a",
             "127.0.0.1",
