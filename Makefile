@@ -160,6 +160,7 @@ bench: proto $(VENV)/.installed
 	$(PY) -m devkit.bench_ordering
 	$(PY) -m devkit.bench_acks
 	$(PY) -m devkit.bench_http_clients
+	$(PY) -m devkit.bench_publish_modes
 	$(PY) -m devkit.bench_router_python
 	$(PY) -m devkit.bench_worker_python
 	$(PY) -m devkit.bench_delivery_log

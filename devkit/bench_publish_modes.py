@@ -8,9 +8,8 @@ dedupe (the router's resend relies on it): the same batch sent twice must store 
 
     python -m devkit.bench_publish_modes [--messages 40000] [--trials 3] [--nats-server PATH]
 
-Fast-ingest batches need nats-server 2.14 or later, which the project does not run
-(docs/operations/broker.md): with its own broker this bench says so and measures nothing;
-give it a 2.14+ binary with --nats-server.
+Fast-ingest batches need nats-server 2.14 or later: with an older one this bench says so
+and measures nothing; --nats-server takes another binary than the project's.
 
 The router stays on a PubAck per message whatever this shows; why is in README "Speed".
 """

@@ -101,10 +101,14 @@ class Suite(suite.Suite):
         """SIGKILL: no graceful anything, as a crash would."""
         self.children[f"delivery-{index}"].kill()
 
-    def restart_nats(self, down_seconds: float = 0.0) -> None:
-        """Stop nats-server and start it again on the same port and file store."""
+    def restart_nats(self, down_seconds: float = 0.0, kill: bool = False) -> None:
+        """Stop nats-server (SIGTERM, or SIGKILL: a crash) and start it again on the same
+        port and file store."""
         assert self.nats is not None
-        self.nats.stop()
+        if kill:
+            self.nats.kill()
+        else:
+            self.nats.stop()
         time.sleep(down_seconds)
         self.nats.start()
 

@@ -228,8 +228,9 @@ class StreamSettings:
         "must agree; the byte budgets are each partition's",
     )
     consumer_name: str = setting(
-        "delivery",
-        "durable consumer of the events stream shared by all workers (made by the first service to start)",
+        "DELIVERY",
+        "durable consumer of the events stream shared by all workers (made by the first service to "
+        "start); its name must sort before JS_SRC_ (docs/operations/broker.md)",
     )
 
     def stream_spec(self) -> StreamSpec:
@@ -244,8 +245,9 @@ class StreamSettings:
         )
 
 
-async def connect(servers: str, name: str, user: str = "", password: str = "") -> Client:
-    """Connect with reconnects forever: a broker restart must not kill a service."""
+async def connect(servers: str, name: str, user: str = "", password: str = "", consumer: str = "") -> Client:
+    """Connect with reconnects forever: a broker restart must not kill a service. `consumer`:
+    the workers' shared consumer, checked against each server connected to (`warn_if_unsafe`)."""
 
     async def on_error(exc: Exception) -> None:
         log.warning("nats: %s", exc)
@@ -255,7 +257,7 @@ async def connect(servers: str, name: str, user: str = "", password: str = "") -
 
     async def on_reconnect() -> None:
         log.info("nats: reconnected")
-        warn_if_unsafe(nc)
+        warn_if_unsafe(nc, consumer)
 
     nc = HeaderParsingClient()
     await nc.connect(
@@ -269,19 +271,22 @@ async def connect(servers: str, name: str, user: str = "", password: str = "") -
         user=user or None,
         password=password or None,
     )
-    warn_if_unsafe(nc)
+    warn_if_unsafe(nc, consumer)
     return nc
 
 
-def warn_if_unsafe(nc: Client) -> None:
-    """An error in the log when the connected nats-server is one that loses events."""
+def warn_if_unsafe(nc: Client, consumer: str) -> None:
+    """An error in the log when the connected nats-server would lose the events held on the
+    workers' shared consumer at its next restart (runtime/nats_versions.py)."""
+    if not consumer:
+        return
     server = nc.connected_server_version
     try:
         version = f"{server.major}.{server.minor}.{server.patch}"
     except (TypeError, ValueError):  # not a version it could read
         return
-    if nats_versions.loses_held_events(version):
-        log.error(nats_versions.WARNING, version)
+    if nats_versions.loses_held_events(version, consumer):
+        log.error(nats_versions.WARNING, version, consumer)
 
 
 def retention(spec: StreamSpec) -> RetentionPolicy:

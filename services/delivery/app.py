@@ -17,6 +17,7 @@ from runtime.held_routing import held_routing_service
 from runtime.metrics import Metrics
 from runtime.natsio.acks import GatheredAcks
 from runtime.routing import follow_routing, report_held_routing
+from services.delivery import former_consumer
 from services.delivery.directory import SinkDirectory
 from services.delivery.errorlog.worker import ErrorLog
 from services.delivery.intake.room import Room
@@ -101,13 +102,16 @@ async def build(settings: Settings) -> ServiceApp:
     await db.migrate(engine, MIGRATIONS, "delivery_alembic_version")
     sessions = db.sessionmaker(engine)
     spec = settings.stream_spec()
-    nc = await jetstream.connect(settings.nats_url, "delivery", settings.nats_user, settings.nats_password)
+    nc = await jetstream.connect(
+        settings.nats_url, "delivery", settings.nats_user, settings.nats_password, settings.consumer_name
+    )
     js = nc.jetstream(timeout=10)
     await jetstream.ensure_event_streams(js, spec, settings.consumer_name)
     partitions = spec.split()
     streams = [part.name for part in partitions]
     for stream in streams:
         await js.add_consumer(stream, consumer_config(settings))
+    await former_consumer.retire(js, streams, settings.consumer_name)
     control_channel = clients.channel(settings.control_target, settings.service_token)
     drivers = sink_drivers(settings)
     directory = SinkDirectory(drivers)

@@ -20,7 +20,9 @@ from services.router.settings import Settings
 
 async def build(settings: Settings) -> ServiceApp:
     spec = settings.stream_spec()
-    nc = await jetstream.connect(settings.nats_url, "router", settings.nats_user, settings.nats_password)
+    nc = await jetstream.connect(
+        settings.nats_url, "router", settings.nats_user, settings.nats_password, settings.consumer_name
+    )
     js = nc.jetstream(timeout=settings.publish_timeout_seconds)
     await jetstream.ensure_event_streams(js, spec, settings.consumer_name)
     catalog_channel = clients.channel(settings.catalog_target, settings.service_token)

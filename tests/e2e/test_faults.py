@@ -1,5 +1,5 @@
 """Fault tolerance, end to end: a delivery worker SIGKILLed or SIGTERMed mid-load, and
-nats-server stopped and restarted mid-load, lose no acknowledged event.
+nats-server stopped or SIGKILLed and restarted mid-load, lose no acknowledged event.
 
 Each test runs a suite of its own (it kills and restarts processes), with two delivery
 workers sharing the durable consumer and a short ack wait, so that what a killed worker held
@@ -323,12 +323,14 @@ async def test_nats_restart_mid_load_loses_no_acknowledged_event(
     )
 
 
+@pytest.mark.parametrize("crash", [False, True], ids=["SIGTERM", "SIGKILL"])
 async def test_nats_restarted_again_and_again_under_a_backlog_loses_nothing(
-    own_suite: Suite, receiver: Receiver
+    own_suite: Suite, receiver: Receiver, crash: bool
 ) -> None:
     """Publishers faster than the receiver: the workers hold events in flight and hand many
-    back for later (a slow sink) each time nats-server restarts. Each of those must come
-    back afterwards (the broker keeps what a consumer holds unacknowledged)."""
+    back for later (a slow sink) each time nats-server stops — or crashes — and comes back.
+    Each of those must come back afterwards (the broker keeps what a consumer holds
+    unacknowledged), and every event the router acknowledged must have been stored."""
     suite = own_suite
     tally = Tally(delay=0.02)
     receiver.responder = tally.respond
@@ -348,7 +350,7 @@ async def test_nats_restarted_again_and_again_under_a_backlog_loses_nothing(
             for _ in range(3):
                 await asyncio.sleep(2.0)
                 assert len(producer.acknowledged) > len(tally.counts), "no backlog to hold"
-                await asyncio.to_thread(suite.restart_nats, 0.5)
+                await asyncio.to_thread(suite.restart_nats, 0.5, crash)
         finally:
             await stop_publishers(stop, tasks)
         await all_acknowledged_on_retry(producer)

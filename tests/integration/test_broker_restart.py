@@ -1,8 +1,8 @@
 """What the workers hold unacknowledged when nats-server restarts comes back after it, with
 the events stream, its replay archive and the shared consumer made as the services make
-them. (nats-server 2.14.0 to 2.15.1 drop exactly those events on restart when an
-interest-retention stream is sourced by another: the lock keeps the broker below 2.14, and
-`runtime/nats_versions.py` says so of a server in that range.)"""
+them. (nats-server 2.14+ drops exactly those events on restart when the shared consumer's
+name sorts after the archive's copying consumer: runtime/nats_versions.py.) And the shared
+consumer's former default name is retired without losing what it held."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from launcher.nats_server import NatsServer
 from runtime import jetstream
 from runtime.jetstream import StreamSpec
 from runtime.natsio import acks
+from services.delivery import former_consumer
 from services.delivery.app import consumer_config
 from services.delivery.settings import Settings
 
@@ -82,5 +83,49 @@ async def test_unacknowledged_events_come_back_after_a_broker_restart(
             except (TimeoutError, nats.errors.Error):  # reconnecting
                 await asyncio.sleep(0.1)
         assert back == held, f"{len(held - back)} of {len(held)} events held at the restart never came back"
+    finally:
+        await nc.close()
+
+
+async def test_the_former_shared_consumer_is_retired_and_what_it_held_is_delivered(
+    nats_server: NatsServer, unique: str
+) -> None:
+    spec = StreamSpec(name=f"EV_{unique}", subject_prefix=f"ev_{unique}")
+    settings = replace(Settings(), ack_wait_seconds=ACK_WAIT)
+    nc = await nats.connect(nats_server.url)
+    try:
+        js = nc.jetstream()
+        # A deployment of the former default: its consumer delivered some events, held others.
+        await jetstream.ensure_event_streams(js, spec, former_consumer.FORMER_DEFAULT)
+        for i in range(EVENTS):
+            await js.publish(f"{spec.subject_prefix}.AC1.DG1", str(i).encode())
+        old = await js.pull_subscribe_bind(former_consumer.FORMER_DEFAULT, stream=spec.name)
+        delivered = set()
+        for msg in await old.fetch(EVENTS // 2, timeout=5):
+            if int(msg.data) % 3:
+                await acks.ack_all([msg])
+                delivered.add(int(msg.data))
+        await old.unsubscribe()
+
+        # The workers of this release start: their consumer, then the former one retired.
+        await jetstream.ensure_event_streams(js, spec, settings.consumer_name)
+        await js.add_consumer(spec.name, consumer_config(settings))
+        assert await former_consumer.retire(js, [spec.name], settings.consumer_name) == [spec.name]
+        names = {info.name for info in await js.consumers_info(spec.name)}
+        assert former_consumer.FORMER_DEFAULT not in names and settings.consumer_name in names
+
+        new = await js.pull_subscribe_bind(settings.consumer_name, stream=spec.name)
+        # Everything the former consumer had not acknowledged arrives through the new one
+        # (and some it had, which the archive had not copied yet: at least once).
+        wanted, received = set(range(EVENTS)) - delivered, set()
+        deadline = time.monotonic() + 10
+        while not wanted <= received and time.monotonic() < deadline:
+            try:
+                for msg in await new.fetch(100, timeout=1):
+                    received.add(int(msg.data))
+                    await acks.ack_all([msg])
+            except TimeoutError:
+                pass
+        assert wanted <= received, f"{len(wanted - received)} never delivered"
     finally:
         await nc.close()

@@ -664,7 +664,7 @@ async def test_nats_config_forms_a_cluster_that_holds_the_configured_stream(
     spec = jetstream.StreamSpec(
         replicas=replicas, max_bytes=max_bytes, archive_max_bytes=archive_max_bytes, partitions=partitions
     )
-    shared = delivery_env.get("ES_CONSUMER_NAME", "delivery")
+    shared = delivery_env.get("ES_CONSUMER_NAME", DeliverySettings().consumer_name)
     servers = ",".join(clients)
     # Nobody connects without a user; the router may not consume.
     with pytest.raises(Exception):  # noqa: B017 - nats-py raises its own for an auth refusal
@@ -855,7 +855,8 @@ def test_keda_component_scales_delivery_on_consumer_lag_instead_of_cpu(tmp_path:
         partitions=int(router_env.get("ES_STREAM_PARTITIONS", "1")),
     )
     assert [t["metadata"]["stream"] for t in triggers] == [part.name for part in spec.split()]
-    assert {t["metadata"]["consumer"] for t in triggers} == {delivery_env.get("ES_CONSUMER_NAME", "delivery")}
+    default = DeliverySettings().consumer_name
+    assert {t["metadata"]["consumer"] for t in triggers} == {delivery_env.get("ES_CONSUMER_NAME", default)}
     meta = triggers[0]["metadata"]
     host, port = meta["natsServerMonitoringEndpoint"].rsplit(":", 1)
     assert host.split(".")[:2] == ["nats", NAMESPACE]

@@ -5,7 +5,8 @@ above it: what calls back up (the parking stream bringing events back to the lan
 intake handing messages to them) does so through a port its own room declares, wired in
 `app.build`. The order, lowest first:
 
-    base       errors, models, settings, directory, partitions, leaders, sinks/
+    base       errors, models, settings, directory, partitions, leaders, former_consumer,
+               sinks/
     intake     the pull and the decoded message (Envelope), the worker's room
     settling   decide, settle, the delivery log's writer, usage, metrics
     scheduling the per-sink lanes (Dispatcher): allowance, sending, hand-off, reports,
@@ -32,7 +33,7 @@ from tests.unit.test_product_imports import ROOT, imported
 pytestmark = pytest.mark.unit
 
 DELIVERY = ROOT / "services" / "delivery"
-BASE = {"errors", "models", "settings", "directory", "partitions", "leaders", "sinks"}
+BASE = {"errors", "models", "settings", "directory", "partitions", "leaders", "former_consumer", "sinks"}
 ORDER: list[set[str]] = [
     BASE,
     {"intake"},
