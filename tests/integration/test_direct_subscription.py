@@ -5,6 +5,8 @@ handler never ending the read loop, nothing after unsubscribing — on a real na
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 
 import nats
 import pytest
@@ -15,6 +17,13 @@ from runtime import jetstream
 from runtime.natsio import client
 
 pytestmark = pytest.mark.integration
+
+
+async def until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    """Until `condition` holds, or `seconds` have passed (a loaded machine is slow, not wrong)."""
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
 
 
 async def test_direct_handlers_get_every_message_in_order_and_survive_their_own_failures(
@@ -37,10 +46,7 @@ async def test_direct_handlers_get_every_message_in_order_and_survive_their_own_
             f"direct.{unique}", str(number).encode(), reply="r.1", headers={"K": f"v{number}"}
         )
     await publisher.flush()
-    for _ in range(100):
-        if len(seen) == 51:
-            break
-        await asyncio.sleep(0.02)
+    await until(lambda: len(seen) == 51)
     assert [m.data for m in seen[1:]] == [str(n).encode() for n in range(50)]
     assert seen[5].headers == {"K": "v4"} and seen[5].reply == "r.1" and seen[5].subject == f"direct.{unique}"
 
@@ -49,10 +55,7 @@ async def test_direct_handlers_get_every_message_in_order_and_survive_their_own_
     inbox = nc.new_inbox()
     await nc.subscribe_direct(inbox, replies.append)  # type: ignore[attr-defined]
     await nc.publish(f"nobody.{unique}", b"?", reply=inbox, headers={"x": "1"})
-    for _ in range(100):
-        if replies:
-            break
-        await asyncio.sleep(0.02)
+    await until(lambda: bool(replies))
     assert replies and replies[0].headers is not None and replies[0].headers.get("Status") == "503"
 
     await subscription.unsubscribe()
@@ -71,9 +74,6 @@ async def test_a_plain_client_gets_the_same_through_a_callback(nats_server: Nats
     await nc.flush()
     await nc.publish(f"plain.{unique}", b"x")
     await nc.flush()
-    for _ in range(100):
-        if seen:
-            break
-        await asyncio.sleep(0.02)
+    await until(lambda: bool(seen))
     assert seen == [b"x"]
     await nc.close()
