@@ -250,7 +250,7 @@ async def build(settings: Settings) -> ServiceApp:
             holds.run,
             journal.run,
             replays.run,
-            leaders.run,
+            *([leaders.run] if leaders.needed else []),
             health.run,
             usage.run,
             error_log.run_counting,

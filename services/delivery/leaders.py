@@ -99,9 +99,13 @@ class LeaderSpread:
         # deployment's leaders are where JetStream put them, often two on one server.
         self._first = first_seconds
 
+    @property
+    def needed(self) -> bool:
+        """Whether there is anything to spread: one stream per group (one partition) has
+        nowhere to move. A task that returned at once would be restarted for ever."""
+        return bool(self._groups)
+
     async def run(self) -> None:
-        if not self._groups:
-            return
         await asyncio.sleep(self._first * random.uniform(1.0, 2.0))
         while True:
             try:

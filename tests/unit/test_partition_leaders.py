@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.delivery.leaders import Placement, next_move
+from services.delivery.leaders import LeaderSpread, Placement, next_move
 
 pytestmark = pytest.mark.unit
 
@@ -54,3 +54,16 @@ def test_moves_until_spread() -> None:
         stream, server = move
         placements[stream] = Placement(server, ALL)
     assert sorted(p.leader for p in placements.values()) == ["n0", "n1", "n2"]
+
+
+@pytest.mark.parametrize(
+    ("groups", "needed"),
+    [
+        ([["EVENTS"], ["EVENTS_ARCHIVE"], ["EVENTS_ORDERED"]], False),  # one partition: nowhere to move
+        ([["EVENTS", "EVENTS_P1"], ["EVENTS_ARCHIVE", "EVENTS_P1_ARCHIVE"]], True),
+    ],
+)
+def test_leaders_are_spread_only_where_there_are_partitions(groups: list[list[str]], needed: bool) -> None:
+    # The worker runs the task only when needed: one that ends at once is restarted, and
+    # logged as an error, every 30 s for ever.
+    assert LeaderSpread(nc=None, groups=groups).needed is needed  # type: ignore[arg-type]
