@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import nats
 import pytest
+from nats.js import JetStreamContext
 
 from launcher.nats_server import NatsServer
 from runtime import jetstream
@@ -27,6 +28,27 @@ EVENTS = 300
 ACK_WAIT = 1.0
 
 
+async def publish_events(js: JetStreamContext, spec: StreamSpec) -> None:
+    """EVENTS events for one sink, numbered from 0."""
+    for i in range(EVENTS):
+        await js.publish(f"{spec.subject_prefix}.AC1.DG1", str(i).encode())
+
+
+async def take_until(pull: JetStreamContext.PullSubscription, wanted: set[int], seconds: float) -> set[int]:
+    """Fetch and acknowledge until every `wanted` event has come (or `seconds` have passed,
+    a reconnect among them); what came."""
+    received: set[int] = set()
+    deadline = time.monotonic() + seconds
+    while not wanted <= received and time.monotonic() < deadline:
+        try:
+            for msg in await pull.fetch(100, timeout=1):
+                received.add(int(msg.data))
+                await acks.ack_all([msg])
+        except (TimeoutError, nats.errors.Error):  # nothing yet, or reconnecting
+            await asyncio.sleep(0.1)
+    return received
+
+
 async def test_unacknowledged_events_come_back_after_a_broker_restart(
     nats_server: NatsServer, unique: str
 ) -> None:
@@ -39,8 +61,7 @@ async def test_unacknowledged_events_come_back_after_a_broker_restart(
         await jetstream.ensure_stream(js, spec)
         await js.add_consumer(spec.name, consumer_config(settings))
         await jetstream.ensure_event_streams(js, spec, settings.consumer_name)
-        for i in range(EVENTS):
-            await js.publish(f"{spec.subject_prefix}.AC1.DG1", str(i).encode())
+        await publish_events(js, spec)
 
         # A worker's moment: most delivered and acknowledged, some handed back for later
         # (a nak with a delay: a throttled or slow sink), some still in flight.
@@ -73,15 +94,7 @@ async def test_unacknowledged_events_come_back_after_a_broker_restart(
         await asyncio.to_thread(nats_server.stop)
         await asyncio.to_thread(nats_server.start)
 
-        back: set[int] = set()
-        deadline = time.monotonic() + 10 * ACK_WAIT + 5
-        while back != held and time.monotonic() < deadline:
-            try:
-                for msg in await pull.fetch(100, timeout=1):
-                    back.add(int(msg.data))
-                    await acks.ack_all([msg])
-            except (TimeoutError, nats.errors.Error):  # reconnecting
-                await asyncio.sleep(0.1)
+        back = await take_until(pull, held, 10 * ACK_WAIT + 5)
         assert back == held, f"{len(held - back)} of {len(held)} events held at the restart never came back"
     finally:
         await nc.close()
@@ -97,8 +110,7 @@ async def test_the_former_shared_consumer_is_retired_and_what_it_held_is_deliver
         js = nc.jetstream()
         # A deployment of the former default: its consumer delivered some events, held others.
         await jetstream.ensure_event_streams(js, spec, former_consumer.FORMER_DEFAULT)
-        for i in range(EVENTS):
-            await js.publish(f"{spec.subject_prefix}.AC1.DG1", str(i).encode())
+        await publish_events(js, spec)
         old = await js.pull_subscribe_bind(former_consumer.FORMER_DEFAULT, stream=spec.name)
         delivered = set()
         for msg in await old.fetch(EVENTS // 2, timeout=5):
@@ -117,15 +129,8 @@ async def test_the_former_shared_consumer_is_retired_and_what_it_held_is_deliver
         new = await js.pull_subscribe_bind(settings.consumer_name, stream=spec.name)
         # Everything the former consumer had not acknowledged arrives through the new one
         # (and some it had, which the archive had not copied yet: at least once).
-        wanted, received = set(range(EVENTS)) - delivered, set()
-        deadline = time.monotonic() + 10
-        while not wanted <= received and time.monotonic() < deadline:
-            try:
-                for msg in await new.fetch(100, timeout=1):
-                    received.add(int(msg.data))
-                    await acks.ack_all([msg])
-            except TimeoutError:
-                pass
+        wanted = set(range(EVENTS)) - delivered
+        received = await take_until(new, wanted, 10)
         assert wanted <= received, f"{len(wanted - received)} never delivered"
     finally:
         await nc.close()
